@@ -1,0 +1,204 @@
+// Package assembler is the pipeline: detect a repository's convention, plan
+// its images, build them from cached layers, and publish them to sinks.
+package assembler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/assemble-build/assemble/assembler/explicit"
+	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/layers"
+	"github.com/assemble-build/assemble/oci/source"
+)
+
+// Option configures planning and building.
+type Option func(*options)
+
+type options struct {
+	cache       *layers.Cache
+	compression layers.Compression
+	created     time.Time
+	platforms   []string
+	base        string
+	tags        []string
+	sourceOpts  []source.Option
+	reporter    Reporter
+	exclude     []string
+	offline     bool
+}
+
+func makeOptions(opts []Option) (*options, error) {
+	o := &options{compression: layers.Gzip, created: time.Unix(0, 0).UTC(), reporter: nopReporter{}}
+	for _, opt := range opts {
+		opt(o)
+	}
+	if o.cache == nil {
+		c, err := layers.OpenCache(layers.DefaultCacheDir())
+		if err != nil {
+			return nil, err
+		}
+		o.cache = c
+	}
+	return o, nil
+}
+
+// WithCache sets the layer cache (default: layers.DefaultCacheDir()).
+func WithCache(c *layers.Cache) Option { return func(o *options) { o.cache = c } }
+
+// WithCompression sets the layer compressor (default gzip).
+func WithCompression(c layers.Compression) Option { return func(o *options) { o.compression = c } }
+
+// WithCreated sets every timestamp in the output (default the Unix epoch).
+func WithCreated(t time.Time) Option { return func(o *options) { o.created = t.UTC() } }
+
+// WithPlatforms overrides the platforms of every image.
+func WithPlatforms(p ...string) Option { return func(o *options) { o.platforms = p } }
+
+// WithBase overrides the base of every image.
+func WithBase(ref string) Option { return func(o *options) { o.base = ref } }
+
+// WithTags overrides the tags of every image.
+func WithTags(tags ...string) Option { return func(o *options) { o.tags = tags } }
+
+// WithSourceOptions passes options (credentials, insecure registries) to base sources.
+func WithSourceOptions(so ...source.Option) Option {
+	return func(o *options) { o.sourceOpts = append(o.sourceOpts, so...) }
+}
+
+// WithReporter receives progress.
+func WithReporter(r Reporter) Option { return func(o *options) { o.reporter = r } }
+
+// WithExcludePaths keeps these absolute paths (outputs inside the
+// repository, say) out of every files layer.
+func WithExcludePaths(paths ...string) Option {
+	return func(o *options) { o.exclude = append(o.exclude, paths...) }
+}
+
+// WithOffline forbids network access for inputs.
+func WithOffline(off bool) Option { return func(o *options) { o.offline = off } }
+
+// Reporter receives progress from the pipeline. The CLI draws it as bars on
+// a terminal or as one line per step in logs.
+type Reporter interface {
+	// Step reports one step done or started ("layer files . -> / cached").
+	Step(msg string)
+	// Layer starts a layer write; the returned func gets bytes written so far,
+	// and is called with -1 when the layer is done.
+	Layer(desc string) func(written int64)
+}
+
+type nopReporter struct{}
+
+func (nopReporter) Step(string)              {}
+func (nopReporter) Layer(string) func(int64) { return func(int64) {} }
+
+// SourceDateEpoch reads SOURCE_DATE_EPOCH (the Unix epoch when unset).
+func SourceDateEpoch() (time.Time, error) {
+	s := os.Getenv("SOURCE_DATE_EPOCH")
+	if s == "" {
+		return time.Unix(0, 0).UTC(), nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q: must be a non-negative number of seconds since 1970", s)
+	}
+	return time.Unix(n, 0).UTC(), nil
+}
+
+// convention is one repository convention the pipeline can detect.
+type convention struct {
+	name   string
+	detect func(dir string) (bool, string)
+	plan   func(ctx context.Context, dir string) (*plan.Plan, error)
+}
+
+// conventions are tried in order, most specific first.
+var conventions = []convention{
+	{name: explicit.Name, detect: explicit.Detect, plan: func(_ context.Context, dir string) (*plan.Plan, error) { return explicit.Load(dir) }},
+}
+
+// ErrNoConvention means nothing in the directory says what to build.
+var ErrNoConvention = errors.New("no convention matched")
+
+// Detect names the convention that matches dir and why.
+func Detect(dir string) (name, reason string, err error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return "", "", fmt.Errorf("repository %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return "", "", fmt.Errorf("repository %s is not a directory", dir)
+	}
+	for _, c := range conventions {
+		if ok, why := c.detect(dir); ok {
+			return c.name, why, nil
+		}
+	}
+	var names []string
+	for _, c := range conventions {
+		names = append(names, c.name)
+	}
+	return "", "", fmt.Errorf("%s: %w (looked for: %s): add an %s that lists the images to build", dir, ErrNoConvention, strings.Join(names, ", "), explicit.FileName)
+}
+
+// Plan detects dir's convention and returns its plan with the overrides applied.
+func Plan(ctx context.Context, dir string, opts ...Option) (*plan.Plan, error) {
+	o := &options{}
+	for _, opt := range opts {
+		opt(o)
+	}
+	name, _, err := Detect(dir)
+	if err != nil {
+		return nil, err
+	}
+	var p *plan.Plan
+	for _, c := range conventions {
+		if c.name == name {
+			if p, err = c.plan(ctx, dir); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for i := range p.Images {
+		img := &p.Images[i]
+		if o.base != "" {
+			img.Base = o.base
+		}
+		if len(o.platforms) > 0 {
+			img.Platforms = o.platforms
+		}
+		if len(o.tags) > 0 {
+			img.Tags = o.tags
+		}
+		if len(img.Platforms) == 0 {
+			img.Platforms = []string{HostPlatform()}
+		}
+	}
+	return p, nil
+}
+
+// HostPlatform is the platform images are built for by default.
+func HostPlatform() string {
+	return "linux/" + runtime.GOARCH
+}
+
+// absUnder reports the path of p relative to root when p is inside it.
+func absUnder(root, p string) (string, bool) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", false
+	}
+	rel, err := filepath.Rel(root, abs)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", false
+	}
+	return filepath.ToSlash(rel), true
+}

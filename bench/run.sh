@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Benchmarks assemble side by side with peer tools in one run and prints
+# ratios. Not a test: numbers depend on the machine. Needs: go, pigz, zstd,
+# skopeo, docker-registry, GNU time (apt-get install pigz zstd skopeo
+# docker-registry time).
+#
+#   bench/run.sh            all benchmarks
+#   bench/run.sh layer      one of: layer noop push memory
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+work=$(mktemp -d /var/tmp/assemble-bench.XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+runs=${RUNS:-3}
+only=${1:-all}
+
+go build -o "$work/assemble" ./cmd/assemble
+A="$work/assemble --progress none"
+
+# best_of N CMD...: the fastest wall time (seconds) of N runs.
+best_of() {
+  local n=$1; shift
+  local best=""
+  for _ in $(seq "$n"); do
+    local s e t
+    s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N)
+    t=$(echo "$e - $s" | bc -l)
+    if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; fi
+  done
+  printf '%.3f' "$best"
+}
+ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
+
+if [ "$only" = all ] || [ "$only" = layer ]; then
+  # A tree of a few hundred MB: Go's own distribution (sources, tools, binaries).
+  tree="$work/tree"
+  cp -a /usr/local/go "$tree"
+  printf '[[image]]\nname = "tree"\n[[image.layer]]\ndir = "."\n' > "$tree/assemble.toml"
+  mb=$(du -sm --apparent-size "$tree" | cut -f1)
+  echo "== layer write, ${mb} MB tree (best of $runs)"
+  for comp in gzip zstd; do
+    ours=$(best_of "$runs" bash -c "rm -rf $work/c $work/o && $A --cache-dir $work/c build $tree -o oci:$work/o --compression $comp")
+    if [ $comp = gzip ]; then
+      peer=$(best_of "$runs" bash -c "tar --sort=name -C $tree -cf - . | pigz -p2 > $work/peer.tgz")
+      name="tar --sort=name | pigz -p2"
+    else
+      peer=$(best_of "$runs" bash -c "tar --sort=name -C $tree -cf - . | zstd -q -T2 > $work/peer.zst")
+      name="tar --sort=name | zstd -T2"
+    fi
+    echo "  $comp: assemble ${ours}s  $name ${peer}s  throughput ratio assemble/peer: $(ratio "$peer" "$ours")x (goal >= 0.9)"
+  done
+  rm -rf "$tree" "$work/c" "$work/o" "$work"/peer.*
+fi
+
+if [ "$only" = all ] || [ "$only" = noop ]; then
+  echo "== no-op rebuild of testdata/hello (best of 5)"
+  $A --cache-dir "$work/c" build testdata/hello -o "oci:$work/o" >/dev/null
+  t=$(best_of 5 $A --cache-dir "$work/c" build testdata/hello -o "oci:$work/o")
+  rebuilt=$($A --cache-dir "$work/c" build testdata/hello -o "oci:$work/o" --json | grep -c '"cached": false' || true)
+  echo "  no-op rebuild: ${t}s, layers rewritten: $rebuilt (goal < 0.2 s, 0 layers)"
+fi
+
+if [ "$only" = all ] || [ "$only" = push ]; then
+  echo "== cold push of a 200 MB image to a local docker-registry (best of $runs)"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  mkdir -p "$work/reg"
+  printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' "$work/reg" "$port" > "$work/reg.yml"
+  docker-registry serve "$work/reg.yml" >/dev/null 2>&1 &
+  regpid=$!
+  for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+  big="$work/big"
+  mkdir -p "$big/data"
+  for i in 1 2 3 4; do head -c 50000000 /dev/urandom > "$big/data/part$i"; done
+  printf '[[image]]\nname = "big"\n[[image.layer]]\ndir = "data"\ndest = "/data"\n' > "$big/assemble.toml"
+  $A --cache-dir "$work/c" build "$big" -o "oci:$work/big-layout" >/dev/null
+  n=0
+  ours=$(best_of "$runs" bash -c "n=\$RANDOM\$RANDOM; $A --cache-dir $work/c --insecure-registry 127.0.0.1:$port copy oci:$work/big-layout:big:latest docker://127.0.0.1:$port/ours-\$n:latest")
+  peer=$(best_of "$runs" bash -c "n=\$RANDOM\$RANDOM; skopeo copy --dest-tls-verify=false oci:$work/big-layout:big:latest docker://127.0.0.1:$port/skopeo-\$n:latest")
+  echo "  assemble copy ${ours}s  skopeo copy ${peer}s  time ratio assemble/skopeo: $(ratio "$ours" "$peer") (goal <= 0.8)"
+  kill $regpid
+fi
+
+if [ "$only" = all ] || [ "$only" = memory ]; then
+  echo "== peak memory writing a 1 GB layer"
+  big="$work/gig"
+  mkdir -p "$big/data"
+  for i in $(seq 8); do head -c 134217728 /dev/urandom > "$big/data/part$i"; done
+  printf '[[image]]\nname = "gig"\n[[image.layer]]\ndir = "data"\n' > "$big/assemble.toml"
+  rss=$( { /usr/bin/time -f '%M' $A --cache-dir "$work/c2" build "$big" -o "oci:$work/gig-layout" >/dev/null; } 2>&1 | tail -n1)
+  echo "  peak RSS: $((rss / 1024)) MB (goal < 200 MB)"
+fi

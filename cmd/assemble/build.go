@@ -1,0 +1,245 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/assemble-build/assemble/assembler"
+	"github.com/assemble-build/assemble/layers"
+	"github.com/assemble-build/assemble/oci/sink"
+	"github.com/assemble-build/assemble/oci/source"
+)
+
+type buildFlags struct {
+	outputs     []string
+	push        bool
+	platforms   []string
+	compression string
+	base        string
+	tags        []string
+	imageRefs   string
+	json        bool
+	offline     bool
+}
+
+func newBuildCmd(g *globals) *cobra.Command {
+	f := &buildFlags{}
+	cmd := &cobra.Command{
+		Use:   "build [DIR]",
+		Short: "Build the images a repository declares and write them to outputs",
+		Long: `Build detects DIR's convention (default "."), builds every image it plans, and
+writes the images to each output (-o, repeatable) and, with --push, to the
+registry each image is named after.
+
+Outputs:
+  oci:DIR[:REF]              an OCI layout; images keep one another (ref.name annotations)
+  oci-archive:FILE[:REF]     a tar of an OCI layout
+  docker-archive:FILE[:REF]  a tarball for "podman load" / "docker load"
+  docker://REF               a registry
+
+assemble.toml:
+  [[image]]
+  name = "hello"                 # reference without tag
+  tags = ["latest"]
+  base = "scratch"               # or oci:DIR:TAG, oci-archive:FILE, docker-archive:FILE, docker://REF
+  platforms = ["linux/amd64"]
+  [image.config]
+  env = { PATH = "/bin" }
+  entrypoint = ["/bin/sh"]       # also: cmd, user, workdir, labels, ports, volumes, stop_signal
+  [[image.layer]]
+  type = "files"                 # a directory of the repository
+  dir = "rootfs"
+  dest = "/"
+  owner = "0:0"                  # numeric UID:GID
+  exclude = ["*.md"]             # also include; .dockerignore/.containerignore apply
+
+SOURCE_DATE_EPOCH sets every timestamp (default 0).`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := "."
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			return runBuild(cmd, g, f, dir)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "where to write the images (repeatable): oci:DIR, oci-archive:FILE, docker-archive:FILE, docker://REF")
+	fl.BoolVar(&f.push, "push", false, "push every image to the registry in its name")
+	fl.StringSliceVar(&f.platforms, "platform", nil, "platforms to build, e.g. linux/amd64,linux/arm64 (default: the plan's, else the host's)")
+	fl.StringVar(&f.compression, "compression", "gzip", "layer compression: gzip or zstd")
+	fl.StringVar(&f.base, "base", "", "override every image's base (scratch, oci:DIR:TAG, docker://REF, ...)")
+	fl.StringArrayVarP(&f.tags, "tag", "t", nil, "override every image's tags (repeatable)")
+	fl.StringVar(&f.imageRefs, "image-refs", "", "write each reference written, with its digest (REF@sha256:...), one a line, to FILE")
+	fl.BoolVar(&f.json, "json", false, "print the result as JSON on stdout")
+	fl.BoolVar(&f.offline, "offline", false, "never use the network for inputs")
+	return cmd
+}
+
+func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
+	ctx := cmd.Context()
+	if len(f.outputs) == 0 && !f.push {
+		return errors.New("no output: give -o oci:DIR (or another output) or --push")
+	}
+	comp, err := layers.ParseCompression(f.compression)
+	if err != nil {
+		return err
+	}
+	created, err := assembler.SourceDateEpoch()
+	if err != nil {
+		return err
+	}
+	pr, err := newProgress(g.progress, os.Stderr)
+	if err != nil {
+		return err
+	}
+	defer pr.Wait()
+	sinkOpts := []sink.Option{sink.WithInsecureRegistries(g.insecure...), sink.WithJobs(g.jobs), sink.WithProgress(pr)}
+	var sinks []sink.Sink
+	var excludes []string
+	for _, o := range f.outputs {
+		s, err := sink.Parse(o, sinkOpts...)
+		if err != nil {
+			return err
+		}
+		sinks = append(sinks, s)
+		if p := localPath(o); p != "" {
+			excludes = append(excludes, p)
+		}
+	}
+	if f.push {
+		sinks = append(sinks, sink.Registry(sinkOpts...))
+	}
+	if f.imageRefs != "" {
+		excludes = append(excludes, f.imageRefs)
+	}
+	cache, err := g.openCache()
+	if err != nil {
+		return err
+	}
+	opts := []assembler.Option{
+		assembler.WithCache(cache),
+		assembler.WithCompression(comp),
+		assembler.WithCreated(created),
+		assembler.WithReporter(pr),
+		assembler.WithExcludePaths(excludes...),
+		assembler.WithOffline(f.offline),
+		assembler.WithSourceOptions(source.WithInsecureRegistries(g.insecure...)),
+	}
+	if len(f.platforms) > 0 {
+		opts = append(opts, assembler.WithPlatforms(f.platforms...))
+	}
+	if f.base != "" {
+		opts = append(opts, assembler.WithBase(f.base))
+	}
+	if len(f.tags) > 0 {
+		opts = append(opts, assembler.WithTags(f.tags...))
+	}
+	p, err := assembler.Plan(ctx, dir, opts...)
+	if err != nil {
+		return err
+	}
+	pr.Step(fmt.Sprintf("convention %s: %s", p.Convention, p.Reason))
+	built, err := assembler.Build(ctx, p, opts...)
+	if err != nil {
+		return err
+	}
+	items := assembler.Items(built)
+	var results []sink.Result
+	for _, s := range sinks {
+		pr.Step("writing " + s.String())
+		res, err := s.Write(ctx, items)
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", s, err)
+		}
+		for _, r := range res {
+			pr.Step(fmt.Sprintf("wrote %s@%s", r.Ref, r.Digest))
+		}
+		results = append(results, res...)
+	}
+	if f.imageRefs != "" {
+		var b strings.Builder
+		for _, r := range results {
+			fmt.Fprintf(&b, "%s@%s\n", r.Ref, r.Digest)
+		}
+		if err := writeFileAtomic(f.imageRefs, []byte(b.String())); err != nil {
+			return err
+		}
+	}
+	if f.json {
+		return printJSON(cmd, buildReport(built, results))
+	}
+	return nil
+}
+
+type imageReport struct {
+	Name   string                  `json:"name"`
+	Tags   []string                `json:"tags"`
+	Digest string                  `json:"digest"`
+	Layers []assembler.LayerReport `json:"layers"`
+}
+
+type outputReport struct {
+	Output string `json:"output"`
+	Ref    string `json:"ref"`
+	Digest string `json:"digest"`
+}
+
+func buildReport(built []assembler.Built, results []sink.Result) any {
+	var r struct {
+		Images  []imageReport  `json:"images"`
+		Outputs []outputReport `json:"outputs"`
+	}
+	for _, b := range built {
+		r.Images = append(r.Images, imageReport{Name: b.Plan.Name, Tags: b.Plan.Tags, Digest: b.Digest.String(), Layers: b.Layers})
+	}
+	for _, res := range results {
+		r.Outputs = append(r.Outputs, outputReport{Output: res.Sink, Ref: res.Ref, Digest: res.Digest.String()})
+	}
+	return r
+}
+
+func printJSON(cmd *cobra.Command, v any) error {
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// localPath is the file or directory a local output writes, or "".
+func localPath(spec string) string {
+	for _, pfx := range []string{"oci:", "oci-archive:", "docker-archive:"} {
+		if rest, ok := strings.CutPrefix(spec, pfx); ok {
+			if i := strings.IndexByte(rest, ':'); i >= 0 {
+				rest = rest[:i]
+			}
+			return rest
+		}
+	}
+	return ""
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

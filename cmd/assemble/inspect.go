@@ -1,0 +1,122 @@
+package main
+
+import (
+	"runtime"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/spf13/cobra"
+
+	"github.com/assemble-build/assemble/oci/source"
+)
+
+func hostArch() string { return runtime.GOARCH }
+
+type inspectLayer struct {
+	MediaType types.MediaType `json:"mediaType"`
+	Digest    v1.Hash         `json:"digest"`
+	DiffID    v1.Hash         `json:"diffID"`
+	Size      int64           `json:"size"`
+}
+
+type inspectImage struct {
+	Platform    string            `json:"platform"`
+	Digest      v1.Hash           `json:"digest"`
+	MediaType   types.MediaType   `json:"mediaType"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Config      v1.Config         `json:"config"`
+	Created     string            `json:"created"`
+	Layers      []inspectLayer    `json:"layers"`
+}
+
+type inspectReport struct {
+	Reference   string            `json:"reference"`
+	Digest      v1.Hash           `json:"digest"`
+	MediaType   types.MediaType   `json:"mediaType"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Images      []inspectImage    `json:"images"`
+}
+
+func newInspectCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "inspect REF",
+		Short: "Print an image's manifest digest, platforms, config and layers as JSON",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			src, err := source.Parse(args[0], source.WithInsecureRegistries(g.insecure...))
+			if err != nil {
+				return err
+			}
+			item, err := readItem(ctx, src, "")
+			if err != nil {
+				return err
+			}
+			r := inspectReport{Reference: args[0]}
+			var imgs []v1.Image
+			if item.Index != nil {
+				if r.Digest, err = item.Index.Digest(); err != nil {
+					return err
+				}
+				im, err := item.Index.IndexManifest()
+				if err != nil {
+					return err
+				}
+				r.MediaType, r.Annotations = im.MediaType, im.Annotations
+				for _, d := range im.Manifests {
+					img, err := item.Index.Image(d.Digest)
+					if err != nil {
+						return err
+					}
+					imgs = append(imgs, img)
+				}
+			} else {
+				if r.Digest, err = item.Image.Digest(); err != nil {
+					return err
+				}
+				if r.MediaType, err = item.Image.MediaType(); err != nil {
+					return err
+				}
+				imgs = append(imgs, item.Image)
+			}
+			for _, img := range imgs {
+				ii, err := describeImage(img)
+				if err != nil {
+					return err
+				}
+				r.Images = append(r.Images, ii)
+			}
+			if item.Index == nil && len(r.Images) == 1 {
+				r.Annotations = r.Images[0].Annotations
+			}
+			return printJSON(cmd, r)
+		},
+	}
+}
+
+func describeImage(img v1.Image) (inspectImage, error) {
+	var ii inspectImage
+	var err error
+	if ii.Digest, err = img.Digest(); err != nil {
+		return ii, err
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return ii, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return ii, err
+	}
+	ii.MediaType, ii.Annotations, ii.Config = m.MediaType, m.Annotations, cf.Config
+	ii.Created = cf.Created.UTC().Format("2006-01-02T15:04:05Z")
+	ii.Platform = cf.Platform().String()
+	for i, l := range m.Layers {
+		il := inspectLayer{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size}
+		if i < len(cf.RootFS.DiffIDs) {
+			il.DiffID = cf.RootFS.DiffIDs[i]
+		}
+		ii.Layers = append(ii.Layers, il)
+	}
+	return ii, nil
+}

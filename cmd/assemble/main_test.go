@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// bin is the assemble binary the end-to-end tests run, built once.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "assemble-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	bin = filepath.Join(dir, "assemble")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building assemble: %v\n%s", err, out)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// needTool skips a test when a tool is missing, except in CI, where the
+// test command installs every tool and a missing one is a failure.
+func needTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not installed (hack/test.sh installs it)", name)
+		}
+		t.Skipf("%s is not installed", name)
+	}
+	return p
+}
+
+type result struct {
+	stdout, stderr string
+	err            error
+}
+
+// assemble runs the binary with a private cache unless args name one.
+func assemble(t testing.TB, cache string, args ...string) result {
+	t.Helper()
+	full := append([]string{"--cache-dir", cache, "--progress", "plain"}, args...)
+	cmd := exec.Command(bin, full...)
+	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=")
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	return result{so.String(), se.String(), err}
+}
+
+func mustAssemble(t testing.TB, cache string, args ...string) result {
+	t.Helper()
+	r := assemble(t, cache, args...)
+	if r.err != nil {
+		t.Fatalf("assemble %s: %v\n%s", strings.Join(args, " "), r.err, r.stderr)
+	}
+	return r
+}
+
+// copyTree copies a testdata repository, keeping symlinks as links.
+func copyTree(t testing.TB, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o777)
+		case info.Mode()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
+		default:
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(target, b, info.Mode().Perm()|0o666)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// busyboxRepo is testdata/busybox with Debian's static busybox added.
+func busyboxRepo(t testing.TB) string {
+	t.Helper()
+	needTool(t, "busybox")
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := exec.Command("file", "-L", "/bin/busybox").Output(); len(out) > 0 && !strings.Contains(string(out), "statically linked") {
+		t.Fatalf("/bin/busybox is not static (install busybox-static): %s", out)
+	}
+	repo := filepath.Join(t.TempDir(), "busybox")
+	copyTree(t, "../../testdata/busybox", repo)
+	if err := os.WriteFile(filepath.Join(repo, "rootfs/bin/busybox"), bb, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return repo
+}
+
+func readIndex(t testing.TB, layout string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(layout, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx struct {
+		Manifests []struct {
+			Digest      string            `json:"digest"`
+			Annotations map[string]string `json:"annotations"`
+		} `json:"manifests"`
+	}
+	if err := json.Unmarshal(b, &idx); err != nil {
+		t.Fatalf("index.json: %v", err)
+	}
+	out := map[string]string{}
+	for _, m := range idx.Manifests {
+		out[m.Annotations["org.opencontainers.image.ref.name"]] = m.Digest
+	}
+	return out
+}
+
+func podmanRun(t testing.TB, image string, args ...string) string {
+	t.Helper()
+	podman := needTool(t, "podman")
+	needTool(t, "runc")
+	root := t.TempDir()
+	full := append([]string{"--storage-driver", "vfs", "--root", filepath.Join(root, "root"), "--runroot", filepath.Join(root, "run"),
+		"--cgroup-manager", "cgroupfs", "--runtime", "runc", "run", "--rm", "--network", "none",
+		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", image}, args...)
+	out, err := exec.Command(podman, full...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("podman run %s: %v\n%s", image, err, out)
+	}
+	return string(out)
+}
+
+func hostIsAmd64(t testing.TB) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the busybox image is built for the host; podman checks run on amd64 here")
+	}
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/assemble-build/assemble/assembler"
+	"github.com/assemble-build/assemble/assembler/plan"
+)
+
+func newPlanCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	var platforms []string
+	var base string
+	cmd := &cobra.Command{
+		Use:   "plan [DIR]",
+		Short: "Show what would be built: the convention, images, layers and cache hits",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := "."
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			cache, err := g.openCache()
+			if err != nil {
+				return err
+			}
+			created, err := assembler.SourceDateEpoch()
+			if err != nil {
+				return err
+			}
+			opts := []assembler.Option{assembler.WithCache(cache), assembler.WithCreated(created)}
+			if len(platforms) > 0 {
+				opts = append(opts, assembler.WithPlatforms(platforms...))
+			}
+			if base != "" {
+				opts = append(opts, assembler.WithBase(base))
+			}
+			p, err := assembler.Plan(cmd.Context(), dir, opts...)
+			if err != nil {
+				return err
+			}
+			hits, err := assembler.Status(cmd.Context(), p, opts...)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(cmd, struct {
+					*plan.Plan
+					Cached map[string][]bool `json:"cached"`
+				}{p, hits})
+			}
+			return printPlan(cmd, p, hits)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON")
+	cmd.Flags().StringSliceVar(&platforms, "platform", nil, "platforms, as for build")
+	cmd.Flags().StringVar(&base, "base", "", "override every image's base, as for build")
+	return cmd
+}
+
+func printPlan(cmd *cobra.Command, p *plan.Plan, hits map[string][]bool) error {
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "convention: %s (%s)\nrepository: %s\n", p.Convention, p.Reason, p.Root)
+	for _, im := range p.Images {
+		fmt.Fprintf(w, "\nimage %s  [%s]\n", strings.Join(assembler.RefsFor(im), ", "), im.Source)
+		fmt.Fprintf(w, "  platforms: %s\n  base: %s\n", strings.Join(im.Platforms, ", "), im.Base)
+		for i, l := range im.Layers {
+			state := "to build"
+			if h := hits[im.Name]; i < len(h) && h[i] {
+				state = "cached"
+			}
+			fmt.Fprintf(w, "  layer %d: %s  (%s)  [%s]\n", i+1, describe(l), state, l.Source)
+		}
+		c := im.Config
+		if len(c.Entrypoint) > 0 || len(c.Cmd) > 0 {
+			fmt.Fprintf(w, "  entrypoint: %q  cmd: %q\n", c.Entrypoint, c.Cmd)
+		}
+		if len(c.Env) > 0 {
+			fmt.Fprintf(w, "  env: %s\n", strings.Join(c.Env, " "))
+		}
+	}
+	return nil
+}
+
+func describe(l plan.Layer) string {
+	switch {
+	case l.Files != nil:
+		s := fmt.Sprintf("files %s -> %s (owner %d:%d)", l.Files.Dir, l.Files.Dest, l.Files.UID, l.Files.GID)
+		if len(l.Files.Include) > 0 {
+			s += " include " + strings.Join(l.Files.Include, ",")
+		}
+		if len(l.Files.Exclude) > 0 {
+			s += " exclude " + strings.Join(l.Files.Exclude, ",")
+		}
+		return s
+	case l.Deb != nil:
+		var names []string
+		for _, p := range l.Deb.Packages {
+			names = append(names, p.Name)
+		}
+		return "deb " + strings.Join(names, " ")
+	case l.Python != nil:
+		return "python " + strings.Join(l.Python.Requirements, " ")
+	}
+	return l.Kind
+}

@@ -1,0 +1,240 @@
+package layers
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// BuildOption adjusts how a layer is built.
+type BuildOption func(*buildOptions)
+
+type buildOptions struct {
+	compression Compression
+	modTime     time.Time
+	progress    func(written int64)
+}
+
+// WithCompression picks the compressor (default Gzip).
+func WithCompression(c Compression) BuildOption {
+	return func(o *buildOptions) { o.compression = c }
+}
+
+// WithModTime sets every entry's mtime (default the Unix epoch).
+func WithModTime(t time.Time) BuildOption {
+	return func(o *buildOptions) { o.modTime = t }
+}
+
+// WithWriteProgress reports the uncompressed bytes written so far while a
+// layer is built (not called on a cache hit).
+func WithWriteProgress(f func(written int64)) BuildOption {
+	return func(o *buildOptions) { o.progress = f }
+}
+
+// Result is a built (or cached) layer.
+type Result struct {
+	Descriptor
+	Key string // the full layer key (hex), as stored under keys/
+	Hit bool   // true when the layer came from the cache
+}
+
+// Build returns the layer for spec from the cache, or writes it once and
+// stores it. The key covers FormatVersion, the compressor's parameters, the
+// mtime and spec.Key, so any change to them is a miss.
+func (c *Cache) Build(ctx context.Context, spec Spec, opts ...BuildOption) (Result, error) {
+	o := buildOptions{compression: Gzip, modTime: time.Unix(0, 0)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	specKey, err := spec.Key(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	key := fullKey(specKey, o)
+	if d, ok := c.lookup(key); ok {
+		slog.Debug("layer cache hit", "layer", spec.Describe(), "digest", d.Digest)
+		return Result{Descriptor: d, Key: key, Hit: true}, nil
+	}
+	entries, err := spec.Entries(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	d, err := c.writeLayer(ctx, entries, o)
+	if err != nil {
+		return Result{}, fmt.Errorf("writing layer %s: %w", spec.Describe(), err)
+	}
+	d.Description = spec.Describe()
+	if err := c.storeKey(key, d); err != nil {
+		return Result{}, err
+	}
+	slog.Debug("layer built", "layer", spec.Describe(), "digest", d.Digest, "size", d.Size)
+	return Result{Descriptor: d, Key: key}, nil
+}
+
+func fullKey(specKey string, o buildOptions) string {
+	h := sha256.New()
+	for _, part := range []string{FormatVersion, o.compression.Params(), "mtime=" + strconv.FormatInt(o.modTime.Unix(), 10), specKey} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// writeLayer streams tar -> (diffID hash, compressor -> (digest hash, temp
+// file)) in one pass, then renames the file into blobs/.
+func (c *Cache) writeLayer(ctx context.Context, entries []Entry, o buildOptions) (Descriptor, error) {
+	tmp, err := c.TempFile("layer-*")
+	if err != nil {
+		return Descriptor{}, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+
+	digester := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(tmp, digester), 1<<20)
+	counted := &countWriter{w: bw}
+	zw, err := o.compression.NewWriter(counted)
+	if err != nil {
+		return Descriptor{}, err
+	}
+	// The tar writer and the compressor run in two goroutines joined by a
+	// pipe, so that a two-core machine uses both.
+	pr, pw := io.Pipe()
+	diffIDer := sha256.New()
+	var tarErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var w io.Writer = io.MultiWriter(pw, diffIDer)
+		if o.progress != nil {
+			w = &progressWriter{w: w, f: o.progress}
+		}
+		tarErr = WriteTar(&ctxWriter{ctx: ctx, w: w}, entries, o.modTime)
+		pw.CloseWithError(tarErr)
+	}()
+	_, copyErr := io.CopyBuffer(zw, pr, make([]byte, 1<<20))
+	pr.CloseWithError(copyErr)
+	<-done
+	if tarErr != nil {
+		return Descriptor{}, tarErr
+	}
+	if copyErr != nil {
+		return Descriptor{}, fmt.Errorf("compressing layer: %w", copyErr)
+	}
+	if err := zw.Close(); err != nil {
+		return Descriptor{}, fmt.Errorf("compressing layer: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return Descriptor{}, fmt.Errorf("writing %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return Descriptor{}, fmt.Errorf("writing %s: %w", tmp.Name(), err)
+	}
+	d := Descriptor{
+		MediaType: o.compression.MediaType(),
+		Digest:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(digester.Sum(nil))},
+		DiffID:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diffIDer.Sum(nil))},
+		Size:      counted.n,
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return Descriptor{}, err
+	}
+	if err := os.Rename(tmp.Name(), c.BlobPath(d.Digest)); err != nil {
+		return Descriptor{}, fmt.Errorf("storing layer in cache: %w", err)
+	}
+	c.markVerified(c.BlobPath(d.Digest))
+	return d, nil
+}
+
+// lookup returns the descriptor stored for key when its blob is intact; a
+// missing, truncated or corrupt blob is a miss.
+func (c *Cache) lookup(key string) (Descriptor, bool) {
+	kp := filepath.Join(c.dir, "keys", key)
+	b, err := os.ReadFile(kp)
+	if err != nil {
+		return Descriptor{}, false
+	}
+	var d Descriptor
+	if err := json.Unmarshal(b, &d); err != nil || d.Digest.Hex == "" {
+		slog.Debug("ignoring unreadable cache key", "path", kp, "err", err)
+		return Descriptor{}, false
+	}
+	bp := c.BlobPath(d.Digest)
+	if !c.verifyFile(bp, d.Size, d.Digest) {
+		slog.Debug("cache blob missing or corrupt; rebuilding", "blob", bp)
+		return Descriptor{}, false
+	}
+	touch(kp)
+	touch(bp)
+	return d, true
+}
+
+func (c *Cache) storeKey(key string, d Descriptor) error {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(c.dir, "keys", key), b)
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+type progressWriter struct {
+	w io.Writer
+	n int64
+	f func(int64)
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.n += int64(n)
+	p.f(p.n)
+	return n, err
+}
+
+// ctxWriter stops a long layer write when the context is cancelled.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c *ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}
+
+// Has reports whether the layer for spec is in the cache, without building it.
+func (c *Cache) Has(ctx context.Context, spec Spec, opts ...BuildOption) (bool, error) {
+	o := buildOptions{compression: Gzip, modTime: time.Unix(0, 0)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	specKey, err := spec.Key(ctx)
+	if err != nil {
+		return false, err
+	}
+	_, ok := c.lookup(fullKey(specKey, o))
+	return ok, nil
+}

@@ -1,0 +1,274 @@
+package layers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Cache is a content-addressed store shaped like an OCI layout:
+//
+//	blobs/sha256/<hex>      compressed layers and other blobs
+//	keys/<hex>              layer key -> descriptor (JSON)
+//	downloads/sha256/<hex>  verified inputs (.deb, wheels, indexes)
+//	refs/<hex>              name (e.g. a URL) -> digest in downloads, for offline use
+//
+// Every write goes to a temporary file in the same directory and is renamed
+// into place, so several processes may share one cache. Reads verify size and
+// digest; a bad entry is a miss.
+type Cache struct {
+	dir string
+
+	mu       sync.Mutex
+	verified map[string]bool // blob paths whose digest was checked in this process
+}
+
+// Descriptor is what a key maps to: a layer blob and its uncompressed digest.
+type Descriptor struct {
+	MediaType types.MediaType `json:"mediaType"`
+	Digest    v1.Hash         `json:"digest"`
+	Size      int64           `json:"size"`
+	DiffID    v1.Hash         `json:"diffID"`
+	// Created is when the key was first written; pruning uses the file's mtime.
+	Description string `json:"description,omitempty"`
+}
+
+const ociLayoutFile = `{"imageLayoutVersion":"1.0.0"}`
+
+// OpenCache opens (creating if needed) the cache at dir.
+func OpenCache(dir string) (*Cache, error) {
+	if dir == "" {
+		return nil, errors.New("cache directory is empty")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("cache directory %s: %w", dir, err)
+	}
+	for _, sub := range []string{"blobs/sha256", "keys", "downloads/sha256", "refs", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(abs, sub), 0o755); err != nil {
+			return nil, fmt.Errorf("creating cache directory %s: %w", abs, err)
+		}
+	}
+	layout := filepath.Join(abs, "oci-layout")
+	if _, err := os.Stat(layout); errors.Is(err, fs.ErrNotExist) {
+		if err := writeFileAtomic(layout, []byte(ociLayoutFile)); err != nil {
+			return nil, err
+		}
+	}
+	index := filepath.Join(abs, "index.json")
+	if _, err := os.Stat(index); errors.Is(err, fs.ErrNotExist) {
+		if err := writeFileAtomic(index, []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`)); err != nil {
+			return nil, err
+		}
+	}
+	return &Cache{dir: abs, verified: map[string]bool{}}, nil
+}
+
+// DefaultCacheDir is $XDG_CACHE_HOME/assemble (or the OS equivalent).
+func DefaultCacheDir() string {
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "assemble")
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "assemble-cache")
+	}
+	return filepath.Join(d, "assemble")
+}
+
+// Dir is the cache's root directory.
+func (c *Cache) Dir() string { return c.dir }
+
+// BlobPath is where a blob with digest h lives (it may not exist).
+func (c *Cache) BlobPath(h v1.Hash) string {
+	return filepath.Join(c.dir, "blobs", h.Algorithm, h.Hex)
+}
+
+func (c *Cache) downloadPath(hexDigest string) string {
+	return filepath.Join(c.dir, "downloads", "sha256", hexDigest)
+}
+
+// TempFile creates a temporary file inside the cache, on the same file
+// system as its final place, so it can be renamed there.
+func (c *Cache) TempFile(pattern string) (*os.File, error) {
+	f, err := os.CreateTemp(filepath.Join(c.dir, "tmp"), pattern)
+	if err != nil {
+		return nil, fmt.Errorf("creating temporary file in cache %s: %w", c.dir, err)
+	}
+	return f, nil
+}
+
+// Download returns the path of a verified file in the download store
+// (downloads/sha256/<hex>). want is "sha256:<hex>": when the file is already
+// there and matches, it returns at once; otherwise fetch writes the content,
+// the digest is checked, and the file is renamed into place. With want == ""
+// the content is always fetched and its digest returned.
+func (c *Cache) Download(ctx context.Context, want string, fetch func(ctx context.Context, w io.Writer) error) (path string, digest string, err error) {
+	var wantHex string
+	if want != "" {
+		h, err := v1.NewHash(want)
+		if err != nil || h.Algorithm != "sha256" {
+			return "", "", fmt.Errorf("download digest %q: want sha256:<hex>", want)
+		}
+		wantHex = h.Hex
+		p := c.downloadPath(wantHex)
+		if c.verifyFile(p, -1, h) {
+			return p, want, nil
+		}
+	}
+	if fetch == nil {
+		return "", "", fmt.Errorf("%s is not in the download cache %s: %w", want, c.dir, ErrNotCached)
+	}
+	tmp, err := c.TempFile("download-*")
+	if err != nil {
+		return "", "", err
+	}
+	defer os.Remove(tmp.Name())
+	hasher := sha256.New()
+	if err := fetch(ctx, io.MultiWriter(tmp, hasher)); err != nil {
+		tmp.Close()
+		return "", "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", "", fmt.Errorf("writing %s: %w", tmp.Name(), err)
+	}
+	got := hex.EncodeToString(hasher.Sum(nil))
+	if wantHex != "" && got != wantHex {
+		return "", "", fmt.Errorf("downloaded content has digest sha256:%s, expected %s: %w", got, want, ErrDigestMismatch)
+	}
+	p := c.downloadPath(got)
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return "", "", err
+	}
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		return "", "", fmt.Errorf("storing download in cache: %w", err)
+	}
+	c.markVerified(p)
+	return p, "sha256:" + got, nil
+}
+
+// ErrNotCached means an input is not in the cache and may not be fetched (offline).
+var ErrNotCached = errors.New("not in the cache")
+
+// ErrDigestMismatch means content did not match its expected digest.
+var ErrDigestMismatch = errors.New("digest mismatch")
+
+// SetRef records that name (a URL, say) has content digest in the download
+// store, so an offline build can find content whose digest is not known in advance.
+func (c *Cache) SetRef(name, digest string) error {
+	return writeFileAtomic(c.refPath(name), []byte(digest))
+}
+
+// Ref returns the digest recorded for name, if its content is still present and intact.
+func (c *Cache) Ref(name string) (string, bool) {
+	b, err := os.ReadFile(c.refPath(name))
+	if err != nil {
+		return "", false
+	}
+	h, err := v1.NewHash(strings.TrimSpace(string(b)))
+	if err != nil {
+		return "", false
+	}
+	if !c.verifyFile(c.downloadPath(h.Hex), -1, h) {
+		return "", false
+	}
+	return h.String(), true
+}
+
+func (c *Cache) refPath(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return filepath.Join(c.dir, "refs", hex.EncodeToString(sum[:]))
+}
+
+// verifyFile reports whether path exists with the given size (when size >= 0)
+// and digest. A digest is checked once per process; later checks only stat.
+func (c *Cache) verifyFile(path string, size int64, h v1.Hash) bool {
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	if size >= 0 && fi.Size() != size {
+		return false
+	}
+	c.mu.Lock()
+	ok := c.verified[path]
+	c.mu.Unlock()
+	if ok {
+		return true
+	}
+	got, _, err := hashFile(path, h.Algorithm)
+	if err != nil || got != h {
+		return false
+	}
+	c.markVerified(path)
+	return true
+}
+
+func (c *Cache) markVerified(path string) {
+	c.mu.Lock()
+	c.verified[path] = true
+	c.mu.Unlock()
+}
+
+func hashFile(path, algorithm string) (v1.Hash, int64, error) {
+	if algorithm != "sha256" {
+		return v1.Hash{}, 0, fmt.Errorf("unsupported digest algorithm %q", algorithm)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return v1.Hash{}, 0, err
+	}
+	defer f.Close()
+	var h hash.Hash = sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return v1.Hash{}, 0, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}, n, nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames it.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// touch marks an entry as used now, for pruning.
+func touch(path string) {
+	now := time.Now()
+	_ = os.Chtimes(path, now, now)
+}

@@ -1,0 +1,364 @@
+package layers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
+)
+
+// Files is a layer of repository files: the tree under Root/Dir, filtered,
+// placed under Dest, owned by UID:GID. Modes are normalised to what git
+// keeps (0644, or 0755 when any execute bit is set; directories 0755), so
+// the umask and the checkout never change the layer.
+type Files struct {
+	// Root is the repository: no file or symlink may lead outside it.
+	Root string
+	// Dir is the directory to copy, relative to Root ("" or "." for all of it).
+	Dir string
+	// Dest is the image directory the tree lands in ("/app").
+	Dest string
+	// Include, when set, keeps only paths (relative to Dir) matching one of
+	// these patterns (.dockerignore syntax), and their parents.
+	Include []string
+	// Exclude drops paths (relative to Dir) matching these patterns.
+	Exclude []string
+	// Ignore are patterns relative to Root, as read from .dockerignore or
+	// .containerignore (see ReadIgnoreFile).
+	Ignore []string
+	// UID and GID own every entry.
+	UID, GID int
+
+	once    sync.Once
+	entries []Entry
+	key     string
+	err     error
+}
+
+// ReadIgnoreFile reads root's .containerignore, or else its .dockerignore,
+// as buildah does. It returns the file's name ("" when there is none).
+func ReadIgnoreFile(root string) (patterns []string, name string, err error) {
+	for _, n := range []string{".containerignore", ".dockerignore"} {
+		p := filepath.Join(root, n)
+		f, err := os.Open(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("reading %s: %w", p, err)
+		}
+		defer f.Close()
+		pats, err := ignorefile.ReadAll(f)
+		if err != nil {
+			return nil, "", fmt.Errorf("reading %s: %w", p, err)
+		}
+		return pats, p, nil
+	}
+	return nil, "", nil
+}
+
+// Describe implements Spec.
+func (f *Files) Describe() string {
+	dir := f.Dir
+	if dir == "" {
+		dir = "."
+	}
+	return fmt.Sprintf("files %s -> %s", dir, f.dest())
+}
+
+func (f *Files) dest() string {
+	if f.Dest == "" {
+		return "/"
+	}
+	return f.Dest
+}
+
+// Key implements Spec: a digest over every entry's path, type, mode, owner,
+// link target and content.
+func (f *Files) Key(ctx context.Context) (string, error) {
+	f.scan(ctx)
+	return f.key, f.err
+}
+
+// Entries implements Spec.
+func (f *Files) Entries(ctx context.Context) ([]Entry, error) {
+	f.scan(ctx)
+	return f.entries, f.err
+}
+
+func (f *Files) scan(ctx context.Context) {
+	f.once.Do(func() {
+		f.entries, f.err = f.walk(ctx)
+		if f.err == nil {
+			f.key, f.err = f.hash(ctx)
+		}
+	})
+}
+
+func (f *Files) walk(ctx context.Context) ([]Entry, error) {
+	root, err := filepath.Abs(f.Root)
+	if err != nil {
+		return nil, fmt.Errorf("repository %s: %w", f.Root, err)
+	}
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		root = real
+	}
+	dirRel, err := CleanPath(filepath.ToSlash(f.Dir))
+	if err != nil {
+		return nil, fmt.Errorf("layer directory %q: %w", f.Dir, err)
+	}
+	top := filepath.Join(root, filepath.FromSlash(dirRel))
+	fi, err := os.Lstat(top)
+	if err != nil {
+		return nil, fmt.Errorf("layer directory %s: %w (check the path in the layer's `dir`)", top, err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		real, err := filepath.EvalSymlinks(top)
+		if err != nil || !within(root, real) {
+			return nil, fmt.Errorf("layer directory %s is a symlink that leads outside the repository %s", top, root)
+		}
+		top = real
+		fi, err = os.Stat(top)
+		if err != nil {
+			return nil, err
+		}
+	}
+	dest, err := CleanPath(f.dest())
+	if err != nil {
+		return nil, fmt.Errorf("destination %q: %w", f.Dest, err)
+	}
+	ignore, err := matcher(f.Ignore)
+	if err != nil {
+		return nil, fmt.Errorf("ignore file patterns: %w", err)
+	}
+	exclude, err := matcher(f.Exclude)
+	if err != nil {
+		return nil, fmt.Errorf("exclude patterns: %w", err)
+	}
+	include, err := matcher(f.Include)
+	if err != nil {
+		return nil, fmt.Errorf("include patterns: %w", err)
+	}
+
+	var entries []Entry
+	if !fi.IsDir() {
+		// A single file: it lands at Dest (a file path) when Dest does not end in "/".
+		e, err := f.entry(root, top, fi, dest)
+		if err != nil {
+			return nil, err
+		}
+		if strings.HasSuffix(f.Dest, "/") {
+			e.Path = path.Join(dest, filepath.Base(top))
+		}
+		return []Entry{e}, nil
+	}
+	type inode struct{ dev, ino uint64 }
+	links := map[inode]string{}
+	err = filepath.WalkDir(top, func(p string, d fs.DirEntry, walkErr error) error {
+		if walkErr != nil {
+			return fmt.Errorf("reading %s: %w", p, walkErr)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if p == top {
+			return nil
+		}
+		relTop := filepath.ToSlash(must(filepath.Rel(top, p)))
+		relRoot := filepath.ToSlash(must(filepath.Rel(root, p)))
+		if relRoot == ".git" {
+			return filepath.SkipDir // never part of a layer: it differs between checkouts
+		}
+		skip, err := skipped(relRoot, ignore, d.IsDir())
+		if err == nil && !skip {
+			skip, err = skipped(relTop, exclude, d.IsDir())
+		}
+		if err != nil {
+			return fmt.Errorf("matching %s: %w", p, err)
+		}
+		if skip {
+			if d.IsDir() && !hasExclusions(ignore, exclude) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if include != nil && !d.IsDir() {
+			ok, err := include.MatchesOrParentMatches(relTop)
+			if err != nil {
+				return fmt.Errorf("matching %s: %w", p, err)
+			}
+			if !ok {
+				return nil
+			}
+		}
+		info, err := d.Info()
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", p, err)
+		}
+		e, err := f.entry(root, p, info, path.Join(dest, relTop))
+		if err != nil {
+			return err
+		}
+		if e.Type == TypeFile {
+			if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+				k := inode{uint64(st.Dev), st.Ino}
+				if first, ok := links[k]; ok {
+					e = Entry{Path: e.Path, Type: TypeHardlink, Link: first, Mode: e.Mode, UID: e.UID, GID: e.GID}
+				} else {
+					links[k] = e.Path
+				}
+			}
+		}
+		if include != nil && e.Type == TypeDir {
+			return nil // directories come back as parents of what is included
+		}
+		entries = append(entries, e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if include != nil {
+		entries = withParents(entries, dest, f.UID, f.GID)
+	}
+	if dest != "" {
+		entries = append(entries, Entry{Path: dest, Type: TypeDir, Mode: 0o755, UID: f.UID, GID: f.GID})
+	}
+	return entries, nil
+}
+
+// entry turns one file of the repository into a layer entry.
+func (f *Files) entry(root, p string, info fs.FileInfo, dest string) (Entry, error) {
+	e := Entry{Path: dest, UID: f.UID, GID: f.GID}
+	switch m := info.Mode(); {
+	case m.IsDir():
+		e.Type, e.Mode = TypeDir, 0o755
+	case m.IsRegular():
+		e.Type, e.Mode, e.Size = TypeFile, 0o644, info.Size()
+		if m&0o111 != 0 {
+			e.Mode = 0o755
+		}
+		e.Open = func() (io.ReadCloser, error) { return os.Open(p) }
+	case m&fs.ModeSymlink != 0:
+		target, err := os.Readlink(p)
+		if err != nil {
+			return Entry{}, fmt.Errorf("reading symlink %s: %w", p, err)
+		}
+		resolved := target
+		if !filepath.IsAbs(target) {
+			resolved = filepath.Join(filepath.Dir(p), target)
+		}
+		if !within(root, filepath.Clean(resolved)) {
+			return Entry{}, fmt.Errorf("symlink %s points to %s, outside the repository %s: replace it with the file itself or a relative link to a path inside the repository", p, target, root)
+		}
+		e.Type, e.Mode, e.Link = TypeSymlink, 0o777, target
+	default:
+		return Entry{}, fmt.Errorf("%s is a %s, which a layer cannot hold: remove it or exclude it (.dockerignore or the layer's exclude)", p, m.Type())
+	}
+	return e, nil
+}
+
+func (f *Files) hash(ctx context.Context) (string, error) {
+	sorted := append([]Entry(nil), f.entries...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
+	h := sha256.New()
+	fmt.Fprintf(h, "files\x00%d:%d\x00", f.UID, f.GID)
+	buf := make([]byte, 256<<10)
+	for _, e := range sorted {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00%o\x00%d:%d\x00%s\x00", e.Path, e.Type, e.Mode, e.UID, e.GID, e.Link)
+		if e.Type == TypeFile {
+			sum, n, err := hashContent(e, buf)
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(h, "%d\x00%s\x00", n, sum)
+		}
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func hashContent(e Entry, buf []byte) (string, int64, error) {
+	if e.Size == 0 || e.Open == nil {
+		return "", 0, nil
+	}
+	rc, err := e.Open()
+	if err != nil {
+		return "", 0, err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	n, err := io.CopyBuffer(h, rc, buf)
+	if err != nil {
+		return "", 0, fmt.Errorf("reading %s: %w", e.Path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+func withParents(entries []Entry, dest string, uid, gid int) []Entry {
+	seen := map[string]bool{}
+	for _, e := range entries {
+		seen[e.Path] = true
+	}
+	for _, e := range entries {
+		for d := path.Dir(e.Path); d != "." && d != "/" && d != dest && strings.HasPrefix(d, dest); d = path.Dir(d) {
+			if seen[d] {
+				break
+			}
+			seen[d] = true
+			entries = append(entries, Entry{Path: d, Type: TypeDir, Mode: 0o755, UID: uid, GID: gid})
+		}
+	}
+	return entries
+}
+
+func matcher(patterns []string) (*patternmatcher.PatternMatcher, error) {
+	if len(patterns) == 0 {
+		return nil, nil
+	}
+	return patternmatcher.New(patterns)
+}
+
+func skipped(rel string, m *patternmatcher.PatternMatcher, isDir bool) (bool, error) {
+	if m == nil {
+		return false, nil
+	}
+	return m.MatchesOrParentMatches(rel)
+}
+
+func hasExclusions(ms ...*patternmatcher.PatternMatcher) bool {
+	for _, m := range ms {
+		if m != nil && m.Exclusions() {
+			return true
+		}
+	}
+	return false
+}
+
+// within reports whether p is root or below it.
+func within(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../") && !filepath.IsAbs(rel)
+}
+
+func must(s string, err error) string {
+	if err != nil {
+		return ""
+	}
+	return s
+}
