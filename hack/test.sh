@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 packages=(
   skopeo umoci podman runc uidmap docker-registry mmdebstrap
   pigz zstd hyperfine busybox-static file debian-archive-keyring
-  python3 python3-dev gcc python3-pip-whl python3-setuptools-whl python3-wheel-whl
+  python3 python3-dev python3-pip gcc python3-pip-whl python3-setuptools-whl python3-wheel-whl
+  libbtrfs-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -100,7 +100,8 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 		return err
 	}
 	defer pr.Wait()
-	sinkOpts := []sink.Option{sink.WithInsecureRegistries(g.insecure...), sink.WithJobs(g.jobs), sink.WithProgress(pr)}
+	rem := g.remote()
+	sinkOpts := []sink.Option{sink.WithRemote(rem), sink.WithProgress(pr)}
 	var sinks []sink.Sink
 	var excludes []string
 	for _, o := range f.outputs {
@@ -130,7 +131,7 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 		assembler.WithReporter(pr),
 		assembler.WithExcludePaths(excludes...),
 		assembler.WithOffline(f.offline),
-		assembler.WithSourceOptions(source.WithInsecureRegistries(g.insecure...)),
+		assembler.WithSourceOptions(source.WithRemote(rem)),
 	}
 	if len(f.platforms) > 0 {
 		opts = append(opts, assembler.WithPlatforms(f.platforms...))

@@ -28,7 +28,8 @@ unless --platform picks one (docker-archive: needs one platform).`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			src, err := source.Parse(args[0], source.WithInsecureRegistries(g.insecure...))
+			rem := g.remote()
+			src, err := source.Parse(args[0], source.WithRemote(rem))
 			if err != nil {
 				return err
 			}
@@ -37,7 +38,7 @@ unless --platform picks one (docker-archive: needs one platform).`,
 				return err
 			}
 			defer pr.Wait()
-			dst, err := sink.Parse(args[1], sink.WithInsecureRegistries(g.insecure...), sink.WithJobs(g.jobs), sink.WithProgress(pr))
+			dst, err := sink.Parse(args[1], sink.WithRemote(rem), sink.WithProgress(pr))
 			if err != nil {
 				return err
 			}

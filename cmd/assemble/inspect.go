@@ -44,7 +44,8 @@ func newInspectCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			src, err := source.Parse(args[0], source.WithInsecureRegistries(g.insecure...))
+			rem := g.remote()
+			src, err := source.Parse(args[0], source.WithRemote(rem))
 			if err != nil {
 				return err
 			}

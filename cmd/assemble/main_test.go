@@ -153,13 +153,17 @@ func podmanRun(t testing.TB, image string, args ...string) string {
 	t.Helper()
 	podman := needTool(t, "podman")
 	needTool(t, "runc")
-	root := t.TempDir()
+	// podman refuses a runroot longer than 50 characters: t.TempDir is too deep.
+	root := shortTempDir(t)
 	full := append([]string{"--storage-driver", "vfs", "--root", filepath.Join(root, "root"), "--runroot", filepath.Join(root, "run"),
 		"--cgroup-manager", "cgroupfs", "--runtime", "runc", "run", "--rm", "--network", "none",
 		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", image}, args...)
-	out, err := exec.Command(podman, full...).CombinedOutput()
+	cmd := exec.Command(podman, full...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr // podman's pull progress
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("podman run %s: %v\n%s", image, err, out)
+		t.Fatalf("podman run %s: %v\n%s%s", image, err, out, stderr.String())
 	}
 	return string(out)
 }
@@ -168,4 +172,21 @@ func hostIsAmd64(t testing.TB) {
 	if runtime.GOARCH != "amd64" {
 		t.Skip("the busybox image is built for the host; podman checks run on amd64 here")
 	}
+}
+
+// shortTempDir is a short, lower-case temporary directory: podman refuses
+// long run roots and takes an oci: layout's path as an image name, which
+// must be lower-case.
+func shortTempDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/tmp", "asm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = strings.ToLower(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/assemble-build/assemble/layers"
+	"github.com/assemble-build/assemble/oci/source"
 )
 
 // globals are the flags every command shares.
@@ -35,6 +36,7 @@ archives, or pushes to registries. No Docker daemon, no root.`,
 				level = slog.LevelDebug
 			}
 			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+			source.RouteGGCRLogs()
 		},
 	}
 	pf := root.PersistentFlags()
@@ -45,6 +47,12 @@ archives, or pushes to registries. No Docker daemon, no root.`,
 	pf.IntVar(&g.jobs, "jobs", 4, "parallel blob uploads per registry")
 	root.AddCommand(newBuildCmd(g), newPlanCmd(g), newCopyCmd(g), newInspectCmd(g), newCacheCmd(g), newVersionCmd())
 	return root
+}
+
+// remote holds the registry settings of one run: credentials, insecure
+// registries, retries and jobs, with one HTTP transport for every call.
+func (g *globals) remote() *source.Remote {
+	return &source.Remote{Keychain: source.DefaultKeychain(), Insecure: g.insecure, Jobs: g.jobs}
 }
 
 func (g *globals) openCache() (*layers.Cache, error) {

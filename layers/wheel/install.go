@@ -1,0 +1,618 @@
+package wheel
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"compress/flate"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/assemble-build/assemble/layers"
+)
+
+// recordRow is one line of a RECORD file.
+type recordRow struct {
+	path string
+	hash string // "sha256=<urlsafe-b64>" or ""
+	size string
+}
+
+func parseRecord(b []byte) ([]recordRow, error) {
+	r := csv.NewReader(bytes.NewReader(b))
+	r.FieldsPerRecord = -1
+	r.LazyQuotes = true
+	var out []recordRow
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("malformed RECORD: %w", err)
+		}
+		if len(rec) == 0 || (len(rec) == 1 && rec[0] == "") {
+			continue
+		}
+		if len(rec) != 3 {
+			return nil, fmt.Errorf("malformed RECORD: row %q has %d fields, want 3", strings.Join(rec, ","), len(rec))
+		}
+		out = append(out, recordRow{rec[0], rec[1], rec[2]})
+	}
+}
+
+// csvField quotes a field as Python's csv module (QUOTE_MINIMAL) does.
+func csvField(s string) string {
+	if strings.ContainsAny(s, ",\"\r\n") {
+		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+	}
+	return s
+}
+
+// recordHash is the RECORD form of a sha256 digest.
+func recordHash(b []byte) string {
+	h := sha256.Sum256(b)
+	return "sha256=" + base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+func newRecordHasher(algo string) (hash.Hash, error) {
+	switch algo {
+	case "sha256":
+		return sha256.New(), nil
+	case "sha384":
+		return sha512.New384(), nil
+	case "sha512":
+		return sha512.New(), nil
+	}
+	return nil, fmt.Errorf("unsupported RECORD hash algorithm %q (PEP 376 wants sha256 or stronger)", algo)
+}
+
+// installedFile is one file the layer writes.
+type installedFile struct {
+	dest string // absolute image path
+	mode fs.FileMode
+	size int64
+	// Either data (generated or rewritten content) or a stored zip member.
+	data   []byte
+	member *zipMember
+	// record is the RECORD row's hash and size ("" for RECORD itself).
+	recHash, recSize string
+}
+
+// zipMember locates a wheel member's bytes so the layer writer can stream
+// them without keeping the whole wheel in memory.
+type zipMember struct {
+	wheel  string
+	offset int64
+	csize  int64
+	method uint16
+}
+
+func (m *zipMember) open() (io.ReadCloser, error) {
+	f, err := os.Open(m.wheel)
+	if err != nil {
+		return nil, fmt.Errorf("opening wheel: %w", err)
+	}
+	sr := io.NewSectionReader(f, m.offset, m.csize)
+	switch m.method {
+	case zip.Store:
+		return struct {
+			io.Reader
+			io.Closer
+		}{sr, f}, nil
+	case zip.Deflate:
+		fr := flate.NewReader(sr)
+		return struct {
+			io.Reader
+			io.Closer
+		}{fr, closers{fr, f}}, nil
+	}
+	f.Close()
+	return nil, fmt.Errorf("unsupported zip compression method %d", m.method)
+}
+
+type closers []io.Closer
+
+func (cs closers) Close() error {
+	var first error
+	for _, c := range cs {
+		if err := c.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Interpreter paths longer than this (with "#!" and newline) or with spaces
+// get distlib's /bin/sh trampoline, as Linux truncates long shebangs.
+const maxShebang = 127
+
+func shebangLine(interp string) string {
+	if !strings.Contains(interp, " ") && len(interp)+3 <= maxShebang {
+		return "#!" + interp + "\n"
+	}
+	q := interp
+	if strings.Contains(q, " ") {
+		q = `"` + q + `"`
+	}
+	return "#!/bin/sh\n'''exec' " + q + " \"$0\" \"$@\"\n' '''\n"
+}
+
+var entryPointRE = regexp.MustCompile(`^([\w.]+)\s*(?::\s*([\w.]+)\s*)?(?:\[[^\]]*\]\s*)?$`)
+
+// launcher is the console script pip (through distlib) writes for an entry point.
+func launcher(interp, name, value string) ([]byte, error) {
+	m := entryPointRE.FindStringSubmatch(strings.TrimSpace(value))
+	if m == nil {
+		return nil, fmt.Errorf("invalid script entry point %s = %s", name, value)
+	}
+	if m[2] == "" {
+		return nil, fmt.Errorf("invalid script entry point %s = %s: a callable suffix (module:function) is required", name, value)
+	}
+	mod, attr := m[1], m[2]
+	importName, _, _ := strings.Cut(attr, ".")
+	return []byte(shebangLine(interp) + "# -*- coding: utf-8 -*-\n" +
+		"import re\n" +
+		"import sys\n" +
+		"from " + mod + " import " + importName + "\n" +
+		"if __name__ == '__main__':\n" +
+		"    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n" +
+		"    sys.exit(" + attr + "())\n"), nil
+}
+
+type entryPoint struct{ name, value string }
+
+// parseEntryPoints reads the console_scripts and gui_scripts sections.
+func parseEntryPoints(b []byte) (console, gui []entryPoint, err error) {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	section := ""
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";") {
+			continue
+		}
+		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
+			section = strings.TrimSpace(line[1 : len(line)-1])
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, nil, fmt.Errorf("entry_points.txt line %d: %q is not \"name = value\"", n, line)
+		}
+		ep := entryPoint{strings.TrimSpace(k), strings.TrimSpace(v)}
+		switch section {
+		case "console_scripts":
+			console = append(console, ep)
+		case "gui_scripts":
+			gui = append(gui, ep)
+		}
+	}
+	return console, gui, sc.Err()
+}
+
+// installOptions are what pip knows about a wheel besides its file.
+type installOptions struct {
+	requested bool
+	directURL string // written into direct_url.json when set (with its #sha256= fragment, if any)
+}
+
+// installWheel lays out a wheel as pip's installer would: the entries it
+// writes, every file checked against the wheel's RECORD.
+func installWheel(wheelPath, filename string, t *Target, opt installOptions) ([]installedFile, error) {
+	zr, err := zip.OpenReader(wheelPath)
+	if err != nil {
+		return nil, fmt.Errorf("wheel %s is not a valid zip file: %w", filename, err)
+	}
+	defer zr.Close()
+	wf, err := ParseWheelFilename(filename)
+	if err != nil {
+		return nil, err
+	}
+	members := map[string]*zip.File{}
+	var names []string
+	for _, f := range zr.File {
+		if strings.HasSuffix(f.Name, "/") {
+			continue
+		}
+		if err := checkMemberName(f.Name); err != nil {
+			return nil, fmt.Errorf("wheel %s: %w", filename, err)
+		}
+		if _, dup := members[f.Name]; dup {
+			return nil, fmt.Errorf("wheel %s: member %s appears twice", filename, f.Name)
+		}
+		members[f.Name] = f
+		names = append(names, f.Name)
+	}
+	sort.Strings(names)
+	distInfo, err := findDistInfo(&zr.Reader, filename)
+	if err != nil {
+		return nil, err
+	}
+	read := func(name string) ([]byte, error) {
+		f := members[name]
+		if f == nil {
+			return nil, fmt.Errorf("wheel %s has no %s", filename, name)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return nil, fmt.Errorf("wheel %s: %s: %w", filename, name, err)
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(io.LimitReader(rc, 64<<20))
+		if err != nil {
+			return nil, fmt.Errorf("wheel %s: %s: %w", filename, name, err)
+		}
+		return b, nil
+	}
+	wheelMeta, err := read(distInfo + "/WHEEL")
+	if err != nil {
+		return nil, err
+	}
+	wh, err := parseHeaders(wheelMeta)
+	if err != nil {
+		return nil, fmt.Errorf("wheel %s: malformed WHEEL file: %w", filename, err)
+	}
+	if v := wh["wheel-version"]; len(v) == 0 || !strings.HasPrefix(v[0], "1.") {
+		return nil, fmt.Errorf("wheel %s: Wheel-Version %v is not supported (want 1.x)", filename, v)
+	}
+	purelibRoot := len(wh["root-is-purelib"]) > 0 && strings.EqualFold(wh["root-is-purelib"][0], "true")
+	mb, err := read(distInfo + "/METADATA")
+	if err != nil {
+		return nil, err
+	}
+	meta, err := ParseMetadata(mb)
+	if err != nil {
+		return nil, fmt.Errorf("wheel %s: %w", filename, err)
+	}
+	if NormalizeName(meta.Name) != NormalizeName(wf.Name) {
+		return nil, fmt.Errorf("wheel %s: METADATA names project %q", filename, meta.Name)
+	}
+	if mv, fv := mustParse(meta.Version), mustParse(wf.Version); mv.Compare(fv) != 0 {
+		return nil, fmt.Errorf("wheel %s: METADATA has version %s, the file name %s", filename, meta.Version, wf.Version)
+	}
+	recb, err := read(distInfo + "/RECORD")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := parseRecord(recb)
+	if err != nil {
+		return nil, fmt.Errorf("wheel %s: %w", filename, err)
+	}
+	record := map[string]recordRow{}
+	for _, r := range rows {
+		record[r.path] = r
+	}
+	libDir := t.Platlib
+	if purelibRoot {
+		libDir = t.Purelib
+	}
+	dataPrefix := strings.TrimSuffix(distInfo, ".dist-info") + ".data/"
+	var out []installedFile
+	for _, name := range names {
+		f := members[name]
+		switch name {
+		case distInfo + "/RECORD", distInfo + "/RECORD.jws", distInfo + "/RECORD.p7s",
+			distInfo + "/INSTALLER", distInfo + "/REQUESTED", distInfo + "/direct_url.json":
+			continue // pip writes these itself
+		}
+		row, ok := record[name]
+		if !ok {
+			return nil, fmt.Errorf("wheel %s: %s is not listed in RECORD; the wheel is corrupt", filename, name)
+		}
+		if err := verifyMember(f, row); err != nil {
+			return nil, fmt.Errorf("wheel %s: %w", filename, err)
+		}
+		dest, script, err := destination(name, dataPrefix, libDir, meta.Name, t)
+		if err != nil {
+			return nil, fmt.Errorf("wheel %s: %w", filename, err)
+		}
+		mode := fs.FileMode(0o644)
+		if f.Mode()&0o111 != 0 {
+			mode = 0o755
+		}
+		off, err := f.DataOffset()
+		if err != nil {
+			return nil, fmt.Errorf("wheel %s: %s: %w", filename, name, err)
+		}
+		inf := installedFile{dest: dest, mode: mode, size: int64(f.UncompressedSize64), recHash: row.hash, recSize: row.size,
+			member: &zipMember{wheel: wheelPath, offset: off, csize: int64(f.CompressedSize64), method: f.Method}}
+		if script {
+			// pip keeps the zip's mode here too: a script not marked
+			// executable in the wheel stays 0644.
+			b, err := read(name)
+			if err != nil {
+				return nil, err
+			}
+			if bytes.HasPrefix(b, []byte("#!python")) {
+				// pip's fix_script: the whole first line becomes the interpreter.
+				rest := b[len(b):]
+				if i := bytes.IndexByte(b, '\n'); i >= 0 {
+					rest = b[i+1:]
+				}
+				nb := append([]byte("#!"+t.Interpreter+"\n"), rest...)
+				inf.data, inf.member, inf.size = nb, nil, int64(len(nb))
+				inf.recHash, inf.recSize = recordHash(nb), strconv.Itoa(len(nb))
+			}
+		}
+		out = append(out, inf)
+	}
+	// Entry points, generated after the files, replace same-named scripts.
+	if epb, ok := members[distInfo+"/entry_points.txt"]; ok && epb != nil {
+		b, err := read(distInfo + "/entry_points.txt")
+		if err != nil {
+			return nil, err
+		}
+		console, gui, err := parseEntryPoints(b)
+		if err != nil {
+			return nil, fmt.Errorf("wheel %s: %w", filename, err)
+		}
+		for _, ep := range append(pipScripts(console, t.Python), gui...) {
+			if ep.name == "" || strings.ContainsAny(ep.name, "/\\") || ep.name == "." || ep.name == ".." {
+				return nil, fmt.Errorf("wheel %s: entry point name %q is not a file name", filename, ep.name)
+			}
+			b, err := launcher(t.Interpreter, ep.name, ep.value)
+			if err != nil {
+				return nil, fmt.Errorf("wheel %s: %w", filename, err)
+			}
+			out = append(out, generated(path.Join(t.Scripts, ep.name), 0o755, b))
+		}
+	}
+	dist := path.Join(libDir, distInfo)
+	out = append(out, generated(dist+"/INSTALLER", 0o644, []byte("pip\n")))
+	if opt.requested {
+		out = append(out, generated(dist+"/REQUESTED", 0o644, nil))
+	}
+	if opt.directURL != "" {
+		// pip records a hash only when the URL carried one (#sha256=...).
+		u, frag, _ := strings.Cut(opt.directURL, "#")
+		du := map[string]any{"url": u, "archive_info": map[string]any{}}
+		if algo, h, ok := strings.Cut(frag, "="); ok && algo == "sha256" {
+			du["archive_info"] = map[string]any{"hash": "sha256=" + h, "hashes": map[string]string{"sha256": h}}
+		}
+		out = append(out, generated(dist+"/direct_url.json", 0o644, pyJSON(du)))
+	}
+	// Later files replace earlier ones at the same path, as on a file system.
+	byDest := map[string]int{}
+	var uniq []installedFile
+	for _, f := range out {
+		if i, ok := byDest[f.dest]; ok {
+			uniq[i] = f
+			continue
+		}
+		byDest[f.dest] = len(uniq)
+		uniq = append(uniq, f)
+	}
+	var rec strings.Builder
+	type line struct{ p, h, s string }
+	var lines []line
+	for _, f := range uniq {
+		rp, err := filepath.Rel(libDir, f.dest)
+		if err != nil {
+			return nil, fmt.Errorf("wheel %s: %w", filename, err)
+		}
+		lines = append(lines, line{filepath.ToSlash(rp), f.recHash, f.recSize})
+	}
+	lines = append(lines, line{distInfo + "/RECORD", "", ""})
+	sort.Slice(lines, func(i, j int) bool {
+		a, b := lines[i], lines[j]
+		if a.p != b.p {
+			return a.p < b.p
+		}
+		if a.h != b.h {
+			return a.h < b.h
+		}
+		return a.s < b.s
+	})
+	for _, l := range lines {
+		rec.WriteString(csvField(l.p) + "," + csvField(l.h) + "," + csvField(l.s) + "\r\n")
+	}
+	recf := installedFile{dest: dist + "/RECORD", mode: 0o644, data: []byte(rec.String())}
+	recf.size = int64(len(recf.data))
+	return append(uniq, recf), nil
+}
+
+func mustParse(s string) Version {
+	v, _ := ParseVersion(s)
+	return v
+}
+
+func generated(dest string, mode fs.FileMode, b []byte) installedFile {
+	if b == nil {
+		b = []byte{}
+	}
+	return installedFile{dest: dest, mode: mode, data: b, size: int64(len(b)), recHash: recordHash(b), recSize: strconv.Itoa(len(b))}
+}
+
+// pyJSON is json.dumps(v, sort_keys=True): keys sorted, ", " and ": " separators.
+func pyJSON(v any) []byte {
+	var b bytes.Buffer
+	var w func(v any)
+	w = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			b.WriteByte('{')
+			for i, k := range keys {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				w(k)
+				b.WriteString(": ")
+				w(x[k])
+			}
+			b.WriteByte('}')
+		case map[string]string:
+			m := map[string]any{}
+			for k, v := range x {
+				m[k] = v
+			}
+			w(m)
+		default:
+			j, _ := json.Marshal(x)
+			b.Write(j)
+		}
+	}
+	w(v)
+	return b.Bytes()
+}
+
+// pipScripts applies pip's special case for pip's and setuptools' own
+// versioned launchers (pip, pip3, pip3.X; easy_install, easy_install-3.X).
+func pipScripts(console []entryPoint, pyVersion string) []entryPoint {
+	var out []entryPoint
+	var pip, easy string
+	pipRE := regexp.MustCompile(`^pip(\d+(\.\d+)?)?$`)
+	easyRE := regexp.MustCompile(`^easy_install(-\d+\.\d+)?$`)
+	for _, ep := range console {
+		switch {
+		case ep.name == "pip":
+			pip = ep.value
+		case ep.name == "easy_install":
+			easy = ep.value
+		}
+	}
+	major, _, _ := strings.Cut(pyVersion, ".")
+	if pip != "" {
+		out = append(out, entryPoint{"pip", pip}, entryPoint{"pip" + major, pip}, entryPoint{"pip" + pyVersion, pip})
+	}
+	if easy != "" {
+		out = append(out, entryPoint{"easy_install", easy}, entryPoint{"easy_install-" + pyVersion, easy})
+	}
+	for _, ep := range console {
+		if (pip != "" && pipRE.MatchString(ep.name)) || (easy != "" && easyRE.MatchString(ep.name)) {
+			continue
+		}
+		out = append(out, ep)
+	}
+	return out
+}
+
+// checkMemberName refuses zip member names that could land outside the
+// install directories.
+func checkMemberName(name string) error {
+	if name == "" || strings.HasPrefix(name, "/") || strings.Contains(name, "\\") || strings.ContainsRune(name, 0) {
+		return fmt.Errorf("member %q has an absolute or unsafe path; refusing to install it", name)
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == ".." {
+			return fmt.Errorf("member %q leaves the install directory (\"..\"); refusing to install it", name)
+		}
+	}
+	if len(name) >= 2 && name[1] == ':' {
+		return fmt.Errorf("member %q has a drive letter; refusing to install it", name)
+	}
+	return nil
+}
+
+// destination maps a wheel member to its installed path (PEP 427/491).
+func destination(name, dataPrefix, libDir, project string, t *Target) (string, bool, error) {
+	top, rest, _ := strings.Cut(name, "/")
+	base, root := libDir, name
+	script := false
+	if strings.HasSuffix(top, ".data") {
+		if top+"/" != dataPrefix {
+			return "", false, fmt.Errorf("member %s is in an unexpected .data directory (want %s)", name, dataPrefix)
+		}
+		scheme, sub, ok := strings.Cut(rest, "/")
+		if !ok || sub == "" {
+			return "", false, fmt.Errorf("member %s is directly in the .data directory; it must be in a scheme subdirectory", name)
+		}
+		switch scheme {
+		case "purelib":
+			base = t.Purelib
+		case "platlib":
+			base = t.Platlib
+		case "scripts":
+			base, script = t.Scripts, true
+		case "data":
+			base = t.Data
+		case "headers":
+			base = path.Join(t.Headers, project)
+		default:
+			return "", false, fmt.Errorf("member %s uses unknown scheme %q (want purelib, platlib, scripts, data or headers)", name, scheme)
+		}
+		root = sub
+	}
+	dest := path.Clean(path.Join(base, root))
+	if !strings.HasPrefix(dest, strings.TrimSuffix(base, "/")+"/") {
+		return "", false, fmt.Errorf("member %s leaves its install directory %s; refusing to install it", name, base)
+	}
+	return dest, script, nil
+}
+
+// verifyMember checks a member's content against its RECORD row.
+func verifyMember(f *zip.File, row recordRow) error {
+	algo, want, ok := strings.Cut(row.hash, "=")
+	if !ok || want == "" {
+		return fmt.Errorf("%s has no hash in RECORD; the wheel is corrupt", f.Name)
+	}
+	h, err := newRecordHasher(algo)
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.Name, err)
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.Name, err)
+	}
+	defer rc.Close()
+	n, err := io.Copy(h, rc)
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.Name, err)
+	}
+	got := base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+	if got != strings.TrimRight(want, "=") {
+		return fmt.Errorf("%s does not match its RECORD hash (%s=%s, RECORD says %s); the wheel is corrupt or was altered", f.Name, algo, got, row.hash)
+	}
+	if row.size != "" && row.size != strconv.FormatInt(n, 10) {
+		return fmt.Errorf("%s is %d bytes, RECORD says %s; the wheel is corrupt", f.Name, n, row.size)
+	}
+	return nil
+}
+
+// toEntries turns installed files into layer entries with their parent
+// directories, as pip leaves them: files 0644 (0755 when executable),
+// directories 0755, owned by root.
+func toEntries(files []installedFile) ([]layers.Entry, error) {
+	var out []layers.Entry
+	dirs := map[string]bool{}
+	for _, f := range files {
+		p, err := layers.CleanPath(f.dest)
+		if err != nil {
+			return nil, err
+		}
+		for d := path.Dir(p); d != "." && d != "/" && !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+			out = append(out, layers.Entry{Path: d, Type: layers.TypeDir, Mode: 0o755})
+		}
+		f := f
+		e := layers.Entry{Path: p, Type: layers.TypeFile, Mode: f.mode, Size: f.size}
+		if f.member != nil {
+			e.Open = f.member.open
+		} else {
+			data := f.data
+			e.Open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}

@@ -1,0 +1,99 @@
+package ocitest_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/assemble-build/assemble/oci/ocitest"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+func TestRegistryCountsAndFaults(t *testing.T) {
+	reg := ocitest.StartRegistry(t)
+	img := ocitest.Image(t, 1, 2, 512, ocitest.AMD64)
+	ref, err := name.ParseReference(reg.Ref("counted/app:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	c := reg.Counts()
+	if c[ocitest.ManifestPut] != 1 {
+		t.Errorf("manifest PUTs = %d, want 1\n%s", c[ocitest.ManifestPut], reg)
+	}
+	// Two layers and a config: each is started, sent and committed.
+	if c[ocitest.UploadPut] != 3 || reg.BlobUploads() < 3 {
+		t.Errorf("upload PUTs = %d (uploads %d), want 3\n%s", c[ocitest.UploadPut], reg.BlobUploads(), reg)
+	}
+	for _, q := range reg.Requests() {
+		if q.Repo != "" && q.Repo != "counted/app" {
+			t.Errorf("request %s %s classified with repo %q", q.Method, q.Path, q.Repo)
+		}
+	}
+
+	// Faults answer instead of the registry, the given number of times.
+	reg.Reset()
+	reg.Inject(ocitest.Fault{Kind: ocitest.ManifestGet, Times: 2, Status: http.StatusServiceUnavailable, Header: map[string]string{"Retry-After": "0"}})
+	for i, want := range []int{503, 503, 200} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+reg.Host+"/v2/counted/app/manifests/1", nil)
+		req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("request %d: status %d, want %d", i, resp.StatusCode, want)
+		}
+		if want == 503 && resp.Header.Get("Retry-After") != "0" {
+			t.Errorf("request %d: no Retry-After header", i)
+		}
+	}
+	if reg.PendingFaults() != 0 {
+		t.Errorf("pending faults = %d", reg.PendingFaults())
+	}
+	if got := reg.Count(ocitest.ManifestGet); got != 3 {
+		t.Errorf("manifest GETs = %d, want 3", got)
+	}
+
+	// Basic auth.
+	reg.RequireBasicAuth("u", "p")
+	resp, err := http.Get("http://" + reg.Host + "/v2/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "Basic") {
+		t.Errorf("without credentials: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+reg.Host+"/v2/", nil)
+	req.SetBasicAuth("u", "p")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("with credentials: %d", resp.StatusCode)
+	}
+}
+
+func TestImageDeterministic(t *testing.T) {
+	a := ocitest.Digest(t, ocitest.Image(t, 7, 2, 100, ocitest.ARM64))
+	b := ocitest.Digest(t, ocitest.Image(t, 7, 2, 100, ocitest.ARM64))
+	c := ocitest.Digest(t, ocitest.Image(t, 8, 2, 100, ocitest.ARM64))
+	if a != b || a == c {
+		t.Errorf("digests: same seed %s %s, other seed %s", a, b, c)
+	}
+	idx := ocitest.Index(t, 1, 1, 100, ocitest.AMD64, ocitest.ARM64)
+	m, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Manifests) != 2 || m.Manifests[1].Platform.Architecture != "arm64" {
+		t.Errorf("index manifests: %+v", m.Manifests)
+	}
+}

@@ -1,0 +1,182 @@
+package sink
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/assemble-build/assemble/oci/source"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
+)
+
+const ociLayoutFile = `{"imageLayoutVersion":"1.0.0"}`
+
+// layoutSink writes into an OCI layout directory holding many images, each
+// named in index.json by org.opencontainers.image.ref.name.
+type layoutSink struct {
+	spec string
+	dir  string
+	ref  string
+	cfg  *config
+}
+
+func (s *layoutSink) String() string { return s.spec }
+
+func (s *layoutSink) Write(ctx context.Context, items []Item) ([]Result, error) {
+	items = oneImage(s.ref, items)
+	if err := checkItems(s.spec, s.ref, items); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("%s: %w", s.spec, err)
+	}
+	unlock, err := lockDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.spec, err)
+	}
+	defer unlock()
+
+	old, err := readLayoutIndex(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	p := newPlan()
+	descs := make([]v1.Descriptor, len(items))
+	for i, it := range items {
+		node, err := p.addItem(it)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", s.spec, refFor(s.ref, it), err)
+		}
+		descs[i] = node.desc
+	}
+	if err := writeBlobs(ctx, s.dir, p, s.cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", s.spec, err)
+	}
+	if err := writeFileAtomic(filepath.Join(s.dir, "oci-layout"), func(w io.Writer) error {
+		_, err := io.WriteString(w, ociLayoutFile)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("%s: %w", s.spec, err)
+	}
+	names := make([]string, len(items))
+	for i, it := range items {
+		names[i] = refFor(s.ref, it)
+	}
+	idx := mergeIndex(old, names, descs)
+	b, err := json.Marshal(idx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.spec, err)
+	}
+	// index.json last: until this rename the previous layout is intact.
+	if err := writeFileAtomic(filepath.Join(s.dir, "index.json"), func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("%s: %w", s.spec, err)
+	}
+	res := make([]Result, len(items))
+	for i := range items {
+		res[i] = Result{Sink: s.spec, Ref: names[i], Digest: descs[i].Digest, MediaType: descs[i].MediaType}
+	}
+	return res, nil
+}
+
+// readLayoutIndex reads DIR/index.json; a missing file gives an empty index.
+func readLayoutIndex(dir string) (*v1.IndexManifest, error) {
+	p := filepath.Join(dir, "index.json")
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", p, err)
+	}
+	var m v1.IndexManifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s is not valid JSON (%v): fix or remove it, it will not be overwritten", p, err)
+	}
+	return &m, nil
+}
+
+// mergeIndex keeps every entry of old except those named like a new one,
+// then appends the new entries in item order.
+func mergeIndex(old *v1.IndexManifest, names []string, descs []v1.Descriptor) *v1.IndexManifest {
+	replaced := map[string]bool{}
+	for _, n := range names {
+		replaced[n] = true
+	}
+	out := *old
+	out.SchemaVersion = 2
+	if out.MediaType == "" {
+		out.MediaType = types.OCIImageIndex
+	}
+	out.Manifests = nil
+	for _, d := range old.Manifests {
+		if replaced[d.Annotations[source.RefNameAnnotation]] {
+			continue
+		}
+		out.Manifests = append(out.Manifests, d)
+	}
+	for i, d := range descs {
+		d.Annotations = map[string]string{source.RefNameAnnotation: names[i]}
+		out.Manifests = append(out.Manifests, d)
+	}
+	if out.Manifests == nil {
+		out.Manifests = []v1.Descriptor{}
+	}
+	return &out
+}
+
+// writeBlobs stores every blob of p under dir/blobs, jobs at a time.
+func writeBlobs(ctx context.Context, dir string, p *plan, cfg *config) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(cfg.remote.ConcurrentJobs())
+	for _, b := range p.blobs {
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return writeBlob(dir, b, cfg)
+		})
+	}
+	return g.Wait()
+}
+
+// writeBlob stores one blob with temp file + rename, verifying it while
+// copying. A blob already present with the right size is kept.
+func writeBlob(dir string, b *blob, cfg *config) (rerr error) {
+	if !validDigest(b.desc.Digest) {
+		return fmt.Errorf("invalid blob digest %q", b.desc.Digest)
+	}
+	bdir := filepath.Join(dir, "blobs", b.desc.Digest.Algorithm)
+	path := filepath.Join(bdir, b.desc.Digest.Hex)
+	var pc *progressCounter
+	if b.isLayer {
+		pc = &progressCounter{tr: cfg.tracker(shortDigest(b.desc.Digest), b.desc.Size)}
+		defer func() { pc.finish(b.desc.Size, rerr) }()
+	}
+	if st, err := os.Lstat(path); err == nil && st.Mode().IsRegular() && st.Size() == b.desc.Size {
+		return nil
+	}
+	if err := os.MkdirAll(bdir, 0o755); err != nil {
+		return err
+	}
+	return writeFileAtomic(path, func(w io.Writer) error {
+		return copyVerified(w, b, pc)
+	})
+}
+
+var reSHA256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// validDigest accepts sha256 digests only: a digest becomes a file name.
+func validDigest(h v1.Hash) bool {
+	return h.Algorithm == "sha256" && reSHA256.MatchString(h.Hex)
+}

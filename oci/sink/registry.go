@@ -1,0 +1,245 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/assemble-build/assemble/oci/source"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/stream"
+	"golang.org/x/sync/errgroup"
+)
+
+// registrySink pushes to registries with ggcr's Pusher, in three steps:
+//
+//  1. HEAD each target manifest; an item whose tag already has its digest
+//     is done (no blob request at all, no manifest PUT).
+//  2. Upload the blobs, jobs at a time. Within one registry each digest is
+//     uploaded once: the first repository gets it (HEAD, then a mount when
+//     the layer came from a base in that registry, else an upload); the
+//     others mount it from there.
+//  3. Put the manifests, children before their index.
+//
+// Doing the blobs ourselves (Pusher.Upload) rather than through one
+// remote.Write lets us report per-blob progress and share blobs between
+// repositories; Pusher remembers finished digests, so step 3 sends nothing
+// but manifests.
+type registrySink struct {
+	spec  string
+	fixed name.Reference // docker://REF; nil: each item to its Name
+	cfg   *config
+}
+
+func (s *registrySink) String() string { return s.spec }
+
+type pushTarget struct {
+	item Item
+	ref  name.Reference
+	desc v1.Descriptor
+	node *manifestNode
+	plan *plan
+	done bool
+}
+
+func (s *registrySink) Write(ctx context.Context, items []Item) ([]Result, error) {
+	fixed := ""
+	if s.fixed != nil {
+		fixed = s.fixed.String()
+	}
+	items = oneImage(fixed, items)
+	if err := checkItems(s.spec, fixed, items); err != nil {
+		return nil, err
+	}
+	targets := make([]*pushTarget, len(items))
+	for i, it := range items {
+		t := &pushTarget{item: it, ref: s.fixed}
+		if t.ref == nil {
+			ref, err := s.cfg.remote.Reference(it.Name)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", s.spec, err)
+			}
+			t.ref = ref
+		}
+		d, err := itemDescriptor(it)
+		if err != nil {
+			return nil, err
+		}
+		t.desc = d
+		targets[i] = t
+	}
+
+	opts := s.cfg.remote.Options(ctx)
+	puller, err := remote.NewPuller(opts...)
+	if err != nil {
+		return nil, err
+	}
+	pusher, err := remote.NewPusher(opts...)
+	if err != nil {
+		return nil, err
+	}
+	jobs := s.cfg.remote.ConcurrentJobs()
+
+	// 1. Unchanged items need nothing.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
+	for _, t := range targets {
+		g.Go(func() error {
+			d, err := puller.Head(gctx, t.ref)
+			// Any error (404, or 401 for a pull-only token) just means "push".
+			t.done = err == nil && d.Digest == t.desc.Digest
+			return nil
+		})
+	}
+	_ = g.Wait()
+
+	// 2. Blobs.
+	type upload struct {
+		t    *pushTarget
+		b    *blob
+		from *name.Repository // set: mount from this repository
+	}
+	var first, mounts []upload
+	owner := map[string]name.Repository{} // registry + digest -> first repository
+	for _, t := range targets {
+		if t.done {
+			continue
+		}
+		t.plan = newPlan()
+		node, err := t.plan.addItem(t.item)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", t.ref, err)
+		}
+		t.node = node
+		repo := t.ref.Context()
+		for _, b := range t.plan.blobs {
+			if b.layer == nil {
+				continue // manifests go in step 3
+			}
+			key := repo.RegistryStr() + "@" + b.desc.Digest.String()
+			o, ok := owner[key]
+			switch {
+			case !ok:
+				owner[key] = repo
+				first = append(first, upload{t: t, b: b})
+			case o.String() != repo.String():
+				mounts = append(mounts, upload{t: t, b: b, from: &o})
+			}
+		}
+	}
+	run := func(list []upload) error {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(jobs)
+		for _, u := range list {
+			g.Go(func() error {
+				var err error
+				if u.from != nil {
+					err = s.mount(gctx, pusher, u.t.ref.Context(), *u.from, u.b)
+				} else {
+					err = s.upload(gctx, pusher, u.t.ref.Context(), u.b)
+				}
+				if err != nil {
+					return fmt.Errorf("%s: blob %s: %w", u.t.ref, u.b.desc.Digest, source.AuthError(u.t.ref, err))
+				}
+				return nil
+			})
+		}
+		return g.Wait()
+	}
+	if err := run(first); err != nil {
+		return nil, err
+	}
+	if err := run(mounts); err != nil {
+		return nil, err
+	}
+
+	// 3. Manifests.
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
+	for _, t := range targets {
+		if t.done {
+			continue
+		}
+		g.Go(func() error {
+			if err := putManifests(gctx, pusher, t.ref, t.node); err != nil {
+				return fmt.Errorf("%s: %w", t.ref, source.AuthError(t.ref, err))
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	res := make([]Result, len(targets))
+	for i, t := range targets {
+		res[i] = Result{Sink: s.spec, Ref: t.ref.String(), Digest: t.desc.Digest, MediaType: t.desc.MediaType}
+	}
+	return res, nil
+}
+
+// upload sends one blob (HEAD first; mounted when it is a layer of a base
+// image in the same registry). Layers are wrapped only to count bytes; a
+// remote.MountableLayer is rebuilt around the wrapper, since ggcr recognises
+// mountable layers by that exact type.
+func (s *registrySink) upload(ctx context.Context, p *remote.Pusher, repo name.Repository, b *blob) (rerr error) {
+	l := b.layer
+	if b.isLayer {
+		pc := &progressCounter{tr: s.cfg.tracker(shortDigest(b.desc.Digest), b.desc.Size)}
+		defer func() { pc.finish(b.desc.Size, rerr) }()
+		if ml, ok := l.(*remote.MountableLayer); ok {
+			l = &remote.MountableLayer{Layer: &countingLayer{Layer: ml.Layer, pc: pc}, Reference: ml.Reference}
+		} else if _, ok := l.(*stream.Layer); !ok {
+			l = &countingLayer{Layer: l, pc: pc}
+		}
+	}
+	return p.Upload(ctx, repo, l)
+}
+
+// mount makes a blob uploaded to one repository available in another of
+// the same registry (ggcr HEADs it first and falls back to an upload if the
+// registry refuses the mount).
+func (s *registrySink) mount(ctx context.Context, p *remote.Pusher, repo, from name.Repository, b *blob) error {
+	l := b.layer
+	if ml, ok := l.(*remote.MountableLayer); ok {
+		l = ml.Layer
+	}
+	return p.Upload(ctx, repo, &remote.MountableLayer{Layer: l, Reference: from.Digest(b.desc.Digest.String())})
+}
+
+// putManifests puts the children of an index by digest, then the node
+// itself under ref.
+func putManifests(ctx context.Context, p *remote.Pusher, ref name.Reference, n *manifestNode) error {
+	for _, c := range n.children {
+		if err := putManifests(ctx, p, ref.Context().Digest(c.desc.Digest.String()), c); err != nil {
+			return err
+		}
+	}
+	var t remote.Taggable
+	switch {
+	case n.image != nil:
+		t = n.image
+	case n.index != nil:
+		t = n.index
+	default:
+		return errors.New("empty manifest node")
+	}
+	return p.Put(ctx, ref, t)
+}
+
+// countingLayer reports the bytes ggcr reads while uploading.
+type countingLayer struct {
+	v1.Layer
+	pc *progressCounter
+}
+
+func (c *countingLayer) Compressed() (io.ReadCloser, error) {
+	rc, err := c.Layer.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	return &countingReader{rc: rc, pc: c.pc}, nil
+}

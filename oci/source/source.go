@@ -1,0 +1,212 @@
+// Package source opens the base images that assemble stacks layers on:
+// registry images, OCI layouts and archives, docker archives and scratch.
+// Transports are named as skopeo names them.
+package source
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Base is where an image's bottom layers come from.
+type Base interface {
+	// Image returns the base for one platform. Registry bases are lazy: no blob is
+	// downloaded unless a caller reads it (ggcr remote.Image), so a push to the same
+	// registry can HEAD/mount instead.
+	Image(ctx context.Context, platform v1.Platform) (v1.Image, error)
+	// Index returns the whole base as an index when it is one (nil, nil otherwise).
+	Index(ctx context.Context) (v1.ImageIndex, error)
+	String() string
+}
+
+// Forms lists the accepted base references, for error messages.
+const Forms = "scratch, oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], docker://REF"
+
+type config struct {
+	remote *Remote
+}
+
+// Option configures Parse.
+type Option func(*config)
+
+// WithRemote shares one Remote (credentials, transport, retries) between
+// several Parse calls and sinks. Give it first: it replaces what earlier
+// options set, and later options modify the shared Remote.
+func WithRemote(r *Remote) Option { return func(c *config) { c.remote = r } }
+
+// WithKeychain sets where registry credentials come from (default: DefaultKeychain()).
+func WithKeychain(k authn.Keychain) Option { return func(c *config) { c.remote.Keychain = k } }
+
+// WithInsecureRegistries lets these hosts ("host" or "host:port") be reached
+// over plain HTTP or TLS with an unverified certificate.
+func WithInsecureRegistries(hosts ...string) Option {
+	return func(c *config) { c.remote.Insecure = append(c.remote.Insecure, hosts...) }
+}
+
+// WithTransport replaces the HTTP transport (tests). Insecure-host TLS
+// handling is then up to that transport.
+func WithTransport(rt http.RoundTripper) Option {
+	return func(c *config) { c.remote.Transport = rt }
+}
+
+// WithRetry sets how registry requests are retried; zero values keep defaults.
+func WithRetry(attempts int, initial, maxWait time.Duration) Option {
+	return func(c *config) { c.remote.Retry = Retry{Attempts: attempts, Initial: initial, Max: maxWait} }
+}
+
+// Parse reads a base reference: scratch, oci:DIR[:TAG], oci-archive:FILE[:TAG],
+// docker-archive:FILE[:REF] or docker://REF. It checks the form only; files
+// and registries are read by Image and Index.
+func Parse(ref string, opts ...Option) (Base, error) {
+	c := &config{remote: &Remote{}}
+	for _, o := range opts {
+		o(c)
+	}
+	bad := func(why string) error {
+		return fmt.Errorf("invalid base %q: %s; accepted forms: %s", ref, why, Forms)
+	}
+	transport, rest, ok := strings.Cut(ref, ":")
+	if ref == "scratch" {
+		return scratch{}, nil
+	}
+	if !ok {
+		hint := "no transport"
+		if strings.Contains(ref, "/") || ref != "" {
+			hint += fmt.Sprintf(" (for a registry image write docker://%s)", ref)
+		}
+		return nil, bad(hint)
+	}
+	switch transport {
+	case "oci", "oci-archive", "docker-archive":
+		path, tag, _ := strings.Cut(rest, ":")
+		if path == "" {
+			return nil, bad("missing path")
+		}
+		switch transport {
+		case "oci":
+			return &layoutBase{spec: ref, tag: tag, store: dirStore(path)}, nil
+		case "oci-archive":
+			return &layoutBase{spec: ref, tag: tag, store: &tarStore{path: path}}, nil
+		default:
+			return newDockerArchive(ref, path, tag)
+		}
+	case "docker":
+		r, ok := strings.CutPrefix(rest, "//")
+		if !ok || r == "" {
+			return nil, bad("docker transport needs docker://REF")
+		}
+		parsed, err := c.remote.Reference(r)
+		if err != nil {
+			return nil, bad(err.Error())
+		}
+		return &registryBase{spec: ref, ref: parsed, remote: c.remote}, nil
+	case "containers-storage", "deb":
+		return nil, bad(fmt.Sprintf("transport %q is not read by this package", transport))
+	default:
+		why := fmt.Sprintf("unknown transport %q", transport)
+		if _, err := name.ParseReference(ref); err == nil {
+			why += fmt.Sprintf(" (for a registry image write docker://%s)", ref)
+		}
+		return nil, bad(why)
+	}
+}
+
+// PlatformString renders p as os/arch[/variant].
+func PlatformString(p v1.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+var archAliases = map[string]string{"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm", "armel": "arm", "i386": "386"}
+
+func normArch(a string) string {
+	if n, ok := archAliases[a]; ok {
+		return n
+	}
+	return a
+}
+
+var defaultVariant = map[string]string{"arm64": "v8", "arm": "v7"}
+
+// platformScore says how well have serves want: 0 no match, 1 variant
+// unknown on one side, 2 exact.
+func platformScore(want, have v1.Platform) int {
+	if want.OS != have.OS || normArch(want.Architecture) != normArch(have.Architecture) {
+		return 0
+	}
+	wv, hv := want.Variant, have.Variant
+	arch := normArch(want.Architecture)
+	if wv == hv {
+		return 2
+	}
+	if wv == "" {
+		if hv == defaultVariant[arch] {
+			return 2
+		}
+		return 1
+	}
+	if hv == "" {
+		if wv == defaultVariant[arch] {
+			return 2
+		}
+		return 0
+	}
+	return 0
+}
+
+// pickManifest chooses the best descriptor of an index for want, or returns
+// an error listing the platforms the base has.
+func pickManifest(base string, want v1.Platform, m *v1.IndexManifest) (v1.Descriptor, error) {
+	best, bestScore := -1, 0
+	var have []string
+	for i, d := range m.Manifests {
+		if d.Platform == nil || d.Platform.OS == "unknown" {
+			continue
+		}
+		have = append(have, PlatformString(*d.Platform))
+		if s := platformScore(want, *d.Platform); s > bestScore {
+			best, bestScore = i, s
+		}
+	}
+	if best < 0 {
+		return v1.Descriptor{}, noPlatform(base, want, have)
+	}
+	return m.Manifests[best], nil
+}
+
+func noPlatform(base string, want v1.Platform, have []string) error {
+	sort.Strings(have)
+	list := strings.Join(have, ", ")
+	if list == "" {
+		list = "none declared"
+	}
+	return fmt.Errorf("base %s has no image for platform %s; it has: %s (choose one with --platform)", base, PlatformString(want), list)
+}
+
+// checkImagePlatform verifies a single-platform image against want.
+func checkImagePlatform(base string, want v1.Platform, img v1.Image) error {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return fmt.Errorf("reading config of %s: %w", base, err)
+	}
+	have := cf.Platform()
+	if have == nil || have.OS == "" || have.Architecture == "" {
+		// Nothing declared; trust the caller.
+		return nil
+	}
+	if platformScore(want, *have) == 0 {
+		return noPlatform(base, want, []string{PlatformString(*have)})
+	}
+	return nil
+}
