@@ -23,7 +23,7 @@ best_of() {
   local best=""
   for _ in $(seq "$n"); do
     local s e t
-    s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N)
+    s=$(date +%s.%N); "$@" >/dev/null 2>"$work/err" || { echo "failed: $*" >&2; cat "$work/err" >&2; exit 1; }; e=$(date +%s.%N)
     t=$(echo "$e - $s" | bc -l)
     if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; fi
   done
@@ -61,23 +61,34 @@ if [ "$only" = all ] || [ "$only" = noop ]; then
 fi
 
 if [ "$only" = all ] || [ "$only" = push ]; then
-  echo "== cold push of a 200 MB image to a local docker-registry (best of $runs)"
+  echo "== cold push of a 200 MB image to a local docker-registry (best of $runs, empty registry each run)"
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  mkdir -p "$work/reg"
   printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' "$work/reg" "$port" > "$work/reg.yml"
-  docker-registry serve "$work/reg.yml" >/dev/null 2>&1 &
-  regpid=$!
-  for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+  regpid=""
+  fresh_registry() {
+    [ -z "$regpid" ] || { kill "$regpid"; wait "$regpid" 2>/dev/null || true; }
+    rm -rf "$work/reg"; mkdir -p "$work/reg"
+    docker-registry serve "$work/reg.yml" >/dev/null 2>&1 &
+    regpid=$!
+    for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && return; sleep 0.05; done
+    echo "docker-registry did not start" >&2; exit 1
+  }
   big="$work/big"
   mkdir -p "$big/data"
   for i in 1 2 3 4; do head -c 50000000 /dev/urandom > "$big/data/part$i"; done
   printf '[[image]]\nname = "big"\n[[image.layer]]\ndir = "data"\ndest = "/data"\n' > "$big/assemble.toml"
   $A --cache-dir "$work/c" build "$big" -o "oci:$work/big-layout" >/dev/null
-  n=0
-  ours=$(best_of "$runs" bash -c "n=\$RANDOM\$RANDOM; $A --cache-dir $work/c --insecure-registry 127.0.0.1:$port copy oci:$work/big-layout:big:latest docker://127.0.0.1:$port/ours-\$n:latest")
-  peer=$(best_of "$runs" bash -c "n=\$RANDOM\$RANDOM; skopeo copy --dest-tls-verify=false oci:$work/big-layout:big:latest docker://127.0.0.1:$port/skopeo-\$n:latest")
+  ours="" peer=""
+  for _ in $(seq "$runs"); do
+    fresh_registry
+    t=$(best_of 1 $A --insecure-registry "127.0.0.1:$port" copy "oci:$work/big-layout:big:latest" "docker://127.0.0.1:$port/ours:latest")
+    { [ -z "$ours" ] || [ "$(echo "$t < $ours" | bc -l)" = 1 ]; } && ours=$t
+    fresh_registry
+    t=$(best_of 1 skopeo copy --dest-tls-verify=false "oci:$work/big-layout:big:latest" "docker://127.0.0.1:$port/skopeo:latest")
+    { [ -z "$peer" ] || [ "$(echo "$t < $peer" | bc -l)" = 1 ]; } && peer=$t
+  done
+  kill "$regpid"
   echo "  assemble copy ${ours}s  skopeo copy ${peer}s  time ratio assemble/skopeo: $(ratio "$ours" "$peer") (goal <= 0.8)"
-  kill $regpid
 fi
 
 if [ "$only" = all ] || [ "$only" = memory ]; then

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
+	"golang.org/x/sync/errgroup"
 )
 
 // Files is a layer of repository files: the tree under Root/Dir, filtered,
@@ -274,26 +276,45 @@ func (f *Files) entry(root, p string, info fs.FileInfo, dest string) (Entry, err
 func (f *Files) hash(ctx context.Context) (string, error) {
 	sorted := append([]Entry(nil), f.entries...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
+	// Content hashes are computed in parallel (most of a cold key's cost),
+	// then folded in path order.
+	sums := make([]string, len(sorted))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, e := range sorted {
+		if e.Type != TypeFile || e.Size == 0 {
+			continue
+		}
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			sum, n, err := hashContent(e)
+			if err != nil {
+				return err
+			}
+			if n != e.Size {
+				return fmt.Errorf("%s changed while it was read", e.Path)
+			}
+			sums[i] = sum
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return "", err
+	}
 	h := sha256.New()
 	fmt.Fprintf(h, "files\x00%d:%d\x00", f.UID, f.GID)
-	buf := make([]byte, 256<<10)
-	for _, e := range sorted {
-		if err := ctx.Err(); err != nil {
-			return "", err
-		}
+	for i, e := range sorted {
 		fmt.Fprintf(h, "%s\x00%d\x00%o\x00%d:%d\x00%s\x00", e.Path, e.Type, e.Mode, e.UID, e.GID, e.Link)
 		if e.Type == TypeFile {
-			sum, n, err := hashContent(e, buf)
-			if err != nil {
-				return "", err
-			}
-			fmt.Fprintf(h, "%d\x00%s\x00", n, sum)
+			fmt.Fprintf(h, "%d\x00%s\x00", e.Size, sums[i])
 		}
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func hashContent(e Entry, buf []byte) (string, int64, error) {
+func hashContent(e Entry) (string, int64, error) {
 	if e.Size == 0 || e.Open == nil {
 		return "", 0, nil
 	}
@@ -303,7 +324,7 @@ func hashContent(e Entry, buf []byte) (string, int64, error) {
 	}
 	defer rc.Close()
 	h := sha256.New()
-	n, err := io.CopyBuffer(h, rc, buf)
+	n, err := io.Copy(h, rc)
 	if err != nil {
 		return "", 0, fmt.Errorf("reading %s: %w", e.Path, err)
 	}

@@ -39,6 +39,16 @@ func (l *Layer) WithMediaType(mt types.MediaType) *Layer {
 // Descriptor is the cache entry behind the layer.
 func (l *Layer) Descriptor() Descriptor { return l.desc }
 
+// VerifiedPath is the blob's file in the cache when this process has checked
+// its digest, so an output on the same file system may hard-link it.
+func (l *Layer) VerifiedPath() (string, bool) {
+	p := l.cache.BlobPath(l.desc.Digest)
+	l.cache.mu.Lock()
+	ok := l.cache.verified[p]
+	l.cache.mu.Unlock()
+	return p, ok
+}
+
 // Digest implements v1.Layer.
 func (l *Layer) Digest() (v1.Hash, error) { return l.desc.Digest, nil }
 

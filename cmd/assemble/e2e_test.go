@@ -133,3 +133,22 @@ func jsonDigest(t testing.TB, s string) string {
 	}
 	return rep.Images[0].Digest
 }
+
+// A layout on the cache's file system shares layer blobs with the cache
+// (hard links) instead of copying them.
+func TestLayoutLinksCachedLayers(t *testing.T) {
+	cache := t.TempDir()
+	layout := filepath.Join(t.TempDir(), "l")
+	mustAssemble(t, cache, "build", "../../testdata/hello", "-o", "oci:"+layout)
+	blobs, _ := filepath.Glob(filepath.Join(cache, "blobs/sha256/*"))
+	if len(blobs) != 2 {
+		t.Fatalf("cache holds %d blobs, want the 2 layers", len(blobs))
+	}
+	for _, b := range blobs {
+		c, _ := os.Stat(b)
+		l, err := os.Stat(filepath.Join(layout, "blobs/sha256", filepath.Base(b)))
+		if err != nil || !os.SameFile(c, l) {
+			t.Errorf("layer %s is not linked from the cache: %v", filepath.Base(b), err)
+		}
+	}
+}

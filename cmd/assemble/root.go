@@ -36,7 +36,10 @@ archives, or pushes to registries. No Docker daemon, no root.`,
 				level = slog.LevelDebug
 			}
 			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
-			source.RouteGGCRLogs()
+			if g.verbose {
+				// Only at -v: ggcr's request dumps cost a copy of every uploaded body.
+				source.RouteGGCRLogs()
+			}
 		},
 	}
 	pf := root.PersistentFlags()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 
 	"github.com/assemble-build/assemble/oci/source"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -169,9 +170,35 @@ func writeBlob(dir string, b *blob, cfg *config) (rerr error) {
 	if err := os.MkdirAll(bdir, 0o755); err != nil {
 		return err
 	}
+	if lb, ok := b.layer.(localBlob); ok && b.isLayer {
+		if src, ok := lb.VerifiedPath(); ok && linkBlob(src, path) == nil {
+			return nil
+		}
+	}
 	return writeFileAtomic(path, func(w io.Writer) error {
 		return copyVerified(w, b, pc)
 	})
+}
+
+// localBlob is a layer already stored in a local file whose digest has been
+// checked (a layer of the build cache).
+type localBlob interface {
+	VerifiedPath() (string, bool)
+}
+
+// linkBlob hard-links a verified local blob into the layout instead of
+// copying it; it fails (and the caller copies) across file systems.
+func linkBlob(src, path string) error {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".link-"+strconv.Itoa(os.Getpid()))
+	os.Remove(tmp)
+	if err := os.Link(src, tmp); err != nil {
+		return err
+	}
+	if err := rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }
 
 var reSHA256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
