@@ -1,0 +1,459 @@
+package deb
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/assemble-build/assemble/layers"
+	kgzip "github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+	"github.com/ulikunitz/xz/lzma"
+)
+
+// maxControlSize bounds what is read into memory from control.tar.
+const maxControlSize = 64 << 20
+
+// decompressor returns a reader for a member named "*.xz", "*.gz", "*.zst",
+// "*.bz2", "*.lzma" or uncompressed "*.tar" / "Packages".
+func decompressor(name string, r io.Reader) (io.ReadCloser, error) {
+	switch {
+	case strings.HasSuffix(name, ".xz"):
+		x, err := xz.NewReader(bufio.NewReaderSize(r, 1<<16))
+		if err != nil {
+			return nil, fmt.Errorf("xz: %w", err)
+		}
+		return io.NopCloser(x), nil
+	case strings.HasSuffix(name, ".gz"):
+		g, err := kgzip.NewReader(r)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		return g, nil
+	case strings.HasSuffix(name, ".zst"):
+		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<30))
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		return z.IOReadCloser(), nil
+	case strings.HasSuffix(name, ".bz2"):
+		return io.NopCloser(bzip2.NewReader(r)), nil
+	case strings.HasSuffix(name, ".lzma"):
+		l, err := lzma.NewReader(bufio.NewReader(r))
+		if err != nil {
+			return nil, fmt.Errorf("lzma: %w", err)
+		}
+		return io.NopCloser(l), nil
+	case strings.HasSuffix(name, ".tar"), strings.HasSuffix(name, "Packages"):
+		return io.NopCloser(r), nil
+	}
+	return nil, fmt.Errorf("unsupported compression in %q", name)
+}
+
+// arReader reads the members of an ar archive (the .deb container).
+type arReader struct {
+	r         *bufio.Reader
+	remaining int64
+	pad       bool
+}
+
+func newArReader(r io.Reader) (*arReader, error) {
+	br := bufio.NewReaderSize(r, 1<<16)
+	magic := make([]byte, 8)
+	if _, err := io.ReadFull(br, magic); err != nil {
+		return nil, fmt.Errorf("not a .deb (ar) file: %w", truncErr(err))
+	}
+	if string(magic) != "!<arch>\n" {
+		return nil, errors.New("not a .deb (ar) file: bad magic")
+	}
+	return &arReader{r: br}, nil
+}
+
+// truncErr names an unexpected end of file as truncation.
+func truncErr(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("file is truncated: %w", io.ErrUnexpectedEOF)
+	}
+	return err
+}
+
+// next skips to the next member and returns its name and size; io.EOF at the end.
+func (a *arReader) next() (string, int64, error) {
+	if a.remaining > 0 {
+		if _, err := io.CopyN(io.Discard, a.r, a.remaining); err != nil {
+			return "", 0, truncErr(err)
+		}
+		a.remaining = 0
+	}
+	if a.pad {
+		if _, err := a.r.ReadByte(); err != nil {
+			return "", 0, truncErr(err)
+		}
+		a.pad = false
+	}
+	hdr := make([]byte, 60)
+	n, err := io.ReadFull(a.r, hdr)
+	if n == 0 && err == io.EOF {
+		return "", 0, io.EOF
+	}
+	if err != nil {
+		return "", 0, truncErr(err)
+	}
+	if string(hdr[58:60]) != "`\n" {
+		return "", 0, errors.New("bad ar member header")
+	}
+	name := strings.TrimRight(strings.TrimSpace(string(hdr[0:16])), "/")
+	size, err := strconv.ParseInt(strings.TrimSpace(string(hdr[48:58])), 10, 64)
+	if err != nil || size < 0 {
+		return "", 0, fmt.Errorf("bad ar member size for %q", name)
+	}
+	a.remaining = size
+	a.pad = size%2 == 1
+	return name, size, nil
+}
+
+func (a *arReader) Read(p []byte) (int, error) {
+	if a.remaining <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > a.remaining {
+		p = p[:a.remaining]
+	}
+	n, err := a.r.Read(p)
+	a.remaining -= int64(n)
+	if err == io.EOF && a.remaining > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+// ctlFile is a member of control.tar other than "control" (md5sums,
+// conffiles, maintainer scripts, ...), which dpkg keeps in its info directory.
+type ctlFile struct {
+	Name string
+	Mode fs.FileMode
+	Data []byte
+}
+
+// debEntry is one data.tar entry, staged.
+type debEntry struct {
+	orig   string // path as dpkg records it ("/bin/ls")
+	entry  layers.Entry
+	staged string // file holding a regular file's content
+}
+
+// debContents is an unpacked .deb.
+type debContents struct {
+	control  *paragraph
+	ctlFiles []ctlFile
+	entries  []debEntry
+	// conffileMD5 maps a conffile ("/etc/foo") to the md5 of its content.
+	conffileMD5 map[string]string
+	conffiles   []string // in the order of the conffiles file
+}
+
+// readControlTar reads control.tar's files.
+func readControlTar(r io.Reader, member, debName string) (*paragraph, []ctlFile, error) {
+	dr, err := decompressor(member, r)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %s: %w", debName, member, err)
+	}
+	defer dr.Close()
+	tr := tar.NewReader(dr)
+	var ctl *paragraph
+	var files []ctlFile
+	var total int64
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %s: %w", debName, member, truncErr(err))
+		}
+		name := strings.TrimPrefix(h.Name, "./")
+		if name == "" || name == "." {
+			continue
+		}
+		if strings.Contains(name, "/") || name == ".." {
+			return nil, nil, fmt.Errorf("%s: %s: unexpected path %q", debName, member, h.Name)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		total += h.Size
+		if total > maxControlSize {
+			return nil, nil, fmt.Errorf("%s: %s is larger than %d bytes", debName, member, maxControlSize)
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %s: %w", debName, member, truncErr(err))
+		}
+		if name == "control" {
+			err := readParagraphs(bytes.NewReader(data), debName+": control", func(p *paragraph) error {
+				if ctl == nil {
+					ctl = p
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		files = append(files, ctlFile{Name: name, Mode: fs.FileMode(h.Mode) & 0o7777, Data: data})
+	}
+	if ctl == nil {
+		return nil, nil, fmt.Errorf("%s: %s has no control file", debName, member)
+	}
+	return ctl, files, nil
+}
+
+// readControlOnly reads a .deb's control paragraph, stopping before data.tar.
+func readControlOnly(r io.Reader, debName string) (*paragraph, error) {
+	ar, err := newArReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", debName, err)
+	}
+	for {
+		name, _, err := ar.next()
+		if err == io.EOF {
+			return nil, fmt.Errorf("%s: no control.tar member", debName)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", debName, err)
+		}
+		if strings.HasPrefix(name, "control.tar") {
+			ctl, _, err := readControlTar(ar, name, debName)
+			return ctl, err
+		}
+	}
+}
+
+// usrMerged are the top-level directories that are symlinks into usr/ on a
+// merged-/usr system; data.tar paths below them are placed under usr/.
+var usrMerged = map[string]bool{"bin": true, "sbin": true, "lib": true, "lib32": true, "lib64": true, "libx32": true, "libo32": true}
+
+// mergeUsr maps a clean image path to its merged-/usr place.
+func mergeUsr(p string) string {
+	top, _, _ := strings.Cut(p, "/")
+	if usrMerged[top] {
+		return "usr/" + p
+	}
+	return p
+}
+
+// readDeb unpacks a .deb: control files into memory, regular files of
+// data.tar into stageDir (one file per entry, named by sequence, so no path
+// from the archive is ever used on the host). prefix keeps names unique
+// when several packages share stageDir.
+func readDeb(r io.Reader, debName, stageDir, prefix string) (*debContents, error) {
+	ar, err := newArReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", debName, err)
+	}
+	dc := &debContents{conffileMD5: map[string]string{}}
+	sawBinary, sawData := false, false
+	for {
+		name, _, err := ar.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", debName, err)
+		}
+		switch {
+		case name == "debian-binary":
+			b, err := io.ReadAll(io.LimitReader(ar, 64))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", debName, truncErr(err))
+			}
+			if !strings.HasPrefix(string(b), "2.") {
+				return nil, fmt.Errorf("%s: unsupported .deb format version %q", debName, strings.TrimSpace(string(b)))
+			}
+			sawBinary = true
+		case strings.HasPrefix(name, "control.tar"):
+			if !sawBinary {
+				return nil, fmt.Errorf("%s: control.tar before debian-binary", debName)
+			}
+			dc.control, dc.ctlFiles, err = readControlTar(ar, name, debName)
+			if err != nil {
+				return nil, err
+			}
+			for _, f := range dc.ctlFiles {
+				if f.Name != "conffiles" {
+					continue
+				}
+				for _, line := range strings.Split(string(f.Data), "\n") {
+					fields := strings.Fields(line)
+					// "remove-on-upgrade /etc/x" entries are not installed.
+					if len(fields) == 1 && strings.HasPrefix(fields[0], "/") {
+						dc.conffiles = append(dc.conffiles, fields[0])
+					}
+				}
+			}
+		case strings.HasPrefix(name, "data.tar"):
+			if dc.control == nil {
+				return nil, fmt.Errorf("%s: data.tar before control.tar", debName)
+			}
+			if err := dc.readData(ar, name, debName, stageDir, prefix); err != nil {
+				return nil, err
+			}
+			sawData = true
+		case strings.HasPrefix(name, "_"):
+			// Members starting with "_" are reserved for tools; dpkg ignores them.
+		default:
+			return nil, fmt.Errorf("%s: unexpected member %q", debName, name)
+		}
+	}
+	if !sawData {
+		return nil, fmt.Errorf("%s: no data.tar member (file truncated?)", debName)
+	}
+	return dc, nil
+}
+
+func (dc *debContents) readData(r io.Reader, member, debName, stageDir, prefix string) error {
+	dr, err := decompressor(member, r)
+	if err != nil {
+		return fmt.Errorf("%s: %s: %w", debName, member, err)
+	}
+	defer dr.Close()
+	conf := map[string]bool{}
+	for _, c := range dc.conffiles {
+		conf[c] = true
+	}
+	regular := map[string]bool{}
+	tr := tar.NewReader(dr)
+	seq := 0
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %s: %w", debName, member, truncErr(err))
+		}
+		if strings.HasPrefix(h.Name, "/") {
+			return fmt.Errorf("%s: %s: refusing absolute path %q", debName, member, h.Name)
+		}
+		clean, err := layers.CleanPath(h.Name)
+		if err != nil {
+			return fmt.Errorf("%s: %s: refusing entry: %w", debName, member, err)
+		}
+		if clean == "" {
+			continue // "./", the root
+		}
+		e := layers.Entry{
+			Path: mergeUsr(clean),
+			UID:  h.Uid,
+			GID:  h.Gid,
+		}
+		// fs.FileMode keeps setuid/setgid/sticky in bits of its own.
+		e.Mode = fs.FileMode(h.Mode) & fs.ModePerm
+		if h.Mode&0o4000 != 0 {
+			e.Mode |= fs.ModeSetuid
+		}
+		if h.Mode&0o2000 != 0 {
+			e.Mode |= fs.ModeSetgid
+		}
+		if h.Mode&0o1000 != 0 {
+			e.Mode |= fs.ModeSticky
+		}
+		for k, v := range h.PAXRecords {
+			if x, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok {
+				if e.Xattrs == nil {
+					e.Xattrs = map[string]string{}
+				}
+				e.Xattrs[x] = v
+			}
+		}
+		de := debEntry{orig: "/" + clean}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			e.Type = layers.TypeDir
+		case tar.TypeSymlink:
+			if h.Linkname == "" || strings.ContainsRune(h.Linkname, 0) {
+				return fmt.Errorf("%s: %s: symlink %q has a bad target", debName, member, h.Name)
+			}
+			e.Type = layers.TypeSymlink
+			e.Link = h.Linkname
+		case tar.TypeLink:
+			target, err := layers.CleanPath(h.Linkname)
+			if err != nil || strings.HasPrefix(h.Linkname, "/") {
+				return fmt.Errorf("%s: %s: hard link %q has a bad target %q", debName, member, h.Name, h.Linkname)
+			}
+			target = mergeUsr(target)
+			if !regular[target] {
+				return fmt.Errorf("%s: %s: hard link %q points to %q, which is not an earlier regular file of the package", debName, member, h.Name, h.Linkname)
+			}
+			e.Type = layers.TypeHardlink
+			e.Link = target
+		case tar.TypeReg, '\x00': // '\x00' is the pre-POSIX regular file (TypeRegA)
+			e.Type = layers.TypeFile
+			e.Size = h.Size
+			seq++
+			staged := filepath.Join(stageDir, fmt.Sprintf("%s-%d", prefix, seq))
+			sum, err := stageFile(staged, tr, conf[de.orig])
+			if err != nil {
+				return fmt.Errorf("%s: %s: %s: %w", debName, member, h.Name, truncErr(err))
+			}
+			if sum != "" {
+				dc.conffileMD5[de.orig] = sum
+			}
+			de.staged = staged
+			regular[e.Path] = true
+		default:
+			return fmt.Errorf("%s: %s: %q is a %s, which a package may not contain", debName, member, h.Name, tarTypeName(h.Typeflag))
+		}
+		de.entry = e
+		dc.entries = append(dc.entries, de)
+	}
+}
+
+func tarTypeName(t byte) string {
+	switch t {
+	case tar.TypeChar:
+		return "character device"
+	case tar.TypeBlock:
+		return "block device"
+	case tar.TypeFifo:
+		return "FIFO"
+	}
+	return fmt.Sprintf("tar entry of type %q", t)
+}
+
+// stageFile copies r to a new file; with md5 it also returns the content's md5.
+func stageFile(name string, r io.Reader, withMD5 bool) (string, error) {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", err
+	}
+	var w io.Writer = f
+	h := md5.New()
+	if withMD5 {
+		w = io.MultiWriter(f, h)
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	if withMD5 {
+		return hex.EncodeToString(h.Sum(nil)), nil
+	}
+	return "", nil
+}

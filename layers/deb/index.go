@@ -1,0 +1,348 @@
+package deb
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"pault.ag/go/debian/version"
+)
+
+// Package is one binary package version of the index.
+type Package struct {
+	Name         string
+	Version      string
+	Architecture string // the target arch or "all"
+	MultiArch    string // "", "same", "foreign", "allowed"
+	Priority     string
+	Section      string
+	Essential    bool
+	Source       string
+
+	// Relation fields as in the index, lines folded.
+	Depends, PreDepends, Provides, Conflicts, Breaks string
+
+	// Filename is the .deb's path below the mirror (pool/...), or its
+	// path in a local directory.
+	Filename      string
+	SHA256        string // hex
+	Size          int64
+	InstalledSize int64 // KiB
+
+	// Requested is where the package was asked for by name ("apt.txt:3");
+	// empty for a package pulled in as a dependency. Set by Resolve.
+	Requested string
+	// Reason is the chain that brought the package in
+	// ("apt.txt:3: python3 -> python3.11 -> libssl3"). Set by Resolve.
+	Reason string
+
+	ver    version.Version
+	origin *origin
+	target string // the index's architecture
+	where  string // the request that brought the package in (set by Resolve)
+	chain  string // the dependency path from that request (set by Resolve)
+}
+
+// origin is where a package's .deb comes from.
+type origin struct {
+	mirror, suite, component string
+	localDir                 string
+	// notAuto marks a NotAutomatic suite (backports): apt gives its
+	// packages priority 100, so they are chosen only when nothing else fits.
+	notAuto bool
+}
+
+func (p *Package) notAutomatic() bool { return p.origin != nil && p.origin.notAuto }
+
+// ID is "name_version_arch", as in a .deb's file name.
+func (p *Package) ID() string { return p.Name + "_" + p.Version + "_" + p.Architecture }
+
+// String is "name (version, arch)".
+func (p *Package) String() string {
+	return fmt.Sprintf("%s (%s, %s)", p.Name, p.Version, p.Architecture)
+}
+
+// url is where the .deb is fetched from ("" for a local package).
+func (p *Package) url() string {
+	if p.origin == nil || p.origin.localDir != "" {
+		return ""
+	}
+	return p.origin.mirror + "/" + p.Filename
+}
+
+// localPath is the .deb of a package from a local directory.
+func (p *Package) localPath() string {
+	if p.origin == nil || p.origin.localDir == "" {
+		return ""
+	}
+	return filepath.Join(p.origin.localDir, filepath.FromSlash(p.Filename))
+}
+
+// dpkgName is the name dpkg uses for the package's info files: with ":arch"
+// for Multi-Arch: same packages.
+func (p *Package) dpkgName() string {
+	if p.MultiArch == "same" {
+		return p.Name + ":" + p.Architecture
+	}
+	return p.Name
+}
+
+// provider is a package providing a virtual name, maybe at a version.
+type provider struct {
+	pkg     *Package
+	version string // "" for an unversioned Provides
+}
+
+// Index is the package universe of one architecture.
+type Index struct {
+	Arch     string
+	sources  []string
+	pkgs     map[string][]*Package // by name, in apt's candidate order
+	provides map[string][]provider
+	seen     map[string]bool // name_version_arch already added
+}
+
+func newIndex(arch string) *Index {
+	return &Index{Arch: arch, pkgs: map[string][]*Package{}, provides: map[string][]provider{}, seen: map[string]bool{}}
+}
+
+// Describe names the index's sources, for messages.
+func (ix *Index) Describe() string { return strings.Join(ix.sources, " + ") }
+
+// Len is the number of package versions in the index.
+func (ix *Index) Len() int {
+	n := 0
+	for _, v := range ix.pkgs {
+		n += len(v)
+	}
+	return n
+}
+
+// Versions returns the versions of a package in the index, the candidate
+// apt would choose first (highest version; NotAutomatic suites last).
+func (ix *Index) Versions(name string) []*Package { return ix.pkgs[name] }
+
+// add puts a package in the index unless that name/version/arch is there
+// already (the first source wins, as with apt).
+func (ix *Index) add(p *Package) {
+	id := p.ID()
+	if ix.seen[id] {
+		return
+	}
+	ix.seen[id] = true
+	ix.pkgs[p.Name] = append(ix.pkgs[p.Name], p)
+}
+
+// finish sorts versions and builds the Provides table.
+func (ix *Index) finish() {
+	ix.provides = map[string][]provider{}
+	names := make([]string, 0, len(ix.pkgs))
+	for n := range ix.pkgs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		vs := ix.pkgs[n]
+		// Candidates in apt's order: NotAutomatic suites last, then
+		// highest version first.
+		sort.SliceStable(vs, func(i, j int) bool {
+			if ni, nj := vs[i].notAutomatic(), vs[j].notAutomatic(); ni != nj {
+				return nj
+			}
+			return version.Compare(vs[i].ver, vs[j].ver) > 0
+		})
+		for _, p := range vs {
+			if p.Provides == "" {
+				continue
+			}
+			rel, err := parseRelations(p.Provides)
+			if err != nil {
+				continue
+			}
+			for _, alts := range rel {
+				for _, a := range alts {
+					pv := provider{pkg: p}
+					if a.op == "=" {
+						pv.version = a.version
+					}
+					ix.provides[a.name] = append(ix.provides[a.name], pv)
+				}
+			}
+		}
+	}
+}
+
+// addPackages parses a Packages index.
+func (ix *Index) addPackages(r io.Reader, name string, o *origin) error {
+	return readParagraphs(r, name, func(p *paragraph) error {
+		pkg, err := packageFromParagraph(p, ix.Arch)
+		if err != nil {
+			return fmt.Errorf("%s line %d: %w", name, p.Line, err)
+		}
+		if pkg == nil {
+			return nil
+		}
+		if err := checkPoolPath(pkg.Filename); err != nil {
+			return fmt.Errorf("%s line %d: %w", name, p.Line, err)
+		}
+		if len(pkg.SHA256) != 64 {
+			return fmt.Errorf("%s line %d: package %s has no SHA256", name, p.Line, pkg.Name)
+		}
+		pkg.origin = o
+		ix.add(pkg)
+		return nil
+	})
+}
+
+// checkPoolPath refuses a Filename that would leave the mirror.
+func checkPoolPath(f string) error {
+	if f == "" {
+		return fmt.Errorf("missing Filename")
+	}
+	if strings.HasPrefix(f, "/") || strings.Contains(f, "\\") || path.Clean(f) != f || strings.HasPrefix(f, "../") || f == ".." {
+		return fmt.Errorf("unsafe Filename %q", f)
+	}
+	return nil
+}
+
+// packageFromParagraph builds a Package from an index or control paragraph,
+// or returns nil when it is for another architecture.
+func packageFromParagraph(p *paragraph, arch string) (*Package, error) {
+	name := p.get("Package")
+	if name == "" {
+		return nil, fmt.Errorf("paragraph without Package field")
+	}
+	if !validName(name) {
+		return nil, fmt.Errorf("bad package name %q", name)
+	}
+	a := p.get("Architecture")
+	if a != arch && a != "all" {
+		return nil, nil
+	}
+	vs := p.get("Version")
+	v, err := version.Parse(vs)
+	if err != nil {
+		return nil, fmt.Errorf("package %s: bad version %q: %v", name, vs, err)
+	}
+	pkg := &Package{
+		Name:         name,
+		Version:      vs,
+		Architecture: a,
+		MultiArch:    p.get("Multi-Arch"),
+		Priority:     p.get("Priority"),
+		Section:      p.get("Section"),
+		Essential:    strings.EqualFold(p.get("Essential"), "yes"),
+		Source:       p.get("Source"),
+		Depends:      p.folded("Depends"),
+		PreDepends:   p.folded("Pre-Depends"),
+		Provides:     p.folded("Provides"),
+		Conflicts:    p.folded("Conflicts"),
+		Breaks:       p.folded("Breaks"),
+		Filename:     p.get("Filename"),
+		SHA256:       strings.ToLower(p.get("SHA256")),
+		ver:          v,
+		target:       arch,
+	}
+	if s := p.get("Size"); s != "" {
+		pkg.Size, _ = strconv.ParseInt(s, 10, 64)
+	}
+	if s := p.get("Installed-Size"); s != "" {
+		pkg.InstalledSize, _ = strconv.ParseInt(s, 10, 64)
+	}
+	return pkg, nil
+}
+
+// validName is Debian policy's package name syntax.
+func validName(n string) bool {
+	if len(n) < 2 {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case (c == '+' || c == '-' || c == '.') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// scanLocal indexes a directory of .deb files (recursively, in name order).
+func (c *Client) scanLocal(ctx context.Context, src Source, ix *Index) error {
+	dir, err := filepath.Abs(src.LocalDir)
+	if err != nil {
+		return fmt.Errorf("local package directory %s: %w", src.LocalDir, err)
+	}
+	o := &origin{localDir: dir}
+	var files []string
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() && strings.HasSuffix(p, ".deb") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading local package directory %s: %w", dir, err)
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("local package directory %s has no .deb files", dir)
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ctl, sum, size, err := readDebControl(f)
+		if err != nil {
+			return err
+		}
+		pkg, err := packageFromParagraph(ctl, ix.Arch)
+		if err != nil {
+			return fmt.Errorf("%s: control file: %w", f, err)
+		}
+		if pkg == nil {
+			continue
+		}
+		rel, _ := filepath.Rel(dir, f)
+		pkg.Filename = filepath.ToSlash(rel)
+		pkg.SHA256 = sum
+		pkg.Size = size
+		pkg.origin = o
+		ix.add(pkg)
+	}
+	return nil
+}
+
+// readDebControl reads a .deb's control paragraph and hashes the whole file.
+func readDebControl(path string) (*paragraph, string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "", 0, fmt.Errorf("reading %s: %w", path, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	cr := &countWriter{w: h}
+	tee := io.TeeReader(f, cr)
+	dc, err := readControlOnly(tee, path)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	if _, err := io.Copy(io.Discard, tee); err != nil {
+		return nil, "", 0, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return dc, hex.EncodeToString(h.Sum(nil)), cr.n, nil
+}
