@@ -1,0 +1,386 @@
+//go:build linux
+
+package run
+
+import (
+	"archive/tar"
+	"bufio"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// baseInfo is what the image says about a materialised path, where the disk
+// cannot hold it or the diff needs it later.
+type baseInfo struct {
+	uid, gid int       // the image's owner (rootless: the disk keeps root)
+	hash     *[32]byte // regular files: sha256 of the content
+	xattrs   map[string]string
+}
+
+// materialiser applies layer tars to a directory as a container runtime
+// does: whiteouts and opaque directories hide the layers below, parents
+// resolve through symbolic links inside the root, nothing lands outside it.
+type materialiser struct {
+	root     string
+	rootless bool
+	base     map[string]*baseInfo // by path relative to root, links resolved
+	buf      []byte
+}
+
+func newMaterialiser(root string, rootless bool) *materialiser {
+	return &materialiser{root: root, rootless: rootless, base: map[string]*baseInfo{}, buf: make([]byte, 256<<10)}
+}
+
+func (m *materialiser) rel(host string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(host, m.root), "/")
+}
+
+func (m *materialiser) applyLayer(r io.Reader) error {
+	tr := tar.NewReader(r)
+	unpacked := map[string]bool{} // host paths this layer wrote
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading tar: %w", err)
+		}
+		name, err := cleanName(hdr.Name)
+		if err != nil {
+			return err
+		}
+		dir, base := path.Split(name)
+		if strings.HasPrefix(base, ".wh.") {
+			// Whiteouts hide only what lower layers hold.
+			d, err := resolveIn(m.root, dir, true, false, nil)
+			if err != nil {
+				continue // nothing below to hide
+			}
+			if base == ".wh..wh..opq" {
+				names, _ := readDirNames(d)
+				for _, n := range names {
+					p := d + "/" + n
+					if !keptBelow(unpacked, p) {
+						if err := os.RemoveAll(p); err != nil {
+							return fmt.Errorf("%s: %w", hdr.Name, err)
+						}
+					}
+				}
+				continue
+			}
+			p := d + "/" + strings.TrimPrefix(base, ".wh.")
+			if !unpacked[p] {
+				if err := os.RemoveAll(p); err != nil {
+					return fmt.Errorf("%s: %w", hdr.Name, err)
+				}
+			}
+			continue
+		}
+		if name == "" {
+			if hdr.Typeflag == tar.TypeDir {
+				if err := m.setMeta(m.root, hdr, nil); err != nil {
+					return fmt.Errorf("%s: %w", hdr.Name, err)
+				}
+			}
+			continue
+		}
+		parent, err := m.parentDir(dir)
+		if err != nil {
+			return fmt.Errorf("%s: %w", hdr.Name, err)
+		}
+		target := parent + "/" + base
+		unpacked[target] = true
+		if err := m.apply(hdr, tr, target); err != nil {
+			return fmt.Errorf("%s: %w", hdr.Name, err)
+		}
+	}
+}
+
+// keptBelow reports whether p or a path below it was written by the current
+// layer, which an opaque marker in the same layer must not hide.
+func keptBelow(unpacked map[string]bool, p string) bool {
+	if unpacked[p] {
+		return true
+	}
+	for u := range unpacked {
+		if strings.HasPrefix(u, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// parentDir resolves dir inside the root, creating missing directories.
+func (m *materialiser) parentDir(dir string) (string, error) {
+	p, err := resolveIn(m.root, dir, true, true, nil)
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return p, os.Mkdir(p, 0o755)
+	}
+	if err != nil {
+		return "", err
+	}
+	if !fi.IsDir() {
+		return "", fmt.Errorf("parent %s is not a directory", m.rel(p))
+	}
+	return p, nil
+}
+
+func (m *materialiser) apply(hdr *tar.Header, tr io.Reader, target string) error {
+	if fi, err := os.Lstat(target); err == nil {
+		if fi.IsDir() && hdr.Typeflag == tar.TypeDir {
+			return m.setMeta(target, hdr, nil)
+		}
+		if err := os.RemoveAll(target); err != nil {
+			return err
+		}
+	}
+	var sum *[32]byte
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		if err := os.Mkdir(target, 0o700); err != nil {
+			return err
+		}
+	case tar.TypeReg, tar.TypeGNUSparse:
+		f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+		if err != nil {
+			return err
+		}
+		h := sha256.New()
+		_, err = io.CopyBuffer(io.MultiWriter(f, h), tr, m.buf)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		sum = new([32]byte)
+		h.Sum(sum[:0])
+	case tar.TypeSymlink:
+		if err := os.Symlink(hdr.Linkname, target); err != nil {
+			return err
+		}
+	case tar.TypeLink:
+		lname, err := cleanName(hdr.Linkname)
+		if err != nil || lname == "" {
+			return fmt.Errorf("hard link to %q: %v", hdr.Linkname, err)
+		}
+		ldir, lbase := path.Split(lname)
+		lparent, err := resolveIn(m.root, ldir, true, false, nil)
+		if err != nil {
+			return fmt.Errorf("hard link to %s: %w", hdr.Linkname, err)
+		}
+		old := lparent + "/" + lbase
+		if err := os.Link(old, target); err != nil {
+			return fmt.Errorf("hard link to %s: %w", hdr.Linkname, err)
+		}
+		// Same inode: same metadata as the target, whatever the header says.
+		m.base[m.rel(target)] = m.base[m.rel(old)]
+		return nil
+	case tar.TypeFifo:
+		if err := unix.Mkfifo(target, 0o600); err != nil {
+			return err
+		}
+	default:
+		// Devices cannot be made in a user namespace and are never part of
+		// what a build reads; the sandbox gives its own /dev.
+		return nil
+	}
+	return m.setMeta(target, hdr, sum)
+}
+
+// setMeta applies owner, mode, mtime and extended attributes.
+func (m *materialiser) setMeta(target string, hdr *tar.Header, sum *[32]byte) error {
+	info := &baseInfo{uid: hdr.Uid, gid: hdr.Gid, hash: sum}
+	if err := os.Lchown(target, hdr.Uid, hdr.Gid); err != nil {
+		// Rootless, only root is mapped: keep the image's owner on record.
+		if !m.rootless || !(errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EPERM)) {
+			return err
+		}
+	}
+	if hdr.Typeflag != tar.TypeSymlink {
+		// After chown, which clears the set-id bits.
+		if err := unix.Fchmodat(unix.AT_FDCWD, target, uint32(hdr.Mode&0o7777), 0); err != nil {
+			return err
+		}
+	}
+	ts := unix.NsecToTimespec(hdr.ModTime.UnixNano())
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, target, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	for k, v := range hdr.PAXRecords {
+		name, ok := strings.CutPrefix(k, "SCHILY.xattr.")
+		if !ok || !keepXattr(name) {
+			continue
+		}
+		if err := unix.Lsetxattr(target, name, []byte(v), 0); err != nil {
+			continue // e.g. a capability rootless cannot set: the diff then reports the file
+		}
+		if info.xattrs == nil {
+			info.xattrs = map[string]string{}
+		}
+		info.xattrs[name] = v
+	}
+	m.base[m.rel(target)] = info
+	return nil
+}
+
+// keepXattr selects the extended attributes a layer carries.
+func keepXattr(name string) bool {
+	return name == "security.capability" || strings.HasPrefix(name, "user.")
+}
+
+// cleanName turns a tar entry name into a root-relative path ("" for the
+// root), refusing absolute names and ".." components.
+func cleanName(name string) (string, error) {
+	if strings.HasPrefix(name, "/") {
+		return "", fmt.Errorf("entry %q has an absolute path", name)
+	}
+	if strings.ContainsRune(name, 0) {
+		return "", fmt.Errorf("entry %q contains a NUL byte", name)
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == ".." {
+			return "", fmt.Errorf("entry %q points outside the image root (..)", name)
+		}
+	}
+	c := path.Clean(name)
+	if c == "." {
+		return "", nil
+	}
+	return c, nil
+}
+
+// resolveIn returns the host path rel leads to below root, with symbolic
+// links resolved as if root were "/": absolute targets restart at root and
+// ".." stops there. Intermediate directories that do not exist are made when
+// mkdirs is set (created is told of each); a missing last component is
+// returned as is. Only for trees no untrusted process is changing.
+func resolveIn(root, rel string, follow, mkdirs bool, created func(string)) (string, error) {
+	parts := strings.Split(rel, "/")
+	cur := root
+	var stack []string
+	hops := 0
+	for len(parts) > 0 {
+		part := parts[0]
+		parts = parts[1:]
+		switch part {
+		case "", ".":
+			continue
+		case "..":
+			if len(stack) > 0 {
+				cur, stack = stack[len(stack)-1], stack[:len(stack)-1]
+			}
+			continue
+		}
+		next := cur + "/" + part
+		fi, err := os.Lstat(next)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				return "", err
+			}
+			if !hasMore(parts) {
+				return next, nil
+			}
+			if !mkdirs {
+				return "", err
+			}
+			if err := os.Mkdir(next, 0o755); err != nil {
+				return "", err
+			}
+			if created != nil {
+				created(next)
+			}
+			stack, cur = append(stack, cur), next
+			continue
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 && (hasMore(parts) || follow) {
+			if hops++; hops > 40 {
+				return "", fmt.Errorf("%s: %w", rel, syscall.ELOOP)
+			}
+			target, err := os.Readlink(next)
+			if err != nil {
+				return "", err
+			}
+			if strings.HasPrefix(target, "/") {
+				cur, stack = root, stack[:0]
+			}
+			parts = append(strings.Split(target, "/"), parts...)
+			continue
+		}
+		if hasMore(parts) && !fi.IsDir() {
+			return "", fmt.Errorf("%s: %w", rel, syscall.ENOTDIR)
+		}
+		stack, cur = append(stack, cur), next
+	}
+	return cur, nil
+}
+
+// hasMore reports whether parts still holds a real component.
+func hasMore(parts []string) bool {
+	for _, p := range parts {
+		if p != "" && p != "." {
+			return true
+		}
+	}
+	return false
+}
+
+func readDirNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Readdirnames(-1)
+}
+
+// frameReader reads one layer of the framed stream streamLayers writes.
+type frameReader struct {
+	r    *bufio.Reader
+	left uint64
+	done bool
+}
+
+func (f *frameReader) Read(p []byte) (int, error) {
+	if f.done {
+		return 0, io.EOF
+	}
+	if f.left == 0 {
+		n, err := binary.ReadUvarint(f.r)
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+		if n == 0 {
+			f.done = true
+			return 0, io.EOF
+		}
+		f.left = n
+	}
+	if uint64(len(p)) > f.left {
+		p = p[:f.left]
+	}
+	n, err := f.r.Read(p)
+	f.left -= uint64(n)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}

@@ -1,0 +1,664 @@
+package oci
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"path"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// maxSymlinkHops is the kernel's limit (MAXSYMLINKS): more hops than this is
+// a loop.
+const maxSymlinkHops = 40
+
+// FSOption adjusts how FS indexes an image.
+type FSOption func(*fsOptions)
+
+type fsOptions struct {
+	maxInMemory int64
+	budget      int64
+}
+
+// WithInMemoryFileSize keeps the content of regular files up to n bytes in
+// memory while the layers are indexed (default 1 MiB). Larger files are read
+// again from their layer when opened, which decompresses the layer up to the
+// file: cheap for the small files probing reads, costly for big ones.
+// n = 0 keeps no content in memory.
+func WithInMemoryFileSize(n int64) FSOption {
+	return func(o *fsOptions) { o.maxInMemory = n }
+}
+
+// WithMemoryBudget caps the total content kept in memory (default 256 MiB);
+// once it is spent, further files are read again from their layer when opened.
+// Content superseded by a later layer is given back to the budget.
+func WithMemoryBudget(n int64) FSOption {
+	return func(o *fsOptions) { o.budget = n }
+}
+
+// ImageFS is the flattened root filesystem of an image, read without
+// extracting it. It implements fs.FS, fs.ReadDirFS, fs.ReadFileFS,
+// fs.StatFS and fs.ReadLinkFS. Symbolic links resolve inside the image root:
+// an absolute target starts at the image root and ".." stops there, as in a
+// container. It is safe for concurrent use.
+type ImageFS struct {
+	layers []v1.Layer
+	root   *fsNode
+	opts   fsOptions
+	used   int64 // content bytes kept in memory
+}
+
+var (
+	_ fs.ReadDirFS  = (*ImageFS)(nil)
+	_ fs.ReadFileFS = (*ImageFS)(nil)
+	_ fs.StatFS     = (*ImageFS)(nil)
+	_ fs.ReadLinkFS = (*ImageFS)(nil)
+)
+
+type fsNode struct {
+	name     string // base name ("" for the root)
+	mode     fs.FileMode
+	uid, gid int
+	mtime    int64 // Unix seconds
+	link     string
+	content  *fsContent // regular files only
+	children map[string]*fsNode
+}
+
+// fsContent is where a regular file's bytes are: in memory, or the
+// ordinal-th header of a layer. Hard links share one.
+type fsContent struct {
+	size    int64
+	data    []byte // nil when not kept
+	layer   int
+	ordinal int
+	name    string // the archive name, checked when the layer is read again
+	refs    int
+}
+
+// FS indexes img's layers in one pass and returns its flattened root: layers
+// applied in order, whiteouts (.wh.<name>) and opaque directories
+// (.wh..wh..opq) honoured as the OCI image spec describes. An entry with an
+// absolute path or a ".." component is an error, as is a hard link to a path
+// that does not exist.
+func FS(img v1.Image, opts ...FSOption) (*ImageFS, error) {
+	o := fsOptions{maxInMemory: 1 << 20, budget: 256 << 20}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("reading image layers: %w", err)
+	}
+	f := &ImageFS{
+		layers: layers,
+		root:   &fsNode{mode: fs.ModeDir | 0o755, children: map[string]*fsNode{}},
+		opts:   o,
+	}
+	for i, l := range layers {
+		if err := f.indexLayer(i, l); err != nil {
+			d, _ := l.Digest()
+			return nil, fmt.Errorf("layer %d (%s): %w", i, d, err)
+		}
+	}
+	return f, nil
+}
+
+type pendingEntry struct {
+	hdr     *tar.Header
+	name    string
+	ordinal int
+	data    []byte
+}
+
+func (f *ImageFS) indexLayer(idx int, l v1.Layer) error {
+	rc, err := l.Uncompressed()
+	if err != nil {
+		return fmt.Errorf("opening: %w", err)
+	}
+	defer rc.Close()
+	// The whole layer is read before it is applied, because its whiteouts
+	// hide only what the layers below hold, wherever they sit in the stream.
+	var pending []pendingEntry
+	tr := tar.NewReader(rc)
+	for ordinal := 0; ; ordinal++ {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading tar: %w", err)
+		}
+		name, err := cleanEntryName(hdr.Name)
+		if err != nil {
+			return err
+		}
+		pe := pendingEntry{hdr: hdr, name: name, ordinal: ordinal}
+		if isRegular(hdr.Typeflag) && hdr.Size <= f.opts.maxInMemory && f.used+hdr.Size <= f.opts.budget {
+			pe.data = make([]byte, hdr.Size)
+			if _, err := io.ReadFull(tr, pe.data); err != nil {
+				return fmt.Errorf("reading %s: %w", hdr.Name, err)
+			}
+			f.used += hdr.Size
+		}
+		pending = append(pending, pe)
+	}
+	for _, pe := range pending {
+		dir, base := path.Split(pe.name)
+		switch {
+		case base == ".wh..wh..opq":
+			// A marker under a path that is not a directory below hides nothing.
+			if d, _ := f.walk(dir, true, false); d != nil && d.mode.IsDir() {
+				for _, c := range d.children {
+					f.release(c)
+				}
+				d.children = map[string]*fsNode{}
+			}
+		case strings.HasPrefix(base, ".wh."):
+			if d, _ := f.walk(dir, true, false); d != nil && d.mode.IsDir() {
+				if c, ok := d.children[strings.TrimPrefix(base, ".wh.")]; ok {
+					f.release(c)
+					delete(d.children, c.name)
+				}
+			}
+		}
+	}
+	for _, pe := range pending {
+		if strings.HasPrefix(path.Base(pe.name), ".wh.") {
+			continue
+		}
+		if err := f.add(idx, pe); err != nil {
+			return fmt.Errorf("%s: %w", pe.hdr.Name, err)
+		}
+	}
+	return nil
+}
+
+// release gives back the memory of a subtree's content.
+func (f *ImageFS) release(n *fsNode) {
+	if c := n.content; c != nil {
+		if c.refs--; c.refs == 0 && c.data != nil {
+			f.used -= int64(len(c.data))
+			c.data = nil
+		}
+	}
+	for _, ch := range n.children {
+		f.release(ch)
+	}
+}
+
+func (f *ImageFS) add(layer int, pe pendingEntry) error {
+	hdr := pe.hdr
+	n := &fsNode{
+		mode:  fs.FileMode(hdr.Mode) & fs.ModePerm,
+		uid:   hdr.Uid,
+		gid:   hdr.Gid,
+		mtime: hdr.ModTime.Unix(),
+	}
+	if hdr.Mode&0o4000 != 0 {
+		n.mode |= fs.ModeSetuid
+	}
+	if hdr.Mode&0o2000 != 0 {
+		n.mode |= fs.ModeSetgid
+	}
+	if hdr.Mode&0o1000 != 0 {
+		n.mode |= fs.ModeSticky
+	}
+	switch hdr.Typeflag {
+	case tar.TypeReg, tar.TypeGNUSparse:
+		n.content = &fsContent{size: hdr.Size, data: pe.data, layer: layer, ordinal: pe.ordinal, name: hdr.Name, refs: 1}
+	case tar.TypeDir:
+		n.mode |= fs.ModeDir
+	case tar.TypeSymlink:
+		if hdr.Linkname == "" {
+			return errors.New("symbolic link with an empty target")
+		}
+		n.mode = fs.ModeSymlink | 0o777
+		n.link = hdr.Linkname
+	case tar.TypeLink:
+		target, err := cleanEntryName(hdr.Linkname)
+		if err != nil {
+			return fmt.Errorf("hard link: %w", err)
+		}
+		t, err := f.walk(target, false, false)
+		if err != nil {
+			return fmt.Errorf("hard link to %s: %w", hdr.Linkname, err)
+		}
+		if t == nil {
+			return fmt.Errorf("hard link to %s, which does not exist", hdr.Linkname)
+		}
+		if t.mode.IsDir() {
+			return fmt.Errorf("hard link to directory %s", hdr.Linkname)
+		}
+		// A hard link is the same inode: same content and metadata.
+		n.mode, n.uid, n.gid, n.mtime, n.link, n.content = t.mode, t.uid, t.gid, t.mtime, t.link, t.content
+		if n.content != nil {
+			n.content.refs++
+		}
+	case tar.TypeChar:
+		n.mode |= fs.ModeDevice | fs.ModeCharDevice
+	case tar.TypeBlock:
+		n.mode |= fs.ModeDevice
+	case tar.TypeFifo:
+		n.mode |= fs.ModeNamedPipe
+	default:
+		slog.Debug("image filesystem: skipping tar entry of unknown type", "name", hdr.Name, "type", hdr.Typeflag)
+		return nil
+	}
+	if pe.name == "" {
+		if !n.mode.IsDir() {
+			return errors.New("the image root must be a directory")
+		}
+		f.root.mode, f.root.uid, f.root.gid, f.root.mtime = n.mode, n.uid, n.gid, n.mtime
+		return nil
+	}
+	dir, base := path.Split(pe.name)
+	// Parents resolve through symbolic links, as container runtimes extract
+	// layers (a file under "lib/" lands in "usr/lib/" when lib -> usr/lib).
+	parent, err := f.walk(dir, true, true)
+	if err != nil {
+		return err
+	}
+	n.name = base
+	if old, ok := parent.children[base]; ok {
+		if old.mode.IsDir() && n.mode.IsDir() {
+			old.mode, old.uid, old.gid, old.mtime = n.mode, n.uid, n.gid, n.mtime
+			return nil
+		}
+		f.release(old)
+	}
+	if n.mode.IsDir() {
+		n.children = map[string]*fsNode{}
+	}
+	parent.children[base] = n
+	return nil
+}
+
+// walk looks up p from the root, following every symbolic link on the way
+// and the final one when follow is set. With create, missing directories are
+// made (implied parents of a layer entry). It returns nil and no error when
+// the last component does not exist.
+func (f *ImageFS) walk(p string, follow, create bool) (*fsNode, error) {
+	n, _, err := f.resolve(p, follow, create)
+	if errors.Is(err, fs.ErrNotExist) && !create {
+		return nil, nil
+	}
+	return n, err
+}
+
+// resolve is the path walk behind every lookup. Resolution is confined to
+// the image: an absolute link target restarts at the image root and ".."
+// at the root stays there. It returns the node and its resolved path.
+func (f *ImageFS) resolve(p string, follow, create bool) (*fsNode, string, error) {
+	stack := []*fsNode{f.root}
+	names := []string{}
+	parts := splitPath(p)
+	hops := 0
+	for len(parts) > 0 {
+		part := parts[0]
+		parts = parts[1:]
+		switch part {
+		case "", ".":
+			continue
+		case "..":
+			if len(stack) > 1 {
+				stack = stack[:len(stack)-1]
+				names = names[:len(names)-1]
+			}
+			continue
+		}
+		cur := stack[len(stack)-1]
+		if !cur.mode.IsDir() {
+			return nil, "", syscall.ENOTDIR
+		}
+		child, ok := cur.children[part]
+		if !ok {
+			if !create {
+				return nil, "", fs.ErrNotExist
+			}
+			child = &fsNode{name: part, mode: fs.ModeDir | 0o755, children: map[string]*fsNode{}}
+			cur.children[part] = child
+		}
+		if child.mode&fs.ModeSymlink != 0 && (len(parts) > 0 || follow) {
+			if hops++; hops > maxSymlinkHops {
+				return nil, "", syscall.ELOOP
+			}
+			if strings.HasPrefix(child.link, "/") {
+				stack, names = stack[:1], names[:0]
+			}
+			parts = append(splitPath(child.link), parts...)
+			continue
+		}
+		stack = append(stack, child)
+		names = append(names, part)
+	}
+	return stack[len(stack)-1], strings.Join(names, "/"), nil
+}
+
+func splitPath(p string) []string {
+	return strings.Split(p, "/")
+}
+
+// cleanEntryName turns a tar entry name into an image path ("" for the
+// root), refusing absolute names and ".." components.
+func cleanEntryName(name string) (string, error) {
+	if strings.HasPrefix(name, "/") {
+		return "", fmt.Errorf("entry %q has an absolute path", name)
+	}
+	if strings.ContainsRune(name, 0) {
+		return "", fmt.Errorf("entry %q contains a NUL byte", name)
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == ".." {
+			return "", fmt.Errorf("entry %q points outside the image root (..)", name)
+		}
+	}
+	c := path.Clean(name)
+	if c == "." {
+		return "", nil
+	}
+	return c, nil
+}
+
+func isRegular(t byte) bool {
+	return t == tar.TypeReg || t == tar.TypeGNUSparse
+}
+
+// lookup resolves an fs.FS name for op.
+func (f *ImageFS) lookup(op, name string, follow bool) (*fsNode, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	}
+	n, _, err := f.resolve(name, follow, false)
+	if err != nil {
+		return nil, &fs.PathError{Op: op, Path: name, Err: err}
+	}
+	return n, nil
+}
+
+// Open implements fs.FS. Symbolic links are followed inside the image.
+func (f *ImageFS) Open(name string) (fs.File, error) {
+	n, err := f.lookup("open", name, true)
+	if err != nil {
+		return nil, err
+	}
+	info := &fsInfo{n: n, name: path.Base(name)}
+	if n.mode.IsDir() {
+		return &fsDir{info: info, entries: dirEntries(n)}, nil
+	}
+	return &fsFile{fsys: f, info: info}, nil
+}
+
+// ReadFile implements fs.ReadFileFS.
+func (f *ImageFS) ReadFile(name string) ([]byte, error) {
+	n, err := f.lookup("readfile", name, true)
+	if err != nil {
+		return nil, err
+	}
+	if n.mode.IsDir() {
+		return nil, &fs.PathError{Op: "readfile", Path: name, Err: syscall.EISDIR}
+	}
+	if n.content == nil {
+		return nil, nil
+	}
+	if n.content.data != nil {
+		return bytes.Clone(n.content.data), nil
+	}
+	rc, err := f.openContent(n.content)
+	if err != nil {
+		return nil, &fs.PathError{Op: "readfile", Path: name, Err: err}
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, &fs.PathError{Op: "readfile", Path: name, Err: err}
+	}
+	return b, nil
+}
+
+// ReadDir implements fs.ReadDirFS: entries sorted by name, symbolic links
+// reported as links.
+func (f *ImageFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	n, err := f.lookup("readdir", name, true)
+	if err != nil {
+		return nil, err
+	}
+	if !n.mode.IsDir() {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: syscall.ENOTDIR}
+	}
+	return dirEntries(n), nil
+}
+
+// Stat implements fs.StatFS, following symbolic links.
+func (f *ImageFS) Stat(name string) (fs.FileInfo, error) {
+	n, err := f.lookup("stat", name, true)
+	if err != nil {
+		return nil, err
+	}
+	return &fsInfo{n: n, name: path.Base(name)}, nil
+}
+
+// Lstat implements fs.ReadLinkFS: a symbolic link is described, not followed.
+func (f *ImageFS) Lstat(name string) (fs.FileInfo, error) {
+	n, err := f.lookup("lstat", name, false)
+	if err != nil {
+		return nil, err
+	}
+	return &fsInfo{n: n, name: path.Base(name)}, nil
+}
+
+// ReadLink implements fs.ReadLinkFS: the target of the link at name, as
+// stored (links in the directories above name are followed).
+func (f *ImageFS) ReadLink(name string) (string, error) {
+	n, err := f.lookup("readlink", name, false)
+	if err != nil {
+		return "", err
+	}
+	if n.mode&fs.ModeSymlink == 0 {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: syscall.EINVAL}
+	}
+	return n.link, nil
+}
+
+// Resolve returns the path name leads to once every symbolic link is
+// followed inside the image ("usr/bin/python3" -> "usr/bin/python3.11").
+func (f *ImageFS) Resolve(name string) (string, error) {
+	if !fs.ValidPath(name) {
+		return "", &fs.PathError{Op: "resolve", Path: name, Err: fs.ErrInvalid}
+	}
+	_, p, err := f.resolve(name, true, false)
+	if err != nil {
+		return "", &fs.PathError{Op: "resolve", Path: name, Err: err}
+	}
+	if p == "" {
+		p = "."
+	}
+	return p, nil
+}
+
+// openContent reads a file that was not kept in memory by streaming its
+// layer again up to it.
+func (f *ImageFS) openContent(c *fsContent) (io.ReadCloser, error) {
+	if c.data != nil {
+		return io.NopCloser(bytes.NewReader(c.data)), nil
+	}
+	rc, err := f.layers[c.layer].Uncompressed()
+	if err != nil {
+		return nil, fmt.Errorf("opening layer %d: %w", c.layer, err)
+	}
+	tr := tar.NewReader(rc)
+	for i := 0; ; i++ {
+		hdr, err := tr.Next()
+		if err != nil {
+			rc.Close()
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("reading layer %d again for %s: %w", c.layer, c.name, err)
+		}
+		if i == c.ordinal {
+			if hdr.Name != c.name || hdr.Size != c.size {
+				rc.Close()
+				return nil, fmt.Errorf("layer %d changed between reads: entry %d is %s, not %s", c.layer, i, hdr.Name, c.name)
+			}
+			return struct {
+				io.Reader
+				io.Closer
+			}{tr, rc}, nil
+		}
+	}
+}
+
+func dirEntries(n *fsNode) []fs.DirEntry {
+	out := make([]fs.DirEntry, 0, len(n.children))
+	for name, c := range n.children {
+		out = append(out, &fsInfo{n: c, name: name})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out
+}
+
+// fsInfo is both fs.FileInfo and fs.DirEntry.
+type fsInfo struct {
+	n    *fsNode
+	name string
+}
+
+func (i *fsInfo) Name() string {
+	if i.name == "." || i.name == "/" {
+		return "."
+	}
+	return i.name
+}
+
+func (i *fsInfo) Size() int64 {
+	switch {
+	case i.n.content != nil:
+		return i.n.content.size
+	case i.n.mode&fs.ModeSymlink != 0:
+		return int64(len(i.n.link))
+	}
+	return 0
+}
+
+func (i *fsInfo) Mode() fs.FileMode          { return i.n.mode }
+func (i *fsInfo) ModTime() time.Time         { return time.Unix(i.n.mtime, 0).UTC() }
+func (i *fsInfo) IsDir() bool                { return i.n.mode.IsDir() }
+func (i *fsInfo) Type() fs.FileMode          { return i.n.mode.Type() }
+func (i *fsInfo) Info() (fs.FileInfo, error) { return i, nil }
+func (i *fsInfo) String() string             { return fs.FormatFileInfo(i) }
+
+// Sys returns a *tar.Header with the entry's type, mode, owner, size and
+// link target.
+func (i *fsInfo) Sys() any {
+	h := &tar.Header{
+		Name:     i.name,
+		Mode:     int64(i.n.mode.Perm()),
+		Uid:      i.n.uid,
+		Gid:      i.n.gid,
+		Size:     i.Size(),
+		ModTime:  i.ModTime(),
+		Linkname: i.n.link,
+	}
+	if i.n.mode&fs.ModeSetuid != 0 {
+		h.Mode |= 0o4000
+	}
+	if i.n.mode&fs.ModeSetgid != 0 {
+		h.Mode |= 0o2000
+	}
+	if i.n.mode&fs.ModeSticky != 0 {
+		h.Mode |= 0o1000
+	}
+	switch t := i.n.mode.Type(); {
+	case t == fs.ModeDir:
+		h.Typeflag = tar.TypeDir
+	case t == fs.ModeSymlink:
+		h.Typeflag = tar.TypeSymlink
+	case t&fs.ModeCharDevice != 0:
+		h.Typeflag = tar.TypeChar
+	case t == fs.ModeDevice:
+		h.Typeflag = tar.TypeBlock
+	case t == fs.ModeNamedPipe:
+		h.Typeflag = tar.TypeFifo
+	default:
+		h.Typeflag = tar.TypeReg
+	}
+	return h
+}
+
+type fsFile struct {
+	fsys   *ImageFS
+	info   *fsInfo
+	rc     io.ReadCloser
+	closed bool
+}
+
+func (f *fsFile) Stat() (fs.FileInfo, error) { return f.info, nil }
+
+func (f *fsFile) Read(p []byte) (int, error) {
+	if f.closed {
+		return 0, &fs.PathError{Op: "read", Path: f.info.name, Err: fs.ErrClosed}
+	}
+	if f.rc == nil {
+		c := f.info.n.content
+		if c == nil {
+			return 0, io.EOF // devices and pipes read as empty
+		}
+		rc, err := f.fsys.openContent(c)
+		if err != nil {
+			return 0, &fs.PathError{Op: "read", Path: f.info.name, Err: err}
+		}
+		f.rc = rc
+	}
+	return f.rc.Read(p)
+}
+
+func (f *fsFile) Close() error {
+	if f.closed {
+		return &fs.PathError{Op: "close", Path: f.info.name, Err: fs.ErrClosed}
+	}
+	f.closed = true
+	if f.rc != nil {
+		return f.rc.Close()
+	}
+	return nil
+}
+
+type fsDir struct {
+	info    *fsInfo
+	entries []fs.DirEntry
+	off     int
+}
+
+func (d *fsDir) Stat() (fs.FileInfo, error) { return d.info, nil }
+func (d *fsDir) Close() error               { return nil }
+
+func (d *fsDir) Read([]byte) (int, error) {
+	return 0, &fs.PathError{Op: "read", Path: d.info.name, Err: syscall.EISDIR}
+}
+
+// ReadDir implements fs.ReadDirFile.
+func (d *fsDir) ReadDir(n int) ([]fs.DirEntry, error) {
+	rest := d.entries[d.off:]
+	if n <= 0 {
+		d.off = len(d.entries)
+		return rest, nil
+	}
+	if len(rest) == 0 {
+		return nil, io.EOF
+	}
+	if n > len(rest) {
+		n = len(rest)
+	}
+	d.off += n
+	return rest[:n], nil
+}
