@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -33,10 +34,14 @@ type options struct {
 	reporter    Reporter
 	exclude     []string
 	offline     bool
+	debian      Debian
+	python      Python
+	noRun       bool
+	runOutput   io.Writer
 }
 
 func makeOptions(opts []Option) (*options, error) {
-	o := &options{compression: layers.Gzip, created: time.Unix(0, 0).UTC(), reporter: nopReporter{}}
+	o := &options{compression: layers.Gzip, created: time.Unix(0, 0).UTC(), reporter: nopReporter{}, runOutput: io.Discard}
 	for _, opt := range opts {
 		opt(o)
 	}
@@ -81,6 +86,12 @@ func WithReporter(r Reporter) Option { return func(o *options) { o.reporter = r 
 func WithExcludePaths(paths ...string) Option {
 	return func(o *options) { o.exclude = append(o.exclude, paths...) }
 }
+
+// WithNoRun refuses every step that would execute a command.
+func WithNoRun(no bool) Option { return func(o *options) { o.noRun = no } }
+
+// WithRunOutput receives the output of commands run in the sandbox.
+func WithRunOutput(w io.Writer) Option { return func(o *options) { o.runOutput = w } }
 
 // WithOffline forbids network access for inputs.
 func WithOffline(off bool) Option { return func(o *options) { o.offline = off } }

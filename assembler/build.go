@@ -3,13 +3,18 @@ package assembler
 import (
 	"context"
 	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/layers"
+	"github.com/assemble-build/assemble/layers/run"
 	"github.com/assemble-build/assemble/oci"
-	"github.com/assemble-build/assemble/oci/source"
 )
 
 // Built is one image of a plan, built.
@@ -53,10 +58,8 @@ func Build(ctx context.Context, p *plan.Plan, opts ...Option) ([]Built, error) {
 
 func buildImage(ctx context.Context, p *plan.Plan, im plan.Image, o *options, annotations map[string]string) (Built, error) {
 	b := Built{Plan: im}
-	base, err := source.Parse(im.Base, o.sourceOpts...)
-	if err != nil {
-		return b, err
-	}
+	svc := newServices(p, o)
+	svc.name, svc.report = im.Name, &b.Layers
 	platforms := im.Platforms
 	if len(platforms) == 0 {
 		platforms = []string{HostPlatform()}
@@ -67,36 +70,23 @@ func buildImage(ctx context.Context, p *plan.Plan, im plan.Image, o *options, an
 		if err != nil {
 			return b, err
 		}
-		baseImg, err := base.Image(ctx, plat)
+		base, err := svc.Base(ctx, im.Base, plat)
 		if err != nil {
 			return b, fmt.Errorf("base %s for %s: %w", im.Base, ps, err)
 		}
-		var adds []oci.Addition
+		st := &stack{o: o, name: im.Name, platform: ps, base: base, cur: base, report: &b.Layers}
 		for _, l := range im.Layers {
-			spec, err := specFor(p, l, o)
-			if err != nil {
+			if err := buildLayer(ctx, p, svc.env, st, l, plat, o); err != nil {
 				return b, err
 			}
-			track := o.reporter.Layer(spec.Describe())
-			res, err := o.cache.Build(ctx, spec, layers.WithCompression(o.compression), layers.WithModTime(o.created), layers.WithWriteProgress(track))
-			track(-1)
-			if err != nil {
-				return b, fmt.Errorf("%s: %w", l.Source, err)
-			}
-			state := "built"
-			if res.Hit {
-				state = "cached"
-			}
-			o.reporter.Step(fmt.Sprintf("%s [%s] layer %s: %s %s (%s)", im.Name, ps, spec.Describe(), state, res.Digest.String()[:19], humanSize(res.Size)))
-			b.Layers = append(b.Layers, LayerReport{Platform: ps, Description: spec.Describe(), Digest: res.Digest, Size: res.Size, Cached: res.Hit})
-			adds = append(adds, oci.Addition{Layer: o.cache.Layer(res.Descriptor), CreatedBy: "assemble: " + spec.Describe(), Comment: l.Comment})
 		}
-		img, err := oci.Stack(baseImg, adds, configFor(im.Config), o.created, merge(annotations, im.Annotations))
+		img, err := oci.Stack(st.base, st.adds, configFor(im.Config), o.created, merge(annotations, im.Annotations))
 		if err != nil {
 			return b, err
 		}
 		images = append(images, img)
 	}
+	var err error
 	if len(images) == 1 {
 		b.Image = images[0]
 		b.Digest, err = b.Image.Digest()
@@ -111,6 +101,122 @@ func buildImage(ctx context.Context, p *plan.Plan, im plan.Image, o *options, an
 	}
 	o.reporter.Step(fmt.Sprintf("%s: %s", im.Name, b.Digest))
 	return b, nil
+}
+
+// buildLayer turns one plan layer into one or more built layers on st.
+func buildLayer(ctx context.Context, p *plan.Plan, e *env, st *stack, l plan.Layer, plat v1.Platform, o *options) error {
+	switch l.Kind {
+	case plan.KindDeb:
+		specs, err := e.debLayers(ctx, l, st.cur, plat)
+		if err != nil {
+			return fmt.Errorf("%s: %w", l.Source, err)
+		}
+		if len(specs) == 0 {
+			o.reporter.Step(fmt.Sprintf("%s [%s] %s: every package is already installed", st.name, st.platform, l.Source))
+		}
+		for _, spec := range specs {
+			if err := st.add(ctx, spec, l.Comment); err != nil {
+				return fmt.Errorf("%s: %w", l.Source, err)
+			}
+		}
+		return nil
+	case plan.KindPython:
+		spec, set, target, err := e.pythonLayer(ctx, l, st.cur, plat)
+		if err != nil {
+			return err
+		}
+		o.reporter.Step(fmt.Sprintf("%s [%s] python %s (%s): %d distributions", st.name, st.platform, target.Python, target.Purelib, len(set)))
+		for _, r := range set {
+			slog.Debug("python requirement resolved", "name", r.Name, "version", r.Version, "file", r.Filename, "sha256", r.SHA256)
+		}
+		if err := st.add(ctx, spec, l.Comment); err != nil {
+			return fmt.Errorf("%s: %w", l.Source, err)
+		}
+		return nil
+	case plan.KindRun:
+		r := l.Run
+		if o.noRun {
+			return fmt.Errorf("%s: refusing to run %q (--no-run): this step needs the sandbox", l.Source, strings.Join(r.Command, " "))
+		}
+		cf, err := st.cur.ConfigFile()
+		if err != nil {
+			return err
+		}
+		spec := run.NewLayer(run.Spec{
+			Base: st.cur, Command: r.Command, Env: oci.MergeEnv(cf.Config.Env, r.Env),
+			User: r.User, WorkDir: r.WorkDir, Network: r.Network,
+			Stdout: o.runOutput, Stderr: o.runOutput,
+		})
+		if err := st.add(ctx, spec, l.Comment); err != nil {
+			return fmt.Errorf("%s: %w", l.Source, err)
+		}
+		return nil
+	case plan.KindGenerated:
+		g := &layers.Generated{}
+		for _, f := range l.Generated.Files {
+			g.Files = append(g.Files, layers.GeneratedFile{Path: f.Path, Content: f.Content, Mode: fs.FileMode(f.Mode), UID: f.UID, GID: f.GID})
+		}
+		if l.Comment != "" {
+			g.Name = "generated: " + l.Comment
+		}
+		if err := st.add(ctx, g, l.Comment); err != nil {
+			return fmt.Errorf("%s: %w", l.Source, err)
+		}
+		return nil
+	}
+	spec, err := specFor(p, l, o)
+	if err != nil {
+		return err
+	}
+	if err := st.add(ctx, spec, l.Comment); err != nil {
+		return fmt.Errorf("%s: %w", l.Source, err)
+	}
+	return nil
+}
+
+// stack is an image being built for one platform: the base, the layers added
+// so far, and the running image that probes of later layers read.
+type stack struct {
+	o        *options
+	name     string
+	platform string
+	base     v1.Image
+	cur      v1.Image
+	adds     []oci.Addition
+	report   *[]LayerReport
+}
+
+// add builds spec (or takes it from the cache) and stacks it.
+func (st *stack) add(ctx context.Context, spec layers.Spec, comment string) error {
+	res, err := st.build(ctx, spec)
+	if err != nil {
+		return err
+	}
+	layer := st.o.cache.Layer(res.Descriptor)
+	st.adds = append(st.adds, oci.Addition{Layer: layer, CreatedBy: "assemble: " + spec.Describe(), Comment: comment})
+	st.cur, err = mutate.Append(st.cur, mutate.Addendum{Layer: layer})
+	return err
+}
+
+// build takes spec from the cache or writes it, and reports what happened.
+func (st *stack) build(ctx context.Context, spec layers.Spec) (layers.Result, error) {
+	if c, ok := spec.(io.Closer); ok {
+		defer c.Close()
+	}
+	o := st.o
+	track := o.reporter.Layer(spec.Describe())
+	res, err := o.cache.Build(ctx, spec, layers.WithCompression(o.compression), layers.WithModTime(o.created), layers.WithWriteProgress(track))
+	track(-1)
+	if err != nil {
+		return res, err
+	}
+	state := "built"
+	if res.Hit {
+		state = "cached"
+	}
+	o.reporter.Step(fmt.Sprintf("%s [%s] layer %s: %s %s (%s)", st.name, st.platform, spec.Describe(), state, res.Digest.String()[:19], humanSize(res.Size)))
+	*st.report = append(*st.report, LayerReport{Platform: st.platform, Description: spec.Describe(), Digest: res.Digest, Size: res.Size, Cached: res.Hit})
+	return res, nil
 }
 
 // specFor turns a plan layer into a layer spec.
@@ -133,7 +239,7 @@ func specFor(p *plan.Plan, l plan.Layer, o *options) (layers.Spec, error) {
 		}
 		return spec, nil
 	}
-	return nil, fmt.Errorf("%s: %s layers are not supported by this build of assemble yet", l.Source, l.Kind)
+	return nil, fmt.Errorf("%s: %s layers are resolved while building", l.Source, l.Kind)
 }
 
 func configFor(c plan.Config) oci.Config {
@@ -176,10 +282,13 @@ func Status(ctx context.Context, p *plan.Plan, opts ...Option) (map[string][]boo
 	out := map[string][]bool{}
 	for _, im := range p.Images {
 		for _, l := range im.Layers {
+			if l.Kind != plan.KindFiles {
+				out[im.Name] = append(out[im.Name], false) // resolved at build time
+				continue
+			}
 			spec, err := specFor(p, l, o)
 			if err != nil {
-				out[im.Name] = append(out[im.Name], false)
-				continue
+				return nil, err
 			}
 			hit, err := o.cache.Has(ctx, spec, layers.WithCompression(o.compression), layers.WithModTime(o.created))
 			if err != nil {

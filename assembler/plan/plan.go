@@ -36,23 +36,40 @@ type Image struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 	// Source is where the image was declared ("assemble.toml:3").
 	Source string `json:"source,omitempty"`
+	// Dockerfile, when set, builds the image from a Dockerfile; Base is then
+	// ignored and Layers (if any) are stacked on the Dockerfile's result.
+	Dockerfile *Dockerfile `json:"dockerfile,omitempty"`
+}
+
+// Dockerfile is an image built by the Dockerfile frontend.
+type Dockerfile struct {
+	// Path is the Dockerfile, relative to the repository root.
+	Path string `json:"path"`
+	// Context is the build context directory, relative to the repository root.
+	Context   string            `json:"context"`
+	Target    string            `json:"target,omitempty"`
+	BuildArgs map[string]string `json:"buildArgs,omitempty"`
 }
 
 // Layer kinds.
 const (
-	KindFiles  = "files"
-	KindDeb    = "deb"
-	KindPython = "python"
+	KindFiles     = "files"
+	KindDeb       = "deb"
+	KindPython    = "python"
+	KindRun       = "run"
+	KindGenerated = "generated"
 )
 
 // Layer is one declarative layer spec. Exactly the field named by Kind is set.
 type Layer struct {
 	Kind string `json:"kind"`
 	// Source is where the layer was declared ("assemble.toml:12").
-	Source string       `json:"source,omitempty"`
-	Files  *FilesLayer  `json:"files,omitempty"`
-	Deb    *DebLayer    `json:"deb,omitempty"`
-	Python *PythonLayer `json:"python,omitempty"`
+	Source    string          `json:"source,omitempty"`
+	Files     *FilesLayer     `json:"files,omitempty"`
+	Deb       *DebLayer       `json:"deb,omitempty"`
+	Python    *PythonLayer    `json:"python,omitempty"`
+	Run       *RunLayer       `json:"run,omitempty"`
+	Generated *GeneratedLayer `json:"generated,omitempty"`
 	// Comment is a short note kept in the image history.
 	Comment string `json:"comment,omitempty"`
 }
@@ -84,12 +101,41 @@ type Package struct {
 
 // PythonLayer installs Python requirements.
 type PythonLayer struct {
-	Requirements []string `json:"requirements"`
-	IndexURL     string   `json:"indexURL,omitempty"`
-	ExtraIndex   []string `json:"extraIndexURLs,omitempty"`
-	FindLinks    []string `json:"findLinks,omitempty"`
-	NoIndex      bool     `json:"noIndex,omitempty"`
-	Interpreter  string   `json:"interpreter,omitempty"`
+	// Requirements are requirements files, relative to the repository root.
+	Requirements []string `json:"requirements,omitempty"`
+	// Packages are requirement lines given inline ("requests>=2", "numpy==1.26.4").
+	Packages    []string `json:"packages,omitempty"`
+	IndexURL    string   `json:"indexURL,omitempty"`
+	ExtraIndex  []string `json:"extraIndexURLs,omitempty"`
+	FindLinks   []string `json:"findLinks,omitempty"`
+	NoIndex     bool     `json:"noIndex,omitempty"`
+	Interpreter string   `json:"interpreter,omitempty"`
+}
+
+// RunLayer runs a command in the sandbox over the layers below it; what the
+// command changes becomes the layer.
+type RunLayer struct {
+	// Command is the argv; a shell form is ["/bin/sh", "-c", "..."].
+	Command []string `json:"command"`
+	Env     []string `json:"env,omitempty"`
+	User    string   `json:"user,omitempty"`
+	WorkDir string   `json:"workdir,omitempty"`
+	Network bool     `json:"network,omitempty"`
+}
+
+// GeneratedLayer holds files the plan makes (an entrypoint script, metadata).
+type GeneratedLayer struct {
+	Files []GeneratedFile `json:"files"`
+}
+
+// GeneratedFile is one file of a generated layer.
+type GeneratedFile struct {
+	// Path is the image path ("/usr/local/bin/entrypoint").
+	Path    string `json:"path"`
+	Content []byte `json:"-"`
+	Mode    uint32 `json:"mode"`
+	UID     int    `json:"uid"`
+	GID     int    `json:"gid"`
 }
 
 // Debian is the package archive used for Debian layers and deb: bases.

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/assemble-build/assemble/assembler"
 	"github.com/assemble-build/assemble/layers"
@@ -26,6 +27,20 @@ type buildFlags struct {
 	imageRefs   string
 	json        bool
 	offline     bool
+	debian      assembler.Debian
+	python      assembler.Python
+}
+
+// addSourceFlags registers the flags that choose where packages come from,
+// shared by build and plan.
+func addSourceFlags(fl *pflag.FlagSet, d *assembler.Debian, p *assembler.Python) {
+	fl.StringVar(&d.Mirror, "debian-mirror", "", "Debian mirror URL (http, https or file; default http://deb.debian.org/debian or assemble.toml's)")
+	fl.StringVar(&d.Keyring, "keyring", "", "OpenPGP keyring that signs the Debian archive (default: Debian's archive keyring)")
+	fl.StringVar(&d.LocalDir, "debian-dir", "", "a local directory of .deb files to install from (air-gapped)")
+	fl.StringVar(&p.IndexURL, "index-url", "", "Python package index (PEP 503/691) for python layers")
+	fl.StringArrayVar(&p.ExtraIndex, "extra-index-url", nil, "extra Python package index (repeatable)")
+	fl.StringArrayVar(&p.FindLinks, "find-links", nil, "a directory of wheels (wheelhouse) or a page of links (repeatable)")
+	fl.BoolVar(&p.NoIndex, "no-index", false, "use only --find-links for Python packages")
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -47,7 +62,7 @@ assemble.toml:
   [[image]]
   name = "hello"                 # reference without tag
   tags = ["latest"]
-  base = "scratch"               # or oci:DIR:TAG, oci-archive:FILE, docker-archive:FILE, docker://REF
+  base = "scratch"               # or deb:bookworm, oci:DIR:TAG, oci-archive:FILE, docker-archive:FILE, docker://REF
   platforms = ["linux/amd64"]
   [image.config]
   env = { PATH = "/bin" }
@@ -58,6 +73,14 @@ assemble.toml:
   dest = "/"
   owner = "0:0"                  # numeric UID:GID
   exclude = ["*.md"]             # also include; .dockerignore/.containerignore apply
+  [[image.layer]]
+  type = "deb"                   # Debian packages, resolved and unpacked without apt
+  packages = ["python3"]
+  apt = ["apt.txt"]              # one package a line, # comments
+  [[image.layer]]
+  type = "python"                # requirements installed as pip would, without pip
+  requirements = ["requirements.txt"]
+  find_links = ["wheels"]        # also index_url, extra_index_urls, no_index
 
 SOURCE_DATE_EPOCH sets every timestamp (default 0).`,
 		Args: cobra.MaximumNArgs(1),
@@ -78,7 +101,8 @@ SOURCE_DATE_EPOCH sets every timestamp (default 0).`,
 	fl.StringArrayVarP(&f.tags, "tag", "t", nil, "override every image's tags (repeatable)")
 	fl.StringVar(&f.imageRefs, "image-refs", "", "write each reference written, with its digest (REF@sha256:...), one a line, to FILE")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON on stdout")
-	fl.BoolVar(&f.offline, "offline", false, "never use the network for inputs")
+	fl.BoolVar(&f.offline, "offline", false, "never use the network for inputs; fail naming what the cache lacks")
+	addSourceFlags(fl, &f.debian, &f.python)
 	return cmd
 }
 
@@ -131,6 +155,8 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 		assembler.WithReporter(pr),
 		assembler.WithExcludePaths(excludes...),
 		assembler.WithOffline(f.offline),
+		assembler.WithDebian(f.debian),
+		assembler.WithPython(f.python),
 		assembler.WithSourceOptions(source.WithRemote(rem)),
 	}
 	if len(f.platforms) > 0 {

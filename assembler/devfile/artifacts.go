@@ -1,0 +1,174 @@
+package devfile
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/oci"
+)
+
+// Media types of devfile registry artifacts (registry-support's index
+// server, constants.go).
+const (
+	ConfigMediaType  = "application/vnd.devfileio.devfile.config.v2+json"
+	DevfileMediaType = "application/vnd.devfileio.devfile.layer.v1"
+	ArchiveMediaType = "application/x-tar"
+	SVGMediaType     = "image/svg+xml"
+	PNGMediaType     = "image/png"
+	VSXMediaType     = "application/vnd.devfileio.vsx.layer.v1.tar"
+)
+
+// mediaType returns the media type the index server pushes a resource
+// with; skip is true for files it leaves out.
+func mediaType(name string) (mt string, skip bool, err error) {
+	switch {
+	case name == DevfileName || name == HiddenDevfileName:
+		return DevfileMediaType, false, nil
+	case name == ArchiveName:
+		return ArchiveMediaType, false, nil
+	case name == "logo.svg":
+		return SVGMediaType, false, nil
+	case name == "logo.png":
+		return PNGMediaType, false, nil
+	case name == metaFile || strings.HasSuffix(name, "-offline.zip"):
+		return "", true, nil
+	case strings.HasSuffix(name, ".vsx"):
+		// The server means this type but looks it up under the wrong key, so
+		// its own push fails; clients that pull all types accept it.
+		return VSXMediaType, false, nil
+	}
+	return "", false, fmt.Errorf("the devfile registry has no media type for %s and cannot push it: remove it, or rename it -offline.zip if it is an offline bundle", name)
+}
+
+// artifacts makes one artifact per stack version, named
+// <prefix>/devfile-catalog/<stack> and tagged with the version: the
+// reference links.self gives clients.
+func (r *registry) artifacts(prefix string) []plan.Artifact {
+	var out []plan.Artifact
+	for _, st := range r.stacks {
+		name := catalogPrefix + "/" + st.dir
+		if prefix != "" {
+			name = strings.TrimSuffix(prefix, "/") + "/" + name
+		}
+		for _, v := range st.versions {
+			a := plan.Artifact{
+				Name:            name,
+				Tags:            []string{v.info.Version},
+				ConfigMediaType: ConfigMediaType,
+				Config:          []byte("{}"),
+				Packing:         plan.PackingORASv1,
+				Source:          v.rel + "/" + v.devfile,
+			}
+			for _, res := range v.resources {
+				mt, skip, err := mediaType(res)
+				if err != nil || skip { // errors were reported when the files were read
+					continue
+				}
+				l := plan.ArtifactLayer{MediaType: mt, Title: res}
+				if res == ArchiveName {
+					l.Content = v.archive
+				} else {
+					l.Path = v.rel + "/" + res
+				}
+				a.Layers = append(a.Layers, l)
+			}
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// ArtifactSpec turns a planned artifact into an oci.Spec, reading its
+// files from the repository at root (symlinks must stay inside it). The
+// pipeline builds it with oci.Artifact.
+func ArtifactSpec(root string, a plan.Artifact) (oci.Spec, error) {
+	s := oci.Spec{
+		ConfigMediaType: a.ConfigMediaType,
+		Config:          a.Config,
+		ArtifactType:    a.ArtifactType,
+		Annotations:     a.Annotations,
+	}
+	switch a.Packing {
+	case "":
+		s.Packing = oci.PackOCI
+	case plan.PackingORASv1:
+		s.Packing = oci.PackORASv1
+	default:
+		return oci.Spec{}, fmt.Errorf("artifact %s: unknown packing %q", a.Name, a.Packing)
+	}
+	r := &registry{root: root}
+	for _, l := range a.Layers {
+		b := oci.Blob{MediaType: l.MediaType, Title: l.Title}
+		switch {
+		case l.Path != "" && l.Content != nil:
+			return oci.Spec{}, fmt.Errorf("artifact %s: layer %s has both a path and content", a.Name, l.Title)
+		case l.Path != "":
+			rel := path.Clean(filepath.ToSlash(l.Path))
+			data, err := r.readFile(rel)
+			if err != nil {
+				return oci.Spec{}, fmt.Errorf("artifact %s: %w", a.Name, err)
+			}
+			b.Content = data
+		default:
+			b.Content = l.Content
+		}
+		s.Layers = append(s.Layers, b)
+	}
+	return s, nil
+}
+
+// writeBuilt writes what the registry build adds to a repository, index.json
+// and each version's archive.tar, under dir (replacing earlier ones).
+func (r *registry) writeBuilt(dir string, index []byte) error {
+	if err := os.RemoveAll(filepath.Join(dir, StacksDir)); err != nil {
+		return fmt.Errorf("cleaning %s: %w", dir, err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, IndexFile), index); err != nil {
+		return err
+	}
+	for _, st := range r.stacks {
+		for _, v := range st.versions {
+			if v.archive == nil {
+				continue
+			}
+			p := filepath.Join(dir, filepath.FromSlash(v.rel), ArchiveName)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return fmt.Errorf("creating %s: %w", filepath.Dir(p), err)
+			}
+			if err := writeFileAtomic(p, v.archive); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// writeFileAtomic writes through a temporary file and a rename, so a
+// reader never sees half a file.
+func writeFileAtomic(p string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	tmp := f.Name()
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(tmp, 0o644)
+	}
+	if werr == nil {
+		werr = os.Rename(tmp, p)
+	}
+	if werr != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", p, werr)
+	}
+	return nil
+}

@@ -1,0 +1,204 @@
+package devfile
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Problem is one thing wrong with a devfile registry.
+type Problem struct {
+	// File is relative to the registry root, with slashes.
+	File string
+	// Line is 1-based; 0 when the problem has no line.
+	Line int
+	Msg  string
+}
+
+func (p Problem) String() string {
+	if p.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg)
+	}
+	return p.File + ": " + p.Msg
+}
+
+// ValidationError lists every problem found, so one run shows them all.
+type ValidationError struct {
+	Root     string
+	Problems []Problem
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	n := len(e.Problems)
+	fmt.Fprintf(&b, "devfile registry %s is not valid (%d problem", e.Root, n)
+	if n != 1 {
+		b.WriteString("s")
+	}
+	b.WriteString("):")
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// fileError is an error about one file, so it can become a Problem with
+// that file's name.
+type fileError struct{ file, msg string }
+
+func (e *fileError) Error() string { return e.file + ": " + e.msg }
+
+// problems collects Problems as a registry is read.
+type problems struct{ list []Problem }
+
+func (ps *problems) add(file string, line int, format string, args ...any) {
+	ps.list = append(ps.list, Problem{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// addErr records err, under the file it names if it is a fileError.
+func (ps *problems) addErr(file string, err error) {
+	var fe *fileError
+	if errors.As(err, &fe) {
+		ps.add(fe.file, 0, "%s", fe.msg)
+		return
+	}
+	ps.add(file, 0, "%v", err)
+}
+
+// sorted returns the problems by file, then line, keeping the order of
+// problems on one line.
+func (ps *problems) sorted() []Problem {
+	out := append([]Problem(nil), ps.list...)
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].File != out[j].File {
+			return out[i].File < out[j].File
+		}
+		return out[i].Line < out[j].Line
+	})
+	return out
+}
+
+var yamlLineRe = regexp.MustCompile(`line (\d+)`)
+
+// yamlError turns a yaml.v3 error into problems, one per line it names.
+func (ps *problems) yamlError(file string, err error) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if te, ok := err.(*yaml.TypeError); ok {
+		for _, e := range te.Errors {
+			ps.add(file, lineOf(e), "%s", stripLine(e))
+		}
+		return
+	}
+	ps.add(file, lineOf(msg), "%s (fix the YAML syntax)", stripLine(msg))
+}
+
+func lineOf(msg string) int {
+	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	return 0
+}
+
+var linePrefixRe = regexp.MustCompile(`^(yaml: )?line \d+: `)
+
+func stripLine(msg string) string { return linePrefixRe.ReplaceAllString(msg, "") }
+
+// parseYAML reads a YAML document into a node, reporting syntax errors and
+// duplicate keys (which yaml.v3 finds only when decoding). It returns the
+// document's top node, or nil when the file cannot be used.
+func (ps *problems) parseYAML(file string, src []byte) *yaml.Node {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		ps.yamlError(file, err)
+		return nil
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		ps.add(file, 0, "the file is empty")
+		return nil
+	}
+	top := doc.Content[0]
+	var anything any
+	if err := top.Decode(&anything); err != nil {
+		ps.yamlError(file, err)
+		return nil
+	}
+	if top.Kind != yaml.MappingNode {
+		ps.add(file, top.Line, "the document must be a mapping of keys to values")
+		return nil
+	}
+	return top
+}
+
+// decode fills v from n, reporting type errors with their lines.
+func (ps *problems) decode(file string, n *yaml.Node, v any) bool {
+	if err := n.Decode(v); err != nil {
+		ps.yamlError(file, err)
+		return false
+	}
+	return true
+}
+
+// get returns the value node of key in mapping n, or nil.
+func get(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// keyLine returns the line of key in mapping n, or n's own line.
+func keyLine(n *yaml.Node, key string) int {
+	if n == nil {
+		return 0
+	}
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return n.Content[i].Line
+			}
+		}
+	}
+	return n.Line
+}
+
+// str returns the scalar value of key in n ("" when absent or not a scalar).
+func str(n *yaml.Node, key string) string {
+	v := get(n, key)
+	if v == nil || v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
+		return ""
+	}
+	return v.Value
+}
+
+// items returns the elements of the sequence at key in n.
+func items(n *yaml.Node, key string) []*yaml.Node {
+	v := get(n, key)
+	if v == nil || v.Kind != yaml.SequenceNode {
+		return nil
+	}
+	return v.Content
+}
+
+// keys returns the keys of mapping n.
+func keys(n *yaml.Node) []*yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	var ks []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		ks = append(ks, n.Content[i])
+	}
+	return ks
+}

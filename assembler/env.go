@@ -1,0 +1,321 @@
+package assembler
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/layers"
+	"github.com/assemble-build/assemble/layers/deb"
+	"github.com/assemble-build/assemble/layers/wheel"
+	"github.com/assemble-build/assemble/oci"
+)
+
+// DebianBase is the base transport of a Debian root built from packages
+// ("deb:bookworm").
+const DebianBase = "deb:"
+
+// Debian settings the CLI may override.
+type Debian struct {
+	Mirror   string
+	Keyring  string
+	LocalDir string
+}
+
+// WithDebian overrides the plan's Debian archive settings.
+func WithDebian(d Debian) Option { return func(o *options) { o.debian = d } }
+
+// Python index settings the CLI may override.
+type Python struct {
+	IndexURL   string
+	ExtraIndex []string
+	FindLinks  []string
+	NoIndex    bool
+}
+
+// WithPython overrides every Python layer's index settings.
+func WithPython(p Python) Option { return func(o *options) { o.python = p } }
+
+// env gives Debian and Python layers what they need: one Debian client per
+// run, an index per (suite, architecture), and probes of images built so far.
+type env struct {
+	o      *options
+	p      *plan.Plan
+	client *deb.Client
+
+	mu      sync.Mutex
+	indexes map[string]*deb.Index
+}
+
+func newEnv(p *plan.Plan, o *options) *env {
+	dopts := []deb.Option{deb.WithOffline(o.offline)}
+	if k := o.debian.Keyring; k != "" {
+		dopts = append(dopts, deb.WithKeyring(k))
+	} else if p.Debian != nil && p.Debian.Keyring != "" {
+		dopts = append(dopts, deb.WithKeyring(filepath.Join(p.Root, p.Debian.Keyring)))
+	}
+	return &env{o: o, p: p, client: deb.New(o.cache, dopts...), indexes: map[string]*deb.Index{}}
+}
+
+// index returns the verified package index for a suite and architecture.
+func (e *env) index(ctx context.Context, suite, arch string) (*deb.Index, error) {
+	src := deb.Source{Arch: arch}
+	if d := e.p.Debian; d != nil {
+		src.Mirror, src.Components = d.Mirror, d.Components
+		if d.Suite != "" {
+			src.Suites = []string{d.Suite}
+		}
+		if d.LocalDir != "" {
+			src.LocalDir = filepath.Join(e.p.Root, d.LocalDir)
+		}
+	}
+	if suite != "" {
+		src.Suites = []string{suite}
+	}
+	if e.o.debian.Mirror != "" {
+		src.Mirror = e.o.debian.Mirror
+	}
+	if e.o.debian.LocalDir != "" {
+		src.LocalDir = e.o.debian.LocalDir
+	}
+	key := fmt.Sprintf("%+v", src)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if ix, ok := e.indexes[key]; ok {
+		return ix, nil
+	}
+	ix, err := e.client.Index(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	e.indexes[key] = ix
+	return ix, nil
+}
+
+// debianRoot returns the layer specs of a minimal Debian root for a platform.
+func (e *env) debianRoot(ctx context.Context, suite string, platform v1.Platform) ([]layers.Spec, error) {
+	arch, err := deb.DebianArch(platform.OS + "/" + platform.Architecture)
+	if err != nil {
+		return nil, err
+	}
+	ix, err := e.index(ctx, suite, arch)
+	if err != nil {
+		return nil, err
+	}
+	pkgs, err := ix.Resolve(ix.BaseRequest(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("resolving the %s base set: %w", suite, err)
+	}
+	if err := e.client.Fetch(ctx, pkgs); err != nil {
+		return nil, err
+	}
+	return e.client.Layers(ctx, pkgs)
+}
+
+// debLayers resolves a Debian layer's packages against what img already has.
+func (e *env) debLayers(ctx context.Context, l plan.Layer, img v1.Image, platform v1.Platform) ([]layers.Spec, error) {
+	arch, err := deb.DebianArch(platform.OS + "/" + platform.Architecture)
+	if err != nil {
+		return nil, err
+	}
+	ix, err := e.index(ctx, "", arch)
+	if err != nil {
+		return nil, err
+	}
+	status, err := e.dpkgStatus(img)
+	if err != nil {
+		return nil, err
+	}
+	installed, err := deb.ParseStatus(strings.NewReader(string(status)))
+	if err != nil {
+		return nil, fmt.Errorf("reading the base's dpkg status: %w", err)
+	}
+	var reqs []deb.Request
+	for _, p := range l.Deb.Packages {
+		reqs = append(reqs, deb.Request{Name: p.Name, Where: p.Where})
+	}
+	pkgs, err := ix.Resolve(reqs, installed)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.client.Fetch(ctx, pkgs); err != nil {
+		return nil, err
+	}
+	var opts []deb.LayerOption
+	if len(status) > 0 {
+		opts = append(opts, deb.WithBaseStatus(status))
+	}
+	return e.client.Layers(ctx, pkgs, opts...)
+}
+
+// pythonLayer resolves a Python layer's requirements for img's interpreter.
+func (e *env) pythonLayer(ctx context.Context, l plan.Layer, img v1.Image, platform v1.Platform) (layers.Spec, []wheel.Resolved, *wheel.Target, error) {
+	py := l.Python
+	target, err := e.pythonTarget(img, platform)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", l.Source, err)
+	}
+	var reqs *wheel.Requirements
+	var parsed []*wheel.Requirements
+	for _, f := range py.Requirements {
+		r, err := wheel.ParseRequirements(filepath.Join(e.p.Root, f))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		parsed = append(parsed, r)
+	}
+	if len(py.Packages) > 0 {
+		r, err := wheel.ParseRequirementsReader(l.Source, strings.NewReader(strings.Join(py.Packages, "\n")), wheel.WithBaseDir(e.p.Root))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		parsed = append(parsed, r)
+	}
+	if len(parsed) == 0 {
+		return nil, nil, nil, fmt.Errorf("%s: a python layer needs requirements files or packages", l.Source)
+	}
+	for _, r := range parsed {
+		if reqs == nil {
+			reqs = r
+			continue
+		}
+		reqs.Requirements = append(reqs.Requirements, r.Requirements...)
+		reqs.Constraints = append(reqs.Constraints, r.Constraints...)
+		reqs.ExtraIndexURLs = append(reqs.ExtraIndexURLs, r.ExtraIndexURLs...)
+		reqs.FindLinks = append(reqs.FindLinks, r.FindLinks...)
+		reqs.NoIndex = reqs.NoIndex || r.NoIndex
+		reqs.RequireHashes = reqs.RequireHashes || r.RequireHashes
+		if r.IndexURL != "" {
+			reqs.IndexURL = r.IndexURL
+		}
+	}
+	var ropts []wheel.Option
+	idx, extra, links, noIndex := py.IndexURL, py.ExtraIndex, py.FindLinks, py.NoIndex
+	if e.o.python.IndexURL != "" {
+		idx = e.o.python.IndexURL
+	}
+	extra = append(extra, e.o.python.ExtraIndex...)
+	links = append(append([]string(nil), links...), e.o.python.FindLinks...)
+	noIndex = noIndex || e.o.python.NoIndex
+	if idx != "" {
+		ropts = append(ropts, wheel.WithIndexURL(idx))
+	}
+	if len(extra) > 0 {
+		ropts = append(ropts, wheel.WithExtraIndexURLs(extra...))
+	}
+	for i, fl := range links {
+		if !strings.Contains(fl, "://") && !filepath.IsAbs(fl) {
+			links[i] = filepath.Join(e.p.Root, fl)
+		}
+	}
+	if len(links) > 0 {
+		ropts = append(ropts, wheel.WithFindLinks(links...))
+	}
+	if noIndex {
+		ropts = append(ropts, wheel.WithNoIndex())
+	}
+	if e.o.offline {
+		ropts = append(ropts, wheel.WithOffline())
+	}
+	res := wheel.NewResolver(e.o.cache, ropts...)
+	set, err := res.Resolve(ctx, reqs, target)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", l.Source, err)
+	}
+	desc := "python " + strings.Join(append(append([]string(nil), py.Requirements...), py.Packages...), " ")
+	return wheel.NewLayer(e.o.cache, set, target, wheel.WithDownloader(res), wheel.WithDescription(desc)), set, target, nil
+}
+
+// Probes read an image's files without running it. Their results depend only
+// on the image's layers, so they are kept in the cache under the chain of
+// diffIDs and never computed twice.
+
+func (e *env) dpkgStatus(img v1.Image) ([]byte, error) {
+	var status []byte
+	err := e.probe(img, "dpkg-status", &status, func(fsys fs.FS) error {
+		b, err := fs.ReadFile(fsys, "var/lib/dpkg/status")
+		if errors.Is(err, fs.ErrNotExist) {
+			status = []byte{}
+			return nil
+		}
+		status = b
+		return err
+	})
+	return status, err
+}
+
+func (e *env) pythonTarget(img v1.Image, platform v1.Platform) (*wheel.Target, error) {
+	var t *wheel.Target
+	err := e.probe(img, "python-"+platform.Architecture, &t, func(fsys fs.FS) error {
+		var err error
+		t, err = wheel.Probe(fsys, wheel.WithArch(platform.Architecture))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("probing the base's Python (install python3 in a deb layer below, or pick a base with Python): %w", err)
+	}
+	return t, nil
+}
+
+// probe runs f over img's filesystem unless a result for the same layers is
+// cached; v is what f fills and what is stored.
+func (e *env) probe(img v1.Image, name string, v any, f func(fs.FS) error) error {
+	chain, err := chainID(img)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(e.o.cache.Dir(), "probes", chain+"-"+name+".json")
+	if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, v) == nil {
+		return nil
+	}
+	fsys, err := oci.FS(img)
+	if err != nil {
+		return fmt.Errorf("reading the image's files: %w", err)
+	}
+	if err := f(fsys); err != nil {
+		return err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".probe-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	tmp.Close()
+	return os.Rename(tmp.Name(), path)
+}
+
+// chainID names a stack of layers by its diffIDs, as the OCI spec's ChainID.
+func chainID(img v1.Image) (string, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, d := range cf.RootFS.DiffIDs {
+		io.WriteString(h, d.String()+"\n")
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,122 @@
+package assembler
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/layers"
+	"github.com/assemble-build/assemble/layers/run"
+	"github.com/assemble-build/assemble/oci"
+	"github.com/assemble-build/assemble/oci/source"
+)
+
+// services is what conventions and the Dockerfile frontend get from the
+// pipeline: bases by reference, layers through the cache, package installs,
+// intermediate images and sandboxed commands.
+type services struct {
+	o   *options
+	p   *plan.Plan
+	env *env
+	// name and report collect layer reports for the image being built.
+	name   string
+	report *[]LayerReport
+}
+
+func newServices(p *plan.Plan, o *options) *services {
+	return &services{o: o, p: p, env: newEnv(p, o), report: new([]LayerReport)}
+}
+
+// Base opens any base transport, deb:SUITE included, for one platform.
+func (s *services) Base(ctx context.Context, ref string, platform v1.Platform) (v1.Image, error) {
+	if suite, ok := strings.CutPrefix(ref, DebianBase); ok {
+		if suite == "" {
+			return nil, fmt.Errorf("base %q: name a suite, e.g. deb:bookworm", ref)
+		}
+		img, err := oci.Scratch(platform)
+		if err != nil {
+			return nil, err
+		}
+		st := &stack{o: s.o, name: s.name, platform: platformString(platform), base: img, cur: img, report: s.report}
+		specs, err := s.env.debianRoot(ctx, suite, platform)
+		if err != nil {
+			return nil, fmt.Errorf("base %s: %w", ref, err)
+		}
+		for _, spec := range specs {
+			if err := st.add(ctx, spec, "debian "+suite+" base"); err != nil {
+				return nil, err
+			}
+		}
+		return oci.Stack(img, st.adds, oci.Config{}, s.o.created, nil)
+	}
+	b, err := source.Parse(ref, s.o.sourceOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return b.Image(ctx, platform)
+}
+
+// Layer builds spec through the cache (reporting it) and returns the layer.
+func (s *services) Layer(ctx context.Context, spec layers.Spec) (v1.Layer, error) {
+	st := &stack{o: s.o, name: s.name, report: s.report}
+	res, err := st.build(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	return s.o.cache.Layer(res.Descriptor), nil
+}
+
+// Env returns the specs of a deb or python plan layer on img.
+func (s *services) Env(ctx context.Context, l plan.Layer, img v1.Image, platform v1.Platform) ([]layers.Spec, error) {
+	switch l.Kind {
+	case plan.KindDeb:
+		return s.env.debLayers(ctx, l, img, platform)
+	case plan.KindPython:
+		spec, _, _, err := s.env.pythonLayer(ctx, l, img, platform)
+		if err != nil {
+			return nil, err
+		}
+		return []layers.Spec{spec}, nil
+	}
+	return nil, fmt.Errorf("%s: %s is not a package layer", l.Source, l.Kind)
+}
+
+// Build implements plan.Builder: one image of a plan, for one platform.
+func (s *services) Build(ctx context.Context, root string, im plan.Image, platform string) (v1.Image, error) {
+	p := *s.p
+	p.Root = root
+	im.Platforms = []string{platform}
+	b, err := buildImage(ctx, &p, im, s.o, nil)
+	if err != nil {
+		return nil, err
+	}
+	return b.Image, nil
+}
+
+// Run implements plan.Builder: a command in the sandbox, its stdout returned.
+func (s *services) Run(ctx context.Context, img v1.Image, cmd, env []string, user, workdir string) ([]byte, error) {
+	if s.o.noRun {
+		return nil, fmt.Errorf("refusing to run %q (--no-run)", strings.Join(cmd, " "))
+	}
+	var out bytes.Buffer
+	res, err := run.Run(ctx, run.Spec{Base: img, Command: cmd, Env: env, User: user, WorkDir: workdir, Stdout: &out, Stderr: s.o.runOutput})
+	if res != nil {
+		res.Close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+func platformString(p v1.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
