@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
@@ -78,6 +79,8 @@ func (c Compression) NewWriter(w io.Writer) (io.WriteCloser, error) {
 			return nil, err
 		}
 		zw.OS = 255 // unknown: the same on every machine
+		// The zero time.Time would be written as a 2042 date: MTIME 0 means "none".
+		zw.ModTime = time.Unix(0, 0)
 		return zw, nil
 	case "zstd":
 		return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.EncoderLevel(c.Level)),

@@ -30,3 +30,24 @@ func TestZstdDeterminismAcrossProcs(t *testing.T) {
 		}
 	}
 }
+
+// A gzip layer's header carries no time and no name, and an unknown OS.
+func TestGzipHeaderHasNoTime(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := Gzip.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("data"))
+	w.Close()
+	h := buf.Bytes()[:10]
+	if h[3] != 0 {
+		t.Errorf("FLG %#x: a name or comment is set", h[3])
+	}
+	if mtime := h[4:8]; !bytes.Equal(mtime, []byte{0, 0, 0, 0}) {
+		t.Errorf("MTIME %x, want zero", mtime)
+	}
+	if h[9] != 255 {
+		t.Errorf("OS %d, want 255 (unknown)", h[9])
+	}
+}

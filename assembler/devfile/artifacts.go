@@ -121,11 +121,24 @@ func ArtifactSpec(root string, a plan.Artifact) (oci.Spec, error) {
 	return s, nil
 }
 
+// outputMarker marks an output directory as this package's.
+const outputMarker = ".assemble-devfile-output"
+
 // writeBuilt writes what the registry build adds to a repository, index.json
 // and each version's archive.tar, under dir (replacing earlier ones).
+//
+// Only a stacks/ that this package wrote (the directory holds its marker
+// file) is replaced, so a mistaken output directory loses nothing.
 func (r *registry) writeBuilt(dir string, index []byte) error {
-	if err := os.RemoveAll(filepath.Join(dir, StacksDir)); err != nil {
-		return fmt.Errorf("cleaning %s: %w", dir, err)
+	stacks := filepath.Join(dir, StacksDir)
+	if exists(stacks) && !exists(filepath.Join(dir, outputMarker)) {
+		return fmt.Errorf("output directory %s already holds a stacks/ that assemble did not write: choose another directory, or remove it", dir)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, outputMarker), []byte("written by assemble: index.json and stacks/ here are replaced on every run\n")); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(stacks); err != nil {
+		return fmt.Errorf("cleaning %s: %w", stacks, err)
 	}
 	if err := writeFileAtomic(filepath.Join(dir, IndexFile), index); err != nil {
 		return err

@@ -61,12 +61,16 @@ func TestWriteMetadata(t *testing.T) {
 func TestRegistryImage(t *testing.T) {
 	dir := copyRegistry(t)
 	out := filepath.Join(dir, ".assemble", "devfile-registry")
-	// A stale archive from a stack that no longer exists must not survive.
+	opts := []devfile.Option{devfile.WithRegistryImage("quay.io/me/devfile-index:1.0"), devfile.WithOutputDir(out)}
+	if _, _, err := devfile.Load(dir, opts...); err != nil {
+		t.Fatal(err)
+	}
+	// A stale archive from a stack that no longer exists must not survive the next run.
 	stale := filepath.Join(out, "stacks", "gone", "archive.tar")
 	os.MkdirAll(filepath.Dir(stale), 0o755)
 	os.WriteFile(stale, []byte("old"), 0o644)
 
-	p, arts, err := devfile.Load(dir, devfile.WithRegistryImage("quay.io/me/devfile-index:1.0"), devfile.WithOutputDir(out))
+	p, arts, err := devfile.Load(dir, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +93,7 @@ func TestRegistryImage(t *testing.T) {
 	// server expects it (index.json, stacks/<stack>/<version>/<resource>).
 	paths := map[string]bool{}
 	for _, l := range img.Layers {
-		f := &layers.Files{Root: p.Root, Dir: l.Files.Dir, Dest: l.Files.Dest}
+		f := &layers.Files{Root: p.Root, Dir: l.Files.Dir, Dest: l.Files.Dest, Exclude: l.Files.Exclude}
 		ents, err := f.Entries(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -97,6 +101,9 @@ func TestRegistryImage(t *testing.T) {
 		for _, e := range ents {
 			paths[e.Path] = true
 		}
+	}
+	if paths["registry/.assemble-devfile-output"] {
+		t.Error("the output directory's marker would be in the image")
 	}
 	for _, want := range []string{
 		"registry/index.json",
@@ -132,6 +139,8 @@ func TestRegistryImage(t *testing.T) {
 	if err != nil || p.Images[0].Tags[0] != "latest" || p.Images[0].Base != "oci:/base:1" {
 		t.Errorf("default tag or custom base: %v %+v", err, p)
 	}
+	foreign := filepath.Join(dir, "docs")
+	write("docs/stacks/keep.md", "mine")(t, dir)
 	bad := []struct {
 		name string
 		opts []devfile.Option
@@ -142,11 +151,15 @@ func TestRegistryImage(t *testing.T) {
 		{"output in stacks/", []devfile.Option{devfile.WithRegistryImage("me/idx"), devfile.WithOutputDir(filepath.Join(dir, "stacks", "out"))}, "must not be inside stacks/"},
 		{"digest reference", []devfile.Option{devfile.WithRegistryImage("me/idx@sha256:0123"), devfile.WithOutputDir(out)}, "not a digest"},
 		{"bad reference", []devfile.Option{devfile.WithRegistryImage("Me/Idx"), devfile.WithOutputDir(out)}, "not a valid image reference"},
+		{"output directory with someone else's stacks/", []devfile.Option{devfile.WithRegistryImage("me/idx"), devfile.WithOutputDir(foreign)}, "did not write"},
 	}
 	for _, c := range bad {
 		if _, _, err := devfile.Load(dir, c.opts...); err == nil || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("%s: error %v, want one mentioning %q", c.name, err, c.msg)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(foreign, "stacks", "keep.md")); err != nil {
+		t.Errorf("a foreign stacks/ was touched: %v", err)
 	}
 }
 

@@ -86,8 +86,9 @@ func WithRegistryImageBase(ref string) Option { return func(o *options) { o.imag
 // WithOutputDir is where the registry image's generated files (index.json
 // and each version's archive.tar, laid out as under /registry) are
 // written. It must lie inside the repository, outside stacks/, because
-// files layers read from the repository; its stacks/ and index.json are
-// replaced on every Load.
+// files layers read from the repository. Its stacks/ and index.json are
+// replaced on every Load; a directory with a stacks/ that Load did not
+// write is refused.
 func WithOutputDir(dir string) Option { return func(o *options) { o.outputDir = dir } }
 
 // Detect reports whether dir is a devfile registry: a stacks/ directory
@@ -245,7 +246,7 @@ func (r *registry) registryImage(o *options, idx []byte) (plan.Image, error) {
 			{Kind: plan.KindFiles, Source: StacksDir + "/", Comment: "devfile stacks",
 				Files: &plan.FilesLayer{Dir: StacksDir, Dest: RegistryDir + "/" + StacksDir, NoIgnoreFile: true}},
 			{Kind: plan.KindFiles, Source: rel + "/", Comment: "index.json and stack archives",
-				Files: &plan.FilesLayer{Dir: rel, Dest: RegistryDir, NoIgnoreFile: true}},
+				Files: &plan.FilesLayer{Dir: rel, Dest: RegistryDir, Exclude: []string{outputMarker}, NoIgnoreFile: true}},
 		},
 		Source: StacksDir + "/",
 	}, nil

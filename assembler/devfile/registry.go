@@ -81,6 +81,7 @@ func (st *stack) where() loc {
 type stackVersion struct {
 	rel       string // directory, relative to the root ("stacks/go/2.1.0" or "stacks/nodejs")
 	devfile   string // DevfileName or HiddenDevfileName
+	verLine   int    // line of metadata.version in the devfile
 	info      version
 	resources []string // index resources: kept files plus archive.tar
 	packed    []string // top-level names packed into archive.tar, sorted
@@ -238,7 +239,7 @@ func (r *registry) readStack(dir string) (*stack, error) {
 			continue
 		}
 		if v.info.Version != sv.Version {
-			r.problems.add(v.rel+"/"+v.devfile, 0, "metadata.version %q does not match its directory %s listed in stack.yaml: the registry looks for stacks/%s/%s/", v.info.Version, sv.Version, dir, v.info.Version)
+			r.problems.add(v.rel+"/"+v.devfile, v.verLine, "metadata.version %q does not match its directory %s listed in stack.yaml: the registry looks for stacks/%s/%s/", v.info.Version, sv.Version, dir, v.info.Version)
 		}
 		st.versions = append(st.versions, v)
 		st.item.Versions = append(st.item.Versions, v.info)
@@ -378,6 +379,7 @@ func (r *registry) readVersion(st *stack, v *stackVersion) bool {
 		return false
 	}
 	r.problems.checkDevfile(file, top, true)
+	v.verLine = keyLine(get(top, "metadata"), "version")
 	var doc devfileDoc
 	if !r.problems.decode(file, top, &doc) {
 		return false

@@ -197,7 +197,7 @@ func TestValidation(t *testing.T) {
 		{"stack.yaml version without a directory", []edit{replace(goStack, "  - version: 1.10.0\n", "  - version: 1.10.0\n  - version: 4.0.0\n")}, []want{{goStack, 10, "cannot find resource folder for version 4.0.0"}}},
 		{"stack.yaml version not x.y.z", []edit{replace(goStack, "  - version: 1.10.0\n", "  - version: \"1.10\"\n")}, []want{{goStack, 9, `version "1.10" is not MAJOR.MINOR.PATCH`}}},
 		{"stack.yaml version twice", []edit{replace(goStack, "  - version: 1.10.0\n", "  - version: 1.10.0\n  - version: 1.2.0\n")}, []want{{goStack, 10, "version 1.2.0 is listed twice (first at line 6)"}}},
-		{"metadata.version differs from its directory", []edit{replace("stacks/go/1.2.0/devfile.yaml", "version: 1.2.0", "version: 1.2.1")}, []want{{"stacks/go/1.2.0/devfile.yaml", 0, `metadata.version "1.2.1" does not match its directory 1.2.0`}}},
+		{"metadata.version differs from its directory", []edit{replace("stacks/go/1.2.0/devfile.yaml", "version: 1.2.0", "version: 1.2.1")}, []want{{"stacks/go/1.2.0/devfile.yaml", 4, `metadata.version "1.2.1" does not match its directory 1.2.0`}}},
 		// Pushing: names become OCI references.
 		{"stack directory name", []edit{func(t *testing.T, dir string) {
 			if err := os.Rename(filepath.Join(dir, "stacks/java-maven"), filepath.Join(dir, "stacks/Java-Maven")); err != nil {

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// sharedCache is the download cache the network tests share across runs
+// (hack/test.sh sets ASSEMBLE_TEST_CACHE), so each package is fetched once.
+func sharedCache(t testing.TB) string {
+	d := os.Getenv("ASSEMBLE_TEST_CACHE")
+	if d == "" {
+		d = "/var/tmp/assemble-test-cache"
+	}
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// deb:bookworm + python3 and jq from an apt.txt, built from Debian's mirror
+// with no registry, run under podman.
+func TestDebianImagesRun(t *testing.T) {
+	hostIsAmd64(t)
+	layout := filepath.Join(shortTempDir(t), "layout")
+	r := mustAssemble(t, sharedCache(t), "build", "../../testdata/debian", "-o", "oci:"+layout, "--json")
+	if !strings.Contains(r.stdout, "deb requested") {
+		t.Errorf("no requested-packages layer reported:\n%s", r.stdout)
+	}
+	out := podmanRun(t, "oci:"+layout+":debian-python:latest")
+	if !strings.HasPrefix(out, "OpenSSL 3.") {
+		t.Errorf("python3 printed %q, want an OpenSSL version", out)
+	}
+	if out := podmanRun(t, "oci:"+layout+":debian-jq:latest"); !strings.HasPrefix(out, "jq-1.") {
+		t.Errorf("jq --version printed %q", out)
+	}
+	// dpkg's database lists every package with its version.
+	list := podmanRun(t, "oci:"+layout+":debian-python:latest", "dpkg-query", "-W", "-f", "${Package} ${Version} ${db:Status-Abbrev}\n")
+	for _, want := range []string{"python3 3.11", "base-files 12", "ca-certificates ", "tzdata ", "netbase "} {
+		if !strings.Contains(list, "\n"+want) && !strings.HasPrefix(list, want) {
+			t.Errorf("dpkg-query lacks %q", want)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(list), "\n") {
+		if !strings.HasSuffix(line, "ii ") {
+			t.Errorf("package not installed: %q", line)
+		}
+	}
+	// The OS layer is shared by both images.
+	digests := map[string]int{}
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if strings.Contains(l, `"digest": "sha256:`) && strings.Contains(l, "          ") {
+			digests[strings.TrimSpace(l)]++
+		}
+	}
+	shared := false
+	for _, n := range digests {
+		shared = shared || n > 1
+	}
+	if !shared {
+		t.Error("the two images share no layer")
+	}
+}
+
+// The same environment for linux/arm64: an index with both platforms, and an
+// aarch64 python3.
+func TestDebianMultiPlatform(t *testing.T) {
+	layout := filepath.Join(t.TempDir(), "layout")
+	mustAssemble(t, sharedCache(t), "build", "../../testdata/debian", "--platform", "linux/amd64,linux/arm64", "-o", "oci:"+layout)
+	ins := mustAssemble(t, t.TempDir(), "inspect", "oci:"+layout+":debian-python:latest")
+	if !strings.Contains(ins.stdout, `"platform": "linux/amd64"`) || !strings.Contains(ins.stdout, `"platform": "linux/arm64"`) || !strings.Contains(ins.stdout, "image.index") {
+		t.Fatalf("index lacks a platform:\n%s", ins.stdout)
+	}
+	arm := filepath.Join(t.TempDir(), "arm")
+	mustAssemble(t, t.TempDir(), "copy", "--platform", "linux/arm64", "oci:"+layout+":debian-python:latest", "oci:"+arm+":arm")
+	umoci := needTool(t, "umoci")
+	bundle := filepath.Join(t.TempDir(), "bundle")
+	if out, err := exec.Command(umoci, "unpack", "--rootless", "--image", arm+":arm", bundle).CombinedOutput(); err != nil {
+		t.Fatalf("umoci unpack: %v\n%s", err, out)
+	}
+	out, err := exec.Command(needTool(t, "file"), filepath.Join(bundle, "rootfs/usr/bin/python3.11")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "aarch64") {
+		t.Fatalf("file: %v %s", err, out)
+	}
+}
+
+// Bad Debian input: an unknown package names its apt.txt line and leaves no
+// output; --offline with an empty cache lists what is missing.
+func TestDebianErrors(t *testing.T) {
+	repo := repoWith(t, "[[image]]\nname = \"x\"\nbase = \"deb:bookworm\"\n[[image.layer]]\ntype = \"deb\"\napt = [\"apt.txt\"]\n",
+		map[string]string{"apt.txt": "# tools\njq\nno-such-package-xyz\n"})
+	out := filepath.Join(t.TempDir(), "layout")
+	r := assemble(t, sharedCache(t), "build", repo, "-o", "oci:"+out)
+	if r.err == nil || !strings.Contains(r.stderr, "no-such-package-xyz") || !strings.Contains(r.stderr, "apt.txt:3") {
+		t.Errorf("unknown package: %v\n%s", r.err, r.stderr)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Error("a failed build wrote its output")
+	}
+	r = assemble(t, t.TempDir(), "build", "../../testdata/debian", "--offline", "-o", "oci:"+out)
+	if r.err == nil || !strings.Contains(r.stderr, "InRelease") {
+		t.Errorf("offline with an empty cache: %v\n%s", r.err, r.stderr)
+	}
+}
+
+// A Python layer from Debian's own wheels: pip list shows the resolved
+// versions, pip check passes, console scripts from entry points run.
+func TestPythonLayerRuns(t *testing.T) {
+	hostIsAmd64(t)
+	wheels := "/usr/share/python-wheels"
+	if _, err := os.Stat(filepath.Join(wheels, "pip-23.0.1-py3-none-any.whl")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("Debian's wheels are missing (hack/test.sh installs python3-pip-whl): %v", err)
+		}
+		t.Skip("no Debian wheels")
+	}
+	layout := filepath.Join(shortTempDir(t), "layout")
+	mustAssemble(t, sharedCache(t), "build", "../../testdata/python", "--find-links", wheels, "--no-index", "-o", "oci:"+layout)
+	img := "oci:" + layout + ":python-tools:latest"
+	list := podmanRun(t, img)
+	for _, want := range []string{"pip        23.0.1", "setuptools 66.1.1", "wheel      0.38.4"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("pip list lacks %q:\n%s", want, list)
+		}
+	}
+	out := podmanRun(t, img, "sh", "-c", "python3 -m pip check && pip --version && wheel version && python3 /app/check.py")
+	for _, want := range []string{"No broken requirements found.", "pip 23.0.1 from /usr/local/lib/python3.11/dist-packages/pip", "wheel 0.38.4", "setuptools 66.1.1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
