@@ -12,8 +12,10 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/assemble-build/assemble/assembler/devfile"
 	"github.com/assemble-build/assemble/assembler/explicit"
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/layers"
@@ -38,6 +40,10 @@ type options struct {
 	python      Python
 	noRun       bool
 	runOutput   io.Writer
+	input       plan.Input
+
+	envMu sync.Mutex
+	env   *env // shared by the images of one plan
 }
 
 func makeOptions(opts []Option) (*options, error) {
@@ -87,6 +93,10 @@ func WithExcludePaths(paths ...string) Option {
 	return func(o *options) { o.exclude = append(o.exclude, paths...) }
 }
 
+// WithInput passes the user's convention settings (registry, version,
+// metadata options) to the conventions.
+func WithInput(in plan.Input) Option { return func(o *options) { o.input = in } }
+
 // WithNoRun refuses every step that would execute a command.
 func WithNoRun(no bool) Option { return func(o *options) { o.noRun = no } }
 
@@ -128,12 +138,38 @@ func SourceDateEpoch() (time.Time, error) {
 type convention struct {
 	name   string
 	detect func(dir string) (bool, string)
-	plan   func(ctx context.Context, dir string) (*plan.Plan, error)
+	load   func(ctx context.Context, dir string, in plan.Input) (*plan.Plan, error)
 }
 
-// conventions are tried in order, most specific first.
+// conventions are tried in order, most specific first: an explicit
+// assemble.toml, then the repository conventions as DESIGN.md orders them.
 var conventions = []convention{
-	{name: explicit.Name, detect: explicit.Detect, plan: func(_ context.Context, dir string) (*plan.Plan, error) { return explicit.Load(dir) }},
+	{name: explicit.Name, detect: explicit.Detect, load: func(_ context.Context, dir string, _ plan.Input) (*plan.Plan, error) { return explicit.Load(dir) }},
+	{name: devfile.Name, detect: devfile.Detect, load: loadDevfile},
+}
+
+func loadDevfile(ctx context.Context, dir string, in plan.Input) (*plan.Plan, error) {
+	opts := []devfile.Option{devfile.WithContext(ctx), devfile.WithCheckIcons(in.CheckIcons), devfile.WithWriteMetadata(in.WriteMetadata)}
+	if in.Registry != "" {
+		opts = append(opts, devfile.WithRegistry(in.Registry))
+	}
+	if in.RegistryImage != "" {
+		opts = append(opts, devfile.WithRegistryImage(in.RegistryImage))
+		out := in.WorkDir
+		if out == "" {
+			out = filepath.Join(dir, ".assemble", "devfile-registry")
+		}
+		opts = append(opts, devfile.WithOutputDir(out))
+		if in.Base != "" {
+			opts = append(opts, devfile.WithRegistryImageBase(in.Base))
+		}
+	}
+	p, artifacts, err := devfile.Load(dir, opts...)
+	if err != nil {
+		return nil, err
+	}
+	p.Artifacts = append(p.Artifacts, artifacts...)
+	return p, nil
 }
 
 // ErrNoConvention means nothing in the directory says what to build.
@@ -173,7 +209,7 @@ func Plan(ctx context.Context, dir string, opts ...Option) (*plan.Plan, error) {
 	var p *plan.Plan
 	for _, c := range conventions {
 		if c.name == name {
-			if p, err = c.plan(ctx, dir); err != nil {
+			if p, err = c.load(ctx, dir, o.input); err != nil {
 				return nil, err
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
+	"github.com/assemble-build/assemble/assembler/devfile"
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/layers/run"
@@ -52,6 +53,22 @@ func Build(ctx context.Context, p *plan.Plan, opts ...Option) ([]Built, error) {
 			return nil, fmt.Errorf("image %s (%s): %w", im.Name, im.Source, err)
 		}
 		out = append(out, b)
+	}
+	for _, a := range p.Artifacts {
+		spec, err := devfile.ArtifactSpec(p.Root, a)
+		if err != nil {
+			return nil, err
+		}
+		img, err := oci.Artifact(spec)
+		if err != nil {
+			return nil, fmt.Errorf("artifact %s (%s): %w", a.Name, a.Source, err)
+		}
+		d, err := img.Digest()
+		if err != nil {
+			return nil, err
+		}
+		o.reporter.Step(fmt.Sprintf("artifact %s:%s: %s", a.Name, strings.Join(a.Tags, ","), d))
+		out = append(out, Built{Plan: plan.Image{Name: a.Name, Tags: a.Tags, Source: a.Source}, Image: img, Digest: d})
 	}
 	return out, nil
 }

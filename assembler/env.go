@@ -59,7 +59,19 @@ type env struct {
 	indexes map[string]*deb.Index
 }
 
+// newEnv returns the run's environment: one per plan, shared by its images,
+// so an archive's index is verified once however many images use it.
 func newEnv(p *plan.Plan, o *options) *env {
+	o.envMu.Lock()
+	defer o.envMu.Unlock()
+	if o.env != nil && o.env.p == p {
+		return o.env
+	}
+	o.env = makeEnv(p, o)
+	return o.env
+}
+
+func makeEnv(p *plan.Plan, o *options) *env {
 	dopts := []deb.Option{deb.WithOffline(o.offline)}
 	if k := o.debian.Keyring; k != "" {
 		dopts = append(dopts, deb.WithKeyring(k))

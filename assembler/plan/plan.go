@@ -13,6 +13,8 @@ type Plan struct {
 	// Root is the repository's absolute path.
 	Root   string  `json:"root"`
 	Images []Image `json:"images"`
+	// Artifacts are OCI artifacts (devfile stacks) pushed beside the images.
+	Artifacts []Artifact `json:"artifacts,omitempty"`
 	// Files are generated files (metadata JSON), written into outputs.
 	Files []File `json:"files,omitempty"`
 	// Debian, when set, is the package archive Debian layers and deb: bases read.

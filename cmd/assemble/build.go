@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/assemble-build/assemble/assembler"
+	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/oci/sink"
 	"github.com/assemble-build/assemble/oci/source"
@@ -29,6 +30,19 @@ type buildFlags struct {
 	offline     bool
 	debian      assembler.Debian
 	python      assembler.Python
+	input       plan.Input
+	metadataOut string
+	noRun       bool
+}
+
+// addConventionFlags registers the flags conventions read, shared by build and plan.
+func addConventionFlags(fl *pflag.FlagSet, in *plan.Input) {
+	fl.StringVar(&in.Registry, "registry", "", "registry and namespace for image names (replaces e.g. ghcr.io/OWNER; devfile: the registry prefix)")
+	fl.StringVar(&in.Version, "version-tag", "", "version in image tags (Domino: replaces config.toml's VERSION, e.g. development)")
+	fl.StringVar(&in.SourceURL, "source-url", "", "the repository's URL for generated metadata (default: the git remote)")
+	fl.BoolVar(&in.WriteMetadata, "write-metadata", false, "also write generated metadata (.domino/*.json, index.json) into the repository")
+	fl.StringVar(&in.RegistryImage, "registry-image", "", "devfile: also build the registry's bootstrap image under this reference")
+	fl.BoolVar(&in.CheckIcons, "check-icons", false, "devfile: check that every icon URL answers")
 }
 
 // addSourceFlags registers the flags that choose where packages come from,
@@ -103,6 +117,9 @@ SOURCE_DATE_EPOCH sets every timestamp (default 0).`,
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON on stdout")
 	fl.BoolVar(&f.offline, "offline", false, "never use the network for inputs; fail naming what the cache lacks")
 	addSourceFlags(fl, &f.debian, &f.python)
+	addConventionFlags(fl, &f.input)
+	fl.StringVar(&f.metadataOut, "metadata-out", "", "write the plan's generated files (metadata JSON, index.json) under DIR")
+	fl.BoolVar(&f.noRun, "no-run", false, "refuse any step that would execute a command (RUN, postBuild); translated package installs still work")
 	return cmd
 }
 
@@ -164,6 +181,11 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 	}
 	if f.base != "" {
 		opts = append(opts, assembler.WithBase(f.base))
+		f.input.Base = f.base
+	}
+	opts = append(opts, assembler.WithInput(f.input), assembler.WithNoRun(f.noRun))
+	if g.progress != "none" {
+		opts = append(opts, assembler.WithRunOutput(os.Stderr))
 	}
 	if len(f.tags) > 0 {
 		opts = append(opts, assembler.WithTags(f.tags...))
@@ -173,6 +195,11 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 		return err
 	}
 	pr.Step(fmt.Sprintf("convention %s: %s", p.Convention, p.Reason))
+	if f.metadataOut != "" {
+		if err := writePlanFiles(f.metadataOut, p.Files); err != nil {
+			return err
+		}
+	}
 	built, err := assembler.Build(ctx, p, opts...)
 	if err != nil {
 		return err
@@ -249,6 +276,23 @@ func localPath(spec string) string {
 		}
 	}
 	return ""
+}
+
+// writePlanFiles writes a plan's generated files under dir.
+func writePlanFiles(dir string, files []plan.File) error {
+	for _, pf := range files {
+		dst := filepath.Join(dir, filepath.FromSlash(pf.Path))
+		if rel, err := filepath.Rel(dir, dst); err != nil || strings.HasPrefix(rel, "..") {
+			return fmt.Errorf("generated file %q leaves %s", pf.Path, dir)
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := writeFileAtomic(dst, pf.Content); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func writeFileAtomic(path string, data []byte) error {

@@ -44,10 +44,14 @@ func TestDebianImagesRun(t *testing.T) {
 			t.Errorf("dpkg-query lacks %q", want)
 		}
 	}
-	for _, line := range strings.Split(strings.TrimSpace(list), "\n") {
-		if !strings.HasSuffix(line, "ii ") {
+	lines := strings.Split(strings.TrimSpace(list), "\n")
+	for _, line := range lines {
+		if f := strings.Fields(line); len(f) != 3 || f[2] != "ii" {
 			t.Errorf("package not installed: %q", line)
 		}
+	}
+	if len(lines) < 90 {
+		t.Errorf("dpkg-query lists %d packages, want the whole base and python3", len(lines))
 	}
 	// The OS layer is shared by both images.
 	digests := map[string]int{}

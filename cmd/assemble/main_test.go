@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -153,8 +154,15 @@ func podmanRun(t testing.TB, image string, args ...string) string {
 	t.Helper()
 	podman := needTool(t, "podman")
 	needTool(t, "runc")
-	// podman refuses a runroot longer than 50 characters: t.TempDir is too deep.
-	root := shortTempDir(t)
+	// One store per test, so an image is imported once however often it runs.
+	v, _ := podmanRoots.LoadOrStore(t.Name(), "")
+	root := v.(string)
+	if root == "" {
+		// podman refuses a runroot longer than 50 characters: t.TempDir is too deep.
+		root = shortTempDir(t)
+		podmanRoots.Store(t.Name(), root)
+		t.Cleanup(func() { podmanRoots.Delete(t.Name()) })
+	}
 	full := append([]string{"--storage-driver", "vfs", "--root", filepath.Join(root, "root"), "--runroot", filepath.Join(root, "run"),
 		"--cgroup-manager", "cgroupfs", "--runtime", "runc", "run", "--rm", "--network", "none",
 		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", image}, args...)
@@ -173,6 +181,8 @@ func hostIsAmd64(t testing.TB) {
 		t.Skip("the busybox image is built for the host; podman checks run on amd64 here")
 	}
 }
+
+var podmanRoots sync.Map // test name -> podman storage root
 
 // shortTempDir is a short, lower-case temporary directory: podman refuses
 // long run roots and takes an oci: layout's path as an image name, which

@@ -14,6 +14,9 @@ func newPlanCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	var platforms []string
 	var base string
+	var in plan.Input
+	var deb assembler.Debian
+	var py assembler.Python
 	cmd := &cobra.Command{
 		Use:   "plan [DIR]",
 		Short: "Show what would be built: the convention, images, layers and cache hits",
@@ -37,7 +40,9 @@ func newPlanCmd(g *globals) *cobra.Command {
 			}
 			if base != "" {
 				opts = append(opts, assembler.WithBase(base))
+				in.Base = base
 			}
+			opts = append(opts, assembler.WithInput(in), assembler.WithDebian(deb), assembler.WithPython(py))
 			p, err := assembler.Plan(cmd.Context(), dir, opts...)
 			if err != nil {
 				return err
@@ -58,6 +63,8 @@ func newPlanCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON")
 	cmd.Flags().StringSliceVar(&platforms, "platform", nil, "platforms, as for build")
 	cmd.Flags().StringVar(&base, "base", "", "override every image's base, as for build")
+	addConventionFlags(cmd.Flags(), &in)
+	addSourceFlags(cmd.Flags(), &deb, &py)
 	return cmd
 }
 
@@ -66,6 +73,9 @@ func printPlan(cmd *cobra.Command, p *plan.Plan, hits map[string][]bool) error {
 	fmt.Fprintf(w, "convention: %s (%s)\nrepository: %s\n", p.Convention, p.Reason, p.Root)
 	for _, im := range p.Images {
 		fmt.Fprintf(w, "\nimage %s  [%s]\n", strings.Join(assembler.RefsFor(im), ", "), im.Source)
+		if im.Dockerfile != nil {
+			fmt.Fprintf(w, "  dockerfile: %s (context %s)\n", im.Dockerfile.Path, im.Dockerfile.Context)
+		}
 		fmt.Fprintf(w, "  platforms: %s\n  base: %s\n", strings.Join(im.Platforms, ", "), im.Base)
 		for i, l := range im.Layers {
 			state := "to build"
@@ -81,6 +91,15 @@ func printPlan(cmd *cobra.Command, p *plan.Plan, hits map[string][]bool) error {
 		if len(c.Env) > 0 {
 			fmt.Fprintf(w, "  env: %s\n", strings.Join(c.Env, " "))
 		}
+	}
+	for _, a := range p.Artifacts {
+		fmt.Fprintf(w, "\nartifact %s:%s  [%s]\n", a.Name, strings.Join(a.Tags, ","), a.Source)
+		for _, l := range a.Layers {
+			fmt.Fprintf(w, "  %s  %s\n", l.Title, l.MediaType)
+		}
+	}
+	for _, f := range p.Files {
+		fmt.Fprintf(w, "\ngenerated file %s (%d bytes)\n", f.Path, len(f.Content))
 	}
 	return nil
 }
@@ -103,7 +122,15 @@ func describe(l plan.Layer) string {
 		}
 		return "deb " + strings.Join(names, " ")
 	case l.Python != nil:
-		return "python " + strings.Join(l.Python.Requirements, " ")
+		return "python " + strings.Join(append(append([]string(nil), l.Python.Requirements...), l.Python.Packages...), " ")
+	case l.Run != nil:
+		return "run " + strings.Join(l.Run.Command, " ")
+	case l.Generated != nil:
+		var paths []string
+		for _, f := range l.Generated.Files {
+			paths = append(paths, f.Path)
+		}
+		return "generated " + strings.Join(paths, " ")
 	}
 	return l.Kind
 }

@@ -94,10 +94,22 @@ func readParagraphs(r io.Reader, name string, fn func(*paragraph) error) error {
 	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
 	var cur *paragraph
 	line := 0
+	// Continuation lines of the last field, joined when it is complete
+	// (appending to the value line by line is quadratic, and a Release's
+	// SHA256 field has hundreds of lines).
+	var cont []string
+	endField := func() {
+		if len(cont) > 0 {
+			f := &cur.Fields[len(cur.Fields)-1]
+			f.Value += "\n" + strings.Join(cont, "\n")
+			cont = cont[:0]
+		}
+	}
 	flush := func() error {
 		if cur == nil {
 			return nil
 		}
+		endField()
 		p := cur
 		cur = nil
 		return fn(p)
@@ -118,8 +130,7 @@ func readParagraphs(r io.Reader, name string, fn func(*paragraph) error) error {
 			if cur == nil || len(cur.Fields) == 0 {
 				return fmt.Errorf("%s line %d: continuation line without a field", name, line)
 			}
-			f := &cur.Fields[len(cur.Fields)-1]
-			f.Value += "\n" + text
+			cont = append(cont, text)
 			continue
 		}
 		colon := strings.IndexByte(text, ':')
@@ -133,6 +144,7 @@ func readParagraphs(r io.Reader, name string, fn func(*paragraph) error) error {
 		if cur == nil {
 			cur = &paragraph{Line: line}
 		}
+		endField()
 		// dpkg keeps trailing blanks of a value; only the leading ones go.
 		cur.Fields = append(cur.Fields, field{Name: fname, Value: strings.TrimLeft(text[colon+1:], " \t")})
 	}

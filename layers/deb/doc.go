@@ -30,6 +30,14 @@
 // Conflicts and Breaks are checked, not solved around. Every error names the
 // request's file and line and the dependency chain.
 //
+// Client.Index only verifies the Release (online it is fetched every time:
+// it is small and says whether the archive changed) and checks that each
+// Packages index is in the cache; the indexes are parsed on first need. A
+// successful resolution is kept in the cache (<cache>/deb-resolve/<key>.json,
+// keyed by the verified Release texts or a local directory's .deb digests,
+// the architecture, suites and components, the requested names and the
+// installed packages), so a build that asks the same again reads no index.
+//
 // # Layers
 //
 // Client.Layers groups packages into at most a budget of layers: the stable

@@ -18,7 +18,7 @@ import (
 )
 
 // testCacheDir is the download cache shared by network tests across runs.
-func testCacheDir(t *testing.T) string {
+func testCacheDir(t testing.TB) string {
 	t.Helper()
 	d := os.Getenv("ASSEMBLE_TEST_CACHE")
 	if d == "" {

@@ -10,9 +10,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"pault.ag/go/debian/version"
 )
@@ -102,17 +104,31 @@ type provider struct {
 	version string // "" for an unversioned Provides
 }
 
-// Index is the package universe of one architecture.
+// Index is the package universe of one architecture. Client.Index only
+// verifies the sources and records what they hold; the Packages indexes are
+// parsed on first need, which a resolution found in the cache never has.
 type Index struct {
-	Arch     string
-	sources  []string
+	Arch    string
+	sources []string
+
+	c     *Client
+	key   string      // digest of every input of the universe; "" when not cacheable
+	parts []indexPart // what the universe is built from, in source order
+
+	once     sync.Once
+	loadErr  error
 	pkgs     map[string][]*Package // by name, in apt's candidate order
 	provides map[string][]provider
-	seen     map[string]bool // name_version_arch already added
+
+	sumMu   sync.Mutex
+	summary *indexSummary
 }
 
-func newIndex(arch string) *Index {
-	return &Index{Arch: arch, pkgs: map[string][]*Package{}, provides: map[string][]provider{}, seen: map[string]bool{}}
+// indexPart is one Packages index to parse, or the packages of a local
+// directory (scanned by Client.Index, since their digests are the key).
+type indexPart struct {
+	file  *packagesFile
+	local []*Package
 }
 
 // Describe names the index's sources, for messages.
@@ -120,6 +136,7 @@ func (ix *Index) Describe() string { return strings.Join(ix.sources, " + ") }
 
 // Len is the number of package versions in the index.
 func (ix *Index) Len() int {
+	ix.load()
 	n := 0
 	for _, v := range ix.pkgs {
 		n += len(v)
@@ -129,17 +146,65 @@ func (ix *Index) Len() int {
 
 // Versions returns the versions of a package in the index, the candidate
 // apt would choose first (highest version; NotAutomatic suites last).
-func (ix *Index) Versions(name string) []*Package { return ix.pkgs[name] }
+func (ix *Index) Versions(name string) []*Package {
+	ix.load()
+	return ix.pkgs[name]
+}
 
-// add puts a package in the index unless that name/version/arch is there
-// already (the first source wins, as with apt).
-func (ix *Index) add(p *Package) {
-	id := p.ID()
-	if ix.seen[id] {
-		return
+// load parses the index's sources once; later calls return the first
+// call's error.
+func (ix *Index) load() error {
+	ix.once.Do(func() {
+		ix.loadErr = ix.parse()
+		if ix.loadErr != nil {
+			ix.pkgs, ix.provides = map[string][]*Package{}, map[string][]provider{}
+		}
+	})
+	return ix.loadErr
+}
+
+func (ix *Index) parse() error {
+	// Sized ahead (a Debian paragraph is about 800 bytes): growing maps
+	// of 60,000 names costs.
+	hint := 0
+	for _, part := range ix.parts {
+		if part.file != nil {
+			plain, _, _, _ := part.file.indexFiles()
+			hint += int(min(plain.size/800, 1<<20))
+		} else {
+			hint += len(part.local)
+		}
 	}
-	ix.seen[id] = true
-	ix.pkgs[p.Name] = append(ix.pkgs[p.Name], p)
+	ix.pkgs = make(map[string][]*Package, hint)
+	type id struct{ name, version, arch string }
+	seen := make(map[id]bool, hint)
+	// The first source wins for a name/version/arch, as with apt.
+	add := func(p *Package) {
+		k := id{p.Name, p.Version, p.Architecture}
+		if seen[k] {
+			return
+		}
+		seen[k] = true
+		ix.pkgs[p.Name] = append(ix.pkgs[p.Name], p)
+	}
+	var errs []error
+	for _, part := range ix.parts {
+		if part.file == nil {
+			for _, p := range part.local {
+				add(p)
+			}
+			continue
+		}
+		if err := ix.c.parsePackages(part.file, ix.Arch, add); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := joinMissing(errs); err != nil {
+		return err
+	}
+	ix.finish()
+	ix.storeSummary()
+	return nil
 }
 
 // finish sorts versions and builds the Provides table.
@@ -149,17 +214,19 @@ func (ix *Index) finish() {
 	for n := range ix.pkgs {
 		names = append(names, n)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	for _, n := range names {
 		vs := ix.pkgs[n]
 		// Candidates in apt's order: NotAutomatic suites last, then
 		// highest version first.
-		sort.SliceStable(vs, func(i, j int) bool {
-			if ni, nj := vs[i].notAutomatic(), vs[j].notAutomatic(); ni != nj {
-				return nj
-			}
-			return version.Compare(vs[i].ver, vs[j].ver) > 0
-		})
+		if len(vs) > 1 {
+			sort.SliceStable(vs, func(i, j int) bool {
+				if ni, nj := vs[i].notAutomatic(), vs[j].notAutomatic(); ni != nj {
+					return nj
+				}
+				return version.Compare(vs[i].ver, vs[j].ver) > 0
+			})
+		}
 		for _, p := range vs {
 			if p.Provides == "" {
 				continue
@@ -179,28 +246,6 @@ func (ix *Index) finish() {
 			}
 		}
 	}
-}
-
-// addPackages parses a Packages index.
-func (ix *Index) addPackages(r io.Reader, name string, o *origin) error {
-	return readParagraphs(r, name, func(p *paragraph) error {
-		pkg, err := packageFromParagraph(p, ix.Arch)
-		if err != nil {
-			return fmt.Errorf("%s line %d: %w", name, p.Line, err)
-		}
-		if pkg == nil {
-			return nil
-		}
-		if err := checkPoolPath(pkg.Filename); err != nil {
-			return fmt.Errorf("%s line %d: %w", name, p.Line, err)
-		}
-		if len(pkg.SHA256) != 64 {
-			return fmt.Errorf("%s line %d: package %s has no SHA256", name, p.Line, pkg.Name)
-		}
-		pkg.origin = o
-		ix.add(pkg)
-		return nil
-	})
 }
 
 // checkPoolPath refuses a Filename that would leave the mirror.
@@ -278,11 +323,12 @@ func validName(n string) bool {
 	return true
 }
 
-// scanLocal indexes a directory of .deb files (recursively, in name order).
-func (c *Client) scanLocal(ctx context.Context, src Source, ix *Index) error {
+// scanLocal reads a directory of .deb files (recursively, in name order):
+// its absolute path and the packages of the architecture.
+func (c *Client) scanLocal(ctx context.Context, src Source, arch string) (string, []*Package, error) {
 	dir, err := filepath.Abs(src.LocalDir)
 	if err != nil {
-		return fmt.Errorf("local package directory %s: %w", src.LocalDir, err)
+		return "", nil, fmt.Errorf("local package directory %s: %w", src.LocalDir, err)
 	}
 	o := &origin{localDir: dir}
 	var files []string
@@ -296,23 +342,24 @@ func (c *Client) scanLocal(ctx context.Context, src Source, ix *Index) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("reading local package directory %s: %w", dir, err)
+		return "", nil, fmt.Errorf("reading local package directory %s: %w", dir, err)
 	}
 	if len(files) == 0 {
-		return fmt.Errorf("local package directory %s has no .deb files", dir)
+		return "", nil, fmt.Errorf("local package directory %s has no .deb files", dir)
 	}
 	sort.Strings(files)
+	var pkgs []*Package
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
-			return err
+			return "", nil, err
 		}
 		ctl, sum, size, err := readDebControl(f)
 		if err != nil {
-			return err
+			return "", nil, err
 		}
-		pkg, err := packageFromParagraph(ctl, ix.Arch)
+		pkg, err := packageFromParagraph(ctl, arch)
 		if err != nil {
-			return fmt.Errorf("%s: control file: %w", f, err)
+			return "", nil, fmt.Errorf("%s: control file: %w", f, err)
 		}
 		if pkg == nil {
 			continue
@@ -322,9 +369,9 @@ func (c *Client) scanLocal(ctx context.Context, src Source, ix *Index) error {
 		pkg.SHA256 = sum
 		pkg.Size = size
 		pkg.origin = o
-		ix.add(pkg)
+		pkgs = append(pkgs, pkg)
 	}
-	return nil
+	return dir, pkgs, nil
 }
 
 // readDebControl reads a .deb's control paragraph and hashes the whole file.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 )
 
@@ -48,39 +47,32 @@ func ReadAptTxt(r io.Reader, name string) ([]Request, error) {
 // required in the index, plus ca-certificates, netbase and tzdata (so TLS,
 // /etc/services and time zones work) and usr-is-merged (the layers are
 // merged-/usr; without it init-system-helpers would pull in usrmerge and
-// perl).
+// perl). It is nil when the index cannot be read (Resolve says why).
 func (ix *Index) BaseRequest() []Request {
-	var names []string
-	for name, vs := range ix.pkgs {
-		if len(vs) > 0 && vs[0].Priority == "required" {
-			names = append(names, name)
-		}
+	s := ix.getSummary()
+	if s == nil {
+		return nil
 	}
-	sort.Strings(names)
-	out := make([]Request, 0, len(names)+len(baseExtras))
-	for _, n := range names {
+	out := make([]Request, 0, len(s.Required)+len(s.Extras))
+	for _, n := range s.Required {
 		out = append(out, Request{Name: n, Where: "base (Priority: required)"})
 	}
-	for _, n := range baseExtras {
-		if len(ix.pkgs[n]) > 0 && !(len(ix.pkgs[n]) > 0 && ix.pkgs[n][0].Priority == "required") {
-			out = append(out, Request{Name: n, Where: "base"})
-		}
+	for _, n := range s.Extras {
+		out = append(out, Request{Name: n, Where: "base"})
 	}
 	return out
 }
 
 // EssentialRequest is every package marked Essential: yes in the index
-// (mmdebstrap's "essential" variant).
+// (mmdebstrap's "essential" variant). It is nil when the index cannot be
+// read (Resolve says why).
 func (ix *Index) EssentialRequest() []Request {
-	var names []string
-	for name, vs := range ix.pkgs {
-		if len(vs) > 0 && vs[0].Essential {
-			names = append(names, name)
-		}
+	s := ix.getSummary()
+	if s == nil {
+		return nil
 	}
-	sort.Strings(names)
-	out := make([]Request, 0, len(names))
-	for _, n := range names {
+	out := make([]Request, 0, len(s.Essential))
+	for _, n := range s.Essential {
 		out = append(out, Request{Name: n, Where: "essential"})
 	}
 	return out

@@ -42,11 +42,21 @@ func (a relAlt) String() string {
 }
 
 // parseRelations parses a relation field (Depends, Provides, ...) into
-// relations of alternatives, using pault.ag/go/debian/dependency.
+// relations of alternatives, as pault.ag/go/debian/dependency does.
 func parseRelations(s string) ([][]relAlt, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
+	if out, ok := fastRelations(s); ok {
+		return out, nil
+	}
+	return slowRelations(s)
+}
+
+// slowRelations parses a relation field with pault.ag/go/debian/dependency,
+// which handles every form (architecture qualifiers, substitution
+// variables, ...) but builds its strings a byte at a time.
+func slowRelations(s string) ([][]relAlt, error) {
 	d, err := dependency.Parse(s)
 	if err != nil {
 		return nil, fmt.Errorf("bad relation %q: %w", truncate(s, 80), err)
@@ -77,6 +87,99 @@ func parseRelations(s string) ([][]relAlt, error) {
 		}
 	}
 	return out, nil
+}
+
+// fastRelations parses the common forms of a relation field ("a, b (>= 1)
+// | c") exactly as dependency.Parse does; ok is false for anything else
+// (architecture qualifiers, restrictions, substitution variables, odd
+// spacing inside parentheses, errors), which slowRelations then handles.
+// Building the Provides table parses thousands of fields, so this matters.
+func fastRelations(s string) (out [][]relAlt, ok bool) {
+	i := skipRelSpace(s, 0)
+	for i < len(s) {
+		if s[i] == ',' {
+			i = skipRelSpace(s, i+1)
+			continue
+		}
+		var alts []relAlt
+		for i < len(s) && s[i] != ',' {
+			if s[i] == '|' {
+				i = skipRelSpace(s, i+1)
+				continue
+			}
+			var a relAlt
+			if a, i, ok = fastAlternative(s, i); !ok {
+				return nil, false
+			}
+			alts = append(alts, a)
+		}
+		if len(alts) > 0 {
+			out = append(out, alts)
+		}
+	}
+	return out, true
+}
+
+// fastAlternative parses "name" or "name (op version)" at s[i:] and the
+// blanks after it; the next byte must be ',', '|' or the end.
+func fastAlternative(s string, i int) (relAlt, int, bool) {
+	var a relAlt
+	j := i
+	for j < len(s) && relNameByte(s[j]) {
+		j++
+	}
+	if j == i {
+		return a, 0, false
+	}
+	a.name = s[i:j]
+	k := skipRelSpace(s, j)
+	if k < len(s) && s[k] == '(' {
+		k = skipRelSpace(s, k+1)
+		switch {
+		case k < len(s) && s[k] == '=':
+			a.op = "="
+			k++
+		case k+1 < len(s):
+			switch op := s[k : k+2]; op {
+			case ">=", "<=", "<<", ">>":
+				a.op = op
+				k += 2
+			default:
+				return a, 0, false
+			}
+		default:
+			return a, 0, false
+		}
+		k = skipRelSpace(s, k)
+		v := k
+		for k < len(s) && relVersionByte(s[k]) {
+			k++
+		}
+		if k == v || k >= len(s) || s[k] != ')' {
+			return a, 0, false
+		}
+		a.version = s[v:k]
+		k = skipRelSpace(s, k+1)
+	}
+	if k < len(s) && s[k] != ',' && s[k] != '|' {
+		return a, 0, false
+	}
+	return a, k, true
+}
+
+func skipRelSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+func relNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'
+}
+
+func relVersionByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.' || c == '~' || c == ':'
 }
 
 // versionSatisfies reports whether v satisfies "op want".
@@ -127,6 +230,7 @@ type resolver struct {
 	roots     []*Package
 	visited   map[string]bool
 	edges     map[string][]string // package -> packages satisfying its dependencies
+	reqOf     map[string]int      // package -> index of the request that brought it in
 	errs      []error
 }
 
@@ -142,25 +246,51 @@ type resolver struct {
 //
 // Every error names the request (with its file and line) and the dependency
 // chain that failed.
+//
+// A successful resolution is kept in the client's cache, keyed by the
+// index's sources, the requests (not their Where) and installed; the same
+// question asked again is answered from there without parsing the index.
 func (ix *Index) Resolve(reqs []Request, installed map[string]string) ([]*Package, error) {
-	r := &resolver{ix: ix, installed: installed, chosen: map[string]*Package{}, visited: map[string]bool{}, edges: map[string][]string{}}
+	key := ix.resolveKey(reqs, installed)
+	if key != "" {
+		if pkgs, ok := ix.cachedResolve(key, reqs); ok {
+			return pkgs, nil
+		}
+	}
+	out, reqOf, err := ix.resolve(reqs, installed)
+	if err != nil {
+		return nil, err
+	}
+	if key != "" {
+		ix.storeResolution(key, out, reqOf)
+	}
+	return out, nil
+}
+
+// resolve is Resolve without the cache. It also returns, for each chosen
+// package, the index of the request that brought it in.
+func (ix *Index) resolve(reqs []Request, installed map[string]string) ([]*Package, map[string]int, error) {
+	if err := ix.load(); err != nil {
+		return nil, nil, err
+	}
+	r := &resolver{ix: ix, installed: installed, chosen: map[string]*Package{}, visited: map[string]bool{}, edges: map[string][]string{}, reqOf: map[string]int{}}
 	if r.installed == nil {
 		r.installed = map[string]string{}
 	}
 	// Like apt-get install, mark every requested package first, then
 	// resolve their dependencies, so a requested package satisfies the
 	// alternatives of the others.
-	for _, req := range reqs {
-		r.request(req)
+	for i, req := range reqs {
+		r.request(req, i)
 	}
 	for _, p := range r.roots {
 		r.visit(p)
 	}
 	r.checkConflicts()
 	if len(r.errs) > 0 {
-		return nil, errors.Join(r.errs...)
+		return nil, nil, errors.Join(r.errs...)
 	}
-	return r.installOrder(), nil
+	return r.installOrder(), r.reqOf, nil
 }
 
 func (r *resolver) fail(format string, args ...any) {
@@ -180,7 +310,7 @@ func (r *resolver) installedVersion(name string) (string, bool) {
 	return "", false
 }
 
-func (r *resolver) request(req Request) {
+func (r *resolver) request(req Request, idx int) {
 	if req.Where == "" {
 		req.Where = "request" // Requested must be non-empty for a requested package
 	}
@@ -211,7 +341,7 @@ func (r *resolver) request(req Request) {
 	if vs := r.ix.pkgs[name]; len(vs) > 0 {
 		for _, p := range vs {
 			if r.realSatisfies(p, want) {
-				r.mark(p, req.Where, req.Where, name)
+				r.mark(p, req.Where, req.Where, name, idx)
 				return
 			}
 		}
@@ -223,7 +353,7 @@ func (r *resolver) request(req Request) {
 	case 0:
 		r.fail("%s: unknown package %q: not in %s", req.Where, req.Name, r.ix.Describe())
 	case 1:
-		r.mark(provs[0], req.Where, req.Where, name+" (provided by "+provs[0].Name+")")
+		r.mark(provs[0], req.Where, req.Where, name+" (provided by "+provs[0].Name+")", idx)
 	default:
 		var names []string
 		for _, p := range provs {
@@ -242,13 +372,14 @@ func versionList(vs []*Package) string {
 }
 
 // mark chooses a package (a copy of the index's). where is the request
-// that led to it, chain the dependency path from that request.
-func (r *resolver) mark(p *Package, requested, where, chain string) *Package {
+// that led to it (reqs[req]), chain the dependency path from that request.
+func (r *resolver) mark(p *Package, requested, where, chain string, req int) *Package {
 	c := *p
 	c.Requested = requested
 	c.where, c.chain = where, chain
 	c.Reason = where + ": " + chain
 	r.chosen[p.Name] = &c
+	r.reqOf[p.Name] = req
 	if requested != "" {
 		r.roots = append(r.roots, &c)
 	}
@@ -424,7 +555,7 @@ func (r *resolver) visit(p *Package) {
 				}
 				// When the base has an older version of c, c is installed
 				// over it (an upgrade in this layer).
-				nc := r.mark(c, "", p.where, p.chain+" -> "+c.Name)
+				nc := r.mark(c, "", p.where, p.chain+" -> "+c.Name, r.reqOf[p.Name])
 				r.edges[p.Name] = append(r.edges[p.Name], nc.Name)
 				r.visit(nc)
 				continue relations

@@ -3,6 +3,8 @@ package deb
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -275,6 +276,7 @@ type release struct {
 	archs      map[string]bool
 	components map[string]bool
 	sha256     map[string]releaseFile
+	digest     string // sha256 hex of the verified text
 }
 
 type releaseFile struct {
@@ -359,7 +361,13 @@ func (c *Client) fetchRelease(ctx context.Context, src Source, suite string, key
 			return nil, err
 		}
 	}
-	return parseRelease(text, dists, suite)
+	rel, err := parseRelease(text, dists, suite)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(text)
+	rel.digest = hex.EncodeToString(sum[:])
+	return rel, nil
 }
 
 func (c *Client) readDetached(dists, relPath, sigPath string, keys openpgp.EntityList, keyName string) ([]byte, error) {
@@ -426,14 +434,19 @@ func parseRelease(text []byte, dists, suite string) (*release, error) {
 }
 
 // Index returns the verified package universe of the sources for one
-// architecture (all sources must name the same Arch). Every Packages index
-// is checked against its signed Release; indexes are kept in the cache.
+// architecture (all sources must name the same Arch). Every Release is
+// fetched and verified (offline: the cached one), and every Packages index
+// must be in the cache or is fetched and checked against its signed
+// Release now; the indexes are parsed only when a resolution is not in the
+// cache (see Index.Resolve). A local directory is read at once.
 func (c *Client) Index(ctx context.Context, srcs ...Source) (*Index, error) {
 	if len(srcs) == 0 {
 		srcs = []Source{{}}
 	}
 	arch := srcs[0].withDefaults().Arch
-	ix := newIndex(arch)
+	ix := &Index{Arch: arch, c: c}
+	key := newKeyHash(indexFormat)
+	key.line("arch", arch)
 	var errs []error
 	for _, src := range srcs {
 		src = src.withDefaults()
@@ -442,8 +455,15 @@ func (c *Client) Index(ctx context.Context, srcs ...Source) (*Index, error) {
 		}
 		ix.sources = append(ix.sources, src.String())
 		if src.LocalDir != "" {
-			if err := c.scanLocal(ctx, src, ix); err != nil {
+			dir, pkgs, err := c.scanLocal(ctx, src, arch)
+			if err != nil {
 				errs = append(errs, err)
+				continue
+			}
+			ix.parts = append(ix.parts, indexPart{local: pkgs})
+			key.line("local", dir)
+			for _, p := range pkgs {
+				key.line("deb", p.Filename, p.SHA256, strconv.FormatInt(p.Size, 10))
 			}
 			continue
 		}
@@ -455,12 +475,14 @@ func (c *Client) Index(ctx context.Context, srcs ...Source) (*Index, error) {
 		if err != nil {
 			return nil, err
 		}
+		key.line("mirror", src.Mirror)
 		for _, suite := range src.Suites {
 			rel, err := c.fetchRelease(ctx, src, suite, keys, keyName)
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
+			key.line("release", suite, rel.digest)
 			if !rel.archs[arch] {
 				errs = append(errs, fmt.Errorf("%s: suite %s has no architecture %s", src.Mirror, suite, arch))
 				continue
@@ -470,16 +492,20 @@ func (c *Client) Index(ctx context.Context, srcs ...Source) (*Index, error) {
 					errs = append(errs, fmt.Errorf("%s: suite %s has no component %s", src.Mirror, suite, comp))
 					continue
 				}
-				if err := c.loadPackages(ctx, src, rel, comp, ix); err != nil {
+				pf, err := c.preparePackages(ctx, src, rel, comp)
+				if err != nil {
 					errs = append(errs, err)
+					continue
 				}
+				key.line("component", suite, comp)
+				ix.parts = append(ix.parts, indexPart{file: pf})
 			}
 		}
 	}
 	if err := joinMissing(errs); err != nil {
 		return nil, err
 	}
-	ix.finish()
+	ix.key = key.sum()
 	return ix, nil
 }
 
@@ -505,75 +531,4 @@ func joinMissing(errs []error) error {
 			len(missing), strings.Join(missing, "\n  "), layers.ErrNotCached))
 	}
 	return errors.Join(other...)
-}
-
-// loadPackages reads one component's Packages index into ix.
-func (c *Client) loadPackages(ctx context.Context, src Source, rel *release, comp string, ix *Index) error {
-	base := comp + "/binary-" + src.Arch + "/Packages"
-	plain, hasPlain := rel.sha256[base]
-	var comprName string
-	var compr releaseFile
-	for _, ext := range []string{".xz", ".gz"} {
-		if f, ok := rel.sha256[base+ext]; ok {
-			comprName, compr = base+ext, f
-			break
-		}
-	}
-	if comprName == "" && !hasPlain {
-		return fmt.Errorf("%sInRelease lists no %s index", rel.url, base)
-	}
-	urlsFor := func(name string, f releaseFile) []string {
-		u := []string{}
-		if rel.byHash {
-			u = append(u, rel.url+path.Dir(name)+"/by-hash/SHA256/"+f.hex)
-		}
-		return append(u, rel.url+name)
-	}
-	// The uncompressed index is kept in the cache too (its hash is in the
-	// Release), so a later build neither downloads nor decompresses it.
-	var p string
-	var err error
-	switch {
-	case comprName == "":
-		p, err = c.download(ctx, plain.hex, urlsFor(base, plain)...)
-	default:
-		decompress := func(ctx context.Context, w io.Writer) error {
-			cp, err := c.download(ctx, compr.hex, urlsFor(comprName, compr)...)
-			if err != nil {
-				return err
-			}
-			f, err := os.Open(cp)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			r, err := decompressor(comprName, f)
-			if err != nil {
-				return fmt.Errorf("%s%s: %w", rel.url, comprName, err)
-			}
-			defer r.Close()
-			if _, err := io.Copy(w, r); err != nil {
-				return fmt.Errorf("decompressing %s%s: %w", rel.url, comprName, err)
-			}
-			return nil
-		}
-		want := ""
-		if hasPlain {
-			want = "sha256:" + plain.hex
-		}
-		p, _, err = c.cache.Download(ctx, want, decompress)
-		if err != nil && errors.Is(err, layers.ErrDigestMismatch) {
-			err = fmt.Errorf("%s%s does not match the hash in the signed Release: %w", rel.url, base, err)
-		}
-	}
-	if err != nil {
-		return err
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return fmt.Errorf("reading cached %s%s: %w", rel.url, base, err)
-	}
-	defer f.Close()
-	o := &origin{mirror: src.Mirror, suite: rel.suite, component: comp, notAuto: rel.notAuto}
-	return ix.addPackages(f, rel.url+base, o)
 }

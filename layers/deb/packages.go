@@ -1,0 +1,437 @@
+package deb
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/assemble-build/assemble/layers"
+	"pault.ag/go/debian/version"
+)
+
+// packagesFile is one component's Packages index of a verified Release.
+type packagesFile struct {
+	src  Source
+	rel  *release
+	comp string
+	base string // "main/binary-amd64/Packages"
+	// path is the uncompressed index when Client.Index already had to
+	// fetch (and so verify) it; "" when it was found in the cache and is
+	// verified when parsed.
+	path string
+}
+
+// name is the index's URL, for messages.
+func (pf *packagesFile) name() string { return pf.rel.url + pf.base }
+
+// indexFiles returns the Release's entries for a component's index: the
+// uncompressed one and the first compressed one listed (xz, else gz).
+func (pf *packagesFile) indexFiles() (plain releaseFile, hasPlain bool, comprName string, compr releaseFile) {
+	plain, hasPlain = pf.rel.sha256[pf.base]
+	for _, ext := range []string{".xz", ".gz"} {
+		if f, ok := pf.rel.sha256[pf.base+ext]; ok {
+			return plain, hasPlain, pf.base + ext, f
+		}
+	}
+	return plain, hasPlain, "", releaseFile{}
+}
+
+// preparePackages makes sure a component's index is in the cache without
+// reading it: when the uncompressed index the Release names is there, that
+// is all (it is verified when parsed); otherwise it is fetched and verified
+// now, so a missing or tampered index fails Client.Index as it always did.
+func (c *Client) preparePackages(ctx context.Context, src Source, rel *release, comp string) (*packagesFile, error) {
+	pf := &packagesFile{src: src, rel: rel, comp: comp, base: comp + "/binary-" + src.Arch + "/Packages"}
+	plain, hasPlain, comprName, _ := pf.indexFiles()
+	if comprName == "" && !hasPlain {
+		return nil, fmt.Errorf("%sInRelease lists no %s index", rel.url, pf.base)
+	}
+	if hasPlain {
+		if fi, err := os.Stat(c.downloadPathOf("sha256:" + plain.hex)); err == nil && fi.Mode().IsRegular() && fi.Size() == plain.size {
+			return pf, nil
+		}
+	}
+	p, err := c.packagesPath(ctx, pf)
+	if err != nil {
+		return nil, err
+	}
+	pf.path = p
+	return pf, nil
+}
+
+// packagesPath returns the verified, uncompressed index in the cache,
+// fetching and decompressing it when needed. The uncompressed index is kept
+// too (its hash is in the Release), so a later build neither downloads nor
+// decompresses it.
+func (c *Client) packagesPath(ctx context.Context, pf *packagesFile) (string, error) {
+	rel := pf.rel
+	plain, hasPlain, comprName, compr := pf.indexFiles()
+	urlsFor := func(name string, f releaseFile) []string {
+		u := []string{}
+		if rel.byHash {
+			u = append(u, rel.url+path.Dir(name)+"/by-hash/SHA256/"+f.hex)
+		}
+		return append(u, rel.url+name)
+	}
+	if comprName == "" {
+		return c.download(ctx, plain.hex, urlsFor(pf.base, plain)...)
+	}
+	decompress := func(ctx context.Context, w io.Writer) error {
+		cp, err := c.download(ctx, compr.hex, urlsFor(comprName, compr)...)
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(cp)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r, err := decompressor(comprName, f)
+		if err != nil {
+			return fmt.Errorf("%s%s: %w", rel.url, comprName, err)
+		}
+		defer r.Close()
+		if _, err := io.Copy(w, r); err != nil {
+			return fmt.Errorf("decompressing %s%s: %w", rel.url, comprName, err)
+		}
+		return nil
+	}
+	want := ""
+	if hasPlain {
+		want = "sha256:" + plain.hex
+	}
+	p, _, err := c.cache.Download(ctx, want, decompress)
+	if err != nil && errors.Is(err, layers.ErrDigestMismatch) {
+		err = fmt.Errorf("%s%s does not match the hash in the signed Release: %w", rel.url, pf.base, err)
+	}
+	return p, err
+}
+
+// parsePackages reads one component's index, calling add for every package
+// of the architecture.
+func (c *Client) parsePackages(pf *packagesFile, arch string, add func(*Package)) error {
+	var data string
+	if pf.path != "" {
+		d, _, err := readIndexFile(pf.path)
+		if err != nil {
+			return fmt.Errorf("reading cached %s: %w", pf.name(), err)
+		}
+		data = d
+	} else {
+		// Client.Index found the index in the cache; it is verified here,
+		// hashed as it is read, rather than read twice.
+		plain, _, _, _ := pf.indexFiles()
+		d, sum, err := readIndexFile(c.downloadPathOf("sha256:" + plain.hex))
+		if err != nil || sum != plain.hex {
+			// Gone or damaged since: fetch it again (or, offline, say it
+			// is missing). Parsing happens outside any build step's
+			// context, hence Background.
+			p, err := c.packagesPath(context.Background(), pf)
+			if err != nil {
+				return err
+			}
+			if d, _, err = readIndexFile(p); err != nil {
+				return fmt.Errorf("reading cached %s: %w", pf.name(), err)
+			}
+		}
+		data = d
+	}
+	o := &origin{mirror: pf.src.Mirror, suite: pf.rel.suite, component: pf.comp, notAuto: pf.rel.notAuto}
+	return parsePackagesIndex(data, pf.name(), arch, o, add)
+}
+
+// readIndexFile reads a file as one string (the packages' fields are
+// substrings of it, not copies) and returns its sha256 hex.
+func readIndexFile(p string) (string, string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", "", err
+	}
+	defer f.Close()
+	var b strings.Builder
+	if fi, err := f.Stat(); err == nil {
+		b.Grow(int(fi.Size()))
+	}
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(&b, h), f); err != nil {
+		return "", "", err
+	}
+	return b.String(), hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// The fields of an index paragraph a Package is made of.
+const (
+	fPackage = iota
+	fArchitecture
+	fVersion
+	fMultiArch
+	fPriority
+	fSection
+	fEssential
+	fSource
+	fDepends
+	fPreDepends
+	fProvides
+	fConflicts
+	fBreaks
+	fFilename
+	fSHA256
+	fSize
+	fInstalledSize
+	numFields
+)
+
+var indexFieldNames = [numFields]string{
+	"Package", "Architecture", "Version", "Multi-Arch", "Priority", "Section",
+	"Essential", "Source", "Depends", "Pre-Depends", "Provides", "Conflicts",
+	"Breaks", "Filename", "SHA256", "Size", "Installed-Size",
+}
+
+// indexFieldID is a field name's number, or -1 for a field a Package does
+// not keep. Names are case-insensitive; the usual spelling is matched first.
+func indexFieldID(name string) int {
+	switch name {
+	case "Package":
+		return fPackage
+	case "Architecture":
+		return fArchitecture
+	case "Version":
+		return fVersion
+	case "Multi-Arch":
+		return fMultiArch
+	case "Priority":
+		return fPriority
+	case "Section":
+		return fSection
+	case "Essential":
+		return fEssential
+	case "Source":
+		return fSource
+	case "Depends":
+		return fDepends
+	case "Pre-Depends":
+		return fPreDepends
+	case "Provides":
+		return fProvides
+	case "Conflicts":
+		return fConflicts
+	case "Breaks":
+		return fBreaks
+	case "Filename":
+		return fFilename
+	case "SHA256":
+		return fSHA256
+	case "Size":
+		return fSize
+	case "Installed-Size":
+		return fInstalledSize
+	case "Description", "Description-md5", "Maintainer", "Homepage", "Tag",
+		"MD5sum", "Recommends", "Suggests", "Replaces", "Enhances",
+		"Built-Using", "Static-Built-Using", "Original-Maintainer", "Protected":
+		return -1
+	}
+	for i, n := range indexFieldNames {
+		if strings.EqualFold(n, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// fieldSpan is where a field's value lies in the index text: from the first
+// character after "Name:" and its blanks to the end of its last line.
+type fieldSpan struct {
+	start, end int
+	multi      bool // has continuation lines
+	set        bool
+}
+
+// trimCR drops one trailing carriage return.
+func trimCR(s string) string {
+	if n := len(s); n > 0 && s[n-1] == '\r' {
+		return s[:n-1]
+	}
+	return s
+}
+
+// parsePackagesIndex reads a Packages index the way readParagraphs and
+// packageFromParagraph do, with the same results and errors, but keeps
+// only the fields a Package needs, as substrings of data. It is the cold
+// path of every build's resolution, so it avoids per-line copies.
+func parsePackagesIndex(data, name, arch string, o *origin, add func(*Package)) error {
+	var (
+		spans   [numFields]fieldSpan
+		inPara  bool
+		paraAt  int // line of the paragraph's first field
+		last    = -1
+		line    int
+		slab    []Package // packages are allocated in blocks
+		lineEnd int
+	)
+	// value is what paragraph.get returns: trimmed when it is one line,
+	// the raw lines (carriage returns dropped) otherwise.
+	value := func(id int) string {
+		s := spans[id]
+		if !s.set {
+			return ""
+		}
+		raw := data[s.start:s.end]
+		if !s.multi {
+			return strings.TrimSpace(raw)
+		}
+		parts := strings.Split(raw, "\n")
+		for i, p := range parts {
+			parts[i] = trimCR(trimCR(p))
+		}
+		return strings.Join(parts, "\n")
+	}
+	folded := func(id int) string {
+		v := value(id)
+		if !spans[id].multi {
+			return v
+		}
+		return strings.Join(strings.Fields(v), " ")
+	}
+	flush := func() error {
+		if !inPara {
+			return nil
+		}
+		inPara, last = false, -1
+		pname := value(fPackage)
+		if pname == "" {
+			return fmt.Errorf("%s line %d: paragraph without Package field", name, paraAt)
+		}
+		if !validName(pname) {
+			return fmt.Errorf("%s line %d: bad package name %q", name, paraAt, pname)
+		}
+		a := value(fArchitecture)
+		if a != arch && a != "all" {
+			return nil
+		}
+		vs := value(fVersion)
+		v, err := version.Parse(vs)
+		if err != nil {
+			return fmt.Errorf("%s line %d: package %s: bad version %q: %v", name, paraAt, pname, vs, err)
+		}
+		if len(slab) == cap(slab) {
+			slab = make([]Package, 0, 1024)
+		}
+		slab = append(slab, Package{
+			Name:         pname,
+			Version:      vs,
+			Architecture: a,
+			MultiArch:    value(fMultiArch),
+			Priority:     value(fPriority),
+			Section:      value(fSection),
+			Essential:    strings.EqualFold(value(fEssential), "yes"),
+			Source:       value(fSource),
+			Depends:      folded(fDepends),
+			PreDepends:   folded(fPreDepends),
+			Provides:     folded(fProvides),
+			Conflicts:    folded(fConflicts),
+			Breaks:       folded(fBreaks),
+			Filename:     value(fFilename),
+			SHA256:       strings.ToLower(value(fSHA256)),
+			ver:          v,
+			target:       arch,
+			origin:       o,
+		})
+		pkg := &slab[len(slab)-1]
+		if s := value(fSize); s != "" {
+			pkg.Size, _ = strconv.ParseInt(s, 10, 64)
+		}
+		if s := value(fInstalledSize); s != "" {
+			pkg.InstalledSize, _ = strconv.ParseInt(s, 10, 64)
+		}
+		if err := checkPoolPath(pkg.Filename); err != nil {
+			return fmt.Errorf("%s line %d: %w", name, paraAt, err)
+		}
+		if len(pkg.SHA256) != 64 {
+			return fmt.Errorf("%s line %d: package %s has no SHA256", name, paraAt, pkg.Name)
+		}
+		add(pkg)
+		return nil
+	}
+	for pos := 0; pos < len(data); pos = lineEnd + 1 {
+		start := pos
+		if i := strings.IndexByte(data[pos:], '\n'); i >= 0 {
+			lineEnd = pos + i
+		} else {
+			lineEnd = len(data)
+		}
+		line++
+		// bufio.ScanLines drops one carriage return, readParagraphs another.
+		text := trimCR(trimCR(data[start:lineEnd]))
+		if isBlank(text) {
+			if err := flush(); err != nil {
+				return err
+			}
+			continue
+		}
+		if text[0] == '#' && !inPara {
+			continue
+		}
+		if text[0] == ' ' || text[0] == '\t' {
+			if !inPara {
+				return fmt.Errorf("%s line %d: continuation line without a field", name, line)
+			}
+			if last >= 0 {
+				spans[last].end = lineEnd
+				spans[last].multi = true
+			}
+			continue
+		}
+		colon := strings.IndexByte(text, ':')
+		if colon <= 0 {
+			return fmt.Errorf("%s line %d: expected \"Field: value\", got %q", name, line, truncate(text, 60))
+		}
+		fname := text[:colon]
+		if hasBlank(fname) {
+			return fmt.Errorf("%s line %d: bad field name %q", name, line, truncate(fname, 60))
+		}
+		if !inPara {
+			inPara, paraAt = true, line
+			spans = [numFields]fieldSpan{}
+		}
+		last = -1
+		if id := indexFieldID(fname); id >= 0 && !spans[id].set {
+			rest := text[colon+1:]
+			v := strings.TrimLeft(rest, " \t")
+			spans[id] = fieldSpan{start: start + colon + 1 + len(rest) - len(v), end: lineEnd, set: true}
+			last = id
+		}
+	}
+	return flush()
+}
+
+// hasBlank is strings.ContainsAny(s, " \t"), which is slow on short strings.
+func hasBlank(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ' ' || s[i] == '\t' {
+			return true
+		}
+	}
+	return false
+}
+
+// isBlank is strings.TrimSpace(s) == "" without the trimming.
+func isBlank(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ' ', '\t', '\n', '\r', '\v', '\f':
+		default:
+			if s[i] < 0x80 {
+				return false
+			}
+			return strings.TrimSpace(s) == ""
+		}
+	}
+	return true
+}

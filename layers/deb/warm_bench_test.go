@@ -1,0 +1,75 @@
+package deb
+
+import (
+	"context"
+	"testing"
+
+	"github.com/assemble-build/assemble/layers"
+)
+
+// warmPython3 is one warm rebuild of python3 on the Essential set, as a new
+// process would do it: a fresh cache handle and client, Index, Resolve and
+// the layers' keys (no entries).
+func warmPython3(b *testing.B, offline, miss bool) {
+	ctx := context.Background()
+	for i := 0; i < b.N; i++ {
+		cache, err := layers.OpenCache(testCacheDir(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		c := New(cache, WithOffline(offline))
+		ix, err := c.Index(ctx, Source{Arch: "amd64"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		reqs := ix.EssentialRequest()
+		for _, n := range []string{"python3", "ca-certificates", "tzdata", "netbase"} {
+			reqs = append(reqs, Request{Name: n, Where: "test"})
+		}
+		resolve := ix.Resolve
+		if miss {
+			resolve = func(reqs []Request, installed map[string]string) ([]*Package, error) {
+				p, _, err := ix.resolve(reqs, installed)
+				return p, err
+			}
+		}
+		pkgs, err := resolve(reqs, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		specs, err := c.Layers(ctx, pkgs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, s := range specs {
+			if _, err := s.Key(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func BenchmarkWarmPython3Online(b *testing.B)  { warmPython3(b, false, false) }
+func BenchmarkWarmPython3Offline(b *testing.B) { warmPython3(b, true, false) }
+
+// BenchmarkMissPython3 is the same with the resolution not in the cache.
+func BenchmarkMissPython3(b *testing.B) { warmPython3(b, true, true) }
+
+// BenchmarkColdParse is Index plus parsing bookworm's Packages index (what
+// a resolution missing the cache pays), from a fresh cache handle.
+func BenchmarkColdParse(b *testing.B) {
+	ctx := context.Background()
+	for i := 0; i < b.N; i++ {
+		cache, err := layers.OpenCache(testCacheDir(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ix, err := New(cache, WithOffline(true)).Index(ctx, Source{Arch: "amd64"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if ix.Len() < 50000 {
+			b.Fatalf("index has %d packages", ix.Len())
+		}
+	}
+}
