@@ -116,24 +116,36 @@ func (e *env) index(ctx context.Context, suite, arch string) (*deb.Index, error)
 	return ix, nil
 }
 
-// debianRoot returns the layer specs of a minimal Debian root for a platform.
-func (e *env) debianRoot(ctx context.Context, suite string, platform v1.Platform) ([]layers.Spec, error) {
+// debianRoot returns the layer specs of a minimal Debian root for a platform,
+// and its dpkg status (known without reading the layers back).
+func (e *env) debianRoot(ctx context.Context, suite string, platform v1.Platform) ([]layers.Spec, []byte, error) {
 	arch, err := deb.DebianArch(platform.OS + "/" + platform.Architecture)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ix, err := e.index(ctx, suite, arch)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pkgs, err := ix.Resolve(ix.BaseRequest(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("resolving the %s base set: %w", suite, err)
+		return nil, nil, fmt.Errorf("resolving the %s base set: %w", suite, err)
 	}
 	if err := e.client.Fetch(ctx, pkgs); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return e.client.Layers(ctx, pkgs)
+	status, err := e.client.Status(ctx, pkgs)
+	if err != nil {
+		return nil, nil, err
+	}
+	specs, err := e.client.Layers(ctx, pkgs)
+	return specs, status, err
+}
+
+// seedDpkgStatus records img's dpkg status as if probed, when it is known
+// from the packages that built it.
+func (e *env) seedDpkgStatus(img v1.Image, status []byte) error {
+	return e.store(img, "dpkg-status", status)
 }
 
 // debLayers resolves a Debian layer's packages against what img already has.
@@ -299,6 +311,16 @@ func (e *env) probe(img v1.Image, name string, v any, f func(fs.FS) error) error
 	if err := f(fsys); err != nil {
 		return err
 	}
+	return e.store(img, name, v)
+}
+
+// store keeps a probe result for img's layers.
+func (e *env) store(img v1.Image, name string, v any) error {
+	chain, err := chainID(img)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(e.o.cache.Dir(), "probes", chain+"-"+name+".json")
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err

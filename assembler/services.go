@@ -42,7 +42,7 @@ func (s *services) Base(ctx context.Context, ref string, platform v1.Platform) (
 			return nil, err
 		}
 		st := &stack{o: s.o, name: s.name, platform: platformString(platform), base: img, cur: img, report: s.report}
-		specs, err := s.env.debianRoot(ctx, suite, platform)
+		specs, status, err := s.env.debianRoot(ctx, suite, platform)
 		if err != nil {
 			return nil, fmt.Errorf("base %s: %w", ref, err)
 		}
@@ -51,7 +51,11 @@ func (s *services) Base(ctx context.Context, ref string, platform v1.Platform) (
 				return nil, err
 			}
 		}
-		return oci.Stack(img, st.adds, oci.Config{}, s.o.created, nil)
+		out, err := oci.Stack(img, st.adds, oci.Config{}, s.o.created, nil)
+		if err != nil {
+			return nil, err
+		}
+		return out, s.env.seedDpkgStatus(out, status)
 	}
 	b, err := source.Parse(ref, s.o.sourceOpts...)
 	if err != nil {

@@ -5,7 +5,7 @@
 # docker-registry time).
 #
 #   bench/run.sh            all benchmarks
-#   bench/run.sh layer      one of: layer noop push memory
+#   bench/run.sh layer      one of: layer noop push memory debian python
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -99,4 +99,48 @@ if [ "$only" = all ] || [ "$only" = memory ]; then
   printf '[[image]]\nname = "gig"\n[[image.layer]]\ndir = "data"\n' > "$big/assemble.toml"
   rss=$( { /usr/bin/time -f '%M' $A --cache-dir "$work/c2" build "$big" -o "oci:$work/gig-layout" >/dev/null; } 2>&1 | tail -n1)
   echo "  peak RSS: $((rss / 1024)) MB (goal < 200 MB)"
+fi
+
+if [ "$only" = all ] || [ "$only" = debian ]; then
+  echo "== deb:bookworm + python3 from a warm download cache (best of $runs)"
+  repo="$work/debpy"
+  mkdir -p "$repo"
+  printf '[[image]]\nname = "debpy"\nbase = "deb:bookworm"\n[[image.layer]]\ntype = "deb"\npackages = ["python3"]\n' > "$repo/assemble.toml"
+  cache="$work/debcache"
+  $A --cache-dir "$cache" build "$repo" -o "oci:$work/debpy-layout" >/dev/null   # fills the download cache
+  ours=$(best_of "$runs" bash -c "rm -rf $cache/blobs $cache/keys $cache/probes $cache/deb-resolve $work/debpy-layout && $A --cache-dir $cache build $repo -o oci:$work/debpy-layout")
+  # mmdebstrap with the same .deb files handed to apt, so neither side downloads packages.
+  debs="$work/mmdebs"
+  mkdir -p "$debs"
+  mmdebstrap --quiet --variant=essential --include=python3 --skip=download/empty \
+    --customize-hook="sync-out /var/cache/apt/archives $debs" bookworm "$work/mm.tar" http://deb.debian.org/debian >/dev/null 2>&1
+  peer=$(best_of "$runs" mmdebstrap --quiet --variant=essential --include=python3 --skip=download/empty \
+    --setup-hook='mkdir -p "$1"/var/cache/apt/archives/' --setup-hook="sync-in $debs /var/cache/apt/archives/" \
+    bookworm "$work/mm.tar" http://deb.debian.org/debian)
+  rebuild=$(best_of 5 $A --cache-dir "$cache" build "$repo" -o "oci:$work/debpy-layout")
+  offline=$(best_of 5 $A --cache-dir "$cache" build "$repo" --offline -o "oci:$work/debpy-layout")
+  echo "  assemble ${ours}s  mmdebstrap ${peer}s  speed-up: $(ratio "$peer" "$ours")x (goal >= 5)"
+  echo "  rebuild, everything cached: ${rebuild}s online (InRelease checked), ${offline}s --offline (goal < 0.3 s)"
+fi
+
+if [ "$only" = all ] || [ "$only" = python ]; then
+  echo "== 20 wheels from a local wheelhouse (best of $runs)"
+  wh="$work/wheelhouse"
+  python3 bench/mkwheels.py "$wh" 17
+  cp /usr/share/python-wheels/*.whl "$wh/"
+  repo="$work/pyrepo"
+  mkdir -p "$repo/base"
+  cp "$wh/requirements.txt" "$repo/"
+  printf '[[image]]\nname = "py"\nbase = "deb:bookworm"\n[[image.layer]]\ntype = "deb"\npackages = ["python3"]\n[[image.layer]]\ntype = "python"\nrequirements = ["requirements.txt"]\n' > "$repo/assemble.toml"
+  printf '[[image]]\nname = "py"\nbase = "deb:bookworm"\n[[image.layer]]\ntype = "deb"\npackages = ["python3"]\n' > "$repo/base/assemble.toml"
+  # A cache holding the Debian base only; every cold run starts from a copy of it.
+  $A --cache-dir "$work/basecache" build "$repo/base" -o "oci:$work/py-base" >/dev/null
+  base=$(best_of "$runs" $A --cache-dir "$work/basecache" build "$repo/base" --offline -o "oci:$work/py-base")
+  cold=$(best_of "$runs" bash -c "rm -rf $work/pycache $work/py-layout && cp -al $work/basecache $work/pycache && $A --cache-dir $work/pycache build $repo --offline --no-index --find-links $wh -o oci:$work/py-layout")
+  warm=$(best_of 5 $A --cache-dir "$work/pycache" build "$repo" --offline --no-index --find-links "$wh" -o "oci:$work/py-layout")
+  peer=$(best_of "$runs" bash -c "rm -rf $work/pip-target && python3 -m pip install -q --disable-pip-version-check --no-index --find-links $wh --target $work/pip-target -r $wh/requirements.txt")
+  layer=$(printf '%.3f' "$(echo "$cold - $base" | bc -l)")
+  echo "  cold python layer: ${layer}s (whole build ${cold}s less ${base}s for the cached Debian base)"
+  echo "  pip install --target ${peer}s  speed-up: $(ratio "$peer" "$layer")x (goal >= 3)"
+  echo "  cached rebuild of the whole image, offline: ${warm}s (goal < 0.1 s)"
 fi
