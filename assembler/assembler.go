@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/assemble-build/assemble/assembler/explicit"
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/layers"
+	"github.com/assemble-build/assemble/oci"
 	"github.com/assemble-build/assemble/oci/source"
 )
 
@@ -41,6 +43,8 @@ type options struct {
 	noRun       bool
 	runOutput   io.Writer
 	input       plan.Input
+	tagScheme   string
+	tagZone     *time.Location
 
 	envMu sync.Mutex
 	env   *env // shared by the images of one plan
@@ -76,8 +80,16 @@ func WithPlatforms(p ...string) Option { return func(o *options) { o.platforms =
 // WithBase overrides the base of every image.
 func WithBase(ref string) Option { return func(o *options) { o.base = ref } }
 
-// WithTags overrides the tags of every image.
+// WithTags overrides the tags of every image. A tag may be a template:
+// {version}, {group}, {branch}, {sha} (short), {timestamp:%Y%m%d}.
 func WithTags(tags ...string) Option { return func(o *options) { o.tags = tags } }
+
+// WithTagScheme applies a naming preset to every image: "labnow" (a
+// namespace suffix on non-main branches and a time-and-commit tag); loc is
+// the time zone of its timestamp tag (nil: UTC).
+func WithTagScheme(scheme string, loc *time.Location) Option {
+	return func(o *options) { o.tagScheme, o.tagZone = scheme, loc }
+}
 
 // WithSourceOptions passes options (credentials, insecure registries) to base sources.
 func WithSourceOptions(so ...source.Option) Option {
@@ -214,6 +226,21 @@ func Plan(ctx context.Context, dir string, opts ...Option) (*plan.Plan, error) {
 			}
 		}
 	}
+	var vars oci.TagVars
+	if len(o.tags) > 0 || o.tagScheme != "" {
+		if vars, err = oci.GitVars(p.Root, os.Getenv); err != nil {
+			return nil, err
+		}
+		vars.Location = o.tagZone
+		if vars.Time.IsZero() {
+			// No commit time: SOURCE_DATE_EPOCH when set, else now (tags are
+			// names; no digest depends on them).
+			vars.Time = time.Now()
+			if os.Getenv("SOURCE_DATE_EPOCH") != "" {
+				vars.Time = o.created
+			}
+		}
+	}
 	for i := range p.Images {
 		img := &p.Images[i]
 		if o.base != "" {
@@ -222,14 +249,56 @@ func Plan(ctx context.Context, dir string, opts ...Option) (*plan.Plan, error) {
 		if len(o.platforms) > 0 {
 			img.Platforms = o.platforms
 		}
-		if len(o.tags) > 0 {
-			img.Tags = o.tags
-		}
 		if len(img.Platforms) == 0 {
 			img.Platforms = []string{HostPlatform()}
 		}
+		if err := applyTags(img, o, vars); err != nil {
+			return nil, fmt.Errorf("image %s: %w", img.Name, err)
+		}
 	}
 	return p, nil
+}
+
+// applyTags expands tag templates and applies the tag scheme to one image.
+func applyTags(img *plan.Image, o *options, vars oci.TagVars) error {
+	vars.Group = img.Group
+	vars.Version = o.input.Version
+	if vars.Version == "" && len(img.Tags) > 0 {
+		vars.Version = img.Tags[0]
+	}
+	if len(o.tags) > 0 {
+		var tags []string
+		for _, tmpl := range o.tags {
+			t, err := oci.ExpandTag(tmpl, vars)
+			if err != nil {
+				return err
+			}
+			tags = append(tags, t)
+		}
+		img.Tags = tags
+	}
+	switch o.tagScheme {
+	case "":
+	case "labnow":
+		var all []string
+		repo := img.Name
+		for _, t := range img.Tags {
+			r, tags, err := oci.LabNow(img.Name+":"+t, vars)
+			if err != nil {
+				return err
+			}
+			repo = r
+			for _, nt := range tags {
+				if !slices.Contains(all, nt) {
+					all = append(all, nt)
+				}
+			}
+		}
+		img.Name, img.Tags = repo, all
+	default:
+		return fmt.Errorf("unknown tag scheme %q: the presets are: labnow", o.tagScheme)
+	}
+	return nil
 }
 
 // HostPlatform is the platform images are built for by default.

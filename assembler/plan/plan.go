@@ -38,6 +38,9 @@ type Image struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 	// Source is where the image was declared ("assemble.toml:3").
 	Source string `json:"source,omitempty"`
+	// Group names the dependency group the image is for ("group0"), for {group}
+	// in tag templates.
+	Group string `json:"group,omitempty"`
 	// Dockerfile, when set, builds the image from a Dockerfile; Base is then
 	// ignored and Layers (if any) are stacked on the Dockerfile's result.
 	Dockerfile *Dockerfile `json:"dockerfile,omitempty"`

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -31,6 +32,8 @@ type buildFlags struct {
 	debian      assembler.Debian
 	python      assembler.Python
 	input       plan.Input
+	tagScheme   string
+	tagZone     string
 	metadataOut string
 	noRun       bool
 }
@@ -112,7 +115,9 @@ SOURCE_DATE_EPOCH sets every timestamp (default 0).`,
 	fl.StringSliceVar(&f.platforms, "platform", nil, "platforms to build, e.g. linux/amd64,linux/arm64 (default: the plan's, else the host's)")
 	fl.StringVar(&f.compression, "compression", "gzip", "layer compression: gzip or zstd")
 	fl.StringVar(&f.base, "base", "", "override every image's base (scratch, oci:DIR:TAG, docker://REF, ...)")
-	fl.StringArrayVarP(&f.tags, "tag", "t", nil, "override every image's tags (repeatable)")
+	fl.StringArrayVarP(&f.tags, "tag", "t", nil, "override every image's tags (repeatable); a template: {version} {group} {branch} {sha} {timestamp:%Y%m%d%H%M}")
+	fl.StringVar(&f.tagScheme, "tag-scheme", "", "a naming preset: labnow (namespace suffix 0<branch> off main, extra tag %Y.%m%d.%H%M-<sha>, lower-cased)")
+	fl.StringVar(&f.tagZone, "tag-timezone", "UTC", "time zone of timestamps in tags (IANA name, e.g. Asia/Shanghai)")
 	fl.StringVar(&f.imageRefs, "image-refs", "", "write each reference written, with its digest (REF@sha256:...), one a line, to FILE")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON on stdout")
 	fl.BoolVar(&f.offline, "offline", false, "never use the network for inputs; fail naming what the cache lacks")
@@ -146,7 +151,7 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 	var sinks []sink.Sink
 	var excludes []string
 	for _, o := range f.outputs {
-		s, err := sink.Parse(o, sinkOpts...)
+		s, err := g.parseSink(o, f.platforms, sinkOpts)
 		if err != nil {
 			return err
 		}
@@ -189,6 +194,13 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 	}
 	if len(f.tags) > 0 {
 		opts = append(opts, assembler.WithTags(f.tags...))
+	}
+	if f.tagScheme != "" {
+		loc, err := time.LoadLocation(f.tagZone)
+		if err != nil {
+			return fmt.Errorf("--tag-timezone %q: %w", f.tagZone, err)
+		}
+		opts = append(opts, assembler.WithTagScheme(f.tagScheme, loc))
 	}
 	p, err := assembler.Plan(ctx, dir, opts...)
 	if err != nil {

@@ -38,7 +38,11 @@ unless --platform picks one (docker-archive: needs one platform).`,
 				return err
 			}
 			defer pr.Wait()
-			dst, err := sink.Parse(args[1], sink.WithRemote(rem), sink.WithProgress(pr))
+			var plats []string
+			if platform != "" {
+				plats = []string{platform}
+			}
+			dst, err := g.parseSink(args[1], plats, []sink.Option{sink.WithRemote(rem), sink.WithProgress(pr)})
 			if err != nil {
 				return err
 			}

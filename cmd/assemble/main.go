@@ -8,9 +8,16 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/assemble-build/assemble/oci/cstorage"
 )
 
 func main() {
+	// podman's storage library re-runs this binary to unpack layers: that
+	// child does its work in Init and must not run the CLI.
+	if cstorage.Init() {
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()

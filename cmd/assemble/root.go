@@ -4,10 +4,16 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/spf13/cobra"
 
 	"github.com/assemble-build/assemble/layers"
+	"github.com/assemble-build/assemble/oci"
+	"github.com/assemble-build/assemble/oci/cstorage"
+	"github.com/assemble-build/assemble/oci/sink"
 	"github.com/assemble-build/assemble/oci/source"
 )
 
@@ -18,6 +24,12 @@ type globals struct {
 	progress string
 	insecure []string
 	jobs     int
+	storage  storageFlags
+}
+
+// storageFlags choose podman's store for containers-storage: outputs.
+type storageFlags struct {
+	root, runRoot, driver string
 }
 
 func newRootCmd() *cobra.Command {
@@ -48,7 +60,10 @@ archives, or pushes to registries. No Docker daemon, no root.`,
 	pf.StringVar(&g.progress, "progress", "auto", "progress output: auto, tty (bars), plain (one line per step) or none")
 	pf.StringArrayVar(&g.insecure, "insecure-registry", nil, "registry HOST[:PORT] reached over plain HTTP or with unverified TLS (repeatable)")
 	pf.IntVar(&g.jobs, "jobs", 4, "parallel blob uploads per registry")
-	root.AddCommand(newBuildCmd(g), newPlanCmd(g), newCopyCmd(g), newInspectCmd(g), newCacheCmd(g), newVersionCmd())
+	pf.StringVar(&g.storage.root, "storage-root", "", "containers-storage: outputs: the store's root (default: podman's, from storage.conf)")
+	pf.StringVar(&g.storage.runRoot, "storage-runroot", "", "containers-storage: outputs: the store's run root")
+	pf.StringVar(&g.storage.driver, "storage-driver", "", "containers-storage: outputs: the storage driver (overlay, vfs)")
+	root.AddCommand(newBuildCmd(g), newPlanCmd(g), newCopyCmd(g), newInspectCmd(g), newSyncCmd(g), newCacheCmd(g), newVersionCmd())
 	return root
 }
 
@@ -67,4 +82,34 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "dev"
+}
+
+// parseSink parses an output; containers-storage: goes to podman's store
+// (entering a user namespace first when not root, as podman does).
+func (g *globals) parseSink(spec string, platforms []string, opts []sink.Option) (sink.Sink, error) {
+	if !strings.HasPrefix(spec, "containers-storage:") {
+		return sink.Parse(spec, opts...)
+	}
+	var plat *v1.Platform
+	if len(platforms) == 1 {
+		p, err := oci.ParsePlatform(platforms[0])
+		if err != nil {
+			return nil, err
+		}
+		plat = &p
+	}
+	if os.Geteuid() != 0 {
+		cstorage.EnterUserNamespace()
+	}
+	var copts []cstorage.Option
+	if g.storage.root != "" {
+		copts = append(copts, cstorage.WithRoot(g.storage.root))
+	}
+	if g.storage.runRoot != "" {
+		copts = append(copts, cstorage.WithRunRoot(g.storage.runRoot))
+	}
+	if g.storage.driver != "" {
+		copts = append(copts, cstorage.WithDriver(g.storage.driver))
+	}
+	return cstorage.NewSink(spec, plat, copts...)
 }

@@ -1,0 +1,542 @@
+package binder
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/layers/wheel"
+)
+
+// aptRE is repo2docker's check of an apt.txt line; like repo2docker it only
+// looks at the start of the line.
+var aptRE = regexp.MustCompile(`^[a-z0-9.+-]+`)
+
+// aptPackages reads apt.txt as repo2docker does: one package a line (several
+// separated by spaces are passed along as apt-get would take them), text
+// after # is a comment.
+func (r *repo) aptPackages(rel string) ([]plan.Package, error) {
+	b, err := r.readFile(rel)
+	if err != nil {
+		return nil, err
+	}
+	var pkgs []plan.Package
+	for i, line := range strings.Split(string(b), "\n") {
+		pkg := strings.TrimSpace(strings.SplitN(line, "#", 2)[0])
+		if pkg == "" {
+			continue
+		}
+		if !aptRE.MatchString(pkg) {
+			return nil, fmt.Errorf("%s:%d: %q is not a package name (lower-case letters, digits, '.', '+', '-'); list one Debian package a line", rel, i+1, pkg)
+		}
+		for _, f := range strings.Fields(pkg) {
+			pkgs = append(pkgs, plan.Package{Name: f, Where: fmt.Sprintf("%s:%d", rel, i+1)})
+		}
+	}
+	return pkgs, nil
+}
+
+// localRef is a package of the repository named by a dependency file
+// ("-e ." in requirements.txt, {path = "."} in a Pipfile): it can only be
+// installed once the repository is in the image, by pip in a run layer.
+type localRef struct {
+	// arg is what pip gets ("." or ".[extra]"), relative to dir.
+	arg      string
+	editable bool
+	// dir is the repository-relative directory pip runs in ("" for the root).
+	dir   string
+	where string
+}
+
+// reqFile is what a requirements file says, as far as planning cares.
+type reqFile struct {
+	file  string
+	names []string // normalized names of the named requirements, includes followed
+	local []localRef
+	// lines are the file's logical lines without the local references, with
+	// relative paths rewritten against the repository root, for an inline layer.
+	lines []string
+}
+
+// logicalLines joins continuation lines and drops comments, as pip does.
+func logicalLines(text string) []struct {
+	n    int
+	text string
+} {
+	var out []struct {
+		n    int
+		text string
+	}
+	var cur strings.Builder
+	start := 0
+	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
+	for i, l := range lines {
+		if cur.Len() == 0 {
+			start = i + 1
+		}
+		if strings.HasSuffix(l, "\\") {
+			cur.WriteString(strings.TrimSuffix(l, "\\"))
+			if i < len(lines)-1 {
+				continue
+			}
+		} else {
+			cur.WriteString(l)
+		}
+		s := stripComment(cur.String())
+		cur.Reset()
+		if s != "" {
+			out = append(out, struct {
+				n    int
+				text string
+			}{start, s})
+		}
+	}
+	return out
+}
+
+var commentRE = regexp.MustCompile(`(^|\s+)#.*$`)
+
+func stripComment(s string) string { return strings.TrimSpace(commentRE.ReplaceAllString(s, "")) }
+
+// splitOption splits "-r file", "-rfile", "--requirement=file" and
+// "--requirement file" into the long option name and its value.
+func splitOption(line string) (name, value string) {
+	short := map[string]string{"-r": "--requirement", "-c": "--constraint", "-e": "--editable", "-f": "--find-links", "-i": "--index-url"}
+	if strings.HasPrefix(line, "--") {
+		name, value, ok := strings.Cut(line, "=")
+		if i := strings.IndexAny(line, " \t"); i >= 0 && (!ok || i < len(name)) {
+			return line[:i], strings.TrimSpace(line[i:])
+		}
+		return name, strings.TrimSpace(value)
+	}
+	if len(line) >= 2 {
+		if long, ok := short[line[:2]]; ok {
+			return long, strings.TrimSpace(strings.TrimPrefix(line[2:], "="))
+		}
+	}
+	f := strings.Fields(line)
+	return f[0], strings.TrimSpace(strings.TrimPrefix(line, f[0]))
+}
+
+// requirementPart drops the per-requirement options (--hash ...) of a line.
+func requirementPart(line string) string {
+	for _, sep := range []string{" --", "\t--", " -"} {
+		if i := strings.Index(line, sep); i >= 0 {
+			line = line[:i]
+		}
+	}
+	return strings.TrimSpace(line)
+}
+
+// looksLocal is repo2docker's is_local_pip_requirement for a requirement
+// argument: a path, not a name, not a wheel or archive file.
+func looksLocal(arg string) bool {
+	low := strings.ToLower(arg)
+	for _, ext := range []string{".whl", ".tar.gz", ".zip", ".tgz", ".tar.bz2"} {
+		if strings.HasSuffix(low, ext) {
+			return false
+		}
+	}
+	return strings.HasPrefix(arg, ".") || strings.HasPrefix(arg, "/")
+}
+
+// scanRequirements reads a requirements file (and those it includes with
+// -r) for the names it asks for and the repository packages it installs.
+func (r *repo) scanRequirements(rel string) (*reqFile, error) {
+	rf := &reqFile{file: rel}
+	if err := r.scanReq(rel, rf, true, map[string]bool{}); err != nil {
+		return nil, err
+	}
+	sort.Strings(rf.names)
+	return rf, nil
+}
+
+func (r *repo) scanReq(rel string, rf *reqFile, top bool, seen map[string]bool) error {
+	if seen[rel] {
+		return nil // pip reports the loop; the resolver's parser does too
+	}
+	seen[rel] = true
+	b, err := r.readFile(rel)
+	if err != nil {
+		return err
+	}
+	dir := path.Dir(rel)
+	for _, ll := range logicalLines(string(b)) {
+		where := fmt.Sprintf("%s:%d", rel, ll.n)
+		line := ll.text
+		if strings.HasPrefix(line, "-") {
+			name, value := splitOption(line)
+			switch name {
+			case "--requirement":
+				inc := path.Clean(path.Join(dir, value))
+				if strings.Contains(value, "://") || path.IsAbs(value) || inc == ".." || strings.HasPrefix(inc, "../") {
+					return fmt.Errorf("%s: -r %s: include requirements files from inside the repository, by relative path", where, value)
+				}
+				if err := r.scanReq(inc, rf, false, seen); err != nil {
+					return err
+				}
+				if top {
+					rf.lines = append(rf.lines, "-r "+inc)
+				}
+				continue
+			case "--constraint", "--find-links":
+				if top {
+					if !strings.Contains(value, "://") && !path.IsAbs(value) && !strings.HasPrefix(value, "file:") {
+						value = path.Join(dir, value)
+					}
+					rf.lines = append(rf.lines, name+" "+value)
+				}
+				continue
+			case "--editable":
+				if looksLocal(value) {
+					if !top {
+						return fmt.Errorf("%s: -e %s installs a package of the repository from an included file: move the line into %s", where, value, rf.file)
+					}
+					ref, err := r.local(value, true, "", where)
+					if err != nil {
+						return err
+					}
+					rf.local = append(rf.local, ref)
+					continue
+				}
+			}
+			if top {
+				rf.lines = append(rf.lines, line)
+			}
+			continue
+		}
+		arg := requirementPart(line)
+		if looksLocal(arg) {
+			if !top {
+				return fmt.Errorf("%s: %s installs a package of the repository from an included file: move the line into %s", where, arg, rf.file)
+			}
+			ref, err := r.local(arg, false, "", where)
+			if err != nil {
+				return err
+			}
+			rf.local = append(rf.local, ref)
+			continue
+		}
+		if q, err := wheel.ParseRequirement(arg); err == nil {
+			rf.names = append(rf.names, wheel.NormalizeName(q.Name))
+		}
+		if top {
+			rf.lines = append(rf.lines, line)
+		}
+	}
+	return nil
+}
+
+// local checks a reference to a package of the repository: arg is relative
+// to dir (repository-relative; pip's working directory).
+func (r *repo) local(arg string, editable bool, dir, where string) (localRef, error) {
+	p := arg
+	if i := strings.IndexByte(p, '['); i >= 0 {
+		p = p[:i] // ".[test]": extras
+	}
+	if path.IsAbs(p) {
+		return localRef{}, fmt.Errorf("%s: %s is an absolute path: name the package by a path relative to the repository", where, arg)
+	}
+	rel := path.Clean(path.Join(dir, p))
+	if rel == ".." || strings.HasPrefix(rel, "../") {
+		return localRef{}, fmt.Errorf("%s: %s is outside the repository", where, arg)
+	}
+	if rel == "." {
+		rel = ""
+	}
+	if !r.exists(path.Join(rel, "setup.py")) && !r.exists(path.Join(rel, "pyproject.toml")) {
+		return localRef{}, fmt.Errorf("%s: %s is not a Python package (no setup.py or pyproject.toml in %s)", where, arg, "./"+rel)
+	}
+	return localRef{arg: arg, editable: editable, dir: dir, where: where}, nil
+}
+
+// pipfileLock is the part of Pipfile.lock that matters here.
+type pipfileLock struct {
+	Meta struct {
+		Requires map[string]string `json:"requires"`
+		Sources  []pipSource       `json:"sources"`
+	} `json:"_meta"`
+	Default map[string]lockEntry `json:"default"`
+	Develop map[string]lockEntry `json:"develop"`
+}
+
+type pipSource struct {
+	Name string `json:"name" toml:"name"`
+	URL  string `json:"url" toml:"url"`
+}
+
+type lockEntry struct {
+	Version  string   `json:"version"`
+	Hashes   []string `json:"hashes"`
+	Markers  string   `json:"markers"`
+	Extras   []string `json:"extras"`
+	Path     string   `json:"path"`
+	Editable bool     `json:"editable"`
+	Git      string   `json:"git"`
+	File     string   `json:"file"`
+}
+
+// pipenvPlan is what a Pipfile or Pipfile.lock asks pipenv to install.
+type pipenvPlan struct {
+	packages []string
+	names    []string
+	local    []localRef
+	sources  []pipSource
+	python   string // "3.11" from [requires] or _meta.requires; "" when unset
+	pyFrom   string
+}
+
+// pipenvLock reads Pipfile.lock as `pipenv install --system --dev
+// --ignore-pipfile` would install it: default and develop packages, pinned
+// and hashed.
+func (r *repo) pipenvLock(rel string) (*pipenvPlan, error) {
+	b, err := r.readFile(rel)
+	if err != nil {
+		return nil, err
+	}
+	var lock pipfileLock
+	if err := json.Unmarshal(b, &lock); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("%s: byte %d: %v (regenerate it with pipenv lock)", rel, se.Offset, err)
+		}
+		return nil, fmt.Errorf("%s: %w (regenerate it with pipenv lock)", rel, err)
+	}
+	pp := &pipenvPlan{sources: lock.Meta.Sources}
+	for _, k := range []string{"python_full_version", "python_version"} {
+		if v := lock.Meta.Requires[k]; v != "" {
+			pp.python, pp.pyFrom = majorMinor(v), rel+": _meta.requires."+k
+			break
+		}
+	}
+	dir := path.Dir(rel)
+	if dir == "." {
+		dir = ""
+	}
+	seen := map[string]bool{}
+	for _, section := range []struct {
+		name    string
+		entries map[string]lockEntry
+	}{{"default", lock.Default}, {"develop", lock.Develop}} {
+		names := make([]string, 0, len(section.entries))
+		for n := range section.entries {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			e := section.entries[n]
+			where := fmt.Sprintf("%s: %s.%s", rel, section.name, n)
+			key := wheel.NormalizeName(n)
+			if seen[key] {
+				continue // pipenv installs the default section's pin
+			}
+			seen[key] = true
+			switch {
+			case e.Git != "":
+				return nil, fmt.Errorf("%s: installing from git (%s) is not supported: assemble installs released wheels; pin a released version or build a wheel into a wheelhouse (--find-links DIR)", where, e.Git)
+			case e.Path != "":
+				ref, err := r.local(e.Path, e.Editable, dir, where)
+				if err != nil {
+					return nil, err
+				}
+				pp.local = append(pp.local, ref)
+				continue
+			}
+			line := n + extras(e.Extras)
+			if e.File != "" {
+				line += " @ " + e.File
+			} else {
+				line += e.Version
+			}
+			if e.Markers != "" {
+				line += " ; " + e.Markers
+			}
+			for _, h := range e.Hashes {
+				line += " --hash=" + h
+			}
+			pp.packages = append(pp.packages, line)
+			pp.names = append(pp.names, key)
+		}
+	}
+	return pp, nil
+}
+
+// pipfileToml is the part of a Pipfile that matters here.
+type pipfileToml struct {
+	Source      []pipSource    `toml:"source"`
+	Packages    map[string]any `toml:"packages"`
+	DevPackages map[string]any `toml:"dev-packages"`
+	Requires    map[string]any `toml:"requires"`
+}
+
+// markerKeys are the PEP 508 marker variables a Pipfile entry may set.
+var markerKeys = []string{"os_name", "sys_platform", "platform_machine", "platform_python_implementation",
+	"platform_release", "platform_system", "platform_version", "python_version", "python_full_version",
+	"implementation_name", "implementation_version"}
+
+// pipenvPipfile reads a Pipfile without a lock as `pipenv install --system
+// --dev --skip-lock` would: its packages and dev-packages, resolved when built.
+func (r *repo) pipenvPipfile(rel string) (*pipenvPlan, error) {
+	b, err := r.readFile(rel)
+	if err != nil {
+		return nil, err
+	}
+	var pf pipfileToml
+	if _, err := toml.Decode(string(b), &pf); err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s:%d: %s (fix the TOML syntax)", rel, pe.Position.Line, pe.Message)
+		}
+		return nil, fmt.Errorf("%s: %w", rel, err)
+	}
+	pp := &pipenvPlan{sources: pf.Source}
+	for _, k := range []string{"python_full_version", "python_version"} {
+		if v, ok := pf.Requires[k].(string); ok && v != "" {
+			pp.python, pp.pyFrom = majorMinor(v), rel+": [requires] "+k
+			break
+		}
+	}
+	dir := path.Dir(rel)
+	if dir == "." {
+		dir = ""
+	}
+	seen := map[string]bool{}
+	for _, section := range []struct {
+		name    string
+		entries map[string]any
+	}{{"packages", pf.Packages}, {"dev-packages", pf.DevPackages}} {
+		names := make([]string, 0, len(section.entries))
+		for n := range section.entries {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			where := fmt.Sprintf("%s: [%s] %s", rel, section.name, n)
+			key := wheel.NormalizeName(n)
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			line, ref, err := r.pipfileEntry(n, section.entries[n], dir, where)
+			if err != nil {
+				return nil, err
+			}
+			if ref != nil {
+				pp.local = append(pp.local, *ref)
+				continue
+			}
+			pp.packages = append(pp.packages, line)
+			pp.names = append(pp.names, key)
+		}
+	}
+	return pp, nil
+}
+
+func (r *repo) pipfileEntry(name string, v any, dir, where string) (string, *localRef, error) {
+	switch e := v.(type) {
+	case string:
+		return name + versionSpec(e), nil, nil
+	case map[string]any:
+		str := func(k string) string { s, _ := e[k].(string); return s }
+		if g := str("git"); g != "" {
+			return "", nil, fmt.Errorf("%s: installing from git (%s) is not supported: assemble installs released wheels; pin a released version or build a wheel into a wheelhouse (--find-links DIR)", where, g)
+		}
+		if p := str("path"); p != "" {
+			ed, _ := e["editable"].(bool)
+			ref, err := r.local(p, ed, dir, where)
+			if err != nil {
+				return "", nil, err
+			}
+			return "", &ref, nil
+		}
+		var xs []string
+		if l, ok := e["extras"].([]any); ok {
+			for _, x := range l {
+				if s, ok := x.(string); ok {
+					xs = append(xs, s)
+				}
+			}
+		}
+		line := name + extras(xs)
+		if f := str("file"); f != "" {
+			line += " @ " + f
+		} else {
+			line += versionSpec(str("version"))
+		}
+		var markers []string
+		if m := str("markers"); m != "" {
+			markers = append(markers, "("+m+")")
+		}
+		for _, k := range markerKeys {
+			if m := str(k); m != "" {
+				markers = append(markers, fmt.Sprintf("%s %s", k, quoteMarker(m)))
+			}
+		}
+		if len(markers) > 0 {
+			line += " ; " + strings.Join(markers, " and ")
+		}
+		return line, nil, nil
+	}
+	return "", nil, fmt.Errorf("%s: expected a version string or a table, got %T", where, v)
+}
+
+// quoteMarker turns pipenv's `sys_platform = "== 'linux'"` into "== 'linux'".
+func quoteMarker(m string) string {
+	m = strings.TrimSpace(m)
+	if strings.ContainsAny(m[:1], "=<>!~") || strings.HasPrefix(m, "in ") || strings.HasPrefix(m, "not in ") {
+		return m
+	}
+	return "== '" + m + "'"
+}
+
+// versionSpec turns a Pipfile version ("*", ">=1", "1.2") into a specifier.
+func versionSpec(v string) string {
+	v = strings.TrimSpace(v)
+	if v == "" || v == "*" {
+		return ""
+	}
+	if strings.ContainsAny(v[:1], "=<>!~") {
+		return v
+	}
+	return "==" + v
+}
+
+func extras(xs []string) string {
+	if len(xs) == 0 {
+		return ""
+	}
+	return "[" + strings.Join(xs, ",") + "]"
+}
+
+// majorMinor keeps "3.11" of "3.11.4".
+func majorMinor(v string) string {
+	parts := strings.Split(strings.TrimSpace(v), ".")
+	if len(parts) > 2 {
+		parts = parts[:2]
+	}
+	return strings.Join(parts, ".")
+}
+
+// jupyterCommand is the default command for what the requirements name:
+// repo2docker's `jupyter notebook --ip 0.0.0.0` when the notebook server is
+// there, JupyterLab's own server when only it is, else nil.
+func jupyterCommand(names []string) []string {
+	has := map[string]bool{}
+	for _, n := range names {
+		has[n] = true
+	}
+	switch {
+	case has["notebook"] || has["jupyter"]:
+		return []string{"jupyter", "notebook", "--ip", "0.0.0.0"}
+	case has["jupyterlab"]:
+		return []string{"jupyter", "lab", "--ip", "0.0.0.0"}
+	}
+	return nil
+}

@@ -1,0 +1,134 @@
+// Package dockerfile builds Dockerfiles without a daemon.
+//
+// The Dockerfile is parsed by BuildKit's own parser and instruction
+// packages and expanded with its shell lexer, so line continuations,
+// heredocs, the escape directive, ARG scoping and variable expansion behave
+// as `docker build` has them. Every instruction is then carried out
+// natively: FROM opens a base through the pipeline, COPY and ADD write
+// layers of files, configuration instructions change the image config and
+// history. A RUN that is a package install (`apt-get install`, `pip
+// install`) becomes a Debian or Python layer without running anything; any
+// other RUN is executed in the sandbox of package layers/run.
+package dockerfile
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/layers"
+	"github.com/assemble-build/assemble/layers/run"
+)
+
+// Services is what the frontend needs from the pipeline.
+type Services interface {
+	// Base opens a FROM reference that is not a stage, for a platform:
+	// scratch, deb:SUITE, oci:DIR[:REF], oci-archive:, docker-archive:, docker://REF.
+	Base(ctx context.Context, ref string, platform v1.Platform) (v1.Image, error)
+	// Layer builds spec through the cache (and reports it) and returns the layer to stack.
+	Layer(ctx context.Context, spec layers.Spec) (v1.Layer, error)
+	// Env returns the specs of a package-install layer (plan.KindDeb with
+	// Deb.Packages, or plan.KindPython with Python.Requirements (repo-relative
+	// files) / Python.Packages (inline requirement lines)) resolved against
+	// img, the stage so far.
+	Env(ctx context.Context, l plan.Layer, img v1.Image, platform v1.Platform) ([]layers.Spec, error)
+}
+
+// Step is one instruction of the Dockerfile and what it becomes, for
+// `assemble plan`.
+type Step struct {
+	// Stage is the stage's name, or its index ("0") when it has none.
+	Stage string `json:"stage"`
+	// Line is the instruction's first line in the Dockerfile.
+	Line int `json:"line"`
+	// Instruction is the instruction as written (continuations joined).
+	Instruction string `json:"instruction"`
+	// Becomes says what the build makes of it: "config", "layer: copy ...",
+	// "deb layer: gcc libc6-dev", "python layer: -r requirements.txt",
+	// "run in the sandbox", ...
+	Becomes string `json:"becomes"`
+}
+
+// Option adjusts a build.
+type Option func(*options)
+
+type options struct {
+	buildArgs  map[string]string
+	target     *string
+	noRun      bool
+	contexts   map[string]string
+	runOutput  io.Writer
+	created    time.Time
+	file       string
+	httpClient *http.Client
+	runOptions []run.Option
+}
+
+// WithBuildArgs sets build arguments (--build-arg); they override the plan's.
+func WithBuildArgs(args map[string]string) Option {
+	return func(o *options) {
+		for k, v := range args {
+			o.buildArgs[k] = v
+		}
+	}
+}
+
+// WithTarget builds the named stage instead of the plan's target (or the last stage).
+func WithTarget(stage string) Option { return func(o *options) { o.target = &stage } }
+
+// WithNoRun refuses every RUN that would execute a command; translated
+// package installs still work.
+func WithNoRun(noRun bool) Option { return func(o *options) { o.noRun = noRun } }
+
+// WithBuildContexts names extra build contexts (--build-context NAME=SOURCE,
+// as BuildKit): a FROM NAME or COPY --from=NAME takes SOURCE instead. SOURCE
+// is a base reference (oci:DIR[:TAG], docker://REF, docker-image://REF,
+// oci-layout://DIR[:TAG], deb:SUITE, scratch, ...) or a local directory
+// (absolute, or relative to the repository root).
+func WithBuildContexts(contexts map[string]string) Option {
+	return func(o *options) {
+		for k, v := range contexts {
+			o.contexts[k] = v
+		}
+	}
+}
+
+// WithRunOutput receives the output of executed RUN commands as they run.
+func WithRunOutput(w io.Writer) Option { return func(o *options) { o.runOutput = w } }
+
+// WithCreated sets the image's creation time and every history entry's
+// (default: the Unix epoch, for reproducible images).
+func WithCreated(t time.Time) Option { return func(o *options) { o.created = t } }
+
+// WithFile reads the Dockerfile from path (absolute, or relative to the
+// repository root) instead of the plan's.
+func WithFile(path string) Option { return func(o *options) { o.file = path } }
+
+// WithHTTPClient sets the client ADD uses for URLs (default http.DefaultClient).
+func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
+
+// WithRunOptions passes options to the sandbox of executed RUN commands
+// (e.g. run.WithTempDir).
+func WithRunOptions(opts ...run.Option) Option {
+	return func(o *options) { o.runOptions = append(o.runOptions, opts...) }
+}
+
+func makeOptions(df plan.Dockerfile, opts []Option) *options {
+	o := &options{
+		buildArgs:  map[string]string{},
+		contexts:   map[string]string{},
+		created:    time.Unix(0, 0).UTC(),
+		httpClient: http.DefaultClient,
+	}
+	for k, v := range df.BuildArgs {
+		o.buildArgs[k] = v
+	}
+	for _, opt := range opts {
+		opt(o)
+	}
+	return o
+}

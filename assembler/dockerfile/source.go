@@ -1,0 +1,349 @@
+package dockerfile
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/patternmatcher"
+
+	"github.com/assemble-build/assemble/layers"
+	"github.com/assemble-build/assemble/oci"
+)
+
+// source is where COPY reads files: the build context, a local directory
+// named as a build context, or an image (an earlier stage or a base).
+// Paths are slash-separated and relative to the source's root ("" is the
+// root itself).
+type source interface {
+	// label names the source in messages ("the build context", "stage build").
+	label() string
+	lstat(p string) (info, error)
+	readDir(p string) ([]string, error)
+	open(p string) (io.ReadCloser, error)
+	// resolve follows every symbolic link in p inside the source.
+	resolve(p string) (string, error)
+	// keepOwners says whether files keep their owners (images) or become
+	// root's (local files, as Docker sends the context).
+	keepOwners() bool
+	// repoPath is the repository-relative path of p, for local sources.
+	repoPath(p string) (string, bool)
+}
+
+// info describes one file of a source.
+type info struct {
+	typ      layers.EntryType
+	mode     fs.FileMode // permission and special bits
+	uid, gid int
+	size     int64
+	link     string
+	special  bool // device, pipe or socket: not copied
+}
+
+func (i info) isDir() bool { return i.typ == layers.TypeDir }
+
+// hostSource is a directory on disk: the build context (with its ignore
+// file) or a build-context directory.
+type hostSource struct {
+	name string
+	root string // absolute, symlinks resolved
+	// rel is root relative to the repository, when it is inside it.
+	rel        string
+	inRepo     bool
+	ignore     *patternmatcher.PatternMatcher
+	exclusions bool
+}
+
+func newHostSource(name, dir, repoRoot string, ignore []string) (*hostSource, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	h := &hostSource{name: name, root: abs}
+	if rr, err := filepath.EvalSymlinks(repoRoot); err == nil {
+		if rel, err := filepath.Rel(rr, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			h.rel, h.inRepo = filepath.ToSlash(rel), true
+			if h.rel == "." {
+				h.rel = ""
+			}
+		}
+	}
+	if len(ignore) > 0 {
+		m, err := patternmatcher.New(ignore)
+		if err != nil {
+			return nil, fmt.Errorf("ignore file patterns: %w", err)
+		}
+		h.ignore, h.exclusions = m, m.Exclusions()
+	}
+	return h, nil
+}
+
+func (h *hostSource) label() string    { return h.name }
+func (h *hostSource) keepOwners() bool { return false }
+
+func (h *hostSource) repoPath(p string) (string, bool) {
+	if !h.inRepo {
+		return "", false
+	}
+	return path.Join(h.rel, p), true
+}
+
+func (h *hostSource) abs(p string) string { return filepath.Join(h.root, filepath.FromSlash(p)) }
+
+// hidden reports whether the ignore file removes p from the context. A
+// directory that an exclusion ("!pattern") may reach into stays.
+func (h *hostSource) hidden(p string, dir bool) (bool, error) {
+	if h.ignore == nil || p == "" {
+		return false, nil
+	}
+	m, err := h.ignore.MatchesOrParentMatches(p)
+	if err != nil {
+		return false, err
+	}
+	if m && dir && h.exclusions {
+		return false, nil
+	}
+	return m, nil
+}
+
+// provisional reports whether directory p is in the context only because
+// an exclusion might bring back something below it: it is dropped when
+// nothing below it is.
+func (h *hostSource) provisional(p string) bool {
+	if h.ignore == nil || !h.exclusions || p == "" {
+		return false
+	}
+	m, err := h.ignore.MatchesOrParentMatches(p)
+	return err == nil && m
+}
+
+func (h *hostSource) lstat(p string) (info, error) {
+	fi, err := os.Lstat(h.abs(p))
+	if err != nil {
+		return info{}, err
+	}
+	if hid, err := h.hidden(p, fi.IsDir()); err != nil || hid {
+		if err == nil {
+			err = fs.ErrNotExist
+		}
+		return info{}, &fs.PathError{Op: "lstat", Path: p, Err: err}
+	}
+	return hostInfo(h.abs(p), fi)
+}
+
+func hostInfo(abs string, fi fs.FileInfo) (info, error) {
+	m := fi.Mode()
+	i := info{mode: m.Perm()}
+	if m&fs.ModeSetuid != 0 {
+		i.mode |= fs.ModeSetuid
+	}
+	if m&fs.ModeSetgid != 0 {
+		i.mode |= fs.ModeSetgid
+	}
+	if m&fs.ModeSticky != 0 {
+		i.mode |= fs.ModeSticky
+	}
+	switch {
+	case m.IsDir():
+		i.typ = layers.TypeDir
+	case m.IsRegular():
+		i.typ, i.size = layers.TypeFile, fi.Size()
+	case m&fs.ModeSymlink != 0:
+		target, err := os.Readlink(abs)
+		if err != nil {
+			return info{}, err
+		}
+		i.typ, i.link, i.mode = layers.TypeSymlink, target, 0o777
+	default:
+		i.special = true
+	}
+	return i, nil
+}
+
+func (h *hostSource) readDir(p string) ([]string, error) {
+	des, err := os.ReadDir(h.abs(p))
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, de := range des {
+		child := path.Join(p, de.Name())
+		hid, err := h.hidden(child, de.IsDir())
+		if err != nil {
+			return nil, err
+		}
+		if !hid {
+			names = append(names, de.Name())
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func (h *hostSource) open(p string) (io.ReadCloser, error) { return os.Open(h.abs(p)) }
+
+// resolve follows symbolic links component by component; a link that
+// leads outside the source is an error (Docker would resolve it inside the
+// context; here it is refused so that nothing outside is ever read).
+func (h *hostSource) resolve(p string) (string, error) {
+	var done []string
+	parts := strings.Split(p, "/")
+	hops := 0
+	for len(parts) > 0 {
+		part := parts[0]
+		parts = parts[1:]
+		switch part {
+		case "", ".":
+			continue
+		case "..":
+			if len(done) == 0 {
+				return "", fmt.Errorf("%s leads outside %s", p, h.name)
+			}
+			done = done[:len(done)-1]
+			continue
+		}
+		cur := path.Join(append(done, part)...)
+		fi, err := os.Lstat(h.abs(cur))
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			done = append(done, part)
+			continue
+		}
+		if hops++; hops > maxLinkHops {
+			return "", fmt.Errorf("%s: too many levels of symbolic links", p)
+		}
+		target, err := os.Readlink(h.abs(cur))
+		if err != nil {
+			return "", err
+		}
+		if strings.HasPrefix(target, "/") {
+			return "", fmt.Errorf("%s is a symbolic link to %s, outside %s: replace it with the file or a relative link inside it", cur, target, h.name)
+		}
+		parts = append(strings.Split(target, "/"), parts...)
+		if escapes(path.Join(done...), target) {
+			return "", fmt.Errorf("%s is a symbolic link to %s, outside %s: replace it with the file or a relative link inside it", cur, target, h.name)
+		}
+	}
+	return path.Join(done...), nil
+}
+
+// escapes reports whether a relative link target, read in directory dir,
+// climbs above the root.
+func escapes(dir, target string) bool {
+	depth := 0
+	if dir != "" {
+		depth = len(strings.Split(dir, "/"))
+	}
+	for _, part := range strings.Split(target, "/") {
+		switch part {
+		case "", ".":
+		case "..":
+			if depth--; depth < 0 {
+				return true
+			}
+		default:
+			depth++
+		}
+	}
+	return false
+}
+
+// imageSource is an image's flattened filesystem.
+type imageSource struct {
+	name string
+	fsys *oci.ImageFS
+}
+
+func newImageSource(name string, img v1.Image) (*imageSource, error) {
+	fsys, err := oci.FS(img)
+	if err != nil {
+		return nil, fmt.Errorf("reading the files of %s: %w", name, err)
+	}
+	return &imageSource{name: name, fsys: fsys}, nil
+}
+
+func (s *imageSource) label() string                  { return s.name }
+func (s *imageSource) keepOwners() bool               { return true }
+func (s *imageSource) repoPath(string) (string, bool) { return "", false }
+
+func fsName(p string) string {
+	if p == "" {
+		return "."
+	}
+	return p
+}
+
+func (s *imageSource) lstat(p string) (info, error) {
+	fi, err := s.fsys.Lstat(fsName(p))
+	if err != nil {
+		return info{}, err
+	}
+	h, ok := fi.Sys().(*tar.Header)
+	if !ok {
+		return info{}, fmt.Errorf("%s: no metadata", p)
+	}
+	i := info{mode: fs.FileMode(h.Mode) & 0o777, uid: h.Uid, gid: h.Gid, size: h.Size, link: h.Linkname}
+	if h.Mode&0o4000 != 0 {
+		i.mode |= fs.ModeSetuid
+	}
+	if h.Mode&0o2000 != 0 {
+		i.mode |= fs.ModeSetgid
+	}
+	if h.Mode&0o1000 != 0 {
+		i.mode |= fs.ModeSticky
+	}
+	switch h.Typeflag {
+	case tar.TypeDir:
+		i.typ = layers.TypeDir
+	case tar.TypeReg:
+		i.typ = layers.TypeFile
+	case tar.TypeSymlink:
+		i.typ, i.mode = layers.TypeSymlink, 0o777
+	default:
+		i.special = true
+	}
+	return i, nil
+}
+
+func (s *imageSource) readDir(p string) ([]string, error) {
+	des, err := s.fsys.ReadDir(fsName(p))
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(des))
+	for i, de := range des {
+		names[i] = de.Name()
+	}
+	return names, nil
+}
+
+func (s *imageSource) open(p string) (io.ReadCloser, error) { return s.fsys.Open(fsName(p)) }
+
+func (s *imageSource) resolve(p string) (string, error) {
+	r, err := s.fsys.Resolve(fsName(p))
+	if err != nil {
+		return "", err
+	}
+	if r == "." {
+		r = ""
+	}
+	return r, nil
+}
+
+// isNotExist reports a missing file, however the source says it.
+func isNotExist(err error) bool {
+	return errors.Is(err, fs.ErrNotExist)
+}

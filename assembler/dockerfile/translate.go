@@ -1,0 +1,595 @@
+package dockerfile
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"github.com/assemble-build/assemble/assembler/plan"
+)
+
+// A RUN is translated only when every command in it is one this file can
+// prove equivalent to a package layer (or harmless around one: apt-get
+// update, cleanups). Anything else, or any shell construct that is not a
+// plain list of commands, sends the whole RUN to the sandbox.
+
+// install is one package layer a RUN becomes.
+type install struct {
+	layer plan.Layer
+	what  string // "deb layer: gcc libc6-dev"
+}
+
+// translation is what a RUN becomes: installs, or (why != "") the sandbox.
+type translation struct {
+	installs []install
+	why      string
+}
+
+func notTranslated(format string, a ...any) translation {
+	return translation{why: fmt.Sprintf(format, a...)}
+}
+
+// simpleCmd is one command of a shell list, as written.
+type simpleCmd struct {
+	text string
+	glob bool // has an unquoted *, ? or [
+}
+
+// splitScript splits a shell script into the commands of a plain list
+// (joined by &&, ; or newlines). It refuses everything else: pipes,
+// redirections, ||, background jobs, subshells, groups, command
+// substitution, unterminated quotes.
+func splitScript(script string) ([]simpleCmd, string) {
+	var cmds []simpleCmd
+	var cur strings.Builder
+	glob := false
+	wordStart := true
+	flush := func() {
+		if t := strings.TrimSpace(cur.String()); t != "" {
+			cmds = append(cmds, simpleCmd{text: t, glob: glob})
+		}
+		cur.Reset()
+		glob, wordStart = false, true
+	}
+	inS, inD := false, false
+	for i := 0; i < len(script); i++ {
+		ch := script[i]
+		next := byte(0)
+		if i+1 < len(script) {
+			next = script[i+1]
+		}
+		if inS {
+			if ch == '\'' {
+				inS = false
+			}
+			cur.WriteByte(ch)
+			continue
+		}
+		if inD {
+			switch {
+			case ch == '\\' && next == '\n':
+				i++
+			case ch == '\\' && next != 0:
+				cur.WriteByte(ch)
+				cur.WriteByte(next)
+				i++
+			case ch == '`' || ch == '$' && next == '(':
+				return nil, "it uses command substitution"
+			case ch == '"':
+				inD = false
+				cur.WriteByte(ch)
+			default:
+				cur.WriteByte(ch)
+			}
+			continue
+		}
+		startsWord := wordStart
+		wordStart = false
+		switch ch {
+		case '\\':
+			if next == '\n' {
+				i++
+				wordStart = startsWord
+				continue
+			}
+			cur.WriteByte(ch)
+			if next != 0 {
+				cur.WriteByte(next)
+				i++
+			}
+		case '\'':
+			inS = true
+			cur.WriteByte(ch)
+		case '"':
+			inD = true
+			cur.WriteByte(ch)
+		case '&':
+			if next != '&' {
+				return nil, "it starts a background job (&)"
+			}
+			i++
+			flush()
+		case ';':
+			if next == ';' {
+				return nil, "it uses a case statement"
+			}
+			flush()
+		case '\n':
+			flush()
+		case '|':
+			if next == '|' {
+				return nil, "it uses ||"
+			}
+			return nil, "it uses a pipe"
+		case '<', '>':
+			return nil, "it redirects input or output"
+		case '(', ')':
+			return nil, "it uses a subshell"
+		case '`':
+			return nil, "it uses command substitution"
+		case '$':
+			if next == '(' {
+				return nil, "it uses command substitution"
+			}
+			cur.WriteByte(ch)
+		case '#':
+			if startsWord {
+				for i+1 < len(script) && script[i+1] != '\n' {
+					i++
+				}
+				wordStart = true
+				continue
+			}
+			cur.WriteByte(ch)
+		case '{', '}', '!':
+			if startsWord && (next == ' ' || next == '\t' || next == '\n' || next == 0) {
+				return nil, "it uses a command group or negation"
+			}
+			cur.WriteByte(ch)
+		case '*', '?', '[':
+			glob = true
+			cur.WriteByte(ch)
+		case ' ', '\t':
+			cur.WriteByte(ch)
+			wordStart = true
+		default:
+			cur.WriteByte(ch)
+		}
+	}
+	if inS || inD {
+		return nil, "it has an unterminated quote"
+	}
+	flush()
+	return cmds, ""
+}
+
+// rootUser reports whether a USER value is root.
+func rootUser(u string) bool {
+	switch u {
+	case "", "root", "0", "0:0", "root:root", "root:0", "0:root":
+		return true
+	}
+	return false
+}
+
+// posixShell reports whether SHELL runs scripts as sh would.
+func posixShell(sh []string) bool {
+	if len(sh) == 0 {
+		return true
+	}
+	switch path.Base(sh[0]) {
+	case "sh", "bash", "dash", "ash":
+	default:
+		return false
+	}
+	if sh[len(sh)-1] != "-c" && !strings.HasSuffix(sh[len(sh)-1], "c") {
+		return false
+	}
+	for i := 1; i < len(sh)-1; i++ {
+		a := sh[i]
+		switch {
+		case a == "-o" && i+1 < len(sh)-1:
+			i++
+		case strings.HasPrefix(a, "-") && strings.Trim(a[1:], "euxlc") == "":
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+var (
+	nameRe    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+	debNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$`)
+	pyReqRe   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?(\[[A-Za-z0-9._, -]*\])?\s*((===|==|!=|~=|<=|>=|<|>)\s*[A-Za-z0-9.*+!_-]+(\s*,\s*(===|==|!=|~=|<=|>=|<|>)\s*[A-Za-z0-9.*+!_-]+)*)?$`)
+	pipRe     = regexp.MustCompile(`^pip(3(\.[0-9]+)?)?$`)
+	pythonRe  = regexp.MustCompile(`^python(3(\.[0-9]+)?)?$`)
+)
+
+// harmlessVars may be set in front of a translated command (or exported).
+var harmlessVars = map[string]bool{
+	"DEBIAN_FRONTEND": true, "DEBCONF_NONINTERACTIVE_SEEN": true, "APT_LISTCHANGES_FRONTEND": true,
+	"PIP_NO_CACHE_DIR": true, "PIP_DISABLE_PIP_VERSION_CHECK": true, "PIP_ROOT_USER_ACTION": true,
+	"PIP_BREAK_SYSTEM_PACKAGES": true, "PIP_PROGRESS_BAR": true, "PIP_QUIET": true, "PIP_NO_WARN_SCRIPT_LOCATION": true,
+	"PYTHONDONTWRITEBYTECODE": true,
+}
+
+// standardDirs are where the system's pip and python live.
+var standardDirs = map[string]bool{"": true, "/usr/bin": true, "/usr/local/bin": true, "/bin": true, "/usr/sbin": true, "/usr/local/sbin": true, "/sbin": true}
+
+// cleanupPrefixes are what a translated RUN may remove: caches of apt and
+// pip, which package layers never write.
+var cleanupPrefixes = []string{
+	"/var/lib/apt/lists", "/var/cache/apt", "/var/cache/debconf", "/var/log/apt", "/var/log/dpkg.log",
+	"/root/.cache/pip", "~/.cache/pip", "/root/.cache", "~/.cache",
+}
+
+// translate decides what a RUN becomes. argv is the exec form (nil for a
+// shell script), script the shell form.
+func (s *stage) translate(script string, argv []string, where string) translation {
+	if !rootUser(s.cf.Config.User) {
+		return notTranslated("it runs as user %s, not root", s.cf.Config.User)
+	}
+	var cmds [][]string
+	var globs []bool
+	if argv != nil {
+		cmds, globs = [][]string{argv}, []bool{false}
+	} else {
+		if !posixShell(s.cf.Config.Shell) {
+			return notTranslated("SHELL %v is not a POSIX shell", s.cf.Config.Shell)
+		}
+		parts, why := splitScript(script)
+		if why != "" {
+			return notTranslated("%s", why)
+		}
+		lex := shell.NewLex('\\')
+		for _, p := range parts {
+			words, err := lex.ProcessWords(p.text, shell.EnvsFromSlice(s.env))
+			if err != nil {
+				return notTranslated("cannot read %q: %v", p.text, err)
+			}
+			cmds = append(cmds, words)
+			globs = append(globs, p.glob)
+		}
+	}
+	var t translation
+	for i, words := range cmds {
+		in, why := s.command(words, globs[i], where)
+		if why != "" {
+			return notTranslated("%s", why)
+		}
+		if in != nil {
+			t.installs = append(t.installs, *in)
+		}
+	}
+	if len(t.installs) == 0 {
+		return notTranslated("it installs no packages")
+	}
+	return t
+}
+
+// command reads one command of a RUN: an install, a harmless command (nil,
+// ""), or why it is neither.
+func (s *stage) command(words []string, glob bool, where string) (*install, string) {
+	for len(words) > 0 && nameRe.MatchString(words[0]) {
+		name, _, _ := strings.Cut(words[0], "=")
+		if !harmlessVars[name] {
+			return nil, fmt.Sprintf("it sets %s for a command", name)
+		}
+		words = words[1:]
+	}
+	if len(words) == 0 {
+		return nil, ""
+	}
+	cmd := words[0]
+	quoted := "`" + strings.Join(words, " ") + "`"
+	if glob && cmd != "rm" {
+		return nil, quoted + " uses a wildcard"
+	}
+	switch {
+	case cmd == "true" || cmd == ":":
+		return nil, ""
+	case cmd == "set":
+		for i := 1; i < len(words); i++ {
+			w := words[i]
+			switch {
+			case w == "-o" || w == "+o":
+				i++
+			case (strings.HasPrefix(w, "-") || strings.HasPrefix(w, "+")) && strings.Trim(w[1:], "euxv") == "":
+			default:
+				return nil, quoted + " is not a plain option setting"
+			}
+		}
+		return nil, ""
+	case cmd == "export":
+		for _, w := range words[1:] {
+			name, _, _ := strings.Cut(w, "=")
+			if !harmlessVars[name] {
+				return nil, fmt.Sprintf("it exports %s", name)
+			}
+		}
+		return nil, ""
+	case cmd == "apt-get" || cmd == "apt" || cmd == "/usr/bin/apt-get" || cmd == "/usr/bin/apt":
+		return s.apt(words[1:], quoted, where)
+	case cmd == "rm":
+		return nil, rmCleanup(words[1:], quoted)
+	}
+	dir, base := path.Split(cmd)
+	dir = strings.TrimSuffix(dir, "/")
+	switch {
+	case pipRe.MatchString(base) && standardDirs[dir]:
+		if len(words) < 2 || words[1] != "install" {
+			return nil, quoted + " is not `pip install`"
+		}
+		return s.pip(words[2:], quoted, where)
+	case pythonRe.MatchString(base) && standardDirs[dir]:
+		if len(words) < 4 || words[1] != "-m" || words[2] != "pip" || words[3] != "install" {
+			return nil, quoted + " is not `python -m pip install`"
+		}
+		return s.pip(words[4:], quoted, where)
+	}
+	return nil, quoted + " is not a package install"
+}
+
+func (s *stage) apt(args []string, quoted, where string) (*install, string) {
+	sub := ""
+	var pkgs []string
+	noRecommends := false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-o" && i+1 < len(args):
+			i++
+			if v := args[i]; strings.Contains(v, "Install-Recommends=") {
+				noRecommends = strings.HasSuffix(v, "=false") || strings.HasSuffix(v, "=0")
+			}
+		case strings.HasPrefix(a, "-o"):
+			if strings.Contains(a, "Install-Recommends=") {
+				noRecommends = strings.HasSuffix(a, "=false") || strings.HasSuffix(a, "=0")
+			}
+		case a == "--no-install-recommends":
+			noRecommends = true
+		case a == "--yes" || a == "--assume-yes" || a == "--quiet" || a == "--no-install-suggests" || a == "--fix-missing" || a == "--no-upgrade":
+		case strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && len(a) > 1 && strings.Trim(a[1:], "yq") == "":
+		case strings.HasPrefix(a, "-"):
+			return nil, fmt.Sprintf("%s: apt option %s", quoted, a)
+		case sub == "":
+			sub = a
+		default:
+			if !debNameRe.MatchString(a) {
+				return nil, fmt.Sprintf("%s: %q is not a plain package name", quoted, a)
+			}
+			pkgs = append(pkgs, a)
+		}
+	}
+	switch sub {
+	case "update", "clean", "autoclean":
+		if len(pkgs) > 0 {
+			return nil, quoted + " has unexpected arguments"
+		}
+		return nil, ""
+	case "install":
+	default:
+		return nil, fmt.Sprintf("%s: apt-get %s changes more than adding packages", quoted, sub)
+	}
+	if len(pkgs) == 0 {
+		return nil, quoted + " names no packages"
+	}
+	var ps []plan.Package
+	for _, p := range pkgs {
+		ps = append(ps, plan.Package{Name: p, Where: where})
+	}
+	what := "deb layer: " + strings.Join(pkgs, " ")
+	if !noRecommends {
+		what += " (Recommends are not installed)"
+	}
+	return &install{layer: plan.Layer{Kind: plan.KindDeb, Source: where, Deb: &plan.DebLayer{Packages: ps}, Comment: "RUN " + strings.Join(append([]string{"apt-get", "install"}, pkgs...), " ")}, what: what}, ""
+}
+
+func rmCleanup(args []string, quoted string) string {
+	paths := 0
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			if a == "--recursive" || a == "--force" || a == "--verbose" || strings.Trim(a[1:], "rRfv") == "" {
+				continue
+			}
+			return fmt.Sprintf("%s: rm option %s", quoted, a)
+		}
+		ok := false
+		for _, p := range cleanupPrefixes {
+			if a == p || strings.HasPrefix(a, p+"/") {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return quoted + " removes more than package caches"
+		}
+		paths++
+	}
+	if paths == 0 {
+		return quoted + " removes nothing"
+	}
+	return ""
+}
+
+// pipValueOpts take a value and do not change what is installed.
+var pipValueOpts = map[string]bool{
+	"--root-user-action": true, "--progress-bar": true, "--only-binary": true, "--upgrade-strategy": true,
+	"--exists-action": true, "--timeout": true, "--retries": true, "--trusted-host": true, "--default-timeout": true,
+	"--cache-dir": true,
+}
+
+// pipFlags change nothing a wheel layer does differently.
+var pipFlags = map[string]bool{
+	"--no-cache-dir": true, "-U": true, "--upgrade": true, "-q": true, "-qq": true, "-qqq": true, "--quiet": true,
+	"-v": true, "--verbose": true, "--no-warn-script-location": true, "--disable-pip-version-check": true,
+	"--break-system-packages": true, "--prefer-binary": true, "--no-compile": true, "--compile": true,
+	"--require-hashes": true, "--isolated": true, "--no-input": true, "--force-reinstall": true,
+	"--ignore-installed": true, "-I": true, "--no-warn-conflicts": true,
+}
+
+func (s *stage) pip(args []string, quoted, where string) (*install, string) {
+	for _, v := range []string{"VIRTUAL_ENV", "CONDA_PREFIX", "PIP_TARGET", "PIP_PREFIX", "PIP_USER", "PIP_REQUIRE_VIRTUALENV", "PIP_ROOT"} {
+		if val, ok := getEnv(s.env, v); ok && val != "" {
+			return nil, fmt.Sprintf("the stage sets %s, so pip does not install into the system Python", v)
+		}
+	}
+	if p, ok := getEnv(s.env, "PATH"); ok {
+		for _, d := range strings.Split(p, ":") {
+			if d == "/usr/local/bin" || d == "/usr/bin" || d == "/bin" {
+				break
+			}
+			if d != "" && !standardDirs[d] {
+				return nil, fmt.Sprintf("PATH puts %s before the system's directories, so `pip` may not be the system Python's", d)
+			}
+		}
+	}
+	py := &plan.PythonLayer{}
+	value := func(i *int, a string) (string, bool) {
+		if _, v, ok := strings.Cut(a, "="); ok && strings.HasPrefix(a, "--") {
+			return v, true
+		}
+		if len(a) > 2 && !strings.HasPrefix(a, "--") {
+			return a[2:], true // -rFILE
+		}
+		if *i+1 < len(args) {
+			*i++
+			return args[*i], true
+		}
+		return "", false
+	}
+	var named []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		opt, _, _ := strings.Cut(a, "=")
+		switch {
+		case pipFlags[a]:
+		case pipValueOpts[opt]:
+			if !strings.Contains(a, "=") {
+				i++
+			}
+		case opt == "-r" || opt == "--requirement" || strings.HasPrefix(a, "-r") && !strings.HasPrefix(a, "--"):
+			v, ok := value(&i, a)
+			if !ok {
+				return nil, quoted + ": -r needs a file"
+			}
+			repo, why := s.fromContext(v, "requirements file")
+			if why != "" {
+				return nil, why
+			}
+			py.Requirements = append(py.Requirements, repo)
+			named = append(named, "-r "+v)
+		case opt == "-c" || opt == "--constraint" || strings.HasPrefix(a, "-c") && !strings.HasPrefix(a, "--"):
+			v, ok := value(&i, a)
+			if !ok {
+				return nil, quoted + ": -c needs a file"
+			}
+			repo, why := s.fromContext(v, "constraints file")
+			if why != "" {
+				return nil, why
+			}
+			py.Packages = append(py.Packages, "-c "+repo)
+			named = append(named, "-c "+v)
+		case opt == "-i" || opt == "--index-url" || strings.HasPrefix(a, "-i") && !strings.HasPrefix(a, "--"):
+			v, ok := value(&i, a)
+			if !ok {
+				return nil, quoted + ": --index-url needs a URL"
+			}
+			py.IndexURL = v
+		case opt == "--extra-index-url":
+			v, ok := value(&i, a)
+			if !ok {
+				return nil, quoted + ": --extra-index-url needs a URL"
+			}
+			py.ExtraIndex = append(py.ExtraIndex, v)
+		case opt == "-f" || opt == "--find-links" || strings.HasPrefix(a, "-f") && !strings.HasPrefix(a, "--"):
+			v, ok := value(&i, a)
+			if !ok {
+				return nil, quoted + ": --find-links needs a directory or URL"
+			}
+			fl, why := s.findLinks(v)
+			if why != "" {
+				return nil, why
+			}
+			py.FindLinks = append(py.FindLinks, fl)
+		case a == "--no-index":
+			py.NoIndex = true
+		case strings.HasPrefix(a, "-"):
+			return nil, fmt.Sprintf("%s: pip option %s changes how or where packages are installed", quoted, a)
+		default:
+			if !pyReqRe.MatchString(a) {
+				return nil, fmt.Sprintf("%s: %q is not a plain requirement (name and versions)", quoted, a)
+			}
+			py.Packages = append(py.Packages, a)
+			named = append(named, a)
+		}
+	}
+	if len(py.Requirements) == 0 && len(named) == 0 {
+		return nil, quoted + " names nothing to install"
+	}
+	// pip reads these from the environment as it does from its options.
+	if v, ok := getEnv(s.env, "PIP_INDEX_URL"); ok && py.IndexURL == "" && v != "" {
+		py.IndexURL = v
+	}
+	if v, ok := getEnv(s.env, "PIP_EXTRA_INDEX_URL"); ok {
+		py.ExtraIndex = append(py.ExtraIndex, strings.Fields(v)...)
+	}
+	if v, ok := getEnv(s.env, "PIP_FIND_LINKS"); ok {
+		for _, f := range strings.Fields(v) {
+			fl, why := s.findLinks(f)
+			if why != "" {
+				return nil, why
+			}
+			py.FindLinks = append(py.FindLinks, fl)
+		}
+	}
+	if v, ok := getEnv(s.env, "PIP_NO_INDEX"); ok && (v == "1" || strings.EqualFold(v, "true") || strings.EqualFold(v, "yes")) {
+		py.NoIndex = true
+	}
+	return &install{
+		layer: plan.Layer{Kind: plan.KindPython, Source: where, Python: py, Comment: "RUN pip install " + strings.Join(named, " ")},
+		what:  "python layer: " + strings.Join(named, " "),
+	}, ""
+}
+
+// imagePath makes a path of a RUN absolute against the working directory.
+func (s *stage) imagePath(p string) string {
+	if !path.IsAbs(p) {
+		wd := s.cf.Config.WorkingDir
+		if wd == "" {
+			wd = "/"
+		}
+		p = path.Join(wd, p)
+	}
+	return strings.TrimPrefix(path.Clean(p), "/")
+}
+
+// fromContext finds the repository file COPY put at image path p and that
+// nothing has changed since.
+func (s *stage) fromContext(p, what string) (string, string) {
+	t, err := s.files()
+	if err != nil {
+		return "", fmt.Sprintf("cannot read the stage's files: %v", err)
+	}
+	rel := s.imagePath(p)
+	if _, r, _ := t.lookup(rel, true); r != "" {
+		rel = r
+	}
+	if repo, ok := s.prov[rel]; ok {
+		return repo, ""
+	}
+	return "", fmt.Sprintf("the %s /%s is not a file COPY'd from the build context (and left unchanged)", what, rel)
+}
+
+// findLinks maps a --find-links value: URLs stay, directories must come
+// from the build context.
+func (s *stage) findLinks(v string) (string, string) {
+	if strings.Contains(v, "://") {
+		return v, ""
+	}
+	return s.fromContext(v, "--find-links directory")
+}

@@ -1,0 +1,307 @@
+// Package pieces reads Domino pieces repositories
+// (github.com/Tauffer-Consulting/domino): it validates them with Domino's
+// rules, writes .domino/compiled_metadata.json and
+// .domino/dependencies_map.json as `domino piece organize` does, and plans
+// one image per dependency group, named as Domino names them.
+//
+// Pieces are taken in the sorted (byte-wise) order of their folder names,
+// not in the file-system order Domino's Path.glob happens to return, so
+// compiled_metadata.json and the group numbers are the same on every
+// machine. Groups are formed exactly as Domino forms them: one group per
+// distinct (dockerfile, requirements_file) pair, pieces without a
+// dependency sharing one group, numbered group0, group1, ... by first
+// appearance in that order. A repository whose pieces Domino happened to
+// list in another order may therefore get other group numbers (and so other
+// image tags) than `domino piece organize` gave it.
+package pieces
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/assemble-build/assemble/assembler/plan"
+)
+
+// Name is the convention's name in plans.
+const Name = "domino-pieces"
+
+// The generated files, relative to the repository root.
+const (
+	CompiledMetadataFile = ".domino/compiled_metadata.json"
+	DependenciesMapFile  = ".domino/dependencies_map.json"
+)
+
+// Detect reports whether dir is a Domino pieces repository: a config.toml
+// with a [repository] table and a pieces/ directory.
+func Detect(dir string) (bool, string) {
+	if !isFile(filepath.Join(dir, ConfigFile)) || !isDir(filepath.Join(dir, "pieces")) {
+		return false, ""
+	}
+	if !hasRepositoryTable(filepath.Join(dir, ConfigFile)) {
+		return false, ""
+	}
+	return true, "config.toml has a [repository] table and pieces/ exists (a Domino pieces repository)"
+}
+
+// Result is what Load made besides the plan: the generated files, the
+// groups and how the schemas were read.
+type Result struct {
+	// CompiledMetadata and DependenciesMap are the bytes of
+	// .domino/compiled_metadata.json and .domino/dependencies_map.json,
+	// exactly as Domino's json.dump(indent=4) writes them.
+	CompiledMetadata []byte
+	DependenciesMap  []byte
+	// Groups in order, each with its image.
+	Groups []Group
+	// Version is the version in the image tags (VERSION or Input.Version).
+	Version string
+	// SourceURL is the repository URL source_url was made from ("" for null).
+	SourceURL string
+	// Schemas says how the pydantic schemas were read.
+	Schemas string
+	// BuildContexts maps Dockerfile FROM images to the overriding base; the
+	// Dockerfile frontend takes them as --build-context NAME=SOURCE.
+	BuildContexts map[string]string
+	// Written lists the files written into the repository (WriteMetadata).
+	Written []string
+}
+
+// PiecesImagesMap is Domino's PIECES_IMAGES_MAP for these groups.
+func (r *Result) PiecesImagesMap() []byte { return PiecesImagesMap(r.Groups) }
+
+// PiecesImagesMap renders Domino's PIECES_IMAGES_MAP environment value,
+// {"<Piece>": "<image>", ...}, as Domino's json.dumps does. Domino's tests
+// read it to run each piece in its image; a CI step appends
+// "PIECES_IMAGES_MAP=<this>" to $GITHUB_ENV.
+func PiecesImagesMap(groups []Group) []byte {
+	gs := make([]*Group, len(groups))
+	for i := range groups {
+		gs[i] = &groups[i]
+	}
+	return pyCompact(piecesImagesMap(gs))
+}
+
+// Summary describes the groups for `assemble plan`, one line each.
+func (r *Result) Summary() []string {
+	var out []string
+	for _, g := range r.Groups {
+		dep := "no dependency"
+		switch g.Kind() {
+		case "dockerfile":
+			dep = "dependencies/" + g.Dockerfile
+		case "requirements":
+			dep = "dependencies/" + g.RequirementsFile
+		}
+		line := fmt.Sprintf("%s (%s): %s -> %s", g.Name, dep, strings.Join(g.Pieces, ", "), g.Image)
+		if len(g.Secrets) > 0 {
+			line += " secrets " + strings.Join(g.Secrets, ",")
+		}
+		out = append(out, line)
+	}
+	out = append(out, "schemas: "+r.Schemas)
+	return out
+}
+
+// Load validates the pieces repository at dir and plans one image per
+// dependency group.
+//
+// Each image is named ghcr.io/<REGISTRY_NAME lower-cased>/<REPOSITORY_NAME>
+// (in.Registry replaces "ghcr.io/<owner>") and tagged <VERSION>-group<N>
+// (in.Version replaces VERSION). Its base is Domino's domino-base-piece
+// (in.Base overrides it), and it holds the repository at RepositoryDir with
+// WORKDIR /home: a requirements group adds a python layer under the
+// repository layer; a Dockerfile group is built by the Dockerfile frontend
+// with the repository root as context (BuildContexts points its FROM at
+// in.Base). The repository and .domino layers are identical in every image.
+//
+// The schemas in compiled_metadata.json come from the pieces' models.py:
+// with in.MetadataPython run on the host, else built and run in each
+// group's image with in.Builder; in.NoSchemas leaves them null (and the
+// groups' secrets empty), and so does planning without a builder.
+func Load(ctx context.Context, dir string, in plan.Input) (*plan.Plan, *Result, error) {
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("repository %s: %w", dir, err)
+	}
+	repo, err := readRepository(root)
+	if err != nil {
+		return nil, nil, err
+	}
+	res := &Result{Version: repo.config.Version, SourceURL: in.SourceURL}
+	flag := "config.toml VERSION"
+	if in.Version != "" {
+		res.Version, flag = in.Version, "--version-tag"
+	}
+	if err := checkTag(res.Version, flag); err != nil {
+		return nil, nil, err
+	}
+	if res.SourceURL == "" {
+		res.SourceURL = gitSourceURL(root)
+	}
+	imageName := repo.config.imageRepository(in.Registry)
+	base := DefaultBase
+	if in.Base != "" {
+		base = in.Base
+	}
+
+	// The groups depend on the dependencies only; the schemas add secrets.
+	groups := formGroups(groupInputs(compileMetadata(repo.pieces, nil, res.SourceURL)))
+	images := make([]plan.Image, len(groups))
+	for i, g := range groups {
+		g.Image = imageName + ":" + res.Version + "-" + g.Name
+		images[i] = groupImage(g, imageName, res.Version+"-"+g.Name, base)
+	}
+	res.BuildContexts = BaseContexts(root, in.Base)
+
+	// A builder means the images will be built: Domino's Dockerfiles COPY .domino.
+	if in.Builder != nil {
+		if err := ensureDominoDir(root, groups); err != nil {
+			return nil, nil, err
+		}
+	}
+	var schemas map[string]schemaSet
+	ps := &problems{}
+	var pydantic string
+	switch {
+	case in.NoSchemas:
+		res.Schemas = "left out (--no-schemas): input_schema, output_schema and secrets_schema are null"
+	case in.MetadataPython != "":
+		ex, err := extractHost(ctx, in.MetadataPython, root, pieceNames(repo.pieces), ps)
+		if err != nil {
+			return nil, nil, err
+		}
+		schemas, pydantic = ex.schemas, ex.pydantic
+		res.Schemas = fmt.Sprintf("read with %s (Python %s, pydantic %s)", in.MetadataPython, ex.python, orNone(ex.pydantic))
+	case in.Builder != nil:
+		schemas = map[string]schemaSet{}
+		var versions []string
+		for i, g := range groups {
+			ex, err := extractInImage(ctx, in.Builder, root, images[i], g, ps)
+			if err != nil {
+				return nil, nil, err
+			}
+			for k, v := range ex.schemas {
+				schemas[k] = v
+			}
+			pydantic = ex.pydantic
+			versions = append(versions, fmt.Sprintf("%s: Python %s, pydantic %s", g.Name, ex.python, orNone(ex.pydantic)))
+		}
+		res.Schemas = "read in each group's image (" + strings.Join(versions, "; ") + ")"
+	default:
+		res.Schemas = "not read: planning builds no image (give --metadata-python to read them on the host); they are null here"
+	}
+	if len(ps.list) > 0 {
+		what := "has pieces whose models.py could not be read"
+		if pydantic == "" {
+			what += " (the interpreter has no pydantic: install it, or use --metadata-python PYTHON with an interpreter that has it, or --no-schemas)"
+		}
+		return nil, nil, ps.err(root, what)
+	}
+
+	compiled := compileMetadata(repo.pieces, schemas, res.SourceURL)
+	groups = formGroups(groupInputs(compiled))
+	for _, g := range groups {
+		g.Image = imageName + ":" + res.Version + "-" + g.Name
+	}
+	res.Groups = derefGroups(groups)
+	res.CompiledMetadata = pyIndent(compiled)
+	res.DependenciesMap = pyIndent(dependenciesMap(groups))
+	meta := metadataLayer(res.CompiledMetadata, res.DependenciesMap, in.Base != "")
+	for i := range images {
+		images[i].Layers = append(images[i].Layers, meta)
+	}
+
+	p := &plan.Plan{
+		Convention: Name,
+		Reason:     fmt.Sprintf("config.toml has a [repository] table and pieces/ exists: %d pieces in %d dependency groups", len(repo.pieces), len(groups)),
+		Root:       root,
+		Images:     images,
+		Files: []plan.File{
+			{Path: CompiledMetadataFile, Content: res.CompiledMetadata},
+			{Path: DependenciesMapFile, Content: res.DependenciesMap},
+		},
+	}
+	if in.WriteMetadata {
+		for _, f := range p.Files {
+			if err := writeFileAtomic(filepath.Join(root, filepath.FromSlash(f.Path)), f.Content); err != nil {
+				return nil, nil, err
+			}
+			res.Written = append(res.Written, f.Path)
+		}
+	}
+	return p, res, nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func pieceNames(ps []*piece) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.name
+	}
+	return out
+}
+
+func derefGroups(gs []*Group) []Group {
+	out := make([]Group, len(gs))
+	for i, g := range gs {
+		out[i] = *g
+	}
+	return out
+}
+
+// ensureDominoDir creates an empty .domino/ when a group's Dockerfile will
+// be built and the repository has none, as Domino's
+// validate_repository_structure does: Domino's Dockerfiles COPY .domino.
+func ensureDominoDir(root string, groups []*Group) error {
+	need := false
+	for _, g := range groups {
+		need = need || g.Kind() == "dockerfile"
+	}
+	d := filepath.Join(root, ".domino")
+	if !need || isDir(d) {
+		return nil
+	}
+	slog.Debug("creating .domino/ for the Dockerfiles' COPY .domino, as Domino does", "dir", d)
+	if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("creating %s (the Dockerfiles COPY .domino): %w", d, err)
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to p through a temporary file and a rename.
+func writeFileAtomic(p string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	if err := os.Rename(f.Name(), p); err != nil {
+		return fmt.Errorf("writing %s: %w", p, err)
+	}
+	return nil
+}

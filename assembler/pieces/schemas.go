@@ -1,0 +1,172 @@
+package pieces
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/assemble-build/assemble/assembler/plan"
+)
+
+// extractScript imports each piece's models.py as Domino's
+// load_piece_models_from_path does (the pieces folder appended to sys.path,
+// module "<Name>.models") and prints, as one JSON object, each piece's
+// InputModel, OutputModel and SecretsModel (or null) JSON schema: pydantic
+// v2's model_json_schema(), else v1's schema(). Anything a models.py prints
+// goes to stderr, so stdout holds only the JSON. It never writes bytecode
+// into the repository.
+const extractScript = `import importlib, json, os, sys, traceback
+sys.dont_write_bytecode = True
+out, sys.stdout = sys.stdout, sys.stderr
+pieces_dir = os.path.abspath(sys.argv[1])
+if pieces_dir not in sys.path:
+    sys.path.append(pieces_dir)
+try:
+    import pydantic
+    version = str(getattr(pydantic, "VERSION", getattr(pydantic, "__version__", "")))
+except Exception:
+    version = None
+def schema(cls):
+    f = getattr(cls, "model_json_schema", None)
+    return f() if f is not None else cls.schema()
+res = {"python": sys.version.split()[0], "pydantic": version, "pieces": {}}
+for name in sys.argv[2:]:
+    try:
+        m = importlib.import_module(name + ".models")
+        s = getattr(m, "SecretsModel", None)
+        r = {"input_schema": schema(getattr(m, "InputModel")),
+             "output_schema": schema(getattr(m, "OutputModel")),
+             "secrets_schema": schema(s) if s else None}
+        json.dumps(r)
+    except BaseException as e:
+        where = ""
+        if isinstance(e, SyntaxError) and e.filename:
+            where = "%s:%s" % (e.filename, e.lineno or 0)
+        for fr in traceback.extract_tb(e.__traceback__):
+            if fr.filename.startswith(pieces_dir + os.sep):
+                where = "%s:%d" % (fr.filename, fr.lineno)
+        r = {"error": "".join(traceback.format_exception_only(type(e), e)).strip(), "where": where}
+    res["pieces"][name] = r
+out.write(json.dumps(res))
+out.flush()
+`
+
+// extraction is the parsed output of extractScript.
+type extraction struct {
+	python, pydantic string
+	schemas          map[string]schemaSet
+}
+
+// parseExtraction reads extractScript's output; piecesDir is the pieces
+// folder as the script saw it, to turn its paths back into repository paths.
+func parseExtraction(out []byte, piecesDir, how string, ps *problems) (*extraction, error) {
+	v, err := parseJSON(bytes.TrimSpace(out))
+	if err != nil || v.kind != jObject || v.get("pieces") == nil {
+		return nil, fmt.Errorf("%s printed no schema JSON (%v); its output began: %q", how, err, head(out, 300))
+	}
+	ex := &extraction{schemas: map[string]schemaSet{}}
+	if p := v.get("python"); p != nil {
+		ex.python = p.s
+	}
+	if p := v.get("pydantic"); p != nil {
+		ex.pydantic = p.s
+	}
+	pieces := v.get("pieces")
+	for _, name := range pieces.keys {
+		r := pieces.vals[name]
+		if e := r.get("error"); e != nil {
+			file, line := "pieces/"+name+"/models.py", 0
+			if w := r.get("where"); w != nil && w.s != "" {
+				if f, l, ok := splitWhere(w.s, piecesDir); ok {
+					file, line = f, l
+				}
+			}
+			ps.add(file, line, "importing %s.models with %s: %s", name, how, e.s)
+			continue
+		}
+		ex.schemas[name] = schemaSet{input: r.get("input_schema"), output: r.get("output_schema"), secrets: r.get("secrets_schema")}
+	}
+	return ex, nil
+}
+
+// splitWhere turns "/abs/pieces/X/models.py:12" into ("pieces/X/models.py", 12).
+func splitWhere(where, piecesDir string) (string, int, bool) {
+	i := strings.LastIndexByte(where, ':')
+	if i < 0 {
+		return "", 0, false
+	}
+	file, lineText := where[:i], where[i+1:]
+	rel, ok := strings.CutPrefix(file, strings.TrimSuffix(piecesDir, "/")+"/")
+	if !ok {
+		return "", 0, false
+	}
+	line := 0
+	for _, c := range lineText {
+		if c < '0' || c > '9' {
+			return "", 0, false
+		}
+		line = line*10 + int(c-'0')
+	}
+	return "pieces/" + rel, line, true
+}
+
+func head(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "..."
+	}
+	return string(b)
+}
+
+// extractHost runs extractScript with a host interpreter, in the repository
+// root as Domino's CLI runs.
+func extractHost(ctx context.Context, python, root string, names []string, ps *problems) (*extraction, error) {
+	exe, err := exec.LookPath(python)
+	if err != nil {
+		return nil, fmt.Errorf("--metadata-python %s: %w: give the path of a Python interpreter that has pydantic (and whatever the pieces' models.py import), or use --no-schemas", python, err)
+	}
+	piecesDir := filepath.Join(root, "pieces")
+	cmd := exec.CommandContext(ctx, exe, append([]string{"-c", extractScript, piecesDir}, names...)...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("running %s to read the pieces' models: %w\n%s", exe, err, tail(stderr.Bytes(), 2000))
+	}
+	return parseExtraction(stdout.Bytes(), piecesDir, "the host's "+exe, ps)
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		return "..." + string(b[len(b)-n:])
+	}
+	return string(b)
+}
+
+// imagePiecesDir is where the pieces are inside a group's image.
+const imagePiecesDir = RepositoryDir + "/pieces"
+
+// extractInImage builds the group's image without the generated metadata
+// and runs extractScript in it with python3, so models.py imports exactly
+// what the piece will have at run time.
+func extractInImage(ctx context.Context, b plan.Builder, root string, im plan.Image, g *Group, ps *problems) (*extraction, error) {
+	platform := "linux/" + runtime.GOARCH
+	img, err := b.Build(ctx, root, im, platform)
+	if err != nil {
+		return nil, fmt.Errorf("building the %s image to read its pieces' models: %w", g.Name, err)
+	}
+	cmd := append([]string{"python3", "-c", extractScript, imagePiecesDir}, g.Pieces...)
+	out, err := b.Run(ctx, img, cmd, []string{"PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8"}, "", RepositoryDir)
+	if err != nil {
+		return nil, fmt.Errorf("reading the pydantic schemas of %s (%s) by running python3 in its image: %w\n"+
+			"The image's base needs python3 with pydantic (Domino's domino-base-piece has them). "+
+			"Without one, pass --metadata-python PYTHON (a host interpreter with pydantic and the pieces' imports) "+
+			"or --no-schemas (the schemas are then null)", g.Name, strings.Join(g.Pieces, ", "), err)
+	}
+	return parseExtraction(out, imagePiecesDir, "python3 in the "+g.Name+" image", ps)
+}
