@@ -5,7 +5,7 @@
 # docker-registry time).
 #
 #   bench/run.sh            all benchmarks
-#   bench/run.sh layer      one of: layer noop push memory debian python
+#   bench/run.sh layer      one of: layer noop push memory debian python sync
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -143,4 +143,50 @@ if [ "$only" = all ] || [ "$only" = python ]; then
   echo "  cold python layer: ${layer}s (whole build ${cold}s less ${base}s for the cached Debian base)"
   echo "  pip install --target ${peer}s  speed-up: $(ratio "$peer" "$layer")x (goal >= 3)"
   echo "  cached rebuild of the whole image, offline: ${warm}s (goal < 0.1 s)"
+fi
+
+if [ "$only" = all ] || [ "$only" = sync ]; then
+  echo "== sync of 3 images (2 layers each, ~60 MB per image) between two local registries (best of $runs, empty destination each run)"
+  command -v crane >/dev/null || GOFLAGS=-mod=mod go install github.com/google/go-containerregistry/cmd/crane@v0.22.1
+  crane=$(command -v crane || echo "$(go env GOPATH)/bin/crane")
+  mkreg() { # name -> starts a registry, prints its port
+    local port
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    rm -rf "$work/$1"; mkdir -p "$work/$1"
+    printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' "$work/$1" "$port" > "$work/$1.yml"
+    docker-registry serve "$work/$1.yml" >/dev/null 2>&1 &
+    echo "$! $port"
+  }
+  waitreg() { for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$1/v2/" >/dev/null 2>&1 && return; sleep 0.05; done; echo "registry on $1 did not start" >&2; exit 1; }
+  read -r srcpid srcport < <(mkreg src); waitreg "$srcport"
+  src="127.0.0.1:$srcport"
+  for i in 1 2 3; do
+    d="$work/img$i"; mkdir -p "$d/a" "$d/b"
+    head -c 40000000 /dev/urandom > "$d/a/blob"; head -c 20000000 /dev/urandom > "$d/b/blob"
+    printf '[[image]]\nname = "x"\n[[image.layer]]\ndir = "a"\n[[image.layer]]\ndir = "b"\n' > "$d/assemble.toml"
+    $A --cache-dir "$work/sc" --insecure-registry "$src" build "$d" -o "docker://$src/bench/img$i:1.0" >/dev/null
+  done
+  ours="" skop="" cran="" warm=""
+  for _ in $(seq "$runs"); do
+    read -r dstpid dstport < <(mkreg dst); waitreg "$dstport"; dst="127.0.0.1:$dstport"
+    printf '%s:\n  insecure: true\n%s:\n  insecure: true\n' "$src" "$dst" > "$work/auth.yaml"
+    printf '%s/bench/img1: %s/mirror/img1\n%s/bench/img2: %s/mirror/img2\n%s/bench/img3: %s/mirror/img3\n' "$src" "$dst" "$src" "$dst" "$src" "$dst" > "$work/images.yaml"
+    t=$(best_of 1 $A sync --auth "$work/auth.yaml" --images "$work/images.yaml")
+    { [ -z "$ours" ] || [ "$(echo "$t < $ours" | bc -l)" = 1 ]; } && ours=$t
+    t=$(best_of 1 $A sync --auth "$work/auth.yaml" --images "$work/images.yaml")
+    { [ -z "$warm" ] || [ "$(echo "$t < $warm" | bc -l)" = 1 ]; } && warm=$t
+    kill "$dstpid"; wait "$dstpid" 2>/dev/null || true
+    read -r dstpid dstport < <(mkreg dst); waitreg "$dstport"; dst="127.0.0.1:$dstport"
+    t=$(best_of 1 bash -c "for i in 1 2 3; do skopeo sync --src docker --dest docker --src-tls-verify=false --dest-tls-verify=false $src/bench/img\$i $dst/mirror || exit 1; done")
+    { [ -z "$skop" ] || [ "$(echo "$t < $skop" | bc -l)" = 1 ]; } && skop=$t
+    kill "$dstpid"; wait "$dstpid" 2>/dev/null || true
+    read -r dstpid dstport < <(mkreg dst); waitreg "$dstport"; dst="127.0.0.1:$dstport"
+    t=$(best_of 1 bash -c "for i in 1 2 3; do $crane copy --insecure $src/bench/img\$i:1.0 $dst/mirror/img\$i:1.0 || exit 1; done")
+    { [ -z "$cran" ] || [ "$(echo "$t < $cran" | bc -l)" = 1 ]; } && cran=$t
+    kill "$dstpid"; wait "$dstpid" 2>/dev/null || true
+  done
+  kill "$srcpid"
+  echo "  assemble sync ${ours}s  skopeo sync ${skop}s  crane copy ${cran}s"
+  echo "  time ratio vs skopeo: $(ratio "$ours" "$skop")  vs crane: $(ratio "$ours" "$cran") (goal <= 0.8)"
+  echo "  warm re-sync: ${warm}s for 3 images, $(printf '%.3f' "$(echo "$warm / 3" | bc -l)")s per image (goal < 0.2 s)"
 fi
