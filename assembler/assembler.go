@@ -18,6 +18,7 @@ import (
 
 	"github.com/assemble-build/assemble/assembler/devfile"
 	"github.com/assemble-build/assemble/assembler/explicit"
+	"github.com/assemble-build/assemble/assembler/pieces"
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/oci"
@@ -43,6 +44,11 @@ type options struct {
 	noRun       bool
 	runOutput   io.Writer
 	input       plan.Input
+	builder     bool
+	contexts    map[string]string
+	buildArgs   map[string]string
+	target      string
+	dockerfile  string
 	tagScheme   string
 	tagZone     *time.Location
 
@@ -109,6 +115,23 @@ func WithExcludePaths(paths ...string) Option {
 // metadata options) to the conventions.
 func WithInput(in plan.Input) Option { return func(o *options) { o.input = in } }
 
+// WithBuilder lets conventions build images while planning (`assemble
+// build`; `assemble plan` does not build).
+func WithBuilder() Option { return func(o *options) { o.builder = true } }
+
+// WithBuildContexts maps Dockerfile FROM / COPY --from names to sources,
+// as BuildKit's --build-context.
+func WithBuildContexts(m map[string]string) Option { return func(o *options) { o.contexts = m } }
+
+// WithBuildArgs sets Dockerfile build arguments.
+func WithBuildArgs(m map[string]string) Option { return func(o *options) { o.buildArgs = m } }
+
+// WithTarget builds a Dockerfile's named stage.
+func WithTarget(stage string) Option { return func(o *options) { o.target = stage } }
+
+// WithDockerfile names the Dockerfile to build (-f), relative to the repository.
+func WithDockerfile(path string) Option { return func(o *options) { o.dockerfile = path } }
+
 // WithNoRun refuses every step that would execute a command.
 func WithNoRun(no bool) Option { return func(o *options) { o.noRun = no } }
 
@@ -157,8 +180,90 @@ type convention struct {
 // assemble.toml, then the repository conventions as DESIGN.md orders them.
 var conventions = []convention{
 	{name: explicit.Name, detect: explicit.Detect, load: func(_ context.Context, dir string, _ plan.Input) (*plan.Plan, error) { return explicit.Load(dir) }},
+	{name: pieces.Name, detect: pieces.Detect, load: loadPieces},
 	{name: devfile.Name, detect: devfile.Detect, load: loadDevfile},
+	{name: "dockerfile", detect: detectDockerfile, load: loadDockerfile},
 }
+
+// dockerfileNames are the files the Dockerfile convention looks for, in order.
+var dockerfileNames = []string{"Dockerfile", "Containerfile"}
+
+func detectDockerfile(dir string) (bool, string) {
+	for _, n := range dockerfileNames {
+		if fi, err := os.Stat(filepath.Join(dir, n)); err == nil && fi.Mode().IsRegular() {
+			return true, n + " at the repository root"
+		}
+	}
+	return false, ""
+}
+
+// loadDockerfile plans one image from the repository's Dockerfile, named
+// after the directory (--tag and --registry name it otherwise).
+func loadDockerfile(_ context.Context, dir string, in plan.Input) (*plan.Plan, error) {
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	ok, why := detectDockerfile(root)
+	path := ""
+	for _, n := range dockerfileNames {
+		if fileExists(filepath.Join(root, n)) {
+			path = n
+			break
+		}
+	}
+	if !ok {
+		return nil, fmt.Errorf("%s: no Dockerfile", root)
+	}
+	name := imageNameFrom(filepath.Base(root))
+	if in.Registry != "" {
+		name = strings.TrimSuffix(in.Registry, "/") + "/" + name
+	}
+	return &plan.Plan{
+		Convention: "dockerfile", Reason: why, Root: root,
+		Images: []plan.Image{{Name: name, Tags: []string{"latest"}, Dockerfile: &plan.Dockerfile{Path: path, Context: "."}, Source: filepath.Join(root, path)}},
+	}, nil
+}
+
+// imageNameFrom makes a valid repository name from a directory name.
+func imageNameFrom(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case b.Len() > 0 && (r == '-' || r == '_' || r == '.' || r == ' '):
+			b.WriteRune('-')
+		}
+	}
+	out := strings.Trim(b.String(), "-")
+	if out == "" {
+		return "image"
+	}
+	return out
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+func loadPieces(ctx context.Context, dir string, in plan.Input) (*plan.Plan, error) {
+	p, res, err := pieces.Load(ctx, dir, in)
+	if err != nil {
+		return nil, err
+	}
+	p.Version = res.Version
+	p.Summary = append(p.Summary, res.Summary()...)
+	if p.Outputs == nil {
+		p.Outputs = map[string][]byte{}
+	}
+	p.Outputs[OutputPiecesImagesMap] = res.PiecesImagesMap()
+	return p, nil
+}
+
+// OutputPiecesImagesMap names Domino's PIECES_IMAGES_MAP in Plan.Outputs.
+const OutputPiecesImagesMap = "pieces-images-map"
 
 func loadDevfile(ctx context.Context, dir string, in plan.Input) (*plan.Plan, error) {
 	opts := []devfile.Option{devfile.WithContext(ctx), devfile.WithCheckIcons(in.CheckIcons), devfile.WithWriteMetadata(in.WriteMetadata)}
@@ -210,13 +315,20 @@ func Detect(dir string) (name, reason string, err error) {
 
 // Plan detects dir's convention and returns its plan with the overrides applied.
 func Plan(ctx context.Context, dir string, opts ...Option) (*plan.Plan, error) {
-	o := &options{}
-	for _, opt := range opts {
-		opt(o)
+	o, err := makeOptions(opts)
+	if err != nil {
+		return nil, err
 	}
 	name, _, err := Detect(dir)
 	if err != nil {
 		return nil, err
+	}
+	if o.builder {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return nil, err
+		}
+		o.input.Builder = newServices(&plan.Plan{Root: abs}, o)
 	}
 	var p *plan.Plan
 	for _, c := range conventions {
@@ -252,7 +364,7 @@ func Plan(ctx context.Context, dir string, opts ...Option) (*plan.Plan, error) {
 		if len(img.Platforms) == 0 {
 			img.Platforms = []string{HostPlatform()}
 		}
-		if err := applyTags(img, o, vars); err != nil {
+		if err := applyTags(img, o, vars, p.Version); err != nil {
 			return nil, fmt.Errorf("image %s: %w", img.Name, err)
 		}
 	}
@@ -260,9 +372,12 @@ func Plan(ctx context.Context, dir string, opts ...Option) (*plan.Plan, error) {
 }
 
 // applyTags expands tag templates and applies the tag scheme to one image.
-func applyTags(img *plan.Image, o *options, vars oci.TagVars) error {
+func applyTags(img *plan.Image, o *options, vars oci.TagVars, version string) error {
 	vars.Group = img.Group
 	vars.Version = o.input.Version
+	if vars.Version == "" {
+		vars.Version = version
+	}
 	if vars.Version == "" && len(img.Tags) > 0 {
 		vars.Version = img.Tags[0]
 	}

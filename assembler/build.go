@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/assemble-build/assemble/assembler/devfile"
+	"github.com/assemble-build/assemble/assembler/dockerfile"
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/layers/run"
@@ -87,8 +88,13 @@ func buildImage(ctx context.Context, p *plan.Plan, im plan.Image, o *options, an
 		if err != nil {
 			return b, err
 		}
-		base, err := svc.Base(ctx, im.Base, plat)
-		if err != nil {
+		var base v1.Image
+		if im.Dockerfile != nil {
+			base, err = buildDockerfile(ctx, p, *im.Dockerfile, plat, svc, o)
+			if err != nil {
+				return b, err
+			}
+		} else if base, err = svc.Base(ctx, im.Base, plat); err != nil {
 			return b, fmt.Errorf("base %s for %s: %w", im.Base, ps, err)
 		}
 		st := &stack{o: o, name: im.Name, platform: ps, base: base, cur: base, report: &b.Layers}
@@ -118,6 +124,22 @@ func buildImage(ctx context.Context, p *plan.Plan, im plan.Image, o *options, an
 	}
 	o.reporter.Step(fmt.Sprintf("%s: %s", im.Name, b.Digest))
 	return b, nil
+}
+
+// buildDockerfile builds a Dockerfile image through the frontend, with the
+// plan's and the command line's build contexts and arguments.
+func buildDockerfile(ctx context.Context, p *plan.Plan, df plan.Dockerfile, plat v1.Platform, svc *services, o *options) (v1.Image, error) {
+	if o.dockerfile != "" {
+		df.Path = o.dockerfile
+	}
+	if o.target != "" {
+		df.Target = o.target
+	}
+	df.BuildArgs = merge(df.BuildArgs, o.buildArgs)
+	contexts := merge(df.BuildContexts, o.contexts)
+	return dockerfile.Build(ctx, p.Root, df, plat, svc,
+		dockerfile.WithCreated(o.created), dockerfile.WithBuildContexts(contexts),
+		dockerfile.WithNoRun(o.noRun), dockerfile.WithRunOutput(o.runOutput))
 }
 
 // buildLayer turns one plan layer into one or more built layers on st.

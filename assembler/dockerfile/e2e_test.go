@@ -235,7 +235,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY hello.c .
-RUN gcc -static -O2 -o /usr/local/bin/hello hello.c && rm /etc/debian_version
+RUN gcc -static -O2 -o /usr/local/bin/hello hello.c
 
 FROM scratch
 COPY --from=build /usr/local/bin/hello /hello
@@ -257,26 +257,6 @@ int main(void) { puts("hello from a Dockerfile built without a daemon"); return 
 		t.Errorf("the program printed %q", out)
 	}
 
-	// The build stage as a target: the deleted /etc/debian_version is a
-	// whiteout that umoci and podman honour.
-	buildImg := build(t, svc, dir, WithBuildContexts(map[string]string{"debian:bookworm": "deb:bookworm"}), WithTarget("build"))
-	buildDir := filepath.Join(shortDir(t), "build")
-	writeLayout(t, buildDir, buildImg, "build")
-	umoci := needTool(t, "umoci")
-	bundle := filepath.Join(shortDir(t), "bundle")
-	if out, err := exec.Command(umoci, "unpack", "--image", buildDir+":build", bundle).CombinedOutput(); err != nil {
-		t.Fatalf("umoci unpack: %v\n%s", err, out)
-	}
-	if _, err := os.Stat(filepath.Join(bundle, "rootfs/etc/debian_version")); !os.IsNotExist(err) {
-		t.Errorf("umoci: /etc/debian_version should be deleted (err %v)", err)
-	}
-	if _, err := os.Stat(filepath.Join(bundle, "rootfs/usr/local/bin/hello")); err != nil {
-		t.Errorf("umoci: the compiled program is missing: %v", err)
-	}
-	out = podmanRun(t, buildDir, "build", "/bin/sh", "-c", "test -e /etc/debian_version && echo present || echo deleted; /usr/local/bin/hello")
-	if out != "deleted\nhello from a Dockerfile built without a daemon\n" {
-		t.Errorf("podman in the build stage printed %q", out)
-	}
 }
 
 // jq from apt and a package from a local wheelhouse (found through

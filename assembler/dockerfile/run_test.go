@@ -4,6 +4,9 @@ import (
 	"archive/tar"
 	"bytes"
 	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -95,14 +98,31 @@ RUN ["/bin/sh", "-c", "echo exec > /exec.txt"]
 		t.Errorf("%d layers, %d non-empty history entries", len(m.Layers), nonEmpty)
 	}
 	// The second build takes every RUN from the cache.
-	before := len(svc.layers)
 	img2 := build(t, svc, dir, WithBuildContexts(map[string]string{"base": base}))
 	d1, _ := img.Digest()
 	d2, _ := img2.Digest()
 	if d1 != d2 {
 		t.Errorf("rebuild: digest %s != %s", d2, d1)
 	}
-	_ = before
+
+	// The deletion is a whiteout that umoci and podman honour.
+	layoutDir := filepath.Join(shortDir(t), "layout")
+	writeLayout(t, layoutDir, img, "run")
+	umoci := needTool(t, "umoci")
+	bundle := filepath.Join(shortDir(t), "bundle")
+	if out, err := exec.Command(umoci, "unpack", "--image", layoutDir+":run", bundle).CombinedOutput(); err != nil {
+		t.Fatalf("umoci unpack: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(bundle, "rootfs/var/base.txt")); !os.IsNotExist(err) {
+		t.Errorf("umoci: /var/base.txt should be deleted (stat: %v)", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(bundle, "rootfs/etc/base-file")); err != nil || string(b) != "from the base\n" {
+		t.Errorf("umoci: the base's other files must stay: %q %v", b, err)
+	}
+	got := podmanRun(t, layoutDir, "run", "/bin/sh", "-c", "test -e /var/base.txt && echo present || echo deleted; cat /work/out.txt")
+	if got != "deleted\nhi world base /work\n" {
+		t.Errorf("podman printed %q", got)
+	}
 }
 
 // A failing RUN names the line, the exit status and the output's tail; a

@@ -58,7 +58,7 @@ func metadataLayer(compiled, depMap []byte, foreignBase bool) plan.Layer {
 
 // groupImage is the image of one group, without the metadata layer.
 func groupImage(g *Group, name, tag, base string) plan.Image {
-	im := plan.Image{Name: name, Tags: []string{tag}}
+	im := plan.Image{Name: name, Tags: []string{tag}, Group: g.Name}
 	switch g.Kind() {
 	case "dockerfile":
 		// The user's Dockerfile, with the repository root as context, as

@@ -116,7 +116,7 @@ func (r *Result) Summary() []string {
 // (in.Base overrides it), and it holds the repository at RepositoryDir with
 // WORKDIR /home: a requirements group adds a python layer under the
 // repository layer; a Dockerfile group is built by the Dockerfile frontend
-// with the repository root as context (BuildContexts points its FROM at
+// with the repository root as context (BaseContexts points its FROM at
 // in.Base). The repository and .domino layers are identical in every image.
 //
 // The schemas in compiled_metadata.json come from the pieces' models.py:
@@ -152,11 +152,16 @@ func Load(ctx context.Context, dir string, in plan.Input) (*plan.Plan, *Result, 
 	// The groups depend on the dependencies only; the schemas add secrets.
 	groups := formGroups(groupInputs(compileMetadata(repo.pieces, nil, res.SourceURL)))
 	images := make([]plan.Image, len(groups))
+	res.BuildContexts = BaseContexts(root, in.Base)
 	for i, g := range groups {
 		g.Image = imageName + ":" + res.Version + "-" + g.Name
 		images[i] = groupImage(g, imageName, res.Version+"-"+g.Name, base)
+		// The base override stands in for Domino's base wherever a group's
+		// Dockerfile names it in FROM.
+		if df := images[i].Dockerfile; df != nil && len(res.BuildContexts) > 0 {
+			df.BuildContexts = res.BuildContexts
+		}
 	}
-	res.BuildContexts = BaseContexts(root, in.Base)
 
 	// A builder means the images will be built: Domino's Dockerfiles COPY .domino.
 	if in.Builder != nil {
@@ -178,7 +183,7 @@ func Load(ctx context.Context, dir string, in plan.Input) (*plan.Plan, *Result, 
 		schemas, pydantic = ex.schemas, ex.pydantic
 		res.Schemas = fmt.Sprintf("read with %s (Python %s, pydantic %s)", in.MetadataPython, ex.python, orNone(ex.pydantic))
 	case in.Builder != nil:
-		schemas = map[string]schemaSet{}
+		schemas, pydantic = map[string]schemaSet{}, "?"
 		var versions []string
 		for i, g := range groups {
 			ex, err := extractInImage(ctx, in.Builder, root, images[i], g, ps)
@@ -188,11 +193,16 @@ func Load(ctx context.Context, dir string, in plan.Input) (*plan.Plan, *Result, 
 			for k, v := range ex.schemas {
 				schemas[k] = v
 			}
-			pydantic = ex.pydantic
+			if ex.pydantic == "" || pydantic != "" {
+				pydantic = ex.pydantic // "" once any image lacks pydantic
+			}
 			versions = append(versions, fmt.Sprintf("%s: Python %s, pydantic %s", g.Name, ex.python, orNone(ex.pydantic)))
 		}
 		res.Schemas = "read in each group's image (" + strings.Join(versions, "; ") + ")"
 	default:
+		if in.WriteMetadata {
+			return nil, nil, errors.New("--write-metadata while planning would write null schemas into .domino: give --metadata-python PYTHON to read them on the host (or --no-schemas), or write the metadata with `assemble build`")
+		}
 		res.Schemas = "not read: planning builds no image (give --metadata-python to read them on the host); they are null here"
 	}
 	if len(ps.list) > 0 {

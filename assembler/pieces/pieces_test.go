@@ -138,7 +138,7 @@ func TestLoadSample(t *testing.T) {
 			t.Errorf("group %d: %+v, want %+v", i, g, w)
 		}
 		im := p.Images[i]
-		if im.Name != imagePrefix || len(im.Tags) != 1 || im.Tags[0] != "0.2.0-group"+itoa(i) || g.Image != imagePrefix+":0.2.0-group"+itoa(i) {
+		if im.Name != imagePrefix || im.Group != g.Name || len(im.Tags) != 1 || im.Tags[0] != "0.2.0-group"+itoa(i) || g.Image != imagePrefix+":0.2.0-group"+itoa(i) {
 			t.Errorf("image %d: %s %v (%s)", i, im.Name, im.Tags, g.Image)
 		}
 	}
@@ -295,6 +295,14 @@ func TestNoSchemasAndPlanning(t *testing.T) {
 		if len(res.Groups) != 3 || res.Schemas == "" {
 			t.Errorf("groups %d, schemas %q", len(res.Groups), res.Schemas)
 		}
+	}
+	// Planning never writes null schemas into the repository.
+	repo := copyRepo(t, sampleRepo)
+	if _, _, err := Load(context.Background(), repo, plan.Input{WriteMetadata: true}); err == nil || !strings.Contains(err.Error(), "--metadata-python") {
+		t.Errorf("--write-metadata while planning: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(repo, ".domino")); err == nil {
+		t.Error(".domino written while planning")
 	}
 }
 

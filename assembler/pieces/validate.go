@@ -49,7 +49,9 @@ func readRepository(root string) (*repository, error) {
 			ps.add("dependencies", 0, "reading: %v", err)
 		}
 		for _, e := range ents {
-			r.depFiles[e.Name()] = true
+			// false: the name exists but is not a file (Domino's check
+			// passes it; building from it could not work).
+			r.depFiles[e.Name()] = isFile(filepath.Join(root, "dependencies", e.Name()))
 		}
 	}
 	if isDir(filepath.Join(root, "pieces")) {
@@ -139,13 +141,17 @@ func checkDependencyFiles(p *piece, v *value, depFiles map[string]bool, ps *prob
 		if f.s == "default" {
 			// Domino's validator lets the legacy "default" through; its
 			// builder would then COPY dependencies/default.
-			if !depFiles["default"] {
+			if !depFiles["default"] { // absent, or not a file
 				ps.add(p.metaFile(), 0, "dependency.%s is the legacy value \"default\", which names no file: Domino's builder would fail on COPY dependencies/default; remove the key or name a file in dependencies/", key)
 			}
 			continue
 		}
-		if !depFiles[f.s] {
+		regular, ok := depFiles[f.s]
+		switch {
+		case !ok:
 			ps.add(p.metaFile(), 0, "missing dependency file %s defined for %s: add dependencies/%s or fix dependency.%s", f.s, p.name, f.s, key)
+		case !regular:
+			ps.add(p.metaFile(), 0, "dependency.%s names dependencies/%s, which is not a regular file", key, f.s)
 		}
 	}
 }

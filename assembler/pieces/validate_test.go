@@ -131,6 +131,10 @@ func TestValidationErrors(t *testing.T) {
 		{"path in dependency", func(f map[string]string) {
 			f["pieces/TwoPiece/metadata.json"] = `{"name": "TwoPiece", "description": "d", "dependency": {"requirements_file": "../config.toml"}}`
 		}, "pieces/TwoPiece/metadata.json", []string{"missing dependency file ../config.toml"}},
+		{"dependency is a directory", func(f map[string]string) {
+			f["dependencies/reqs.d/"] = ""
+			f["pieces/TwoPiece/metadata.json"] = `{"name": "TwoPiece", "description": "d", "dependency": {"requirements_file": "reqs.d"}}`
+		}, "pieces/TwoPiece/metadata.json", []string{"dependencies/reqs.d, which is not a regular file"}},
 		{"legacy default", func(f map[string]string) {
 			f["pieces/TwoPiece/metadata.json"] = `{"name": "TwoPiece", "description": "d", "dependency": {"requirements_file": "default"}}`
 		}, "pieces/TwoPiece/metadata.json", []string{`legacy value "default"`}},

@@ -19,6 +19,14 @@ type Plan struct {
 	Files []File `json:"files,omitempty"`
 	// Debian, when set, is the package archive Debian layers and deb: bases read.
 	Debian *Debian `json:"debian,omitempty"`
+	// Version is the repository's own version (Domino's VERSION), for {version}.
+	Version string `json:"version,omitempty"`
+	// Summary lines are what `assemble plan` prints about the convention's
+	// findings (groups, buildpacks, files read).
+	Summary []string `json:"summary,omitempty"`
+	// Outputs are named documents for the CLI to write where asked
+	// ("pieces-images-map").
+	Outputs map[string][]byte `json:"-"`
 }
 
 // Image is one image to build, possibly for several platforms.
@@ -54,6 +62,9 @@ type Dockerfile struct {
 	Context   string            `json:"context"`
 	Target    string            `json:"target,omitempty"`
 	BuildArgs map[string]string `json:"buildArgs,omitempty"`
+	// BuildContexts map a FROM or COPY --from name to another source, as
+	// BuildKit's --build-context does ("ghcr.io/x/base:latest" -> "oci:dir:tag").
+	BuildContexts map[string]string `json:"buildContexts,omitempty"`
 }
 
 // Layer kinds.

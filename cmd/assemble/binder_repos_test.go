@@ -147,7 +147,7 @@ func TestBinderUserAndRepoDir(t *testing.T) {
 	if out != want {
 		t.Errorf("got:\n%s\nwant:\n%s", out, want)
 	}
-	r := assemble(t, t.TempDir(), "build", filepath.Join(binderTestdata, "bare"), "--user-id", "0", "-o", "oci:"+filepath.Join(t.TempDir(), "l"))
+	r := assemble(t, sharedCache(t), "build", filepath.Join(binderTestdata, "bare"), "--user-id", "0", "-o", "oci:"+filepath.Join(t.TempDir(), "l"))
 	if r.err == nil || !strings.Contains(r.stderr, "root") {
 		t.Errorf("--user-id 0: %v\n%s", r.err, r.stderr)
 	}

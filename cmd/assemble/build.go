@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/assemble-build/assemble/assembler"
+	"github.com/assemble-build/assemble/assembler/pieces"
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/oci/sink"
@@ -36,6 +37,12 @@ type buildFlags struct {
 	tagZone     string
 	metadataOut string
 	noRun       bool
+	file        string
+	target      string
+	buildArgs   []string
+	contexts    []string
+	imagesMap   string
+	release     string
 }
 
 // addConventionFlags registers the flags conventions read, shared by build and plan.
@@ -46,6 +53,8 @@ func addConventionFlags(fl *pflag.FlagSet, in *plan.Input) {
 	fl.BoolVar(&in.WriteMetadata, "write-metadata", false, "also write generated metadata (.domino/*.json, index.json) into the repository")
 	fl.StringVar(&in.RegistryImage, "registry-image", "", "devfile: also build the registry's bootstrap image under this reference")
 	fl.BoolVar(&in.CheckIcons, "check-icons", false, "devfile: check that every icon URL answers")
+	fl.StringVar(&in.MetadataPython, "metadata-python", "", "Domino: a host Python (with pydantic) to read the pieces' models with, instead of each group's image")
+	fl.BoolVar(&in.NoSchemas, "no-schemas", false, "Domino: leave the pieces' JSON schemas out of compiled_metadata.json")
 }
 
 // addSourceFlags registers the flags that choose where packages come from,
@@ -125,6 +134,12 @@ SOURCE_DATE_EPOCH sets every timestamp (default 0).`,
 	addConventionFlags(fl, &f.input)
 	fl.StringVar(&f.metadataOut, "metadata-out", "", "write the plan's generated files (metadata JSON, index.json) under DIR")
 	fl.BoolVar(&f.noRun, "no-run", false, "refuse any step that would execute a command (RUN, postBuild); translated package installs still work")
+	fl.StringVarP(&f.file, "file", "f", "", "the Dockerfile to build, relative to DIR (default Dockerfile or Containerfile)")
+	fl.StringVar(&f.target, "target", "", "build this stage of the Dockerfile")
+	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "Dockerfile build argument NAME=VALUE (repeatable)")
+	fl.StringArrayVar(&f.contexts, "build-context", nil, "NAME=SOURCE: a Dockerfile FROM NAME or COPY --from=NAME takes SOURCE (oci:DIR:TAG, docker://REF, deb:bookworm, a directory) (repeatable)")
+	fl.StringVar(&f.imagesMap, "pieces-images-map", "", "Domino: write PIECES_IMAGES_MAP (piece -> image) as JSON to FILE")
+	fl.StringVar(&f.release, "release-archive", "", "Domino: write a reproducible VERSION.tar.gz of the repository to FILE")
 	return cmd
 }
 
@@ -175,7 +190,6 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 		assembler.WithCompression(comp),
 		assembler.WithCreated(created),
 		assembler.WithReporter(pr),
-		assembler.WithExcludePaths(excludes...),
 		assembler.WithOffline(f.offline),
 		assembler.WithDebian(f.debian),
 		assembler.WithPython(f.python),
@@ -188,7 +202,28 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 		opts = append(opts, assembler.WithBase(f.base))
 		f.input.Base = f.base
 	}
-	opts = append(opts, assembler.WithInput(f.input), assembler.WithNoRun(f.noRun))
+	opts = append(opts, assembler.WithInput(f.input), assembler.WithNoRun(f.noRun), assembler.WithBuilder())
+	buildArgs, err := keyValues("--build-arg", f.buildArgs)
+	if err != nil {
+		return err
+	}
+	contexts, err := keyValues("--build-context", f.contexts)
+	if err != nil {
+		return err
+	}
+	for name, src := range contexts {
+		if fi, err := os.Stat(src); err == nil && fi.IsDir() && !strings.Contains(src, ":") {
+			abs, _ := filepath.Abs(src)
+			contexts[name] = abs
+		}
+	}
+	opts = append(opts, assembler.WithBuildArgs(buildArgs), assembler.WithBuildContexts(contexts), assembler.WithTarget(f.target), assembler.WithDockerfile(f.file))
+	for _, extra := range []string{f.imagesMap, f.release, f.metadataOut} {
+		if extra != "" {
+			excludes = append(excludes, extra)
+		}
+	}
+	opts = append(opts, assembler.WithExcludePaths(excludes...))
 	if g.progress != "none" {
 		opts = append(opts, assembler.WithRunOutput(os.Stderr))
 	}
@@ -207,8 +242,20 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 		return err
 	}
 	pr.Step(fmt.Sprintf("convention %s: %s", p.Convention, p.Reason))
+	for _, line := range p.Summary {
+		pr.Step(line)
+	}
 	if f.metadataOut != "" {
 		if err := writePlanFiles(f.metadataOut, p.Files); err != nil {
+			return err
+		}
+	}
+	if f.imagesMap != "" {
+		m, ok := p.Outputs[assembler.OutputPiecesImagesMap]
+		if !ok {
+			return fmt.Errorf("--pieces-images-map: %s is not a Domino pieces repository", dir)
+		}
+		if err := writeFileAtomic(f.imagesMap, m); err != nil {
 			return err
 		}
 	}
@@ -228,6 +275,14 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 			pr.Step(fmt.Sprintf("wrote %s@%s", r.Ref, r.Digest))
 		}
 		results = append(results, res...)
+	}
+	if f.release != "" {
+		if p.Convention != pieces.Name {
+			return fmt.Errorf("--release-archive: %s is not a Domino pieces repository", dir)
+		}
+		if err := pieces.WriteReleaseArchive(p.Root, p.Version, f.release, pieces.WithArchiveTime(created), pieces.WithArchiveFiles(p.Files...)); err != nil {
+			return err
+		}
 	}
 	if f.imageRefs != "" {
 		var b strings.Builder
@@ -288,6 +343,19 @@ func localPath(spec string) string {
 		}
 	}
 	return ""
+}
+
+// keyValues parses repeated NAME=VALUE flags.
+func keyValues(flag string, vals []string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, v := range vals {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%s %q: use NAME=VALUE", flag, v)
+		}
+		m[k] = val
+	}
+	return m, nil
 }
 
 // writePlanFiles writes a plan's generated files under dir.

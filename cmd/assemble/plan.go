@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/assemble-build/assemble/assembler"
+	"github.com/assemble-build/assemble/assembler/dockerfile"
 	"github.com/assemble-build/assemble/assembler/plan"
 )
 
@@ -71,10 +72,21 @@ func newPlanCmd(g *globals) *cobra.Command {
 func printPlan(cmd *cobra.Command, p *plan.Plan, hits map[string][]bool) error {
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "convention: %s (%s)\nrepository: %s\n", p.Convention, p.Reason, p.Root)
+	for _, line := range p.Summary {
+		fmt.Fprintf(w, "  %s\n", line)
+	}
 	for _, im := range p.Images {
 		fmt.Fprintf(w, "\nimage %s  [%s]\n", strings.Join(assembler.RefsFor(im), ", "), im.Source)
 		if im.Dockerfile != nil {
 			fmt.Fprintf(w, "  dockerfile: %s (context %s)\n", im.Dockerfile.Path, im.Dockerfile.Context)
+			steps, err := dockerfile.Describe(p.Root, *im.Dockerfile)
+			if err != nil {
+				// Planning does not build: a file the build makes (say) may be missing yet.
+				fmt.Fprintf(w, "    (not described: %v)\n", err)
+			}
+			for _, st := range steps {
+				fmt.Fprintf(w, "    %s:%d  %s\n      -> %s\n", im.Dockerfile.Path, st.Line, st.Instruction, st.Becomes)
+			}
 		}
 		fmt.Fprintf(w, "  platforms: %s\n  base: %s\n", strings.Join(im.Platforms, ", "), im.Base)
 		for i, l := range im.Layers {

@@ -1,0 +1,1 @@
+# Not a piece: Domino only reads folders named *Piece.

@@ -1,0 +1,5 @@
+"""The Dockerfile group's dependency."""
+
+
+def answer():
+    return "dockerdep says 42"
