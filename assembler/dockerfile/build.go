@@ -372,9 +372,9 @@ func (s *stage) fromExternal(ref string) error {
 		return err
 	}
 	if n == 0 {
-		s.tree = newTree() // scratch: nothing to read
+		s.tree = newTree() // nothing to read
 	}
-	s.initConfig(n == 0)
+	s.initConfig(ref == "scratch")
 	return nil
 }
 
@@ -717,12 +717,12 @@ func (s *stage) workdir(c *instructions.WorkdirCommand, text string) error {
 			uid, gid = id.uid, id.gid
 		}
 	}
-	_, existing, missing, err := t.place(strings.TrimPrefix(wd, "/") + "/.")
+	resolved, existing, missing, err := t.place(strings.TrimPrefix(wd, "/"))
 	if err != nil {
 		return fmt.Errorf("WORKDIR %s: %w", wd, err)
 	}
 	entries := existing
-	for _, m := range missing {
+	for _, m := range append(missing, resolved) {
 		entries = append(entries, layers.Entry{Path: m, Type: layers.TypeDir, Mode: 0o755, UID: uid, GID: gid})
 	}
 	s.b.step(s, c.Location(), text, "layer: directory "+wd)

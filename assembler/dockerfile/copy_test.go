@@ -140,6 +140,13 @@ COPY --from=files / /all/
 	if files["x.txt"].content != "x\n" || files["all/data/x.txt"].content != "x\n" {
 		t.Errorf("files = %v", keys(files))
 	}
+
+	// A directory as a FROM base: its files on an empty image.
+	dir = repo(t, map[string]string{"Dockerfile": "FROM rootfs\nCOPY add.txt /data/\n", "add.txt": "added\n"})
+	files = flatten(t, build(t, newServices(t), dir, WithBuildContexts(map[string]string{"rootfs": other})))
+	if files["data/x.txt"].content != "x\n" || files["data/add.txt"].content != "added\n" || len(files) != 3 {
+		t.Errorf("FROM a directory: files = %v", keys(files))
+	}
 }
 
 // --link, --parents, --exclude.

@@ -9,6 +9,19 @@
 // history. A RUN that is a package install (`apt-get install`, `pip
 // install`) becomes a Debian or Python layer without running anything; any
 // other RUN is executed in the sandbox of package layers/run.
+//
+// Where it knowingly differs from BuildKit:
+//   - RUN --mount is refused, except type=cache, which is not mounted (the
+//     command's writes there stay in its layer; a translated RUN needs none).
+//   - ADD of a git repository is refused.
+//   - HEALTHCHECK --start-interval is not kept (go-containerregistry's
+//     config has no field for it).
+//   - Copying a directory onto a symbolic link to a directory in the image
+//     follows the link (as buildah does; BuildKit fails).
+//   - A symbolic link in the build context that leads outside it, and an
+//     archive entry below a symbolic link the archive made, are errors.
+//   - An unknown user or group name in --chown is an error (BuildKit uses root).
+//   - History entries carry the comment "assemble.dockerfile.v0".
 package dockerfile
 
 import (
@@ -68,7 +81,8 @@ type options struct {
 	runOptions []run.Option
 }
 
-// WithBuildArgs sets build arguments (--build-arg); they override the plan's.
+// WithBuildArgs sets build arguments (--build-arg); they override the
+// plan's (plan.Dockerfile.BuildArgs).
 func WithBuildArgs(args map[string]string) Option {
 	return func(o *options) {
 		for k, v := range args {
@@ -85,7 +99,8 @@ func WithTarget(stage string) Option { return func(o *options) { o.target = &sta
 func WithNoRun(noRun bool) Option { return func(o *options) { o.noRun = noRun } }
 
 // WithBuildContexts names extra build contexts (--build-context NAME=SOURCE,
-// as BuildKit): a FROM NAME or COPY --from=NAME takes SOURCE instead. SOURCE
+// as BuildKit), over the plan's (plan.Dockerfile.BuildContexts): a FROM
+// NAME or COPY --from=NAME takes SOURCE instead. SOURCE
 // is a base reference (oci:DIR[:TAG], docker://REF, docker-image://REF,
 // oci-layout://DIR[:TAG], deb:SUITE, scratch, ...) or a local directory
 // (absolute, or relative to the repository root).
@@ -126,6 +141,9 @@ func makeOptions(df plan.Dockerfile, opts []Option) *options {
 	}
 	for k, v := range df.BuildArgs {
 		o.buildArgs[k] = v
+	}
+	for k, v := range df.BuildContexts {
+		o.contexts[k] = v
 	}
 	for _, opt := range opts {
 		opt(o)

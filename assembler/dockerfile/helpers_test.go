@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -327,7 +326,7 @@ func busyboxLayout(t testing.TB) string {
 		tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: mode, Uid: uid, Gid: uid, Size: int64(len(body)), ModTime: mt})
 		tw.Write(body)
 	}
-	for _, d := range []string{"bin", "etc", "home", "tmp", "usr", "usr/bin", "var"} {
+	for _, d := range []string{"bin", "etc", "home", "tmp", "usr", "usr/bin", "var", "var/lib", "var/lib/dpkg"} {
 		mode := int64(0o755)
 		if d == "tmp" {
 			mode = 0o1777
@@ -344,6 +343,8 @@ func busyboxLayout(t testing.TB) string {
 	reg("etc/group", 0o644, 0, []byte("root:x:0:\napp:x:1000:\nstaff:x:50:\n"))
 	reg("etc/base-file", 0o644, 0, []byte("from the base\n"))
 	reg("var/base.txt", 0o600, 0, []byte("delete me\n"))
+	// A dpkg database, so that apt-get installs are translated here.
+	reg("var/lib/dpkg/status", 0o644, 0, nil)
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -403,8 +404,6 @@ func mustContain(t testing.TB, err error, parts ...string) {
 		}
 	}
 }
-
-var errSkip = errors.New("skip")
 
 func configOfUser(u string) *v1.ConfigFile { return &v1.ConfigFile{Config: v1.Config{User: u}} }
 

@@ -195,6 +195,10 @@ RUN ["pip3", "install", "--no-index", "six==1.16.0"]
 	if c := cf.History[1].Comment; !strings.Contains(c, "deb layer: gcc libc6-dev") {
 		t.Errorf("history comment = %q", c)
 	}
+
+	// apt-get in a stage that is not Debian would fail: it is not translated.
+	dir = repo(t, map[string]string{"Dockerfile": "FROM scratch\nRUN apt-get install -y curl\n"})
+	mustContain(t, buildErr(t, newServices(t), dir, WithNoRun(true)), "Dockerfile:2:", "not a Debian image", "--no-run")
 }
 
 // What is and is not a package install.

@@ -69,6 +69,9 @@ func (s *stage) runInstr(c *instructions.RunCommand, text string) error {
 			if err != nil {
 				return fmt.Errorf("RUN, translated to a %s: %w", in.what, err)
 			}
+			if len(specs) == 0 {
+				s.history(createdBy, "translated to a "+in.what+": everything is installed already", false)
+			}
 			for _, spec := range specs {
 				if err := s.buildLayer(spec, createdBy, "translated to a "+in.what); err != nil {
 					return fmt.Errorf("RUN, translated to a %s: %w", in.what, err)
@@ -83,10 +86,14 @@ func (s *stage) runInstr(c *instructions.RunCommand, text string) error {
 			return fmt.Errorf("RUN --mount=type=%s is not supported; copy what the command needs into the stage first", m.Type)
 		}
 	}
-	if b.o.noRun {
+	if b.o.noRun && !b.dry() {
 		return fmt.Errorf("RUN would execute a command (%s), and running commands is turned off (--no-run): %s", t.why, firstLine(text))
 	}
-	b.step(s, c.Location(), text, "run in the sandbox ("+t.why+")")
+	becomes := "run in the sandbox (" + t.why + ")"
+	if b.o.noRun {
+		becomes += "; refused with --no-run"
+	}
+	b.step(s, c.Location(), text, becomes)
 	if b.dry() {
 		return nil
 	}

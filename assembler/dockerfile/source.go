@@ -139,7 +139,14 @@ func (h *hostSource) lstat(p string) (info, error) {
 		}
 		return info{}, &fs.PathError{Op: "lstat", Path: p, Err: err}
 	}
-	return hostInfo(h.abs(p), fi)
+	i, err := hostInfo(h.abs(p), fi)
+	if p == "" && i.isDir() {
+		// The context's own directory is where the build reads from, not a
+		// file of it: its mode (often 0700 for a temporary checkout) is not
+		// what a directory copied from it should get.
+		i.mode = 0o755
+	}
+	return i, err
 }
 
 func hostInfo(abs string, fi fs.FileInfo) (info, error) {

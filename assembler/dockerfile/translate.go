@@ -378,6 +378,16 @@ func (s *stage) apt(args []string, quoted, where string) (*install, string) {
 	if len(pkgs) == 0 {
 		return nil, quoted + " names no packages"
 	}
+	if !s.b.dry() {
+		// Only a Debian stage has apt-get; elsewhere the command would fail.
+		t, err := s.files()
+		if err != nil {
+			return nil, fmt.Sprintf("cannot read the stage's files: %v", err)
+		}
+		if n, _, _ := t.lookup("var/lib/dpkg/status", true); n == nil {
+			return nil, "the stage has no dpkg database (/var/lib/dpkg/status): it is not a Debian image"
+		}
+	}
 	var ps []plan.Package
 	for _, p := range pkgs {
 		ps = append(ps, plan.Package{Name: p, Where: where})

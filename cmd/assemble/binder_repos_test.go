@@ -53,52 +53,86 @@ func buildBinder(t testing.TB, repo string, args ...string) (string, binderRepor
 	return "oci:" + layout + ":" + rep.Images[0].Name + ":test", rep
 }
 
-func TestBinderRepositories(t *testing.T) {
+// binderPodman runs images in one podman storage shared by a test's
+// subtests: podman's vfs driver stores every layer as a full copy of the
+// file system, so storing the layers the images share once is most of the
+// time saved.
+type binderPodman struct{ podman, root string }
+
+func newBinderPodman(t testing.TB) *binderPodman {
+	t.Helper()
+	p := &binderPodman{podman: needTool(t, "podman"), root: shortTempDir(t)}
+	needTool(t, "runc")
+	return p
+}
+
+func (p *binderPodman) run(t testing.TB, image string, args ...string) string {
+	t.Helper()
+	full := append([]string{"--storage-driver", "vfs", "--root", filepath.Join(p.root, "root"), "--runroot", filepath.Join(p.root, "run"),
+		"--cgroup-manager", "cgroupfs", "--runtime", "runc", "run", "--rm", "--network", "none",
+		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", image}, args...)
+	cmd := exec.Command(p.podman, full...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("podman run %s %s: %v\n%s%s", image, strings.Join(args, " "), err, out, stderr.String())
+	}
+	return string(out)
+}
+
+// TestBinderImages builds the sample repositories and runs what they
+// check in the images.
+func TestBinderImages(t *testing.T) {
 	hostIsAmd64(t)
+	pm := newBinderPodman(t)
 	for _, name := range []string{"bare", "apt-packages", "requirements", "binder-dir", "runtime", "pipfile-lock", "postbuild", "start", "python-package"} {
 		t.Run(name, func(t *testing.T) {
 			img, _ := buildBinder(t, filepath.Join(binderTestdata, name))
-			out := podmanRun(t, img, "./verify")
+			out := pm.run(t, img, "./verify")
 			if !strings.Contains(out, "verified: "+name) {
 				t.Errorf("verify printed:\n%s", out)
 			}
 		})
 	}
-}
 
-// The default command is `jupyter notebook --ip 0.0.0.0` when the
-// requirements name Jupyter (here a stand-in that prints its arguments), and
-// it runs through the entrypoint and the start script.
-func TestBinderDefaultCommand(t *testing.T) {
-	hostIsAmd64(t)
-	repo := filepath.Join(t.TempDir(), "nb")
-	copyTree(t, filepath.Join(binderTestdata, "start"), repo)
-	if err := os.WriteFile(filepath.Join(repo, "requirements.txt"), []byte("notebook\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// Not executable in the checkout: the entrypoint makes it so, as repo2docker's does.
-	if err := os.Chmod(filepath.Join(repo, "start"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	img, _ := buildBinder(t, repo)
-	if out := podmanRun(t, img); out != "fake jupyter notebook --ip 0.0.0.0\n" {
-		t.Errorf("default command printed %q", out)
-	}
-	if out := podmanRun(t, img, "sh", "-c", "echo $TEST_START_VAR"); out != "var is set\n" {
-		t.Errorf("start did not run in front of the command: %q", out)
-	}
-	// Without Jupyter the default command is a shell.
-	img, _ = buildBinder(t, filepath.Join(binderTestdata, "bare"))
-	ins := mustAssemble(t, t.TempDir(), "inspect", img)
-	if !strings.Contains(ins.stdout, `"/bin/bash"`) || !strings.Contains(ins.stdout, "/usr/local/bin/repo2docker-entrypoint") {
-		t.Errorf("inspect:\n%s", ins.stdout)
-	}
+	// The default command is `jupyter notebook --ip 0.0.0.0` when the
+	// requirements name Jupyter (here a stand-in that prints its
+	// arguments); it runs through the entrypoint and the start script.
+	t.Run("default-command", func(t *testing.T) {
+		repo := filepath.Join(t.TempDir(), "nb")
+		copyTree(t, filepath.Join(binderTestdata, "start"), repo)
+		if err := os.WriteFile(filepath.Join(repo, "requirements.txt"), []byte("notebook\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// Not executable in the checkout: the entrypoint makes it so, as repo2docker's does.
+		if err := os.Chmod(filepath.Join(repo, "start"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		img, _ := buildBinder(t, repo)
+		if out := pm.run(t, img); out != "fake jupyter notebook --ip 0.0.0.0\n" {
+			t.Errorf("default command printed %q", out)
+		}
+		if out := pm.run(t, img, "sh", "-c", "echo $TEST_START_VAR"); out != "var is set\n" {
+			t.Errorf("start did not run in front of the command: %q", out)
+		}
+	})
+
+	// --user-name, --user-id and --target-repo-dir: the repository
+	// elsewhere, the home still the user's and writable.
+	t.Run("user-and-repo-dir", func(t *testing.T) {
+		img, _ := buildBinder(t, filepath.Join(binderTestdata, "postbuild"), "--user-name", "alice", "--user-id", "1234", "--target-repo-dir", "/srv/repo")
+		out := pm.run(t, img, "sh", "-c", `id -un; id -u; id -g; echo "$HOME $REPO_DIR $(pwd)"; stat -c %u:%g "$HOME" "$REPO_DIR"; touch "$HOME/x" "$REPO_DIR/y" && echo writable; cat postbuild-ran.txt; postbuild-tool`)
+		want := "alice\n1234\n1234\n/home/alice /srv/repo /srv/repo\n1234:1234\n1234:1234\nwritable\nalice /srv/repo\nfrom-postbuild\n"
+		if out != want {
+			t.Errorf("got:\n%s\nwant:\n%s", out, want)
+		}
+	})
 }
 
 // The image keeps repo2docker's configuration: user, workdir, env, labels,
-// port, entrypoint.
+// port, entrypoint; without Jupyter the command is a shell.
 func TestBinderImageConfig(t *testing.T) {
-	hostIsAmd64(t)
 	img, _ := buildBinder(t, filepath.Join(binderTestdata, "bare"))
 	skopeo := needTool(t, "skopeo")
 	out, err := exec.Command(skopeo, "inspect", "--config", img).CombinedOutput()
@@ -120,7 +154,8 @@ func TestBinderImageConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := cf.Config
-	if c.User != "jovyan" || c.WorkingDir != "/home/jovyan" || len(c.Entrypoint) != 1 || c.Entrypoint[0] != "/usr/local/bin/repo2docker-entrypoint" {
+	if c.User != "jovyan" || c.WorkingDir != "/home/jovyan" || len(c.Entrypoint) != 1 || c.Entrypoint[0] != "/usr/local/bin/repo2docker-entrypoint" ||
+		len(c.Cmd) != 1 || c.Cmd[0] != "/bin/bash" {
 		t.Errorf("config %+v", c)
 	}
 	if _, ok := c.ExposedPorts["8888/tcp"]; !ok {
@@ -135,18 +170,6 @@ func TestBinderImageConfig(t *testing.T) {
 			t.Errorf("env lacks %q:\n%s", want, env)
 		}
 	}
-}
-
-// --user-name, --user-id and --target-repo-dir: the repository elsewhere,
-// the home still the user's and writable.
-func TestBinderUserAndRepoDir(t *testing.T) {
-	hostIsAmd64(t)
-	img, _ := buildBinder(t, filepath.Join(binderTestdata, "postbuild"), "--user-name", "alice", "--user-id", "1234", "--target-repo-dir", "/srv/repo")
-	out := podmanRun(t, img, "sh", "-c", `id -un; id -u; id -g; echo "$HOME $REPO_DIR $(pwd)"; stat -c %u:%g "$HOME" "$REPO_DIR"; touch "$HOME/x" "$REPO_DIR/y" && echo writable; cat postbuild-ran.txt; postbuild-tool`)
-	want := "alice\n1234\n1234\n/home/alice /srv/repo /srv/repo\n1234:1234\n1234:1234\nwritable\nalice /srv/repo\nfrom-postbuild\n"
-	if out != want {
-		t.Errorf("got:\n%s\nwant:\n%s", out, want)
-	}
 	r := assemble(t, sharedCache(t), "build", filepath.Join(binderTestdata, "bare"), "--user-id", "0", "-o", "oci:"+filepath.Join(t.TempDir(), "l"))
 	if r.err == nil || !strings.Contains(r.stderr, "root") {
 		t.Errorf("--user-id 0: %v\n%s", r.err, r.stderr)
@@ -156,7 +179,6 @@ func TestBinderUserAndRepoDir(t *testing.T) {
 // Editing a notebook rebuilds the repository layer only: every other layer
 // is the same blob, taken from the cache.
 func TestBinderNotebookEditRebuildsOneLayer(t *testing.T) {
-	hostIsAmd64(t)
 	repo := filepath.Join(t.TempDir(), "edit")
 	copyTree(t, filepath.Join(binderTestdata, "apt-packages"), repo)
 	if err := os.WriteFile(filepath.Join(repo, "requirements.txt"), []byte("binderdemo\n"), 0o644); err != nil {
@@ -220,7 +242,7 @@ func TestBinderUnsupported(t *testing.T) {
 		"unsupported-nix":           {"default.nix", "NixBuildPack"},
 	} {
 		out := filepath.Join(t.TempDir(), "l")
-		r := assemble(t, t.TempDir(), "build", filepath.Join(binderTestdata, name), "-o", "oci:"+out)
+		r := assemble(t, sharedCache(t), "build", filepath.Join(binderTestdata, name), "-o", "oci:"+out)
 		if r.err == nil {
 			t.Errorf("%s: built", name)
 			continue
@@ -240,7 +262,7 @@ func TestBinderUnsupported(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(repo, "runtime.txt"), []byte("python-3.12\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := assemble(t, t.TempDir(), "build", repo, "-o", "oci:"+filepath.Join(t.TempDir(), "l"))
+	r := assemble(t, sharedCache(t), "build", repo, "-o", "oci:"+filepath.Join(t.TempDir(), "l"))
 	if r.err == nil || !strings.Contains(r.stderr, "runtime.txt asks for Python 3.12") || !strings.Contains(r.stderr, "--base docker://docker.io/library/python:3.12-slim-bookworm") {
 		t.Errorf("python-3.12: %v\n%s", r.err, r.stderr)
 	}
@@ -248,7 +270,7 @@ func TestBinderUnsupported(t *testing.T) {
 
 // `assemble plan` names the convention and needs no build.
 func TestBinderPlan(t *testing.T) {
-	r := mustAssemble(t, t.TempDir(), "plan", filepath.Join(binderTestdata, "binder-dir"))
+	r := mustAssemble(t, sharedCache(t), "plan", filepath.Join(binderTestdata, "binder-dir"))
 	for _, want := range []string{"binder", "PythonBuildPack", "binder/requirements.txt"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("plan lacks %q:\n%s", want, r.stdout)

@@ -83,9 +83,9 @@ ENTRYPOINT ["/hello"]
 	if out != "compiled by a Dockerfile, run by podman\n" {
 		t.Errorf("the program printed %q", out)
 	}
-	// `assemble plan` says what each instruction became.
-	r := mustAssemble(t, sharedCache(t), "plan", repo, "--build-context", "debian:bookworm=deb:bookworm")
-	for _, want := range []string{"deb layer: gcc libc6-dev", "run in the sandbox", "base deb:bookworm"} {
+	// `assemble plan` says what each instruction becomes.
+	r := mustAssemble(t, sharedCache(t), "plan", repo)
+	for _, want := range []string{"deb layer: gcc libc6-dev", "run in the sandbox", "base docker://docker.io/library/debian:bookworm", "layer: copy from stage build -> /hello"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("plan output lacks %q:\n%s", want, r.stdout)
 		}

@@ -18,6 +18,8 @@ func newPlanCmd(g *globals) *cobra.Command {
 	var in plan.Input
 	var deb assembler.Debian
 	var py assembler.Python
+	var file, target string
+	var buildArgs, contexts []string
 	cmd := &cobra.Command{
 		Use:   "plan [DIR]",
 		Short: "Show what would be built: the convention, images, layers and cache hits",
@@ -44,6 +46,15 @@ func newPlanCmd(g *globals) *cobra.Command {
 				in.Base = base
 			}
 			opts = append(opts, assembler.WithInput(in), assembler.WithDebian(deb), assembler.WithPython(py))
+			args2, err := keyValues("--build-arg", buildArgs)
+			if err != nil {
+				return err
+			}
+			ctxs, err := keyValues("--build-context", contexts)
+			if err != nil {
+				return err
+			}
+			df := dfOptions{file: file, target: target, args: args2, contexts: ctxs}
 			p, err := assembler.Plan(cmd.Context(), dir, opts...)
 			if err != nil {
 				return err
@@ -58,7 +69,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 					Cached map[string][]bool `json:"cached"`
 				}{p, hits})
 			}
-			return printPlan(cmd, p, hits)
+			return printPlan(cmd, p, hits, df)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON")
@@ -66,10 +77,20 @@ func newPlanCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&base, "base", "", "override every image's base, as for build")
 	addConventionFlags(cmd.Flags(), &in)
 	addSourceFlags(cmd.Flags(), &deb, &py)
+	cmd.Flags().StringVarP(&file, "file", "f", "", "the Dockerfile, as for build")
+	cmd.Flags().StringVar(&target, "target", "", "the Dockerfile stage, as for build")
+	cmd.Flags().StringArrayVar(&buildArgs, "build-arg", nil, "NAME=VALUE, as for build")
+	cmd.Flags().StringArrayVar(&contexts, "build-context", nil, "NAME=SOURCE, as for build")
 	return cmd
 }
 
-func printPlan(cmd *cobra.Command, p *plan.Plan, hits map[string][]bool) error {
+// dfOptions are the Dockerfile flags plan describes with.
+type dfOptions struct {
+	file, target   string
+	args, contexts map[string]string
+}
+
+func printPlan(cmd *cobra.Command, p *plan.Plan, hits map[string][]bool, df dfOptions) error {
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "convention: %s (%s)\nrepository: %s\n", p.Convention, p.Reason, p.Root)
 	for _, line := range p.Summary {
@@ -79,7 +100,11 @@ func printPlan(cmd *cobra.Command, p *plan.Plan, hits map[string][]bool) error {
 		fmt.Fprintf(w, "\nimage %s  [%s]\n", strings.Join(assembler.RefsFor(im), ", "), im.Source)
 		if im.Dockerfile != nil {
 			fmt.Fprintf(w, "  dockerfile: %s (context %s)\n", im.Dockerfile.Path, im.Dockerfile.Context)
-			steps, err := dockerfile.Describe(p.Root, *im.Dockerfile)
+			d := *im.Dockerfile
+			if df.file != "" {
+				d.Path = df.file
+			}
+			steps, err := dockerfile.Describe(p.Root, d, dockerfile.WithBuildArgs(df.args), dockerfile.WithBuildContexts(df.contexts), dockerfile.WithTarget(df.target))
 			if err != nil {
 				// Planning does not build: a file the build makes (say) may be missing yet.
 				fmt.Fprintf(w, "    (not described: %v)\n", err)
