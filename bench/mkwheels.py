@@ -4,6 +4,7 @@ script) into a wheelhouse, plus a requirements file naming all of them and
 Debian's real pip/setuptools/wheel wheels. Used by bench/run.sh.
 
 usage: mkwheels.py OUTDIR N
+       mkwheels.py --from SRCDIR DIST VERSION OUTDIR   (a wheel of a package directory)
 """
 import base64, hashlib, os, sys, zipfile
 
@@ -32,7 +33,28 @@ def make(out, name, version, requires, modules):
         for n, d in sorted(files.items()):
             z.writestr(zipfile.ZipInfo(n, (1980, 1, 1, 0, 0, 0)), d)
 
+def from_dir(src, dist, version, out):
+    norm = dist.replace("-", "_")
+    info = f"{norm}-{version}.dist-info"
+    files = {}
+    for dirpath, _, names in os.walk(src):
+        for name in names:
+            p = os.path.join(dirpath, name)
+            with open(p, "rb") as f:
+                files[os.path.relpath(p, src).replace(os.sep, "/")] = f.read()
+    files[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n".encode()
+    files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: mkwheels\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    lines = [record_line(n, d) for n, d in sorted(files.items())] + [f"{info}/RECORD,,"]
+    files[f"{info}/RECORD"] = ("\n".join(lines) + "\n").encode()
+    os.makedirs(out, exist_ok=True)
+    with zipfile.ZipFile(os.path.join(out, f"{norm}-{version}-py3-none-any.whl"), "w", zipfile.ZIP_DEFLATED) as z:
+        for n, d in sorted(files.items()):
+            z.writestr(zipfile.ZipInfo(n, (1980, 1, 1, 0, 0, 0)), d)
+
 def main():
+    if sys.argv[1] == "--from":
+        from_dir(*sys.argv[2:6])
+        return
     out, n = sys.argv[1], int(sys.argv[2])
     os.makedirs(out, exist_ok=True)
     names = [f"benchpkg{i:02d}" for i in range(n)]

@@ -5,7 +5,7 @@
 # docker-registry time).
 #
 #   bench/run.sh            all benchmarks
-#   bench/run.sh layer      one of: layer noop push memory debian python sync
+#   bench/run.sh layer      one of: layer noop push memory debian python sync dockerfile pieces
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -189,4 +189,60 @@ if [ "$only" = all ] || [ "$only" = sync ]; then
   echo "  assemble sync ${ours}s  skopeo sync ${skop}s  crane copy ${cran}s"
   echo "  time ratio vs skopeo: $(ratio "$ours" "$skop")  vs crane: $(ratio "$ours" "$cran") (goal <= 0.8)"
   echo "  warm re-sync: ${warm}s for 3 images, $(printf '%.3f' "$(echo "$warm / 3" | bc -l)")s per image (goal < 0.2 s)"
+fi
+
+if [ "$only" = all ] || [ "$only" = dockerfile ]; then
+  echo "== Dockerfiles against buildah bud --storage-driver vfs writing oci: (best of $runs)"
+  # A Debian base both tools read from an OCI layout (no registry here).
+  printf '[[image]]\nname = "base"\nbase = "deb:bookworm"\n' > "$work/dfbase.toml"
+  mkdir -p "$work/dfbase" && mv "$work/dfbase.toml" "$work/dfbase/assemble.toml"
+  $A --cache-dir "$work/dfc0" build "$work/dfbase" -o "oci:$work/baselayout" >/dev/null
+  # 1: COPY and ENV only.
+  c1="$work/df-copy"; mkdir -p "$c1/files"
+  for i in $(seq 20); do head -c 1000000 /dev/urandom > "$c1/files/blob$i"; seq 1 20000 > "$c1/files/text$i"; done
+  printf 'ARG BASE=scratch\nFROM ${BASE}\nENV APP_HOME=/app LANG=C.UTF-8\nCOPY files/ /app/files/\nWORKDIR /app\nCMD ["/bin/sh"]\n' > "$c1/Dockerfile"
+  # 2: apt-get and pip installs (translated by assemble, run by buildah).
+  c2="$work/df-apt"; mkdir -p "$c2/wheels"
+  python3 bench/mkwheels.py "$c2/wheels" 5
+  grep -v '^pip$\|^setuptools$\|^wheel$' "$c2/wheels/requirements.txt" > "$c2/requirements.txt"
+  printf 'ARG BASE\nFROM ${BASE}\nRUN apt-get update && apt-get install -y --no-install-recommends jq python3 python3-pip && rm -rf /var/lib/apt/lists/*\nCOPY wheels/ /wheels/\nCOPY requirements.txt /wheels/\nRUN python3 -m pip install --break-system-packages --no-index --find-links /wheels -r /wheels/requirements.txt\nCMD ["jq", "--version"]\n' > "$c2/Dockerfile"
+  bud() { # dir tag [args...]: buildah bud then push to an OCI layout, in one store
+    local dir=$1 tag=$2; shift 2
+    buildah --storage-driver vfs --root "$work/bs/r" --runroot "$work/bs/rr" bud --quiet --layers --isolation chroot "$@" -t "$tag" "$dir" >/dev/null &&
+      buildah --storage-driver vfs --root "$work/bs/r" --runroot "$work/bs/rr" push --quiet "$tag" "oci:$work/bl:$tag" >/dev/null
+  }
+  export -f bud; export work
+  for case in copy apt; do
+    if [ $case = copy ]; then dir=$c1; args=""; else dir=$c2; args="--build-arg BASE=oci:$work/baselayout:base:latest"; fi
+    # assemble cold: an empty layer cache, but the Debian downloads already in it (both tools read the mirror).
+    ours=$(best_of "$runs" bash -c "rm -rf $work/dfc && cp -al $work/dfc0 $work/dfc && rm -rf $work/dfc/blobs $work/dfc/keys $work/dfc/probes $work/dfc/deb-resolve && $A --cache-dir $work/dfc build $dir $args -o oci:$work/al-$case")
+    ourswarm=$(best_of 5 $A --cache-dir "$work/dfc" build "$dir" $args -o "oci:$work/al-$case")
+    peer=$(best_of "$runs" bash -c "rm -rf $work/bs $work/bl; bud $dir x$case $args")
+    peerwarm=$(best_of 3 bash -c "bud $dir x$case $args")
+    echo "  $case: assemble cold ${ours}s, unchanged ${ourswarm}s; buildah cold ${peer}s, unchanged ${peerwarm}s"
+    echo "        speed-up cold $(ratio "$peer" "$ours")x (goal >= 3), unchanged $(ratio "$peerwarm" "$ourswarm")x (goal >= 10)"
+  done
+fi
+
+if [ "$only" = all ] || [ "$only" = pieces ]; then
+  echo "== Domino pieces repository (testdata/pieces): cold, unchanged, one piece.py edited"
+  wh="$work/pwheels"
+  python3 bench/mkwheels.py --from testdata/pieces/wheels/domino_py domino-py 0.9.4 "$wh"
+  python3 bench/mkwheels.py --from testdata/pieces/wheels/reqdep reqdep 1.0.0 "$wh"
+  python3 bench/mkwheels.py --from testdata/pieces/wheels/dockerdep dockerdep 1.0.0 "$wh"
+  $A --cache-dir "$work/pc" build testdata/pieces/base --find-links "$wh" --no-index -o "oci:$work/pbase" >/dev/null
+  repo="$work/prepo"; cp -r testdata/pieces/repo "$repo"
+  P="--base oci:$work/pbase:domino-base:latest --find-links $wh --no-index --metadata-python /usr/bin/python3"
+  built() { grep -c '"cached": false' "$1" || true; }
+  s=$(date +%s.%N); $A --cache-dir "$work/pc" build "$repo" $P -o "oci:$work/pl" --json > "$work/p1.json"; e=$(date +%s.%N)
+  cold=$(printf '%.3f' "$(echo "$e - $s" | bc -l)")
+  nochange=$(best_of 5 $A --cache-dir "$work/pc" build "$repo" $P -o "oci:$work/pl")
+  $A --cache-dir "$work/pc" build "$repo" $P -o "oci:$work/pl" --json > "$work/p2.json"
+  piece=$(ls -d "$repo"/pieces/*Piece | head -1)
+  echo "# edited" >> "$piece/piece.py"
+  s=$(date +%s.%N); $A --cache-dir "$work/pc" build "$repo" $P -o "oci:$work/pl" --json > "$work/p3.json"; e=$(date +%s.%N)
+  edit=$(printf '%.3f' "$(echo "$e - $s" | bc -l)")
+  echo "  cold ${cold}s ($(built "$work/p1.json") layers built)"
+  echo "  unchanged ${nochange}s ($(built "$work/p2.json") layers built; goal < 0.3 s)"
+  echo "  one piece.py edited ${edit}s ($(built "$work/p3.json") layers built; goal < 1 s)"
 fi

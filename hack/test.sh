@@ -9,7 +9,7 @@ packages=(
   skopeo umoci podman runc uidmap docker-registry mmdebstrap
   pigz zstd hyperfine busybox-static file debian-archive-keyring
   python3 python3-dev python3-pip gcc python3-pip-whl python3-setuptools-whl python3-wheel-whl
-  libbtrfs-dev buildah
+  libbtrfs-dev buildah python3-pydantic
 )
 missing=()
 for p in "${packages[@]}"; do

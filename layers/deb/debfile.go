@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/assemble-build/assemble/layers"
 	kgzip "github.com/klauspost/compress/gzip"
@@ -31,6 +32,10 @@ const maxControlSize = 64 << 20
 func decompressor(name string, r io.Reader) (io.ReadCloser, error) {
 	switch {
 	case strings.HasSuffix(name, ".xz"):
+		// ulikunitz/xz reads its input a byte at a time: the bufio.Reader
+		// makes that cheap. Its default ReaderConfig fits: the dictionary
+		// size is the stream's own (DictCap is only a minimum), and
+		// concatenated streams are accepted as xz(1) does.
 		x, err := xz.NewReader(bufio.NewReaderSize(r, 1<<16))
 		if err != nil {
 			return nil, fmt.Errorf("xz: %w", err)
@@ -151,7 +156,16 @@ type ctlFile struct {
 type debEntry struct {
 	orig   string // path as dpkg records it ("/bin/ls")
 	entry  layers.Entry
-	staged string // file holding a regular file's content
+	staged string // file holding a regular file's content, or
+	data   []byte // the content itself (staged == "")
+}
+
+// content returns a regular file's content.
+func (e *debEntry) content() ([]byte, error) {
+	if e.staged == "" {
+		return e.data, nil
+	}
+	return os.ReadFile(e.staged)
 }
 
 // debContents is an unpacked .deb.
@@ -256,10 +270,8 @@ func mergeUsr(p string) string {
 }
 
 // readDeb unpacks a .deb: control files into memory, regular files of
-// data.tar into stageDir (one file per entry, named by sequence, so no path
-// from the archive is ever used on the host). prefix keeps names unique
-// when several packages share stageDir.
-func readDeb(r io.Reader, debName, stageDir, prefix string) (*debContents, error) {
+// data.tar into memory or the stager's directory (see stager).
+func readDeb(r io.Reader, debName string, st *stager) (*debContents, error) {
 	ar, err := newArReader(r)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", debName, err)
@@ -308,7 +320,7 @@ func readDeb(r io.Reader, debName, stageDir, prefix string) (*debContents, error
 			if dc.control == nil {
 				return nil, fmt.Errorf("%s: data.tar before control.tar", debName)
 			}
-			if err := dc.readData(ar, name, debName, stageDir, prefix); err != nil {
+			if err := dc.readData(ar, name, debName, st); err != nil {
 				return nil, err
 			}
 			sawData = true
@@ -324,7 +336,7 @@ func readDeb(r io.Reader, debName, stageDir, prefix string) (*debContents, error
 	return dc, nil
 }
 
-func (dc *debContents) readData(r io.Reader, member, debName, stageDir, prefix string) error {
+func (dc *debContents) readData(r io.Reader, member, debName string, st *stager) error {
 	dr, err := decompressor(member, r)
 	if err != nil {
 		return fmt.Errorf("%s: %s: %w", debName, member, err)
@@ -335,8 +347,10 @@ func (dc *debContents) readData(r io.Reader, member, debName, stageDir, prefix s
 		conf[c] = true
 	}
 	regular := map[string]bool{}
+	// No bufio.Reader here: the decoders keep their output in a window of
+	// their own and serve small reads (tar headers) from it; another buffer
+	// only adds a copy (measured: slightly slower for xz).
 	tr := tar.NewReader(dr)
-	seq := 0
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -403,16 +417,17 @@ func (dc *debContents) readData(r io.Reader, member, debName, stageDir, prefix s
 		case tar.TypeReg, '\x00': // '\x00' is the pre-POSIX regular file (TypeRegA)
 			e.Type = layers.TypeFile
 			e.Size = h.Size
-			seq++
-			staged := filepath.Join(stageDir, fmt.Sprintf("%s-%d", prefix, seq))
-			sum, err := stageFile(staged, tr, conf[de.orig])
+			if h.Size < 0 {
+				return fmt.Errorf("%s: %s: %s has a negative size", debName, member, h.Name)
+			}
+			var sum string
+			de.staged, de.data, sum, err = st.put(tr, h.Size, conf[de.orig])
 			if err != nil {
 				return fmt.Errorf("%s: %s: %s: %w", debName, member, h.Name, truncErr(err))
 			}
 			if sum != "" {
 				dc.conffileMD5[de.orig] = sum
 			}
-			de.staged = staged
 			regular[e.Path] = true
 		default:
 			return fmt.Errorf("%s: %s: %q is a %s, which a package may not contain", debName, member, h.Name, tarTypeName(h.Typeflag))
@@ -434,26 +449,96 @@ func tarTypeName(t byte) string {
 	return fmt.Sprintf("tar entry of type %q", t)
 }
 
-// stageFile copies r to a new file; with md5 it also returns the content's md5.
-func stageFile(name string, r io.Reader, withMD5 bool) (string, error) {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return "", err
+// Regular files up to maxMemFile bytes are kept in memory while the
+// layer's memory budget lasts (see WithUnpackMemory); the rest are staged
+// as files. Staging a small file costs more in system calls (create, write,
+// close, open, read, remove) than decoding it.
+const maxMemFile = 64 << 10
+
+// memBudget is the memory the staged file contents of one layer may use,
+// shared by the goroutines unpacking its packages.
+type memBudget struct{ left atomic.Int64 }
+
+func newMemBudget(n int64) *memBudget {
+	b := &memBudget{}
+	b.left.Store(n)
+	return b
+}
+
+// take reserves n bytes, reporting whether they were left.
+func (b *memBudget) take(n int64) bool {
+	if b == nil {
+		return false
 	}
-	var w io.Writer = f
+	for {
+		left := b.left.Load()
+		if left < n {
+			return false
+		}
+		if b.left.CompareAndSwap(left, left-n) {
+			return true
+		}
+	}
+}
+
+// stager keeps one package's regular file contents: in memory when small
+// and the budget allows, else in dir, one file per entry named by prefix
+// and sequence (no path from the archive is ever used on the host).
+type stager struct {
+	dir    string
+	prefix string // keeps names unique when several packages share dir
+	mem    *memBudget
+	seq    int
+	buf    []byte // copy buffer for staged files
+}
+
+// put reads size bytes of r. It returns the staged file's name, or the
+// content itself; with withMD5, also the content's md5.
+func (s *stager) put(r io.Reader, size int64, withMD5 bool) (staged string, data []byte, sum string, err error) {
+	// An empty file is never staged: the tar writer does not open it, so
+	// its staged copy would stay until the spec is closed.
+	if size == 0 || (size <= maxMemFile && s.mem.take(size)) {
+		data = make([]byte, size)
+		if _, err := io.ReadFull(r, data); err != nil {
+			return "", nil, "", err
+		}
+		if withMD5 {
+			h := md5.Sum(data)
+			sum = hex.EncodeToString(h[:])
+		}
+		return "", data, sum, nil
+	}
+	s.seq++
+	staged = filepath.Join(s.dir, s.prefix+"-"+strconv.Itoa(s.seq))
+	f, err := os.OpenFile(staged, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", nil, "", err
+	}
+	// onlyWriter hides *os.File's ReadFrom, which would allocate a copy
+	// buffer for every file instead of using s.buf.
+	var w io.Writer = onlyWriter{f}
 	h := md5.New()
 	if withMD5 {
 		w = io.MultiWriter(f, h)
 	}
-	if _, err := io.Copy(w, r); err != nil {
+	if s.buf == nil {
+		s.buf = make([]byte, 256<<10)
+	}
+	n, err := io.CopyBuffer(w, r, s.buf)
+	if err == nil && n != size {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
 		f.Close()
-		return "", err
+		return "", nil, "", err
 	}
 	if err := f.Close(); err != nil {
-		return "", err
+		return "", nil, "", err
 	}
 	if withMD5 {
-		return hex.EncodeToString(h.Sum(nil)), nil
+		sum = hex.EncodeToString(h.Sum(nil))
 	}
-	return "", nil
+	return staged, nil, sum, nil
 }
+
+type onlyWriter struct{ io.Writer }

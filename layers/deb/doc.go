@@ -50,6 +50,11 @@
 // info files (.list, .md5sums, .conffiles, maintainer scripts) of its own
 // packages; lower layers never depend on what is stacked above them.
 //
+// A layer's Entries unpacks its packages several at a time
+// (WithUnpackWorkers, default GOMAXPROCS) and keeps small files in memory
+// until they are written (WithUnpackMemory), the rest in staging files in
+// the cache's tmp directory; neither setting changes a byte of the layer.
+//
 // Paths are merged-/usr: ./bin/ls in a data.tar becomes usr/bin/ls, and
 // the bottom layer has bin, sbin, lib (and lib64 on amd64) as links into
 // usr/. Unsafe archive content is refused: "..", absolute paths, hard links

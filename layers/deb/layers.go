@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -418,8 +419,8 @@ func (c *Client) Fetch(ctx context.Context, pkgs []*Package) error {
 	return joinMissing(errs)
 }
 
-// unpack reads and verifies a package's .deb into stage.
-func (c *Client) unpack(debFile string, p *Package, stage, prefix string) (*debContents, error) {
+// unpack reads and verifies a package's .deb, staging its files with st.
+func (c *Client) unpack(debFile string, p *Package, st *stager) (*debContents, error) {
 	f, err := os.Open(debFile)
 	if err != nil {
 		return nil, fmt.Errorf("package %s: %w", p, err)
@@ -428,7 +429,7 @@ func (c *Client) unpack(debFile string, p *Package, stage, prefix string) (*debC
 	h := sha256.New()
 	tee := io.TeeReader(f, h)
 	name := p.ID() + ".deb"
-	dc, err := readDeb(tee, name, stage, prefix)
+	dc, err := readDeb(tee, name, st)
 	if err != nil {
 		return nil, fmt.Errorf("package %s: %w", p.Name, err)
 	}
@@ -451,9 +452,10 @@ type unit struct {
 	meta *debMeta
 }
 
-// Entries implements layers.Spec. It unpacks the layer's packages into a
-// staging directory in the cache; each file's Open reads (and then removes)
-// its staged copy.
+// Entries implements layers.Spec. It unpacks the layer's packages, several
+// at a time (see WithUnpackWorkers); small files are kept in memory (see
+// WithUnpackMemory), larger ones in a staging directory in the cache, where
+// each file's Open reads (and then removes) its staged copy.
 func (s *LayerSpec) Entries(ctx context.Context) ([]layers.Entry, error) {
 	c := s.c
 	paths := make([]string, len(s.pkgs))
@@ -490,23 +492,9 @@ func (s *LayerSpec) Entries(ctx context.Context) ([]layers.Entry, error) {
 			os.RemoveAll(stage)
 		}
 	}()
-	units := make([]*unit, len(s.pkgs))
-	for i, p := range s.pkgs {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		dc, err := c.unpack(paths[i], p, stage, strconv.Itoa(i))
-		if err != nil {
-			return nil, err
-		}
-		m, err := buildMeta(dc)
-		if err != nil {
-			return nil, fmt.Errorf("package %s: %w", p.Name, err)
-		}
-		if err := c.storeMeta(ctx, p.SHA256, m); err != nil {
-			return nil, err
-		}
-		units[i] = &unit{pkg: p, dc: dc, meta: m}
+	units, err := c.unpackAll(ctx, s.pkgs, paths, stage)
+	if err != nil {
+		return nil, err
 	}
 
 	b := newLayerBuilder()
@@ -515,7 +503,7 @@ func (s *LayerSpec) Entries(ctx context.Context) ([]layers.Entry, error) {
 	}
 	for _, u := range units {
 		for _, e := range u.dc.entries {
-			if err := b.add(e.entry, e.staged, u.pkg.Name); err != nil {
+			if err := b.add(e.entry, e.staged, e.data, u.pkg.Name); err != nil {
 				return nil, err
 			}
 			if top, _, _ := strings.Cut(strings.TrimPrefix(e.orig, "/"), "/"); usrMerged[top] {
@@ -557,6 +545,100 @@ func (s *LayerSpec) Entries(ctx context.Context) ([]layers.Entry, error) {
 	s.stages = append(s.stages, stage)
 	s.mu.Unlock()
 	return entries, nil
+}
+
+// unpackAll unpacks the packages (their .deb files at paths) with up to
+// c.workers goroutines, the largest files first so that no big package is
+// left to run alone at the end. Whatever the order they finish in, the
+// result is the same: units in the packages' order, and on failure the
+// error of the first failing package in that order.
+func (c *Client) unpackAll(ctx context.Context, pkgs []*Package, paths []string, stage string) ([]*unit, error) {
+	workers := c.workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	sizes := make([]int64, len(pkgs))
+	order := make([]int, len(pkgs))
+	for i := range pkgs {
+		order[i] = i
+		if fi, err := os.Stat(paths[i]); err == nil {
+			sizes[i] = fi.Size()
+		}
+	}
+	sort.SliceStable(order, func(a, b int) bool { return sizes[order[a]] > sizes[order[b]] })
+
+	mem := newMemBudget(c.unpackMem)
+	units := make([]*unit, len(pkgs))
+	errs := make([]error, len(pkgs))
+	var (
+		mu     sync.Mutex
+		next   int
+		failed = len(pkgs) // lowest index that failed
+		wg     sync.WaitGroup
+	)
+	// claim returns the next package to unpack, or -1. A package after one
+	// that failed is skipped: its error could not be the one reported.
+	claim := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		for next < len(order) {
+			i := order[next]
+			next++
+			if i < failed {
+				return i
+			}
+		}
+		return -1
+	}
+	fail := func(i int, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs[i] = err
+		if i < failed {
+			failed = i
+		}
+	}
+	for w := 0; w < min(workers, len(pkgs)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := claim(); i >= 0; i = claim() {
+				if err := ctx.Err(); err != nil {
+					fail(i, err)
+					continue
+				}
+				u, err := c.unpackUnit(ctx, pkgs[i], paths[i], &stager{dir: stage, prefix: strconv.Itoa(i), mem: mem})
+				if err != nil {
+					fail(i, err)
+					continue
+				}
+				units[i] = u
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return units, nil
+}
+
+// unpackUnit unpacks one package and records its meta.
+func (c *Client) unpackUnit(ctx context.Context, p *Package, path string, st *stager) (*unit, error) {
+	dc, err := c.unpack(path, p, st)
+	if err != nil {
+		return nil, err
+	}
+	m, err := buildMeta(dc)
+	if err != nil {
+		return nil, fmt.Errorf("package %s: %w", p.Name, err)
+	}
+	if err := c.storeMeta(ctx, p.SHA256, m); err != nil {
+		return nil, err
+	}
+	return &unit{pkg: p, dc: dc, meta: m}, nil
 }
 
 // metaOf is a package with its meta, in install order.
@@ -622,7 +704,7 @@ type layerBuilder struct {
 type built struct {
 	entry  layers.Entry
 	staged string // content in a staged file
-	data   []byte // or generated content
+	data   []byte // or in memory (a small package file, or generated)
 	owner  string
 }
 
@@ -630,7 +712,7 @@ func newLayerBuilder() *layerBuilder {
 	return &layerBuilder{entries: map[string]*built{}, usedMerged: map[string]bool{}}
 }
 
-func (b *layerBuilder) add(e layers.Entry, staged, owner string) error {
+func (b *layerBuilder) add(e layers.Entry, staged string, data []byte, owner string) error {
 	prev, ok := b.entries[e.Path]
 	if ok {
 		pd, nd := prev.entry.Type == layers.TypeDir, e.Type == layers.TypeDir
@@ -645,7 +727,7 @@ func (b *layerBuilder) add(e layers.Entry, staged, owner string) error {
 		}
 		slog.Debug("deb: package overwrites a file of another", "path", e.Path, "package", owner, "was", prev.owner)
 	}
-	b.entries[e.Path] = &built{entry: e, staged: staged, owner: owner}
+	b.entries[e.Path] = &built{entry: e, staged: staged, data: data, owner: owner}
 	return nil
 }
 

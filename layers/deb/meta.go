@@ -9,6 +9,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/assemble-build/assemble/layers"
 )
 
 // metaVersion changes whenever debMeta's content for the same .deb changes.
@@ -76,8 +78,8 @@ func buildMeta(dc *debContents) (*debMeta, error) {
 	present := map[string]bool{}
 	for _, e := range dc.entries {
 		present[e.entry.Path] = true
-		if e.staged != "" && wantMetaFile(e.entry.Path) {
-			b, err := os.ReadFile(e.staged)
+		if e.entry.Type == layers.TypeFile && wantMetaFile(e.entry.Path) {
+			b, err := e.content()
 			if err != nil {
 				return nil, err
 			}
@@ -150,7 +152,7 @@ func (c *Client) loadMeta(ctx context.Context, p *Package) (*debMeta, error) {
 		return nil, fmt.Errorf("creating staging directory: %w", err)
 	}
 	defer os.RemoveAll(stage)
-	dc, err := c.unpack(path, p, stage, "m")
+	dc, err := c.unpack(path, p, &stager{dir: stage, prefix: "m", mem: newMemBudget(c.unpackMem)})
 	if err != nil {
 		return nil, err
 	}

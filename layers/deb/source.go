@@ -114,6 +114,9 @@ type Client struct {
 	offline  bool
 	keyring  string
 	parallel int
+	// workers and unpackMem: see WithUnpackWorkers and WithUnpackMemory.
+	workers   int
+	unpackMem int64
 
 	metaMu sync.Mutex
 	meta   map[string]*debMeta // by .deb sha256, within this process
@@ -142,9 +145,35 @@ func WithParallelDownloads(n int) Option {
 	}
 }
 
+// WithUnpackWorkers sets how many packages a layer's Entries unpacks at
+// once (default runtime.GOMAXPROCS(0)). The entries do not depend on it.
+func WithUnpackWorkers(n int) Option {
+	return func(c *Client) {
+		if n > 0 {
+			c.workers = n
+		}
+	}
+}
+
+// DefaultUnpackMemory is how many bytes of small files (up to 64 KiB each)
+// a layer's Entries keeps in memory by default, rather than in staging
+// files in the cache's tmp directory.
+const DefaultUnpackMemory = 256 << 20
+
+// WithUnpackMemory sets how many bytes of small files a layer's Entries
+// keeps in memory until they are written (default DefaultUnpackMemory; 0
+// stages every file on disk). The entries do not depend on it.
+func WithUnpackMemory(n int64) Option {
+	return func(c *Client) {
+		if n >= 0 {
+			c.unpackMem = n
+		}
+	}
+}
+
 // New returns a client that keeps indexes and .deb files in cache.
 func New(cache *layers.Cache, opts ...Option) *Client {
-	c := &Client{cache: cache, http: http.DefaultClient, parallel: 4, meta: map[string]*debMeta{}}
+	c := &Client{cache: cache, http: http.DefaultClient, parallel: 4, unpackMem: DefaultUnpackMemory, meta: map[string]*debMeta{}}
 	for _, o := range opts {
 		o(c)
 	}
