@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/assemble-build/assemble/assembler/binder"
 	"github.com/assemble-build/assemble/assembler/devfile"
 	"github.com/assemble-build/assemble/assembler/explicit"
 	"github.com/assemble-build/assemble/assembler/pieces"
@@ -182,7 +183,38 @@ var conventions = []convention{
 	{name: explicit.Name, detect: explicit.Detect, load: func(_ context.Context, dir string, _ plan.Input) (*plan.Plan, error) { return explicit.Load(dir) }},
 	{name: pieces.Name, detect: pieces.Detect, load: loadPieces},
 	{name: devfile.Name, detect: devfile.Detect, load: loadDevfile},
+	// A binder/ or .binder/ directory is more specific than a root
+	// Dockerfile (repo2docker then reads only the directory).
+	{name: binder.Name, detect: detectBinderDir, load: loadBinder},
 	{name: "dockerfile", detect: detectDockerfile, load: loadDockerfile},
+	{name: binder.Name, detect: binder.Detect, load: loadBinder},
+}
+
+func detectBinderDir(dir string) (bool, string) {
+	if binder.HasConfigDir(dir) {
+		return binder.Detect(dir)
+	}
+	return false, ""
+}
+
+// loadBinder plans a Binder (repo2docker) repository; what it ignores and
+// how it differs from repo2docker are reported as steps.
+func loadBinder(ctx context.Context, dir string, in plan.Input) (*plan.Plan, error) {
+	p, res, err := binder.Load(ctx, dir, in)
+	if err != nil {
+		return nil, err
+	}
+	p.Summary = append(p.Summary, fmt.Sprintf("buildpack %s (%s)", res.Buildpack, res.Reason))
+	if len(res.Files) > 0 {
+		p.Summary = append(p.Summary, "files read: "+strings.Join(res.Files, ", "))
+	}
+	for _, n := range res.Ignored {
+		p.Summary = append(p.Summary, "ignored: "+n)
+	}
+	for _, n := range res.Notes {
+		p.Summary = append(p.Summary, "note: "+n)
+	}
+	return p, nil
 }
 
 // dockerfileNames are the files the Dockerfile convention looks for, in order.
@@ -336,6 +368,7 @@ func Plan(ctx context.Context, dir string, opts ...Option) (*plan.Plan, error) {
 			if p, err = c.load(ctx, dir, o.input); err != nil {
 				return nil, err
 			}
+			break
 		}
 	}
 	var vars oci.TagVars

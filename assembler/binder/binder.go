@@ -90,6 +90,15 @@ func Detect(dir string) (bool, string) {
 	return why != "", why
 }
 
+// HasConfigDir reports a binder/ or .binder/ directory: such a repository
+// is a Binder repository even when its root has a Dockerfile (repo2docker
+// reads only the directory then), so the pipeline should try this
+// convention before the Dockerfile one for it.
+func HasConfigDir(dir string) bool {
+	r := &repo{root: dir}
+	return r.isDir("binder") || r.isDir(".binder")
+}
+
 // Load plans the image repo2docker would build from dir, or says plainly
 // which file it cannot honour. With in.Builder it reads the base image (its
 // /etc/passwd and PATH); without one (`assemble plan`) a deb: base's are
@@ -125,13 +134,10 @@ func Load(ctx context.Context, dir string, in plan.Input, opts ...Option) (*plan
 	case Docker:
 		im, err = dockerImage(r, in, u, res)
 	case Python, Pipfile:
-		var b *builder
-		b, err = newBuilder(ctx, r, d, in, u, o, res)
-		if err == nil {
-			im, err = b.image()
-			if b.debSuite != "" {
-				p.Debian = &plan.Debian{Suite: b.debSuite}
-			}
+		b := newBuilder(r, d, in, u, o, res)
+		im, err = b.image(ctx)
+		if b.debSuite != "" {
+			p.Debian = &plan.Debian{Suite: b.debSuite}
 		}
 	default:
 		err = unsupported(r, d)

@@ -186,6 +186,9 @@ func TestDetect(t *testing.T) {
 			t.Errorf("%v: not detected", files)
 		}
 	}
+	if !HasConfigDir(mkrepo(t, map[string]string{"Dockerfile": "FROM x", "binder/": ""})) || HasConfigDir(mkrepo(t, map[string]string{"Dockerfile": "FROM x", "apt.txt": ""})) {
+		t.Error("HasConfigDir")
+	}
 	no := []map[string]string{
 		{}, {"README.md": "hi"}, {"Dockerfile": "FROM x"}, {"pyproject.toml": "[tool.black]\n"}, {"sub/index.ipynb": "{}"},
 	}

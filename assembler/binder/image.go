@@ -45,7 +45,8 @@ type builder struct {
 	pyFrom   string // where python came from, for messages
 }
 
-func newBuilder(ctx context.Context, r *repo, d *detection, in plan.Input, u notebookUser, o *options, res *Result) (*builder, error) {
+// newBuilder starts planning on the base asked for (deb:bookworm by default).
+func newBuilder(r *repo, d *detection, in plan.Input, u notebookUser, o *options, res *Result) *builder {
 	b := &builder{r: r, d: d, in: in, u: u, o: o, res: res, base: in.Base, basePath: defaultPath}
 	if b.base == "" {
 		b.base = DefaultBase
@@ -56,22 +57,29 @@ func newBuilder(ctx context.Context, r *repo, d *detection, in plan.Input, u not
 			b.python, b.pyFrom = py, "Debian "+s+"'s python3"
 		}
 	}
+	return b
+}
+
+// readBase learns the base's accounts, PATH and (for a base that is not a
+// deb: root) Python, from the builder when there is one.
+func (b *builder) readBase(ctx context.Context) error {
+	r, in, o, res := b.r, b.in, b.o, b.res
 	if in.Builder == nil {
 		if b.debSuite != "" {
 			b.accounts = debianAccounts()
 		} else {
 			b.accounts = &accountFiles{}
-			res.Notes = append(res.Notes, "planned without reading the base "+b.base+": the notebook user's /etc/passwd and /etc/group are completed from the base when built")
+			res.Notes = append(res.Notes, "planned without reading the base "+b.base+": the notebook user's /etc/passwd and /etc/group hold only that user")
 		}
-		return b, nil
+		return nil
 	}
 	img, err := in.Builder.Build(ctx, r.root, plan.Image{Name: "binder-base", Tags: []string{"latest"}, Base: b.base, Platforms: []string{o.platform}}, o.platform)
 	if err != nil {
-		return nil, fmt.Errorf("reading the base %s: %w", b.base, err)
+		return fmt.Errorf("reading the base %s: %w", b.base, err)
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return nil, fmt.Errorf("reading the base %s: %w", b.base, err)
+		return fmt.Errorf("reading the base %s: %w", b.base, err)
 	}
 	for _, e := range cf.Config.Env {
 		if v, ok := strings.CutPrefix(e, "PATH="); ok && v != "" {
@@ -80,31 +88,44 @@ func newBuilder(ctx context.Context, r *repo, d *detection, in plan.Input, u not
 	}
 	fsys, err := oci.FS(img)
 	if err != nil {
-		return nil, fmt.Errorf("reading the base %s: %w", b.base, err)
+		return fmt.Errorf("reading the base %s: %w", b.base, err)
 	}
 	if b.accounts, err = readAccounts(fsys); err != nil {
-		return nil, fmt.Errorf("base %s: %w", b.base, err)
+		return fmt.Errorf("base %s: %w", b.base, err)
 	}
 	if b.debSuite == "" {
 		if t, err := wheel.Probe(fsys); err == nil {
 			b.python, b.pyFrom = t.Python, "the base "+b.base+"'s Python"
 		}
 	}
-	return b, nil
+	return nil
 }
 
 // image plans the layers and configuration, bottom to top as repo2docker's
-// template orders them: user, system packages, Python packages, the
-// entrypoint, the repository, then what must run over the repository.
-func (b *builder) image() (plan.Image, error) {
+// template orders them: the user (with the entrypoint), system packages,
+// Python packages, the repository, then what must run over the repository.
+func (b *builder) image(ctx context.Context) (plan.Image, error) {
 	r, u := b.r, b.u
 	im := plan.Image{Base: b.base}
 
 	// What to install with pip: requirements files, inline lines and the
-	// repository's own packages (installed after the copy).
-	py, err := b.python3()
-	if err != nil {
+	// repository's own packages (installed after the copy). A deb: base's
+	// Python is known without reading the base, so a wrong runtime.txt fails
+	// before anything is built.
+	var py *pyPlan
+	var err error
+	if b.debSuite != "" {
+		if py, err = b.python3(); err != nil {
+			return im, err
+		}
+	}
+	if err := b.readBase(ctx); err != nil {
 		return im, err
+	}
+	if py == nil {
+		if py, err = b.python3(); err != nil {
+			return im, err
+		}
 	}
 
 	withHomeDir := u.repoDir != u.home
@@ -112,8 +133,12 @@ func (b *builder) image() (plan.Image, error) {
 	if err != nil {
 		return im, err
 	}
+	// The entrypoint goes with the user: both are small and depend on no
+	// repository file, and one layer fewer is one copy fewer for every
+	// container engine that stores layers as snapshots.
+	users.Files = append(users.Files, plan.GeneratedFile{Path: EntrypointPath, Content: []byte(entrypointScript), Mode: 0o755})
 	im.Layers = append(im.Layers, plan.Layer{Kind: plan.KindGenerated, Generated: users, Source: "repo2docker: notebook user",
-		Comment: fmt.Sprintf("notebook user %s (%d:%d), home %s", u.name, u.uid, u.uid, u.home)})
+		Comment: fmt.Sprintf("notebook user %s (%d:%d), home %s; repo2docker-entrypoint", u.name, u.uid, u.uid, u.home)})
 
 	if b.debSuite != "" {
 		var pkgs []plan.Package
@@ -140,9 +165,6 @@ func (b *builder) image() (plan.Image, error) {
 		im.Layers = append(im.Layers, plan.Layer{Kind: plan.KindPython, Python: py.layer, Source: strings.Join(py.sources, " "), Comment: "Python packages"})
 	}
 
-	im.Layers = append(im.Layers, plan.Layer{Kind: plan.KindGenerated, Source: "repo2docker: entrypoint", Comment: "repo2docker-entrypoint",
-		Generated: &plan.GeneratedLayer{Files: []plan.GeneratedFile{{Path: EntrypointPath, Content: []byte(entrypointScript), Mode: 0o755}}}})
-
 	ignore, err := b.ignorePatterns()
 	if err != nil {
 		return im, err
@@ -166,8 +188,9 @@ func (b *builder) image() (plan.Image, error) {
 				User: u.name, WorkDir: u.repoDir, Env: env, Network: true}})
 	}
 
-	cfg := plan.Config{Env: env, User: u.name, WorkingDir: u.repoDir, Entrypoint: []string{EntrypointPath}, ExposedPorts: []string{"8888/tcp"}}
-	cfg.Env = append(cfg.Env, "PYTHONUNBUFFERED=1")
+	// PYTHONUNBUFFERED and R2D_ENTRYPOINT come after postBuild in repo2docker.
+	cfg := plan.Config{Env: append(append([]string(nil), env...), "PYTHONUNBUFFERED=1"), User: u.name, WorkingDir: u.repoDir,
+		Entrypoint: []string{EntrypointPath}, ExposedPorts: []string{"8888/tcp"}}
 	if st := r.path("start"); r.exists(st) {
 		r.note(st)
 		cfg.Env = append(cfg.Env, "R2D_ENTRYPOINT="+path.Join(u.repoDir, st))

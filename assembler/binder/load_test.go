@@ -84,7 +84,7 @@ func TestLoadBare(t *testing.T) {
 	if im.Base != DefaultBase || p.Debian == nil || p.Debian.Suite != "bookworm" {
 		t.Errorf("base %q, debian %+v", im.Base, p.Debian)
 	}
-	want := []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "generated:repo2docker: entrypoint", "files:repository"}
+	want := []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "files:repository"}
 	if got := kinds(im); !reflect.DeepEqual(got, want) {
 		t.Errorf("layers %v, want %v", got, want)
 	}
@@ -142,7 +142,7 @@ func TestLoadBare(t *testing.T) {
 			t.Error("the home directory is made by the repository layer when REPO_DIR is HOME")
 		}
 	}
-	ep := file(t, layerBy(t, im, plan.KindGenerated, "repo2docker: entrypoint"), EntrypointPath)
+	ep := file(t, users, EntrypointPath)
 	if ep.Mode != 0o755 || !strings.Contains(string(ep.Content), `exec "$R2D_ENTRYPOINT" "$@"`) {
 		t.Errorf("entrypoint %o:\n%s", ep.Mode, ep.Content)
 	}
@@ -193,7 +193,7 @@ func TestLoadAptTxt(t *testing.T) {
 		t.Errorf("files read %v", res.Files)
 	}
 	// apt.txt sits above the environment packages and below the repository.
-	if got := kinds(p.Images[0]); !reflect.DeepEqual(got[1:4], []string{"deb:repo2docker: Python and base packages", "deb:apt.txt", "generated:repo2docker: entrypoint"}) {
+	if got := kinds(p.Images[0]); !reflect.DeepEqual(got[1:4], []string{"deb:repo2docker: Python and base packages", "deb:apt.txt", "files:repository"}) {
 		t.Errorf("order %v", got)
 	}
 	err := loadErr(t, map[string]string{"apt.txt": "jq\nPython3\n"}, plan.Input{})
@@ -224,7 +224,7 @@ func TestLoadRequirements(t *testing.T) {
 	if !slices.Contains(res.Files, "more.txt") {
 		t.Errorf("included file not listed: %v", res.Files)
 	}
-	if got := kinds(im); got[len(got)-1] != "files:repository" || got[len(got)-3] != "python:requirements.txt" {
+	if got := kinds(im); got[len(got)-1] != "files:repository" || got[len(got)-2] != "python:requirements.txt" {
 		t.Errorf("order %v", got)
 	}
 	p, _ = load(t, map[string]string{"requirements.txt": "jupyterlab\n"}, plan.Input{})
@@ -651,5 +651,131 @@ func TestLoadUnsupported(t *testing.T) {
 	_, res := load(t, map[string]string{"install.R": "x\n", "requirements.txt": "y\n"}, plan.Input{})
 	if res.Buildpack != Python || !strings.Contains(strings.Join(res.Ignored, "\n"), "install.R: run by repo2docker's R buildpack only") {
 		t.Errorf("install.R: %s %v", res.Buildpack, res.Ignored)
+	}
+}
+
+// Every sample repository of testdata/binder plans as its README says,
+// without a builder (as `assemble plan` does).
+func TestLoadTestdata(t *testing.T) {
+	cases := map[string]struct {
+		buildpack string
+		layers    []string
+		err       []string
+	}{
+		"bare":                      {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "files:repository"}, nil},
+		"apt-packages":              {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "deb:apt.txt", "files:repository"}, nil},
+		"requirements":              {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "python:requirements.txt", "files:repository"}, nil},
+		"binder-dir":                {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "deb:binder/apt.txt", "python:binder/requirements.txt", "files:repository", "run:binder/postBuild"}, nil},
+		"runtime":                   {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "files:repository"}, nil},
+		"pipfile-lock":              {Pipfile, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "python:Pipfile.lock", "files:repository"}, nil},
+		"postbuild":                 {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "python:requirements.txt", "files:repository", "run:postBuild"}, nil},
+		"start":                     {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "files:repository"}, nil},
+		"python-package":            {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "python:pyproject.toml", "files:repository", "run:pyproject.toml"}, nil},
+		"dockerfile":                {Docker, nil, nil},
+		"unsupported-conda":         {"", nil, []string{"environment.yml", Conda}},
+		"unsupported-r":             {"", nil, []string{"runtime.txt", "install.R", R}},
+		"unsupported-r-description": {"", nil, []string{"DESCRIPTION", R}},
+		"unsupported-julia":         {"", nil, []string{"Project.toml", JuliaProjectToml}},
+		"unsupported-julia-require": {"", nil, []string{"REQUIRE", JuliaRequire}},
+		"unsupported-nix":           {"", nil, []string{"default.nix", Nix}},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := "../../testdata/binder/" + name
+			if ok, why := Detect(dir); !ok {
+				t.Errorf("not detected")
+			} else if why == "" {
+				t.Error("no reason")
+			}
+			p, res, err := Load(context.Background(), dir, plan.Input{})
+			if c.err != nil {
+				if err == nil {
+					t.Fatal("planned")
+				}
+				for _, w := range c.err {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error lacks %q: %v", w, err)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Buildpack != c.buildpack {
+				t.Errorf("buildpack %s", res.Buildpack)
+			}
+			if got := kinds(p.Images[0]); !reflect.DeepEqual(got, c.layers) {
+				t.Errorf("layers %v\nwant   %v", got, c.layers)
+			}
+		})
+	}
+}
+
+// The requirements scan follows includes in every spelling pip accepts,
+// finds the repository's packages and keeps everything else for pip.
+func TestScanRequirements(t *testing.T) {
+	dir := mkrepo(t, map[string]string{
+		"binder/requirements.txt": "# top\n--requirement=a.txt\n-rb.txt\n--requirement c.txt\n-c constraints.txt\n" +
+			"Notebook[all]==7.0 ; python_version >= '3.8' \\\n    --hash=sha256:0000000000000000000000000000000000000000000000000000000000000000\n" +
+			".[test]\n--index-url https://example.org/simple\n-e git+https://example.org/x.git#egg=x\n",
+		"binder/a.txt": "jupyterlab>=4 # lab\n", "binder/b.txt": "numpy\n", "binder/c.txt": "-r a.txt\n", "binder/constraints.txt": "numpy<2\n",
+		"setup.py": "",
+	})
+	r, err := openRepo(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rf, err := r.scanRequirements("binder/requirements.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"jupyterlab", "notebook", "numpy"}; !reflect.DeepEqual(rf.names, want) {
+		t.Errorf("names %v", rf.names)
+	}
+	if len(rf.local) != 1 || rf.local[0].arg != ".[test]" || rf.local[0].editable || rf.local[0].where != "binder/requirements.txt:8" {
+		t.Errorf("local %+v", rf.local)
+	}
+	want := []string{"-r binder/a.txt", "-r binder/b.txt", "-r binder/c.txt", "--constraint binder/constraints.txt",
+		"Notebook[all]==7.0 ; python_version >= '3.8'     --hash=sha256:0000000000000000000000000000000000000000000000000000000000000000",
+		"--index-url https://example.org/simple", "-e git+https://example.org/x.git#egg=x"}
+	if !reflect.DeepEqual(rf.lines, want) {
+		t.Errorf("lines:\n%q\nwant\n%q", rf.lines, want)
+	}
+	for _, f := range []string{"binder/requirements.txt", "binder/a.txt", "binder/b.txt", "binder/c.txt"} {
+		if !slices.Contains(r.read, f) {
+			t.Errorf("%s not recorded as read: %v", f, r.read)
+		}
+	}
+	// A package of the repository named in an included file cannot be split off.
+	dir = mkrepo(t, map[string]string{"requirements.txt": "-r more.txt\n", "more.txt": "-e .\n", "setup.py": ""})
+	r, _ = openRepo(dir)
+	if _, err := r.scanRequirements("requirements.txt"); err == nil || !strings.Contains(err.Error(), "more.txt:1") {
+		t.Errorf("local ref in an include: %v", err)
+	}
+	for opt, want := range map[string][2]string{
+		"--requirement=x.txt": {"--requirement", "x.txt"}, "--requirement x.txt": {"--requirement", "x.txt"}, "-rx.txt": {"--requirement", "x.txt"},
+		"-r x.txt": {"--requirement", "x.txt"}, "-f=wheels": {"--find-links", "wheels"}, "--no-index": {"--no-index", ""},
+		"--pre": {"--pre", ""}, "--extra-index-url=https://a/b": {"--extra-index-url", "https://a/b"}, "-Z x": {"-Z", "x"},
+	} {
+		if n, v := splitOption(opt); n != want[0] || v != want[1] {
+			t.Errorf("%q: %q %q", opt, n, v)
+		}
+	}
+}
+
+// Advice names a base with the Python asked for.
+func TestBaseAdvice(t *testing.T) {
+	for in, want := range map[string]string{
+		"3.12": "python:3.12-slim-bookworm", "2.7": "python:2.7-slim-buster", "2": "python:2.7-slim-buster", "3.6": "python:3.6-slim-buster",
+		"3.7": "python:3.7-slim-bullseye", ">=3.12": "python:3.12-slim-bookworm", "~=3.10.1": "python:3.10-slim-bookworm",
+		"<3.9": "a matching Python", "!=3.11": "a matching Python", ">=3.12,<4": "python:3.12-slim-bookworm",
+	} {
+		if got := baseAdvice(in); !strings.Contains(got, want) {
+			t.Errorf("%q: %s", in, got)
+		}
+	}
+	if !versionLess("3.6", "3.10") || versionLess("3.10", "3.6") || versionLess("3.7", "3.7") {
+		t.Error("versionLess")
 	}
 }

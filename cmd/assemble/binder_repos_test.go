@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The Binder (repo2docker) sample repositories of testdata/binder: each is
@@ -186,7 +188,9 @@ func TestBinderNotebookEditRebuildsOneLayer(t *testing.T) {
 	}
 	_, before := buildBinder(t, repo)
 	nb := filepath.Join(repo, "index.ipynb")
-	if err := os.WriteFile(nb, []byte(`{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}`+"\n"), 0o644); err != nil {
+	// Content no earlier run made, so the shared cache cannot hold its layer.
+	edited := fmt.Sprintf(`{"cells": [], "metadata": {"edited": %d}, "nbformat": 4, "nbformat_minor": 5}`+"\n", time.Now().UnixNano())
+	if err := os.WriteFile(nb, []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, after := buildBinder(t, repo)

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/assemble-build/assemble/assembler"
+	"github.com/assemble-build/assemble/assembler/binder"
 	"github.com/assemble-build/assemble/assembler/pieces"
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/layers"
@@ -55,6 +56,18 @@ func addConventionFlags(fl *pflag.FlagSet, in *plan.Input) {
 	fl.BoolVar(&in.CheckIcons, "check-icons", false, "devfile: check that every icon URL answers")
 	fl.StringVar(&in.MetadataPython, "metadata-python", "", "Domino: a host Python (with pydantic) to read the pieces' models with, instead of each group's image")
 	fl.BoolVar(&in.NoSchemas, "no-schemas", false, "Domino: leave the pieces' JSON schemas out of compiled_metadata.json")
+	fl.StringVar(&in.UserName, "user-name", binder.DefaultUserName, "Binder: the notebook user's name")
+	fl.IntVar(&in.UserID, "user-id", binder.DefaultUserID, "Binder: the notebook user's uid and gid (not 0)")
+	fl.StringVar(&in.TargetRepoDir, "target-repo-dir", "", "Binder: where the repository goes in the image (default: the user's home)")
+}
+
+// checkBinderUser refuses a notebook user repo2docker would refuse (root,
+// a bad name); the convention takes 0 as "unset".
+func checkBinderUser(fl *pflag.FlagSet, in plan.Input) error {
+	if fl.Changed("user-id") || fl.Changed("user-name") {
+		return binder.ValidateUser(in.UserName, in.UserID)
+	}
+	return nil
 }
 
 // addSourceFlags registers the flags that choose where packages come from,
@@ -201,6 +214,9 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 	if f.base != "" {
 		opts = append(opts, assembler.WithBase(f.base))
 		f.input.Base = f.base
+	}
+	if err := checkBinderUser(cmd.Flags(), f.input); err != nil {
+		return err
 	}
 	opts = append(opts, assembler.WithInput(f.input), assembler.WithNoRun(f.noRun), assembler.WithBuilder())
 	buildArgs, err := keyValues("--build-arg", f.buildArgs)

@@ -45,6 +45,9 @@ func newPlanCmd(g *globals) *cobra.Command {
 				opts = append(opts, assembler.WithBase(base))
 				in.Base = base
 			}
+			if err := checkBinderUser(cmd.Flags(), in); err != nil {
+				return err
+			}
 			opts = append(opts, assembler.WithInput(in), assembler.WithDebian(deb), assembler.WithPython(py))
 			args2, err := keyValues("--build-arg", buildArgs)
 			if err != nil {

@@ -1,0 +1,5 @@
+from binderdep import answer
+
+
+def hello():
+    return "mwt says %d" % answer()
