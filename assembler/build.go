@@ -16,6 +16,7 @@ import (
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/layers/run"
+	"github.com/assemble-build/assemble/layers/wheel"
 	"github.com/assemble-build/assemble/oci"
 )
 
@@ -38,6 +39,21 @@ type LayerReport struct {
 	Digest      v1.Hash `json:"digest"`
 	Size        int64   `json:"size"`
 	Cached      bool    `json:"cached"`
+	// Python, for a python layer: the interpreter found in the image below
+	// and the resolved set, so it can be pinned.
+	Python *PythonReport `json:"python,omitempty"`
+}
+
+// PythonReport is what a python layer was resolved against and to.
+type PythonReport struct {
+	Interpreter string           `json:"interpreter"`
+	Version     string           `json:"version"`
+	Purelib     string           `json:"purelib"`
+	Glibc       string           `json:"glibc,omitempty"`
+	Arch        string           `json:"arch"`
+	Resolved    []wheel.Resolved `json:"resolved"`
+	// Pins is the resolved set as a hash-pinned requirements file.
+	Pins string `json:"pins"`
 }
 
 // Build builds every image of p.
@@ -164,13 +180,16 @@ func buildLayer(ctx context.Context, p *plan.Plan, e *env, st *stack, l plan.Lay
 		if err != nil {
 			return err
 		}
-		o.reporter.Step(fmt.Sprintf("%s [%s] python %s (%s): %d distributions", st.name, st.platform, target.Python, target.Purelib, len(set)))
+		o.reporter.Step(fmt.Sprintf("%s [%s] python %s (%s, %s): %d distributions", st.name, st.platform, target.PythonFull, target.Interpreter, target.Purelib, len(set)))
 		for _, r := range set {
 			slog.Debug("python requirement resolved", "name", r.Name, "version", r.Version, "file", r.Filename, "sha256", r.SHA256)
 		}
 		if err := st.add(ctx, spec, l.Comment); err != nil {
 			return fmt.Errorf("%s: %w", l.Source, err)
 		}
+		last := &(*st.report)[len(*st.report)-1]
+		last.Python = &PythonReport{Interpreter: target.Interpreter, Version: target.PythonFull, Purelib: target.Purelib,
+			Glibc: target.Glibc, Arch: target.Arch, Resolved: set, Pins: wheel.FormatPins(set)}
 		return nil
 	case plan.KindRun:
 		r := l.Run

@@ -137,3 +137,22 @@ func TestPythonLayerRuns(t *testing.T) {
 		}
 	}
 }
+
+// `assemble plan --resolve` shows the interpreter probed from the base and
+// the resolved set as a pinned, hashed requirements file.
+func TestPlanResolvesPython(t *testing.T) {
+	wheels := "/usr/share/python-wheels"
+	if _, err := os.Stat(filepath.Join(wheels, "pip-23.0.1-py3-none-any.whl")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("Debian's wheels are missing: %v", err)
+		}
+		t.Skip("no Debian wheels")
+	}
+	r := mustAssemble(t, sharedCache(t), "plan", "--resolve", "../../testdata/python", "--find-links", wheels, "--no-index")
+	for _, want := range []string{"interpreter /usr/bin/python3 (Python 3.11.", "installs into /usr/local/lib/python3.11/dist-packages",
+		"pip==23.0.1 --hash=sha256:", "setuptools==66.1.1 --hash=sha256:", "wheel==0.38.4 --hash=sha256:"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("plan --resolve lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}

@@ -19,6 +19,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 	var deb assembler.Debian
 	var py assembler.Python
 	var file, target string
+	var resolve bool
 	var buildArgs, contexts []string
 	cmd := &cobra.Command{
 		Use:   "plan [DIR]",
@@ -66,13 +67,26 @@ func newPlanCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var built []assembler.Built
+			if resolve {
+				// Debian and Python layers resolve against the image below them:
+				// build (into the cache) what that needs, publish nothing.
+				if built, err = assembler.Build(cmd.Context(), p, opts...); err != nil {
+					return err
+				}
+			}
 			if asJSON {
 				return printJSON(cmd, struct {
 					*plan.Plan
-					Cached map[string][]bool `json:"cached"`
-				}{p, hits})
+					Cached map[string][]bool                  `json:"cached"`
+					Layers map[string][]assembler.LayerReport `json:"layers,omitempty"`
+				}{p, hits, layerReports(built)})
 			}
-			return printPlan(cmd, p, hits, df)
+			if err := printPlan(cmd, p, hits, df); err != nil {
+				return err
+			}
+			printResolved(cmd, built)
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON")
@@ -80,6 +94,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&base, "base", "", "override every image's base, as for build")
 	addConventionFlags(cmd.Flags(), &in)
 	addSourceFlags(cmd.Flags(), &deb, &py)
+	cmd.Flags().BoolVar(&resolve, "resolve", false, "resolve Debian and Python layers (building what they need into the cache) and show the probed interpreter and the pinned set")
 	cmd.Flags().StringVarP(&file, "file", "f", "", "the Dockerfile, as for build")
 	cmd.Flags().StringVar(&target, "target", "", "the Dockerfile stage, as for build")
 	cmd.Flags().StringArrayVar(&buildArgs, "build-arg", nil, "NAME=VALUE, as for build")
@@ -173,4 +188,34 @@ func describe(l plan.Layer) string {
 		return "generated " + strings.Join(paths, " ")
 	}
 	return l.Kind
+}
+
+func layerReports(built []assembler.Built) map[string][]assembler.LayerReport {
+	if len(built) == 0 {
+		return nil
+	}
+	m := map[string][]assembler.LayerReport{}
+	for _, b := range built {
+		m[b.Plan.Name] = b.Layers
+	}
+	return m
+}
+
+// printResolved shows, for each python layer, the interpreter it was
+// resolved for and the resolved set as a pinned requirements file.
+func printResolved(cmd *cobra.Command, built []assembler.Built) {
+	w := cmd.OutOrStdout()
+	for _, b := range built {
+		for _, l := range b.Layers {
+			if l.Python == nil {
+				continue
+			}
+			py := l.Python
+			fmt.Fprintf(w, "\n%s [%s] %s\n  interpreter %s (Python %s, %s, glibc %s)\n  installs into %s\n  resolved (pin with this requirements file):\n",
+				b.Plan.Name, l.Platform, l.Description, py.Interpreter, py.Version, py.Arch, py.Glibc, py.Purelib)
+			for _, line := range strings.Split(strings.TrimRight(py.Pins, "\n"), "\n") {
+				fmt.Fprintf(w, "    %s\n", line)
+			}
+		}
+	}
 }
