@@ -154,7 +154,11 @@ func (e *env) debLayers(ctx context.Context, l plan.Layer, img v1.Image, platfor
 	if err != nil {
 		return nil, err
 	}
-	ix, err := e.index(ctx, "", arch)
+	suite, err := e.suiteOf(img)
+	if err != nil {
+		return nil, err
+	}
+	ix, err := e.index(ctx, suite, arch)
 	if err != nil {
 		return nil, err
 	}
@@ -278,6 +282,46 @@ func (e *env) dpkgStatus(img v1.Image) ([]byte, error) {
 		return err
 	})
 	return status, err
+}
+
+// suiteOf names the Debian suite img was built from (its os-release's
+// VERSION_CODENAME), so packages added to it come from the same release;
+// "" means the plan's or the default suite. A base of another distribution
+// is refused unless the plan names its own archive.
+func (e *env) suiteOf(img v1.Image) (string, error) {
+	var rel map[string]string
+	err := e.probe(img, "os-release", &rel, func(fsys fs.FS) error {
+		rel = map[string]string{}
+		b, err := fs.ReadFile(fsys, "etc/os-release")
+		if errors.Is(err, fs.ErrNotExist) {
+			b, err = fs.ReadFile(fsys, "usr/lib/os-release")
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+				rel[k] = strings.Trim(v, `"'`)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	explicit := e.o.debian.Mirror != "" || e.o.debian.LocalDir != "" || (e.p.Debian != nil && (e.p.Debian.Mirror != "" || e.p.Debian.LocalDir != "" || e.p.Debian.Suite != ""))
+	if explicit {
+		return "", nil // the user chose the archive
+	}
+	switch id := rel["ID"]; id {
+	case "", "debian":
+		return rel["VERSION_CODENAME"], nil
+	default:
+		return "", fmt.Errorf("the base is %s, not Debian: Debian packages are resolved against Debian's archive; point --debian-mirror (and --keyring) at the base's own archive, or use a Debian base", rel["PRETTY_NAME"])
+	}
 }
 
 func (e *env) pythonTarget(img v1.Image, platform v1.Platform) (*wheel.Target, error) {

@@ -5,7 +5,9 @@ import (
 	"context"
 	"io/fs"
 	"os"
+	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -58,5 +60,46 @@ func TestSeededDpkgStatusMatchesTheLayers(t *testing.T) {
 	}
 	if !bytes.Contains(real, []byte("Package: base-files\n")) {
 		t.Fatal("the status lacks base-files")
+	}
+}
+
+// Debian packages on a base come from that base's own release, and a base of
+// another distribution is refused unless the archive is named.
+func TestSuiteOfBase(t *testing.T) {
+	ctx := context.Background()
+	cache, err := layers.OpenCache(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := func(osRelease string) v1.Image {
+		spec := &layers.Generated{Files: []layers.GeneratedFile{{Path: "etc/os-release", Content: []byte(osRelease)}}}
+		res, err := cache.Build(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base, err := oci.Scratch(v1.Platform{OS: "linux", Architecture: "amd64"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := oci.Stack(base, []oci.Addition{{Layer: cache.Layer(res.Descriptor)}}, oci.Config{}, time.Unix(0, 0), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img
+	}
+	o, _ := makeOptions([]Option{WithCache(cache)})
+	e := newEnv(&plan.Plan{Root: t.TempDir()}, o)
+	suite, err := e.suiteOf(image("PRETTY_NAME=\"Debian GNU/Linux trixie/sid\"\nID=debian\nVERSION_CODENAME=trixie\n"))
+	if err != nil || suite != "trixie" {
+		t.Errorf("debian trixie base: %q %v", suite, err)
+	}
+	_, err = e.suiteOf(image("PRETTY_NAME=\"Ubuntu 24.04 LTS\"\nID=ubuntu\nVERSION_CODENAME=noble\n"))
+	if err == nil || !strings.Contains(err.Error(), "Ubuntu 24.04 LTS") || !strings.Contains(err.Error(), "--debian-mirror") {
+		t.Errorf("ubuntu base: %v", err)
+	}
+	o2, _ := makeOptions([]Option{WithCache(cache), WithDebian(Debian{Mirror: "http://archive.example/ubuntu"})})
+	e2 := newEnv(&plan.Plan{Root: t.TempDir()}, o2)
+	if _, err := e2.suiteOf(image("ID=ubuntu\n")); err != nil {
+		t.Errorf("with an explicit mirror: %v", err)
 	}
 }

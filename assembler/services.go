@@ -55,6 +55,9 @@ func (s *services) Base(ctx context.Context, ref string, platform v1.Platform) (
 		if err != nil {
 			return nil, err
 		}
+		if err := s.env.store(out, "os-release", map[string]string{"ID": "debian", "VERSION_CODENAME": suite}); err != nil {
+			return nil, err
+		}
 		return out, s.env.seedDpkgStatus(out, status)
 	}
 	b, err := source.Parse(ref, s.o.sourceOpts...)
