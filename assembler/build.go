@@ -272,7 +272,7 @@ func (st *stack) build(ctx context.Context, spec layers.Spec) (layers.Result, er
 	if res.Hit {
 		state = "cached"
 	}
-	o.reporter.Step(fmt.Sprintf("%s [%s] layer %s: %s %s (%s)", st.name, st.platform, spec.Describe(), state, res.Digest.String()[:19], humanSize(res.Size)))
+	o.reporter.Step(fmt.Sprintf("%s [%s] layer %s: %s %s (%s)", st.name, st.platform, spec.Describe(), state, res.Digest.String()[:19], HumanSize(res.Size)))
 	*st.report = append(*st.report, LayerReport{Platform: st.platform, Description: spec.Describe(), Digest: res.Digest, Size: res.Size, Cached: res.Hit})
 	return res, nil
 }
@@ -318,7 +318,8 @@ func merge(a, b map[string]string) map[string]string {
 	return out
 }
 
-func humanSize(n int64) string {
+// HumanSize writes a byte count for people ("2.5 MiB").
+func HumanSize(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

@@ -9,7 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-work=$(mktemp -d /var/tmp/assemble-bench.XXXXXX)
+# Lower-case: buildah and podman take an oci: layout path as an image name.
+work=/var/tmp/assemble-bench-$$-$RANDOM
+mkdir -p "$work"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 runs=${RUNS:-3}
 only=${1:-all}

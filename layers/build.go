@@ -154,6 +154,9 @@ func (c *Cache) writeLayer(ctx context.Context, entries []Entry, o buildOptions)
 		return Descriptor{}, fmt.Errorf("storing layer in cache: %w", err)
 	}
 	c.markVerified(c.BlobPath(d.Digest))
+	if fi, err := os.Stat(c.BlobPath(d.Digest)); err == nil {
+		c.writeStamp(c.BlobPath(d.Digest), fi)
+	}
 	return d, nil
 }
 
@@ -176,7 +179,7 @@ func (c *Cache) lookup(key string) (Descriptor, bool) {
 		return Descriptor{}, false
 	}
 	touch(kp)
-	touch(bp)
+	c.used(bp)
 	return d, true
 }
 

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -57,7 +58,7 @@ func OpenCache(dir string) (*Cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cache directory %s: %w", dir, err)
 	}
-	for _, sub := range []string{"blobs/sha256", "keys", "downloads/sha256", "refs", "tmp"} {
+	for _, sub := range []string{"blobs/sha256", "keys", "downloads/sha256", "refs", "tmp", "verified"} {
 		if err := os.MkdirAll(filepath.Join(abs, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("creating cache directory %s: %w", abs, err)
 		}
@@ -126,6 +127,7 @@ func (c *Cache) Download(ctx context.Context, want string, fetch func(ctx contex
 		wantHex = h.Hex
 		p := c.downloadPath(wantHex)
 		if c.verifyFile(p, -1, h) {
+			c.used(p)
 			return p, want, nil
 		}
 	}
@@ -157,6 +159,9 @@ func (c *Cache) Download(ctx context.Context, want string, fetch func(ctx contex
 		return "", "", fmt.Errorf("storing download in cache: %w", err)
 	}
 	c.markVerified(p)
+	if fi, err := os.Stat(p); err == nil {
+		c.writeStamp(p, fi)
+	}
 	return p, "sha256:" + got, nil
 }
 
@@ -209,12 +214,64 @@ func (c *Cache) verifyFile(path string, size int64, h v1.Hash) bool {
 	if ok {
 		return true
 	}
+	if c.stampMatches(path, fi) {
+		c.markVerified(path)
+		return true
+	}
 	got, _, err := hashFile(path, h.Algorithm)
 	if err != nil || got != h {
 		return false
 	}
+	c.writeStamp(path, fi)
 	c.markVerified(path)
 	return true
+}
+
+// A stamp records that a file's digest was checked, with the file's size,
+// mtime, inode and device then: a later process trusts a file whose stat
+// still matches instead of hashing it again. Any write in place changes the
+// mtime, a truncation the size, a replacement the inode; such a file is
+// hashed again. (`assemble cache verify` hashes everything regardless.)
+
+func (c *Cache) stampPath(path string) string {
+	rel, err := filepath.Rel(c.dir, path)
+	if err != nil {
+		rel = path
+	}
+	return filepath.Join(c.dir, "verified", strings.ReplaceAll(filepath.ToSlash(rel), "/", "-"))
+}
+
+func stampOf(fi fs.FileInfo) string {
+	var ino, dev uint64
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		ino, dev = st.Ino, uint64(st.Dev)
+	}
+	return fmt.Sprintf("%d %d %d %d", fi.Size(), fi.ModTime().UnixNano(), ino, dev)
+}
+
+func (c *Cache) stampMatches(path string, fi fs.FileInfo) bool {
+	b, err := os.ReadFile(c.stampPath(path))
+	return err == nil && string(b) == stampOf(fi)
+}
+
+func (c *Cache) writeStamp(path string, fi fs.FileInfo) {
+	_ = writeFileAtomic(c.stampPath(path), []byte(stampOf(fi)))
+}
+
+// used marks a cache file as used now, for pruning, at most once a day (so
+// its verification stamp stays valid between runs).
+func (c *Cache) used(path string) {
+	fi, err := os.Stat(path)
+	if err != nil || time.Since(fi.ModTime()) < 24*time.Hour {
+		return
+	}
+	touch(path)
+	c.mu.Lock()
+	verified := c.verified[path]
+	c.mu.Unlock()
+	if fi, err := os.Stat(path); err == nil && verified {
+		c.writeStamp(path, fi)
+	}
 }
 
 func (c *Cache) markVerified(path string) {

@@ -3,6 +3,7 @@ package layers
 import (
 	"fmt"
 	"io"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
 )
 
 // Compression names a layer compressor with every parameter that changes its
@@ -20,9 +22,15 @@ type Compression struct {
 	Level int
 }
 
-// Gzip is the default: klauspost's gzip at a fixed level, with a header that
-// carries no name, time or OS-specific byte.
+// Gzip is the default: klauspost's parallel gzip (pgzip) at a fixed level
+// and a pinned block size, with a header that carries no name, time or
+// OS-specific byte. pgzip compresses fixed-size blocks, each primed with the
+// tail of the one before, so its output depends on the block size and level,
+// never on how many cores ran it.
 var Gzip = Compression{Name: "gzip", Level: 5}
+
+// gzipBlock is pgzip's block size: part of the output's identity.
+const gzipBlock = 1 << 20
 
 // Zstd writes tar+zstd layers. klauspost's zstd output depends on its
 // concurrency, so the number of concurrent jobs is pinned (zstdJobs), not
@@ -63,7 +71,7 @@ func (c Compression) Params() string {
 	if c.Name == "zstd" {
 		return fmt.Sprintf("zstd/klauspost-compress@%s/level=%d/jobs=%d", compressVersion(), c.Level, zstdJobs)
 	}
-	return fmt.Sprintf("%s/klauspost-compress@%s/level=%d", c.Name, compressVersion(), c.Level)
+	return fmt.Sprintf("gzip/klauspost-pgzip@%s/klauspost-compress@%s/level=%d/block=%d", moduleVersion("github.com/klauspost/pgzip"), compressVersion(), c.Level, gzipBlock)
 }
 
 // zstdJobs is the pinned number of concurrent zstd jobs: part of the output's
@@ -74,8 +82,11 @@ const zstdJobs = 2
 func (c Compression) NewWriter(w io.Writer) (io.WriteCloser, error) {
 	switch c.Name {
 	case "gzip":
-		zw, err := gzip.NewWriterLevel(w, c.Level)
+		zw, err := pgzip.NewWriterLevel(w, c.Level)
 		if err != nil {
+			return nil, err
+		}
+		if err := zw.SetConcurrency(gzipBlock, 2*runtime.GOMAXPROCS(0)); err != nil {
 			return nil, err
 		}
 		zw.OS = 255 // unknown: the same on every machine
@@ -115,10 +126,13 @@ func CompressionFor(mt types.MediaType) (Compression, bool) {
 	return Compression{}, false
 }
 
-var compressVersion = sync.OnceValue(func() string {
+var compressVersion = sync.OnceValue(func() string { return moduleVersion("github.com/klauspost/compress") })
+
+// moduleVersion is the version of a module linked into this binary.
+func moduleVersion(path string) string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range bi.Deps {
-			if d.Path == "github.com/klauspost/compress" {
+			if d.Path == path {
 				if d.Replace != nil {
 					return d.Replace.Version
 				}
@@ -127,4 +141,4 @@ var compressVersion = sync.OnceValue(func() string {
 		}
 	}
 	return "unknown"
-})
+}

@@ -51,3 +51,28 @@ func TestGzipHeaderHasNoTime(t *testing.T) {
 		t.Errorf("OS %d, want 255 (unknown)", h[9])
 	}
 }
+
+// Gzip layers are the same bytes whatever the number of cores.
+func TestGzipDeterminismAcrossProcs(t *testing.T) {
+	data := bytes.Repeat([]byte("assemble writes every layer itself\n"), 200000)
+	var sums []string
+	for _, procs := range []int{1, 2, 4, 1} {
+		old := runtime.GOMAXPROCS(procs)
+		var buf bytes.Buffer
+		w, err := Gzip.NewWriter(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for off := 0; off < len(data); off += 9999 {
+			w.Write(data[off:min(off+9999, len(data))])
+		}
+		w.Close()
+		runtime.GOMAXPROCS(old)
+		sums = append(sums, fmt.Sprintf("%x", sha256.Sum256(buf.Bytes())))
+	}
+	for _, s := range sums[1:] {
+		if s != sums[0] {
+			t.Fatalf("gzip output varies with GOMAXPROCS: %v", sums)
+		}
+	}
+}

@@ -96,6 +96,29 @@ func CleanPath(p string) (string, error) {
 	return c, nil
 }
 
+// CleanEntryName checks a name read from an archive (a tar entry or link
+// target) and returns it as a root-relative path ("" for the root). Unlike
+// CleanPath it refuses absolute names: in an archive they are an attempt to
+// write outside the directory being filled.
+func CleanEntryName(name string) (string, error) {
+	if strings.HasPrefix(name, "/") || strings.Contains(name, "\\") {
+		return "", fmt.Errorf("entry %q has an absolute or non-portable path", name)
+	}
+	if strings.ContainsRune(name, 0) {
+		return "", fmt.Errorf("entry %q contains a NUL byte", name)
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == ".." {
+			return "", fmt.Errorf("entry %q points outside the root (..)", name)
+		}
+	}
+	c := path.Clean(name)
+	if c == "." {
+		return "", nil
+	}
+	return c, nil
+}
+
 // Spec is one layer to build. The builder combines Key with FormatVersion and
 // the compressor's parameters, so Key covers only the spec's own inputs.
 type Spec interface {

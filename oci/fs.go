@@ -15,6 +15,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/assemble-build/assemble/layers"
 )
 
 // maxSymlinkHops is the kernel's limit (MAXSYMLINKS): more hops than this is
@@ -138,7 +140,7 @@ func (f *ImageFS) indexLayer(idx int, l v1.Layer) error {
 		if err != nil {
 			return fmt.Errorf("reading tar: %w", err)
 		}
-		name, err := cleanEntryName(hdr.Name)
+		name, err := layers.CleanEntryName(hdr.Name)
 		if err != nil {
 			return err
 		}
@@ -225,7 +227,7 @@ func (f *ImageFS) add(layer int, pe pendingEntry) error {
 		n.mode = fs.ModeSymlink | 0o777
 		n.link = hdr.Linkname
 	case tar.TypeLink:
-		target, err := cleanEntryName(hdr.Linkname)
+		target, err := layers.CleanEntryName(hdr.Linkname)
 		if err != nil {
 			return fmt.Errorf("hard link: %w", err)
 		}
@@ -346,27 +348,6 @@ func (f *ImageFS) resolve(p string, follow, create bool) (*fsNode, string, error
 
 func splitPath(p string) []string {
 	return strings.Split(p, "/")
-}
-
-// cleanEntryName turns a tar entry name into an image path ("" for the
-// root), refusing absolute names and ".." components.
-func cleanEntryName(name string) (string, error) {
-	if strings.HasPrefix(name, "/") {
-		return "", fmt.Errorf("entry %q has an absolute path", name)
-	}
-	if strings.ContainsRune(name, 0) {
-		return "", fmt.Errorf("entry %q contains a NUL byte", name)
-	}
-	for _, part := range strings.Split(name, "/") {
-		if part == ".." {
-			return "", fmt.Errorf("entry %q points outside the image root (..)", name)
-		}
-	}
-	c := path.Clean(name)
-	if c == "." {
-		return "", nil
-	}
-	return c, nil
 }
 
 func isRegular(t byte) bool {

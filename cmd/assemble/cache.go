@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/assemble-build/assemble/assembler"
 )
 
 func newCacheCmd(g *globals) *cobra.Command {
@@ -25,7 +27,7 @@ func newCacheCmd(g *globals) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s\n  blobs:     %d (%s)\n  keys:      %d\n  downloads: %d (%s)\n  total:     %s\n",
-				c.Dir(), u.Blobs, human(u.BlobBytes), u.Keys, u.Downloads, human(u.DownloadBytes), human(u.BlobBytes+u.DownloadBytes))
+				c.Dir(), u.Blobs, assembler.HumanSize(u.BlobBytes), u.Keys, u.Downloads, assembler.HumanSize(u.DownloadBytes), assembler.HumanSize(u.BlobBytes+u.DownloadBytes))
 			return nil
 		},
 	}
@@ -75,24 +77,11 @@ func newCacheCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "removed %d entries (%s)\n", r.Removed, human(r.Bytes))
+			fmt.Fprintf(cmd.OutOrStdout(), "removed %d entries (%s)\n", r.Removed, assembler.HumanSize(r.Bytes))
 			return nil
 		},
 	}
 	prune.Flags().IntVar(&keepDays, "keep-days", 30, "keep entries used within this many days (0 empties the cache)")
 	cmd.AddCommand(du, verify, prune)
 	return cmd
-}
-
-func human(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -17,6 +17,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/assemble-build/assemble/layers"
 )
 
 // baseInfo is what the image says about a materialised path, where the disk
@@ -56,7 +58,7 @@ func (m *materialiser) applyLayer(r io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("reading tar: %w", err)
 		}
-		name, err := cleanName(hdr.Name)
+		name, err := layers.CleanEntryName(hdr.Name)
 		if err != nil {
 			return err
 		}
@@ -175,7 +177,7 @@ func (m *materialiser) apply(hdr *tar.Header, tr io.Reader, target string) error
 			return err
 		}
 	case tar.TypeLink:
-		lname, err := cleanName(hdr.Linkname)
+		lname, err := layers.CleanEntryName(hdr.Linkname)
 		if err != nil || lname == "" {
 			return fmt.Errorf("hard link to %q: %v", hdr.Linkname, err)
 		}
@@ -242,27 +244,6 @@ func (m *materialiser) setMeta(target string, hdr *tar.Header, sum *[32]byte) er
 // keepXattr selects the extended attributes a layer carries.
 func keepXattr(name string) bool {
 	return name == "security.capability" || strings.HasPrefix(name, "user.")
-}
-
-// cleanName turns a tar entry name into a root-relative path ("" for the
-// root), refusing absolute names and ".." components.
-func cleanName(name string) (string, error) {
-	if strings.HasPrefix(name, "/") {
-		return "", fmt.Errorf("entry %q has an absolute path", name)
-	}
-	if strings.ContainsRune(name, 0) {
-		return "", fmt.Errorf("entry %q contains a NUL byte", name)
-	}
-	for _, part := range strings.Split(name, "/") {
-		if part == ".." {
-			return "", fmt.Errorf("entry %q points outside the image root (..)", name)
-		}
-	}
-	c := path.Clean(name)
-	if c == "." {
-		return "", nil
-	}
-	return c, nil
 }
 
 // resolveIn returns the host path rel leads to below root, with symbolic

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"github.com/assemble-build/assemble/layers"
 )
 
 // tarIndex locates the regular files of an uncompressed tar without
@@ -30,19 +32,7 @@ func CleanArchivePath(name string) (string, error) {
 	if name == "" {
 		return "", errors.New("empty entry name")
 	}
-	if strings.HasPrefix(name, "/") || strings.Contains(name, "\\") {
-		return "", fmt.Errorf("entry %q has an absolute or non-portable path", name)
-	}
-	for _, part := range strings.Split(name, "/") {
-		if part == ".." {
-			return "", fmt.Errorf("entry %q points outside the archive (..)", name)
-		}
-	}
-	c := path.Clean(name)
-	if c == "." {
-		return "", nil
-	}
-	return c, nil
+	return layers.CleanEntryName(name)
 }
 
 func indexTar(file string) (*tarIndex, error) {
