@@ -191,7 +191,7 @@ func (e *env) debLayers(ctx context.Context, l plan.Layer, img v1.Image, platfor
 // pythonLayer resolves a Python layer's requirements for img's interpreter.
 func (e *env) pythonLayer(ctx context.Context, l plan.Layer, img v1.Image, platform v1.Platform) (layers.Spec, []wheel.Resolved, *wheel.Target, error) {
 	py := l.Python
-	target, err := e.pythonTarget(img, platform)
+	target, err := e.pythonTarget(img, platform, py.Interpreter)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%s: %w", l.Source, err)
 	}
@@ -324,11 +324,18 @@ func (e *env) suiteOf(img v1.Image) (string, error) {
 	}
 }
 
-func (e *env) pythonTarget(img v1.Image, platform v1.Platform) (*wheel.Target, error) {
+func (e *env) pythonTarget(img v1.Image, platform v1.Platform, interpreter string) (*wheel.Target, error) {
 	var t *wheel.Target
-	err := e.probe(img, "python-"+platform.Architecture, &t, func(fsys fs.FS) error {
+	name := "python-" + platform.Architecture
+	opts := []wheel.ProbeOption{wheel.WithArch(platform.Architecture)}
+	if interpreter != "" {
+		sum := sha256.Sum256([]byte(interpreter))
+		name += "-" + hex.EncodeToString(sum[:8])
+		opts = append(opts, wheel.WithInterpreter(interpreter))
+	}
+	err := e.probe(img, name, &t, func(fsys fs.FS) error {
 		var err error
-		t, err = wheel.Probe(fsys, wheel.WithArch(platform.Architecture))
+		t, err = wheel.Probe(fsys, opts...)
 		return err
 	})
 	if err != nil {

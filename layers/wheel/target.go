@@ -74,7 +74,13 @@ func (t *Target) MarkerEnv() map[string]string {
 // ProbeOption changes how Probe reads an image.
 type ProbeOption func(*probeConfig)
 
-type probeConfig struct{ arch string }
+type probeConfig struct{ arch, interpreter string }
+
+// WithInterpreter picks the interpreter when the image has several
+// ("/usr/local/bin/python3.12", "/usr/bin/python3"): its prefix and version
+// choose the install scheme. A name without a version is followed through
+// its symbolic links inside the image.
+func WithInterpreter(p string) ProbeOption { return func(c *probeConfig) { c.interpreter = p } }
 
 // WithArch sets the architecture ("x86_64", "aarch64", or an OCI/Debian name
 // such as "amd64", "arm64") instead of reading it from the image.
@@ -108,7 +114,16 @@ func Probe(root fs.FS, opts ...ProbeOption) (*Target, error) {
 	t := &Target{Implementation: "cp"}
 	// A python:3.X image has its own Python under /usr/local; Debian's is in /usr.
 	var prefix string
+	if cfg.interpreter != "" {
+		var err error
+		if prefix, t.Python, err = interpreterScheme(root, cfg.interpreter); err != nil {
+			return nil, err
+		}
+	}
 	for _, p := range []string{"usr/local", "usr"} {
+		if prefix != "" {
+			break
+		}
 		if v := stdlibVersion(root, p); v != "" {
 			prefix, t.Python = p, v
 			break
@@ -133,6 +148,10 @@ func Probe(root fs.FS, opts ...ProbeOption) (*Target, error) {
 	}
 	// pip writes sys.executable into shebangs; an existing pip script tells us which.
 	for _, s := range []string{"usr/local/bin/pip" + t.Python, "usr/local/bin/pip3", "usr/local/bin/pip", "usr/bin/pip3"} {
+		if cfg.interpreter != "" {
+			t.Interpreter = cfg.interpreter
+			break
+		}
 		if interp := shebang(root, s); interp != "" && strings.Contains(path.Base(interp), "python") {
 			t.Interpreter = interp
 			break
@@ -166,6 +185,37 @@ func Probe(root fs.FS, opts ...ProbeOption) (*Target, error) {
 		}
 	}
 	return t, nil
+}
+
+// interpreterScheme turns an interpreter path into its prefix ("usr/local")
+// and version ("3.12"), checking the image has that Python's standard library.
+func interpreterScheme(root fs.FS, interp string) (prefix, version string, err error) {
+	if !strings.HasPrefix(interp, "/") || path.Base(path.Dir(interp)) != "bin" {
+		return "", "", fmt.Errorf("interpreter %q: give its absolute path in the image, e.g. /usr/local/bin/python3.12", interp)
+	}
+	name := path.Base(interp)
+	// Follow "python3" -> "python3.11" inside the image.
+	for hops := 0; !pyDirRE.MatchString(name) && hops < 8; hops++ {
+		rl, ok := root.(interface{ ReadLink(string) (string, error) })
+		if !ok {
+			break
+		}
+		target, err := rl.ReadLink(rel(path.Join(path.Dir(interp), name)))
+		if err != nil {
+			break
+		}
+		name = path.Base(target)
+	}
+	m := pyDirRE.FindStringSubmatch(name)
+	if m == nil {
+		return "", "", fmt.Errorf("interpreter %q: cannot tell its version; name the versioned binary (python3.X)", interp)
+	}
+	prefix = rel(path.Dir(path.Dir(interp)))
+	version = "3." + m[2]
+	if _, err := fs.Stat(root, prefix+"/lib/python"+version+"/os.py"); err != nil {
+		return "", "", fmt.Errorf("interpreter %s: the image has no standard library at /%s/lib/python%s", interp, prefix, version)
+	}
+	return prefix, version, nil
 }
 
 func rel(p string) string { return strings.TrimPrefix(path.Clean("/"+p), "/") }
