@@ -142,6 +142,31 @@ func (e *env) debianRoot(ctx context.Context, suite string, platform v1.Platform
 	return specs, status, err
 }
 
+// aptSources is the /etc/apt/sources.list a deb: base gets, naming the
+// archive it was built from, so apt-get inside the image works as in
+// Debian's own images. None for a local directory of .deb files.
+func (e *env) aptSources(suite string) []byte {
+	mirror, components := deb.DefaultMirror, []string{"main"}
+	if d := e.p.Debian; d != nil {
+		if d.LocalDir != "" {
+			return nil
+		}
+		if d.Mirror != "" {
+			mirror = d.Mirror
+		}
+		if len(d.Components) > 0 {
+			components = d.Components
+		}
+	}
+	if e.o.debian.LocalDir != "" {
+		return nil
+	}
+	if e.o.debian.Mirror != "" {
+		mirror = e.o.debian.Mirror
+	}
+	return []byte(fmt.Sprintf("deb %s %s %s\n", mirror, suite, strings.Join(components, " ")))
+}
+
 // seedDpkgStatus records img's dpkg status as if probed, when it is known
 // from the packages that built it.
 func (e *env) seedDpkgStatus(img v1.Image, status []byte) error {

@@ -51,6 +51,12 @@ func (s *services) Base(ctx context.Context, ref string, platform v1.Platform) (
 				return nil, err
 			}
 		}
+		if src := s.env.aptSources(suite); src != nil {
+			g := &layers.Generated{Name: "apt sources", Files: []layers.GeneratedFile{{Path: "etc/apt/sources.list", Content: src, Mode: 0o644}}}
+			if err := st.add(ctx, g, "apt sources for "+suite); err != nil {
+				return nil, err
+			}
+		}
 		out, err := oci.Stack(img, st.adds, oci.Config{}, s.o.created, nil)
 		if err != nil {
 			return nil, err

@@ -53,6 +53,10 @@ func TestDebianImagesRun(t *testing.T) {
 	if len(lines) < 90 {
 		t.Errorf("dpkg-query lists %d packages, want the whole base and python3", len(lines))
 	}
+	// apt inside the image knows where its packages came from.
+	if src := podmanRun(t, "oci:"+layout+":debian-python:latest", "cat", "/etc/apt/sources.list"); src != "deb http://deb.debian.org/debian bookworm main\n" {
+		t.Errorf("sources.list: %q", src)
+	}
 	// The OS layer is shared by both images.
 	digests := map[string]int{}
 	for _, l := range strings.Split(r.stdout, "\n") {
