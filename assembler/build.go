@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"path/filepath"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -155,7 +156,8 @@ func buildDockerfile(ctx context.Context, p *plan.Plan, df plan.Dockerfile, plat
 	contexts := merge(df.BuildContexts, o.contexts)
 	return dockerfile.Build(ctx, p.Root, df, plat, svc,
 		dockerfile.WithCreated(o.created), dockerfile.WithBuildContexts(contexts),
-		dockerfile.WithNoRun(o.noRun), dockerfile.WithRunOutput(o.runOutput))
+		dockerfile.WithNoRun(o.noRun), dockerfile.WithRunOutput(o.runOutput),
+		dockerfile.WithListingCache(filepath.Join(o.cache.Dir(), "listings")))
 }
 
 // buildLayer turns one plan layer into one or more built layers on st.

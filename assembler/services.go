@@ -3,8 +3,14 @@ package assembler
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"strings"
+	"testing/fstest"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -132,4 +138,65 @@ func platformString(p v1.Platform) string {
 		s += "/" + p.Variant
 	}
 	return s
+}
+
+// snapFile is one file of a snapshot, as kept in the probe cache.
+type snapFile struct {
+	Mode uint32 `json:"m"`
+	Data []byte `json:"d,omitempty"`
+	Link string `json:"l,omitempty"`
+}
+
+// Snapshot implements plan.Builder.
+func (s *services) Snapshot(ctx context.Context, img v1.Image, paths []string) (fs.FS, error) {
+	h := sha256.New()
+	for _, p := range paths {
+		io.WriteString(h, p+"\x00")
+	}
+	var files map[string]snapFile
+	err := s.env.probe(img, "snapshot-"+hex.EncodeToString(h.Sum(nil))[:16], &files, func(fsys fs.FS) error {
+		files = map[string]snapFile{}
+		for _, p := range paths {
+			err := fs.WalkDir(fsys, strings.Trim(p, "/"), func(name string, d fs.DirEntry, err error) error {
+				if err != nil {
+					if errors.Is(err, fs.ErrNotExist) {
+						return nil
+					}
+					return err
+				}
+				info, err := d.Info()
+				if err != nil {
+					return err
+				}
+				f := snapFile{Mode: uint32(info.Mode())}
+				switch {
+				case d.Type()&fs.ModeSymlink != 0:
+					if rl, ok := fsys.(interface{ ReadLink(string) (string, error) }); ok {
+						f.Link, _ = rl.ReadLink(name)
+					}
+				case d.Type().IsRegular():
+					if f.Data, err = fs.ReadFile(fsys, name); err != nil {
+						return err
+					}
+				}
+				files[name] = f
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := fstest.MapFS{}
+	for name, f := range files {
+		out[name] = &fstest.MapFile{Data: f.Data, Mode: fs.FileMode(f.Mode)}
+		if f.Link != "" {
+			out[name].Data = []byte(f.Link)
+		}
+	}
+	return out, nil
 }

@@ -111,7 +111,7 @@ func (c *Cache) Prune(keepDays int) (PruneResult, error) {
 	cutoff := time.Now().Add(-time.Duration(keepDays) * 24 * time.Hour)
 	// deb-resolve and probes hold small derived results (package resolutions,
 	// probes of images) that are recomputed when missing.
-	for _, dir := range []string{"keys", "blobs/sha256", "downloads/sha256", "refs", "tmp", "deb-resolve", "probes", "verified"} {
+	for _, dir := range []string{"keys", "blobs/sha256", "downloads/sha256", "refs", "tmp", "deb-resolve", "probes", "verified", "listings"} {
 		err := walkFiles(filepath.Join(c.dir, dir), func(p string, fi fs.FileInfo) error {
 			if keepDays > 0 && fi.ModTime().After(cutoff) {
 				return nil

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"strings"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/oci"
 )
 
 // fakeBuilder returns one prepared base image and records what it was asked.
@@ -193,4 +195,9 @@ func TestDebianAccountsMatchBase(t *testing.T) {
 	if !strings.HasPrefix(debianShadow(), "root:*::0:99999:7:::\ndaemon:*::0:99999:7:::\n") || !strings.Contains(debianGShadow(), "\nshadow:*::\n") {
 		t.Errorf("shadow files:\n%s\n%s", debianShadow(), debianGShadow())
 	}
+}
+
+// Snapshot reads the image itself, as the pipeline does on a cache miss.
+func (b *fakeBuilder) Snapshot(_ context.Context, img v1.Image, _ []string) (fs.FS, error) {
+	return oci.FS(img)
 }

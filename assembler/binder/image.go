@@ -86,14 +86,19 @@ func (b *builder) readBase(ctx context.Context) error {
 			b.basePath = v
 		}
 	}
-	fsys, err := oci.FS(img)
+	// Only what the accounts need, remembered across builds by the base's layers.
+	snap, err := in.Builder.Snapshot(ctx, img, []string{"etc/passwd", "etc/group", "etc/shadow", "etc/gshadow", "etc/skel"})
 	if err != nil {
 		return fmt.Errorf("reading the base %s: %w", b.base, err)
 	}
-	if b.accounts, err = readAccounts(fsys); err != nil {
+	if b.accounts, err = readAccounts(snap); err != nil {
 		return fmt.Errorf("base %s: %w", b.base, err)
 	}
 	if b.debSuite == "" {
+		fsys, err := oci.FS(img)
+		if err != nil {
+			return fmt.Errorf("reading the base %s: %w", b.base, err)
+		}
 		if t, err := wheel.Probe(fsys); err == nil {
 			b.python, b.pyFrom = t.Python, "the base "+b.base+"'s Python"
 		}

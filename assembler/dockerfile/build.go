@@ -460,6 +460,7 @@ func (s *stage) files() (*tree, error) {
 	if s.tree == nil {
 		s.tree = newTree()
 	}
+	s.tree.listings = s.b.o.listings
 	s.tree.touched = s.untrack
 	if err := s.tree.sync(img); err != nil {
 		return nil, fmt.Errorf("reading the stage's files: %w", err)

@@ -79,7 +79,13 @@ type options struct {
 	file       string
 	httpClient *http.Client
 	runOptions []run.Option
+	listings   string
 }
+
+// WithListingCache keeps, under dir, each layer's file listing (by diffID),
+// so that a stage's files are known without decompressing its layers again
+// on the next build.
+func WithListingCache(dir string) Option { return func(o *options) { o.listings = dir } }
 
 // WithBuildArgs sets build arguments (--build-arg); they override the
 // plan's (plan.Dockerfile.BuildArgs).

@@ -3,11 +3,14 @@ package dockerfile
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -28,6 +31,8 @@ type tree struct {
 	applied int // image layers applied so far
 	// touched receives every path a layer writes or deletes (for provenance).
 	touched func(p string)
+	// listings, when set, is a directory of cached layer listings.
+	listings string
 }
 
 type node struct {
@@ -52,8 +57,18 @@ func (t *tree) sync(img v1.Image) error {
 	if err != nil {
 		return fmt.Errorf("reading the image's layers: %w", err)
 	}
+	// The config lists the diffIDs: asking a layer for its own may
+	// decompress it (go-containerregistry does for layout layers).
+	var diffIDs []v1.Hash
+	if cf, err := img.ConfigFile(); err == nil && len(cf.RootFS.DiffIDs) == len(ls) {
+		diffIDs = cf.RootFS.DiffIDs
+	}
 	for i := t.applied; i < len(ls); i++ {
-		if err := t.applyLayer(ls[i]); err != nil {
+		var diffID v1.Hash
+		if diffIDs != nil {
+			diffID = diffIDs[i]
+		}
+		if err := t.applyLayer(ls[i], diffID); err != nil {
 			d, _ := ls[i].Digest()
 			return fmt.Errorf("reading layer %d (%s): %w", i, d, err)
 		}
@@ -68,12 +83,41 @@ type pending struct {
 	content []byte
 }
 
-// applyLayer reads one layer's headers: its whiteouts hide what the layers
-// below hold, then its entries are added.
-func (t *tree) applyLayer(l v1.Layer) error {
+// listed is a layer entry as kept in the listing cache: what the tree uses.
+type listed struct {
+	Name    string `json:"n"`
+	Type    byte   `json:"t"`
+	Mode    int64  `json:"m"`
+	UID     int    `json:"u"`
+	GID     int    `json:"g"`
+	Link    string `json:"l,omitempty"`
+	Content []byte `json:"c,omitempty"`
+}
+
+// listLayer reads a layer's entries, from the listing cache when it has
+// them (a layer's listing never changes: it is keyed by the diffID).
+func (t *tree) listLayer(l v1.Layer, diffID v1.Hash) ([]pending, error) {
+	var cachePath string
+	if t.listings != "" && diffID.Hex != "" {
+		cachePath = filepath.Join(t.listings, diffID.Hex+".json")
+		if b, err := os.ReadFile(cachePath); err == nil {
+			var ls []listed
+			if json.Unmarshal(b, &ls) == nil {
+				out := make([]pending, len(ls))
+				for i, e := range ls {
+					name, err := layers.CleanPath(e.Name)
+					if err != nil {
+						return nil, err
+					}
+					out[i] = pending{hdr: &tar.Header{Name: e.Name, Typeflag: e.Type, Mode: e.Mode, Uid: e.UID, Gid: e.GID, Linkname: e.Link}, name: name, content: e.Content}
+				}
+				return out, nil
+			}
+		}
+	}
 	rc, err := l.Uncompressed()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rc.Close()
 	tr := tar.NewReader(rc)
@@ -84,19 +128,57 @@ func (t *tree) applyLayer(l v1.Layer) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("reading tar: %w", err)
+			return nil, fmt.Errorf("reading tar: %w", err)
 		}
 		name, err := layers.CleanPath(hdr.Name)
 		if err != nil || strings.HasPrefix(hdr.Name, "/") {
-			return fmt.Errorf("layer entry %q: not a relative path inside the image", hdr.Name)
+			return nil, fmt.Errorf("layer entry %q: not a relative path inside the image", hdr.Name)
 		}
 		p := pending{hdr: hdr, name: name}
 		if keepContent(name) && hdr.Typeflag == tar.TypeReg && hdr.Size < 1<<20 {
 			if p.content, err = io.ReadAll(tr); err != nil {
-				return fmt.Errorf("reading %s: %w", hdr.Name, err)
+				return nil, fmt.Errorf("reading %s: %w", hdr.Name, err)
 			}
 		}
 		all = append(all, p)
+	}
+	if cachePath != "" {
+		ls := make([]listed, len(all))
+		for i, p := range all {
+			ls[i] = listed{Name: p.hdr.Name, Type: p.hdr.Typeflag, Mode: p.hdr.Mode, UID: p.hdr.Uid, GID: p.hdr.Gid, Link: p.hdr.Linkname, Content: p.content}
+		}
+		if b, err := json.Marshal(ls); err == nil {
+			writeListing(cachePath, b)
+		}
+	}
+	return all, nil
+}
+
+// writeListing stores a listing atomically; a failure only costs a re-read.
+func writeListing(path string, b []byte) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".listing-*")
+	if err != nil {
+		return
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return
+	}
+	if f.Close() == nil {
+		_ = os.Rename(f.Name(), path)
+	}
+}
+
+// applyLayer reads one layer's headers: its whiteouts hide what the layers
+// below hold, then its entries are added.
+func (t *tree) applyLayer(l v1.Layer, diffID v1.Hash) error {
+	all, err := t.listLayer(l, diffID)
+	if err != nil {
+		return err
 	}
 	for _, p := range all {
 		dir, base := path.Split(p.name)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/oci"
 )
 
 // fakeBuilder records what Load asks to build and runs the command with a
@@ -165,4 +167,9 @@ func TestBaseContexts(t *testing.T) {
 	if len(BaseContexts(root, "")) != 0 {
 		t.Error("contexts without an override")
 	}
+}
+
+// Snapshot reads the image itself, as the pipeline does on a cache miss.
+func (b *fakeBuilder) Snapshot(_ context.Context, img v1.Image, _ []string) (fs.FS, error) {
+	return oci.FS(img)
 }

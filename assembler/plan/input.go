@@ -2,6 +2,7 @@ package plan
 
 import (
 	"context"
+	"io/fs"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -46,4 +47,8 @@ type Builder interface {
 	Build(ctx context.Context, root string, im Image, platform string) (v1.Image, error)
 	// Run runs cmd in the sandbox over img (no network) and returns its stdout.
 	Run(ctx context.Context, img v1.Image, cmd, env []string, user, workdir string) ([]byte, error)
+	// Snapshot returns img's files under paths (files, or directories read
+	// whole) as a read-only file system, remembered by the image's layers so
+	// that a rebuild does not read them again.
+	Snapshot(ctx context.Context, img v1.Image, paths []string) (fs.FS, error)
 }
