@@ -84,14 +84,15 @@ func (pr *progress) bar(label string, total int64) *mpb.Bar {
 	if len(label) > 40 {
 		label = label[:37] + "..."
 	}
+	// A layer's size is unknown while it is written: show bytes and rate only.
+	count := decor.Counters(decor.SizeB1024(0), "% .1f / % .1f")
+	if total <= 0 {
+		count = decor.Current(decor.SizeB1024(0), "% .1f")
+	}
 	return pr.p.AddBar(total,
 		mpb.BarRemoveOnComplete(),
 		mpb.PrependDecorators(decor.Name(label, decor.WC{W: 41, C: decor.DindentRight})),
-		mpb.AppendDecorators(
-			decor.Counters(decor.SizeB1024(0), "% .1f / % .1f"),
-			decor.Name("  "),
-			decor.AverageSpeed(decor.SizeB1024(0), "% .1f"),
-		),
+		mpb.AppendDecorators(count, decor.Name("  "), decor.AverageSpeed(decor.SizeB1024(0), "% .1f")),
 	)
 }
 
