@@ -407,6 +407,21 @@ func mustContain(t testing.TB, err error, parts ...string) {
 
 func configOfUser(u string) *v1.ConfigFile { return &v1.ConfigFile{Config: v1.Config{User: u}} }
 
-func sortStrings(s []string) { sort.Strings(s) }
-
-func oci0() time.Time { return time.Unix(0, 0) }
+// podmanRun runs an image of an OCI layout with podman (no daemon).
+func podmanRun(t testing.TB, layoutDir, tag string, args ...string) string {
+	t.Helper()
+	podman := needTool(t, "podman")
+	needTool(t, "runc")
+	root := shortDir(t)
+	full := append([]string{"--storage-driver", "vfs", "--root", filepath.Join(root, "root"), "--runroot", filepath.Join(root, "run"),
+		"--cgroup-manager", "cgroupfs", "--runtime", "runc", "run", "--rm", "--network", "none",
+		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "oci:" + layoutDir + ":" + tag}, args...)
+	cmd := exec.Command(podman, full...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("podman run: %v\n%s%s", err, out, stderr.String())
+	}
+	return string(out)
+}
