@@ -4,7 +4,6 @@ package oci
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -222,14 +221,4 @@ func ParsePlatform(s string) (v1.Platform, error) {
 		return v1.Platform{}, fmt.Errorf("platform %q: use OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64", s)
 	}
 	return *p, nil
-}
-
-// SortedKeys returns m's keys in order.
-func SortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

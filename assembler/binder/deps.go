@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -325,12 +327,7 @@ func (r *repo) pipenvLock(rel string) (*pipenvPlan, error) {
 		name    string
 		entries map[string]lockEntry
 	}{{"default", lock.Default}, {"develop", lock.Develop}} {
-		names := make([]string, 0, len(section.entries))
-		for n := range section.entries {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
+		for _, n := range slices.Sorted(maps.Keys(section.entries)) {
 			e := section.entries[n]
 			where := fmt.Sprintf("%s: %s.%s", rel, section.name, n)
 			key := wheel.NormalizeName(n)
@@ -412,12 +409,7 @@ func (r *repo) pipenvPipfile(rel string) (*pipenvPlan, error) {
 		name    string
 		entries map[string]any
 	}{{"packages", pf.Packages}, {"dev-packages", pf.DevPackages}} {
-		names := make([]string, 0, len(section.entries))
-		for n := range section.entries {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
+		for _, n := range slices.Sorted(maps.Keys(section.entries)) {
 			where := fmt.Sprintf("%s: [%s] %s", rel, section.name, n)
 			key := wheel.NormalizeName(n)
 			if seen[key] {

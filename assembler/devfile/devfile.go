@@ -188,8 +188,8 @@ func load(dir string, o *options) (*registry, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(r.problems.list) > 0 {
-		return nil, nil, &ValidationError{Root: root, Problems: r.problems.sorted()}
+	if len(r.problems.List) > 0 {
+		return nil, nil, &ValidationError{Root: root, What: "is not a valid devfile registry", Problems: r.problems.Sorted()}
 	}
 	idx, err := marshalIndex(r.index)
 	if err != nil {

@@ -2,51 +2,20 @@ package devfile
 
 import (
 	"errors"
-	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/assemble-build/assemble/assembler/plan"
 )
 
 // Problem is one thing wrong with a devfile registry.
-type Problem struct {
-	// File is relative to the registry root, with slashes.
-	File string
-	// Line is 1-based; 0 when the problem has no line.
-	Line int
-	Msg  string
-}
-
-func (p Problem) String() string {
-	if p.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg)
-	}
-	return p.File + ": " + p.Msg
-}
+type Problem = plan.Problem
 
 // ValidationError lists every problem found, so one run shows them all.
-type ValidationError struct {
-	Root     string
-	Problems []Problem
-}
-
-func (e *ValidationError) Error() string {
-	var b strings.Builder
-	n := len(e.Problems)
-	fmt.Fprintf(&b, "devfile registry %s is not valid (%d problem", e.Root, n)
-	if n != 1 {
-		b.WriteString("s")
-	}
-	b.WriteString("):")
-	for _, p := range e.Problems {
-		b.WriteString("\n  ")
-		b.WriteString(p.String())
-	}
-	return b.String()
-}
+type ValidationError = plan.ValidationError
 
 // fileError is an error about one file, so it can become a Problem with
 // that file's name.
@@ -55,10 +24,10 @@ type fileError struct{ file, msg string }
 func (e *fileError) Error() string { return e.file + ": " + e.msg }
 
 // problems collects Problems as a registry is read.
-type problems struct{ list []Problem }
+type problems struct{ plan.Problems }
 
 func (ps *problems) add(file string, line int, format string, args ...any) {
-	ps.list = append(ps.list, Problem{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
+	ps.Add(file, line, format, args...)
 }
 
 // addErr records err, under the file it names if it is a fileError.
@@ -69,19 +38,6 @@ func (ps *problems) addErr(file string, err error) {
 		return
 	}
 	ps.add(file, 0, "%v", err)
-}
-
-// sorted returns the problems by file, then line, keeping the order of
-// problems on one line.
-func (ps *problems) sorted() []Problem {
-	out := append([]Problem(nil), ps.list...)
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].File != out[j].File {
-			return out[i].File < out[j].File
-		}
-		return out[i].Line < out[j].Line
-	})
-	return out
 }
 
 var yamlLineRe = regexp.MustCompile(`line (\d+)`)

@@ -189,7 +189,7 @@ func (r *registry) readLastModified() error {
 // directory) or a multi-version one (stack.yaml and version directories).
 func (r *registry) readStack(dir string) (*stack, error) {
 	st := &stack{dir: dir, rel: StacksDir + "/" + dir}
-	before := len(r.problems.list)
+	before := len(r.problems.List)
 	if !repoComponentRe.MatchString(dir) {
 		r.problems.add(st.rel, 0, "stack directory name %q cannot be an OCI repository name (devfile-catalog/%s): use lower-case letters, digits, '.', '_' and '-'", dir, dir)
 	}
@@ -526,7 +526,7 @@ func (r *registry) finishStack(st *stack, problemsBefore int) {
 	setLastModified(&st.item, r.lastMod.Stacks)
 	// Problems already found (a version that could not be read, stack.yaml
 	// rules) are the causes; the item checks would only repeat them.
-	if len(r.problems.list) == problemsBefore {
+	if len(r.problems.List) == problemsBefore {
 		r.validateItem(st.rel, 0, st.item)
 	}
 }

@@ -205,7 +205,7 @@ func Load(ctx context.Context, dir string, in plan.Input) (*plan.Plan, *Result, 
 		}
 		res.Schemas = "not read: planning builds no image (give --metadata-python to read them on the host); they are null here"
 	}
-	if len(ps.list) > 0 {
+	if len(ps.List) > 0 {
 		what := "has pieces whose models.py could not be read"
 		if pydantic == "" {
 			what += " (the interpreter has no pydantic: install it, or use --metadata-python PYTHON with an interpreter that has it, or --no-schemas)"

@@ -56,7 +56,7 @@ func readRepository(root string) (*repository, error) {
 	}
 	if isDir(filepath.Join(root, "pieces")) {
 		r.pieces = readPieces(root, r.depFiles, ps)
-		if len(r.pieces) == 0 && len(ps.list) == 0 {
+		if len(r.pieces) == 0 && len(ps.List) == 0 {
 			ps.add("pieces", 0, "No pieces found in the Pieces Repository: add a folder pieces/<Name>Piece with models.py and piece.py (folders whose names do not end in \"Piece\" are ignored)")
 		}
 	}
@@ -166,7 +166,7 @@ func validateMetadata(file string, v *value, ps *problems) bool {
 		ps.add(file, 0, "the file holds %s; it must be a JSON object with at least \"name\" and \"description\"", v.typeName())
 		return false
 	}
-	n := len(ps.list)
+	n := len(ps.List)
 	for _, req := range []string{"name", "description"} {
 		if v.get(req) == nil {
 			ps.add(file, 0, "%q is a required property (Domino's metadata schema requires \"name\" and \"description\")", req)
@@ -216,7 +216,7 @@ func validateMetadata(file string, v *value, ps *problems) bool {
 			}
 		}
 	}
-	return len(ps.list) == n
+	return len(ps.List) == n
 }
 
 func describe(x *value) string {
