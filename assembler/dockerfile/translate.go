@@ -6,8 +6,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/moby/buildkit/frontend/dockerfile/shell"
-
 	"github.com/assemble-build/assemble/assembler/plan"
 )
 
@@ -30,140 +28,6 @@ type translation struct {
 
 func notTranslated(format string, a ...any) translation {
 	return translation{why: fmt.Sprintf(format, a...)}
-}
-
-// simpleCmd is one command of a shell list, as written.
-type simpleCmd struct {
-	text string
-	glob bool // has an unquoted *, ? or [
-}
-
-// splitScript splits a shell script into the commands of a plain list
-// (joined by &&, ; or newlines). It refuses everything else: pipes,
-// redirections, ||, background jobs, subshells, groups, command
-// substitution, unterminated quotes.
-func splitScript(script string) ([]simpleCmd, string) {
-	var cmds []simpleCmd
-	var cur strings.Builder
-	glob := false
-	wordStart := true
-	flush := func() {
-		if t := strings.TrimSpace(cur.String()); t != "" {
-			cmds = append(cmds, simpleCmd{text: t, glob: glob})
-		}
-		cur.Reset()
-		glob, wordStart = false, true
-	}
-	inS, inD := false, false
-	for i := 0; i < len(script); i++ {
-		ch := script[i]
-		next := byte(0)
-		if i+1 < len(script) {
-			next = script[i+1]
-		}
-		if inS {
-			if ch == '\'' {
-				inS = false
-			}
-			cur.WriteByte(ch)
-			continue
-		}
-		if inD {
-			switch {
-			case ch == '\\' && next == '\n':
-				i++
-			case ch == '\\' && next != 0:
-				cur.WriteByte(ch)
-				cur.WriteByte(next)
-				i++
-			case ch == '`' || ch == '$' && next == '(':
-				return nil, "it uses command substitution"
-			case ch == '"':
-				inD = false
-				cur.WriteByte(ch)
-			default:
-				cur.WriteByte(ch)
-			}
-			continue
-		}
-		startsWord := wordStart
-		wordStart = false
-		switch ch {
-		case '\\':
-			if next == '\n' {
-				i++
-				wordStart = startsWord
-				continue
-			}
-			cur.WriteByte(ch)
-			if next != 0 {
-				cur.WriteByte(next)
-				i++
-			}
-		case '\'':
-			inS = true
-			cur.WriteByte(ch)
-		case '"':
-			inD = true
-			cur.WriteByte(ch)
-		case '&':
-			if next != '&' {
-				return nil, "it starts a background job (&)"
-			}
-			i++
-			flush()
-		case ';':
-			if next == ';' {
-				return nil, "it uses a case statement"
-			}
-			flush()
-		case '\n':
-			flush()
-		case '|':
-			if next == '|' {
-				return nil, "it uses ||"
-			}
-			return nil, "it uses a pipe"
-		case '<', '>':
-			return nil, "it redirects input or output"
-		case '(', ')':
-			return nil, "it uses a subshell"
-		case '`':
-			return nil, "it uses command substitution"
-		case '$':
-			if next == '(' {
-				return nil, "it uses command substitution"
-			}
-			cur.WriteByte(ch)
-		case '#':
-			if startsWord {
-				for i+1 < len(script) && script[i+1] != '\n' {
-					i++
-				}
-				wordStart = true
-				continue
-			}
-			cur.WriteByte(ch)
-		case '{', '}', '!':
-			if startsWord && (next == ' ' || next == '\t' || next == '\n' || next == 0) {
-				return nil, "it uses a command group or negation"
-			}
-			cur.WriteByte(ch)
-		case '*', '?', '[':
-			glob = true
-			cur.WriteByte(ch)
-		case ' ', '\t':
-			cur.WriteByte(ch)
-			wordStart = true
-		default:
-			cur.WriteByte(ch)
-		}
-	}
-	if inS || inD {
-		return nil, "it has an unterminated quote"
-	}
-	flush()
-	return cmds, ""
 }
 
 // rootUser reports whether a USER value is root.
@@ -202,7 +66,6 @@ func posixShell(sh []string) bool {
 }
 
 var (
-	nameRe    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
 	debNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$`)
 	pyReqRe   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?(\[[A-Za-z0-9._, -]*\])?\s*((===|==|!=|~=|<=|>=|<|>)\s*[A-Za-z0-9.*+!_-]+(\s*,\s*(===|==|!=|~=|<=|>=|<|>)\s*[A-Za-z0-9.*+!_-]+)*)?$`)
 	pipRe     = regexp.MustCompile(`^pip(3(\.[0-9]+)?)?$`)
@@ -233,31 +96,19 @@ func (s *stage) translate(script string, argv []string, where string) translatio
 	if !rootUser(s.cf.Config.User) {
 		return notTranslated("it runs as user %s, not root", s.cf.Config.User)
 	}
-	var cmds [][]string
-	var globs []bool
-	if argv != nil {
-		cmds, globs = [][]string{argv}, []bool{false}
-	} else {
+	cmds := []shellCmd{{words: argv}}
+	if argv == nil {
 		if !posixShell(s.cf.Config.Shell) {
 			return notTranslated("SHELL %v is not a POSIX shell", s.cf.Config.Shell)
 		}
-		parts, why := splitScript(script)
-		if why != "" {
+		var why string
+		if cmds, why = readScript(script, s.cf.Config.Shell, s.env); why != "" {
 			return notTranslated("%s", why)
-		}
-		lex := shell.NewLex('\\')
-		for _, p := range parts {
-			words, err := lex.ProcessWords(p.text, shell.EnvsFromSlice(s.env))
-			if err != nil {
-				return notTranslated("cannot read %q: %v", p.text, err)
-			}
-			cmds = append(cmds, words)
-			globs = append(globs, p.glob)
 		}
 	}
 	var t translation
-	for i, words := range cmds {
-		in, why := s.command(words, globs[i], where)
+	for _, c := range cmds {
+		in, why := s.command(c, where)
 		if why != "" {
 			return notTranslated("%s", why)
 		}
@@ -273,37 +124,26 @@ func (s *stage) translate(script string, argv []string, where string) translatio
 
 // command reads one command of a RUN: an install, a harmless command (nil,
 // ""), or why it is neither.
-func (s *stage) command(words []string, glob bool, where string) (*install, string) {
-	for len(words) > 0 && nameRe.MatchString(words[0]) {
-		name, _, _ := strings.Cut(words[0], "=")
+func (s *stage) command(c shellCmd, where string) (*install, string) {
+	for _, name := range c.assigns {
 		if !harmlessVars[name] {
 			return nil, fmt.Sprintf("it sets %s for a command", name)
 		}
-		words = words[1:]
 	}
+	words := c.words
 	if len(words) == 0 {
 		return nil, ""
 	}
 	cmd := words[0]
 	quoted := "`" + strings.Join(words, " ") + "`"
-	if glob && cmd != "rm" {
+	if c.glob && cmd != "rm" {
 		return nil, quoted + " uses a wildcard"
 	}
 	switch {
 	case cmd == "true" || cmd == ":":
 		return nil, ""
 	case cmd == "set":
-		for i := 1; i < len(words); i++ {
-			w := words[i]
-			switch {
-			case w == "-o" || w == "+o":
-				i++
-			case (strings.HasPrefix(w, "-") || strings.HasPrefix(w, "+")) && strings.Trim(w[1:], "euxv") == "":
-			default:
-				return nil, quoted + " is not a plain option setting"
-			}
-		}
-		return nil, ""
+		return nil, setOptions(words[1:], quoted)
 	case cmd == "export":
 		for _, w := range words[1:] {
 			name, _, _ := strings.Cut(w, "=")
@@ -332,6 +172,22 @@ func (s *stage) command(words []string, glob bool, where string) (*install, stri
 		return s.pip(words[4:], quoted, where)
 	}
 	return nil, quoted + " is not a package install"
+}
+
+// setOptions accepts `set` with only the options that change how the
+// shell reports errors, not what the commands do.
+func setOptions(args []string, quoted string) string {
+	for i := 0; i < len(args); i++ {
+		w := args[i]
+		switch {
+		case w == "-o" || w == "+o":
+			i++
+		case (strings.HasPrefix(w, "-") || strings.HasPrefix(w, "+")) && strings.Trim(w[1:], "euxv") == "":
+		default:
+			return quoted + " is not a plain option setting"
+		}
+	}
+	return ""
 }
 
 func (s *stage) apt(args []string, quoted, where string) (*install, string) {
@@ -408,9 +264,11 @@ func rmCleanup(args []string, quoted string) string {
 			}
 			return fmt.Sprintf("%s: rm option %s", quoted, a)
 		}
+		// Cleaned, so that ../ cannot climb out of a cache.
+		c := path.Clean(a)
 		ok := false
 		for _, p := range cleanupPrefixes {
-			if a == p || strings.HasPrefix(a, p+"/") {
+			if c == p || strings.HasPrefix(c, p+"/") {
 				ok = true
 				break
 			}

@@ -1,0 +1,127 @@
+package dockerfile
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// The shell parser reads words as sh does (quotes, escapes, line
+// continuations, comments, $NAME of the stage's variables) and refuses
+// every construct whose effect it cannot be sure of.
+func TestTranslateShellSyntax(t *testing.T) {
+	bash := []string{"/bin/bash", "-o", "pipefail", "-c"}
+	cases := []struct {
+		run   string
+		want  string   // "" = translated; else a part of why it runs
+		names []string // when translated: the packages of every install, in order
+		env   []string
+		shell []string
+	}{
+		// Words.
+		{`apt-get install -y "curl" 'jq'`, "", []string{"curl", "jq"}, nil, nil},
+		{`apt-get install -y cu\rl "j"'q'`, "", []string{"curl", "jq"}, nil, nil},
+		{`pip install "requests >= 2" 'six==1.16.0'`, "", []string{"requests >= 2", "six==1.16.0"}, nil, nil},
+		{"pip install \"six\\\n==1.16.0\"", "", []string{"six==1.16.0"}, nil, nil},
+		{`apt-get install -y \*`, "not a plain package name", nil, nil, nil},
+		{`apt-get install -y "lib*"`, "not a plain package name", nil, nil, nil},
+		{`apt-get install -y ""`, "not a plain package name", nil, nil, nil},
+		{`apt-get install -y $'curl'`, "$'...'", nil, nil, bash},
+		{`apt-get install -y 'curl`, "cannot parse", nil, nil, nil},
+		// Line continuations and comments.
+		{"apt-get install -y \\\n    curl \\\n    jq", "", []string{"curl", "jq"}, nil, nil},
+		{"# tools\napt-get install -y curl # jq\n\n# done", "", []string{"curl"}, nil, nil},
+		{"apt-get install -y curl \\\n  # a comment ends the command here\n", "", []string{"curl"}, nil, nil},
+		{"apt-get install -y curl#jq", "not a plain package name", nil, nil, nil},
+		// Lists: ; newlines and && chain, || and pipes do not.
+		{"apt-get update; apt-get install -y curl", "", []string{"curl"}, nil, nil},
+		{"apt-get update\napt-get install -y curl\npip install six", "", []string{"curl", "six"}, nil, nil},
+		{"apt-get update && apt-get install -y curl && pip install six", "", []string{"curl", "six"}, nil, nil},
+		{"apt-get update || true && apt-get install -y curl", "||", nil, nil, nil},
+		{"apt-get install -y curl || apt-get install -y wget", "||", nil, nil, nil},
+		{"apt-get install -y curl |& cat", "pipe", nil, nil, bash},
+		{"apt-get install -y curl;;", "cannot parse", nil, nil, nil},
+		// Heredocs and other redirections.
+		{"cat <<EOF > /etc/apt/apt.conf.d/90x\nAPT::Install-Recommends \"0\";\nEOF\napt-get install -y curl", "heredoc", nil, nil, nil},
+		{"apt-get install -y curl <<EOF\nY\nEOF", "heredoc", nil, nil, nil},
+		{"apt-get install -y curl 2>&1", "redirect", nil, nil, nil},
+		// Compound commands.
+		{"(apt-get install -y curl)", "subshell", nil, nil, nil},
+		{"{ apt-get install -y curl; }", "command group", nil, nil, nil},
+		{"! apt-get install -y curl", "negates", nil, nil, nil},
+		{"for p in curl; do apt-get install -y $p; done", "for loop is not a package install", nil, nil, nil},
+		{"while false; do :; done; apt-get install -y curl", "while loop is not a package install", nil, nil, nil},
+		{"case x in x) apt-get install -y curl;; esac", "case statement is not a package install", nil, nil, nil},
+		{"f() { :; }; apt-get install -y curl", "function definition is not a package install", nil, nil, nil},
+		{"[[ -e /x ]] && apt-get install -y curl", "test", nil, nil, bash},
+		// Variables: only $NAME of what the stage sets, with no operator.
+		{"apt-get install -y $PKG ${PKG}-doc \"$PKG\"", "", []string{"curl", "curl-doc", "curl"}, []string{"PKG=curl"}, nil},
+		{"apt-get install -y $PKGS", "", []string{"curl", "jq"}, []string{"PKGS=curl  jq"}, nil},
+		{"apt-get install -y $EMPTY curl", "", []string{"curl"}, []string{"EMPTY="}, nil},
+		{"apt-get install -y \"$PKGS\"", "not a plain package name", nil, []string{"PKGS=curl jq"}, nil},
+		{"apt-get install -y lib$PKGS", "splits $PKGS", nil, []string{"PKGS=a b"}, nil},
+		{"apt-get install -y $PKG", "wildcard", nil, []string{"PKG=lib*"}, nil},
+		{"apt-get install -y $PKG", "$PKG, which the stage does not set", nil, nil, nil},
+		{"apt-get install -y ${PKG:-curl}", "operator", nil, []string{"PKG=curl"}, nil},
+		{"apt-get install -y $1", "special parameter", nil, nil, nil},
+		{"apt-get install -y $PKG", "IFS", nil, []string{"PKG=curl", "IFS=,"}, nil},
+		{"DEBIAN_FRONTEND=noninteractive; apt-get install -y $DEBIAN_FRONTEND", "which it sets itself", nil, []string{"DEBIAN_FRONTEND=x"}, nil},
+		{"apt-get install -y $((1+1))", "arithmetic", nil, nil, nil},
+		{"apt-get install -y `cat pkgs`", "command substitution", nil, nil, nil},
+		{"DEBIAN_FRONTEND=$(cat f) apt-get install -y curl", "command substitution", nil, nil, nil},
+		{"apt-get install -y \"$(cat pkgs)\"", "command substitution", nil, nil, nil},
+		// export and assignments, in sh and in bash.
+		{"export DEBIAN_FRONTEND=noninteractive && apt-get install -y curl", "", []string{"curl"}, nil, nil},
+		{"export DEBIAN_FRONTEND=noninteractive && apt-get install -y curl", "", []string{"curl"}, nil, bash},
+		{"export FOO=1 && apt-get install -y curl", "exports FOO", nil, nil, bash},
+		{"export -n DEBIAN_FRONTEND && apt-get install -y curl", "option", nil, nil, bash},
+		{"local x=1; apt-get install -y curl", "not a package install", nil, nil, bash},
+		{"FOO=1; apt-get install -y curl", "sets FOO", nil, nil, nil},
+		{"apt-get install -y lib{a,b}", "brace expansion", nil, nil, bash},
+		// Cleanups stay where package caches are.
+		{"apt-get install -y curl && rm -rf /var/lib/apt/lists/../../../../etc", "removes more than package caches", nil, nil, nil},
+		{"set -o pipefail && apt-get install -y curl && rm -rf /var/lib/apt/lists/", "", []string{"curl"}, nil, bash},
+	}
+	for _, c := range cases {
+		s := translateStage("", c.shell, c.env)
+		got := s.translate(c.run, nil, "Dockerfile:1")
+		switch {
+		case c.want == "" && got.why != "":
+			t.Errorf("%q: not translated (%s)", c.run, got.why)
+		case c.want != "" && !strings.Contains(got.why, c.want):
+			t.Errorf("%q: why = %q, want it to mention %q", c.run, got.why, c.want)
+		case c.want == "":
+			if names := installNames(got); !reflect.DeepEqual(names, c.names) {
+				t.Errorf("%q: installs %q, want %q", c.run, names, c.names)
+			}
+		}
+	}
+}
+
+// The exec form is taken word for word: NAME=value is a program name there.
+func TestTranslateExecForm(t *testing.T) {
+	s := translateStage("", nil, nil)
+	if got := s.translate("", []string{"apt-get", "install", "-y", "$PKG"}, "Dockerfile:1"); !strings.Contains(got.why, "not a plain package name") {
+		t.Errorf("exec form with $PKG: why = %q", got.why)
+	}
+	if got := s.translate("", []string{"DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "curl"}, "Dockerfile:1"); !strings.Contains(got.why, "not a package install") {
+		t.Errorf("exec form with an assignment: why = %q", got.why)
+	}
+}
+
+// installNames lists the packages (deb) and requirements (python) of a
+// translation's installs.
+func installNames(tr translation) []string {
+	var names []string
+	for _, in := range tr.installs {
+		if in.layer.Deb != nil {
+			for _, p := range in.layer.Deb.Packages {
+				names = append(names, p.Name)
+			}
+		}
+		if in.layer.Python != nil {
+			names = append(names, in.layer.Python.Packages...)
+		}
+	}
+	return names
+}
