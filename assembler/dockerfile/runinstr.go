@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
@@ -19,124 +20,162 @@ const emptyLayerDiffID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b
 // runInstr carries out a RUN: translated into package layers when it is
 // a package install, else executed in the sandbox.
 func (s *stage) runInstr(c *instructions.RunCommand, text string) error {
-	b := s.b
-	where := fmt.Sprintf("%s:%d", b.d.name, lineOf(c.Location()))
 	if sec := instructions.GetSecurity(c); sec != "" && sec != "sandbox" {
 		return fmt.Errorf("RUN --security=%s is not supported", sec)
 	}
 	if devs := instructions.GetDevices(c); len(devs) > 0 {
 		return errors.New("RUN --device is not supported")
 	}
-	cacheOnly := true
-	for _, m := range instructions.GetMounts(c) {
-		if m.Type != instructions.MountTypeCache {
-			cacheOnly = false
-		}
-	}
 	argv, script, err := s.runArgv(c)
 	if err != nil {
 		return err
 	}
-	createdBy := "RUN " + runCommandString(argv, s.args, s.env)
-
-	// Translation is tried on what the shell would run.
-	var t translation
-	switch {
-	case !cacheOnly:
-		t = notTranslated("it uses RUN --mount")
-	case len(c.Files) > 0 && script == "":
-		t = notTranslated("it runs a script file from a heredoc")
-	case !c.PrependShell:
-		t = s.translate("", c.CmdLine, where)
-	default:
-		t = s.translate(script, nil, where)
+	r := runStep{
+		c:         c,
+		text:      text,
+		where:     fmt.Sprintf("%s:%d", s.b.d.name, lineOf(c.Location())),
+		argv:      argv,
+		createdBy: "RUN " + runCommandString(argv, s.args, s.env),
 	}
+	t := s.runTranslation(c, script, r.where)
 	if t.why == "" {
-		var whats []string
-		for _, in := range t.installs {
-			whats = append(whats, in.what)
+		return s.runTranslated(r, t.installs)
+	}
+	return s.runExecuted(r, t.why)
+}
+
+// runStep is a RUN being carried out.
+type runStep struct {
+	c     *instructions.RunCommand
+	text  string
+	where string // "Dockerfile:LINE"
+	// argv is what the sandbox would execute; createdBy its history line.
+	argv      []string
+	createdBy string
+}
+
+// runTranslation tries translation on what the shell would run.
+func (s *stage) runTranslation(c *instructions.RunCommand, script, where string) translation {
+	for _, m := range instructions.GetMounts(c) {
+		if m.Type != instructions.MountTypeCache {
+			return notTranslated("it uses RUN --mount")
 		}
-		b.step(s, c.Location(), text, strings.Join(whats, "; "))
-		if b.dry() {
-			return nil
-		}
-		for _, in := range t.installs {
-			img, err := s.image()
-			if err != nil {
-				return err
-			}
-			specs, err := b.svc.Env(b.ctx, in.layer, img, s.platform)
-			if err != nil {
-				return fmt.Errorf("RUN, translated to a %s: %w", in.what, err)
-			}
-			if len(specs) == 0 {
-				s.history(createdBy, "translated to a "+in.what+": everything is installed already", false)
-			}
-			for _, spec := range specs {
-				if err := s.buildLayer(spec, createdBy, "translated to a "+in.what); err != nil {
-					return fmt.Errorf("RUN, translated to a %s: %w", in.what, err)
-				}
-			}
-		}
+	}
+	switch {
+	case len(c.Files) > 0 && script == "":
+		return notTranslated("it runs a script file from a heredoc")
+	case !c.PrependShell:
+		return s.translate("", c.CmdLine, where)
+	}
+	return s.translate(script, nil, where)
+}
+
+// runTranslated adds the package layers a RUN was translated into.
+func (s *stage) runTranslated(r runStep, installs []install) error {
+	b := s.b
+	var whats []string
+	for _, in := range installs {
+		whats = append(whats, in.what)
+	}
+	b.step(s, r.c.Location(), r.text, strings.Join(whats, "; "))
+	if b.dry() {
 		return nil
 	}
+	for _, in := range installs {
+		img, err := s.image()
+		if err != nil {
+			return err
+		}
+		specs, err := b.svc.Env(b.ctx, in.layer, img, s.platform)
+		if err != nil {
+			return fmt.Errorf("RUN, translated to a %s: %w", in.what, err)
+		}
+		if len(specs) == 0 {
+			s.history(r.createdBy, "translated to a "+in.what+": everything is installed already", false)
+		}
+		for _, spec := range specs {
+			if err := s.buildLayer(spec, r.createdBy, "translated to a "+in.what); err != nil {
+				return fmt.Errorf("RUN, translated to a %s: %w", in.what, err)
+			}
+		}
+	}
+	return nil
+}
 
-	for _, m := range instructions.GetMounts(c) {
+// runExecuted executes a RUN that is not translated (why says why) in the
+// sandbox, unless --no-run forbids it.
+func (s *stage) runExecuted(r runStep, why string) error {
+	b := s.b
+	mounts := instructions.GetMounts(r.c)
+	for _, m := range mounts {
 		if m.Type != instructions.MountTypeCache {
 			return fmt.Errorf("RUN --mount=type=%s is not supported; copy what the command needs into the stage first", m.Type)
 		}
 	}
 	if b.o.noRun && !b.dry() {
-		return fmt.Errorf("RUN would execute a command (%s), and running commands is turned off (--no-run): %s", t.why, firstLine(text))
+		return fmt.Errorf("RUN would execute a command (%s), and running commands is turned off (--no-run): %s", why, firstLine(r.text))
 	}
-	becomes := "run in the sandbox (" + t.why + ")"
+	becomes := "run in the sandbox (" + why + ")"
 	if b.o.noRun {
 		becomes += "; refused with --no-run"
 	}
-	b.step(s, c.Location(), text, becomes)
+	b.step(s, r.c.Location(), r.text, becomes)
 	if b.dry() {
 		return nil
 	}
-	if len(instructions.GetMounts(c)) > 0 {
-		slog.Warn("RUN --mount=type=cache: no cache is mounted; what the command writes there stays in the layer", "line", where)
+	if len(mounts) > 0 {
+		slog.Warn("RUN --mount=type=cache: no cache is mounted; what the command writes there stays in the layer", "line", r.where)
 	}
 	img, err := s.image()
 	if err != nil {
 		return err
 	}
+	spec := s.sandboxSpec(img, r)
+	// The layer may read the sandbox's result until it is added.
+	defer spec.Close()
+	l, err := b.svc.Layer(b.ctx, spec)
+	if err != nil {
+		return runFailure(r.c, err)
+	}
+	if d, err := l.DiffID(); err == nil && d.String() == emptyLayerDiffID {
+		s.history(r.createdBy, "", false)
+		return nil
+	}
+	s.addLayer(l, r.createdBy, "")
+	return nil
+}
+
+// sandboxSpec is the layer of what the RUN's command changes over img,
+// run with the stage's env, user and working directory.
+func (s *stage) sandboxSpec(img v1.Image, r runStep) *run.Layer {
 	wd := s.cf.Config.WorkingDir
 	if wd == "" {
 		wd = "/"
 	}
-	spec := run.NewLayer(run.Spec{
+	return run.NewLayer(run.Spec{
 		Base:    img,
-		Command: argv,
+		Command: r.argv,
 		Env:     append([]string(nil), s.env...),
 		User:    s.cf.Config.User,
 		WorkDir: wd,
-		Network: instructions.GetNetwork(c) == instructions.NetworkHost,
-		Stdout:  b.o.runOutput,
-		Stderr:  b.o.runOutput,
-	}, b.o.runOptions...)
-	defer spec.Close()
-	l, err := b.svc.Layer(b.ctx, spec)
-	if err != nil {
-		var exit *run.ExitError
-		if errors.As(err, &exit) {
-			msg := fmt.Sprintf("RUN %s: the command failed with exit status %d", firstLine(strings.Join(c.CmdLine, " ")), exit.Code)
-			if exit.Output != "" {
-				msg += "; its last output:\n" + exit.Output
-			}
-			return &runError{msg: msg, exit: exit}
-		}
+		Network: instructions.GetNetwork(r.c) == instructions.NetworkHost,
+		Stdout:  s.b.o.runOutput,
+		Stderr:  s.b.o.runOutput,
+	}, s.b.o.runOptions...)
+}
+
+// runFailure words the error of a sandboxed RUN: a failed command names
+// its exit status and its output's tail.
+func runFailure(c *instructions.RunCommand, err error) error {
+	var exit *run.ExitError
+	if !errors.As(err, &exit) {
 		return fmt.Errorf("RUN: %w", err)
 	}
-	if d, err := l.DiffID(); err == nil && d.String() == emptyLayerDiffID {
-		s.history(createdBy, "", false)
-		return nil
+	msg := fmt.Sprintf("RUN %s: the command failed with exit status %d", firstLine(strings.Join(c.CmdLine, " ")), exit.Code)
+	if exit.Output != "" {
+		msg += "; its last output:\n" + exit.Output
 	}
-	s.addLayer(l, createdBy, "")
-	return nil
+	return &runError{msg: msg, exit: exit}
 }
 
 // runError is a RUN whose command failed; it unwraps to the sandbox's
