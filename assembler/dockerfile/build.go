@@ -480,8 +480,46 @@ func (s *stage) untrack(p string) {
 	}
 }
 
-// dispatch carries out one instruction.
+// dispatch carries out one instruction: its words expanded, then the
+// instruction that writes layers or changes the config.
 func (s *stage) dispatch(cmd instructions.Command) error {
+	if err := s.expand(cmd); err != nil {
+		return err
+	}
+	loc := cmd.Location()
+	text := instructionText(cmd)
+	switch c := cmd.(type) {
+	case *instructions.ArgCommand:
+		return s.arg(c, text)
+	case *instructions.WorkdirCommand:
+		return s.workdir(c, text)
+	case *instructions.CopyCommand:
+		return s.copyInstr(copyRequest{
+			add: false, text: text, loc: loc, params: c.SourcesAndDest, from: c.From, chown: c.Chown, chmod: c.Chmod,
+			link: c.Link, excludes: c.ExcludePatterns, parents: c.Parents,
+		})
+	case *instructions.AddCommand:
+		return s.addInstr(c, text)
+	case *instructions.RunCommand:
+		return s.runInstr(c, text)
+	case *instructions.OnbuildCommand:
+		s.cf.Config.OnBuild = append(s.cf.Config.OnBuild, c.Expression)
+		s.img = nil
+		s.b.step(s, loc, text, "config (ONBUILD trigger, run by images built FROM this one)")
+		return nil
+	}
+	createdBy, err := s.configure(cmd)
+	if err != nil {
+		return err
+	}
+	s.history(createdBy, "", false)
+	s.b.step(s, loc, text, "config")
+	return nil
+}
+
+// expand expands the variables in an instruction's words as BuildKit does
+// (ARG expands its own values when it is carried out).
+func (s *stage) expand(cmd instructions.Command) error {
 	if _, isArg := cmd.(*instructions.ArgCommand); !isArg {
 		if ex, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
 			err := ex.Expand(func(word string) (string, error) {
@@ -504,134 +542,23 @@ func (s *stage) dispatch(cmd instructions.Command) error {
 			return fmt.Errorf("%s: %w", strings.ToUpper(cmd.Name()), err)
 		}
 	}
-	loc := cmd.Location()
-	text := instructionText(cmd)
-	switch c := cmd.(type) {
-	case *instructions.EnvCommand:
-		msg := "ENV"
-		for _, kv := range c.Env {
-			s.env = setEnv(s.env, kv.Key, kv.Value)
-			s.cf.Config.Env = setEnv(s.cf.Config.Env, kv.Key, kv.Value)
-			msg += " " + kv.Key + "=" + kv.Value
-		}
-		s.history(msg, "", false)
-		s.b.step(s, loc, text, "config")
-	case *instructions.MaintainerCommand:
-		s.cf.Author = c.Maintainer
-		s.history("MAINTAINER "+c.Maintainer, "", false)
-		s.b.step(s, loc, text, "config")
-	case *instructions.LabelCommand:
-		msg := "LABEL"
-		if s.cf.Config.Labels == nil {
-			s.cf.Config.Labels = map[string]string{}
-		}
-		for _, kv := range c.Labels {
-			s.cf.Config.Labels[kv.Key] = kv.Value
-			msg += " " + kv.Key + "=" + kv.Value
-		}
-		s.history(msg, "", false)
-		s.b.step(s, loc, text, "config")
-	case *instructions.WorkdirCommand:
-		return s.workdir(c, text)
-	case *instructions.UserCommand:
-		s.cf.Config.User = c.User
-		s.history("USER "+c.User, "", false)
-		s.b.step(s, loc, text, "config")
-	case *instructions.VolumeCommand:
-		if s.cf.Config.Volumes == nil {
-			s.cf.Config.Volumes = map[string]struct{}{}
-		}
-		for _, v := range c.Volumes {
-			if v == "" {
-				return errors.New("VOLUME: an empty path is not a volume")
-			}
-			s.cf.Config.Volumes[v] = struct{}{}
-		}
-		s.history(fmt.Sprintf("VOLUME %v", c.Volumes), "", false)
-		s.b.step(s, loc, text, "config")
-	case *instructions.ExposeCommand:
-		var ports []string
-		for _, p := range c.Ports {
-			ws, err := s.b.d.lex.ProcessWords(p, shell.EnvsFromSlice(s.env))
-			if err != nil {
-				return fmt.Errorf("EXPOSE %s: %w", p, err)
-			}
-			for _, w := range ws {
-				ps, err := parsePort(w)
-				if err != nil {
-					return fmt.Errorf("EXPOSE %s: %w", w, err)
-				}
-				ports = append(ports, ps...)
-			}
-		}
-		if s.cf.Config.ExposedPorts == nil {
-			s.cf.Config.ExposedPorts = map[string]struct{}{}
-		}
-		for _, p := range ports {
-			s.cf.Config.ExposedPorts[p] = struct{}{}
-		}
-		s.history(fmt.Sprintf("EXPOSE %v", ports), "", false)
-		s.b.step(s, loc, text, "config")
-	case *instructions.CmdCommand:
-		args := s.withShell(c.ShellDependantCmdLine)
-		s.cf.Config.Cmd = args
-		s.cf.Config.ArgsEscaped = true
-		s.cmdSet = true
-		s.history(fmt.Sprintf("CMD %q", args), "", false)
-		s.b.step(s, loc, text, "config")
-	case *instructions.EntrypointCommand:
-		args := s.withShell(c.ShellDependantCmdLine)
-		s.cf.Config.Entrypoint = args
-		if !s.cmdSet {
-			s.cf.Config.Cmd = nil
-		}
-		s.history(fmt.Sprintf("ENTRYPOINT %q", args), "", false)
-		s.b.step(s, loc, text, "config")
-	case *instructions.HealthCheckCommand:
-		h := c.Health
-		s.cf.Config.Healthcheck = &v1.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
-		s.history(fmt.Sprintf("HEALTHCHECK %+v", *h), "", false)
-		s.b.step(s, loc, text, "config")
-	case *instructions.StopSignalCommand:
-		if err := checkSignal(c.Signal); err != nil {
-			return fmt.Errorf("STOPSIGNAL %s: %w", c.Signal, err)
-		}
-		s.cf.Config.StopSignal = c.Signal
-		s.history("STOPSIGNAL "+c.Signal, "", false)
-		s.b.step(s, loc, text, "config")
-	case *instructions.ShellCommand:
-		s.cf.Config.Shell = c.Shell
-		s.history(fmt.Sprintf("SHELL %v", c.Shell), "", false)
-		s.b.step(s, loc, text, "config")
-	case *instructions.OnbuildCommand:
-		s.cf.Config.OnBuild = append(s.cf.Config.OnBuild, c.Expression)
-		s.img = nil
-		s.b.step(s, loc, text, "config (ONBUILD trigger, run by images built FROM this one)")
-	case *instructions.ArgCommand:
-		return s.arg(c, text)
-	case *instructions.CopyCommand:
-		return s.copyInstr(copyRequest{
-			add: false, text: text, loc: loc, params: c.SourcesAndDest, from: c.From, chown: c.Chown, chmod: c.Chmod,
-			link: c.Link, excludes: c.ExcludePatterns, parents: c.Parents,
-		})
-	case *instructions.AddCommand:
-		unpack := true
-		if c.Unpack != nil {
-			unpack = *c.Unpack
-		}
-		if c.KeepGitDir != nil {
-			return errors.New("ADD --keep-git-dir: git sources are not supported; clone the repository into the build context and COPY it")
-		}
-		return s.copyInstr(copyRequest{
-			add: true, text: text, loc: loc, params: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod,
-			link: c.Link, excludes: c.ExcludePatterns, checksum: c.Checksum, unpack: unpack, unpackSet: c.Unpack != nil,
-		})
-	case *instructions.RunCommand:
-		return s.runInstr(c, text)
-	default:
-		return fmt.Errorf("%s is not supported", strings.ToUpper(cmd.Name()))
-	}
 	return nil
+}
+
+// addInstr carries out ADD: COPY that also fetches URLs and unpacks local
+// archives.
+func (s *stage) addInstr(c *instructions.AddCommand, text string) error {
+	unpack := true
+	if c.Unpack != nil {
+		unpack = *c.Unpack
+	}
+	if c.KeepGitDir != nil {
+		return errors.New("ADD --keep-git-dir: git sources are not supported; clone the repository into the build context and COPY it")
+	}
+	return s.copyInstr(copyRequest{
+		add: true, text: text, loc: c.Location(), params: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod,
+		link: c.Link, excludes: c.ExcludePatterns, checksum: c.Checksum, unpack: unpack, unpackSet: c.Unpack != nil,
+	})
 }
 
 // withShell turns a shell-form command line into argv with the stage's SHELL.

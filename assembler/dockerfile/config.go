@@ -8,9 +8,108 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"github.com/assemble-build/assemble/oci"
 )
+
+// configure carries out an instruction that only changes the image config
+// and returns its history line.
+func (s *stage) configure(cmd instructions.Command) (string, error) {
+	switch c := cmd.(type) {
+	case *instructions.EnvCommand:
+		msg := "ENV"
+		for _, kv := range c.Env {
+			s.env = setEnv(s.env, kv.Key, kv.Value)
+			s.cf.Config.Env = setEnv(s.cf.Config.Env, kv.Key, kv.Value)
+			msg += " " + kv.Key + "=" + kv.Value
+		}
+		return msg, nil
+	case *instructions.MaintainerCommand:
+		s.cf.Author = c.Maintainer
+		return "MAINTAINER " + c.Maintainer, nil
+	case *instructions.LabelCommand:
+		msg := "LABEL"
+		if s.cf.Config.Labels == nil {
+			s.cf.Config.Labels = map[string]string{}
+		}
+		for _, kv := range c.Labels {
+			s.cf.Config.Labels[kv.Key] = kv.Value
+			msg += " " + kv.Key + "=" + kv.Value
+		}
+		return msg, nil
+	case *instructions.UserCommand:
+		s.cf.Config.User = c.User
+		return "USER " + c.User, nil
+	case *instructions.VolumeCommand:
+		if s.cf.Config.Volumes == nil {
+			s.cf.Config.Volumes = map[string]struct{}{}
+		}
+		for _, v := range c.Volumes {
+			if v == "" {
+				return "", errors.New("VOLUME: an empty path is not a volume")
+			}
+			s.cf.Config.Volumes[v] = struct{}{}
+		}
+		return fmt.Sprintf("VOLUME %v", c.Volumes), nil
+	case *instructions.ExposeCommand:
+		return s.expose(c)
+	case *instructions.CmdCommand:
+		args := s.withShell(c.ShellDependantCmdLine)
+		s.cf.Config.Cmd = args
+		s.cf.Config.ArgsEscaped = true
+		s.cmdSet = true
+		return fmt.Sprintf("CMD %q", args), nil
+	case *instructions.EntrypointCommand:
+		args := s.withShell(c.ShellDependantCmdLine)
+		s.cf.Config.Entrypoint = args
+		if !s.cmdSet {
+			s.cf.Config.Cmd = nil
+		}
+		return fmt.Sprintf("ENTRYPOINT %q", args), nil
+	case *instructions.HealthCheckCommand:
+		h := c.Health
+		s.cf.Config.Healthcheck = &v1.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+		return fmt.Sprintf("HEALTHCHECK %+v", *h), nil
+	case *instructions.StopSignalCommand:
+		if err := checkSignal(c.Signal); err != nil {
+			return "", fmt.Errorf("STOPSIGNAL %s: %w", c.Signal, err)
+		}
+		s.cf.Config.StopSignal = c.Signal
+		return "STOPSIGNAL " + c.Signal, nil
+	case *instructions.ShellCommand:
+		s.cf.Config.Shell = c.Shell
+		return fmt.Sprintf("SHELL %v", c.Shell), nil
+	}
+	return "", fmt.Errorf("%s is not supported", strings.ToUpper(cmd.Name()))
+}
+
+// expose adds EXPOSE's ports (each value expanded, then read as BuildKit
+// reads it).
+func (s *stage) expose(c *instructions.ExposeCommand) (string, error) {
+	var ports []string
+	for _, p := range c.Ports {
+		ws, err := s.b.d.lex.ProcessWords(p, shell.EnvsFromSlice(s.env))
+		if err != nil {
+			return "", fmt.Errorf("EXPOSE %s: %w", p, err)
+		}
+		for _, w := range ws {
+			ps, err := parsePort(w)
+			if err != nil {
+				return "", fmt.Errorf("EXPOSE %s: %w", w, err)
+			}
+			ports = append(ports, ps...)
+		}
+	}
+	if s.cf.Config.ExposedPorts == nil {
+		s.cf.Config.ExposedPorts = map[string]struct{}{}
+	}
+	for _, p := range ports {
+		s.cf.Config.ExposedPorts[p] = struct{}{}
+	}
+	return fmt.Sprintf("EXPOSE %v", ports), nil
+}
 
 // parsePort reads an EXPOSE value as BuildKit does: [ip:][hostPort:]port[-end][/proto],
 // giving "port/proto" for each port of the range.
