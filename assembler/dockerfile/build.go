@@ -39,11 +39,7 @@ func Build(ctx context.Context, root string, df plan.Dockerfile, platform v1.Pla
 		return nil, err
 	}
 	defer b.close()
-	st, err := b.target()
-	if err != nil {
-		return nil, err
-	}
-	s, err := b.stage(st)
+	s, err := b.targetStage()
 	if err != nil {
 		return nil, err
 	}
@@ -66,11 +62,7 @@ func Describe(root string, df plan.Dockerfile, opts ...Option) ([]Step, error) {
 		return nil, err
 	}
 	defer b.close()
-	st, err := b.target()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := b.stage(st); err != nil {
+	if _, err := b.targetStage(); err != nil {
 		return nil, err
 	}
 	// Stages are reached through their dependents: list in file order.
@@ -129,6 +121,15 @@ func (b *builder) target() (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("%s: target stage %q is not defined (stages: %s)", b.d.name, name, strings.Join(names, ", "))
+}
+
+// targetStage builds the target stage and the stages it needs.
+func (b *builder) targetStage() (*stage, error) {
+	st, err := b.target()
+	if err != nil {
+		return nil, err
+	}
+	return b.stage(st)
 }
 
 // errAt locates an instruction's error.

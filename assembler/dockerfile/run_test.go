@@ -241,28 +241,6 @@ func TestTranslateClassification(t *testing.T) {
 		{"apt-get install -y curl &", "background", nil, ""},
 	}
 	for _, c := range cases {
-		s := translateStage(c.user, nil, c.env)
-		got := s.translate(c.run, nil, "Dockerfile:1")
-		switch {
-		case c.want == "" && got.why != "":
-			t.Errorf("%q: not translated (%s)", c.run, got.why)
-		case c.want != "" && !strings.Contains(got.why, c.want):
-			t.Errorf("%q: why = %q, want it to mention %q", c.run, got.why, c.want)
-		}
+		checkTranslate(t, translateStage(c.user, nil, c.env), c.run, c.want)
 	}
-}
-
-// translateStage is a stage to try translations on, with no services (so
-// apt-get needs no dpkg database): PATH and env are its environment.
-func translateStage(user string, shell, env []string) *stage {
-	s := &stage{b: &builder{}, prov: map[string]string{}}
-	s.cf = configOfUser(user)
-	s.cf.Config.Shell = shell
-	s.env = []string{"PATH=" + defaultPath}
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		s.env = setEnv(s.env, k, v)
-	}
-	s.tree = newTree()
-	return s
 }

@@ -83,17 +83,9 @@ func TestTranslateShellSyntax(t *testing.T) {
 		{"set -o pipefail && apt-get install -y curl && rm -rf /var/lib/apt/lists/", "", []string{"curl"}, nil, bash},
 	}
 	for _, c := range cases {
-		s := translateStage("", c.shell, c.env)
-		got := s.translate(c.run, nil, "Dockerfile:1")
-		switch {
-		case c.want == "" && got.why != "":
-			t.Errorf("%q: not translated (%s)", c.run, got.why)
-		case c.want != "" && !strings.Contains(got.why, c.want):
-			t.Errorf("%q: why = %q, want it to mention %q", c.run, got.why, c.want)
-		case c.want == "":
-			if names := installNames(got); !reflect.DeepEqual(names, c.names) {
-				t.Errorf("%q: installs %q, want %q", c.run, names, c.names)
-			}
+		got, ok := checkTranslate(t, translateStage("", c.shell, c.env), c.run, c.want)
+		if names := installNames(got); ok && !reflect.DeepEqual(names, c.names) {
+			t.Errorf("%q: installs %q, want %q", c.run, names, c.names)
 		}
 	}
 }
@@ -124,4 +116,34 @@ func installNames(tr translation) []string {
 		}
 	}
 	return names
+}
+
+// translateStage is a stage to try translations on, with no services (so
+// apt-get needs no dpkg database): PATH and env are its environment.
+func translateStage(user string, shell, env []string) *stage {
+	s := &stage{b: &builder{}, prov: map[string]string{}}
+	s.cf = configOfUser(user)
+	s.cf.Config.Shell = shell
+	s.env = []string{"PATH=" + defaultPath}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		s.env = setEnv(s.env, k, v)
+	}
+	s.tree = newTree()
+	return s
+}
+
+// checkTranslate translates the script run in s and reports whether it is
+// translated as wanted: want "" means translated, else a part of the reason
+// it runs instead. ok is true when it was translated and wanted to be.
+func checkTranslate(t *testing.T, s *stage, run, want string) (got translation, ok bool) {
+	t.Helper()
+	got = s.translate(run, nil, "Dockerfile:1")
+	switch {
+	case want == "" && got.why != "":
+		t.Errorf("%q: not translated (%s)", run, got.why)
+	case want != "" && !strings.Contains(got.why, want):
+		t.Errorf("%q: why = %q, want it to mention %q", run, got.why, want)
+	}
+	return got, want == "" && got.why == ""
 }
