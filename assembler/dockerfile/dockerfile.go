@@ -8,7 +8,9 @@
 // layers of files, configuration instructions change the image config and
 // history. A RUN that is a package install (`apt-get install`, `pip
 // install`) becomes a Debian or Python layer without running anything; any
-// other RUN is executed in the sandbox of package layers/run.
+// other RUN is executed in the sandbox of package layers/run. RUN scripts
+// are read with mvdan.cc/sh's parser, and only a plain list of simple
+// commands whose words it can expand for certain is translated.
 //
 // Where it knowingly differs from BuildKit:
 //   - RUN --mount is refused, except type=cache, which is not mounted (the
