@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/assemble-build/assemble/assembler/plan"
 )
 
 // The shell parser reads words as sh does (quotes, escapes, line
@@ -87,6 +89,43 @@ func TestTranslateShellSyntax(t *testing.T) {
 		if names := installNames(got); ok && !reflect.DeepEqual(names, c.names) {
 			t.Errorf("%q: installs %q, want %q", c.run, names, c.names)
 		}
+	}
+}
+
+// A RUN heredoc is the script itself: translated when it is a plain list,
+// run when it writes a file or names an interpreter.
+func TestTranslateHeredoc(t *testing.T) {
+	dir := repo(t, map[string]string{"Dockerfile": `FROM debian:bookworm
+RUN <<EOF
+# tools
+apt-get update
+apt-get install -y --no-install-recommends \
+    curl jq
+EOF
+RUN cat <<EOF > /etc/apt/apt.conf.d/99norecommends
+APT::Install-Recommends "0";
+EOF
+RUN <<EOF
+#!/bin/bash
+apt-get install -y curl
+EOF
+`})
+	steps, err := Describe(dir, plan.Dockerfile{Path: "Dockerfile", Context: "."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"base docker://docker.io/library/debian:bookworm",
+		"deb layer: curl jq",
+		"run in the sandbox (it redirects input or output (a heredoc))",
+		"run in the sandbox (it runs a script file from a heredoc)",
+	}
+	var got []string
+	for _, s := range steps {
+		got = append(got, s.Becomes)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("steps become:\n%q\nwant\n%q", got, want)
 	}
 }
 
