@@ -2,49 +2,51 @@ package pieces
 
 import (
 	"sort"
+
+	"github.com/assemble-build/assemble/internal/pyjson"
 )
 
 // defaultMetadata is Domino's metadata_default
 // (src/domino/utils/metadata_default.py), merged under every metadata.json.
-func defaultMetadata() *value {
-	m := newObject()
-	m.set("name", str("DefaultPiece"))
-	dep := newObject()
-	dep.set("dockerfile", null())
-	dep.set("requirements_file", null())
-	m.set("dependency", dep)
-	m.set("tags", array())
-	style := newObject()
-	style.set("node_label", str("Piece"))
-	style.set("node_type", str("default"))
-	ns := newObject()
-	ns.set("backgroundColor", str("#ebebeb"))
-	style.set("node_style", ns)
-	style.set("useIcon", boolean(true))
-	style.set("icon_class_name", str("fa-solid fa-circle"))
-	is := newObject()
-	is.set("cursor", str("pointer"))
-	style.set("iconStyle", is)
-	m.set("style", style)
+func defaultMetadata() *pyjson.Value {
+	m := pyjson.Object()
+	m.Set("name", pyjson.String("DefaultPiece"))
+	dep := pyjson.Object()
+	dep.Set("dockerfile", pyjson.Null())
+	dep.Set("requirements_file", pyjson.Null())
+	m.Set("dependency", dep)
+	m.Set("tags", pyjson.Array())
+	style := pyjson.Object()
+	style.Set("node_label", pyjson.String("Piece"))
+	style.Set("node_type", pyjson.String("default"))
+	ns := pyjson.Object()
+	ns.Set("backgroundColor", pyjson.String("#ebebeb"))
+	style.Set("node_style", ns)
+	style.Set("useIcon", pyjson.Bool(true))
+	style.Set("icon_class_name", pyjson.String("fa-solid fa-circle"))
+	is := pyjson.Object()
+	is.Set("cursor", pyjson.String("pointer"))
+	style.Set("iconStyle", is)
+	m.Set("style", style)
 	return m
 }
 
 // deepUpdate is Domino's dict_deep_update(a, b): b's keys override a's, and
 // where both hold objects the merge recurses.
-func deepUpdate(a, b *value) {
-	for _, k := range b.keys {
-		bv := b.vals[k]
-		if av := a.get(k); av != nil && av.kind == jObject && bv.kind == jObject {
+func deepUpdate(a, b *pyjson.Value) {
+	for _, k := range b.Keys() {
+		bv := b.Get(k)
+		if av := a.Get(k); av != nil && av.Kind() == pyjson.KindObject && bv.Kind() == pyjson.KindObject {
 			deepUpdate(av, bv)
 			continue
 		}
-		a.set(k, bv)
+		a.Set(k, bv)
 	}
 }
 
 // schemaSet is what models.py gives one piece.
 type schemaSet struct {
-	input, output, secrets *value
+	input, output, secrets *pyjson.Value
 }
 
 // compileMetadata is create_compiled_pieces_metadata: for each piece, the
@@ -53,36 +55,36 @@ type schemaSet struct {
 // dependency, tags, style, the piece's other keys, input_schema,
 // output_schema, secrets_schema, source_url. schemas may lack a piece (its
 // schemas are then null).
-func compileMetadata(ps []*piece, schemas map[string]schemaSet, sourceURL string) *value {
-	out := newObject()
+func compileMetadata(ps []*piece, schemas map[string]schemaSet, sourceURL string) *pyjson.Value {
+	out := pyjson.Object()
 	for _, p := range ps {
 		m := defaultMetadata()
 		if p.metadata != nil {
-			op := p.metadata.clone()
-			if op.get("name") == nil {
-				op.set("name", str(p.name))
+			op := p.metadata.Clone()
+			if op.Get("name") == nil {
+				op.Set("name", pyjson.String(p.name))
 			}
 			deepUpdate(m, op)
 		} else {
-			m.set("name", str(p.name))
+			m.Set("name", pyjson.String(p.name))
 		}
 		s := schemas[p.name]
-		m.set("input_schema", orNull(s.input))
-		m.set("output_schema", orNull(s.output))
-		m.set("secrets_schema", orNull(s.secrets))
+		m.Set("input_schema", orNull(s.input))
+		m.Set("output_schema", orNull(s.output))
+		m.Set("secrets_schema", orNull(s.secrets))
 		if sourceURL != "" {
-			m.set("source_url", str(sourceURL+"/tree/main/pieces/"+p.name))
+			m.Set("source_url", pyjson.String(sourceURL+"/tree/main/pieces/"+p.name))
 		} else {
-			m.set("source_url", null())
+			m.Set("source_url", pyjson.Null())
 		}
-		out.set(p.name, m)
+		out.Set(p.name, m)
 	}
 	return out
 }
 
-func orNull(v *value) *value {
+func orNull(v *pyjson.Value) *pyjson.Value {
 	if v == nil {
-		return null()
+		return pyjson.Null()
 	}
 	return v
 }
@@ -102,7 +104,7 @@ type Group struct {
 	// Image is the group's image reference with its tag.
 	Image string `json:"image"`
 
-	dependency *value
+	dependency *pyjson.Value
 	secretSet  map[string]bool
 }
 
@@ -121,7 +123,7 @@ func (g *Group) Kind() string {
 // groupInput is one compiled piece as create_dependencies_map sees it.
 type groupInput struct {
 	name       string
-	dependency *value // always an object after the merge with the defaults
+	dependency *pyjson.Value // always an object after the merge with the defaults
 	secrets    []string
 }
 
@@ -142,8 +144,8 @@ func formGroups(in []groupInput) []*Group {
 		joined := false
 		for _, g := range groups {
 			match := true
-			for _, k := range p.dependency.keys {
-				if !p.dependency.vals[k].equal(g.dependency.get(k)) {
+			for _, k := range p.dependency.Keys() {
+				if !p.dependency.Get(k).Equal(g.dependency.Get(k)) {
 					match = false
 					break
 				}
@@ -160,11 +162,11 @@ func formGroups(in []groupInput) []*Group {
 			continue
 		}
 		g := &Group{Name: "group" + itoa(len(groups)), Pieces: []string{p.name}, dependency: p.dependency, secretSet: map[string]bool{}}
-		if v := p.dependency.get("dockerfile"); v != nil && v.kind == jString {
-			g.Dockerfile = v.s
+		if v := p.dependency.Get("dockerfile"); v != nil && v.Kind() == pyjson.KindString {
+			g.Dockerfile = v.Text()
 		}
-		if v := p.dependency.get("requirements_file"); v != nil && v.kind == jString {
-			g.RequirementsFile = v.s
+		if v := p.dependency.Get("requirements_file"); v != nil && v.Kind() == pyjson.KindString {
+			g.RequirementsFile = v.Text()
 		}
 		for _, s := range p.secrets {
 			g.secretSet[s] = true
@@ -182,53 +184,53 @@ func formGroups(in []groupInput) []*Group {
 }
 
 // secretNames are the property names of a SecretsModel schema.
-func secretNames(s *value) []string {
-	if !s.truthy() || s.kind != jObject {
+func secretNames(s *pyjson.Value) []string {
+	if !s.Truthy() || s.Kind() != pyjson.KindObject {
 		return nil
 	}
-	props := s.get("properties")
-	if props == nil || props.kind != jObject {
+	props := s.Get("properties")
+	if props == nil || props.Kind() != pyjson.KindObject {
 		return nil
 	}
-	return append([]string(nil), props.keys...)
+	return append([]string(nil), props.Keys()...)
 }
 
 // groupInputs turns compiled metadata into create_dependencies_map's input.
-func groupInputs(compiled *value) []groupInput {
+func groupInputs(compiled *pyjson.Value) []groupInput {
 	var in []groupInput
-	for _, name := range compiled.keys {
-		m := compiled.vals[name]
-		dep := m.get("dependency")
-		if dep == nil || dep.kind != jObject {
-			dep = newObject()
+	for _, name := range compiled.Keys() {
+		m := compiled.Get(name)
+		dep := m.Get("dependency")
+		if dep == nil || dep.Kind() != pyjson.KindObject {
+			dep = pyjson.Object()
 		}
-		in = append(in, groupInput{name: name, dependency: dep, secrets: secretNames(m.get("secrets_schema"))})
+		in = append(in, groupInput{name: name, dependency: dep, secrets: secretNames(m.Get("secrets_schema"))})
 	}
 	return in
 }
 
 // dependenciesMap renders .domino/dependencies_map.json as Domino writes it
 // after building: group -> {dependency, pieces, secrets, source_image}.
-func dependenciesMap(groups []*Group) *value {
-	out := newObject()
+func dependenciesMap(groups []*Group) *pyjson.Value {
+	out := pyjson.Object()
 	for _, g := range groups {
-		o := newObject()
-		o.set("dependency", g.dependency)
-		o.set("pieces", strArray(g.Pieces))
-		o.set("secrets", strArray(g.Secrets))
-		o.set("source_image", str(g.Image))
-		out.set(g.Name, o)
+		o := pyjson.Object()
+		o.Set("dependency", g.dependency)
+		o.Set("pieces", pyjson.Strings(g.Pieces))
+		o.Set("secrets", pyjson.Strings(g.Secrets))
+		o.Set("source_image", pyjson.String(g.Image))
+		out.Set(g.Name, o)
 	}
 	return out
 }
 
 // piecesImagesMap is Domino's PIECES_IMAGES_MAP: piece -> image, built by
 // walking the groups in order (a piece in two groups gets the last one).
-func piecesImagesMap(groups []*Group) *value {
-	out := newObject()
+func piecesImagesMap(groups []*Group) *pyjson.Value {
+	out := pyjson.Object()
 	for _, g := range groups {
 		for _, p := range g.Pieces {
-			out.set(p, str(g.Image))
+			out.Set(p, pyjson.String(g.Image))
 		}
 	}
 	return out

@@ -4,6 +4,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/assemble-build/assemble/internal/pyjson"
 )
 
 // wantGroup is one group of a real repository's .domino/dependencies_map.json.
@@ -14,18 +16,18 @@ type wantGroup struct {
 	secrets map[string][]string
 }
 
-func dep(dockerfile, requirements string) *value {
-	d := newObject()
-	d.set("dockerfile", orNull(strOrNil(dockerfile)))
-	d.set("requirements_file", orNull(strOrNil(requirements)))
+func dep(dockerfile, requirements string) *pyjson.Value {
+	d := pyjson.Object()
+	d.Set("dockerfile", orNull(strOrNil(dockerfile)))
+	d.Set("requirements_file", orNull(strOrNil(requirements)))
 	return d
 }
 
-func strOrNil(s string) *value {
+func strOrNil(s string) *pyjson.Value {
 	if s == "" {
 		return nil
 	}
-	return str(s)
+	return pyjson.String(s)
 }
 
 // dominoOrder lists the pieces as Domino's glob might have: the groups'
@@ -184,9 +186,9 @@ func TestSortedOrderRenumbers(t *testing.T) {
 // (docker_image) splits a group, and a piece matching two groups joins
 // both; a key the group lacks counts as null (Domino would raise KeyError).
 func TestGroupsExtraDependencyKeys(t *testing.T) {
-	withImage := func(img string) *value {
+	withImage := func(img string) *pyjson.Value {
 		d := dep("", "r.txt")
-		d.set("docker_image", str(img))
+		d.Set("docker_image", pyjson.String(img))
 		return d
 	}
 	in := []groupInput{
@@ -199,7 +201,7 @@ func TestGroupsExtraDependencyKeys(t *testing.T) {
 	if len(g) != 2 || strings.Join(g[0].Pieces, ",") != "APiece,BPiece,DPiece" || strings.Join(g[1].Pieces, ",") != "CPiece,DPiece" {
 		t.Errorf("%+v", g)
 	}
-	m := string(pyCompact(piecesImagesMap([]*Group{{Pieces: g[0].Pieces, Image: "i:0"}, {Pieces: g[1].Pieces, Image: "i:1"}})))
+	m := string(pyjson.Marshal(piecesImagesMap([]*Group{{Pieces: g[0].Pieces, Image: "i:0"}, {Pieces: g[1].Pieces, Image: "i:1"}})))
 	if m != `{"APiece": "i:0", "BPiece": "i:0", "DPiece": "i:1", "CPiece": "i:1"}` {
 		t.Errorf("PIECES_IMAGES_MAP: %s", m)
 	}

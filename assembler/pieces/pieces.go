@@ -25,6 +25,7 @@ import (
 	"strings"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/pyjson"
 )
 
 // Name is the convention's name in plans.
@@ -83,7 +84,7 @@ func PiecesImagesMap(groups []Group) []byte {
 	for i := range groups {
 		gs[i] = &groups[i]
 	}
-	return pyCompact(piecesImagesMap(gs))
+	return pyjson.Marshal(piecesImagesMap(gs))
 }
 
 // Summary describes the groups for `assemble plan`, one line each.
@@ -219,8 +220,8 @@ func Load(ctx context.Context, dir string, in plan.Input) (*plan.Plan, *Result, 
 		g.Image = imageName + ":" + res.Version + "-" + g.Name
 	}
 	res.Groups = derefGroups(groups)
-	res.CompiledMetadata = pyIndent(compiled)
-	res.DependenciesMap = pyIndent(dependenciesMap(groups))
+	res.CompiledMetadata = pyjson.Marshal(compiled, pyjson.Indent(4))
+	res.DependenciesMap = pyjson.Marshal(dependenciesMap(groups), pyjson.Indent(4))
 	meta := metadataLayer(res.CompiledMetadata, res.DependenciesMap, in.Base != "")
 	for i := range images {
 		images[i].Layers = append(images[i].Layers, meta)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/pyjson"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/pieces/expected")
@@ -274,16 +275,16 @@ func TestNoSchemasAndPlanning(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := parseJSON(res.CompiledMetadata)
+		c, err := pyjson.Parse(res.CompiledMetadata)
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := c.get("GreetPiece")
-		if strings.Join(m.keys, ",") != "name,dependency,tags,style,description,input_schema,output_schema,secrets_schema,source_url" {
-			t.Errorf("keys: %v", m.keys)
+		m := c.Get("GreetPiece")
+		if strings.Join(m.Keys(), ",") != "name,dependency,tags,style,description,input_schema,output_schema,secrets_schema,source_url" {
+			t.Errorf("keys: %v", m.Keys())
 		}
 		for _, k := range []string{"input_schema", "output_schema", "secrets_schema", "source_url"} {
-			if m.get(k).kind != jNull {
+			if m.Get(k).Kind() != pyjson.KindNull {
 				t.Errorf("%s is not null", k)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/pyjson"
 )
 
 // extractScript imports each piece's models.py as Domino's
@@ -65,31 +66,31 @@ type extraction struct {
 // parseExtraction reads extractScript's output; piecesDir is the pieces
 // folder as the script saw it, to turn its paths back into repository paths.
 func parseExtraction(out []byte, piecesDir, how string, ps *problems) (*extraction, error) {
-	v, err := parseJSON(bytes.TrimSpace(out))
-	if err != nil || v.kind != jObject || v.get("pieces") == nil {
+	v, err := pyjson.Parse(bytes.TrimSpace(out))
+	if err != nil || v.Kind() != pyjson.KindObject || v.Get("pieces") == nil {
 		return nil, fmt.Errorf("%s printed no schema JSON (%v); its output began: %q", how, err, head(out, 300))
 	}
 	ex := &extraction{schemas: map[string]schemaSet{}}
-	if p := v.get("python"); p != nil {
-		ex.python = p.s
+	if p := v.Get("python"); p != nil {
+		ex.python = p.Text()
 	}
-	if p := v.get("pydantic"); p != nil {
-		ex.pydantic = p.s
+	if p := v.Get("pydantic"); p != nil {
+		ex.pydantic = p.Text()
 	}
-	pieces := v.get("pieces")
-	for _, name := range pieces.keys {
-		r := pieces.vals[name]
-		if e := r.get("error"); e != nil {
+	pieces := v.Get("pieces")
+	for _, name := range pieces.Keys() {
+		r := pieces.Get(name)
+		if e := r.Get("error"); e != nil {
 			file, line := "pieces/"+name+"/models.py", 0
-			if w := r.get("where"); w != nil && w.s != "" {
-				if f, l, ok := splitWhere(w.s, piecesDir); ok {
+			if w := r.Get("where"); w != nil && w.Text() != "" {
+				if f, l, ok := splitWhere(w.Text(), piecesDir); ok {
 					file, line = f, l
 				}
 			}
-			ps.add(file, line, "importing %s.models with %s: %s", name, how, e.s)
+			ps.add(file, line, "importing %s.models with %s: %s", name, how, e.Text())
 			continue
 		}
-		ex.schemas[name] = schemaSet{input: r.get("input_schema"), output: r.get("output_schema"), secrets: r.get("secrets_schema")}
+		ex.schemas[name] = schemaSet{input: r.Get("input_schema"), output: r.Get("output_schema"), secrets: r.Get("secrets_schema")}
 	}
 	return ex, nil
 }

@@ -6,13 +6,15 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/assemble-build/assemble/internal/pyjson"
 )
 
 // piece is one pieces/<Name>Piece folder.
 type piece struct {
 	name string
 	// metadata is the parsed metadata.json, nil when the folder has none.
-	metadata *value
+	metadata *pyjson.Value
 }
 
 func (p *piece) dir() string      { return "pieces/" + p.name }
@@ -104,20 +106,20 @@ func readPieces(root string, depFiles map[string]bool, ps *problems) []*piece {
 		case err != nil:
 			ps.add(p.metaFile(), 0, "reading: %v", err)
 		default:
-			v, err := parseJSON(data)
+			v, err := pyjson.Parse(data)
 			if err != nil {
 				line := 0
-				var se *syntaxError
+				var se *pyjson.SyntaxError
 				if errors.As(err, &se) {
-					line = se.line
+					line = se.Line
 				}
 				ps.add(p.metaFile(), line, "invalid JSON: %v", err)
 				break
 			}
 			if validateMetadata(p.metaFile(), v, ps) {
 				p.metadata = v
-				if name := v.get("name"); name != nil && name.s != n {
-					ps.add(p.metaFile(), 0, "name %q differs from the folder name %q: The following Pieces have inconsistent names: %s (make \"name\" equal to the folder name)", name.s, n, n)
+				if name := v.Get("name"); name != nil && name.Text() != n {
+					ps.add(p.metaFile(), 0, "name %q differs from the folder name %q: The following Pieces have inconsistent names: %s (make \"name\" equal to the folder name)", name.Text(), n, n)
 				}
 				checkDependencyFiles(p, v, depFiles, ps)
 			}
@@ -128,17 +130,17 @@ func readPieces(root string, depFiles map[string]bool, ps *problems) []*piece {
 }
 
 // checkDependencyFiles reports dependency files that are not in dependencies/.
-func checkDependencyFiles(p *piece, v *value, depFiles map[string]bool, ps *problems) {
-	dep := v.get("dependency")
-	if !dep.truthy() {
+func checkDependencyFiles(p *piece, v *pyjson.Value, depFiles map[string]bool, ps *problems) {
+	dep := v.Get("dependency")
+	if !dep.Truthy() {
 		return
 	}
 	for _, key := range []string{"requirements_file", "dockerfile"} {
-		f := dep.get(key)
-		if f == nil || f.kind != jString || f.s == "" {
+		f := dep.Get(key)
+		if f == nil || f.Kind() != pyjson.KindString || f.Text() == "" {
 			continue
 		}
-		if f.s == "default" {
+		if f.Text() == "default" {
 			// Domino's validator lets the legacy "default" through; its
 			// builder would then COPY dependencies/default.
 			if !depFiles["default"] { // absent, or not a file
@@ -146,12 +148,12 @@ func checkDependencyFiles(p *piece, v *value, depFiles map[string]bool, ps *prob
 			}
 			continue
 		}
-		regular, ok := depFiles[f.s]
+		regular, ok := depFiles[f.Text()]
 		switch {
 		case !ok:
-			ps.add(p.metaFile(), 0, "missing dependency file %s defined for %s: add dependencies/%s or fix dependency.%s", f.s, p.name, f.s, key)
+			ps.add(p.metaFile(), 0, "missing dependency file %s defined for %s: add dependencies/%s or fix dependency.%s", f.Text(), p.name, f.Text(), key)
 		case !regular:
-			ps.add(p.metaFile(), 0, "dependency.%s names dependencies/%s, which is not a regular file", key, f.s)
+			ps.add(p.metaFile(), 0, "dependency.%s names dependencies/%s, which is not a regular file", key, f.Text())
 		}
 	}
 }
@@ -161,73 +163,69 @@ func checkDependencyFiles(p *piece, v *value, depFiles map[string]bool, ps *prob
 // name and description are required strings; the other known fields have
 // fixed types, and because pydantic types a "= None" field by its
 // annotation, null is never accepted; unknown keys pass.
-func validateMetadata(file string, v *value, ps *problems) bool {
-	if v.kind != jObject {
-		ps.add(file, 0, "the file holds %s; it must be a JSON object with at least \"name\" and \"description\"", v.typeName())
+func validateMetadata(file string, v *pyjson.Value, ps *problems) bool {
+	if v.Kind() != pyjson.KindObject {
+		ps.add(file, 0, "the file holds %s; it must be a JSON object with at least \"name\" and \"description\"", v.TypeName())
 		return false
 	}
 	n := len(ps.List)
 	for _, req := range []string{"name", "description"} {
-		if v.get(req) == nil {
+		if v.Get(req) == nil {
 			ps.add(file, 0, "%q is a required property (Domino's metadata schema requires \"name\" and \"description\")", req)
 		}
 	}
-	want := func(path string, x *value, k kind) bool {
-		if x == nil || x.kind == k {
+	want := func(path string, x *pyjson.Value, k pyjson.Kind) bool {
+		if x == nil || x.Kind() == k {
 			return true
 		}
 		var hint string
-		if x.kind == jNull {
+		if x.Kind() == pyjson.KindNull {
 			hint = ": Domino's schema does not accept null here; omit the key instead"
 		}
-		ps.add(file, 0, "%s is %s, must be %s%s", path, describe(x), kindName(k), hint)
+		ps.add(file, 0, "%s is %s, must be %s%s", path, describe(x), k.TypeName(), hint)
 		return false
 	}
-	want("name", v.get("name"), jString)
-	want("description", v.get("description"), jString)
-	want("source_url", v.get("source_url"), jString)
-	want("container_resources", v.get("container_resources"), jObject)
-	want("style", v.get("style"), jObject)
-	if dep := v.get("dependency"); want("dependency", dep, jObject) && dep != nil {
+	want("name", v.Get("name"), pyjson.KindString)
+	want("description", v.Get("description"), pyjson.KindString)
+	want("source_url", v.Get("source_url"), pyjson.KindString)
+	want("container_resources", v.Get("container_resources"), pyjson.KindObject)
+	want("style", v.Get("style"), pyjson.KindObject)
+	if dep := v.Get("dependency"); want("dependency", dep, pyjson.KindObject) && dep != nil {
 		for _, k := range []string{"docker_image", "dockerfile", "requirements_file"} {
-			want("dependency."+k, dep.get(k), jString)
+			want("dependency."+k, dep.Get(k), pyjson.KindString)
 		}
 	}
-	if tags := v.get("tags"); want("tags", tags, jArray) && tags != nil {
-		for i, t := range tags.arr {
-			want("tags["+itoa(i)+"]", t, jString)
+	if tags := v.Get("tags"); want("tags", tags, pyjson.KindArray) && tags != nil {
+		for i, t := range tags.Items() {
+			want("tags["+itoa(i)+"]", t, pyjson.KindString)
 		}
 	}
 	for _, k := range []string{"input_schema", "output_schema", "secrets_schema"} {
-		s := v.get(k)
-		if !want(k, s, jObject) || s == nil {
+		s := v.Get(k)
+		if !want(k, s, pyjson.KindObject) || s == nil {
 			continue
 		}
 		for _, req := range []string{"title", "description", "type", "properties"} {
-			x := s.get(req)
+			x := s.Get(req)
 			if x == nil {
 				ps.add(file, 0, "%s lacks %q (Domino's schema requires title, description, type and properties; the compiler fills it in from models.py, so it can simply be removed)", k, req)
 				continue
 			}
 			if req == "properties" {
-				want(k+".properties", x, jObject)
+				want(k+".properties", x, pyjson.KindObject)
 			} else {
-				want(k+"."+req, x, jString)
+				want(k+"."+req, x, pyjson.KindString)
 			}
 		}
 	}
 	return len(ps.List) == n
 }
 
-func describe(x *value) string {
-	if x.kind == jNull {
+func describe(x *pyjson.Value) string {
+	if x.Kind() == pyjson.KindNull {
 		return "null"
 	}
-	return x.typeName()
-}
-
-func kindName(k kind) string {
-	return (&value{kind: k}).typeName()
+	return x.TypeName()
 }
 
 func itoa(i int) string {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/pyjson"
 )
 
 const goodConfig = "[repository]\nREGISTRY_NAME = \"owner\"\nREPOSITORY_NAME = \"repo\"\nVERSION = \"0.1.0\"\n"
@@ -192,12 +193,12 @@ func TestPieceFolders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _ := parseJSON(res.CompiledMetadata)
-	if strings.Join(c.keys, ",") != "OnePiece,TwoPiece" {
-		t.Errorf("pieces: %v", c.keys)
+	c, _ := pyjson.Parse(res.CompiledMetadata)
+	if strings.Join(c.Keys(), ",") != "OnePiece,TwoPiece" {
+		t.Errorf("pieces: %v", c.Keys())
 	}
-	if n := c.get("TwoPiece").get("name"); n.s != "TwoPiece" {
-		t.Errorf("name of a piece without metadata.json: %v", n.s)
+	if n := c.Get("TwoPiece").Get("name"); n.Text() != "TwoPiece" {
+		t.Errorf("name of a piece without metadata.json: %v", n.Text())
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"hash"
 	"io"
@@ -22,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/assemble-build/assemble/internal/pyjson"
 	"github.com/assemble-build/assemble/layers"
 )
 
@@ -381,11 +381,17 @@ func installWheel(wheelPath, filename string, t *Target, opt installOptions) ([]
 	if opt.directURL != "" {
 		// pip records a hash only when the URL carried one (#sha256=...).
 		u, frag, _ := strings.Cut(opt.directURL, "#")
-		du := map[string]any{"url": u, "archive_info": map[string]any{}}
+		du, ai := pyjson.Object(), pyjson.Object()
+		du.Set("url", pyjson.String(u))
+		du.Set("archive_info", ai)
 		if algo, h, ok := strings.Cut(frag, "="); ok && algo == "sha256" {
-			du["archive_info"] = map[string]any{"hash": "sha256=" + h, "hashes": map[string]string{"sha256": h}}
+			hashes := pyjson.Object()
+			hashes.Set("sha256", pyjson.String(h))
+			ai.Set("hash", pyjson.String("sha256="+h))
+			ai.Set("hashes", hashes)
 		}
-		out = append(out, generated(dist+"/direct_url.json", 0o644, pyJSON(du)))
+		// pip: json.dumps(direct_url.to_dict(), sort_keys=True).
+		out = append(out, generated(dist+"/direct_url.json", 0o644, pyjson.Marshal(du, pyjson.SortKeys())))
 	}
 	// Later files replace earlier ones at the same path, as on a file system.
 	byDest := map[string]int{}
@@ -437,43 +443,6 @@ func generated(dest string, mode fs.FileMode, b []byte) installedFile {
 		b = []byte{}
 	}
 	return installedFile{dest: dest, mode: mode, data: b, size: int64(len(b)), recHash: recordHash(b), recSize: strconv.Itoa(len(b))}
-}
-
-// pyJSON is json.dumps(v, sort_keys=True): keys sorted, ", " and ": " separators.
-func pyJSON(v any) []byte {
-	var b bytes.Buffer
-	var w func(v any)
-	w = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			keys := make([]string, 0, len(x))
-			for k := range x {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			b.WriteByte('{')
-			for i, k := range keys {
-				if i > 0 {
-					b.WriteString(", ")
-				}
-				w(k)
-				b.WriteString(": ")
-				w(x[k])
-			}
-			b.WriteByte('}')
-		case map[string]string:
-			m := map[string]any{}
-			for k, v := range x {
-				m[k] = v
-			}
-			w(m)
-		default:
-			j, _ := json.Marshal(x)
-			b.Write(j)
-		}
-	}
-	w(v)
-	return b.Bytes()
 }
 
 // pipScripts applies pip's special case for pip's and setuptools' own

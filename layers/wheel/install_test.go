@@ -325,3 +325,18 @@ func TestLayerKeyAndDeterminism(t *testing.T) {
 		t.Errorf("Describe: %s", l1.Describe())
 	}
 }
+
+// direct_url.json is what pip's json.dumps(..., sort_keys=True) writes:
+// "&", "<" and ">" as they are, non-ASCII as \uXXXX.
+func TestInstallDirectURLAsPip(t *testing.T) {
+	site := "usr/local/lib/python3.11/dist-packages/"
+	for _, c := range []struct{ url, want string }{
+		{"https://h/w/demo.whl?a=1&b=<2>#sha256=ab12", `{"archive_info": {"hash": "sha256=ab12", "hashes": {"sha256": "ab12"}}, "url": "https://h/w/demo.whl?a=1&b=<2>"}`},
+		{"file:///wheels/dé mo.whl", `{"archive_info": {}, "url": "file:///wheels/d\u00e9 mo.whl"}`},
+	} {
+		_, content := installEntries(t, layoutWheel, debianTarget(), installOptions{directURL: c.url})
+		if got := content[site+"demo_pkg-2.0.dist-info/direct_url.json"]; got != c.want {
+			t.Errorf("%s: direct_url.json\ngot  %s\nwant %s", c.url, got, c.want)
+		}
+	}
+}
