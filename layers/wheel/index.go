@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"mime"
 	"net/http"
@@ -16,11 +15,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 
 	"github.com/assemble-build/assemble/layers"
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
 // DefaultIndexURL is where pip looks when no --index-url is given.
@@ -318,69 +318,96 @@ func parsePage(pageURL string, b []byte, isJSON bool) ([]fileLink, error) {
 	return parseHTMLPage(pageURL, b)
 }
 
-var (
-	anchorRE = regexp.MustCompile(`(?is)<a\s([^>]*)>`)
-	baseRE   = regexp.MustCompile(`(?is)<base\s([^>]*)>`)
-	attrRE   = regexp.MustCompile("([a-zA-Z_:][-a-zA-Z0-9_:.]*)(?:\\s*=\\s*(?:\"([^\"]*)\"|'([^']*)'|([^\\s\"'=<>`]+)))?")
-)
-
-func parseAttrs(s string) map[string]*string {
-	out := map[string]*string{}
-	for _, m := range attrRE.FindAllStringSubmatch(s, -1) {
-		k := strings.ToLower(m[1])
-		if _, dup := out[k]; dup {
-			continue
-		}
-		v := html.UnescapeString(m[2] + m[3] + m[4])
-		out[k] = &v
-	}
-	return out
-}
-
 // parseHTMLPage reads a PEP 503 page (or a find-links page) and its PEP 592
-// and PEP 658 attributes.
+// and PEP 658 attributes. As pip's parser, it takes every <a> start tag and
+// the first <base>; the tokenizer unescapes entities in attribute values.
 func parseHTMLPage(pageURL string, b []byte) ([]fileLink, error) {
 	base, err := url.Parse(pageURL)
 	if err != nil {
 		return nil, fmt.Errorf("bad page URL %s: %w", redactURL(pageURL), err)
 	}
-	if m := baseRE.FindSubmatch(b); m != nil {
-		if h := parseAttrs(string(m[1]))["href"]; h != nil {
-			if bu, err := base.Parse(*h); err == nil {
-				base = bu
+	var anchors []map[string]string
+	sawBase := false
+	z := html.NewTokenizer(bytes.NewReader(b))
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			if err := z.Err(); !errors.Is(err, io.EOF) {
+				return nil, fmt.Errorf("index page %s: %w", redactURL(pageURL), err)
+			}
+			break
+		}
+		if tt != html.StartTagToken && tt != html.SelfClosingTagToken {
+			continue
+		}
+		name, hasAttr := z.TagName()
+		switch atom.Lookup(name) {
+		case atom.A:
+			anchors = append(anchors, tagAttrs(z, hasAttr))
+		case atom.Base:
+			if sawBase {
+				continue
+			}
+			sawBase = true
+			if h, ok := tagAttrs(z, hasAttr)["href"]; ok {
+				if bu, err := base.Parse(h); err == nil {
+					base = bu
+				}
 			}
 		}
 	}
 	var out []fileLink
-	for _, m := range anchorRE.FindAllSubmatch(b, -1) {
-		attrs := parseAttrs(string(m[1]))
-		href := attrs["href"]
-		if href == nil || *href == "" {
-			continue
+	for _, attrs := range anchors {
+		if l, ok := anchorLink(base, pageURL, attrs); ok {
+			out = append(out, l)
 		}
-		l, err := newLink(base, *href, pageURL)
-		if err != nil {
-			continue
-		}
-		if rp := attrs["data-requires-python"]; rp != nil {
-			l.RequiresPython = *rp
-		}
-		if y := attrs["data-yanked"]; y != nil {
-			l.Yanked, l.YankedReason = true, *y
-		}
-		md := attrs["data-core-metadata"]
-		if md == nil {
-			md = attrs["data-dist-info-metadata"]
-		}
-		if md != nil && *md != "false" {
-			l.HasMetadata = true
-			if algo, h, ok := strings.Cut(*md, "="); ok && algo == "sha256" {
-				l.MetadataSHA256 = strings.ToLower(h)
-			}
-		}
-		out = append(out, l)
 	}
 	return out, nil
+}
+
+// tagAttrs reads the current tag's attributes (names lower-cased, values
+// unescaped); the first of a repeated attribute wins.
+func tagAttrs(z *html.Tokenizer, more bool) map[string]string {
+	out := map[string]string{}
+	for more {
+		var k, v []byte
+		k, v, more = z.TagAttr()
+		if _, dup := out[string(k)]; !dup {
+			out[string(k)] = string(v)
+		}
+	}
+	return out
+}
+
+// anchorLink turns one <a>'s attributes into a link: href (resolved against
+// the base), data-requires-python, data-yanked and data-core-metadata (or
+// its older name data-dist-info-metadata).
+func anchorLink(base *url.URL, pageURL string, attrs map[string]string) (fileLink, bool) {
+	href := attrs["href"]
+	if href == "" {
+		return fileLink{}, false
+	}
+	l, err := newLink(base, href, pageURL)
+	if err != nil {
+		return fileLink{}, false
+	}
+	if rp, ok := attrs["data-requires-python"]; ok {
+		l.RequiresPython = rp
+	}
+	if y, ok := attrs["data-yanked"]; ok {
+		l.Yanked, l.YankedReason = true, y
+	}
+	md, ok := attrs["data-core-metadata"]
+	if !ok {
+		md, ok = attrs["data-dist-info-metadata"]
+	}
+	if ok && md != "false" {
+		l.HasMetadata = true
+		if algo, h, found := strings.Cut(md, "="); found && algo == "sha256" {
+			l.MetadataSHA256 = strings.ToLower(h)
+		}
+	}
+	return l, true
 }
 
 func newLink(base *url.URL, href, pageURL string) (fileLink, error) {
