@@ -285,6 +285,12 @@ func loadPieces(ctx context.Context, dir string, in plan.Input) (*plan.Plan, err
 	if err != nil {
 		return nil, err
 	}
+	// Planning writes nothing into the repository; --write-metadata does, after it.
+	if in.WriteMetadata {
+		if _, err := pieces.WriteMetadata(p); err != nil {
+			return nil, err
+		}
+	}
 	p.Version = res.Version
 	p.Summary = append(p.Summary, res.Summary()...)
 	if p.Outputs == nil {

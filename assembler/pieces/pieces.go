@@ -1,8 +1,9 @@
 // Package pieces reads Domino pieces repositories
 // (github.com/Tauffer-Consulting/domino): it validates them with Domino's
-// rules, writes .domino/compiled_metadata.json and
-// .domino/dependencies_map.json as `domino piece organize` does, and plans
-// one image per dependency group, named as Domino names them.
+// rules, makes .domino/compiled_metadata.json and
+// .domino/dependencies_map.json as `domino piece organize` does (written
+// into the repository only by WriteMetadata), and plans one image per
+// dependency group, named as Domino names them.
 //
 // Pieces are taken in the sorted (byte-wise) order of their folder names,
 // not in the file-system order Domino's Path.glob happens to return, so
@@ -68,8 +69,6 @@ type Result struct {
 	// BuildContexts maps Dockerfile FROM images to the overriding base; the
 	// Dockerfile frontend takes them as --build-context NAME=SOURCE.
 	BuildContexts map[string]string
-	// Written lists the files written into the repository (WriteMetadata).
-	Written []string
 }
 
 // PiecesImagesMap is Domino's PIECES_IMAGES_MAP for these groups.
@@ -133,36 +132,13 @@ func Load(ctx context.Context, dir string, in plan.Input) (*plan.Plan, *Result, 
 	if err != nil {
 		return nil, nil, err
 	}
-	res := &Result{Version: repo.config.Version, SourceURL: in.SourceURL}
-	flag := "config.toml VERSION"
-	if in.Version != "" {
-		res.Version, flag = in.Version, "--version-tag"
-	}
-	if err := checkTag(res.Version, flag); err != nil {
+	l, err := newLoader(root, repo, in)
+	if err != nil {
 		return nil, nil, err
 	}
-	if res.SourceURL == "" {
-		res.SourceURL = gitSourceURL(root)
-	}
-	imageName := repo.config.imageRepository(in.Registry)
-	base := DefaultBase
-	if in.Base != "" {
-		base = in.Base
-	}
-
 	// The groups depend on the dependencies only; the schemas add secrets.
-	groups := formGroups(groupInputs(compileMetadata(repo.pieces, nil, res.SourceURL)))
-	images := make([]plan.Image, len(groups))
-	res.BuildContexts = BaseContexts(root, in.Base)
-	for i, g := range groups {
-		g.Image = imageName + ":" + res.Version + "-" + g.Name
-		images[i] = groupImage(g, imageName, res.Version+"-"+g.Name, base)
-		// The base override stands in for Domino's base wherever a group's
-		// Dockerfile names it in FROM.
-		if df := images[i].Dockerfile; df != nil && len(res.BuildContexts) > 0 {
-			df.BuildContexts = res.BuildContexts
-		}
-	}
+	groups := formGroups(groupInputs(compileMetadata(repo.pieces, nil, l.res.SourceURL)))
+	images := l.groupImages(groups)
 
 	// A builder means the images will be built: Domino's Dockerfiles COPY .domino.
 	if in.Builder != nil {
@@ -170,82 +146,165 @@ func Load(ctx context.Context, dir string, in plan.Input) (*plan.Plan, *Result, 
 			return nil, nil, err
 		}
 	}
-	var schemas map[string]schemaSet
-	ps := &problems{}
-	var pydantic string
-	switch {
-	case in.NoSchemas:
-		res.Schemas = "left out (--no-schemas): input_schema, output_schema and secrets_schema are null"
-	case in.MetadataPython != "":
-		ex, err := extractHost(ctx, in.MetadataPython, root, pieceNames(repo.pieces), ps)
-		if err != nil {
-			return nil, nil, err
-		}
-		schemas, pydantic = ex.schemas, ex.pydantic
-		res.Schemas = fmt.Sprintf("read with %s (Python %s, pydantic %s)", in.MetadataPython, ex.python, orNone(ex.pydantic))
-	case in.Builder != nil:
-		schemas, pydantic = map[string]schemaSet{}, "?"
-		var versions []string
-		for i, g := range groups {
-			ex, err := extractInImage(ctx, in.Builder, root, images[i], g, ps)
-			if err != nil {
-				return nil, nil, err
-			}
-			for k, v := range ex.schemas {
-				schemas[k] = v
-			}
-			if ex.pydantic == "" || pydantic != "" {
-				pydantic = ex.pydantic // "" once any image lacks pydantic
-			}
-			versions = append(versions, fmt.Sprintf("%s: Python %s, pydantic %s", g.Name, ex.python, orNone(ex.pydantic)))
-		}
-		res.Schemas = "read in each group's image (" + strings.Join(versions, "; ") + ")"
-	default:
-		if in.WriteMetadata {
-			return nil, nil, errors.New("--write-metadata while planning would write null schemas into .domino: give --metadata-python PYTHON to read them on the host (or --no-schemas), or write the metadata with `assemble build`")
-		}
-		res.Schemas = "not read: planning builds no image (give --metadata-python to read them on the host); they are null here"
+	schemas, err := l.readSchemas(ctx, groups, images)
+	if err != nil {
+		return nil, nil, err
 	}
-	if len(ps.List) > 0 {
-		what := "has pieces whose models.py could not be read"
-		if pydantic == "" {
-			what += " (the interpreter has no pydantic: install it, or use --metadata-python PYTHON with an interpreter that has it, or --no-schemas)"
-		}
-		return nil, nil, ps.err(root, what)
-	}
-
-	compiled := compileMetadata(repo.pieces, schemas, res.SourceURL)
-	groups = formGroups(groupInputs(compiled))
-	for _, g := range groups {
-		g.Image = imageName + ":" + res.Version + "-" + g.Name
-	}
-	res.Groups = derefGroups(groups)
-	res.CompiledMetadata = pyjson.Marshal(compiled, pyjson.Indent(4))
-	res.DependenciesMap = pyjson.Marshal(dependenciesMap(groups), pyjson.Indent(4))
-	meta := metadataLayer(res.CompiledMetadata, res.DependenciesMap, in.Base != "")
+	groups = l.compile(schemas)
+	meta := metadataLayer(l.res.CompiledMetadata, l.res.DependenciesMap, in.Base != "")
 	for i := range images {
 		images[i].Layers = append(images[i].Layers, meta)
 	}
-
 	p := &plan.Plan{
 		Convention: Name,
 		Reason:     fmt.Sprintf("config.toml has a [repository] table and pieces/ exists: %d pieces in %d dependency groups", len(repo.pieces), len(groups)),
 		Root:       root,
 		Images:     images,
 		Files: []plan.File{
-			{Path: CompiledMetadataFile, Content: res.CompiledMetadata},
-			{Path: DependenciesMapFile, Content: res.DependenciesMap},
+			{Path: CompiledMetadataFile, Content: l.res.CompiledMetadata},
+			{Path: DependenciesMapFile, Content: l.res.DependenciesMap},
 		},
 	}
-	if in.WriteMetadata {
-		for _, f := range p.Files {
-			if err := writeFileAtomic(filepath.Join(root, filepath.FromSlash(f.Path)), f.Content); err != nil {
-				return nil, nil, err
-			}
-			res.Written = append(res.Written, f.Path)
+	return p, l.res, nil
+}
+
+// loader carries one Load's settings between its steps.
+type loader struct {
+	root      string
+	repo      *repository
+	in        plan.Input
+	imageName string
+	base      string
+	res       *Result
+}
+
+// newLoader settles the version (checked as a tag), the source URL, the
+// image name and the base.
+func newLoader(root string, repo *repository, in plan.Input) (*loader, error) {
+	res := &Result{Version: repo.config.Version, SourceURL: in.SourceURL}
+	flag := "config.toml VERSION"
+	if in.Version != "" {
+		res.Version, flag = in.Version, "--version-tag"
+	}
+	if err := checkTag(res.Version, flag); err != nil {
+		return nil, err
+	}
+	if res.SourceURL == "" {
+		res.SourceURL = gitSourceURL(root)
+	}
+	base := DefaultBase
+	if in.Base != "" {
+		base = in.Base
+	}
+	res.BuildContexts = BaseContexts(root, in.Base)
+	return &loader{root: root, repo: repo, in: in, imageName: repo.config.imageRepository(in.Registry), base: base, res: res}, nil
+}
+
+// tag is a group's image tag.
+func (l *loader) tag(g *Group) string { return l.res.Version + "-" + g.Name }
+
+// groupImages plans each group's image, without the metadata layer.
+func (l *loader) groupImages(groups []*Group) []plan.Image {
+	images := make([]plan.Image, len(groups))
+	for i, g := range groups {
+		g.Image = l.imageName + ":" + l.tag(g)
+		images[i] = groupImage(g, l.imageName, l.tag(g), l.base)
+		// The base override stands in for Domino's base wherever a group's
+		// Dockerfile names it in FROM.
+		if df := images[i].Dockerfile; df != nil && len(l.res.BuildContexts) > 0 {
+			df.BuildContexts = l.res.BuildContexts
 		}
 	}
-	return p, res, nil
+	return images
+}
+
+// readSchemas reads the pieces' schemas as the input asks: not at all, with
+// a host interpreter, or in each group's image; it sets res.Schemas.
+func (l *loader) readSchemas(ctx context.Context, groups []*Group, images []plan.Image) (map[string]schemaSet, error) {
+	var schemas map[string]schemaSet
+	ps := &problems{}
+	var pydantic string
+	switch {
+	case l.in.NoSchemas:
+		l.res.Schemas = "left out (--no-schemas): input_schema, output_schema and secrets_schema are null"
+	case l.in.MetadataPython != "":
+		ex, err := extractHost(ctx, l.in.MetadataPython, l.root, pieceNames(l.repo.pieces), ps)
+		if err != nil {
+			return nil, err
+		}
+		schemas, pydantic = ex.schemas, ex.pydantic
+		l.res.Schemas = fmt.Sprintf("read with %s (Python %s, pydantic %s)", l.in.MetadataPython, ex.python, orNone(ex.pydantic))
+	case l.in.Builder != nil:
+		var err error
+		if schemas, pydantic, err = l.readSchemasInImages(ctx, groups, images, ps); err != nil {
+			return nil, err
+		}
+	default:
+		if l.in.WriteMetadata {
+			return nil, errors.New("--write-metadata while planning would write null schemas into .domino: give --metadata-python PYTHON to read them on the host (or --no-schemas), or write the metadata with `assemble build`")
+		}
+		l.res.Schemas = "not read: planning builds no image (give --metadata-python to read them on the host); they are null here"
+	}
+	if len(ps.List) > 0 {
+		what := "has pieces whose models.py could not be read"
+		if pydantic == "" {
+			what += " (the interpreter has no pydantic: install it, or use --metadata-python PYTHON with an interpreter that has it, or --no-schemas)"
+		}
+		return nil, ps.err(l.root, what)
+	}
+	return schemas, nil
+}
+
+// readSchemasInImages builds each group's image with the builder and reads
+// its pieces' schemas there. pydantic is "" once any image lacks it.
+func (l *loader) readSchemasInImages(ctx context.Context, groups []*Group, images []plan.Image, ps *problems) (map[string]schemaSet, string, error) {
+	schemas, pydantic := map[string]schemaSet{}, "?"
+	var versions []string
+	for i, g := range groups {
+		ex, err := extractInImage(ctx, l.in.Builder, l.root, images[i], g, ps)
+		if err != nil {
+			return nil, "", err
+		}
+		for k, v := range ex.schemas {
+			schemas[k] = v
+		}
+		if ex.pydantic == "" || pydantic != "" {
+			pydantic = ex.pydantic
+		}
+		versions = append(versions, fmt.Sprintf("%s: Python %s, pydantic %s", g.Name, ex.python, orNone(ex.pydantic)))
+	}
+	l.res.Schemas = "read in each group's image (" + strings.Join(versions, "; ") + ")"
+	return schemas, pydantic, nil
+}
+
+// compile makes compiled_metadata.json with the schemas, forms the groups
+// again from it (the schemas add the secrets) and renders
+// dependencies_map.json, as json.dump(indent=4) writes them.
+func (l *loader) compile(schemas map[string]schemaSet) []*Group {
+	compiled := compileMetadata(l.repo.pieces, schemas, l.res.SourceURL)
+	groups := formGroups(groupInputs(compiled))
+	for _, g := range groups {
+		g.Image = l.imageName + ":" + l.tag(g)
+	}
+	l.res.Groups = derefGroups(groups)
+	l.res.CompiledMetadata = pyjson.Marshal(compiled, pyjson.Indent(4))
+	l.res.DependenciesMap = pyjson.Marshal(dependenciesMap(groups), pyjson.Indent(4))
+	return groups
+}
+
+// WriteMetadata writes a pieces plan's generated files (.domino/*.json)
+// into its repository, as `domino piece organize` does. Load never writes
+// them: the pipeline calls this after planning when the user asked
+// (--write-metadata). It returns the paths written, relative to the root.
+func WriteMetadata(p *plan.Plan) ([]string, error) {
+	var written []string
+	for _, f := range p.Files {
+		if err := writeFileAtomic(filepath.Join(p.Root, filepath.FromSlash(f.Path)), f.Content); err != nil {
+			return written, err
+		}
+		written = append(written, f.Path)
+	}
+	return written, nil
 }
 
 func orNone(s string) string {

@@ -212,7 +212,7 @@ func TestExpectedFilesRoundTripThroughPython(t *testing.T) {
 
 // Overrides: registry, version, base (the XCom file joins the metadata
 // layer, and the Dockerfile's FROM maps to the base); writing the metadata
-// into the repository; source_url from the git remote.
+// into the repository after planning; source_url from the git remote.
 func TestLoadOverrides(t *testing.T) {
 	py := hostPython(t)
 	repo := copyRepo(t, sampleRepo)
@@ -243,6 +243,15 @@ func TestLoadOverrides(t *testing.T) {
 	if len(gen.Files) != 3 || gen.Files[2].Path != XComFile || string(gen.Files[2].Content) != "{}\n" {
 		t.Errorf("metadata layer over a foreign base: %+v", gen.Files)
 	}
+	// Load plans the files and writes nothing; WriteMetadata, which the
+	// pipeline calls after planning for --write-metadata, writes them.
+	if _, err := os.Stat(filepath.Join(repo, ".domino")); err == nil {
+		t.Error("Load wrote .domino into the repository")
+	}
+	written, err := WriteMetadata(p)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range []struct {
 		path string
 		want []byte
@@ -252,8 +261,8 @@ func TestLoadOverrides(t *testing.T) {
 			t.Errorf("%s not written: %v", f.path, err)
 		}
 	}
-	if strings.Join(res.Written, ",") != CompiledMetadataFile+","+DependenciesMapFile {
-		t.Errorf("written: %v", res.Written)
+	if strings.Join(written, ",") != CompiledMetadataFile+","+DependenciesMapFile {
+		t.Errorf("written: %v", written)
 	}
 	if _, err := exec.LookPath("git"); err == nil {
 		if res.SourceURL != sampleSource || !bytes.Contains(res.CompiledMetadata, []byte(sampleSource+"/tree/main/pieces/ToolPiece")) || bytes.Contains(res.CompiledMetadata, []byte("user:secret")) {
