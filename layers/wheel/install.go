@@ -215,166 +215,255 @@ type installOptions struct {
 // installWheel lays out a wheel as pip's installer would: the entries it
 // writes, every file checked against the wheel's RECORD.
 func installWheel(wheelPath, filename string, t *Target, opt installOptions) ([]installedFile, error) {
+	w, err := openWheel(wheelPath, filename)
+	if err != nil {
+		return nil, err
+	}
+	defer w.zr.Close()
+	h, err := w.readHeaders()
+	if err != nil {
+		return nil, err
+	}
+	libDir := t.Platlib
+	if h.purelibRoot {
+		libDir = t.Purelib
+	}
+	out, err := w.memberFiles(h, libDir, t)
+	if err != nil {
+		return nil, err
+	}
+	// Entry points, generated after the files, replace same-named scripts.
+	scripts, err := w.entryPointScripts(t)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, scripts...)
+	dist := path.Join(libDir, w.distInfo)
+	out = append(out, distInfoFiles(dist, opt)...)
+	uniq := dedupeByDest(out)
+	rec, err := recordFile(uniq, libDir, w.distInfo)
+	if err != nil {
+		return nil, fmt.Errorf("wheel %s: %w", filename, err)
+	}
+	return append(uniq, rec), nil
+}
+
+// wheelArchive is an open wheel with its members checked for safe names.
+type wheelArchive struct {
+	path, filename string
+	zr             *zip.ReadCloser
+	members        map[string]*zip.File
+	names          []string // sorted
+	distInfo       string
+}
+
+// openWheel opens a wheel, refusing unsafe or repeated member names, and
+// finds its .dist-info directory. The caller closes w.zr.
+func openWheel(wheelPath, filename string) (*wheelArchive, error) {
 	zr, err := zip.OpenReader(wheelPath)
 	if err != nil {
 		return nil, fmt.Errorf("wheel %s is not a valid zip file: %w", filename, err)
 	}
-	defer zr.Close()
-	wf, err := ParseWheelFilename(filename)
-	if err != nil {
+	if _, err := ParseWheelFilename(filename); err != nil {
+		zr.Close()
 		return nil, err
 	}
-	members := map[string]*zip.File{}
-	var names []string
-	for _, f := range zr.File {
+	w := &wheelArchive{path: wheelPath, filename: filename, zr: zr, members: map[string]*zip.File{}}
+	if err := w.index(); err != nil {
+		zr.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *wheelArchive) index() error {
+	for _, f := range w.zr.File {
 		if strings.HasSuffix(f.Name, "/") {
 			continue
 		}
 		if err := checkMemberName(f.Name); err != nil {
-			return nil, fmt.Errorf("wheel %s: %w", filename, err)
+			return fmt.Errorf("wheel %s: %w", w.filename, err)
 		}
-		if _, dup := members[f.Name]; dup {
-			return nil, fmt.Errorf("wheel %s: member %s appears twice", filename, f.Name)
+		if _, dup := w.members[f.Name]; dup {
+			return fmt.Errorf("wheel %s: member %s appears twice", w.filename, f.Name)
 		}
-		members[f.Name] = f
-		names = append(names, f.Name)
+		w.members[f.Name] = f
+		w.names = append(w.names, f.Name)
 	}
-	sort.Strings(names)
-	distInfo, err := findDistInfo(&zr.Reader, filename)
+	sort.Strings(w.names)
+	di, err := findDistInfo(&w.zr.Reader, w.filename)
+	w.distInfo = di
+	return err
+}
+
+// read returns a member's content (at most 64 MiB).
+func (w *wheelArchive) read(name string) ([]byte, error) {
+	f := w.members[name]
+	if f == nil {
+		return nil, fmt.Errorf("wheel %s has no %s", w.filename, name)
+	}
+	rc, err := f.Open()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("wheel %s: %s: %w", w.filename, name, err)
 	}
-	read := func(name string) ([]byte, error) {
-		f := members[name]
-		if f == nil {
-			return nil, fmt.Errorf("wheel %s has no %s", filename, name)
-		}
-		rc, err := f.Open()
-		if err != nil {
-			return nil, fmt.Errorf("wheel %s: %s: %w", filename, name, err)
-		}
-		defer rc.Close()
-		b, err := io.ReadAll(io.LimitReader(rc, 64<<20))
-		if err != nil {
-			return nil, fmt.Errorf("wheel %s: %s: %w", filename, name, err)
-		}
-		return b, nil
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("wheel %s: %s: %w", w.filename, name, err)
 	}
-	wheelMeta, err := read(distInfo + "/WHEEL")
+	return b, nil
+}
+
+// wheelHeaders is what the .dist-info says about installing the wheel.
+type wheelHeaders struct {
+	purelibRoot bool
+	meta        *Metadata
+	record      map[string]recordRow
+}
+
+// readHeaders checks WHEEL (version 1.x), METADATA (the file name's project
+// and version) and reads RECORD.
+func (w *wheelArchive) readHeaders() (*wheelHeaders, error) {
+	wf, _ := ParseWheelFilename(w.filename)
+	wheelMeta, err := w.read(w.distInfo + "/WHEEL")
 	if err != nil {
 		return nil, err
 	}
 	wh, err := parseHeaders(wheelMeta)
 	if err != nil {
-		return nil, fmt.Errorf("wheel %s: malformed WHEEL file: %w", filename, err)
+		return nil, fmt.Errorf("wheel %s: malformed WHEEL file: %w", w.filename, err)
 	}
 	if v := wh["wheel-version"]; len(v) == 0 || !strings.HasPrefix(v[0], "1.") {
-		return nil, fmt.Errorf("wheel %s: Wheel-Version %v is not supported (want 1.x)", filename, v)
+		return nil, fmt.Errorf("wheel %s: Wheel-Version %v is not supported (want 1.x)", w.filename, v)
 	}
-	purelibRoot := len(wh["root-is-purelib"]) > 0 && strings.EqualFold(wh["root-is-purelib"][0], "true")
-	mb, err := read(distInfo + "/METADATA")
+	h := &wheelHeaders{purelibRoot: len(wh["root-is-purelib"]) > 0 && strings.EqualFold(wh["root-is-purelib"][0], "true")}
+	mb, err := w.read(w.distInfo + "/METADATA")
 	if err != nil {
 		return nil, err
 	}
-	meta, err := ParseMetadata(mb)
-	if err != nil {
-		return nil, fmt.Errorf("wheel %s: %w", filename, err)
+	if h.meta, err = ParseMetadata(mb); err != nil {
+		return nil, fmt.Errorf("wheel %s: %w", w.filename, err)
 	}
-	if NormalizeName(meta.Name) != NormalizeName(wf.Name) {
-		return nil, fmt.Errorf("wheel %s: METADATA names project %q", filename, meta.Name)
+	if NormalizeName(h.meta.Name) != NormalizeName(wf.Name) {
+		return nil, fmt.Errorf("wheel %s: METADATA names project %q", w.filename, h.meta.Name)
 	}
-	if mv, fv := mustParse(meta.Version), mustParse(wf.Version); mv.Compare(fv) != 0 {
-		return nil, fmt.Errorf("wheel %s: METADATA has version %s, the file name %s", filename, meta.Version, wf.Version)
+	if mv, fv := mustParse(h.meta.Version), mustParse(wf.Version); mv.Compare(fv) != 0 {
+		return nil, fmt.Errorf("wheel %s: METADATA has version %s, the file name %s", w.filename, h.meta.Version, wf.Version)
 	}
-	recb, err := read(distInfo + "/RECORD")
+	recb, err := w.read(w.distInfo + "/RECORD")
 	if err != nil {
 		return nil, err
 	}
 	rows, err := parseRecord(recb)
 	if err != nil {
-		return nil, fmt.Errorf("wheel %s: %w", filename, err)
+		return nil, fmt.Errorf("wheel %s: %w", w.filename, err)
 	}
-	record := map[string]recordRow{}
+	h.record = map[string]recordRow{}
 	for _, r := range rows {
-		record[r.path] = r
+		h.record[r.path] = r
 	}
-	libDir := t.Platlib
-	if purelibRoot {
-		libDir = t.Purelib
-	}
-	dataPrefix := strings.TrimSuffix(distInfo, ".dist-info") + ".data/"
+	return h, nil
+}
+
+// memberFiles places every member (verified against RECORD) in its scheme's
+// directory, except the .dist-info files pip writes itself.
+func (w *wheelArchive) memberFiles(h *wheelHeaders, libDir string, t *Target) ([]installedFile, error) {
+	dataPrefix := strings.TrimSuffix(w.distInfo, ".dist-info") + ".data/"
 	var out []installedFile
-	for _, name := range names {
-		f := members[name]
+	for _, name := range w.names {
 		switch name {
-		case distInfo + "/RECORD", distInfo + "/RECORD.jws", distInfo + "/RECORD.p7s",
-			distInfo + "/INSTALLER", distInfo + "/REQUESTED", distInfo + "/direct_url.json":
+		case w.distInfo + "/RECORD", w.distInfo + "/RECORD.jws", w.distInfo + "/RECORD.p7s",
+			w.distInfo + "/INSTALLER", w.distInfo + "/REQUESTED", w.distInfo + "/direct_url.json":
 			continue // pip writes these itself
 		}
-		row, ok := record[name]
-		if !ok {
-			return nil, fmt.Errorf("wheel %s: %s is not listed in RECORD; the wheel is corrupt", filename, name)
-		}
-		if err := verifyMember(f, row); err != nil {
-			return nil, fmt.Errorf("wheel %s: %w", filename, err)
-		}
-		dest, script, err := destination(name, dataPrefix, libDir, meta.Name, t)
-		if err != nil {
-			return nil, fmt.Errorf("wheel %s: %w", filename, err)
-		}
-		mode := fs.FileMode(0o644)
-		if f.Mode()&0o111 != 0 {
-			mode = 0o755
-		}
-		off, err := f.DataOffset()
-		if err != nil {
-			return nil, fmt.Errorf("wheel %s: %s: %w", filename, name, err)
-		}
-		inf := installedFile{dest: dest, mode: mode, size: int64(f.UncompressedSize64), recHash: row.hash, recSize: row.size,
-			member: &zipMember{wheel: wheelPath, offset: off, csize: int64(f.CompressedSize64), method: f.Method}}
-		if script {
-			// pip keeps the zip's mode here too: a script not marked
-			// executable in the wheel stays 0644.
-			b, err := read(name)
-			if err != nil {
-				return nil, err
-			}
-			if bytes.HasPrefix(b, []byte("#!python")) {
-				// pip's fix_script: the whole first line becomes the interpreter.
-				rest := b[len(b):]
-				if i := bytes.IndexByte(b, '\n'); i >= 0 {
-					rest = b[i+1:]
-				}
-				nb := append([]byte("#!"+t.Interpreter+"\n"), rest...)
-				inf.data, inf.member, inf.size = nb, nil, int64(len(nb))
-				inf.recHash, inf.recSize = recordHash(nb), strconv.Itoa(len(nb))
-			}
-		}
-		out = append(out, inf)
-	}
-	// Entry points, generated after the files, replace same-named scripts.
-	if epb, ok := members[distInfo+"/entry_points.txt"]; ok && epb != nil {
-		b, err := read(distInfo + "/entry_points.txt")
+		inf, err := w.memberFile(name, h, dataPrefix, libDir, t)
 		if err != nil {
 			return nil, err
 		}
-		console, gui, err := parseEntryPoints(b)
-		if err != nil {
-			return nil, fmt.Errorf("wheel %s: %w", filename, err)
-		}
-		for _, ep := range append(pipScripts(console, t.Python), gui...) {
-			if ep.name == "" || strings.ContainsAny(ep.name, "/\\") || ep.name == "." || ep.name == ".." {
-				return nil, fmt.Errorf("wheel %s: entry point name %q is not a file name", filename, ep.name)
-			}
-			b, err := launcher(t.Interpreter, ep.name, ep.value)
-			if err != nil {
-				return nil, fmt.Errorf("wheel %s: %w", filename, err)
-			}
-			out = append(out, generated(path.Join(t.Scripts, ep.name), 0o755, b))
-		}
+		out = append(out, inf)
 	}
-	dist := path.Join(libDir, distInfo)
-	out = append(out, generated(dist+"/INSTALLER", 0o644, []byte("pip\n")))
+	return out, nil
+}
+
+// memberFile verifies one member and places it; a script whose first line
+// is #!python gets the target's interpreter, as pip's fix_script does.
+func (w *wheelArchive) memberFile(name string, h *wheelHeaders, dataPrefix, libDir string, t *Target) (installedFile, error) {
+	f := w.members[name]
+	row, ok := h.record[name]
+	if !ok {
+		return installedFile{}, fmt.Errorf("wheel %s: %s is not listed in RECORD; the wheel is corrupt", w.filename, name)
+	}
+	if err := verifyMember(f, row); err != nil {
+		return installedFile{}, fmt.Errorf("wheel %s: %w", w.filename, err)
+	}
+	dest, script, err := destination(name, dataPrefix, libDir, h.meta.Name, t)
+	if err != nil {
+		return installedFile{}, fmt.Errorf("wheel %s: %w", w.filename, err)
+	}
+	mode := fs.FileMode(0o644)
+	if f.Mode()&0o111 != 0 {
+		mode = 0o755
+	}
+	off, err := f.DataOffset()
+	if err != nil {
+		return installedFile{}, fmt.Errorf("wheel %s: %s: %w", w.filename, name, err)
+	}
+	inf := installedFile{dest: dest, mode: mode, size: int64(f.UncompressedSize64), recHash: row.hash, recSize: row.size,
+		member: &zipMember{wheel: w.path, offset: off, csize: int64(f.CompressedSize64), method: f.Method}}
+	if !script {
+		return inf, nil
+	}
+	// pip keeps the zip's mode here too: a script not marked
+	// executable in the wheel stays 0644.
+	b, err := w.read(name)
+	if err != nil {
+		return installedFile{}, err
+	}
+	if bytes.HasPrefix(b, []byte("#!python")) {
+		// pip's fix_script: the whole first line becomes the interpreter.
+		rest := b[len(b):]
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			rest = b[i+1:]
+		}
+		nb := append([]byte("#!"+t.Interpreter+"\n"), rest...)
+		inf.data, inf.member, inf.size = nb, nil, int64(len(nb))
+		inf.recHash, inf.recSize = recordHash(nb), strconv.Itoa(len(nb))
+	}
+	return inf, nil
+}
+
+// entryPointScripts makes the console and GUI launchers of entry_points.txt.
+func (w *wheelArchive) entryPointScripts(t *Target) ([]installedFile, error) {
+	name := w.distInfo + "/entry_points.txt"
+	if w.members[name] == nil {
+		return nil, nil
+	}
+	b, err := w.read(name)
+	if err != nil {
+		return nil, err
+	}
+	console, gui, err := parseEntryPoints(b)
+	if err != nil {
+		return nil, fmt.Errorf("wheel %s: %w", w.filename, err)
+	}
+	var out []installedFile
+	for _, ep := range append(pipScripts(console, t.Python), gui...) {
+		if ep.name == "" || strings.ContainsAny(ep.name, "/\\") || ep.name == "." || ep.name == ".." {
+			return nil, fmt.Errorf("wheel %s: entry point name %q is not a file name", w.filename, ep.name)
+		}
+		b, err := launcher(t.Interpreter, ep.name, ep.value)
+		if err != nil {
+			return nil, fmt.Errorf("wheel %s: %w", w.filename, err)
+		}
+		out = append(out, generated(path.Join(t.Scripts, ep.name), 0o755, b))
+	}
+	return out, nil
+}
+
+// distInfoFiles are the files pip adds to the .dist-info: INSTALLER,
+// REQUESTED for a requested distribution, direct_url.json for a URL.
+func distInfoFiles(dist string, opt installOptions) []installedFile {
+	out := []installedFile{generated(dist+"/INSTALLER", 0o644, []byte("pip\n"))}
 	if opt.requested {
 		out = append(out, generated(dist+"/REQUESTED", 0o644, nil))
 	}
@@ -393,10 +482,15 @@ func installWheel(wheelPath, filename string, t *Target, opt installOptions) ([]
 		// pip: json.dumps(direct_url.to_dict(), sort_keys=True).
 		out = append(out, generated(dist+"/direct_url.json", 0o644, pyjson.Marshal(du, pyjson.SortKeys())))
 	}
-	// Later files replace earlier ones at the same path, as on a file system.
+	return out
+}
+
+// dedupeByDest keeps the last file at each path, in the first one's place,
+// as later files replace earlier ones on a file system.
+func dedupeByDest(files []installedFile) []installedFile {
 	byDest := map[string]int{}
 	var uniq []installedFile
-	for _, f := range out {
+	for _, f := range files {
 		if i, ok := byDest[f.dest]; ok {
 			uniq[i] = f
 			continue
@@ -404,13 +498,18 @@ func installWheel(wheelPath, filename string, t *Target, opt installOptions) ([]
 		byDest[f.dest] = len(uniq)
 		uniq = append(uniq, f)
 	}
-	var rec strings.Builder
+	return uniq
+}
+
+// recordFile writes RECORD as pip does: a row per installed file, its path
+// relative to libDir, plus RECORD's own empty row; sorted, CRLF-terminated.
+func recordFile(files []installedFile, libDir, distInfo string) (installedFile, error) {
 	type line struct{ p, h, s string }
 	var lines []line
-	for _, f := range uniq {
+	for _, f := range files {
 		rp, err := filepath.Rel(libDir, f.dest)
 		if err != nil {
-			return nil, fmt.Errorf("wheel %s: %w", filename, err)
+			return installedFile{}, err
 		}
 		lines = append(lines, line{filepath.ToSlash(rp), f.recHash, f.recSize})
 	}
@@ -425,12 +524,12 @@ func installWheel(wheelPath, filename string, t *Target, opt installOptions) ([]
 		}
 		return a.s < b.s
 	})
+	var rec strings.Builder
 	for _, l := range lines {
 		rec.WriteString(csvField(l.p) + "," + csvField(l.h) + "," + csvField(l.s) + "\r\n")
 	}
-	recf := installedFile{dest: dist + "/RECORD", mode: 0o644, data: []byte(rec.String())}
-	recf.size = int64(len(recf.data))
-	return append(uniq, recf), nil
+	data := []byte(rec.String())
+	return installedFile{dest: path.Join(libDir, distInfo, "RECORD"), mode: 0o644, data: data, size: int64(len(data))}, nil
 }
 
 func mustParse(s string) Version {
