@@ -495,104 +495,136 @@ func (s *session) project(name string) (*project, error) {
 		return p, nil
 	}
 	p := &project{}
-	var links []fileLink
+	links, err := s.projectLinks(name, p)
+	if err != nil {
+		return nil, err
+	}
+	byVersion, sdists := s.wheelCandidates(name, p, links)
+	for _, c := range byVersion {
+		sortFiles(c.files)
+		p.cands = append(p.cands, c)
+	}
+	sort.Slice(p.cands, func(i, j int) bool { return p.cands[i].version.Compare(p.cands[j].version) > 0 })
+	s.noteSdists(name, p, byVersion, sdists)
+	s.projects[name] = p
+	return p, nil
+}
+
+// projectLinks lists a project's files: its direct URL, else its page on
+// every index and every find-links page or directory.
+func (s *session) projectLinks(name string, p *project) ([]fileLink, error) {
 	if d, ok := s.direct[name]; ok {
 		l, err := directLink(d)
 		if err != nil {
 			return nil, err
 		}
-		links = append(links, l)
-	} else {
-		for _, ix := range s.indexes {
-			pageURL := strings.TrimSuffix(ix, "/") + "/" + name + "/"
-			ls, err := s.r.client.page(s.ctx, pageURL)
-			if errors.Is(err, errNotFound) {
-				p.why = append(p.why, fmt.Sprintf("%s answered 404 Not Found for %s", redactURL(ix), name))
-				p.notFound++
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("looking up %s: %w", name, err)
-			}
-			links = append(links, ls...)
-		}
-		for _, fl := range s.findLinks {
-			var ls []fileLink
-			var err error
-			if isURL(fl) {
-				ls, err = s.r.client.page(s.ctx, fl)
-				if errors.Is(err, errNotFound) {
-					err = fmt.Errorf("find-links page %s: HTTP 404 Not Found", redactURL(fl))
-				}
-			} else {
-				ls, err = dirLinks(fl)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("looking up %s: %w", name, err)
-			}
-			links = append(links, ls...)
-		}
+		return []fileLink{l}, nil
 	}
+	var links []fileLink
+	for _, ix := range s.indexes {
+		pageURL := strings.TrimSuffix(ix, "/") + "/" + name + "/"
+		ls, err := s.r.client.page(s.ctx, pageURL)
+		if errors.Is(err, errNotFound) {
+			p.why = append(p.why, fmt.Sprintf("%s answered 404 Not Found for %s", redactURL(ix), name))
+			p.notFound++
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("looking up %s: %w", name, err)
+		}
+		links = append(links, ls...)
+	}
+	for _, fl := range s.findLinks {
+		var ls []fileLink
+		var err error
+		if isURL(fl) {
+			ls, err = s.r.client.page(s.ctx, fl)
+			if errors.Is(err, errNotFound) {
+				err = fmt.Errorf("find-links page %s: HTTP 404 Not Found", redactURL(fl))
+			}
+		} else {
+			ls, err = dirLinks(fl)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("looking up %s: %w", name, err)
+		}
+		links = append(links, ls...)
+	}
+	return links, nil
+}
+
+// wheelCandidates groups the project's usable wheels by version, noting in
+// p.why why others were skipped, and lists its source distributions by
+// version.
+func (s *session) wheelCandidates(name string, p *project, links []fileLink) (map[string]*candidate, map[string][]string) {
 	byVersion := map[string]*candidate{}
 	sdists := map[string][]string{}
 	for i := range links {
 		l := &links[i]
-		if strings.HasSuffix(l.Filename, ".whl") {
-			wf, err := ParseWheelFilename(l.Filename)
-			if err != nil || NormalizeName(wf.Name) != name {
-				continue
+		if !strings.HasSuffix(l.Filename, ".whl") {
+			if v, ok := sdistVersion(l.Filename, name); ok {
+				sdists[v] = append(sdists[v], l.Filename)
 			}
-			v, _ := ParseVersion(wf.Version)
-			if !s.requiresPythonOK(l.RequiresPython) {
-				p.why = append(p.why, fmt.Sprintf("%s requires Python %s", l.Filename, l.RequiresPython))
-				continue
-			}
-			best := -1
-			for _, tag := range wf.Tags() {
-				if r, ok := s.rank[tag]; ok && (best < 0 || r < best) {
-					best = r
-				}
-			}
-			if best < 0 {
-				p.why = append(p.why, fmt.Sprintf("%s is not for this interpreter/platform", l.Filename))
-				continue
-			}
-			key := v.String()
-			c := byVersion[key]
-			if c == nil {
-				c = &candidate{name: name, version: v, direct: s.direct[name].URL != ""}
-				byVersion[key] = c
-			}
-			l.rank, l.build = best, wf.Build
-			c.files = append(c.files, l)
 			continue
 		}
-		if v, ok := sdistVersion(l.Filename, name); ok {
-			sdists[v] = append(sdists[v], l.Filename)
+		wf, err := ParseWheelFilename(l.Filename)
+		if err != nil || NormalizeName(wf.Name) != name {
+			continue
 		}
+		v, _ := ParseVersion(wf.Version)
+		if !s.requiresPythonOK(l.RequiresPython) {
+			p.why = append(p.why, fmt.Sprintf("%s requires Python %s", l.Filename, l.RequiresPython))
+			continue
+		}
+		best := -1
+		for _, tag := range wf.Tags() {
+			if r, ok := s.rank[tag]; ok && (best < 0 || r < best) {
+				best = r
+			}
+		}
+		if best < 0 {
+			p.why = append(p.why, fmt.Sprintf("%s is not for this interpreter/platform", l.Filename))
+			continue
+		}
+		key := v.String()
+		c := byVersion[key]
+		if c == nil {
+			c = &candidate{name: name, version: v, direct: s.direct[name].URL != ""}
+			byVersion[key] = c
+		}
+		l.rank, l.build = best, wf.Build
+		c.files = append(c.files, l)
 	}
-	for _, c := range byVersion {
-		sort.SliceStable(c.files, func(i, j int) bool {
-			a, b := c.files[i], c.files[j]
-			if a.Yanked != b.Yanked {
-				return !a.Yanked
-			}
-			if a.rank != b.rank {
-				return a.rank < b.rank
-			}
-			an, as := buildKey(a.build)
-			bn, bs := buildKey(b.build)
-			if an != bn {
-				return an > bn
-			}
-			if as != bs {
-				return as > bs
-			}
-			return a.Filename < b.Filename
-		})
-		p.cands = append(p.cands, c)
-	}
-	sort.Slice(p.cands, func(i, j int) bool { return p.cands[i].version.Compare(p.cands[j].version) > 0 })
+	return byVersion, sdists
+}
+
+// sortFiles orders one version's wheels as pip prefers them: not yanked,
+// the best tag, the highest build tag, then by name.
+func sortFiles(files []*fileLink) {
+	sort.SliceStable(files, func(i, j int) bool {
+		a, b := files[i], files[j]
+		if a.Yanked != b.Yanked {
+			return !a.Yanked
+		}
+		if a.rank != b.rank {
+			return a.rank < b.rank
+		}
+		an, as := buildKey(a.build)
+		bn, bs := buildKey(b.build)
+		if an != bn {
+			return an > bn
+		}
+		if as != bs {
+			return as > bs
+		}
+		return a.Filename < b.Filename
+	})
+}
+
+// noteSdists says when versions newer than every wheel have only source
+// distributions: an error's reason when there is no wheel at all, else a
+// debug line.
+func (s *session) noteSdists(name string, p *project, byVersion map[string]*candidate, sdists map[string][]string) {
 	var newestWheel *Version
 	if len(p.cands) > 0 {
 		newestWheel = &p.cands[0].version
@@ -611,15 +643,14 @@ func (s *session) project(name string) (*project, error) {
 		}
 	}
 	sort.Strings(onlySdist)
-	if len(onlySdist) > 0 {
-		if newestWheel == nil {
-			p.why = append(p.why, fmt.Sprintf("%s has only source distributions (%s); assemble installs wheels only: build a wheel (pip wheel %s -w wheelhouse) and add --find-links wheelhouse", name, strings.Join(onlySdist, ", "), name))
-		} else {
-			slog.Debug("wheel: newer versions have no wheel and are skipped", "project", name, "files", onlySdist)
-		}
+	if len(onlySdist) == 0 {
+		return
 	}
-	s.projects[name] = p
-	return p, nil
+	if newestWheel == nil {
+		p.why = append(p.why, fmt.Sprintf("%s has only source distributions (%s); assemble installs wheels only: build a wheel (pip wheel %s -w wheelhouse) and add --find-links wheelhouse", name, strings.Join(onlySdist, ", "), name))
+	} else {
+		slog.Debug("wheel: newer versions have no wheel and are skipped", "project", name, "files", onlySdist)
+	}
 }
 
 func sdistVersion(fn, name string) (string, bool) {
