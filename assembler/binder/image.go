@@ -110,91 +110,130 @@ func (b *builder) readBase(ctx context.Context) error {
 // template orders them: the user (with the entrypoint), system packages,
 // Python packages, the repository, then what must run over the repository.
 func (b *builder) image(ctx context.Context) (plan.Image, error) {
-	r, u := b.r, b.u
 	im := plan.Image{Base: b.base}
+	py, err := b.pythonPlan(ctx)
+	if err != nil {
+		return im, err
+	}
+	users, err := b.userLayer()
+	if err != nil {
+		return im, err
+	}
+	im.Layers = append(im.Layers, users)
+	system, err := b.systemLayers()
+	if err != nil {
+		return im, err
+	}
+	im.Layers = append(im.Layers, system...)
+	if py.layer != nil {
+		im.Layers = append(im.Layers, plan.Layer{Kind: plan.KindPython, Python: py.layer, Source: strings.Join(py.sources, " "), Comment: "Python packages"})
+	}
+	repo, err := b.repositoryLayers(py)
+	if err != nil {
+		return im, err
+	}
+	im.Layers = append(im.Layers, repo...)
+	im.Config = b.config(py)
+	return im, nil
+}
 
-	// What to install with pip: requirements files, inline lines and the
-	// repository's own packages (installed after the copy). A deb: base's
-	// Python is known without reading the base, so a wrong runtime.txt fails
-	// before anything is built.
+// pythonPlan decides what to install with pip: requirements files, inline
+// lines and the repository's own packages (installed after the copy). A
+// deb: base's Python is known without reading the base, so a wrong
+// runtime.txt fails before anything is built.
+func (b *builder) pythonPlan(ctx context.Context) (*pyPlan, error) {
 	var py *pyPlan
 	var err error
 	if b.debSuite != "" {
 		if py, err = b.python3(); err != nil {
-			return im, err
+			return nil, err
 		}
 	}
 	if err := b.readBase(ctx); err != nil {
-		return im, err
+		return nil, err
 	}
 	if py == nil {
 		if py, err = b.python3(); err != nil {
-			return im, err
+			return nil, err
 		}
 	}
+	return py, nil
+}
 
-	withHomeDir := u.repoDir != u.home
-	users, err := userLayer(b.accounts, u.name, u.uid, u.home, withHomeDir)
+// userLayer makes the notebook user and its home. The entrypoint goes with
+// the user: both are small and depend on no repository file, and one layer
+// fewer is one copy fewer for every container engine that stores layers as
+// snapshots.
+func (b *builder) userLayer() (plan.Layer, error) {
+	u := b.u
+	users, err := userLayer(b.accounts, u.name, u.uid, u.home, u.repoDir != u.home)
 	if err != nil {
-		return im, err
+		return plan.Layer{}, err
 	}
-	// The entrypoint goes with the user: both are small and depend on no
-	// repository file, and one layer fewer is one copy fewer for every
-	// container engine that stores layers as snapshots.
 	users.Files = append(users.Files, plan.GeneratedFile{Path: EntrypointPath, Content: []byte(entrypointScript), Mode: 0o755})
-	im.Layers = append(im.Layers, plan.Layer{Kind: plan.KindGenerated, Generated: users, Source: "repo2docker: notebook user",
-		Comment: fmt.Sprintf("notebook user %s (%d:%d), home %s; repo2docker-entrypoint", u.name, u.uid, u.uid, u.home)})
+	return plan.Layer{Kind: plan.KindGenerated, Generated: users, Source: "repo2docker: notebook user",
+		Comment: fmt.Sprintf("notebook user %s (%d:%d), home %s; repo2docker-entrypoint", u.name, u.uid, u.uid, u.home)}, nil
+}
 
+// systemLayers are the Debian packages: Python and repo2docker's base
+// packages over a deb: base, then apt.txt's.
+func (b *builder) systemLayers() ([]plan.Layer, error) {
+	var out []plan.Layer
 	if b.debSuite != "" {
 		var pkgs []plan.Package
 		for _, n := range envPackages {
 			pkgs = append(pkgs, plan.Package{Name: n, Where: "repo2docker: Python and base packages"})
 		}
-		im.Layers = append(im.Layers, plan.Layer{Kind: plan.KindDeb, Deb: &plan.DebLayer{Packages: pkgs}, Source: "repo2docker: Python and base packages",
+		out = append(out, plan.Layer{Kind: plan.KindDeb, Deb: &plan.DebLayer{Packages: pkgs}, Source: "repo2docker: Python and base packages",
 			Comment: "python3, pip and repo2docker's base packages"})
 	} else {
 		b.res.Notes = append(b.res.Notes, "base "+b.base+" is used as it is: its Python (if any) takes the requirements, and repo2docker's base packages (less, unzip, gettext-base) are not added")
 	}
-
-	if apt := r.path("apt.txt"); r.exists(apt) {
-		pkgs, err := r.aptPackages(apt)
+	if apt := b.r.path("apt.txt"); b.r.exists(apt) {
+		pkgs, err := b.r.aptPackages(apt)
 		if err != nil {
-			return im, err
+			return nil, err
 		}
 		if len(pkgs) > 0 {
-			im.Layers = append(im.Layers, plan.Layer{Kind: plan.KindDeb, Deb: &plan.DebLayer{Packages: pkgs}, Source: apt, Comment: "apt.txt"})
+			out = append(out, plan.Layer{Kind: plan.KindDeb, Deb: &plan.DebLayer{Packages: pkgs}, Source: apt, Comment: "apt.txt"})
 		}
 	}
+	return out, nil
+}
 
-	if py.layer != nil {
-		im.Layers = append(im.Layers, plan.Layer{Kind: plan.KindPython, Python: py.layer, Source: strings.Join(py.sources, " "), Comment: "Python packages"})
-	}
-
+// repositoryLayers are the repository's files, then what runs over them:
+// pip for the repository's own packages, and postBuild.
+func (b *builder) repositoryLayers(py *pyPlan) ([]plan.Layer, error) {
+	r, u := b.r, b.u
 	ignore, err := b.ignorePatterns()
 	if err != nil {
-		return im, err
+		return nil, err
 	}
-	im.Layers = append(im.Layers, plan.Layer{Kind: plan.KindFiles, Source: "repository", Comment: "the repository",
-		Files: &plan.FilesLayer{Dir: ".", Dest: u.repoDir, UID: u.uid, GID: u.uid, Exclude: ignore, NoIgnoreFile: true}})
-
+	out := []plan.Layer{{Kind: plan.KindFiles, Source: "repository", Comment: "the repository",
+		Files: &plan.FilesLayer{Dir: ".", Dest: u.repoDir, UID: u.uid, GID: u.uid, Exclude: ignore, NoIgnoreFile: true}}}
 	env := b.env()
 	if len(py.local) > 0 {
-		im.Layers = append(im.Layers, plan.Layer{Kind: plan.KindRun, Source: py.local[0].where, Comment: "the repository's Python packages",
+		out = append(out, plan.Layer{Kind: plan.KindRun, Source: py.local[0].where, Comment: "the repository's Python packages",
 			Run: &plan.RunLayer{Command: []string{"/bin/sh", "-c", pipLocalScript(py.local, u)}, WorkDir: u.repoDir,
 				Env: withEnv(env, "PIP_BREAK_SYSTEM_PACKAGES=1", "PIP_ROOT_USER_ACTION=ignore", "PIP_NO_INPUT=1", "PIP_DISABLE_PIP_VERSION_CHECK=1")}})
 	}
-
 	if pb := r.path("postBuild"); r.exists(pb) {
 		r.note(pb)
-		im.Layers = append(im.Layers, plan.Layer{Kind: plan.KindRun, Source: pb, Comment: "postBuild",
+		out = append(out, plan.Layer{Kind: plan.KindRun, Source: pb, Comment: "postBuild",
 			// As repo2docker: as the notebook user, in the repository, with
 			// the network (postBuild scripts download), not under set -e.
 			Run: &plan.RunLayer{Command: []string{"/bin/sh", "-c", fmt.Sprintf("chmod +x ./%s && ./%s", pb, pb)},
 				User: u.name, WorkDir: u.repoDir, Env: env, Network: true}})
 	}
+	return out, nil
+}
 
+// config is the image's configuration: the environment, the notebook user
+// in the repository, the entrypoint and Jupyter's command and port.
+func (b *builder) config(py *pyPlan) plan.Config {
+	r, u := b.r, b.u
 	// PYTHONUNBUFFERED and R2D_ENTRYPOINT come after postBuild in repo2docker.
-	cfg := plan.Config{Env: append(append([]string(nil), env...), "PYTHONUNBUFFERED=1"), User: u.name, WorkingDir: u.repoDir,
+	cfg := plan.Config{Env: append(append([]string(nil), b.env()...), "PYTHONUNBUFFERED=1"), User: u.name, WorkingDir: u.repoDir,
 		Entrypoint: []string{EntrypointPath}, ExposedPorts: []string{"8888/tcp"}}
 	if st := r.path("start"); r.exists(st) {
 		r.note(st)
@@ -208,8 +247,7 @@ func (b *builder) image(ctx context.Context) (plan.Image, error) {
 	if b.debSuite != "" {
 		b.res.Notes = append(b.res.Notes, "locale C.UTF-8 instead of repo2docker's generated en_US.UTF-8 (nothing runs locale-gen)")
 	}
-	im.Config = cfg
-	return im, nil
+	return cfg
 }
 
 // env is the image's environment in repo2docker's order, with its PATH:
@@ -247,131 +285,26 @@ type pyPlan struct {
 // version asked for against the base's.
 func (b *builder) python3() (*pyPlan, error) {
 	r := b.r
-	out := &pyPlan{}
-	layer := &plan.PythonLayer{}
-	want, wantFrom := "", ""
-	var requiresPython, reqPyFrom string
-
-	addReq := func(rel string) error {
-		rf, err := r.scanRequirements(rel)
-		if err != nil {
-			return err
-		}
-		out.names = append(out.names, rf.names...)
-		out.sources = append(out.sources, rel)
-		if len(rf.local) == 0 {
-			layer.Requirements = append(layer.Requirements, rel)
-			return nil
-		}
-		// The repository's packages are installed after the copy; the rest of
-		// the file goes inline, its relative paths made root-relative.
-		out.local = append(out.local, rf.local...)
-		layer.Packages = append(layer.Packages, rf.lines...)
-		return nil
-	}
-
+	e := &pyEnv{b: b, out: &pyPlan{}, layer: &plan.PythonLayer{}}
 	switch b.d.buildpack {
 	case Pipfile:
-		var pp *pipenvPlan
-		var err error
-		if lock := r.path("Pipfile.lock"); r.exists(lock) {
-			pp, err = r.pipenvLock(lock)
-			out.sources = append(out.sources, lock)
-			if pf := r.path("Pipfile"); r.exists(pf) {
-				b.res.Ignored = append(b.res.Ignored, pf+": the lock is installed (pipenv install --ignore-pipfile), as repo2docker does")
-			}
-		} else {
-			pf := r.path("Pipfile")
-			pp, err = r.pipenvPipfile(pf)
-			out.sources = append(out.sources, pf)
-		}
-		if err != nil {
+		if err := e.pipfile(); err != nil {
 			return nil, err
-		}
-		layer.Packages = append(layer.Packages, pp.packages...)
-		out.names = append(out.names, pp.names...)
-		out.local = append(out.local, pp.local...)
-		for i, s := range pp.sources {
-			switch {
-			case isPyPI(s.URL):
-			case i == 0:
-				layer.IndexURL = s.URL
-			default:
-				layer.ExtraIndex = append(layer.ExtraIndex, s.URL)
-			}
-		}
-		want, wantFrom = pp.python, pp.pyFrom
-		for _, f := range []string{"requirements.txt", "requirements3.txt"} {
-			if p := r.path(f); r.exists(p) {
-				b.res.Ignored = append(b.res.Ignored, p+": ignored by PipfileBuildPack, as repo2docker ignores it")
-			}
-		}
-		if pkg, _ := r.rootPackage(); pkg != "" {
-			b.res.Ignored = append(b.res.Ignored, pkg+": not installed by PipfileBuildPack unless the Pipfile names it ({path = \".\"}), as in repo2docker")
 		}
 	case Python:
-		if req := r.path("requirements.txt"); r.exists(req) {
-			if err := addReq(req); err != nil {
-				return nil, err
-			}
-		}
-		pkg, err := r.rootPackage()
-		if err != nil {
-			return nil, err
-		}
-		if pkg == "pyproject.toml" {
-			pp, err := r.pyproject()
-			if err != nil {
-				return nil, err
-			}
-			// pip builds without isolation (offline), so the build backend
-			// and the package's declared dependencies come from the layer.
-			layer.Packages = append(layer.Packages, pp.strings(pp.BuildSystem, "requires")...)
-			dynamic := pp.strings(pp.Project, "dynamic")
-			if !contains(dynamic, "dependencies") {
-				deps := pp.strings(pp.Project, "dependencies")
-				layer.Packages = append(layer.Packages, deps...)
-				for _, dep := range deps {
-					if q, err := wheel.ParseRequirement(dep); err == nil {
-						out.names = append(out.names, wheel.NormalizeName(q.Name))
-					}
-				}
-			}
-			if s, ok := pp.Project["requires-python"].(string); ok && s != "" {
-				requiresPython, reqPyFrom = s, "pyproject.toml: requires-python"
-			}
-			out.sources = append(out.sources, "pyproject.toml")
-		}
-		if pkg != "" && !hasRootRef(out.local) {
-			r.note(pkg)
-			out.local = append(out.local, localRef{arg: ".", where: pkg})
-			b.res.Notes = append(b.res.Notes, pkg+": the package is installed with pip --no-index after the repository is copied; its dependencies must be in the Python layer (requirements.txt or pyproject's [project] dependencies)")
-		}
-	}
-	if want == "" && b.d.runtime != nil && b.d.runtime.Name == "python" {
-		want, wantFrom = majorMinor(b.d.runtime.Version), b.r.path("runtime.txt")
-	}
-	if want != "" {
-		if err := b.checkPython(want, wantFrom); err != nil {
+		if err := e.python(); err != nil {
 			return nil, err
 		}
 	}
-	if requiresPython != "" && b.python != "" {
-		spec, err := wheel.ParseSpecifiers(requiresPython)
-		if err != nil {
-			return nil, fmt.Errorf("%s %q: %w", reqPyFrom, requiresPython, err)
-		}
-		v, err := wheel.ParseVersion(b.python)
-		if err == nil && !spec.Contains(v, true) {
-			return nil, fmt.Errorf("%s %q excludes %s (%s): %s", reqPyFrom, requiresPython, b.pyFrom, b.python, baseAdvice(requiresPython))
-		}
+	if err := e.checkVersions(); err != nil {
+		return nil, err
 	}
 	// requirements3.txt is pip-installed only into the notebook server's
 	// environment when the kernel's Python is older than 3.7; here server and
 	// kernel share one Python.
 	if p := r.path("requirements3.txt"); r.exists(p) && b.d.buildpack == Python {
-		if want != "" && versionLess(want, "3.7") {
-			if err := addReq(p); err != nil {
+		if e.want != "" && versionLess(e.want, "3.7") {
+			if err := e.addRequirements(p); err != nil {
 				return nil, err
 			}
 		} else {
@@ -381,13 +314,166 @@ func (b *builder) python3() (*pyPlan, error) {
 	if r.exists(r.path("install.R")) {
 		b.res.Ignored = append(b.res.Ignored, r.path("install.R")+": run by repo2docker's R buildpack only (runtime.txt r-YYYY-MM-DD); ignored here as repo2docker ignores it")
 	}
-	if len(layer.Requirements) > 0 || len(layer.Packages) > 0 {
-		out.layer = layer
+	if len(e.layer.Requirements) > 0 || len(e.layer.Packages) > 0 {
+		e.out.layer = e.layer
 	}
-	if len(out.local) > 0 && b.debSuite == "" {
+	if len(e.out.local) > 0 && b.debSuite == "" {
 		b.res.Notes = append(b.res.Notes, "the repository's packages are installed with `python3 -m pip` from the base "+b.base+": it must have pip")
 	}
-	return out, nil
+	return e.out, nil
+}
+
+// pyEnv is python3's work in progress: the plan, its python layer, the
+// Python version asked for and the Requires-Python to check, with where
+// each came from.
+type pyEnv struct {
+	b                         *builder
+	out                       *pyPlan
+	layer                     *plan.PythonLayer
+	want, wantFrom            string
+	requiresPython, reqPyFrom string
+}
+
+// addRequirements adds a requirements file.
+func (e *pyEnv) addRequirements(rel string) error {
+	rf, err := e.b.r.scanRequirements(rel)
+	if err != nil {
+		return err
+	}
+	e.out.names = append(e.out.names, rf.names...)
+	e.out.sources = append(e.out.sources, rel)
+	if len(rf.local) == 0 {
+		e.layer.Requirements = append(e.layer.Requirements, rel)
+		return nil
+	}
+	// The repository's packages are installed after the copy; the rest of
+	// the file goes inline, its relative paths made root-relative.
+	e.out.local = append(e.out.local, rf.local...)
+	e.layer.Packages = append(e.layer.Packages, rf.lines...)
+	return nil
+}
+
+// pipfile is PipfileBuildPack: Pipfile.lock (else Pipfile), its sources as
+// indexes and its python_version.
+func (e *pyEnv) pipfile() error {
+	b, r := e.b, e.b.r
+	var pp *pipenvPlan
+	var err error
+	if lock := r.path("Pipfile.lock"); r.exists(lock) {
+		pp, err = r.pipenvLock(lock)
+		e.out.sources = append(e.out.sources, lock)
+		if pf := r.path("Pipfile"); r.exists(pf) {
+			b.res.Ignored = append(b.res.Ignored, pf+": the lock is installed (pipenv install --ignore-pipfile), as repo2docker does")
+		}
+	} else {
+		pf := r.path("Pipfile")
+		pp, err = r.pipenvPipfile(pf)
+		e.out.sources = append(e.out.sources, pf)
+	}
+	if err != nil {
+		return err
+	}
+	e.layer.Packages = append(e.layer.Packages, pp.packages...)
+	e.out.names = append(e.out.names, pp.names...)
+	e.out.local = append(e.out.local, pp.local...)
+	for i, s := range pp.sources {
+		switch {
+		case isPyPI(s.URL):
+		case i == 0:
+			e.layer.IndexURL = s.URL
+		default:
+			e.layer.ExtraIndex = append(e.layer.ExtraIndex, s.URL)
+		}
+	}
+	e.want, e.wantFrom = pp.python, pp.pyFrom
+	for _, f := range []string{"requirements.txt", "requirements3.txt"} {
+		if p := r.path(f); r.exists(p) {
+			b.res.Ignored = append(b.res.Ignored, p+": ignored by PipfileBuildPack, as repo2docker ignores it")
+		}
+	}
+	if pkg, _ := r.rootPackage(); pkg != "" {
+		b.res.Ignored = append(b.res.Ignored, pkg+": not installed by PipfileBuildPack unless the Pipfile names it ({path = \".\"}), as in repo2docker")
+	}
+	return nil
+}
+
+// python is PythonBuildPack: requirements.txt, then the repository's own
+// package (setup.py or pyproject.toml), installed after the copy.
+func (e *pyEnv) python() error {
+	b, r := e.b, e.b.r
+	if req := r.path("requirements.txt"); r.exists(req) {
+		if err := e.addRequirements(req); err != nil {
+			return err
+		}
+	}
+	pkg, err := r.rootPackage()
+	if err != nil {
+		return err
+	}
+	if pkg == "pyproject.toml" {
+		if err := e.pyproject(); err != nil {
+			return err
+		}
+	}
+	if pkg != "" && !hasRootRef(e.out.local) {
+		r.note(pkg)
+		e.out.local = append(e.out.local, localRef{arg: ".", where: pkg})
+		b.res.Notes = append(b.res.Notes, pkg+": the package is installed with pip --no-index after the repository is copied; its dependencies must be in the Python layer (requirements.txt or pyproject's [project] dependencies)")
+	}
+	return nil
+}
+
+// pyproject adds pyproject.toml's build requirements, its static
+// dependencies and its requires-python. pip builds without isolation
+// (offline), so the build backend and the package's declared dependencies
+// come from the layer.
+func (e *pyEnv) pyproject() error {
+	pp, err := e.b.r.pyproject()
+	if err != nil {
+		return err
+	}
+	e.layer.Packages = append(e.layer.Packages, pp.strings(pp.BuildSystem, "requires")...)
+	dynamic := pp.strings(pp.Project, "dynamic")
+	if !contains(dynamic, "dependencies") {
+		deps := pp.strings(pp.Project, "dependencies")
+		e.layer.Packages = append(e.layer.Packages, deps...)
+		for _, dep := range deps {
+			if q, err := wheel.ParseRequirement(dep); err == nil {
+				e.out.names = append(e.out.names, wheel.NormalizeName(q.Name))
+			}
+		}
+	}
+	if s, ok := pp.Project["requires-python"].(string); ok && s != "" {
+		e.requiresPython, e.reqPyFrom = s, "pyproject.toml: requires-python"
+	}
+	e.out.sources = append(e.out.sources, "pyproject.toml")
+	return nil
+}
+
+// checkVersions checks the Python asked for (Pipfile, else runtime.txt) and
+// pyproject's requires-python against the base's Python.
+func (e *pyEnv) checkVersions() error {
+	b := e.b
+	if e.want == "" && b.d.runtime != nil && b.d.runtime.Name == "python" {
+		e.want, e.wantFrom = majorMinor(b.d.runtime.Version), b.r.path("runtime.txt")
+	}
+	if e.want != "" {
+		if err := b.checkPython(e.want, e.wantFrom); err != nil {
+			return err
+		}
+	}
+	if e.requiresPython == "" || b.python == "" {
+		return nil
+	}
+	spec, err := wheel.ParseSpecifiers(e.requiresPython)
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", e.reqPyFrom, e.requiresPython, err)
+	}
+	v, err := wheel.ParseVersion(b.python)
+	if err == nil && !spec.Contains(v, true) {
+		return fmt.Errorf("%s %q excludes %s (%s): %s", e.reqPyFrom, e.requiresPython, b.pyFrom, b.python, baseAdvice(e.requiresPython))
+	}
+	return nil
 }
 
 // checkPython compares the Python asked for ("3", "3.11") with the base's.
