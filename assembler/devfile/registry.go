@@ -325,20 +325,8 @@ func (r *registry) checkDeploymentScopes(file string, line int, m map[string]boo
 
 // devfileDoc is the part of a devfile the index reads.
 type devfileDoc struct {
-	SchemaVersion string `yaml:"schemaVersion"`
-	Metadata      struct {
-		Name          string   `yaml:"name"`
-		Version       string   `yaml:"version"`
-		DisplayName   string   `yaml:"displayName"`
-		Description   string   `yaml:"description"`
-		Tags          []string `yaml:"tags"`
-		Architectures []string `yaml:"architectures"`
-		Icon          string   `yaml:"icon"`
-		ProjectType   string   `yaml:"projectType"`
-		Language      string   `yaml:"language"`
-		Provider      string   `yaml:"provider"`
-		SupportURL    string   `yaml:"supportUrl"`
-	} `yaml:"metadata"`
+	SchemaVersion   string          `yaml:"schemaVersion"`
+	Metadata        devfileMetadata `yaml:"metadata"`
 	StarterProjects []struct {
 		Name string `yaml:"name"`
 	} `yaml:"starterProjects"`
@@ -349,69 +337,113 @@ type devfileDoc struct {
 	} `yaml:"commands"`
 }
 
+// devfileMetadata is a devfile's metadata as the index reads it.
+type devfileMetadata struct {
+	Name          string   `yaml:"name"`
+	Version       string   `yaml:"version"`
+	DisplayName   string   `yaml:"displayName"`
+	Description   string   `yaml:"description"`
+	Tags          []string `yaml:"tags"`
+	Architectures []string `yaml:"architectures"`
+	Icon          string   `yaml:"icon"`
+	ProjectType   string   `yaml:"projectType"`
+	Language      string   `yaml:"language"`
+	Provider      string   `yaml:"provider"`
+	SupportURL    string   `yaml:"supportUrl"`
+}
+
 var groupOrder = []string{"build", "run", "test", "debug", "deploy"}
 
 // readVersion reads the devfile of v and its files (parseStackDevfile).
 // It returns false when the version cannot be used at all.
 func (r *registry) readVersion(st *stack, v *stackVersion) bool {
 	abs := filepath.Join(r.root, filepath.FromSlash(v.rel))
+	doc, ok := r.readDevfile(v, abs)
+	if !ok {
+		return false
+	}
+	fillStackItem(&st.item, doc.Metadata)
+	info := versionInfo(st, v, doc)
+	// The stack's tags are its default version's; its architectures, every version's.
+	item := &st.item
+	if info.Default {
+		for _, t := range info.Tags {
+			if !inList(item.Tags, t) {
+				item.Tags = append(item.Tags, t)
+			}
+		}
+	}
+	for _, a := range info.Architectures {
+		if !inList(item.Architectures, a) {
+			item.Architectures = append(item.Architectures, a)
+		}
+	}
+	if err := r.readResources(v, abs); err != nil {
+		r.problems.addErr(v.rel, err)
+		return false
+	}
+	info.Resources = v.resources
+	v.info = info
+	return true
+}
+
+// readDevfile finds the version's devfile (devfile.yaml or .devfile.yaml,
+// not both), parses and checks it.
+func (r *registry) readDevfile(v *stackVersion, abs string) (*devfileDoc, bool) {
 	plain, hidden := exists(filepath.Join(abs, DevfileName)), exists(filepath.Join(abs, HiddenDevfileName))
 	switch {
 	case plain && hidden:
 		r.problems.add(v.rel, 0, "both %s and %s exist: keep one", DevfileName, HiddenDevfileName)
-		return false
+		return nil, false
 	case hidden:
 		v.devfile = HiddenDevfileName
 	case plain:
 		v.devfile = DevfileName
 	default:
 		r.problems.add(v.rel, 0, "no %s: every stack (or stack version directory) needs one", DevfileName)
-		return false
+		return nil, false
 	}
 	file := v.rel + "/" + v.devfile
 	src, err := r.readFile(file)
 	if err != nil {
 		r.problems.addErr(file, err)
-		return false
+		return nil, false
 	}
 	top := r.problems.parseYAML(file, src)
 	if top == nil {
-		return false
+		return nil, false
 	}
 	r.problems.checkDevfile(file, top, true)
 	v.verLine = keyLine(get(top, "metadata"), "version")
 	var doc devfileDoc
 	if !r.problems.decode(file, top, &doc) {
-		return false
+		return nil, false
 	}
+	return &doc, true
+}
+
+// fillStackItem takes the stack's index fields from the first version that
+// has each.
+func fillStackItem(item *entry, md devfileMetadata) {
+	for _, f := range []struct {
+		dst *string
+		src string
+	}{
+		{&item.ProjectType, md.ProjectType}, {&item.Language, md.Language}, {&item.Provider, md.Provider},
+		{&item.SupportURL, md.SupportURL}, {&item.Name, md.Name}, {&item.DisplayName, md.DisplayName},
+		{&item.Description, md.Description}, {&item.Icon, md.Icon},
+	} {
+		if *f.dst == "" {
+			*f.dst = f.src
+		}
+	}
+}
+
+// versionInfo is the version's index entry: its metadata, the command
+// groups it has (every group listed, in the index's order) and its starter
+// projects.
+func versionInfo(st *stack, v *stackVersion, doc *devfileDoc) version {
 	md := doc.Metadata
-
-	item := &st.item
-	if item.ProjectType == "" {
-		item.ProjectType = md.ProjectType
-	}
-	if item.Language == "" {
-		item.Language = md.Language
-	}
-	if item.Provider == "" {
-		item.Provider = md.Provider
-	}
-	if item.SupportURL == "" {
-		item.SupportURL = md.SupportURL
-	}
-	if item.Name == "" {
-		item.Name = md.Name
-	}
-	if item.DisplayName == "" {
-		item.DisplayName = md.DisplayName
-	}
-	if item.Description == "" {
-		item.Description = md.Description
-	}
-	if item.Icon == "" {
-		item.Icon = md.Icon
-	}
-
 	info := version{
 		Version:       md.Version,
 		SchemaVersion: doc.SchemaVersion,
@@ -436,26 +468,7 @@ func (r *registry) readVersion(st *stack, v *stackVersion) bool {
 	for _, sp := range doc.StarterProjects {
 		info.StarterProjects = append(info.StarterProjects, sp.Name)
 	}
-	// The stack's tags are its default version's; its architectures, every version's.
-	if info.Default {
-		for _, t := range info.Tags {
-			if !inList(item.Tags, t) {
-				item.Tags = append(item.Tags, t)
-			}
-		}
-	}
-	for _, a := range info.Architectures {
-		if !inList(item.Architectures, a) {
-			item.Architectures = append(item.Architectures, a)
-		}
-	}
-	if err := r.readResources(v, abs); err != nil {
-		r.problems.addErr(v.rel, err)
-		return false
-	}
-	info.Resources = v.resources
-	v.info = info
-	return true
+	return info
 }
 
 // Files the registry build leaves beside the devfile; everything else at
