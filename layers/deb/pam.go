@@ -24,21 +24,7 @@ func (n *nativeEnv) pamAuthUpdate() error {
 	if n.hasBase || !n.installed("libpam-runtime") {
 		return nil
 	}
-	touched := false
-	var profiles []*pamProfile
-	templates := map[string]string{}
-	for _, m := range n.all {
-		for p, text := range m.meta.Files {
-			switch {
-			case strings.HasPrefix(p, "usr/share/pam-configs/"):
-				profiles = append(profiles, parsePamProfile(path.Base(p), text))
-				touched = touched || m.own
-			case strings.HasPrefix(p, "usr/share/pam/common-") && !strings.HasSuffix(p, ".md5sums"):
-				templates[path.Base(p)] = text
-				touched = touched || m.own
-			}
-		}
-	}
+	profiles, templates, touched := n.pamInputs()
 	if !touched || len(templates) == 0 {
 		return nil
 	}
@@ -63,109 +49,160 @@ func (n *nativeEnv) pamAuthUpdate() error {
 		if !ok {
 			return fmt.Errorf("libpam-runtime: no template /usr/share/pam/common-%s", typ)
 		}
-		uc := strings.ToUpper(typ[:1]) + typ[1:]
-		short := strings.TrimSuffix(typ, "-noninteractive")
-		lines := func(p *pamProfile, pos int) string {
-			if pos == 0 && p.fields[uc+"-Initial"] != "" {
-				return p.fields[uc+"-Initial"]
-			}
-			return p.fields[uc]
+		pt := newPamType(typ, enabled)
+		conf, err := pt.fromTemplate(tmpl)
+		if err != nil {
+			return err
 		}
-		block := func(kind string) []string {
-			var out []string
-			i := 0
-			for _, p := range enabled {
-				if p.fields[uc+"-Type"] != kind {
-					continue
-				}
-				out = append(out, lines(p, i))
-				i++
-			}
-			return out
-		}
-		var out bytes.Buffer
-		state := 0
-		for _, line := range strings.SplitAfter(tmpl, "\n") {
-			if line == "" {
-				continue
-			}
-			if state == 1 {
-				if strings.HasPrefix(line, "# here's the fallback if no module succeeds") {
-					out.WriteString(line)
-					state++
-				}
-				continue
-			}
-			if state == 3 {
-				if strings.HasPrefix(line, "# end of pam-auth-update config") {
-					out.WriteString(line)
-					state++
-				}
-				continue
-			}
-			out.WriteString(line)
-			kind := ""
-			switch {
-			case state == 0 && strings.HasPrefix(line, `# here are the per-package modules (the "Primary" block)`):
-				kind = "Primary"
-			case state == 2 && strings.HasPrefix(line, `# and here are more per-package modules (the "Additional" block)`):
-				kind = "Additional"
-			default:
-				continue
-			}
-			var modLines []string
-			for _, text := range block(kind) {
-				for _, l := range strings.Split(text, "\n") {
-					if l != "" {
-						modLines = append(modLines, l)
-					}
-				}
-			}
-			count := len(modLines)
-			if kind == "Additional" {
-				count--
-			}
-			if kind == "Primary" && count == 0 {
-				out.WriteString(short + "\t[default=1]\t\t\tpam_permit.so\n")
-			}
-			for _, l := range modLines {
-				out.WriteString(short + "\t" + pamMergeLine(l, count))
-				count--
-			}
-			state++
-		}
-		if state < 4 {
-			return fmt.Errorf("libpam-runtime: template common-%s lacks pam-auth-update's markers", typ)
-		}
-		n.b.putFile("etc/pam.d/common-"+typ, 0o644, 0, out.Bytes())
-
-		var save bytes.Buffer
-		i := 0
-		for _, p := range enabled {
-			if t := p.fields[uc+"-Type"]; t == "" || t == "Additional" {
-				continue
-			}
-			if text := lines(p, i); text != "" {
-				save.WriteString("Module: " + p.name + "\n" + text + "\n")
-			}
-			i++
-		}
-		if i == 0 {
-			save.WriteString("Module: null\n[default=1]\t\t\tpam_permit.so\n")
-		}
-		i = 0
-		for _, p := range enabled {
-			if t := p.fields[uc+"-Type"]; t == "" || t == "Primary" {
-				continue
-			}
-			if text := lines(p, i); text != "" {
-				save.WriteString("Module: " + p.name + "\n" + text + "\n")
-			}
-			i++
-		}
-		n.b.putFile("var/lib/pam/"+typ, 0o644, 0, save.Bytes())
+		n.b.putFile("etc/pam.d/common-"+typ, 0o644, 0, conf)
+		n.b.putFile("var/lib/pam/"+typ, 0o644, 0, pt.state())
 	}
 	return nil
+}
+
+// pamInputs collects the profiles in /usr/share/pam-configs and the
+// templates in /usr/share/pam; touched says whether a package of this
+// layer brought any of them.
+func (n *nativeEnv) pamInputs() (profiles []*pamProfile, templates map[string]string, touched bool) {
+	templates = map[string]string{}
+	for _, m := range n.all {
+		for p, text := range m.meta.Files {
+			switch {
+			case strings.HasPrefix(p, "usr/share/pam-configs/"):
+				profiles = append(profiles, parsePamProfile(path.Base(p), text))
+				touched = touched || m.own
+			case strings.HasPrefix(p, "usr/share/pam/common-") && !strings.HasSuffix(p, ".md5sums"):
+				templates[path.Base(p)] = text
+				touched = touched || m.own
+			}
+		}
+	}
+	return profiles, templates, touched
+}
+
+// pamType is one PAM management group (auth, account, ...) with the
+// enabled profiles, in order.
+type pamType struct {
+	typ     string
+	uc      string // the profile field name: Auth, Session-noninteractive, ...
+	short   string // the PAM type in the config lines
+	enabled []*pamProfile
+}
+
+func newPamType(typ string, enabled []*pamProfile) *pamType {
+	return &pamType{typ: typ, uc: strings.ToUpper(typ[:1]) + typ[1:], short: strings.TrimSuffix(typ, "-noninteractive"), enabled: enabled}
+}
+
+// lines is a profile's module lines; the first of a block may have its own.
+func (t *pamType) lines(p *pamProfile, pos int) string {
+	if pos == 0 && p.fields[t.uc+"-Initial"] != "" {
+		return p.fields[t.uc+"-Initial"]
+	}
+	return p.fields[t.uc]
+}
+
+// block is the module lines of the enabled profiles of one kind (Primary
+// or Additional).
+func (t *pamType) block(kind string) []string {
+	var out []string
+	i := 0
+	for _, p := range t.enabled {
+		if p.fields[t.uc+"-Type"] != kind {
+			continue
+		}
+		out = append(out, t.lines(p, i))
+		i++
+	}
+	return out
+}
+
+// fromTemplate is create_from_template: the template with its Primary and
+// Additional blocks (between pam-auth-update's markers) replaced.
+func (t *pamType) fromTemplate(tmpl string) ([]byte, error) {
+	var out bytes.Buffer
+	state := 0
+	for _, line := range strings.SplitAfter(tmpl, "\n") {
+		if line == "" {
+			continue
+		}
+		if state == 1 || state == 3 {
+			// Inside a block: skip the template's lines up to its end marker.
+			end := "# here's the fallback if no module succeeds"
+			if state == 3 {
+				end = "# end of pam-auth-update config"
+			}
+			if strings.HasPrefix(line, end) {
+				out.WriteString(line)
+				state++
+			}
+			continue
+		}
+		out.WriteString(line)
+		kind := ""
+		switch {
+		case state == 0 && strings.HasPrefix(line, `# here are the per-package modules (the "Primary" block)`):
+			kind = "Primary"
+		case state == 2 && strings.HasPrefix(line, `# and here are more per-package modules (the "Additional" block)`):
+			kind = "Additional"
+		default:
+			continue
+		}
+		t.writeBlock(&out, kind)
+		state++
+	}
+	if state < 4 {
+		return nil, fmt.Errorf("libpam-runtime: template common-%s lacks pam-auth-update's markers", t.typ)
+	}
+	return out.Bytes(), nil
+}
+
+// writeBlock writes a block's module lines, their "end" jumps counted down
+// to the block's end; an empty Primary block falls through to pam_permit.
+func (t *pamType) writeBlock(out *bytes.Buffer, kind string) {
+	var modLines []string
+	for _, text := range t.block(kind) {
+		for _, l := range strings.Split(text, "\n") {
+			if l != "" {
+				modLines = append(modLines, l)
+			}
+		}
+	}
+	count := len(modLines)
+	if kind == "Additional" {
+		count--
+	}
+	if kind == "Primary" && count == 0 {
+		out.WriteString(t.short + "\t[default=1]\t\t\tpam_permit.so\n")
+	}
+	for _, l := range modLines {
+		out.WriteString(t.short + "\t" + pamMergeLine(l, count))
+		count--
+	}
+}
+
+// state is write_profiles' /var/lib/pam/<type>: the Primary modules (or
+// the null module), then the Additional ones.
+func (t *pamType) state() []byte {
+	var save bytes.Buffer
+	// As write_profiles, each pass skips the untyped profiles and the other
+	// block's (a profile of an unknown type is written in both).
+	for _, pass := range []struct{ kind, other string }{{"Primary", "Additional"}, {"Additional", "Primary"}} {
+		kind := pass.kind
+		i := 0
+		for _, p := range t.enabled {
+			if pt := p.fields[t.uc+"-Type"]; pt == "" || pt == pass.other {
+				continue
+			}
+			if text := t.lines(p, i); text != "" {
+				save.WriteString("Module: " + p.name + "\n" + text + "\n")
+			}
+			i++
+		}
+		if kind == "Primary" && i == 0 {
+			save.WriteString("Module: null\n[default=1]\t\t\tpam_permit.so\n")
+		}
+	}
+	return save.Bytes()
 }
 
 // pamMergeLine is pam-auth-update's merge_one_line without local changes:

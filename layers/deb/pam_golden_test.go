@@ -1,0 +1,18 @@
+package deb
+
+// pamWant is pamAuthUpdate's output for pamProfiles, pinned before
+// pamAuthUpdate was split into its steps.
+var pamWant = map[string]string{
+	"etc/pam.d/common-account":                "#\n# /etc/pam.d/common-account\n#\n\n# here are the per-package modules (the \"Primary\" block)\naccount\t[success=1 new_authtok_reqd=done default=ignore]\tpam_unix.so \n# here's the fallback if no module succeeds\naccount\trequisite\t\t\tpam_deny.so\naccount\trequired\t\t\tpam_permit.so\n# and here are more per-package modules (the \"Additional\" block)\naccount\trequired\t\t\tpam_krb5.so minimum_uid=1000\n# end of pam-auth-update config\n",
+	"etc/pam.d/common-auth":                   "#\n# /etc/pam.d/common-auth\n#\n\n# here are the per-package modules (the \"Primary\" block)\nauth\t[success=3 default=ignore]\tpam_krb5.so minimum_uid=1000\nauth\t[success=2 default=ignore]\tpam_krb5.so use_first_pass\nauth\t[success=1 default=ignore]\tpam_unix.so nullok try_first_pass\n# here's the fallback if no module succeeds\nauth\trequisite\t\t\tpam_deny.so\nauth\trequired\t\t\tpam_permit.so\n# and here are more per-package modules (the \"Additional\" block)\n# end of pam-auth-update config\n",
+	"etc/pam.d/common-password":               "#\n# /etc/pam.d/common-password\n#\n\n# here are the per-package modules (the \"Primary\" block)\npassword\t[success=1 default=ignore]\tpam_unix.so obscure yescrypt\n# here's the fallback if no module succeeds\npassword\trequisite\t\t\tpam_deny.so\npassword\trequired\t\t\tpam_permit.so\n# and here are more per-package modules (the \"Additional\" block)\n# end of pam-auth-update config\n",
+	"etc/pam.d/common-session":                "#\n# /etc/pam.d/common-session\n#\n\n# here are the per-package modules (the \"Primary\" block)\nsession\t[default=1]\t\t\tpam_permit.so\n# here's the fallback if no module succeeds\nsession\trequisite\t\t\tpam_deny.so\nsession\trequired\t\t\tpam_permit.so\n# and here are more per-package modules (the \"Additional\" block)\nsession\trequired\tpam_unix.so \nsession\toptional\t\t\tpam_systemd.so \n# end of pam-auth-update config\n",
+	"etc/pam.d/common-session-noninteractive": "#\n# /etc/pam.d/common-session-noninteractive\n#\n\n# here are the per-package modules (the \"Primary\" block)\nsession\t[default=1]\t\t\tpam_permit.so\n# here's the fallback if no module succeeds\nsession\trequisite\t\t\tpam_deny.so\nsession\trequired\t\t\tpam_permit.so\n# and here are more per-package modules (the \"Additional\" block)\nsession\trequired\tpam_unix.so \n# end of pam-auth-update config\n",
+	"var/lib/pam":                             "",
+	"var/lib/pam/account":                     "Module: unix\n[success=end new_authtok_reqd=done default=ignore]\tpam_unix.so\nModule: krb5\nrequired\t\t\tpam_krb5.so minimum_uid=1000\n",
+	"var/lib/pam/auth":                        "Module: krb5\n[success=end default=ignore]\tpam_krb5.so minimum_uid=1000\n[success=end default=ignore]\tpam_krb5.so use_first_pass\nModule: unix\n[success=end default=ignore]\tpam_unix.so nullok try_first_pass\n",
+	"var/lib/pam/password":                    "Module: unix\n[success=end default=ignore]\tpam_unix.so obscure yescrypt\n",
+	"var/lib/pam/seen":                        "krb5\nunix\nsystemd\nmkhomedir\n",
+	"var/lib/pam/session":                     "Module: krb5\noptional\t\t\tpam_krb5.so minimum_uid=1000\nModule: krb5\noptional\t\t\tpam_krb5.so minimum_uid=1000\nModule: unix\nrequired\tpam_unix.so\nModule: systemd\noptional\t\t\tpam_systemd.so\n",
+	"var/lib/pam/session-noninteractive":      "Module: krb5\noptional\t\t\tpam_krb5.so minimum_uid=1000\nModule: krb5\noptional\t\t\tpam_krb5.so minimum_uid=1000\nModule: unix\nrequired\tpam_unix.so\n",
+}
