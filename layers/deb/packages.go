@@ -266,149 +266,169 @@ func trimCR(s string) string {
 // only the fields a Package needs, as substrings of data. It is the cold
 // path of every build's resolution, so it avoids per-line copies.
 func parsePackagesIndex(data, name, arch string, o *origin, add func(*Package)) error {
-	var (
-		spans   [numFields]fieldSpan
-		inPara  bool
-		paraAt  int // line of the paragraph's first field
-		last    = -1
-		line    int
-		slab    []Package // packages are allocated in blocks
-		lineEnd int
-	)
-	// value is what paragraph.get returns: trimmed when it is one line,
-	// the raw lines (carriage returns dropped) otherwise.
-	value := func(id int) string {
-		s := spans[id]
-		if !s.set {
-			return ""
-		}
-		raw := data[s.start:s.end]
-		if !s.multi {
-			return strings.TrimSpace(raw)
-		}
-		parts := strings.Split(raw, "\n")
-		for i, p := range parts {
-			parts[i] = trimCR(trimCR(p))
-		}
-		return strings.Join(parts, "\n")
-	}
-	folded := func(id int) string {
-		v := value(id)
-		if !spans[id].multi {
-			return v
-		}
-		return strings.Join(strings.Fields(v), " ")
-	}
-	flush := func() error {
-		if !inPara {
-			return nil
-		}
-		inPara, last = false, -1
-		pname := value(fPackage)
-		if pname == "" {
-			return fmt.Errorf("%s line %d: paragraph without Package field", name, paraAt)
-		}
-		if !validName(pname) {
-			return fmt.Errorf("%s line %d: bad package name %q", name, paraAt, pname)
-		}
-		a := value(fArchitecture)
-		if a != arch && a != "all" {
-			return nil
-		}
-		vs := value(fVersion)
-		v, err := version.Parse(vs)
-		if err != nil {
-			return fmt.Errorf("%s line %d: package %s: bad version %q: %v", name, paraAt, pname, vs, err)
-		}
-		if len(slab) == cap(slab) {
-			slab = make([]Package, 0, 1024)
-		}
-		slab = append(slab, Package{
-			Name:         pname,
-			Version:      vs,
-			Architecture: a,
-			MultiArch:    value(fMultiArch),
-			Priority:     value(fPriority),
-			Section:      value(fSection),
-			Essential:    strings.EqualFold(value(fEssential), "yes"),
-			Source:       value(fSource),
-			Depends:      folded(fDepends),
-			PreDepends:   folded(fPreDepends),
-			Provides:     folded(fProvides),
-			Conflicts:    folded(fConflicts),
-			Breaks:       folded(fBreaks),
-			Filename:     value(fFilename),
-			SHA256:       strings.ToLower(value(fSHA256)),
-			ver:          v,
-			target:       arch,
-			origin:       o,
-		})
-		pkg := &slab[len(slab)-1]
-		if s := value(fSize); s != "" {
-			pkg.Size, _ = strconv.ParseInt(s, 10, 64)
-		}
-		if s := value(fInstalledSize); s != "" {
-			pkg.InstalledSize, _ = strconv.ParseInt(s, 10, 64)
-		}
-		if err := checkPoolPath(pkg.Filename); err != nil {
-			return fmt.Errorf("%s line %d: %w", name, paraAt, err)
-		}
-		if len(pkg.SHA256) != 64 {
-			return fmt.Errorf("%s line %d: package %s has no SHA256", name, paraAt, pkg.Name)
-		}
-		add(pkg)
-		return nil
-	}
+	p := &indexParser{data: data, name: name, arch: arch, o: o, add: add, last: -1}
+	var lineEnd int
 	for pos := 0; pos < len(data); pos = lineEnd + 1 {
-		start := pos
 		if i := strings.IndexByte(data[pos:], '\n'); i >= 0 {
 			lineEnd = pos + i
 		} else {
 			lineEnd = len(data)
 		}
-		line++
-		// bufio.ScanLines drops one carriage return, readParagraphs another.
-		text := trimCR(trimCR(data[start:lineEnd]))
-		if isBlank(text) {
-			if err := flush(); err != nil {
-				return err
-			}
-			continue
-		}
-		if text[0] == '#' && !inPara {
-			continue
-		}
-		if text[0] == ' ' || text[0] == '\t' {
-			if !inPara {
-				return fmt.Errorf("%s line %d: continuation line without a field", name, line)
-			}
-			if last >= 0 {
-				spans[last].end = lineEnd
-				spans[last].multi = true
-			}
-			continue
-		}
-		colon := strings.IndexByte(text, ':')
-		if colon <= 0 {
-			return fmt.Errorf("%s line %d: expected \"Field: value\", got %q", name, line, truncate(text, 60))
-		}
-		fname := text[:colon]
-		if hasBlank(fname) {
-			return fmt.Errorf("%s line %d: bad field name %q", name, line, truncate(fname, 60))
-		}
-		if !inPara {
-			inPara, paraAt = true, line
-			spans = [numFields]fieldSpan{}
-		}
-		last = -1
-		if id := indexFieldID(fname); id >= 0 && !spans[id].set {
-			rest := text[colon+1:]
-			v := strings.TrimLeft(rest, " \t")
-			spans[id] = fieldSpan{start: start + colon + 1 + len(rest) - len(v), end: lineEnd, set: true}
-			last = id
+		if err := p.readLine(pos, lineEnd); err != nil {
+			return err
 		}
 	}
-	return flush()
+	return p.flush()
+}
+
+// indexParser is parsePackagesIndex's state: the current paragraph's field
+// spans and where it began.
+type indexParser struct {
+	data, name, arch string
+	o                *origin
+	add              func(*Package)
+
+	spans  [numFields]fieldSpan
+	inPara bool
+	paraAt int // line of the paragraph's first field
+	last   int // the field continuation lines extend, or -1
+	line   int
+	slab   []Package // packages are allocated in blocks
+}
+
+// readLine reads the line data[start:lineEnd]: a blank line ends the
+// paragraph, a continuation line extends the last field, a field line
+// records where its value is.
+func (p *indexParser) readLine(start, lineEnd int) error {
+	p.line++
+	// bufio.ScanLines drops one carriage return, readParagraphs another.
+	text := trimCR(trimCR(p.data[start:lineEnd]))
+	if isBlank(text) {
+		return p.flush()
+	}
+	if text[0] == '#' && !p.inPara {
+		return nil
+	}
+	if text[0] == ' ' || text[0] == '\t' {
+		if !p.inPara {
+			return fmt.Errorf("%s line %d: continuation line without a field", p.name, p.line)
+		}
+		if p.last >= 0 {
+			p.spans[p.last].end = lineEnd
+			p.spans[p.last].multi = true
+		}
+		return nil
+	}
+	colon := strings.IndexByte(text, ':')
+	if colon <= 0 {
+		return fmt.Errorf("%s line %d: expected \"Field: value\", got %q", p.name, p.line, truncate(text, 60))
+	}
+	fname := text[:colon]
+	if hasBlank(fname) {
+		return fmt.Errorf("%s line %d: bad field name %q", p.name, p.line, truncate(fname, 60))
+	}
+	if !p.inPara {
+		p.inPara, p.paraAt = true, p.line
+		p.spans = [numFields]fieldSpan{}
+	}
+	p.last = -1
+	if id := indexFieldID(fname); id >= 0 && !p.spans[id].set {
+		rest := text[colon+1:]
+		v := strings.TrimLeft(rest, " \t")
+		p.spans[id] = fieldSpan{start: start + colon + 1 + len(rest) - len(v), end: lineEnd, set: true}
+		p.last = id
+	}
+	return nil
+}
+
+// value is what paragraph.get returns: trimmed when it is one line, the
+// raw lines (carriage returns dropped) otherwise.
+func (p *indexParser) value(id int) string {
+	s := p.spans[id]
+	if !s.set {
+		return ""
+	}
+	raw := p.data[s.start:s.end]
+	if !s.multi {
+		return strings.TrimSpace(raw)
+	}
+	parts := strings.Split(raw, "\n")
+	for i, l := range parts {
+		parts[i] = trimCR(trimCR(l))
+	}
+	return strings.Join(parts, "\n")
+}
+
+// folded is a relationship field on one line.
+func (p *indexParser) folded(id int) string {
+	v := p.value(id)
+	if !p.spans[id].multi {
+		return v
+	}
+	return strings.Join(strings.Fields(v), " ")
+}
+
+// flush ends the current paragraph: a package for the target architecture
+// (or "all") is checked and added.
+func (p *indexParser) flush() error {
+	if !p.inPara {
+		return nil
+	}
+	p.inPara, p.last = false, -1
+	pname := p.value(fPackage)
+	if pname == "" {
+		return fmt.Errorf("%s line %d: paragraph without Package field", p.name, p.paraAt)
+	}
+	if !validName(pname) {
+		return fmt.Errorf("%s line %d: bad package name %q", p.name, p.paraAt, pname)
+	}
+	a := p.value(fArchitecture)
+	if a != p.arch && a != "all" {
+		return nil
+	}
+	vs := p.value(fVersion)
+	v, err := version.Parse(vs)
+	if err != nil {
+		return fmt.Errorf("%s line %d: package %s: bad version %q: %v", p.name, p.paraAt, pname, vs, err)
+	}
+	if len(p.slab) == cap(p.slab) {
+		p.slab = make([]Package, 0, 1024)
+	}
+	p.slab = append(p.slab, Package{
+		Name:         pname,
+		Version:      vs,
+		Architecture: a,
+		MultiArch:    p.value(fMultiArch),
+		Priority:     p.value(fPriority),
+		Section:      p.value(fSection),
+		Essential:    strings.EqualFold(p.value(fEssential), "yes"),
+		Source:       p.value(fSource),
+		Depends:      p.folded(fDepends),
+		PreDepends:   p.folded(fPreDepends),
+		Provides:     p.folded(fProvides),
+		Conflicts:    p.folded(fConflicts),
+		Breaks:       p.folded(fBreaks),
+		Filename:     p.value(fFilename),
+		SHA256:       strings.ToLower(p.value(fSHA256)),
+		ver:          v,
+		target:       p.arch,
+		origin:       p.o,
+	})
+	pkg := &p.slab[len(p.slab)-1]
+	if s := p.value(fSize); s != "" {
+		pkg.Size, _ = strconv.ParseInt(s, 10, 64)
+	}
+	if s := p.value(fInstalledSize); s != "" {
+		pkg.InstalledSize, _ = strconv.ParseInt(s, 10, 64)
+	}
+	if err := checkPoolPath(pkg.Filename); err != nil {
+		return fmt.Errorf("%s line %d: %w", p.name, p.paraAt, err)
+	}
+	if len(pkg.SHA256) != 64 {
+		return fmt.Errorf("%s line %d: package %s has no SHA256", p.name, p.paraAt, pkg.Name)
+	}
+	p.add(pkg)
+	return nil
 }
 
 // hasBlank is strings.ContainsAny(s, " \t"), which is slow on short strings.
