@@ -66,7 +66,7 @@ func (e *encoder) write(b *bytes.Buffer, v *Value, level int) {
 	case KindBool:
 		b.WriteString(strconv.FormatBool(v.b))
 	case KindNumber:
-		b.WriteString(PythonNumber(v.s))
+		b.WriteString(pythonNumber(v.s))
 	case KindString:
 		e.writeString(b, v.s)
 	case KindArray:
@@ -154,9 +154,9 @@ func (e *encoder) writeString(b *bytes.Buffer, s string) {
 	b.WriteByte('"')
 }
 
-// PythonNumber prints a JSON number's text as Python does after json.load:
+// pythonNumber prints a JSON number's text as Python does after json.load:
 // integers exactly, floats with repr().
-func PythonNumber(text string) string {
+func pythonNumber(text string) string {
 	if !strings.ContainsAny(text, ".eE") {
 		n, ok := new(big.Int).SetString(text, 10)
 		if !ok {
@@ -171,12 +171,12 @@ func PythonNumber(text string) string {
 		}
 		return "-Infinity"
 	}
-	return FloatRepr(f)
+	return floatRepr(f)
 }
 
-// FloatRepr is Python's repr(float): the shortest digits that round-trip,
+// floatRepr is Python's repr(float): the shortest digits that round-trip,
 // in fixed notation for 1e-4 <= |x| < 1e16, else d.ddde+XX.
-func FloatRepr(f float64) string {
+func floatRepr(f float64) string {
 	if f == 0 {
 		if math.Signbit(f) {
 			return "-0.0"

@@ -17,8 +17,8 @@ func TestPythonNumber(t *testing.T) {
 		"1e22": "1e+22", "0.1": "0.1", "3.14159": "3.14159", "1e400": "Infinity", "-1e400": "-Infinity",
 		"123.456e5": "12345600.0", "2.5e-4": "0.00025",
 	} {
-		if got := PythonNumber(in); got != want {
-			t.Errorf("PythonNumber(%s) = %s, want %s", in, got, want)
+		if got := pythonNumber(in); got != want {
+			t.Errorf("pythonNumber(%s) = %s, want %s", in, got, want)
 		}
 	}
 }
