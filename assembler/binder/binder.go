@@ -103,7 +103,7 @@ func HasConfigDir(dir string) bool {
 // which file it cannot honour. With in.Builder it reads the base image (its
 // /etc/passwd and PATH); without one (`assemble plan`) a deb: base's are
 // known and another base's are assumed empty.
-func Load(ctx context.Context, dir string, in plan.Input, opts ...Option) (*plan.Plan, *Result, error) {
+func Load(ctx context.Context, dir string, in Input, opts ...Option) (*plan.Plan, *Result, error) {
 	o := &options{platform: "linux/" + runtime.GOARCH}
 	for _, opt := range opts {
 		opt(o)
@@ -171,7 +171,7 @@ type notebookUser struct {
 	repoDir string
 }
 
-func resolveUser(in plan.Input) (notebookUser, error) {
+func resolveUser(in Input) (notebookUser, error) {
 	u := notebookUser{name: in.UserName, uid: in.UserID}
 	if u.name == "" {
 		u.name = DefaultUserName
@@ -228,7 +228,7 @@ func buildVersion() string {
 // dockerImage is DockerBuildPack: the Dockerfile as it is, context the
 // repository root, NB_USER and NB_UID (and REPO_DIR when asked) as build
 // arguments, the repo2docker labels; every other file is ignored.
-func dockerImage(r *repo, in plan.Input, u notebookUser, res *Result) (plan.Image, error) {
+func dockerImage(r *repo, in Input, u notebookUser, res *Result) (plan.Image, error) {
 	df := r.path("Dockerfile")
 	r.note(df)
 	args := map[string]string{"NB_USER": u.name, "NB_UID": fmt.Sprint(u.uid)}

@@ -106,7 +106,7 @@ func TestLoadWithBuilder(t *testing.T) {
 	)
 	fb := &fakeBuilder{img: img}
 	dir := mkrepo(t, map[string]string{"runtime.txt": "python-3.12\n", "requirements.txt": "x\n"})
-	p, res, err := Load(context.Background(), dir, plan.Input{Builder: fb, Base: "oci:/images/ubuntu:noble"}, WithPlatform("linux/amd64"))
+	p, res, err := Load(context.Background(), dir, Input{Request: plan.Request{Builder: fb, Base: "oci:/images/ubuntu:noble"}}, WithPlatform("linux/amd64"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,19 +146,19 @@ func TestLoadWithBuilder(t *testing.T) {
 		t.Errorf("the probed Python was not used: %v", res.Notes)
 	}
 	// The probed Python is checked against runtime.txt.
-	_, _, err = Load(context.Background(), mkrepo(t, map[string]string{"runtime.txt": "python-3.11\n"}), plan.Input{Builder: fb, Base: "oci:/images/ubuntu:noble"})
+	_, _, err = Load(context.Background(), mkrepo(t, map[string]string{"runtime.txt": "python-3.11\n"}), Input{Request: plan.Request{Builder: fb, Base: "oci:/images/ubuntu:noble"}})
 	if err == nil || !strings.Contains(err.Error(), "the base oci:/images/ubuntu:noble's Python is 3.12") {
 		t.Errorf("probed mismatch: %v", err)
 	}
 	// A base that cannot be built is an error naming it.
 	fb = &fakeBuilder{err: errors.New("no such layout")}
-	_, _, err = Load(context.Background(), dir, plan.Input{Builder: fb, Base: "oci:/nowhere:x"})
+	_, _, err = Load(context.Background(), dir, Input{Request: plan.Request{Builder: fb, Base: "oci:/nowhere:x"}})
 	if err == nil || !strings.Contains(err.Error(), "oci:/nowhere:x") {
 		t.Errorf("failing base: %v", err)
 	}
 	// A malformed passwd names the file and line.
 	bad := baseImage(t, nil, tfile{name: "etc/passwd", mode: 0o644, body: "root:x:0:0:root:/root:/bin/bash\nbroken\n"})
-	_, _, err = Load(context.Background(), mkrepo(t, map[string]string{"index.ipynb": "{}"}), plan.Input{Builder: &fakeBuilder{img: bad}})
+	_, _, err = Load(context.Background(), mkrepo(t, map[string]string{"index.ipynb": "{}"}), Input{Request: plan.Request{Builder: &fakeBuilder{img: bad}}})
 	if err == nil || !strings.Contains(err.Error(), "/etc/passwd line 2") {
 		t.Errorf("malformed passwd: %v", err)
 	}
@@ -174,11 +174,11 @@ func TestDebianAccountsMatchBase(t *testing.T) {
 		tfile{name: "etc/gshadow", mode: 0o640, body: debianGShadow()},
 	)
 	dir := mkrepo(t, map[string]string{"index.ipynb": "{}"})
-	with, _, err := Load(context.Background(), dir, plan.Input{Builder: &fakeBuilder{img: img}})
+	with, _, err := Load(context.Background(), dir, Input{Request: plan.Request{Builder: &fakeBuilder{img: img}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	without, _, err := Load(context.Background(), dir, plan.Input{})
+	without, _, err := Load(context.Background(), dir, Input{})
 	if err != nil {
 		t.Fatal(err)
 	}

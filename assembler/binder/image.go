@@ -32,7 +32,7 @@ var envPackages = []string{"python3", "python3-pip", "less", "unzip", "gettext-b
 type builder struct {
 	r   *repo
 	d   *detection
-	in  plan.Input
+	in  Input
 	u   notebookUser
 	o   *options
 	res *Result
@@ -46,7 +46,7 @@ type builder struct {
 }
 
 // newBuilder starts planning on the base asked for (deb:bookworm by default).
-func newBuilder(r *repo, d *detection, in plan.Input, u notebookUser, o *options, res *Result) *builder {
+func newBuilder(r *repo, d *detection, in Input, u notebookUser, o *options, res *Result) *builder {
 	b := &builder{r: r, d: d, in: in, u: u, o: o, res: res, base: in.Base, basePath: defaultPath}
 	if b.base == "" {
 		b.base = DefaultBase

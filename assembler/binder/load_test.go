@@ -13,7 +13,7 @@ import (
 	"github.com/assemble-build/assemble/assembler/plan"
 )
 
-func load(t testing.TB, files map[string]string, in plan.Input) (*plan.Plan, *Result) {
+func load(t testing.TB, files map[string]string, in Input) (*plan.Plan, *Result) {
 	t.Helper()
 	p, res, err := Load(context.Background(), mkrepo(t, files), in, WithVersion("v1.2.3"))
 	if err != nil {
@@ -25,7 +25,7 @@ func load(t testing.TB, files map[string]string, in plan.Input) (*plan.Plan, *Re
 	return p, res
 }
 
-func loadErr(t testing.TB, files map[string]string, in plan.Input) error {
+func loadErr(t testing.TB, files map[string]string, in Input) error {
 	t.Helper()
 	_, _, err := Load(context.Background(), mkrepo(t, files), in)
 	if err == nil {
@@ -76,7 +76,7 @@ func file(t testing.TB, l plan.Layer, p string) plan.GeneratedFile {
 
 // A bare repository gets repo2docker's image shape on deb:bookworm.
 func TestLoadBare(t *testing.T) {
-	p, res := load(t, map[string]string{"index.ipynb": "{}"}, plan.Input{})
+	p, res := load(t, map[string]string{"index.ipynb": "{}"}, Input{})
 	im := p.Images[0]
 	if p.Convention != Name || res.Buildpack != Python || !strings.Contains(p.Reason, "PythonBuildPack") {
 		t.Errorf("convention %s (%s), buildpack %s", p.Convention, p.Reason, res.Buildpack)
@@ -160,7 +160,7 @@ func TestLoadDeterministic(t *testing.T) {
 	dir := mkrepo(t, files)
 	var prev []byte
 	for i := 0; i < 3; i++ {
-		p, _, err := Load(context.Background(), dir, plan.Input{}, WithVersion("v"))
+		p, _, err := Load(context.Background(), dir, Input{}, WithVersion("v"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,7 +183,7 @@ func TestLoadDeterministic(t *testing.T) {
 // apt.txt: comments, blank lines, several packages a line; bad lines name
 // the file and line.
 func TestLoadAptTxt(t *testing.T) {
-	p, res := load(t, map[string]string{"apt.txt": "# compilers\ngfortran   # Fortran\n\nunp byacc\n  \n#only comment\n"}, plan.Input{})
+	p, res := load(t, map[string]string{"apt.txt": "# compilers\ngfortran   # Fortran\n\nunp byacc\n  \n#only comment\n"}, Input{})
 	l := layerBy(t, p.Images[0], plan.KindDeb, "apt.txt")
 	want := []plan.Package{{Name: "gfortran", Where: "apt.txt:2"}, {Name: "unp", Where: "apt.txt:4"}, {Name: "byacc", Where: "apt.txt:4"}}
 	if !reflect.DeepEqual(l.Deb.Packages, want) {
@@ -196,12 +196,12 @@ func TestLoadAptTxt(t *testing.T) {
 	if got := kinds(p.Images[0]); !reflect.DeepEqual(got[1:4], []string{"deb:repo2docker: Python and base packages", "deb:apt.txt", "files:repository"}) {
 		t.Errorf("order %v", got)
 	}
-	err := loadErr(t, map[string]string{"apt.txt": "jq\nPython3\n"}, plan.Input{})
+	err := loadErr(t, map[string]string{"apt.txt": "jq\nPython3\n"}, Input{})
 	if !strings.Contains(err.Error(), "apt.txt:2") || !strings.Contains(err.Error(), "Python3") {
 		t.Errorf("bad package: %v", err)
 	}
 	// An apt.txt of comments only adds no layer.
-	p, _ = load(t, map[string]string{"apt.txt": "# nothing\n"}, plan.Input{})
+	p, _ = load(t, map[string]string{"apt.txt": "# nothing\n"}, Input{})
 	for _, l := range p.Images[0].Layers {
 		if l.Source == "apt.txt" {
 			t.Error("empty apt.txt made a layer")
@@ -212,7 +212,7 @@ func TestLoadAptTxt(t *testing.T) {
 // requirements.txt is a python layer below the repository; Jupyter in it
 // makes `jupyter notebook` the command.
 func TestLoadRequirements(t *testing.T) {
-	p, res := load(t, map[string]string{"requirements.txt": "--find-links wheels\nnotebook==7.0 \\\n  ; python_version >= '3'\n-r more.txt\n", "more.txt": "numpy\n"}, plan.Input{})
+	p, res := load(t, map[string]string{"requirements.txt": "--find-links wheels\nnotebook==7.0 \\\n  ; python_version >= '3'\n-r more.txt\n", "more.txt": "numpy\n"}, Input{})
 	im := p.Images[0]
 	l := layerBy(t, im, plan.KindPython, "requirements.txt")
 	if !reflect.DeepEqual(l.Python.Requirements, []string{"requirements.txt"}) || len(l.Python.Packages) != 0 {
@@ -227,16 +227,16 @@ func TestLoadRequirements(t *testing.T) {
 	if got := kinds(im); got[len(got)-1] != "files:repository" || got[len(got)-2] != "python:requirements.txt" {
 		t.Errorf("order %v", got)
 	}
-	p, _ = load(t, map[string]string{"requirements.txt": "jupyterlab\n"}, plan.Input{})
+	p, _ = load(t, map[string]string{"requirements.txt": "jupyterlab\n"}, Input{})
 	if !reflect.DeepEqual(p.Images[0].Config.Cmd, []string{"jupyter", "lab", "--ip", "0.0.0.0"}) {
 		t.Errorf("jupyterlab cmd %v", p.Images[0].Config.Cmd)
 	}
-	p, _ = load(t, map[string]string{"requirements.txt": "Jupyter\n"}, plan.Input{})
+	p, _ = load(t, map[string]string{"requirements.txt": "Jupyter\n"}, Input{})
 	if p.Images[0].Config.Cmd[0] != "jupyter" {
 		t.Errorf("Jupyter (any case) cmd %v", p.Images[0].Config.Cmd)
 	}
 	// An include that leaves the repository is refused.
-	err := loadErr(t, map[string]string{"requirements.txt": "-r ../../etc/x.txt\n"}, plan.Input{})
+	err := loadErr(t, map[string]string{"requirements.txt": "-r ../../etc/x.txt\n"}, Input{})
 	if !strings.Contains(err.Error(), "requirements.txt:1") {
 		t.Errorf("escaping include: %v", err)
 	}
@@ -250,7 +250,7 @@ func TestLoadBinderDir(t *testing.T) {
 		"binder/.dockerignore": "data/\n",
 		"apt.txt":              "thisdoesnotexist\n", "environment.yml": "dependencies: [scipy]\n", "postBuild": "exit 1\n",
 		"requirements.txt": "scipy\n", ".dockerignore": "*.ipynb\n", "index.ipynb": "{}",
-	}, plan.Input{})
+	}, Input{})
 	im := p.Images[0]
 	if res.ConfigDir != "binder" {
 		t.Errorf("config dir %q", res.ConfigDir)
@@ -290,7 +290,7 @@ func TestLoadBinderDir(t *testing.T) {
 // Both ignore files are read (repo2docker combines them), from the root
 // when there is no binder directory.
 func TestLoadIgnoreFiles(t *testing.T) {
-	p, _ := load(t, map[string]string{".dockerignore": "# c\n/secret\n*.tmp\n", ".containerignore": "!keep.tmp\n", "index.ipynb": "{}"}, plan.Input{})
+	p, _ := load(t, map[string]string{".dockerignore": "# c\n/secret\n*.tmp\n", ".containerignore": "!keep.tmp\n", "index.ipynb": "{}"}, Input{})
 	if f := layerBy(t, p.Images[0], plan.KindFiles, "").Files; !reflect.DeepEqual(f.Exclude, []string{"secret", "*.tmp", "!keep.tmp"}) {
 		t.Errorf("exclude %v", f.Exclude)
 	}
@@ -300,26 +300,26 @@ func TestLoadIgnoreFiles(t *testing.T) {
 // names a base that carries it.
 func TestLoadRuntime(t *testing.T) {
 	for _, ok := range []string{"python-3.11", "python-3.11.4", "python-3", "python-3.11-2025-01-01"} {
-		load(t, map[string]string{"runtime.txt": ok + "\n"}, plan.Input{})
+		load(t, map[string]string{"runtime.txt": ok + "\n"}, Input{})
 	}
-	err := loadErr(t, map[string]string{"runtime.txt": "python-3.12\n"}, plan.Input{})
+	err := loadErr(t, map[string]string{"runtime.txt": "python-3.12\n"}, Input{})
 	for _, want := range []string{"runtime.txt asks for Python 3.12", "3.11", "--base docker://docker.io/library/python:3.12-slim-bookworm", "deb:bookworm"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
 	}
-	err = loadErr(t, map[string]string{"binder/runtime.txt": "python-2.7\n"}, plan.Input{})
+	err = loadErr(t, map[string]string{"binder/runtime.txt": "python-2.7\n"}, Input{})
 	if !strings.Contains(err.Error(), "binder/runtime.txt") || !strings.Contains(err.Error(), "python:2.7-slim-buster") {
 		t.Errorf("py2: %v", err)
 	}
 	// deb:trixie carries 3.13.
-	p, _ := load(t, map[string]string{"runtime.txt": "python-3.13\n", "apt.txt": "jq\n"}, plan.Input{Base: "deb:trixie"})
+	p, _ := load(t, map[string]string{"runtime.txt": "python-3.13\n", "apt.txt": "jq\n"}, Input{Request: plan.Request{Base: "deb:trixie"}})
 	if p.Images[0].Base != "deb:trixie" || p.Debian == nil || p.Debian.Suite != "trixie" {
 		t.Errorf("trixie: base %s debian %+v", p.Images[0].Base, p.Debian)
 	}
 	// Another base, not read while planning: trusted, with a note, and no
 	// Debian python3 layer under it.
-	p, res := load(t, map[string]string{"runtime.txt": "python-3.12\n", "requirements.txt": "x\n"}, plan.Input{Base: "docker://docker.io/library/python:3.12-slim-bookworm"})
+	p, res := load(t, map[string]string{"runtime.txt": "python-3.12\n", "requirements.txt": "x\n"}, Input{Request: plan.Request{Base: "docker://docker.io/library/python:3.12-slim-bookworm"}})
 	if strings.Contains(strings.Join(kinds(p.Images[0]), " "), "deb:repo2docker") {
 		t.Errorf("Debian python3 added on a python base: %v", kinds(p.Images[0]))
 	}
@@ -327,11 +327,11 @@ func TestLoadRuntime(t *testing.T) {
 		t.Errorf("notes: %s", notes)
 	}
 	// requirements3.txt is only for a Python older than 3.7.
-	_, res = load(t, map[string]string{"requirements3.txt": "x\n", "requirements.txt": "y\n"}, plan.Input{})
+	_, res = load(t, map[string]string{"requirements3.txt": "x\n", "requirements.txt": "y\n"}, Input{})
 	if !strings.Contains(strings.Join(res.Ignored, "\n"), "requirements3.txt: used by repo2docker only") {
 		t.Errorf("requirements3.txt: %v", res.Ignored)
 	}
-	p, _ = load(t, map[string]string{"runtime.txt": "python-3.6\n", "requirements3.txt": "x\n", "requirements.txt": "y\n"}, plan.Input{Base: "oci:py36:latest"})
+	p, _ = load(t, map[string]string{"runtime.txt": "python-3.6\n", "requirements3.txt": "x\n", "requirements.txt": "y\n"}, Input{Request: plan.Request{Base: "oci:py36:latest"}})
 	if l := layerBy(t, p.Images[0], plan.KindPython, ""); !reflect.DeepEqual(l.Python.Requirements, []string{"requirements.txt", "requirements3.txt"}) {
 		t.Errorf("py3.6 requirements %v", l.Python.Requirements)
 	}
@@ -352,7 +352,7 @@ func TestLoadPipfileLock(t *testing.T) {
     "there": {"hashes": ["sha256:eeee"], "version": "==0.0.1"}
   }
 }`
-	p, res := load(t, map[string]string{"Pipfile": "[packages]\nthere = \"*\"\nnumpy = \"*\"\n", "Pipfile.lock": lock, "requirements.txt": "numpy\n"}, plan.Input{})
+	p, res := load(t, map[string]string{"Pipfile": "[packages]\nthere = \"*\"\nnumpy = \"*\"\n", "Pipfile.lock": lock, "requirements.txt": "numpy\n"}, Input{})
 	if res.Buildpack != Pipfile {
 		t.Fatalf("buildpack %s", res.Buildpack)
 	}
@@ -370,17 +370,17 @@ func TestLoadPipfileLock(t *testing.T) {
 		t.Errorf("ignored %s", ignored)
 	}
 	// A lock that asks for another Python names it.
-	err := loadErr(t, map[string]string{"Pipfile.lock": strings.Replace(lock, `"3.11"`, `"3.6"`, 1)}, plan.Input{})
+	err := loadErr(t, map[string]string{"Pipfile.lock": strings.Replace(lock, `"3.11"`, `"3.6"`, 1)}, Input{})
 	if !strings.Contains(err.Error(), "Pipfile.lock: _meta.requires.python_version asks for Python 3.6") {
 		t.Errorf("python version: %v", err)
 	}
 	// Pipfile's version wins over runtime.txt (pipfile/py36).
-	err = loadErr(t, map[string]string{"Pipfile": "[requires]\npython_version = \"3.6\"\n", "runtime.txt": "python-3.11\n"}, plan.Input{})
+	err = loadErr(t, map[string]string{"Pipfile": "[requires]\npython_version = \"3.6\"\n", "runtime.txt": "python-3.11\n"}, Input{})
 	if !strings.Contains(err.Error(), "Pipfile: [requires] python_version asks for Python 3.6") {
 		t.Errorf("Pipfile over runtime.txt: %v", err)
 	}
 	// A private index becomes the layer's index.
-	p, _ = load(t, map[string]string{"Pipfile.lock": `{"_meta": {"sources": [{"name": "corp", "url": "https://pypi.corp.example/simple"}, {"name": "pypi", "url": "https://pypi.org/simple"}]}, "default": {"x": {"version": "==1", "hashes": ["sha256:ff"]}}}`}, plan.Input{})
+	p, _ = load(t, map[string]string{"Pipfile.lock": `{"_meta": {"sources": [{"name": "corp", "url": "https://pypi.corp.example/simple"}, {"name": "pypi", "url": "https://pypi.org/simple"}]}, "default": {"x": {"version": "==1", "hashes": ["sha256:ff"]}}}`}, Input{})
 	if l := layerBy(t, p.Images[0], plan.KindPython, ""); l.Python.IndexURL != "https://pypi.corp.example/simple" || len(l.Python.ExtraIndex) != 0 {
 		t.Errorf("index %+v", l.Python)
 	}
@@ -389,7 +389,7 @@ func TestLoadPipfileLock(t *testing.T) {
 		"git":    `{"default": {"x": {"git": "https://github.com/a/b.git", "ref": "abc"}}}`,
 		"path":   `{"default": {"x": {"path": "./nothere", "editable": true}}}`,
 	} {
-		err := loadErr(t, map[string]string{"Pipfile.lock": bad}, plan.Input{})
+		err := loadErr(t, map[string]string{"Pipfile.lock": bad}, Input{})
 		if !strings.Contains(err.Error(), "Pipfile.lock") {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -414,7 +414,7 @@ notebook = "==6"
 
 [requires]
 python_version = "3.11"
-`, "Pipfile": "[packages]\nnumpy = \"*\"\n"}, plan.Input{})
+`, "Pipfile": "[packages]\nnumpy = \"*\"\n"}, Input{})
 	im := p.Images[0]
 	l := layerBy(t, im, plan.KindPython, "binder/Pipfile")
 	want := []string{
@@ -432,13 +432,13 @@ python_version = "3.11"
 	}
 	// {path = ".."} from binder/ is the repository's package, installed from
 	// the binder directory after the copy (pipfile/setup-py-explicit-in-binder-dir).
-	p, _ = load(t, map[string]string{"binder/Pipfile": "[packages]\nmine = {path = \"..\", editable = true}\n", "setup.py": "from setuptools import setup\nsetup(name='mine')\n"}, plan.Input{})
+	p, _ = load(t, map[string]string{"binder/Pipfile": "[packages]\nmine = {path = \"..\", editable = true}\n", "setup.py": "from setuptools import setup\nsetup(name='mine')\n"}, Input{})
 	run := layerBy(t, p.Images[0], plan.KindRun, "binder/Pipfile: [packages] mine").Run
 	if !strings.Contains(run.Command[2], "cd '/home/jovyan/binder'") || !strings.Contains(run.Command[2], "--no-index --no-build-isolation --no-cache-dir --no-compile -e '..'") {
 		t.Errorf("local package install:\n%s", run.Command[2])
 	}
 	// setup.py is not installed implicitly (pipfile/setup-py-implicit).
-	p, res := load(t, map[string]string{"Pipfile": "[packages]\nx = \"*\"\n", "setup.py": ""}, plan.Input{})
+	p, res := load(t, map[string]string{"Pipfile": "[packages]\nx = \"*\"\n", "setup.py": ""}, Input{})
 	for _, l := range p.Images[0].Layers {
 		if l.Kind == plan.KindRun {
 			t.Errorf("setup.py installed under Pipfile: %+v", l.Run)
@@ -447,7 +447,7 @@ python_version = "3.11"
 	if !strings.Contains(strings.Join(res.Ignored, "\n"), "setup.py: not installed by PipfileBuildPack") {
 		t.Errorf("ignored %v", res.Ignored)
 	}
-	err := loadErr(t, map[string]string{"Pipfile": "[packages]\nx = {git = \"https://example.com/x.git\"}\n"}, plan.Input{})
+	err := loadErr(t, map[string]string{"Pipfile": "[packages]\nx = {git = \"https://example.com/x.git\"}\n"}, Input{})
 	if !strings.Contains(err.Error(), "Pipfile: [packages] x") || !strings.Contains(err.Error(), "git") {
 		t.Errorf("git: %v", err)
 	}
@@ -457,7 +457,7 @@ python_version = "3.11"
 // layer; its build backend and dependencies go to the python layer.
 func TestLoadRootPackage(t *testing.T) {
 	pyproject := "[project]\nname = \"mwt\"\nversion = \"0.1\"\nrequires-python = \">=3.9\"\ndependencies = [\"there>=0.0.9\"]\n[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n"
-	p, res := load(t, map[string]string{"pyproject.toml": pyproject, "mwt/__init__.py": "", "requirements.txt": "notebook\n"}, plan.Input{})
+	p, res := load(t, map[string]string{"pyproject.toml": pyproject, "mwt/__init__.py": "", "requirements.txt": "notebook\n"}, Input{})
 	im := p.Images[0]
 	got := kinds(im)
 	if got[len(got)-2] != "files:repository" || got[len(got)-1] != "run:pyproject.toml" {
@@ -484,18 +484,18 @@ func TestLoadRootPackage(t *testing.T) {
 		t.Errorf("files %v", res.Files)
 	}
 	// requires-python that excludes the base's Python is an error.
-	err := loadErr(t, map[string]string{"pyproject.toml": strings.Replace(pyproject, ">=3.9", ">=3.12", 1)}, plan.Input{})
+	err := loadErr(t, map[string]string{"pyproject.toml": strings.Replace(pyproject, ">=3.9", ">=3.12", 1)}, Input{})
 	if !strings.Contains(err.Error(), "requires-python") || !strings.Contains(err.Error(), "python:3.12-slim-bookworm") {
 		t.Errorf("requires-python: %v", err)
 	}
 	// setup.py: no static dependencies; the package alone.
-	p, _ = load(t, map[string]string{"setup.py": "from setuptools import setup\nsetup(name='x')\n"}, plan.Input{})
+	p, _ = load(t, map[string]string{"setup.py": "from setuptools import setup\nsetup(name='x')\n"}, Input{})
 	if l := p.Images[0].Layers[len(p.Images[0].Layers)-1]; l.Kind != plan.KindRun || l.Source != "setup.py" {
 		t.Errorf("setup.py layer %+v", l)
 	}
 	// "-e ." in requirements.txt is that same install, not a second one; the
 	// rest of the file goes inline with its paths made root-relative.
-	p, _ = load(t, map[string]string{"setup.py": "", "requirements.txt": "-e .\n--find-links wheels\nthere\n"}, plan.Input{})
+	p, _ = load(t, map[string]string{"setup.py": "", "requirements.txt": "-e .\n--find-links wheels\nthere\n"}, Input{})
 	im = p.Images[0]
 	py = layerBy(t, im, plan.KindPython, "").Python
 	if len(py.Requirements) != 0 || !reflect.DeepEqual(py.Packages, []string{"--find-links wheels", "there"}) {
@@ -514,12 +514,12 @@ func TestLoadRootPackage(t *testing.T) {
 		t.Errorf("%d run layers", n)
 	}
 	// In binder/requirements.txt the rest's relative paths are rewritten.
-	p, _ = load(t, map[string]string{"binder/requirements.txt": "-e ./pkg\n-f wheels\n-r extra.txt\n", "binder/extra.txt": "x\n", "pkg/setup.py": ""}, plan.Input{})
+	p, _ = load(t, map[string]string{"binder/requirements.txt": "-e ./pkg\n-f wheels\n-r extra.txt\n", "binder/extra.txt": "x\n", "pkg/setup.py": ""}, Input{})
 	if py := layerBy(t, p.Images[0], plan.KindPython, "").Python; !reflect.DeepEqual(py.Packages, []string{"--find-links binder/wheels", "-r binder/extra.txt"}) {
 		t.Errorf("rewritten %q", py.Packages)
 	}
 	for name, req := range map[string]string{"not a package": "-e ./nothing\n", "outside": "-e ../x\n"} {
-		err := loadErr(t, map[string]string{"requirements.txt": req}, plan.Input{})
+		err := loadErr(t, map[string]string{"requirements.txt": req}, Input{})
 		if !strings.Contains(err.Error(), "requirements.txt:1") {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -529,7 +529,7 @@ func TestLoadRootPackage(t *testing.T) {
 // postBuild runs as the notebook user in the repository; start becomes
 // R2D_ENTRYPOINT.
 func TestLoadPostBuildStart(t *testing.T) {
-	p, res := load(t, map[string]string{"postBuild": "#!/bin/bash\necho built > ~/built\n", "start": "#!/bin/bash\nexport FOO=bar\nexec \"$@\"\n"}, plan.Input{})
+	p, res := load(t, map[string]string{"postBuild": "#!/bin/bash\necho built > ~/built\n", "start": "#!/bin/bash\nexport FOO=bar\nexec \"$@\"\n"}, Input{})
 	im := p.Images[0]
 	got := kinds(im)
 	if got[len(got)-1] != "run:postBuild" || got[len(got)-2] != "files:repository" {
@@ -545,7 +545,7 @@ func TestLoadPostBuildStart(t *testing.T) {
 	if !slices.Contains(res.Files, "postBuild") || !slices.Contains(res.Files, "start") {
 		t.Errorf("files %v", res.Files)
 	}
-	p, _ = load(t, map[string]string{".binder/start": "exec \"$@\"\n", "start": "exit 1\n"}, plan.Input{TargetRepoDir: "/srv/repo"})
+	p, _ = load(t, map[string]string{".binder/start": "exec \"$@\"\n", "start": "exit 1\n"}, Input{Settings: Settings{TargetRepoDir: "/srv/repo"}})
 	if env := envMap(p.Images[0].Config.Env); env["R2D_ENTRYPOINT"] != "/srv/repo/.binder/start" {
 		t.Errorf("binder start %q", env["R2D_ENTRYPOINT"])
 	}
@@ -553,7 +553,7 @@ func TestLoadPostBuildStart(t *testing.T) {
 
 // --user-name, --user-id, --target-repo-dir.
 func TestLoadUserAndRepoDir(t *testing.T) {
-	p, _ := load(t, map[string]string{"index.ipynb": "{}"}, plan.Input{UserName: "alice", UserID: 1234, TargetRepoDir: "/srv/repo/"})
+	p, _ := load(t, map[string]string{"index.ipynb": "{}"}, Input{Settings: Settings{UserName: "alice", UserID: 1234, TargetRepoDir: "/srv/repo/"}})
 	im := p.Images[0]
 	env := envMap(im.Config.Env)
 	if env["HOME"] != "/home/alice" || env["REPO_DIR"] != "/srv/repo" || env["USER"] != "alice" ||
@@ -575,11 +575,8 @@ func TestLoadUserAndRepoDir(t *testing.T) {
 	if pw := string(file(t, users, "/etc/passwd").Content); !strings.Contains(pw, "\nalice:x:1234:1234::/home/alice:/bin/bash\n") {
 		t.Errorf("passwd:\n%s", pw)
 	}
-	for _, bad := range []plan.Input{
-		{UserName: "Alice"}, {UserName: "a b"}, {UserName: "root;rm"}, {UserID: -5},
-		{TargetRepoDir: "srv/repo"}, {TargetRepoDir: "/"}, {TargetRepoDir: "/srv/../etc"},
-	} {
-		loadErr(t, map[string]string{"index.ipynb": "{}"}, bad)
+	for _, bad := range []Settings{{UserName: "Alice"}, {UserName: "a b"}, {UserName: "root;rm"}, {UserID: -5}, {TargetRepoDir: "srv/repo"}, {TargetRepoDir: "/"}, {TargetRepoDir: "/srv/../etc"}} {
+		loadErr(t, map[string]string{"index.ipynb": "{}"}, Input{Settings: bad})
 	}
 	if err := ValidateUser("jovyan", 0); err == nil || !strings.Contains(err.Error(), "root") {
 		t.Errorf("uid 0: %v", err)
@@ -588,7 +585,7 @@ func TestLoadUserAndRepoDir(t *testing.T) {
 		t.Error(err)
 	}
 	// The registry prefixes the name.
-	p, _ = load(t, map[string]string{"index.ipynb": "{}"}, plan.Input{Registry: "ghcr.io/me/", SourceURL: "https://github.com/me/nb"})
+	p, _ = load(t, map[string]string{"index.ipynb": "{}"}, Input{Request: plan.Request{Registry: "ghcr.io/me/", SourceURL: "https://github.com/me/nb"}})
 	if im := p.Images[0]; !strings.HasPrefix(im.Name, "ghcr.io/me/") || im.Config.Labels["repo2docker.repo"] != "https://github.com/me/nb" {
 		t.Errorf("name %s labels %v", im.Name, im.Config.Labels)
 	}
@@ -596,7 +593,7 @@ func TestLoadUserAndRepoDir(t *testing.T) {
 
 // A Dockerfile is used as it is (DockerBuildPack).
 func TestLoadDockerfile(t *testing.T) {
-	p, res := load(t, map[string]string{"Dockerfile": "FROM ubuntu\nRUN exit 1\n", "binder/Dockerfile": "FROM x\n", "binder/apt.txt": "jq\n"}, plan.Input{TargetRepoDir: "/srv/repo", UserID: 1001})
+	p, res := load(t, map[string]string{"Dockerfile": "FROM ubuntu\nRUN exit 1\n", "binder/Dockerfile": "FROM x\n", "binder/apt.txt": "jq\n"}, Input{Settings: Settings{TargetRepoDir: "/srv/repo", UserID: 1001}})
 	im := p.Images[0]
 	if res.Buildpack != Docker || im.Dockerfile == nil || im.Dockerfile.Path != "binder/Dockerfile" || im.Dockerfile.Context != "." {
 		t.Fatalf("dockerfile %+v", im.Dockerfile)
@@ -610,7 +607,7 @@ func TestLoadDockerfile(t *testing.T) {
 	if !strings.Contains(strings.Join(res.Ignored, "\n"), "binder/apt.txt: ignored by DockerBuildPack") {
 		t.Errorf("ignored %v", res.Ignored)
 	}
-	p, _ = load(t, map[string]string{"Dockerfile": "FROM x\n"}, plan.Input{})
+	p, _ = load(t, map[string]string{"Dockerfile": "FROM x\n"}, Input{})
 	if _, ok := p.Images[0].Dockerfile.BuildArgs["REPO_DIR"]; ok {
 		t.Error("REPO_DIR passed without --target-repo-dir")
 	}
@@ -633,7 +630,7 @@ func TestLoadUnsupported(t *testing.T) {
 		{map[string]string{"default.nix": "{}\n"}, "default.nix", Nix, "nixos/nix"},
 	}
 	for _, c := range cases {
-		err := loadErr(t, c.files, plan.Input{})
+		err := loadErr(t, c.files, Input{})
 		var ue *UnsupportedError
 		if !errors.As(err, &ue) {
 			t.Errorf("%v: %T %v", c.files, err, err)
@@ -648,7 +645,7 @@ func TestLoadUnsupported(t *testing.T) {
 		}
 	}
 	// install.R alone is ignored, as repo2docker ignores it.
-	_, res := load(t, map[string]string{"install.R": "x\n", "requirements.txt": "y\n"}, plan.Input{})
+	_, res := load(t, map[string]string{"install.R": "x\n", "requirements.txt": "y\n"}, Input{})
 	if res.Buildpack != Python || !strings.Contains(strings.Join(res.Ignored, "\n"), "install.R: run by repo2docker's R buildpack only") {
 		t.Errorf("install.R: %s %v", res.Buildpack, res.Ignored)
 	}
@@ -687,7 +684,7 @@ func TestLoadTestdata(t *testing.T) {
 			} else if why == "" {
 				t.Error("no reason")
 			}
-			p, res, err := Load(context.Background(), dir, plan.Input{})
+			p, res, err := Load(context.Background(), dir, Input{})
 			if c.err != nil {
 				if err == nil {
 					t.Fatal("planned")

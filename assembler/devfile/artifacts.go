@@ -3,12 +3,10 @@ package devfile
 import (
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
 	"github.com/assemble-build/assemble/assembler/plan"
-	"github.com/assemble-build/assemble/oci"
 )
 
 // Media types of devfile registry artifacts (registry-support's index
@@ -80,45 +78,6 @@ func (r *registry) artifacts(prefix string) []plan.Artifact {
 		}
 	}
 	return out
-}
-
-// ArtifactSpec turns a planned artifact into an oci.Spec, reading its
-// files from the repository at root (symlinks must stay inside it). The
-// pipeline builds it with oci.Artifact.
-func ArtifactSpec(root string, a plan.Artifact) (oci.Spec, error) {
-	s := oci.Spec{
-		ConfigMediaType: a.ConfigMediaType,
-		Config:          a.Config,
-		ArtifactType:    a.ArtifactType,
-		Annotations:     a.Annotations,
-	}
-	switch a.Packing {
-	case "":
-		s.Packing = oci.PackOCI
-	case plan.PackingORASv1:
-		s.Packing = oci.PackORASv1
-	default:
-		return oci.Spec{}, fmt.Errorf("artifact %s: unknown packing %q", a.Name, a.Packing)
-	}
-	r := &registry{root: root}
-	for _, l := range a.Layers {
-		b := oci.Blob{MediaType: l.MediaType, Title: l.Title}
-		switch {
-		case l.Path != "" && l.Content != nil:
-			return oci.Spec{}, fmt.Errorf("artifact %s: layer %s has both a path and content", a.Name, l.Title)
-		case l.Path != "":
-			rel := path.Clean(filepath.ToSlash(l.Path))
-			data, err := r.readFile(rel)
-			if err != nil {
-				return oci.Spec{}, fmt.Errorf("artifact %s: %w", a.Name, err)
-			}
-			b.Content = data
-		default:
-			b.Content = l.Content
-		}
-		s.Layers = append(s.Layers, b)
-	}
-	return s, nil
 }
 
 // outputMarker marks an output directory as this package's.

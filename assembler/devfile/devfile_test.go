@@ -276,7 +276,7 @@ func TestLoadPlansArtifacts(t *testing.T) {
 
 func artifactDigest(t *testing.T, root string, a plan.Artifact) string {
 	t.Helper()
-	s, err := devfile.ArtifactSpec(root, a)
+	s, err := artifactSpec(t, root, a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,4 +407,16 @@ func TestMain(m *testing.M) {
 	// The index generator's FYIs (no provider, ...) are logged; keep test output readable.
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	os.Exit(m.Run())
+}
+
+// artifactSpec builds a's spec as the pipeline does, reading the repository
+// at root through an os.Root.
+func artifactSpec(t testing.TB, root string, a plan.Artifact) (oci.Spec, error) {
+	t.Helper()
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	return a.Spec(r.FS())
 }

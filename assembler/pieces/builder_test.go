@@ -60,7 +60,7 @@ func TestSchemasInEachGroupImage(t *testing.T) {
 	py := hostPython(t)
 	repo := copyRepo(t, sampleRepo)
 	b := &fakeBuilder{python: py, root: repo}
-	p, res, err := Load(context.Background(), repo, plan.Input{Builder: b, SourceURL: sampleSource})
+	p, res, err := Load(context.Background(), repo, Input{Request: plan.Request{Builder: b, SourceURL: sampleSource}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestSchemasInEachGroupImage(t *testing.T) {
 
 	// An image without python3 gives an error that says what to do.
 	b = &fakeBuilder{python: py, root: repo, fail: errors.New(`exec: "python3": executable file not found in $PATH`)}
-	_, _, err = Load(context.Background(), repo, plan.Input{Builder: b})
+	_, _, err = Load(context.Background(), repo, Input{Request: plan.Request{Builder: b}})
 	if err == nil {
 		t.Fatal("no error without python3")
 	}
@@ -121,7 +121,7 @@ func TestSchemasWithoutPydantic(t *testing.T) {
 	shadow := t.TempDir()
 	writeFile(t, filepath.Join(shadow, "pydantic.py"), "raise ImportError('No module named pydantic (test)')\n")
 	t.Setenv("PYTHONPATH", shadow)
-	_, _, err := Load(context.Background(), repo, plan.Input{MetadataPython: py})
+	_, _, err := Load(context.Background(), repo, Input{Settings: Settings{MetadataPython: py}})
 	if err == nil || !strings.Contains(err.Error(), "has no pydantic") || !strings.Contains(err.Error(), "--no-schemas") || !strings.Contains(err.Error(), "pieces/AddPiece/models.py") {
 		t.Errorf("without pydantic: %v", err)
 	}
@@ -134,14 +134,14 @@ func TestSchemasWithoutPydantic(t *testing.T) {
 func TestHostPythonWithBuilder(t *testing.T) {
 	py := hostPython(t)
 	repo := copyRepo(t, sampleRepo)
-	if _, _, err := Load(context.Background(), repo, plan.Input{MetadataPython: py}); err != nil {
+	if _, _, err := Load(context.Background(), repo, Input{Settings: Settings{MetadataPython: py}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(repo, ".domino")); err == nil {
 		t.Error("planning created .domino")
 	}
 	b := &fakeBuilder{python: py, root: repo}
-	if _, _, err := Load(context.Background(), repo, plan.Input{MetadataPython: py, Builder: b}); err != nil {
+	if _, _, err := Load(context.Background(), repo, Input{Request: plan.Request{Builder: b}, Settings: Settings{MetadataPython: py}}); err != nil {
 		t.Fatal(err)
 	}
 	if len(b.built) != 0 {

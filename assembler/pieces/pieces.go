@@ -123,7 +123,7 @@ func (r *Result) Summary() []string {
 // with in.MetadataPython run on the host, else built and run in each
 // group's image with in.Builder; in.NoSchemas leaves them null (and the
 // groups' secrets empty), and so does planning without a builder.
-func Load(ctx context.Context, dir string, in plan.Input) (*plan.Plan, *Result, error) {
+func Load(ctx context.Context, dir string, in Input) (*plan.Plan, *Result, error) {
 	root, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("repository %s: %w", dir, err)

@@ -110,7 +110,7 @@ func firstDiff(got, want []byte) string {
 // group, named as Domino names them, with the layers in order.
 func TestLoadSample(t *testing.T) {
 	py := hostPython(t)
-	p, res, err := Load(context.Background(), sampleRepo, plan.Input{MetadataPython: py, SourceURL: sampleSource})
+	p, res, err := Load(context.Background(), sampleRepo, Input{Request: plan.Request{SourceURL: sampleSource}, Settings: Settings{MetadataPython: py}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,10 +223,7 @@ func TestLoadOverrides(t *testing.T) {
 			}
 		}
 	}
-	p, res, err := Load(context.Background(), repo, plan.Input{
-		MetadataPython: py, Registry: "registry.example:5000/team/", Version: "development",
-		Base: "oci:/layouts/base:domino-base:latest", WriteMetadata: true,
-	})
+	p, res, err := Load(context.Background(), repo, Input{Request: plan.Request{Registry: "registry.example:5000/team/", Version: "development", Base: "oci:/layouts/base:domino-base:latest", WriteMetadata: true}, Settings: Settings{MetadataPython: py}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +267,7 @@ func TestLoadOverrides(t *testing.T) {
 		}
 	}
 	// An invalid version tag is refused.
-	if _, _, err := Load(context.Background(), repo, plan.Input{NoSchemas: true, Version: "no/slash"}); err == nil || !strings.Contains(err.Error(), "--version-tag") {
+	if _, _, err := Load(context.Background(), repo, Input{Request: plan.Request{Version: "no/slash"}, Settings: Settings{NoSchemas: true}}); err == nil || !strings.Contains(err.Error(), "--version-tag") {
 		t.Errorf("bad version: %v", err)
 	}
 }
@@ -279,7 +276,7 @@ func TestLoadOverrides(t *testing.T) {
 // the groups' secrets are empty; planning without a builder or interpreter
 // does the same and says so.
 func TestNoSchemasAndPlanning(t *testing.T) {
-	for _, in := range []plan.Input{{NoSchemas: true}, {}} {
+	for _, in := range []Input{{Settings: Settings{NoSchemas: true}}, {}} {
 		_, res, err := Load(context.Background(), sampleRepo, in)
 		if err != nil {
 			t.Fatal(err)
@@ -308,7 +305,7 @@ func TestNoSchemasAndPlanning(t *testing.T) {
 	}
 	// Planning never writes null schemas into the repository.
 	repo := copyRepo(t, sampleRepo)
-	if _, _, err := Load(context.Background(), repo, plan.Input{WriteMetadata: true}); err == nil || !strings.Contains(err.Error(), "--metadata-python") {
+	if _, _, err := Load(context.Background(), repo, Input{Request: plan.Request{WriteMetadata: true}}); err == nil || !strings.Contains(err.Error(), "--metadata-python") {
 		t.Errorf("--write-metadata while planning: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(repo, ".domino")); err == nil {
@@ -333,7 +330,7 @@ class InputModel(_V2): pass
 class OutputModel(_V2): pass
 class SecretsModel(_V2): pass
 `)
-	_, res, err := Load(context.Background(), repo, plan.Input{MetadataPython: py})
+	_, res, err := Load(context.Background(), repo, Input{Settings: Settings{MetadataPython: py}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +341,7 @@ class SecretsModel(_V2): pass
 	writeFile(t, filepath.Join(repo, "pieces/AddPiece/models.py"), "from pydantic import BaseModel\nimport not_installed_module\n")
 	writeFile(t, filepath.Join(repo, "pieces/LogPiece/models.py"), "from pydantic import BaseModel\nclass InputModel(BaseModel):\n    x: int = 1\n")
 	writeFile(t, filepath.Join(repo, "pieces/ToolPiece/models.py"), "def broken(:\n")
-	_, _, err = Load(context.Background(), repo, plan.Input{MetadataPython: py})
+	_, _, err = Load(context.Background(), repo, Input{Settings: Settings{MetadataPython: py}})
 	if err == nil {
 		t.Fatal("broken models loaded")
 	}
@@ -362,7 +359,7 @@ class SecretsModel(_V2): pass
 	}
 
 	// A missing interpreter says what to do.
-	_, _, err = Load(context.Background(), repo, plan.Input{MetadataPython: "/no/such/python3"})
+	_, _, err = Load(context.Background(), repo, Input{Settings: Settings{MetadataPython: "/no/such/python3"}})
 	if err == nil || !strings.Contains(err.Error(), "--no-schemas") {
 		t.Errorf("missing interpreter: %v", err)
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/internal/pyjson"
 )
 
@@ -46,7 +45,7 @@ func validFiles() map[string]string {
 
 func loadErr(t *testing.T, files map[string]string) *ValidationError {
 	t.Helper()
-	_, _, err := Load(context.Background(), miniRepo(t, files), plan.Input{NoSchemas: true})
+	_, _, err := Load(context.Background(), miniRepo(t, files), Input{Settings: Settings{NoSchemas: true}})
 	var ve *ValidationError
 	if !errors.As(err, &ve) {
 		t.Fatalf("want a validation error, got %v", err)
@@ -189,7 +188,7 @@ func TestPieceFolders(t *testing.T) {
 	files[".hiddenPiece/x"] = ""
 	files["pieces/.HiddenPiece/models.py"] = ""
 	files["pieces/FilePiece"] = "not a folder"
-	_, res, err := Load(context.Background(), miniRepo(t, files), plan.Input{NoSchemas: true})
+	_, res, err := Load(context.Background(), miniRepo(t, files), Input{Settings: Settings{NoSchemas: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 // Package plan holds the Plan: plain data that a convention makes from a
-// repository and the pipeline builds. It does no I/O, so every convention and
-// the pipeline can share it without import cycles.
+// repository and the pipeline builds, and the Convention interface that makes
+// it. It does no I/O of its own (Artifact.Spec reads through the file system
+// it is given), so every convention and the pipeline share it without import
+// cycles.
 package plan
 
 // Plan is what a convention found in a repository: the images to build, the

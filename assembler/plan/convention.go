@@ -7,9 +7,24 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// Input is what the user asked for on the command line, for conventions to
-// read. Each convention reads the fields that concern it.
-type Input struct {
+// Convention is one way a repository says what to build (a Domino pieces
+// repository, a devfile registry, a Binder repository, a Dockerfile). Each
+// convention package implements it; the pipeline holds them in one ordered
+// list, most specific first, and loads the first that detects a repository.
+// A convention's own settings (Binder's notebook user, say) are fields of its
+// value, set when the pipeline makes the list.
+type Convention interface {
+	// Name names the convention in plans and messages ("binder").
+	Name() string
+	// Detect reports whether dir follows the convention, and why.
+	Detect(dir string) (ok bool, reason string)
+	// Load plans dir's images, honouring what req asks where it applies.
+	Load(ctx context.Context, dir string, req Request) (*Plan, error)
+}
+
+// Request is what the user asked of every convention on the command line,
+// and the pipeline's builder. Each convention reads the fields that concern it.
+type Request struct {
 	// Builder builds intermediate images while planning (nil for `assemble plan`,
 	// which must not build: a convention then leaves out what needs one).
 	Builder Builder
@@ -23,21 +38,6 @@ type Input struct {
 	SourceURL string
 	// WriteMetadata writes generated metadata files into the repository too.
 	WriteMetadata bool
-
-	// Domino.
-	MetadataPython string // a host interpreter for schema extraction
-	NoSchemas      bool
-
-	// Binder.
-	UserName      string
-	UserID        int
-	TargetRepoDir string
-
-	// Devfile registries.
-	RegistryImage string
-	CheckIcons    bool
-	// WorkDir is a directory for files a convention generates during planning.
-	WorkDir string
 }
 
 // Builder builds images while a convention plans (e.g. to extract metadata by
