@@ -4,19 +4,16 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
-	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
-	"github.com/assemble-build/assemble/assembler/devfile"
 	"github.com/assemble-build/assemble/assembler/dockerfile"
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/layers"
-	"github.com/assemble-build/assemble/layers/run"
 	"github.com/assemble-build/assemble/layers/wheel"
 	"github.com/assemble-build/assemble/oci"
 )
@@ -57,23 +54,42 @@ type PythonReport struct {
 	Pins string `json:"pins"`
 }
 
-// Build builds every image of p.
-func Build(ctx context.Context, p *plan.Plan, opts ...Option) ([]Built, error) {
-	o, err := makeOptions(opts)
-	if err != nil {
-		return nil, err
-	}
+// Build builds every image and artifact of p.
+func (a *Assembler) Build(ctx context.Context, p *plan.Plan) ([]Built, error) {
+	o := a.o
 	annotations := repoAnnotations(p.Root, o.created)
+	// One environment for the plan's images, so an archive's index is
+	// verified once however many images use it.
+	svc := newServices(p, o)
 	var out []Built
 	for _, im := range p.Images {
-		b, err := buildImage(ctx, p, im, o, annotations)
+		b, err := svc.forImage(im.Name).buildImage(ctx, im, annotations)
 		if err != nil {
 			return nil, fmt.Errorf("image %s (%s): %w", im.Name, im.Source, err)
 		}
 		out = append(out, b)
 	}
+	arts, err := buildArtifacts(p, o.reporter)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, arts...), nil
+}
+
+// buildArtifacts builds p's artifacts, reading their files from the
+// repository through an os.Root so that no link leads out of it.
+func buildArtifacts(p *plan.Plan, r Reporter) ([]Built, error) {
+	if len(p.Artifacts) == 0 {
+		return nil, nil
+	}
+	root, err := os.OpenRoot(p.Root)
+	if err != nil {
+		return nil, fmt.Errorf("repository %s: %w", p.Root, err)
+	}
+	defer root.Close()
+	var out []Built
 	for _, a := range p.Artifacts {
-		spec, err := devfile.ArtifactSpec(p.Root, a)
+		spec, err := a.Spec(root.FS())
 		if err != nil {
 			return nil, err
 		}
@@ -85,42 +101,23 @@ func Build(ctx context.Context, p *plan.Plan, opts ...Option) ([]Built, error) {
 		if err != nil {
 			return nil, err
 		}
-		o.reporter.Step(fmt.Sprintf("artifact %s:%s: %s", a.Name, strings.Join(a.Tags, ","), d))
+		r.Step(fmt.Sprintf("artifact %s:%s: %s", a.Name, strings.Join(a.Tags, ","), d))
 		out = append(out, Built{Plan: plan.Image{Name: a.Name, Tags: a.Tags, Source: a.Source}, Image: img, Digest: d})
 	}
 	return out, nil
 }
 
-func buildImage(ctx context.Context, p *plan.Plan, im plan.Image, o *options, annotations map[string]string) (Built, error) {
+// buildImage builds im for each of its platforms, as one image or an index.
+func (s *services) buildImage(ctx context.Context, im plan.Image, annotations map[string]string) (Built, error) {
 	b := Built{Plan: im}
-	svc := newServices(p, o)
-	svc.name, svc.report = im.Name, &b.Layers
+	s.report = &b.Layers
 	platforms := im.Platforms
 	if len(platforms) == 0 {
 		platforms = []string{HostPlatform()}
 	}
 	var images []v1.Image
 	for _, ps := range platforms {
-		plat, err := oci.ParsePlatform(ps)
-		if err != nil {
-			return b, err
-		}
-		var base v1.Image
-		if im.Dockerfile != nil {
-			base, err = buildDockerfile(ctx, p, *im.Dockerfile, plat, svc, o)
-			if err != nil {
-				return b, err
-			}
-		} else if base, err = svc.Base(ctx, im.Base, plat); err != nil {
-			return b, fmt.Errorf("base %s for %s: %w", im.Base, ps, err)
-		}
-		st := &stack{o: o, name: im.Name, platform: ps, base: base, cur: base, report: &b.Layers}
-		for _, l := range im.Layers {
-			if err := buildLayer(ctx, p, svc.env, st, l, plat, o); err != nil {
-				return b, err
-			}
-		}
-		img, err := oci.Stack(st.base, st.adds, configFor(im.Config), o.created, merge(annotations, im.Annotations))
+		img, err := s.buildPlatform(ctx, im, ps, annotations)
 		if err != nil {
 			return b, err
 		}
@@ -139,13 +136,42 @@ func buildImage(ctx context.Context, p *plan.Plan, im plan.Image, o *options, an
 	if err != nil {
 		return b, err
 	}
-	o.reporter.Step(fmt.Sprintf("%s: %s", im.Name, b.Digest))
+	s.o.reporter.Step(fmt.Sprintf("%s: %s", im.Name, b.Digest))
 	return b, nil
+}
+
+// buildPlatform builds im for one platform: its base (or Dockerfile), then
+// its layers, each made by its kind's factory over the stack so far.
+func (s *services) buildPlatform(ctx context.Context, im plan.Image, ps string, annotations map[string]string) (v1.Image, error) {
+	plat, err := oci.ParsePlatform(ps)
+	if err != nil {
+		return nil, err
+	}
+	var base v1.Image
+	if im.Dockerfile != nil {
+		if base, err = s.buildDockerfile(ctx, *im.Dockerfile, plat); err != nil {
+			return nil, err
+		}
+	} else if base, err = s.Base(ctx, im.Base, plat); err != nil {
+		return nil, fmt.Errorf("base %s for %s: %w", im.Base, ps, err)
+	}
+	st := &stack{o: s.o, name: im.Name, platform: ps, base: base, cur: base, report: s.report}
+	for _, l := range im.Layers {
+		made, err := s.layerSpecs(ctx, l, below{img: st.cur, platform: plat})
+		if err != nil {
+			return nil, err
+		}
+		if err := st.addAll(ctx, l, made); err != nil {
+			return nil, err
+		}
+	}
+	return oci.Stack(st.base, st.adds, configFor(im.Config), s.o.created, merge(annotations, im.Annotations))
 }
 
 // buildDockerfile builds a Dockerfile image through the frontend, with the
 // plan's and the command line's build contexts and arguments.
-func buildDockerfile(ctx context.Context, p *plan.Plan, df plan.Dockerfile, plat v1.Platform, svc *services, o *options) (v1.Image, error) {
+func (s *services) buildDockerfile(ctx context.Context, df plan.Dockerfile, plat v1.Platform) (v1.Image, error) {
+	o := s.o
 	if o.dockerfile != "" {
 		df.Path = o.dockerfile
 	}
@@ -154,84 +180,10 @@ func buildDockerfile(ctx context.Context, p *plan.Plan, df plan.Dockerfile, plat
 	}
 	df.BuildArgs = merge(df.BuildArgs, o.buildArgs)
 	contexts := merge(df.BuildContexts, o.contexts)
-	return dockerfile.Build(ctx, p.Root, df, plat, svc,
+	return dockerfile.Build(ctx, s.p.Root, df, plat, s,
 		dockerfile.WithCreated(o.created), dockerfile.WithBuildContexts(contexts),
 		dockerfile.WithNoRun(o.noRun), dockerfile.WithRunOutput(o.runOutput),
 		dockerfile.WithListingCache(filepath.Join(o.cache.Dir(), "listings")))
-}
-
-// buildLayer turns one plan layer into one or more built layers on st.
-func buildLayer(ctx context.Context, p *plan.Plan, e *env, st *stack, l plan.Layer, plat v1.Platform, o *options) error {
-	switch l.Kind {
-	case plan.KindDeb:
-		specs, err := e.debLayers(ctx, l, st.cur, plat)
-		if err != nil {
-			return fmt.Errorf("%s: %w", l.Source, err)
-		}
-		if len(specs) == 0 {
-			o.reporter.Step(fmt.Sprintf("%s [%s] %s: every package is already installed", st.name, st.platform, l.Source))
-		}
-		for _, spec := range specs {
-			if err := st.add(ctx, spec, l.Comment); err != nil {
-				return fmt.Errorf("%s: %w", l.Source, err)
-			}
-		}
-		return nil
-	case plan.KindPython:
-		spec, set, target, err := e.pythonLayer(ctx, l, st.cur, plat)
-		if err != nil {
-			return err
-		}
-		o.reporter.Step(fmt.Sprintf("%s [%s] python %s (%s, %s): %d distributions", st.name, st.platform, target.PythonFull, target.Interpreter, target.Purelib, len(set)))
-		for _, r := range set {
-			slog.Debug("python requirement resolved", "name", r.Name, "version", r.Version, "file", r.Filename, "sha256", r.SHA256)
-		}
-		if err := st.add(ctx, spec, l.Comment); err != nil {
-			return fmt.Errorf("%s: %w", l.Source, err)
-		}
-		last := &(*st.report)[len(*st.report)-1]
-		last.Python = &PythonReport{Interpreter: target.Interpreter, Version: target.PythonFull, Purelib: target.Purelib,
-			Glibc: target.Glibc, Arch: target.Arch, Resolved: set, Pins: wheel.FormatPins(set)}
-		return nil
-	case plan.KindRun:
-		r := l.Run
-		if o.noRun {
-			return fmt.Errorf("%s: refusing to run %q (--no-run): this step needs the sandbox", l.Source, strings.Join(r.Command, " "))
-		}
-		cf, err := st.cur.ConfigFile()
-		if err != nil {
-			return err
-		}
-		spec := run.NewLayer(run.Spec{
-			Base: st.cur, Command: r.Command, Env: oci.MergeEnv(cf.Config.Env, r.Env),
-			User: r.User, WorkDir: r.WorkDir, Network: r.Network,
-			Stdout: o.runOutput, Stderr: o.runOutput,
-		})
-		if err := st.add(ctx, spec, l.Comment); err != nil {
-			return fmt.Errorf("%s: %w", l.Source, err)
-		}
-		return nil
-	case plan.KindGenerated:
-		g := &layers.Generated{}
-		for _, f := range l.Generated.Files {
-			g.Files = append(g.Files, layers.GeneratedFile{Path: f.Path, Content: f.Content, Mode: fs.FileMode(f.Mode), UID: f.UID, GID: f.GID})
-		}
-		if l.Comment != "" {
-			g.Name = "generated: " + l.Comment
-		}
-		if err := st.add(ctx, g, l.Comment); err != nil {
-			return fmt.Errorf("%s: %w", l.Source, err)
-		}
-		return nil
-	}
-	spec, err := specFor(p, l, o)
-	if err != nil {
-		return err
-	}
-	if err := st.add(ctx, spec, l.Comment); err != nil {
-		return fmt.Errorf("%s: %w", l.Source, err)
-	}
-	return nil
 }
 
 // stack is an image being built for one platform: the base, the layers added
@@ -244,6 +196,23 @@ type stack struct {
 	cur      v1.Image
 	adds     []oci.Addition
 	report   *[]LayerReport
+}
+
+// addAll stacks what plan layer l became, reporting its step first and
+// attaching its Python report to the last layer built.
+func (st *stack) addAll(ctx context.Context, l plan.Layer, made specs) error {
+	if made.step != "" {
+		st.o.reporter.Step(fmt.Sprintf("%s [%s] %s", st.name, st.platform, made.step))
+	}
+	for _, spec := range made.specs {
+		if err := st.add(ctx, spec, l.Comment); err != nil {
+			return fmt.Errorf("%s: %w", l.Source, err)
+		}
+	}
+	if made.python != nil && len(*st.report) > 0 {
+		(*st.report)[len(*st.report)-1].Python = made.python
+	}
+	return nil
 }
 
 // add builds spec (or takes it from the cache) and stacks it.
@@ -279,29 +248,6 @@ func (st *stack) build(ctx context.Context, spec layers.Spec) (layers.Result, er
 	return res, nil
 }
 
-// specFor turns a plan layer into a layer spec.
-func specFor(p *plan.Plan, l plan.Layer, o *options) (layers.Spec, error) {
-	switch l.Kind {
-	case plan.KindFiles:
-		f := l.Files
-		spec := &layers.Files{Root: p.Root, Dir: f.Dir, Dest: f.Dest, Include: f.Include, Exclude: f.Exclude, UID: f.UID, GID: f.GID}
-		if !f.NoIgnoreFile {
-			pats, _, err := layers.ReadIgnoreFile(p.Root)
-			if err != nil {
-				return nil, err
-			}
-			spec.Ignore = pats
-		}
-		for _, ex := range o.exclude {
-			if rel, ok := absUnder(p.Root, ex); ok {
-				spec.Ignore = append(spec.Ignore, rel)
-			}
-		}
-		return spec, nil
-	}
-	return nil, fmt.Errorf("%s: %s layers are resolved while building", l.Source, l.Kind)
-}
-
 func configFor(c plan.Config) oci.Config {
 	return oci.Config{
 		Env: c.Env, User: c.User, WorkingDir: c.WorkingDir, Entrypoint: c.Entrypoint, Cmd: c.Cmd,
@@ -332,33 +278,6 @@ func HumanSize(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-// Status reports, without building, which layers of p are already cached.
-func Status(ctx context.Context, p *plan.Plan, opts ...Option) (map[string][]bool, error) {
-	o, err := makeOptions(opts)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string][]bool{}
-	for _, im := range p.Images {
-		for _, l := range im.Layers {
-			if l.Kind != plan.KindFiles {
-				out[im.Name] = append(out[im.Name], false) // resolved at build time
-				continue
-			}
-			spec, err := specFor(p, l, o)
-			if err != nil {
-				return nil, err
-			}
-			hit, err := o.cache.Has(ctx, spec, layers.WithCompression(o.compression), layers.WithModTime(o.created))
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", l.Source, err)
-			}
-			out[im.Name] = append(out[im.Name], hit)
-		}
-	}
-	return out, nil
 }
 
 // RefsFor lists the references an image is written under: its name with each tag.

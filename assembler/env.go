@@ -35,7 +35,7 @@ type Debian struct {
 }
 
 // WithDebian overrides the plan's Debian archive settings.
-func WithDebian(d Debian) Option { return func(o *options) { o.debian = d } }
+func WithDebian(d Debian) Option { return set(func(o *options) { o.debian = d }) }
 
 // Python index settings the CLI may override.
 type Python struct {
@@ -46,7 +46,7 @@ type Python struct {
 }
 
 // WithPython overrides every Python layer's index settings.
-func WithPython(p Python) Option { return func(o *options) { o.python = p } }
+func WithPython(p Python) Option { return set(func(o *options) { o.python = p }) }
 
 // env gives Debian and Python layers what they need: one Debian client per
 // run, an index per (suite, architecture), and probes of images built so far.
@@ -59,19 +59,10 @@ type env struct {
 	indexes map[string]*deb.Index
 }
 
-// newEnv returns the run's environment: one per plan, shared by its images,
-// so an archive's index is verified once however many images use it.
+// newEnv returns the environment of one plan: Build makes one, shared by
+// the plan's images, so an archive's index is verified once however many
+// images use it.
 func newEnv(p *plan.Plan, o *options) *env {
-	o.envMu.Lock()
-	defer o.envMu.Unlock()
-	if o.env != nil && o.env.p == p {
-		return o.env
-	}
-	o.env = makeEnv(p, o)
-	return o.env
-}
-
-func makeEnv(p *plan.Plan, o *options) *env {
 	dopts := []deb.Option{deb.WithOffline(o.offline)}
 	if k := o.debian.Keyring; k != "" {
 		dopts = append(dopts, deb.WithKeyring(k))

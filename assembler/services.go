@@ -33,8 +33,18 @@ type services struct {
 	report *[]LayerReport
 }
 
+// newServices returns the services of one plan, with one environment for
+// every image built with them.
 func newServices(p *plan.Plan, o *options) *services {
 	return &services{o: o, p: p, env: newEnv(p, o), report: new([]LayerReport)}
+}
+
+// forImage returns the services for building one image: its layer reports
+// are its own, its environment the plan's.
+func (s *services) forImage(name string) *services {
+	c := *s
+	c.name, c.report = name, new([]LayerReport)
+	return &c
 }
 
 // Base opens any base transport, deb:SUITE included, for one platform.
@@ -109,11 +119,16 @@ func (s *services) Build(ctx context.Context, root string, im plan.Image, platfo
 	p := *s.p
 	p.Root = root
 	im.Platforms = []string{platform}
-	b, err := buildImage(ctx, &p, im, s.o, nil)
+	b := s.forImage(im.Name)
+	b.p = &p
+	if root != s.p.Root {
+		b.env = newEnv(&p, s.o)
+	}
+	built, err := b.buildImage(ctx, im, nil)
 	if err != nil {
 		return nil, err
 	}
-	return b.Image, nil
+	return built.Image, nil
 }
 
 // Run implements plan.Builder: a command in the sandbox, its stdout returned.

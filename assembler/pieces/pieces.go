@@ -172,7 +172,7 @@ func Load(ctx context.Context, dir string, in Input) (*plan.Plan, *Result, error
 type loader struct {
 	root      string
 	repo      *repository
-	in        plan.Input
+	in        Input
 	imageName string
 	base      string
 	res       *Result
@@ -180,7 +180,7 @@ type loader struct {
 
 // newLoader settles the version (checked as a tag), the source URL, the
 // image name and the base.
-func newLoader(root string, repo *repository, in plan.Input) (*loader, error) {
+func newLoader(root string, repo *repository, in Input) (*loader, error) {
 	res := &Result{Version: repo.config.Version, SourceURL: in.SourceURL}
 	flag := "config.toml VERSION"
 	if in.Version != "" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,11 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/assemble-build/assemble/assembler"
-	"github.com/assemble-build/assemble/assembler/binder"
-	"github.com/assemble-build/assemble/assembler/pieces"
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/oci/sink"
@@ -31,55 +29,15 @@ type buildFlags struct {
 	imageRefs   string
 	json        bool
 	offline     bool
-	debian      assembler.Debian
-	python      assembler.Python
-	input       plan.Input
+	sources     sourceFlags
+	conventions conventionFlags
+	dockerfile  dockerfileFlags
 	tagScheme   string
 	tagZone     string
 	metadataOut string
 	noRun       bool
-	file        string
-	target      string
-	buildArgs   []string
-	contexts    []string
 	imagesMap   string
 	release     string
-}
-
-// addConventionFlags registers the flags conventions read, shared by build and plan.
-func addConventionFlags(fl *pflag.FlagSet, in *plan.Input) {
-	fl.StringVar(&in.Registry, "registry", "", "registry and namespace for image names (replaces e.g. ghcr.io/OWNER; devfile: the registry prefix)")
-	fl.StringVar(&in.Version, "version-tag", "", "version in image tags (Domino: replaces config.toml's VERSION, e.g. development)")
-	fl.StringVar(&in.SourceURL, "source-url", "", "the repository's URL for generated metadata (default: the git remote)")
-	fl.BoolVar(&in.WriteMetadata, "write-metadata", false, "also write generated metadata (.domino/*.json, index.json) into the repository")
-	fl.StringVar(&in.RegistryImage, "registry-image", "", "devfile: also build the registry's bootstrap image under this reference")
-	fl.BoolVar(&in.CheckIcons, "check-icons", false, "devfile: check that every icon URL answers")
-	fl.StringVar(&in.MetadataPython, "metadata-python", "", "Domino: a host Python (with pydantic) to read the pieces' models with, instead of each group's image")
-	fl.BoolVar(&in.NoSchemas, "no-schemas", false, "Domino: leave the pieces' JSON schemas out of compiled_metadata.json")
-	fl.StringVar(&in.UserName, "user-name", binder.DefaultUserName, "Binder: the notebook user's name")
-	fl.IntVar(&in.UserID, "user-id", binder.DefaultUserID, "Binder: the notebook user's uid and gid (not 0)")
-	fl.StringVar(&in.TargetRepoDir, "target-repo-dir", "", "Binder: where the repository goes in the image (default: the user's home)")
-}
-
-// checkBinderUser refuses a notebook user repo2docker would refuse (root,
-// a bad name); the convention takes 0 as "unset".
-func checkBinderUser(fl *pflag.FlagSet, in plan.Input) error {
-	if fl.Changed("user-id") || fl.Changed("user-name") {
-		return binder.ValidateUser(in.UserName, in.UserID)
-	}
-	return nil
-}
-
-// addSourceFlags registers the flags that choose where packages come from,
-// shared by build and plan.
-func addSourceFlags(fl *pflag.FlagSet, d *assembler.Debian, p *assembler.Python) {
-	fl.StringVar(&d.Mirror, "debian-mirror", "", "Debian mirror URL (http, https or file; default http://deb.debian.org/debian or assemble.toml's)")
-	fl.StringVar(&d.Keyring, "keyring", "", "OpenPGP keyring that signs the Debian archive (default: Debian's archive keyring)")
-	fl.StringVar(&d.LocalDir, "debian-dir", "", "a local directory of .deb files to install from (air-gapped)")
-	fl.StringVar(&p.IndexURL, "index-url", "", "Python package index (PEP 503/691) for python layers")
-	fl.StringArrayVar(&p.ExtraIndex, "extra-index-url", nil, "extra Python package index (repeatable)")
-	fl.StringArrayVar(&p.FindLinks, "find-links", nil, "a directory of wheels (wheelhouse) or a page of links (repeatable)")
-	fl.BoolVar(&p.NoIndex, "no-index", false, "use only --find-links for Python packages")
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -143,19 +101,20 @@ SOURCE_DATE_EPOCH sets every timestamp (default 0).`,
 	fl.StringVar(&f.imageRefs, "image-refs", "", "write each reference written, with its digest (REF@sha256:...), one a line, to FILE")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON on stdout")
 	fl.BoolVar(&f.offline, "offline", false, "never use the network for inputs; fail naming what the cache lacks")
-	addSourceFlags(fl, &f.debian, &f.python)
-	addConventionFlags(fl, &f.input)
+	f.sources.add(fl)
+	f.conventions.add(fl)
 	fl.StringVar(&f.metadataOut, "metadata-out", "", "write the plan's generated files (metadata JSON, index.json) under DIR")
 	fl.BoolVar(&f.noRun, "no-run", false, "refuse any step that would execute a command (RUN, postBuild); translated package installs still work")
-	fl.StringVarP(&f.file, "file", "f", "", "the Dockerfile to build, relative to DIR (default Dockerfile or Containerfile)")
-	fl.StringVar(&f.target, "target", "", "build this stage of the Dockerfile")
-	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "Dockerfile build argument NAME=VALUE (repeatable)")
-	fl.StringArrayVar(&f.contexts, "build-context", nil, "NAME=SOURCE: a Dockerfile FROM NAME or COPY --from=NAME takes SOURCE (oci:DIR:TAG, docker://REF, deb:bookworm, a directory) (repeatable)")
+	fl.StringVarP(&f.dockerfile.file, "file", "f", "", "the Dockerfile to build, relative to DIR (default Dockerfile or Containerfile)")
+	fl.StringVar(&f.dockerfile.target, "target", "", "build this stage of the Dockerfile")
+	fl.StringArrayVar(&f.dockerfile.buildArgs, "build-arg", nil, "Dockerfile build argument NAME=VALUE (repeatable)")
+	fl.StringArrayVar(&f.dockerfile.contexts, "build-context", nil, "NAME=SOURCE: a Dockerfile FROM NAME or COPY --from=NAME takes SOURCE (oci:DIR:TAG, docker://REF, deb:bookworm, a directory) (repeatable)")
 	fl.StringVar(&f.imagesMap, "pieces-images-map", "", "Domino: write PIECES_IMAGES_MAP (piece -> image) as JSON to FILE")
 	fl.StringVar(&f.release, "release-archive", "", "Domino: write a reproducible VERSION.tar.gz of the repository to FILE")
 	return cmd
 }
 
+// runBuild plans dir, builds its images and writes them to every output.
 func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 	ctx := cmd.Context()
 	if len(f.outputs) == 0 && !f.push {
@@ -175,71 +134,100 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 	}
 	defer pr.Wait()
 	rem := g.remote()
+	sinks, err := f.openSinks(g, rem, pr)
+	if err != nil {
+		return err
+	}
+	opts, err := f.options(g, rem, pr)
+	if err != nil {
+		return err
+	}
+	a, err := assembler.New(append(opts, assembler.WithCompression(comp), assembler.WithCreated(created))...)
+	if err != nil {
+		return err
+	}
+	p, err := a.Plan(ctx, dir)
+	if err != nil {
+		return err
+	}
+	if err := f.writePlanOutputs(pr, p, dir); err != nil {
+		return err
+	}
+	built, err := a.Build(ctx, p)
+	if err != nil {
+		return err
+	}
+	results, err := publish(ctx, pr, sinks, assembler.Items(built))
+	if err != nil {
+		return err
+	}
+	if err := f.writeRunOutputs(a, p, dir, results); err != nil {
+		return err
+	}
+	if f.json {
+		return printJSON(cmd, buildReport(built, results))
+	}
+	return nil
+}
+
+// openSinks parses the outputs (-o, --push).
+func (f *buildFlags) openSinks(g *globals, rem *source.Remote, pr *progress) ([]sink.Sink, error) {
 	sinkOpts := []sink.Option{sink.WithRemote(rem), sink.WithProgress(pr)}
 	var sinks []sink.Sink
-	var excludes []string
 	for _, o := range f.outputs {
 		s, err := g.parseSink(o, f.platforms, sinkOpts)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		sinks = append(sinks, s)
-		if p := localPath(o); p != "" {
-			excludes = append(excludes, p)
-		}
 	}
 	if f.push {
 		sinks = append(sinks, sink.Registry(sinkOpts...))
 	}
-	if f.imageRefs != "" {
-		excludes = append(excludes, f.imageRefs)
+	return sinks, nil
+}
+
+// excludes are the files this run writes, kept out of the repository's
+// files layers when they land inside it.
+func (f *buildFlags) excludes() []string {
+	var out []string
+	for _, o := range f.outputs {
+		if p := localPath(o); p != "" {
+			out = append(out, p)
+		}
 	}
-	cache, err := g.openCache()
-	if err != nil {
-		return err
+	for _, extra := range []string{f.imageRefs, f.imagesMap, f.release, f.metadataOut} {
+		if extra != "" {
+			out = append(out, extra)
+		}
 	}
+	return out
+}
+
+// options turns the build's flags into the pipeline's options.
+func (f *buildFlags) options(g *globals, rem *source.Remote, pr *progress) ([]assembler.Option, error) {
 	opts := []assembler.Option{
-		assembler.WithCache(cache),
-		assembler.WithCompression(comp),
-		assembler.WithCreated(created),
+		assembler.WithCacheDir(g.cacheDir),
 		assembler.WithReporter(pr),
 		assembler.WithOffline(f.offline),
-		assembler.WithDebian(f.debian),
-		assembler.WithPython(f.python),
 		assembler.WithSourceOptions(source.WithRemote(rem)),
+		assembler.WithNoRun(f.noRun),
+		assembler.WithBuilder(),
+		assembler.WithExcludePaths(f.excludes()...),
 	}
+	opts = append(opts, f.sources.options()...)
+	opts = append(opts, f.conventions.options()...)
 	if len(f.platforms) > 0 {
 		opts = append(opts, assembler.WithPlatforms(f.platforms...))
 	}
 	if f.base != "" {
 		opts = append(opts, assembler.WithBase(f.base))
-		f.input.Base = f.base
 	}
-	if err := checkBinderUser(cmd.Flags(), f.input); err != nil {
-		return err
-	}
-	opts = append(opts, assembler.WithInput(f.input), assembler.WithNoRun(f.noRun), assembler.WithBuilder())
-	buildArgs, err := keyValues("--build-arg", f.buildArgs)
+	dfOpts, err := f.dockerfile.options()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	contexts, err := keyValues("--build-context", f.contexts)
-	if err != nil {
-		return err
-	}
-	for name, src := range contexts {
-		if fi, err := os.Stat(src); err == nil && fi.IsDir() && !strings.Contains(src, ":") {
-			abs, _ := filepath.Abs(src)
-			contexts[name] = abs
-		}
-	}
-	opts = append(opts, assembler.WithBuildArgs(buildArgs), assembler.WithBuildContexts(contexts), assembler.WithTarget(f.target), assembler.WithDockerfile(f.file))
-	for _, extra := range []string{f.imagesMap, f.release, f.metadataOut} {
-		if extra != "" {
-			excludes = append(excludes, extra)
-		}
-	}
-	opts = append(opts, assembler.WithExcludePaths(excludes...))
+	opts = append(opts, dfOpts...)
 	if g.progress != "none" {
 		opts = append(opts, assembler.WithRunOutput(os.Stderr))
 	}
@@ -249,14 +237,16 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 	if f.tagScheme != "" {
 		loc, err := time.LoadLocation(f.tagZone)
 		if err != nil {
-			return fmt.Errorf("--tag-timezone %q: %w", f.tagZone, err)
+			return nil, fmt.Errorf("--tag-timezone %q: %w", f.tagZone, err)
 		}
 		opts = append(opts, assembler.WithTagScheme(f.tagScheme, loc))
 	}
-	p, err := assembler.Plan(ctx, dir, opts...)
-	if err != nil {
-		return err
-	}
+	return opts, nil
+}
+
+// writePlanOutputs reports what the plan found and writes the generated
+// files and documents the flags ask for, before anything is built.
+func (f *buildFlags) writePlanOutputs(pr *progress, p *plan.Plan, dir string) error {
 	pr.Step(fmt.Sprintf("convention %s: %s", p.Convention, p.Reason))
 	for _, line := range p.Summary {
 		pr.Step(line)
@@ -275,28 +265,35 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 			return err
 		}
 	}
-	built, err := assembler.Build(ctx, p, opts...)
-	if err != nil {
-		return err
-	}
-	items := assembler.Items(built)
+	return nil
+}
+
+// publish writes the built images to every sink, in order.
+func publish(ctx context.Context, pr *progress, sinks []sink.Sink, items []sink.Item) ([]sink.Result, error) {
 	var results []sink.Result
 	for _, s := range sinks {
 		pr.Step("writing " + s.String())
 		res, err := s.Write(ctx, items)
 		if err != nil {
-			return fmt.Errorf("writing %s: %w", s, err)
+			return nil, fmt.Errorf("writing %s: %w", s, err)
 		}
 		for _, r := range res {
 			pr.Step(fmt.Sprintf("wrote %s@%s", r.Ref, r.Digest))
 		}
 		results = append(results, res...)
 	}
+	return results, nil
+}
+
+// writeRunOutputs writes what the flags ask for once the images are out:
+// the release archive and the list of references written.
+func (f *buildFlags) writeRunOutputs(a *assembler.Assembler, p *plan.Plan, dir string, results []sink.Result) error {
 	if f.release != "" {
-		if p.Convention != pieces.Name {
+		err := a.WriteReleaseArchive(p, f.release)
+		if errors.Is(err, assembler.ErrNoReleaseArchive) {
 			return fmt.Errorf("--release-archive: %s is not a Domino pieces repository", dir)
 		}
-		if err := pieces.WriteReleaseArchive(p.Root, p.Version, f.release, pieces.WithArchiveTime(created), pieces.WithArchiveFiles(p.Files...)); err != nil {
+		if err != nil {
 			return err
 		}
 	}
@@ -308,9 +305,6 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 		if err := writeFileAtomic(f.imageRefs, []byte(b.String())); err != nil {
 			return err
 		}
-	}
-	if f.json {
-		return printJSON(cmd, buildReport(built, results))
 	}
 	return nil
 }
@@ -359,19 +353,6 @@ func localPath(spec string) string {
 		}
 	}
 	return ""
-}
-
-// keyValues parses repeated NAME=VALUE flags.
-func keyValues(flag string, vals []string) (map[string]string, error) {
-	m := map[string]string{}
-	for _, v := range vals {
-		k, val, ok := strings.Cut(v, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("%s %q: use NAME=VALUE", flag, v)
-		}
-		m[k] = val
-	}
-	return m, nil
 }
 
 // writePlanFiles writes a plan's generated files under dir.

@@ -7,20 +7,22 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/assemble-build/assemble/assembler"
-	"github.com/assemble-build/assemble/assembler/dockerfile"
 	"github.com/assemble-build/assemble/assembler/plan"
 )
 
+// planFlags are plan's flags.
+type planFlags struct {
+	json        bool
+	platforms   []string
+	base        string
+	resolve     bool
+	sources     sourceFlags
+	conventions conventionFlags
+	dockerfile  dockerfileFlags
+}
+
 func newPlanCmd(g *globals) *cobra.Command {
-	var asJSON bool
-	var platforms []string
-	var base string
-	var in plan.Input
-	var deb assembler.Debian
-	var py assembler.Python
-	var file, target string
-	var resolve bool
-	var buildArgs, contexts []string
+	f := &planFlags{}
 	cmd := &cobra.Command{
 		Use:   "plan [DIR]",
 		Short: "Show what would be built: the convention, images, layers and cache hits",
@@ -30,85 +32,83 @@ func newPlanCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			cache, err := g.openCache()
-			if err != nil {
-				return err
-			}
-			created, err := assembler.SourceDateEpoch()
-			if err != nil {
-				return err
-			}
-			opts := []assembler.Option{assembler.WithCache(cache), assembler.WithCreated(created)}
-			if len(platforms) > 0 {
-				opts = append(opts, assembler.WithPlatforms(platforms...))
-			}
-			if base != "" {
-				opts = append(opts, assembler.WithBase(base))
-				in.Base = base
-			}
-			if err := checkBinderUser(cmd.Flags(), in); err != nil {
-				return err
-			}
-			opts = append(opts, assembler.WithInput(in), assembler.WithDebian(deb), assembler.WithPython(py))
-			args2, err := keyValues("--build-arg", buildArgs)
-			if err != nil {
-				return err
-			}
-			ctxs, err := keyValues("--build-context", contexts)
-			if err != nil {
-				return err
-			}
-			df := dfOptions{file: file, target: target, args: args2, contexts: ctxs}
-			p, err := assembler.Plan(cmd.Context(), dir, opts...)
-			if err != nil {
-				return err
-			}
-			hits, err := assembler.Status(cmd.Context(), p, opts...)
-			if err != nil {
-				return err
-			}
-			var built []assembler.Built
-			if resolve {
-				// Debian and Python layers resolve against the image below them:
-				// build (into the cache) what that needs, publish nothing.
-				if built, err = assembler.Build(cmd.Context(), p, opts...); err != nil {
-					return err
-				}
-			}
-			if asJSON {
-				return printJSON(cmd, struct {
-					*plan.Plan
-					Cached map[string][]bool                  `json:"cached"`
-					Layers map[string][]assembler.LayerReport `json:"layers,omitempty"`
-				}{p, hits, layerReports(built)})
-			}
-			if err := printPlan(cmd, p, hits, df); err != nil {
-				return err
-			}
-			printResolved(cmd, built)
-			return nil
+			return runPlan(cmd, g, f, dir)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON")
-	cmd.Flags().StringSliceVar(&platforms, "platform", nil, "platforms, as for build")
-	cmd.Flags().StringVar(&base, "base", "", "override every image's base, as for build")
-	addConventionFlags(cmd.Flags(), &in)
-	addSourceFlags(cmd.Flags(), &deb, &py)
-	cmd.Flags().BoolVar(&resolve, "resolve", false, "resolve Debian and Python layers (building what they need into the cache) and show the probed interpreter and the pinned set")
-	cmd.Flags().StringVarP(&file, "file", "f", "", "the Dockerfile, as for build")
-	cmd.Flags().StringVar(&target, "target", "", "the Dockerfile stage, as for build")
-	cmd.Flags().StringArrayVar(&buildArgs, "build-arg", nil, "NAME=VALUE, as for build")
-	cmd.Flags().StringArrayVar(&contexts, "build-context", nil, "NAME=SOURCE, as for build")
+	fl := cmd.Flags()
+	fl.BoolVar(&f.json, "json", false, "print the plan as JSON")
+	fl.StringSliceVar(&f.platforms, "platform", nil, "platforms, as for build")
+	fl.StringVar(&f.base, "base", "", "override every image's base, as for build")
+	f.conventions.add(fl)
+	f.sources.add(fl)
+	fl.BoolVar(&f.resolve, "resolve", false, "resolve Debian and Python layers (building what they need into the cache) and show the probed interpreter and the pinned set")
+	fl.StringVarP(&f.dockerfile.file, "file", "f", "", "the Dockerfile, as for build")
+	fl.StringVar(&f.dockerfile.target, "target", "", "the Dockerfile stage, as for build")
+	fl.StringArrayVar(&f.dockerfile.buildArgs, "build-arg", nil, "NAME=VALUE, as for build")
+	fl.StringArrayVar(&f.dockerfile.contexts, "build-context", nil, "NAME=SOURCE, as for build")
 	return cmd
 }
 
-// dfOptions are the Dockerfile flags plan describes with.
-type dfOptions struct {
-	file, target   string
-	args, contexts map[string]string
+// runPlan plans dir and prints the plan with its cache hits (and, with
+// --resolve, what Debian and Python layers resolve to).
+func runPlan(cmd *cobra.Command, g *globals, f *planFlags, dir string) error {
+	a, err := f.assembler(g)
+	if err != nil {
+		return err
+	}
+	p, err := a.Plan(cmd.Context(), dir)
+	if err != nil {
+		return err
+	}
+	hits, err := a.Status(cmd.Context(), p)
+	if err != nil {
+		return err
+	}
+	var built []assembler.Built
+	if f.resolve {
+		// Debian and Python layers resolve against the image below them:
+		// build (into the cache) what that needs, publish nothing.
+		if built, err = a.Build(cmd.Context(), p); err != nil {
+			return err
+		}
+	}
+	if f.json {
+		return printJSON(cmd, struct {
+			*plan.Plan
+			Cached map[string][]bool                  `json:"cached"`
+			Layers map[string][]assembler.LayerReport `json:"layers,omitempty"`
+		}{p, hits, layerReports(built)})
+	}
+	printPlan(cmd, a, p, hits)
+	printResolved(cmd, built)
+	return nil
 }
 
-func printPlan(cmd *cobra.Command, p *plan.Plan, hits map[string][]bool, df dfOptions) error {
+// assembler makes the pipeline plan's flags configure.
+func (f *planFlags) assembler(g *globals) (*assembler.Assembler, error) {
+	created, err := assembler.SourceDateEpoch()
+	if err != nil {
+		return nil, err
+	}
+	opts := []assembler.Option{assembler.WithCacheDir(g.cacheDir), assembler.WithCreated(created)}
+	if len(f.platforms) > 0 {
+		opts = append(opts, assembler.WithPlatforms(f.platforms...))
+	}
+	if f.base != "" {
+		opts = append(opts, assembler.WithBase(f.base))
+	}
+	opts = append(opts, f.conventions.options()...)
+	opts = append(opts, f.sources.options()...)
+	dfOpts, err := f.dockerfile.options()
+	if err != nil {
+		return nil, err
+	}
+	return assembler.New(append(opts, dfOpts...)...)
+}
+
+// printPlan prints the plan for people: the convention, each image with its
+// layers (and Dockerfile steps), artifacts and generated files.
+func printPlan(cmd *cobra.Command, a *assembler.Assembler, p *plan.Plan, hits map[string][]bool) {
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "convention: %s (%s)\nrepository: %s\n", p.Convention, p.Reason, p.Root)
 	for _, line := range p.Summary {
@@ -118,11 +118,7 @@ func printPlan(cmd *cobra.Command, p *plan.Plan, hits map[string][]bool, df dfOp
 		fmt.Fprintf(w, "\nimage %s  [%s]\n", strings.Join(assembler.RefsFor(im), ", "), im.Source)
 		if im.Dockerfile != nil {
 			fmt.Fprintf(w, "  dockerfile: %s (context %s)\n", im.Dockerfile.Path, im.Dockerfile.Context)
-			d := *im.Dockerfile
-			if df.file != "" {
-				d.Path = df.file
-			}
-			steps, err := dockerfile.Describe(p.Root, d, dockerfile.WithBuildArgs(df.args), dockerfile.WithBuildContexts(df.contexts), dockerfile.WithTarget(df.target))
+			steps, err := a.Describe(p, im)
 			if err != nil {
 				// Planning does not build: a file the build makes (say) may be missing yet.
 				fmt.Fprintf(w, "    (not described: %v)\n", err)
@@ -156,7 +152,6 @@ func printPlan(cmd *cobra.Command, p *plan.Plan, hits map[string][]bool, df dfOp
 	for _, f := range p.Files {
 		fmt.Fprintf(w, "\ngenerated file %s (%d bytes)\n", f.Path, len(f.Content))
 	}
-	return nil
 }
 
 func describe(l plan.Layer) string {
