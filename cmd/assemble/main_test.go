@@ -14,24 +14,29 @@ import (
 	"testing"
 )
 
-// bin is the assemble binary the end-to-end tests run, built once.
+// bin is the assemble the end-to-end tests run: this test binary itself,
+// which runs the CLI instead of the tests when mainEnv is set. It is built
+// with the tests' own tags, so the tests work with or without them.
 var bin string
 
+// mainEnv makes the test binary run main() (see TestMain).
+const mainEnv = "ASSEMBLE_TEST_MAIN"
+
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "assemble-e2e-")
+	if os.Getenv(mainEnv) == "1" {
+		main() // exits non-zero itself on failure
+		os.Exit(0)
+	}
+	exe, err := os.Executable()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(os.Stderr, "finding the test binary:", err)
 		os.Exit(2)
 	}
-	bin = filepath.Join(dir, "assemble")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building assemble: %v\n%s", err, out)
-		os.Exit(2)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	bin = exe
+	// Set for the whole run, so that a test running bin directly (with
+	// exec.Command and the inherited environment) gets the CLI too.
+	os.Setenv(mainEnv, "1")
+	os.Exit(m.Run())
 }
 
 // needTool skips a test when a tool is missing, except in CI, where the
@@ -53,12 +58,12 @@ type result struct {
 	err            error
 }
 
-// assemble runs the binary with a private cache unless args name one.
+// assemble runs the CLI (bin, re-executed) with a cache directory and plain progress.
 func assemble(t testing.TB, cache string, args ...string) result {
 	t.Helper()
 	full := append([]string{"--cache-dir", cache, "--progress", "plain"}, args...)
 	cmd := exec.Command(bin, full...)
-	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=")
+	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=", mainEnv+"=1")
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()
