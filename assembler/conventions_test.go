@@ -1,0 +1,56 @@
+package assembler
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/assemble-build/assemble/layers"
+)
+
+// Detection keeps DESIGN.md's order, Binder's directory before a root
+// Dockerfile included, and the "no convention" error names each once.
+func TestDetectionOrder(t *testing.T) {
+	cache, err := layers.OpenCache(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(WithCache(cache))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		files []string
+		want  string
+	}{
+		{[]string{"assemble.toml", "Dockerfile", "requirements.txt"}, "assemble.toml"},
+		{[]string{"binder/requirements.txt", "Dockerfile"}, "binder"},
+		{[]string{".binder/apt.txt", "Containerfile"}, "binder"},
+		{[]string{"Dockerfile", "requirements.txt"}, "dockerfile"},
+		{[]string{"Containerfile", "index.ipynb"}, "dockerfile"},
+		{[]string{"requirements.txt"}, "binder"},
+		{[]string{"Dockerfile"}, "dockerfile"},
+	}
+	for _, c := range cases {
+		dir := t.TempDir()
+		for _, f := range c.files {
+			p := filepath.Join(dir, f)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		name, _, err := a.Detect(dir)
+		if err != nil || name != c.want {
+			t.Errorf("%v: detected %q (%v), want %q", c.files, name, err, c.want)
+		}
+	}
+	_, _, err = a.Detect(t.TempDir())
+	if !errors.Is(err, ErrNoConvention) || !strings.Contains(err.Error(), "looked for: assemble.toml, domino-pieces, devfile, binder, dockerfile)") {
+		t.Errorf("empty repository: %v", err)
+	}
+}
