@@ -15,6 +15,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/assemble-build/assemble/internal/atomicfile"
 )
 
 // BuildOption adjusts how a layer is built.
@@ -188,7 +190,7 @@ func (c *Cache) storeKey(key string, d Descriptor) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(c.dir, "keys", key), b)
+	return atomicfile.WriteFile(filepath.Join(c.dir, "keys", key), b)
 }
 
 type countWriter struct {

@@ -18,6 +18,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/assemble-build/assemble/internal/atomicfile"
 )
 
 // Cache is a content-addressed store shaped like an OCI layout:
@@ -65,13 +67,13 @@ func OpenCache(dir string) (*Cache, error) {
 	}
 	layout := filepath.Join(abs, "oci-layout")
 	if _, err := os.Stat(layout); errors.Is(err, fs.ErrNotExist) {
-		if err := writeFileAtomic(layout, []byte(ociLayoutFile)); err != nil {
+		if err := atomicfile.WriteFile(layout, []byte(ociLayoutFile)); err != nil {
 			return nil, err
 		}
 	}
 	index := filepath.Join(abs, "index.json")
 	if _, err := os.Stat(index); errors.Is(err, fs.ErrNotExist) {
-		if err := writeFileAtomic(index, []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`)); err != nil {
+		if err := atomicfile.WriteFile(index, []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`)); err != nil {
 			return nil, err
 		}
 	}
@@ -174,7 +176,7 @@ var ErrDigestMismatch = errors.New("digest mismatch")
 // SetRef records that name (a URL, say) has content digest in the download
 // store, so an offline build can find content whose digest is not known in advance.
 func (c *Cache) SetRef(name, digest string) error {
-	return writeFileAtomic(c.refPath(name), []byte(digest))
+	return atomicfile.WriteFile(c.refPath(name), []byte(digest))
 }
 
 // Ref returns the digest recorded for name, if its content is still present and intact.
@@ -255,7 +257,7 @@ func (c *Cache) stampMatches(path string, fi fs.FileInfo) bool {
 }
 
 func (c *Cache) writeStamp(path string, fi fs.FileInfo) {
-	_ = writeFileAtomic(c.stampPath(path), []byte(stampOf(fi)))
+	_ = atomicfile.WriteFile(c.stampPath(path), []byte(stampOf(fi)))
 }
 
 // used marks a cache file as used now, for pruning, at most once a day (so
@@ -295,33 +297,6 @@ func hashFile(path, algorithm string) (v1.Hash, int64, error) {
 		return v1.Hash{}, 0, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}, n, nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames it.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", dir, err)
-	}
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }
 
 // touch marks an entry as used now, for pruning.

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/atomicfile"
 )
 
 // Media types of devfile registry artifacts (registry-support's index
@@ -93,13 +94,13 @@ func (r *registry) writeBuilt(dir string, index []byte) error {
 	if exists(stacks) && !exists(filepath.Join(dir, outputMarker)) {
 		return fmt.Errorf("output directory %s already holds a stacks/ that assemble did not write: choose another directory, or remove it", dir)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, outputMarker), []byte("written by assemble: index.json and stacks/ here are replaced on every run\n")); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, outputMarker), []byte("written by assemble: index.json and stacks/ here are replaced on every run\n")); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(stacks); err != nil {
 		return fmt.Errorf("cleaning %s: %w", stacks, err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, IndexFile), index); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, IndexFile), index); err != nil {
 		return err
 	}
 	for _, st := range r.stacks {
@@ -111,36 +112,10 @@ func (r *registry) writeBuilt(dir string, index []byte) error {
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 				return fmt.Errorf("creating %s: %w", filepath.Dir(p), err)
 			}
-			if err := writeFileAtomic(p, v.archive); err != nil {
+			if err := atomicfile.WriteFile(p, v.archive); err != nil {
 				return err
 			}
 		}
-	}
-	return nil
-}
-
-// writeFileAtomic writes through a temporary file and a rename, so a
-// reader never sees half a file.
-func writeFileAtomic(p string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp, 0o644)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, p)
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", p, werr)
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/atomicfile"
 )
 
 // Name is the convention's name in plans.
@@ -127,7 +128,7 @@ func Index(dir string, opts ...Option) ([]byte, error) {
 		return nil, err
 	}
 	if o.writeMetadata {
-		if err := writeFileAtomic(filepath.Join(dir, IndexFile), idx); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, IndexFile), idx); err != nil {
 			return nil, err
 		}
 	}
@@ -171,7 +172,7 @@ func Load(dir string, opts ...Option) (*plan.Plan, []plan.Artifact, error) {
 		p.Images = append(p.Images, img)
 	}
 	if o.writeMetadata {
-		if err := writeFileAtomic(filepath.Join(root, IndexFile), idx); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(root, IndexFile), idx); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -26,6 +26,7 @@ import (
 	"strings"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/atomicfile"
 	"github.com/assemble-build/assemble/internal/pyjson"
 )
 
@@ -299,7 +300,7 @@ func (l *loader) compile(schemas map[string]schemaSet) []*Group {
 func WriteMetadata(p *plan.Plan) ([]string, error) {
 	var written []string
 	for _, f := range p.Files {
-		if err := writeFileAtomic(filepath.Join(p.Root, filepath.FromSlash(f.Path)), f.Content); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(p.Root, filepath.FromSlash(f.Path)), f.Content); err != nil {
 			return written, err
 		}
 		written = append(written, f.Path)
@@ -349,29 +350,3 @@ func ensureDominoDir(root string, groups []*Group) error {
 	return nil
 }
 
-// writeFileAtomic writes data to p through a temporary file and a rename.
-func writeFileAtomic(p string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	if err := os.Rename(f.Name(), p); err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	return nil
-}

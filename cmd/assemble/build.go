@@ -14,6 +14,7 @@ import (
 
 	"github.com/assemble-build/assemble/assembler"
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/atomicfile"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/oci/sink"
 	"github.com/assemble-build/assemble/oci/source"
@@ -261,7 +262,7 @@ func (f *buildFlags) writePlanOutputs(pr *progress, p *plan.Plan, dir string) er
 		if !ok {
 			return fmt.Errorf("--pieces-images-map: %s is not a Domino pieces repository", dir)
 		}
-		if err := writeFileAtomic(f.imagesMap, m); err != nil {
+		if err := atomicfile.WriteFile(f.imagesMap, m); err != nil {
 			return err
 		}
 	}
@@ -302,7 +303,7 @@ func (f *buildFlags) writeRunOutputs(a *assembler.Assembler, p *plan.Plan, dir s
 		for _, r := range results {
 			fmt.Fprintf(&b, "%s@%s\n", r.Ref, r.Digest)
 		}
-		if err := writeFileAtomic(f.imageRefs, []byte(b.String())); err != nil {
+		if err := atomicfile.WriteFile(f.imageRefs, []byte(b.String())); err != nil {
 			return err
 		}
 	}
@@ -365,29 +366,9 @@ func writePlanFiles(dir string, files []plan.File) error {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
 		}
-		if err := writeFileAtomic(dst, pf.Content); err != nil {
+		if err := atomicfile.WriteFile(dst, pf.Content); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

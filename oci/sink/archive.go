@@ -14,6 +14,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/assemble-build/assemble/internal/atomicfile"
 )
 
 var epoch = time.Unix(0, 0).UTC()
@@ -88,7 +90,7 @@ func (s *ociArchiveSink) Write(ctx context.Context, items []Item) ([]Result, err
 			return nil, fmt.Errorf("%s: invalid blob digest %q", s.spec, b.desc.Digest)
 		}
 	}
-	err = writeFileAtomic(s.file, func(w io.Writer) error {
+	err = atomicfile.Write(s.file, func(w io.Writer) error {
 		tw := tar.NewWriter(w)
 		if err := tarDir(tw, "blobs/"); err != nil {
 			return err
@@ -111,7 +113,7 @@ func (s *ociArchiveSink) Write(ctx context.Context, items []Item) ([]Result, err
 			return err
 		}
 		return tw.Close()
-	})
+	}, atomicfile.WithRename(rename))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.spec, err)
 	}
@@ -221,7 +223,7 @@ func (s *dockerArchiveSink) Write(ctx context.Context, items []Item) ([]Result, 
 	if err != nil {
 		return nil, err
 	}
-	err = writeFileAtomic(s.file, func(w io.Writer) error {
+	err = atomicfile.Write(s.file, func(w io.Writer) error {
 		tw := tar.NewWriter(w)
 		for _, f := range files {
 			if err := ctx.Err(); err != nil {
@@ -235,7 +237,7 @@ func (s *dockerArchiveSink) Write(ctx context.Context, items []Item) ([]Result, 
 			return err
 		}
 		return tw.Close()
-	})
+	}, atomicfile.WithRename(rename))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.spec, err)
 	}

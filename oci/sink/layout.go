@@ -12,10 +12,12 @@ import (
 	"regexp"
 	"strconv"
 
-	"github.com/assemble-build/assemble/oci/source"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/assemble-build/assemble/internal/atomicfile"
+	"github.com/assemble-build/assemble/oci/source"
 )
 
 const ociLayoutFile = `{"imageLayoutVersion":"1.0.0"}`
@@ -61,10 +63,7 @@ func (s *layoutSink) Write(ctx context.Context, items []Item) ([]Result, error) 
 	if err := writeBlobs(ctx, s.dir, p, s.cfg); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.spec, err)
 	}
-	if err := writeFileAtomic(filepath.Join(s.dir, "oci-layout"), func(w io.Writer) error {
-		_, err := io.WriteString(w, ociLayoutFile)
-		return err
-	}); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(s.dir, "oci-layout"), []byte(ociLayoutFile), atomicfile.WithRename(rename)); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.spec, err)
 	}
 	names := make([]string, len(items))
@@ -77,10 +76,7 @@ func (s *layoutSink) Write(ctx context.Context, items []Item) ([]Result, error) 
 		return nil, fmt.Errorf("%s: %w", s.spec, err)
 	}
 	// index.json last: until this rename the previous layout is intact.
-	if err := writeFileAtomic(filepath.Join(s.dir, "index.json"), func(w io.Writer) error {
-		_, err := w.Write(b)
-		return err
-	}); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(s.dir, "index.json"), b, atomicfile.WithRename(rename)); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.spec, err)
 	}
 	res := make([]Result, len(items))
@@ -175,9 +171,9 @@ func writeBlob(dir string, b *blob, cfg *config) (rerr error) {
 			return nil
 		}
 	}
-	return writeFileAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		return copyVerified(w, b, pc)
-	})
+	}, atomicfile.WithRename(rename))
 }
 
 // localBlob is a layer already stored in a local file whose digest has been

@@ -1,0 +1,60 @@
+package git
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestEnv(t *testing.T) {
+	got := env([]string{"HOME=/h", "GIT_DIR=/elsewhere", "GIT_TERMINAL_PROMPT=1", "GIT_AUTHOR_NAME=x"})
+	for _, want := range []string{"HOME=/h", "GIT_AUTHOR_NAME=x", "GIT_TERMINAL_PROMPT=0", "GIT_OPTIONAL_LOCKS=0"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("env lacks %s: %v", want, got)
+		}
+	}
+	for _, kv := range got {
+		if strings.HasPrefix(kv, "GIT_DIR=") || kv == "GIT_TERMINAL_PROMPT=1" {
+			t.Errorf("env keeps %s", kv)
+		}
+	}
+}
+
+func TestRun(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	dir := t.TempDir()
+	if _, err := Run(dir, "init", "-q"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(dir, "config", "remote.origin.url", "https://example.com/r.git"); err != nil {
+		t.Fatal(err)
+	}
+	if got := Query(dir, "config", "--get", "remote.origin.url"); got != "https://example.com/r.git" {
+		t.Errorf("Query = %q", got)
+	}
+	if got := Query(dir, "config", "--get", "no.such"); got != "" {
+		t.Errorf("missing key: %q", got)
+	}
+	if !IsTopLevel(dir) {
+		t.Error("IsTopLevel(top) = false")
+	}
+	sub := filepath.Join(dir, "sub")
+	os.Mkdir(sub, 0o755)
+	if IsTopLevel(sub) {
+		t.Error("IsTopLevel(sub) = true")
+	}
+	// A caller's GIT_DIR must not redirect the query.
+	t.Setenv("GIT_DIR", filepath.Join(t.TempDir(), "nope"))
+	if !IsTopLevel(dir) {
+		t.Error("GIT_DIR redirected the query")
+	}
+	_, err := Run(dir, "rev-parse", "--verify", "no-such-rev")
+	if err == nil || !strings.Contains(err.Error(), "git rev-parse --verify no-such-rev") || !strings.Contains(err.Error(), "no-such-rev") {
+		t.Errorf("error %v", err)
+	}
+}
