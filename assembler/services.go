@@ -57,7 +57,7 @@ func (s *services) Base(ctx context.Context, ref string, platform v1.Platform) (
 		if err != nil {
 			return nil, err
 		}
-		st := &stack{o: s.o, name: s.name, platform: platformString(platform), base: img, cur: img, report: s.report}
+		st := &stack{o: s.o, name: s.name, platform: osArchVariant(platform).String(), base: img, cur: img, report: s.report}
 		specs, status, err := s.env.debianRoot(ctx, suite, platform)
 		if err != nil {
 			return nil, fmt.Errorf("base %s: %w", ref, err)
@@ -147,12 +147,10 @@ func (s *services) Run(ctx context.Context, img v1.Image, cmd, env []string, use
 	return out.Bytes(), nil
 }
 
-func platformString(p v1.Platform) string {
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
+// osArchVariant drops OSVersion, which step messages and reports have
+// never shown, so that v1.Platform.String() renders os/arch[/variant].
+func osArchVariant(p v1.Platform) v1.Platform {
+	return v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}
 }
 
 // snapFile is one file of a snapshot, as kept in the probe cache.

@@ -1,13 +1,11 @@
 package layers
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 
+	"github.com/assemble-build/assemble/internal/verified"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -68,7 +66,10 @@ func (l *Layer) Compressed() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening cached layer %s: %w (run `assemble cache verify`)", l.desc.Digest, err)
 	}
-	return &verifyingReader{f: f, h: sha256.New(), want: l.desc.Digest, size: l.desc.Size, path: p}, nil
+	// A blob corrupted after it was cached must never reach an output unnoticed.
+	return verified.NewReader(f, l.desc.Digest, l.desc.Size, verified.WithError(func(m verified.Mismatch) error {
+		return fmt.Errorf("cached blob %s is corrupt (sha256:%s, %d bytes): run `assemble cache verify` to remove it, then build again", p, m.Got, m.Read)
+	})), nil
 }
 
 // Uncompressed implements v1.Layer.
@@ -102,28 +103,3 @@ func (s *stackedCloser) Close() error {
 	}
 	return err
 }
-
-// verifyingReader fails at EOF when the bytes read do not match the digest,
-// so a blob corrupted after it was cached never reaches an output unnoticed.
-type verifyingReader struct {
-	f    *os.File
-	h    hash.Hash
-	n    int64
-	want v1.Hash
-	size int64
-	path string
-}
-
-func (v *verifyingReader) Read(p []byte) (int, error) {
-	n, err := v.f.Read(p)
-	v.h.Write(p[:n])
-	v.n += int64(n)
-	if err == io.EOF {
-		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want.Hex || v.n != v.size {
-			return n, fmt.Errorf("cached blob %s is corrupt (sha256:%s, %d bytes): run `assemble cache verify` to remove it, then build again", v.path, got, v.n)
-		}
-	}
-	return n, err
-}
-
-func (v *verifyingReader) Close() error { return v.f.Close() }

@@ -1,7 +1,6 @@
 package oci
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os/exec"
@@ -10,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/assemble-build/assemble/internal/git"
 )
 
 // TagVars are the values a tag template can use.
@@ -193,10 +194,10 @@ func GitVars(dir string, env func(string) string) (TagVars, error) {
 	if _, err := exec.LookPath("git"); err != nil {
 		return v, nil
 	}
-	if _, err := runGit(dir, "rev-parse", "--is-inside-work-tree"); err != nil {
+	if _, err := git.Run(dir, "rev-parse", "--is-inside-work-tree"); err != nil {
 		return v, nil
 	}
-	head, err := runGit(dir, "rev-parse", "--verify", "--quiet", "HEAD")
+	head, err := git.Run(dir, "rev-parse", "--verify", "--quiet", "HEAD")
 	if err != nil {
 		head = "" // a repository without commits
 	}
@@ -204,7 +205,7 @@ func GitVars(dir string, env func(string) string) (TagVars, error) {
 		v.SHA = head
 	}
 	if v.Branch == "" {
-		b, err := runGit(dir, "branch", "--show-current")
+		b, err := git.Run(dir, "branch", "--show-current")
 		if err != nil {
 			return v, fmt.Errorf("reading the git branch in %s: %w", dir, err)
 		}
@@ -213,27 +214,13 @@ func GitVars(dir string, env func(string) string) (TagVars, error) {
 	if v.SHA != "" {
 		// The commit may be unknown locally (GITHUB_SHA of a shallow clone's
 		// merge commit): then there is no time, which is not an error.
-		if ct, err := runGit(dir, "show", "-s", "--format=%ct", v.SHA); err == nil {
+		if ct, err := git.Run(dir, "show", "-s", "--format=%ct", v.SHA); err == nil {
 			if n, err := strconv.ParseInt(ct, 10, 64); err == nil {
 				v.Time = time.Unix(n, 0).UTC()
 			}
 		}
 	}
 	return v, nil
-}
-
-func runGit(dir string, args ...string) (string, error) {
-	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, msg)
-		}
-		return "", fmt.Errorf("git %s: %w", strings.Join(args, " "), err)
-	}
-	return strings.TrimSpace(string(out)), nil
 }
 
 // LabNowLayout is the layout of LabNow's timestamped tag (tool.sh's

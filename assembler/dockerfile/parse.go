@@ -170,12 +170,13 @@ func defaultArgs(target v1.Platform, overrides map[string]string, stage string) 
 		stage = "default"
 	}
 	kv := [][2]string{
-		{"BUILDPLATFORM", platformString(build)},
+		{"BUILDPLATFORM", build.String()},
 		{"BUILDOS", build.OS},
 		{"BUILDOSVERSION", ""},
 		{"BUILDARCH", build.Architecture},
 		{"BUILDVARIANT", build.Variant},
-		{"TARGETPLATFORM", platformString(target)},
+		// BuildKit formats TARGETPLATFORM without the OS version.
+		{"TARGETPLATFORM", v1.Platform{OS: target.OS, Architecture: target.Architecture, Variant: target.Variant}.String()},
 		{"TARGETOS", target.OS},
 		{"TARGETOSVERSION", target.OSVersion},
 		{"TARGETARCH", target.Architecture},
@@ -191,14 +192,6 @@ func defaultArgs(target v1.Platform, overrides map[string]string, stage string) 
 		env = append(env, p[0]+"="+v)
 	}
 	return env
-}
-
-func platformString(p v1.Platform) string {
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
 }
 
 // setEnv sets KEY=VALUE in env, in place when KEY is there.

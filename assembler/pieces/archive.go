@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"sort"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/git"
 )
 
 // ArchiveOption configures WriteReleaseArchive.
@@ -230,8 +230,8 @@ func copyExactly(w io.Writer, src string, size int64) error {
 // archivePaths lists the repository's files, relative with slashes: what
 // git would commit in a work tree whose top is root, else every file but .git.
 func archivePaths(root string) ([]string, error) {
-	if top := git(root, "rev-parse", "--show-toplevel"); top != "" && sameDir(top, root) {
-		out, err := exec.Command("git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
+	if git.IsTopLevel(root) {
+		out, err := git.Output(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
 		if err == nil {
 			var paths []string
 			seen := map[string]bool{}

@@ -2,20 +2,19 @@ package pieces
 
 import (
 	"net/url"
-	"os/exec"
-	"path/filepath"
 	"strings"
+
+	"github.com/assemble-build/assemble/internal/git"
 )
 
 // gitSourceURL is the web URL of root's "origin" remote, or "" when root is
 // not itself the top of a git work tree (a testdata repository inside
 // another checkout has no remote of its own) or has no origin.
 func gitSourceURL(root string) string {
-	top := git(root, "rev-parse", "--show-toplevel")
-	if top == "" || !sameDir(top, root) {
+	if !git.IsTopLevel(root) {
 		return ""
 	}
-	return webURL(git(root, "config", "--get", "remote.origin.url"))
+	return webURL(git.Query(root, "config", "--get", "remote.origin.url"))
 }
 
 // webURL turns a git remote into the https URL Domino expects
@@ -50,18 +49,4 @@ func webURL(remote string) string {
 		return ""
 	}
 	return "https://" + host + "/" + path
-}
-
-func git(dir string, args ...string) string {
-	out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).Output()
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func sameDir(a, b string) bool {
-	ra, err1 := filepath.EvalSymlinks(a)
-	rb, err2 := filepath.EvalSymlinks(b)
-	return err1 == nil && err2 == nil && ra == rb
 }

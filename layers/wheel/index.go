@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/assemble-build/assemble/internal/redact"
 	"github.com/assemble-build/assemble/layers"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
@@ -43,20 +44,6 @@ type fileLink struct {
 
 	rank  int    // best tag priority on the target (lower is better)
 	build string // build tag
-}
-
-// redactURL hides the password (and token-like user names) of a URL.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "****")
-	} else {
-		u.User = url.User("****")
-	}
-	return u.String()
 }
 
 type credential struct{ user, password string }
@@ -168,7 +155,7 @@ func (c *client) credential(host string) (credential, bool) {
 func (c *client) request(ctx context.Context, raw string, accept string) (*http.Request, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("bad URL %s: %w", redactURL(raw), err)
+		return nil, fmt.Errorf("bad URL %s: %w", redact.Password(raw), err)
 	}
 	var cred *credential
 	if u.User != nil {
@@ -182,7 +169,7 @@ func (c *client) request(ctx context.Context, raw string, accept string) (*http.
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("bad URL %s: %w", redactURL(raw), err)
+		return nil, fmt.Errorf("bad URL %s: %w", redact.Password(raw), err)
 	}
 	if cred != nil {
 		req.SetBasicAuth(cred.user, cred.password)
@@ -201,7 +188,7 @@ type httpError struct {
 }
 
 func (e *httpError) Error() string {
-	msg := fmt.Sprintf("GET %s: HTTP %d %s", redactURL(e.url), e.status, http.StatusText(e.status))
+	msg := fmt.Sprintf("GET %s: HTTP %d %s", redact.Password(e.url), e.status, http.StatusText(e.status))
 	switch e.status {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		msg += " (give credentials in the index URL or in ~/.netrc)"
@@ -216,7 +203,7 @@ func (c *client) get(ctx context.Context, raw, accept string) (*http.Response, e
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", redactURL(raw), err)
+		return nil, fmt.Errorf("GET %s: %w", redact.Password(raw), err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
@@ -255,7 +242,7 @@ func (c *client) page(ctx context.Context, pageURL string) ([]fileLink, error) {
 		if _, ok := c.cache.Ref("wheel-index-missing:" + pageURL); ok {
 			return nil, errNotFound
 		}
-		return nil, fmt.Errorf("index page %s is not in the cache (offline): %w", redactURL(pageURL), layers.ErrNotCached)
+		return nil, fmt.Errorf("index page %s is not in the cache (offline): %w", redact.Password(pageURL), layers.ErrNotCached)
 	}
 	var final string
 	var isJSON bool
@@ -272,10 +259,10 @@ func (c *client) page(ctx context.Context, pageURL string) ([]fileLink, error) {
 			isJSON = true
 		case "text/html", "application/vnd.pypi.simple.v1+html", "":
 		default:
-			return fmt.Errorf("GET %s: unexpected content type %q (want a PEP 503/691 simple index page)", redactURL(pageURL), ct)
+			return fmt.Errorf("GET %s: unexpected content type %q (want a PEP 503/691 simple index page)", redact.Password(pageURL), ct)
 		}
 		if _, err := io.Copy(w, resp.Body); err != nil {
-			return fmt.Errorf("GET %s: %w", redactURL(pageURL), err)
+			return fmt.Errorf("GET %s: %w", redact.Password(pageURL), err)
 		}
 		return nil
 	})
@@ -324,7 +311,7 @@ func parsePage(pageURL string, b []byte, isJSON bool) ([]fileLink, error) {
 func parseHTMLPage(pageURL string, b []byte) ([]fileLink, error) {
 	base, err := url.Parse(pageURL)
 	if err != nil {
-		return nil, fmt.Errorf("bad page URL %s: %w", redactURL(pageURL), err)
+		return nil, fmt.Errorf("bad page URL %s: %w", redact.Password(pageURL), err)
 	}
 	var anchors []map[string]string
 	sawBase := false
@@ -333,7 +320,7 @@ func parseHTMLPage(pageURL string, b []byte) ([]fileLink, error) {
 		tt := z.Next()
 		if tt == html.ErrorToken {
 			if err := z.Err(); !errors.Is(err, io.EOF) {
-				return nil, fmt.Errorf("index page %s: %w", redactURL(pageURL), err)
+				return nil, fmt.Errorf("index page %s: %w", redact.Password(pageURL), err)
 			}
 			break
 		}
@@ -415,7 +402,7 @@ func newLink(base *url.URL, href, pageURL string) (fileLink, error) {
 	if err != nil {
 		return fileLink{}, err
 	}
-	l := fileLink{From: redactURL(pageURL)}
+	l := fileLink{From: redact.Password(pageURL)}
 	if frag := u.Fragment; frag != "" {
 		if algo, h, ok := strings.Cut(frag, "="); ok && algo == "sha256" {
 			l.SHA256 = strings.ToLower(h)
@@ -453,14 +440,14 @@ type jsonPage struct {
 func parseJSONPage(pageURL string, b []byte) ([]fileLink, error) {
 	var p jsonPage
 	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("index page %s: bad PEP 691 JSON: %w", redactURL(pageURL), err)
+		return nil, fmt.Errorf("index page %s: bad PEP 691 JSON: %w", redact.Password(pageURL), err)
 	}
 	if !strings.HasPrefix(p.Meta.APIVersion, "1.") {
-		return nil, fmt.Errorf("index page %s: unsupported simple API version %q (want 1.x)", redactURL(pageURL), p.Meta.APIVersion)
+		return nil, fmt.Errorf("index page %s: unsupported simple API version %q (want 1.x)", redact.Password(pageURL), p.Meta.APIVersion)
 	}
 	base, err := url.Parse(pageURL)
 	if err != nil {
-		return nil, fmt.Errorf("bad page URL %s: %w", redactURL(pageURL), err)
+		return nil, fmt.Errorf("bad page URL %s: %w", redact.Password(pageURL), err)
 	}
 	var out []fileLink
 	for _, f := range p.Files {
@@ -545,7 +532,7 @@ func (c *client) fetchFile(ctx context.Context, l fileLink) (string, string, err
 			return err
 		}
 		if c.offline {
-			return fmt.Errorf("%s is not in the cache (offline): %w", redactURL(l.URL), layers.ErrNotCached)
+			return fmt.Errorf("%s is not in the cache (offline): %w", redact.Password(l.URL), layers.ErrNotCached)
 		}
 		resp, err := c.get(ctx, l.URL, "")
 		if err != nil {
@@ -553,7 +540,7 @@ func (c *client) fetchFile(ctx context.Context, l fileLink) (string, string, err
 		}
 		defer resp.Body.Close()
 		if _, err := io.Copy(w, resp.Body); err != nil {
-			return fmt.Errorf("downloading %s: %w", redactURL(l.URL), err)
+			return fmt.Errorf("downloading %s: %w", redact.Password(l.URL), err)
 		}
 		return nil
 	}
@@ -614,7 +601,7 @@ func (c *client) metadataFile(ctx context.Context, l *fileLink) ([]byte, error) 
 	}
 	p, digest, err := c.cache.Download(ctx, want, func(ctx context.Context, w io.Writer) error {
 		if c.offline {
-			return fmt.Errorf("%s is not in the cache (offline): %w", redactURL(mu), layers.ErrNotCached)
+			return fmt.Errorf("%s is not in the cache (offline): %w", redact.Password(mu), layers.ErrNotCached)
 		}
 		resp, err := c.get(ctx, mu, "")
 		if err != nil {

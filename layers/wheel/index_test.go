@@ -3,6 +3,8 @@ package wheel
 import (
 	"reflect"
 	"testing"
+
+	"github.com/assemble-build/assemble/internal/redact"
 )
 
 // A PEP 503 page's anchors and their attributes, as pip reads them.
@@ -25,7 +27,7 @@ func TestParseHTMLPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	from := redactURL("https://user:secret@pypi.example/simple/demo/")
+	from := redact.Password("https://user:secret@pypi.example/simple/demo/")
 	want := []fileLink{
 		{Filename: "demo-1.0-py3-none-any.whl", URL: "https://user:secret@pypi.example/files/demo-1.0-py3-none-any.whl", SHA256: "abcdef", RequiresPython: ">=3.8,<4", From: from},
 		{Filename: "demo-1.1-py3-none-any.whl", URL: "https://files.example/demo-1.1-py3-none-any.whl?a=1&b=2", Yanked: true, YankedReason: "broken & bad", From: from},

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/assemble-build/assemble/internal/redact"
 )
 
 // Requirement is one PEP 508 requirement, with where it came from.
@@ -33,7 +35,7 @@ func (r Requirement) String() string {
 		b.WriteString("[" + strings.Join(r.Extras, ",") + "]")
 	}
 	if r.URL != "" {
-		b.WriteString(" @ " + redactURL(r.URL))
+		b.WriteString(" @ " + redact.Password(r.URL))
 	} else {
 		b.WriteString(r.Specifier.String())
 	}

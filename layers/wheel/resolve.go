@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/assemble-build/assemble/internal/redact"
 	"github.com/assemble-build/assemble/layers"
 )
 
@@ -525,7 +526,7 @@ func (s *session) projectLinks(name string, p *project) ([]fileLink, error) {
 		pageURL := strings.TrimSuffix(ix, "/") + "/" + name + "/"
 		ls, err := s.r.client.page(s.ctx, pageURL)
 		if errors.Is(err, errNotFound) {
-			p.why = append(p.why, fmt.Sprintf("%s answered 404 Not Found for %s", redactURL(ix), name))
+			p.why = append(p.why, fmt.Sprintf("%s answered 404 Not Found for %s", redact.Password(ix), name))
 			p.notFound++
 			continue
 		}
@@ -540,7 +541,7 @@ func (s *session) projectLinks(name string, p *project) ([]fileLink, error) {
 		if isURL(fl) {
 			ls, err = s.r.client.page(s.ctx, fl)
 			if errors.Is(err, errNotFound) {
-				err = fmt.Errorf("find-links page %s: HTTP 404 Not Found", redactURL(fl))
+				err = fmt.Errorf("find-links page %s: HTTP 404 Not Found", redact.Password(fl))
 			}
 		} else {
 			ls, err = dirLinks(fl)
@@ -676,7 +677,7 @@ func sdistVersion(fn, name string) (string, bool) {
 func directLink(q Requirement) (fileLink, error) {
 	u, err := url.Parse(q.URL)
 	if err != nil {
-		return fileLink{}, fmt.Errorf("%s: bad URL %q: %w", q.Source, redactURL(q.URL), err)
+		return fileLink{}, fmt.Errorf("%s: bad URL %q: %w", q.Source, redact.Password(q.URL), err)
 	}
 	l := fileLink{URL: q.URL, From: q.Source, Filename: filepath.Base(u.Path)}
 	if u.Scheme == "file" {
@@ -804,7 +805,7 @@ func (s *session) options(name string, reqs []Requirement) ([]*candidate, *confl
 func (s *session) sourceNames() []string {
 	var out []string
 	for _, i := range s.indexes {
-		out = append(out, redactURL(i))
+		out = append(out, redact.Password(i))
 	}
 	out = append(out, s.findLinks...)
 	if len(out) == 0 {

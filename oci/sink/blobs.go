@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/assemble-build/assemble/internal/verified"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -232,21 +233,19 @@ func copyVerified(w io.Writer, b *blob, pc *progressCounter) error {
 	if b.desc.Digest.Algorithm != "sha256" {
 		return fmt.Errorf("blob %s: unsupported digest algorithm", b.desc.Digest)
 	}
-	var r io.Reader = rc
 	if pc != nil {
-		r = &countingReader{rc: rc, pc: pc}
+		rc = &countingReader{rc: rc, pc: pc}
 	}
-	h := sha256.New()
-	// One byte more than announced reveals a blob longer than its descriptor.
-	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(r, b.desc.Size+1))
-	if err != nil {
-		return fmt.Errorf("copying blob %s: %w", b.desc.Digest, err)
-	}
-	if n != b.desc.Size {
-		return fmt.Errorf("blob %s has %d bytes, its descriptor says %d", b.desc.Digest, n, b.desc.Size)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != b.desc.Digest.Hex {
-		return fmt.Errorf("blob %s has digest sha256:%s: the source is corrupt or changed while being read", b.desc.Digest, got)
+	if _, err := io.Copy(w, verified.NewReader(rc, b.desc.Digest, b.desc.Size)); err != nil {
+		var m verified.Mismatch
+		switch {
+		case !errors.As(err, &m):
+			return fmt.Errorf("copying blob %s: %w", b.desc.Digest, err)
+		case m.TooLong || m.Read != m.Size:
+			return fmt.Errorf("blob %s has %d bytes, its descriptor says %d", b.desc.Digest, m.Read, m.Size)
+		default:
+			return fmt.Errorf("blob %s has digest sha256:%s: the source is corrupt or changed while being read", b.desc.Digest, m.Got)
+		}
 	}
 	return nil
 }

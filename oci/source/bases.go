@@ -24,7 +24,7 @@ func (scratch) String() string                               { return "scratch" 
 func (scratch) Index(context.Context) (v1.ImageIndex, error) { return nil, nil }
 func (scratch) Image(_ context.Context, p v1.Platform) (v1.Image, error) {
 	if p.OS == "" || p.Architecture == "" {
-		return nil, fmt.Errorf("scratch: platform %q needs an os and an architecture", PlatformString(p))
+		return nil, fmt.Errorf("scratch: platform %q needs an os and an architecture", p.OS+"/"+p.Architecture)
 	}
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"regexp"
@@ -16,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/assemble-build/assemble/internal/verified"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -138,35 +138,6 @@ func verifyBytes(b []byte, d v1.Descriptor) error {
 	}
 	return nil
 }
-
-// verifyingReader checks size and digest of a streamed blob when it ends.
-type verifyingReader struct {
-	rc   io.ReadCloser
-	h    hash.Hash
-	n    int64
-	want v1.Descriptor
-	name string
-}
-
-func (v *verifyingReader) Read(p []byte) (int, error) {
-	n, err := v.rc.Read(p)
-	v.h.Write(p[:n])
-	v.n += int64(n)
-	if errors.Is(err, io.EOF) {
-		if v.n != v.want.Size {
-			return n, fmt.Errorf("%s: blob has %d bytes, want %d", v.name, v.n, v.want.Size)
-		}
-		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want.Digest.Hex {
-			return n, fmt.Errorf("%s: blob has digest sha256:%s, want %s (corrupt blob)", v.name, got, v.want.Digest)
-		}
-	}
-	if v.n > v.want.Size {
-		return n, fmt.Errorf("%s: blob is larger than its %d bytes", v.name, v.want.Size)
-	}
-	return n, err
-}
-
-func (v *verifyingReader) Close() error { return v.rc.Close() }
 
 func readIndexJSON(s store) (*v1.IndexManifest, []byte, error) {
 	b, err := readAll(s, "index.json")
@@ -440,5 +411,14 @@ func (b *layoutBlob) Compressed() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &verifyingReader{rc: rc, h: sha256.New(), want: b.desc, name: b.store.String() + ": " + n}, nil
+	name := b.store.String() + ": " + n
+	return verified.NewReader(rc, b.desc.Digest, b.desc.Size, verified.WithError(func(m verified.Mismatch) error {
+		switch {
+		case m.TooLong:
+			return fmt.Errorf("%s: blob is larger than its %d bytes", name, m.Size)
+		case m.Read != m.Size:
+			return fmt.Errorf("%s: blob has %d bytes, want %d", name, m.Read, m.Size)
+		}
+		return fmt.Errorf("%s: blob has digest sha256:%s, want %s (corrupt blob)", name, m.Got, m.Want)
+	})), nil
 }

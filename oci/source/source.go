@@ -119,15 +119,6 @@ func Parse(ref string, opts ...Option) (Base, error) {
 	}
 }
 
-// PlatformString renders p as os/arch[/variant].
-func PlatformString(p v1.Platform) string {
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
-}
-
 var archAliases = map[string]string{"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm", "armel": "arm", "i386": "386"}
 
 func normArch(a string) string {
@@ -174,7 +165,7 @@ func pickManifest(base string, want v1.Platform, m *v1.IndexManifest) (v1.Descri
 		if d.Platform == nil || d.Platform.OS == "unknown" {
 			continue
 		}
-		have = append(have, PlatformString(*d.Platform))
+		have = append(have, d.Platform.String())
 		if s := platformScore(want, *d.Platform); s > bestScore {
 			best, bestScore = i, s
 		}
@@ -191,7 +182,7 @@ func noPlatform(base string, want v1.Platform, have []string) error {
 	if list == "" {
 		list = "none declared"
 	}
-	return fmt.Errorf("base %s has no image for platform %s; it has: %s (choose one with --platform)", base, PlatformString(want), list)
+	return fmt.Errorf("base %s has no image for platform %s; it has: %s (choose one with --platform)", base, want.String(), list)
 }
 
 // checkImagePlatform verifies a single-platform image against want.
@@ -206,7 +197,7 @@ func checkImagePlatform(base string, want v1.Platform, img v1.Image) error {
 		return nil
 	}
 	if platformScore(want, *have) == 0 {
-		return noPlatform(base, want, []string{PlatformString(*have)})
+		return noPlatform(base, want, []string{have.String()})
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/assemble-build/assemble/internal/ctxtime"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -218,7 +219,7 @@ func Run(ctx context.Context, cfg *Config, opts ...Option) (*Summary, error) {
 		}
 		if round > 0 {
 			o.logger.Info("retrying failed images", "round", round, "rules", len(rules), "images", len(pairs))
-			if err := sleep(ctx, time.Duration(round)*o.retryDelay); err != nil {
+			if err := ctxtime.Sleep(ctx, time.Duration(round)*o.retryDelay); err != nil {
 				break
 			}
 		}
@@ -312,20 +313,6 @@ func dedupPairs(ps []pair) []pair {
 		}
 	}
 	return out
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 type ruleFailure struct {
