@@ -6,15 +6,16 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/logs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/spf13/cobra"
 
+	"github.com/assemble-build/assemble/internal/remote"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/oci"
 	"github.com/assemble-build/assemble/oci/cstorage"
 	"github.com/assemble-build/assemble/oci/sink"
-	"github.com/assemble-build/assemble/oci/source"
 )
 
 // globals are the flags every command shares.
@@ -50,7 +51,7 @@ archives, or pushes to registries. No Docker daemon, no root.`,
 			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 			if g.verbose {
 				// Only at -v: ggcr's request dumps cost a copy of every uploaded body.
-				source.RouteGGCRLogs()
+				logs.Warn, logs.Progress, logs.Debug = remote.GGCRLoggers(slog.Default())
 			}
 		},
 	}
@@ -69,8 +70,8 @@ archives, or pushes to registries. No Docker daemon, no root.`,
 
 // remote holds the registry settings of one run: credentials, insecure
 // registries, retries and jobs, with one HTTP transport for every call.
-func (g *globals) remote() *source.Remote {
-	return &source.Remote{Keychain: source.DefaultKeychain(), Insecure: g.insecure, Jobs: g.jobs}
+func (g *globals) remote() *remote.Registries {
+	return &remote.Registries{Keychain: remote.DefaultKeychain(), Insecure: g.insecure, Jobs: g.jobs}
 }
 
 func (g *globals) openCache() (*layers.Cache, error) {

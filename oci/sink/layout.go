@@ -17,7 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/assemble-build/assemble/internal/atomicfile"
-	"github.com/assemble-build/assemble/oci/source"
+	"github.com/assemble-build/assemble/oci"
 )
 
 const ociLayoutFile = `{"imageLayoutVersion":"1.0.0"}`
@@ -117,13 +117,13 @@ func mergeIndex(old *v1.IndexManifest, names []string, descs []v1.Descriptor) *v
 	}
 	out.Manifests = nil
 	for _, d := range old.Manifests {
-		if replaced[d.Annotations[source.RefNameAnnotation]] {
+		if replaced[d.Annotations[oci.AnnotationRefName]] {
 			continue
 		}
 		out.Manifests = append(out.Manifests, d)
 	}
 	for i, d := range descs {
-		d.Annotations = map[string]string{source.RefNameAnnotation: names[i]}
+		d.Annotations = map[string]string{oci.AnnotationRefName: names[i]}
 		out.Manifests = append(out.Manifests, d)
 	}
 	if out.Manifests == nil {

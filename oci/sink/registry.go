@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/assemble-build/assemble/oci/source"
+	"github.com/assemble-build/assemble/internal/remote"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
+	ggcr "github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/stream"
 	"golang.org/x/sync/errgroup"
 )
@@ -73,11 +73,11 @@ func (s *registrySink) Write(ctx context.Context, items []Item) ([]Result, error
 	}
 
 	opts := s.cfg.remote.Options(ctx)
-	puller, err := remote.NewPuller(opts...)
+	puller, err := ggcr.NewPuller(opts...)
 	if err != nil {
 		return nil, err
 	}
-	pusher, err := remote.NewPusher(opts...)
+	pusher, err := ggcr.NewPusher(opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func (s *registrySink) Write(ctx context.Context, items []Item) ([]Result, error
 					err = s.upload(gctx, pusher, u.t.ref.Context(), u.b)
 				}
 				if err != nil {
-					return fmt.Errorf("%s: blob %s: %w", u.t.ref, u.b.desc.Digest, source.AuthError(u.t.ref, err))
+					return fmt.Errorf("%s: blob %s: %w", u.t.ref, u.b.desc.Digest, remote.AuthError(u.t.ref, err))
 				}
 				return nil
 			})
@@ -165,7 +165,7 @@ func (s *registrySink) Write(ctx context.Context, items []Item) ([]Result, error
 		}
 		g.Go(func() error {
 			if err := putManifests(gctx, pusher, t.ref, t.node); err != nil {
-				return fmt.Errorf("%s: %w", t.ref, source.AuthError(t.ref, err))
+				return fmt.Errorf("%s: %w", t.ref, remote.AuthError(t.ref, err))
 			}
 			return nil
 		})
@@ -183,15 +183,15 @@ func (s *registrySink) Write(ctx context.Context, items []Item) ([]Result, error
 
 // upload sends one blob (HEAD first; mounted when it is a layer of a base
 // image in the same registry). Layers are wrapped only to count bytes; a
-// remote.MountableLayer is rebuilt around the wrapper, since ggcr recognises
+// ggcr.MountableLayer is rebuilt around the wrapper, since ggcr recognises
 // mountable layers by that exact type.
-func (s *registrySink) upload(ctx context.Context, p *remote.Pusher, repo name.Repository, b *blob) (rerr error) {
+func (s *registrySink) upload(ctx context.Context, p *ggcr.Pusher, repo name.Repository, b *blob) (rerr error) {
 	l := b.layer
 	if b.isLayer {
 		pc := &progressCounter{tr: s.cfg.tracker(shortDigest(b.desc.Digest), b.desc.Size)}
 		defer func() { pc.finish(b.desc.Size, rerr) }()
-		if ml, ok := l.(*remote.MountableLayer); ok {
-			l = &remote.MountableLayer{Layer: &countingLayer{Layer: ml.Layer, pc: pc}, Reference: ml.Reference}
+		if ml, ok := l.(*ggcr.MountableLayer); ok {
+			l = &ggcr.MountableLayer{Layer: &countingLayer{Layer: ml.Layer, pc: pc}, Reference: ml.Reference}
 		} else if _, ok := l.(*stream.Layer); !ok {
 			l = &countingLayer{Layer: l, pc: pc}
 		}
@@ -202,23 +202,23 @@ func (s *registrySink) upload(ctx context.Context, p *remote.Pusher, repo name.R
 // mount makes a blob uploaded to one repository available in another of
 // the same registry (ggcr HEADs it first and falls back to an upload if the
 // registry refuses the mount).
-func (s *registrySink) mount(ctx context.Context, p *remote.Pusher, repo, from name.Repository, b *blob) error {
+func (s *registrySink) mount(ctx context.Context, p *ggcr.Pusher, repo, from name.Repository, b *blob) error {
 	l := b.layer
-	if ml, ok := l.(*remote.MountableLayer); ok {
+	if ml, ok := l.(*ggcr.MountableLayer); ok {
 		l = ml.Layer
 	}
-	return p.Upload(ctx, repo, &remote.MountableLayer{Layer: l, Reference: from.Digest(b.desc.Digest.String())})
+	return p.Upload(ctx, repo, &ggcr.MountableLayer{Layer: l, Reference: from.Digest(b.desc.Digest.String())})
 }
 
 // putManifests puts the children of an index by digest, then the node
 // itself under ref.
-func putManifests(ctx context.Context, p *remote.Pusher, ref name.Reference, n *manifestNode) error {
+func putManifests(ctx context.Context, p *ggcr.Pusher, ref name.Reference, n *manifestNode) error {
 	for _, c := range n.children {
 		if err := putManifests(ctx, p, ref.Context().Digest(c.desc.Digest.String()), c); err != nil {
 			return err
 		}
 	}
-	var t remote.Taggable
+	var t ggcr.Taggable
 	switch {
 	case n.image != nil:
 		t = n.image

@@ -15,10 +15,12 @@ import (
 	"testing"
 	"time"
 
+	iremote "github.com/assemble-build/assemble/internal/remote"
 	"github.com/assemble-build/assemble/oci/ocitest"
 	"github.com/assemble-build/assemble/oci/sink"
 	"github.com/assemble-build/assemble/oci/source"
 	"github.com/google/go-containerregistry/pkg/authn"
+	ggcrlogs "github.com/google/go-containerregistry/pkg/logs"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -184,8 +186,9 @@ func TestPushAuth(t *testing.T) {
 	var logBuf syncBuffer
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	restore := source.RouteGGCRLogs()
-	defer func() { restore(); slog.SetDefault(prev) }()
+	w, pr, d := ggcrlogs.Warn, ggcrlogs.Progress, ggcrlogs.Debug
+	ggcrlogs.Warn, ggcrlogs.Progress, ggcrlogs.Debug = iremote.GGCRLoggers(slog.Default())
+	defer func() { ggcrlogs.Warn, ggcrlogs.Progress, ggcrlogs.Debug = w, pr, d; slog.SetDefault(prev) }()
 	if _, err := sink.Registry(fast).Write(ctx, items); err != nil {
 		t.Fatalf("push with podman credentials: %v", err)
 	}
@@ -216,7 +219,7 @@ func TestPushAuth(t *testing.T) {
 func pulledWithAuth(t *testing.T, ref string) v1.Hash {
 	t.Helper()
 	r, _ := name.ParseReference(ref)
-	d, err := remote.Head(r, remote.WithAuthFromKeychain(source.DefaultKeychain()))
+	d, err := remote.Head(r, remote.WithAuthFromKeychain(iremote.DefaultKeychain()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +249,7 @@ func TestPushOnBaseMountsNeverDownloads(t *testing.T) {
 	push(t, []sink.Item{{Name: reg.Ref("library/base:1"), Index: base}})
 	reg.Reset()
 
-	r := &source.Remote{Keychain: authn.NewMultiKeychain()}
+	r := &iremote.Registries{Keychain: authn.NewMultiKeychain()}
 	b, err := source.Parse("docker://"+reg.Ref("library/base:1"), source.WithRemote(r))
 	if err != nil {
 		t.Fatal(err)

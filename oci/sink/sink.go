@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/assemble-build/assemble/oci/source"
+	"github.com/assemble-build/assemble/internal/remote"
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -59,18 +59,18 @@ type Tracker interface {
 const Forms = "oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF], docker://REF"
 
 type config struct {
-	remote   *source.Remote
+	remote   *remote.Registries
 	progress Progress
 }
 
 // Option configures a sink.
 type Option func(*config)
 
-// WithRemote shares one source.Remote (credentials, transport, retries,
-// jobs) with sources and other sinks. Options after it modify that Remote.
-func WithRemote(r *source.Remote) Option { return func(c *config) { c.remote = r } }
+// WithRemote shares one remote.Registries (credentials, transport, retries,
+// jobs) with sources and other sinks. Options after it modify that value.
+func WithRemote(r *remote.Registries) Option { return func(c *config) { c.remote = r } }
 
-// WithKeychain sets where registry credentials come from (default: source.DefaultKeychain()).
+// WithKeychain sets where registry credentials come from (default: remote.DefaultKeychain()).
 func WithKeychain(k authn.Keychain) Option { return func(c *config) { c.remote.Keychain = k } }
 
 // WithInsecureRegistries lets these hosts be reached over plain HTTP or
@@ -90,7 +90,7 @@ func WithJobs(n int) Option { return func(c *config) { c.remote.Jobs = n } }
 // included. Zero values keep the defaults (5, 1s, 1m).
 func WithRetry(attempts int, initial, maxWait time.Duration) Option {
 	return func(c *config) {
-		c.remote.Retry = source.Retry{Attempts: attempts, Initial: initial, Max: maxWait}
+		c.remote.Retry = remote.Retry{Attempts: attempts, Initial: initial, Max: maxWait}
 	}
 }
 
@@ -98,7 +98,7 @@ func WithRetry(attempts int, initial, maxWait time.Duration) Option {
 func WithProgress(p Progress) Option { return func(c *config) { c.progress = p } }
 
 func newConfig(opts []Option) *config {
-	c := &config{remote: &source.Remote{}}
+	c := &config{remote: &remote.Registries{}}
 	for _, o := range opts {
 		o(c)
 	}

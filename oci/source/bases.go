@@ -7,11 +7,12 @@ import (
 	"io"
 	"sync"
 
+	"github.com/assemble-build/assemble/internal/remote"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
+	ggcr "github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -38,27 +39,27 @@ func (scratch) Image(_ context.Context, p v1.Platform) (v1.Image, error) {
 	})
 }
 
-// registryBase is a docker:// base, read lazily through ggcr remote.
+// registryBase is a docker:// base, read lazily through ggcr's remote.
 type registryBase struct {
 	spec   string
 	ref    name.Reference
-	remote *Remote
+	remote *remote.Registries
 
 	mu   sync.Mutex
-	desc *remote.Descriptor
+	desc *ggcr.Descriptor
 }
 
 func (b *registryBase) String() string { return b.spec }
 
-func (b *registryBase) get(ctx context.Context) (*remote.Descriptor, error) {
+func (b *registryBase) get(ctx context.Context) (*ggcr.Descriptor, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.desc != nil {
 		return b.desc, nil
 	}
-	d, err := remote.Get(b.ref, b.remote.Options(ctx)...)
+	d, err := ggcr.Get(b.ref, b.remote.Options(ctx)...)
 	if err != nil {
-		return nil, fmt.Errorf("reading base %s: %w", b.spec, AuthError(b.ref, err))
+		return nil, fmt.Errorf("reading base %s: %w", b.spec, remote.AuthError(b.ref, err))
 	}
 	b.desc = d
 	return d, nil
@@ -76,7 +77,7 @@ func (b *registryBase) Image(ctx context.Context, p v1.Platform) (v1.Image, erro
 		}
 		img, err := imageFromIndex(b.spec, idx, p)
 		if err != nil {
-			return nil, AuthError(b.ref, err)
+			return nil, remote.AuthError(b.ref, err)
 		}
 		return img, nil
 	}
@@ -85,7 +86,7 @@ func (b *registryBase) Image(ctx context.Context, p v1.Platform) (v1.Image, erro
 		return nil, fmt.Errorf("reading base %s: %w", b.spec, err)
 	}
 	if err := checkImagePlatform(b.spec, p, img); err != nil {
-		return nil, AuthError(b.ref, err)
+		return nil, remote.AuthError(b.ref, err)
 	}
 	return img, nil
 }

@@ -16,13 +16,14 @@ import (
 	"sync"
 
 	"github.com/assemble-build/assemble/internal/verified"
+	"github.com/assemble-build/assemble/oci"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // RefNameAnnotation names a manifest in an OCI layout's index.json.
-const RefNameAnnotation = "org.opencontainers.image.ref.name"
+const RefNameAnnotation = oci.AnnotationRefName
 
 // maxJSONBlob bounds manifests, indexes and configs read into memory.
 const maxJSONBlob = 64 << 20

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/assemble-build/assemble/internal/remote"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -31,18 +32,18 @@ type Base interface {
 const Forms = "scratch, oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], docker://REF"
 
 type config struct {
-	remote *Remote
+	remote *remote.Registries
 }
 
 // Option configures Parse.
 type Option func(*config)
 
-// WithRemote shares one Remote (credentials, transport, retries) between
-// several Parse calls and sinks. Give it first: it replaces what earlier
-// options set, and later options modify the shared Remote.
-func WithRemote(r *Remote) Option { return func(c *config) { c.remote = r } }
+// WithRemote shares one remote.Registries (credentials, transport, retries)
+// between several Parse calls and sinks. Give it first: it replaces what
+// earlier options set, and later options modify the shared value.
+func WithRemote(r *remote.Registries) Option { return func(c *config) { c.remote = r } }
 
-// WithKeychain sets where registry credentials come from (default: DefaultKeychain()).
+// WithKeychain sets where registry credentials come from (default: remote.DefaultKeychain()).
 func WithKeychain(k authn.Keychain) Option { return func(c *config) { c.remote.Keychain = k } }
 
 // WithInsecureRegistries lets these hosts ("host" or "host:port") be reached
@@ -59,14 +60,14 @@ func WithTransport(rt http.RoundTripper) Option {
 
 // WithRetry sets how registry requests are retried; zero values keep defaults.
 func WithRetry(attempts int, initial, maxWait time.Duration) Option {
-	return func(c *config) { c.remote.Retry = Retry{Attempts: attempts, Initial: initial, Max: maxWait} }
+	return func(c *config) { c.remote.Retry = remote.Retry{Attempts: attempts, Initial: initial, Max: maxWait} }
 }
 
 // Parse reads a base reference: scratch, oci:DIR[:TAG], oci-archive:FILE[:TAG],
 // docker-archive:FILE[:REF] or docker://REF. It checks the form only; files
 // and registries are read by Image and Index.
 func Parse(ref string, opts ...Option) (Base, error) {
-	c := &config{remote: &Remote{}}
+	c := &config{remote: &remote.Registries{}}
 	for _, o := range opts {
 		o(c)
 	}

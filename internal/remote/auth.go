@@ -1,7 +1,9 @@
-package source
+package remote
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/docker/cli/cli/config/types"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // DefaultKeychain finds registry credentials the way docker and podman do.
@@ -161,4 +164,51 @@ func loadAuthFile(p string) (*configfile.ConfigFile, error) {
 	}
 	cf.Filename = p
 	return cf, nil
+}
+
+// registryHost returns the host part of a reference for messages.
+func registryHost(ref name.Reference) string {
+	h := ref.Context().RegistryStr()
+	if h == name.DefaultRegistry {
+		return "docker.io"
+	}
+	return h
+}
+
+// AuthError turns a 401/403 answer into a message that says what to do. Other
+// errors are returned unchanged.
+func AuthError(ref name.Reference, err error) error {
+	if err == nil {
+		return nil
+	}
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return err
+	}
+	denied := false
+	switch te.StatusCode {
+	case http.StatusUnauthorized:
+	case http.StatusForbidden:
+		denied = true
+	default:
+		unauth := false
+		for _, d := range te.Errors {
+			switch d.Code {
+			case transport.UnauthorizedErrorCode:
+				unauth = true
+			case transport.DeniedErrorCode:
+				unauth, denied = true, true
+			}
+		}
+		if !unauth {
+			return err
+		}
+	}
+	host := registryHost(ref)
+	what := "authentication required by"
+	if denied {
+		what = "access denied by"
+	}
+	return fmt.Errorf("%s: %s %s: log in with `podman login %s` or `docker login %s` (credentials are read from %s): %w",
+		ref, what, host, host, host, strings.Join(CredentialFiles(), ", "), err)
 }

@@ -1,4 +1,4 @@
-package source
+package remote
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,7 +58,8 @@ func newTestRetry(inner http.RoundTripper, p Retry) (*retryTransport, *[]time.Du
 	clock := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	return &retryTransport{
 		inner:     inner,
-		policy:    p.withDefaults(),
+		policy:    p.withDefaults(DefaultRetry),
+		busy:      "registry busy, retrying",
 		notBefore: map[string]time.Time{},
 		// A fake clock that sleeping advances: no test waits for real.
 		now: func() time.Time {
@@ -186,31 +186,8 @@ func TestGGCRRetryable(t *testing.T) {
 	}
 }
 
-func TestRedaction(t *testing.T) {
-	secret := base64.StdEncoding.EncodeToString([]byte("alice:s3cret"))
-	dump := "GET /v2/ HTTP/1.1\r\nHost: r.example\r\nAuthorization: Basic " + secret + "\r\n\r\n" +
-		`{"token":"tok123","access_token":"tok456"}` + "\n" +
-		"PUT https://r.example/v2/a/blobs/uploads/1?_state=abc&digest=sha256:00 \n" +
-		"error: Bearer eyJhbGciOi.xyz at https://alice:s3cret@r.example/v2/\n" +
-		"grant_type=password&password=s3cret&username=alice"
-	got := redactText(dump)
-	for _, leak := range []string{secret, "tok123", "tok456", "_state=abc", "eyJhbGciOi", "s3cret"} {
-		if strings.Contains(got, leak) {
-			t.Errorf("redacted text still contains %q:\n%s", leak, got)
-		}
-	}
-	if !strings.Contains(got, "digest=sha256:00") {
-		t.Errorf("digest query redacted:\n%s", got)
-	}
-	u, _ := url.Parse("https://bob:pw@r.example/v2/a/blobs/uploads/1?_state=xyz&digest=sha256:11&X-Amz-Signature=sig")
-	r := RedactURL(u)
-	if strings.Contains(r, "pw") || strings.Contains(r, "xyz") || strings.Contains(r, "=sig") || !strings.Contains(r, "sha256%3A11") {
-		t.Errorf("RedactURL = %s", r)
-	}
-}
-
 func TestInsecureReference(t *testing.T) {
-	r := &Remote{Insecure: []string{"reg.internal:5000", "other.example"}}
+	r := &Registries{Insecure: []string{"reg.internal:5000", "other.example"}}
 	for s, want := range map[string]string{
 		"reg.internal:5000/a:1":                                "http",
 		"other.example:443/b:1":                                "http",
