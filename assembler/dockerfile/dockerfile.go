@@ -35,6 +35,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/remote"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/layers/run"
 )
@@ -131,7 +132,8 @@ func WithCreated(t time.Time) Option { return func(o *options) { o.created = t }
 // repository root) instead of the plan's.
 func WithFile(path string) Option { return func(o *options) { o.file = path } }
 
-// WithHTTPClient sets the client ADD uses for URLs (default http.DefaultClient).
+// WithHTTPClient sets the client ADD uses for URLs (default:
+// remote.NewHTTPClient(), with timeouts and retries).
 func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
 
 // WithRunOptions passes options to the sandbox of executed RUN commands
@@ -145,7 +147,7 @@ func makeOptions(df plan.Dockerfile, opts []Option) *options {
 		buildArgs:  map[string]string{},
 		contexts:   map[string]string{},
 		created:    time.Unix(0, 0).UTC(),
-		httpClient: http.DefaultClient,
+		httpClient: remote.NewHTTPClient(),
 	}
 	for k, v := range df.BuildArgs {
 		o.buildArgs[k] = v

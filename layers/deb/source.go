@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -20,6 +19,8 @@ import (
 	"sync"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/assemble-build/assemble/internal/logctx"
+	"github.com/assemble-build/assemble/internal/remote"
 	"github.com/assemble-build/assemble/layers"
 )
 
@@ -129,7 +130,8 @@ type Option func(*Client)
 // never touches the network and fails naming everything that is missing.
 func WithOffline(offline bool) Option { return func(c *Client) { c.offline = offline } }
 
-// WithHTTPClient sets the HTTP client (proxies, TLS, timeouts).
+// WithHTTPClient sets the HTTP client (default: remote.NewHTTPClient(), with
+// proxies from the environment, timeouts and retries).
 func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
 
 // WithKeyring sets the OpenPGP keyring archives are verified with, for
@@ -173,7 +175,7 @@ func WithUnpackMemory(n int64) Option {
 
 // New returns a client that keeps indexes and .deb files in cache.
 func New(cache *layers.Cache, opts ...Option) *Client {
-	c := &Client{cache: cache, http: http.DefaultClient, parallel: 4, unpackMem: DefaultUnpackMemory, meta: map[string]*debMeta{}}
+	c := &Client{cache: cache, http: remote.NewHTTPClient(), parallel: 4, unpackMem: DefaultUnpackMemory, meta: map[string]*debMeta{}}
 	for _, o := range opts {
 		o(c)
 	}
@@ -214,7 +216,7 @@ func (c *Client) get(ctx context.Context, rawURL string, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("fetching %s: %w", rawURL, err)
 	}
-	slog.Debug("deb: fetching", "url", rawURL)
+	logctx.From(ctx).Debug("deb: fetching", "url", rawURL)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("fetching %s: %w", rawURL, err)

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/assemble-build/assemble/internal/redact"
+	"github.com/assemble-build/assemble/internal/remote"
 	"github.com/assemble-build/assemble/layers"
 )
 
@@ -96,7 +97,7 @@ func NewResolver(cache *layers.Cache, opts ...Option) *Resolver {
 		o(r)
 	}
 	if r.httpClient == nil {
-		r.httpClient = &http.Client{}
+		r.httpClient = remote.NewHTTPClient()
 	}
 	nrc := r.netrcPath
 	if nrc == "" {
