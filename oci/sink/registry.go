@@ -54,6 +54,42 @@ func (s *registrySink) Write(ctx context.Context, items []Item) ([]Result, error
 	if err := checkItems(s.spec, fixed, items); err != nil {
 		return nil, err
 	}
+	targets, err := s.targets(items)
+	if err != nil {
+		return nil, err
+	}
+	opts := s.cfg.remote.Options(ctx)
+	puller, err := ggcr.NewPuller(opts...)
+	if err != nil {
+		return nil, err
+	}
+	pusher, err := ggcr.NewPusher(opts...)
+	if err != nil {
+		return nil, err
+	}
+	s.skipUnchanged(ctx, puller, targets)
+	first, mounts, err := planUploads(targets)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.uploadAll(ctx, pusher, first); err != nil {
+		return nil, err
+	}
+	if err := s.uploadAll(ctx, pusher, mounts); err != nil {
+		return nil, err
+	}
+	if err := s.putAll(ctx, pusher, targets); err != nil {
+		return nil, err
+	}
+	res := make([]Result, len(targets))
+	for i, t := range targets {
+		res[i] = Result{Sink: s.spec, Ref: t.ref.String(), Digest: t.desc.Digest, MediaType: t.desc.MediaType}
+	}
+	return res, nil
+}
+
+// targets resolves where each item goes and its manifest descriptor.
+func (s *registrySink) targets(items []Item) ([]*pushTarget, error) {
 	targets := make([]*pushTarget, len(items))
 	for i, it := range items {
 		t := &pushTarget{item: it, ref: s.fixed}
@@ -71,21 +107,14 @@ func (s *registrySink) Write(ctx context.Context, items []Item) ([]Result, error
 		t.desc = d
 		targets[i] = t
 	}
+	return targets, nil
+}
 
-	opts := s.cfg.remote.Options(ctx)
-	puller, err := ggcr.NewPuller(opts...)
-	if err != nil {
-		return nil, err
-	}
-	pusher, err := ggcr.NewPusher(opts...)
-	if err != nil {
-		return nil, err
-	}
-	jobs := s.cfg.remote.ConcurrentJobs()
-
-	// 1. Unchanged items need nothing.
+// skipUnchanged is step 1: an item whose tag already has its digest needs
+// nothing more.
+func (s *registrySink) skipUnchanged(ctx context.Context, puller *ggcr.Puller, targets []*pushTarget) {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(jobs)
+	g.SetLimit(s.cfg.remote.ConcurrentJobs())
 	for _, t := range targets {
 		g.Go(func() error {
 			d, err := puller.Head(gctx, t.ref)
@@ -95,14 +124,19 @@ func (s *registrySink) Write(ctx context.Context, items []Item) ([]Result, error
 		})
 	}
 	_ = g.Wait()
+}
 
-	// 2. Blobs.
-	type upload struct {
-		t    *pushTarget
-		b    *blob
-		from *name.Repository // set: mount from this repository
-	}
-	var first, mounts []upload
+// upload is one blob for one repository of step 2.
+type upload struct {
+	t    *pushTarget
+	b    *blob
+	from *name.Repository // set: mount from this repository
+}
+
+// planUploads collects the blobs of step 2: within one registry the first
+// repository needing a digest uploads it (first), the others mount it from
+// there (mounts). Manifests are left to step 3.
+func planUploads(targets []*pushTarget) (first, mounts []upload, err error) {
 	owner := map[string]name.Repository{} // registry + digest -> first repository
 	for _, t := range targets {
 		if t.done {
@@ -111,7 +145,7 @@ func (s *registrySink) Write(ctx context.Context, items []Item) ([]Result, error
 		t.plan = newPlan()
 		node, err := t.plan.addItem(t.item)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", t.ref, err)
+			return nil, nil, fmt.Errorf("%s: %w", t.ref, err)
 		}
 		t.node = node
 		repo := t.ref.Context()
@@ -130,35 +164,34 @@ func (s *registrySink) Write(ctx context.Context, items []Item) ([]Result, error
 			}
 		}
 	}
-	run := func(list []upload) error {
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(jobs)
-		for _, u := range list {
-			g.Go(func() error {
-				var err error
-				if u.from != nil {
-					err = s.mount(gctx, pusher, u.t.ref.Context(), *u.from, u.b)
-				} else {
-					err = s.upload(gctx, pusher, u.t.ref.Context(), u.b)
-				}
-				if err != nil {
-					return fmt.Errorf("%s: blob %s: %w", u.t.ref, u.b.desc.Digest, remote.AuthError(u.t.ref, err))
-				}
-				return nil
-			})
-		}
-		return g.Wait()
-	}
-	if err := run(first); err != nil {
-		return nil, err
-	}
-	if err := run(mounts); err != nil {
-		return nil, err
-	}
+	return first, mounts, nil
+}
 
-	// 3. Manifests.
-	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(jobs)
+// uploadAll runs uploads and mounts of step 2, jobs at a time.
+func (s *registrySink) uploadAll(ctx context.Context, pusher *ggcr.Pusher, list []upload) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.cfg.remote.ConcurrentJobs())
+	for _, u := range list {
+		g.Go(func() error {
+			var err error
+			if u.from != nil {
+				err = s.mount(gctx, pusher, u.t.ref.Context(), *u.from, u.b)
+			} else {
+				err = s.upload(gctx, pusher, u.t.ref.Context(), u.b)
+			}
+			if err != nil {
+				return fmt.Errorf("%s: blob %s: %w", u.t.ref, u.b.desc.Digest, remote.AuthError(u.t.ref, err))
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// putAll is step 3: the manifests of every changed item, children first.
+func (s *registrySink) putAll(ctx context.Context, pusher *ggcr.Pusher, targets []*pushTarget) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.cfg.remote.ConcurrentJobs())
 	for _, t := range targets {
 		if t.done {
 			continue
@@ -170,15 +203,7 @@ func (s *registrySink) Write(ctx context.Context, items []Item) ([]Result, error
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-
-	res := make([]Result, len(targets))
-	for i, t := range targets {
-		res[i] = Result{Sink: s.spec, Ref: t.ref.String(), Digest: t.desc.Digest, MediaType: t.desc.MediaType}
-	}
-	return res, nil
+	return g.Wait()
 }
 
 // upload sends one blob (HEAD first; mounted when it is a layer of a base

@@ -3,7 +3,6 @@ package sync
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,10 +14,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/assemble-build/assemble/internal/remote"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
+	ggcr "github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
@@ -34,13 +34,21 @@ type runner struct {
 	// blobs bounds concurrent blob copies across all images (--proc).
 	blobs chan struct{}
 
+	// base is the transport every client starts from (one connection pool).
+	base http.RoundTripper
+
 	mu      stdsync.Mutex
 	clients map[string]*repoClient
 	schemes map[string]bool // insecure registry -> reachable over HTTPS
 }
 
 func newRunner(cfg *Config, o options) *runner {
+	base := o.transport
+	if base == nil {
+		base = remote.BaseTransport()
+	}
 	return &runner{
+		base:    base,
 		cfg:     cfg,
 		o:       o,
 		blobs:   make(chan struct{}, o.procs),
@@ -55,8 +63,8 @@ type repoClient struct {
 	repo    name.Repository
 	auth    Auth
 	hasAuth bool
-	puller  *remote.Puller
-	pusher  *remote.Pusher
+	puller  *ggcr.Puller
+	pusher  *ggcr.Pusher
 }
 
 func (c *repoClient) ref(item string) name.Reference {
@@ -78,21 +86,13 @@ func (r *runner) client(ctx context.Context, u imageURL) (*repoClient, error) {
 	if !found {
 		r.o.logger.Debug("no auth entry matches; access is anonymous", "repository", key)
 	}
-	base := r.o.transport
-	if base == nil {
-		base = remote.DefaultTransport
-	}
+	base := r.base
 	var nopts []name.Option
 	if a.Insecure {
 		if r.httpsWorks(ctx, u.registry, base) {
 			// Self-signed: keep HTTPS, skip verification.
 			if t, ok := base.(*http.Transport); ok {
-				t = t.Clone()
-				if t.TLSClientConfig == nil {
-					t.TLSClientConfig = &tls.Config{}
-				}
-				t.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // the auth file asked for it
-				base = t
+				base = remote.InsecureTLS(t)
 			}
 		} else {
 			nopts = append(nopts, name.Insecure)
@@ -108,22 +108,22 @@ func (r *runner) client(ctx context.Context, u imageURL) (*repoClient, error) {
 	}
 	// Retries are ours (rounds, as image-syncer does), so go-containerregistry
 	// must not retry on its own underneath.
-	ropts := []remote.Option{
-		remote.WithAuth(auth),
-		remote.WithTransport(base),
-		remote.WithRetryPredicate(func(error) bool { return false }),
-		remote.WithRetryStatusCodes(),
-		remote.WithRetryBackoff(remote.Backoff{Steps: 1}),
-		remote.WithUserAgent("assemble-sync"),
+	ropts := []ggcr.Option{
+		ggcr.WithAuth(auth),
+		ggcr.WithTransport(base),
+		ggcr.WithRetryPredicate(func(error) bool { return false }),
+		ggcr.WithRetryStatusCodes(),
+		ggcr.WithRetryBackoff(ggcr.Backoff{Steps: 1}),
+		ggcr.WithUserAgent("assemble-sync"),
 		// Pullers limit concurrent blob reads to jobs; our own semaphore
 		// is the real bound.
-		remote.WithJobs(r.o.procs),
+		ggcr.WithJobs(r.o.procs),
 	}
-	puller, err := remote.NewPuller(ropts...)
+	puller, err := ggcr.NewPuller(ropts...)
 	if err != nil {
 		return nil, err
 	}
-	pusher, err := remote.NewPusher(ropts...)
+	pusher, err := ggcr.NewPusher(ropts...)
 	if err != nil {
 		return nil, err
 	}
@@ -155,17 +155,9 @@ func (r *runner) httpsWorks(ctx context.Context, registry string, base http.Roun
 	if known {
 		return ok
 	}
-	t, isHTTP := base.(*http.Transport)
-	if isHTTP {
-		t = t.Clone()
-		if t.TLSClientConfig == nil {
-			t.TLSClientConfig = &tls.Config{}
-		}
-		t.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // probing an insecure registry
-	}
-	var rt http.RoundTripper = base
-	if isHTTP {
-		rt = t
+	rt := base
+	if t, ok := base.(*http.Transport); ok {
+		rt = remote.InsecureTLS(t)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -388,7 +380,7 @@ func (r *runner) copyBlobs(ctx context.Context, src, dst *repoClient, blobs []v1
 			srcRef := src.repo.Digest(d.Digest.String())
 			// A MountableLayer lets the destination mount the blob from the
 			// source repository when both are on the same registry.
-			err := dst.pusher.Upload(gctx, dst.repo, &remote.MountableLayer{Layer: b, Reference: srcRef})
+			err := dst.pusher.Upload(gctx, dst.repo, &ggcr.MountableLayer{Layer: b, Reference: srcRef})
 			if err != nil {
 				return r.explain(err, fmt.Sprintf("copying blob %s to", d.Digest), dst.repo.String(), dst)
 			}
