@@ -956,27 +956,18 @@ func (s *session) result(pins map[string]*candidate) ([]Resolved, error) {
 		}
 		res.Name = c.meta.Name
 		res.Filename = f.Filename
-		res.URL = stripUser(f.URL)
+		res.URL = redact.Userinfo(f.URL)
 		res.SHA256 = f.SHA256
 		res.Direct = c.direct
 		if c.direct {
 			// Keep the requirement's URL as written (without credentials):
 			// direct_url.json records it, with its hash fragment if any.
-			res.URL = stripUser(s.direct[name].URL)
+			res.URL = redact.Userinfo(s.direct[name].URL)
 		}
 		out = append(out, res)
 	}
 	sort.Slice(out, func(i, j int) bool { return NormalizeName(out[i].Name) < NormalizeName(out[j].Name) })
 	return out, nil
-}
-
-func stripUser(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	u.User = nil
-	return u.String()
 }
 
 // Download stores a resolved wheel in the cache's download store (fetching

@@ -6,13 +6,10 @@ package source
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/assemble-build/assemble/internal/remote"
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -38,30 +35,9 @@ type config struct {
 // Option configures Parse.
 type Option func(*config)
 
-// WithRemote shares one remote.Registries (credentials, transport, retries)
-// between several Parse calls and sinks. Give it first: it replaces what
-// earlier options set, and later options modify the shared value.
+// WithRemote shares one remote.Registries (credentials, insecure hosts,
+// transport, retries) between several Parse calls and sinks.
 func WithRemote(r *remote.Registries) Option { return func(c *config) { c.remote = r } }
-
-// WithKeychain sets where registry credentials come from (default: remote.DefaultKeychain()).
-func WithKeychain(k authn.Keychain) Option { return func(c *config) { c.remote.Keychain = k } }
-
-// WithInsecureRegistries lets these hosts ("host" or "host:port") be reached
-// over plain HTTP or TLS with an unverified certificate.
-func WithInsecureRegistries(hosts ...string) Option {
-	return func(c *config) { c.remote.Insecure = append(c.remote.Insecure, hosts...) }
-}
-
-// WithTransport replaces the HTTP transport (tests). Insecure-host TLS
-// handling is then up to that transport.
-func WithTransport(rt http.RoundTripper) Option {
-	return func(c *config) { c.remote.Transport = rt }
-}
-
-// WithRetry sets how registry requests are retried; zero values keep defaults.
-func WithRetry(attempts int, initial, maxWait time.Duration) Option {
-	return func(c *config) { c.remote.Retry = remote.Retry{Attempts: attempts, Initial: initial, Max: maxWait} }
-}
 
 // Parse reads a base reference: scratch, oci:DIR[:TAG], oci-archive:FILE[:TAG],
 // docker-archive:FILE[:REF] or docker://REF. It checks the form only; files
