@@ -133,7 +133,7 @@ func WithCreated(t time.Time) Option { return func(o *options) { o.created = t }
 func WithFile(path string) Option { return func(o *options) { o.file = path } }
 
 // WithHTTPClient sets the client ADD uses for URLs (default:
-// remote.NewHTTPClient(), with timeouts and retries).
+// remote.DefaultHTTPClient(), with timeouts and retries).
 func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
 
 // WithRunOptions passes options to the sandbox of executed RUN commands
@@ -147,7 +147,7 @@ func makeOptions(df plan.Dockerfile, opts []Option) *options {
 		buildArgs:  map[string]string{},
 		contexts:   map[string]string{},
 		created:    time.Unix(0, 0).UTC(),
-		httpClient: remote.NewHTTPClient(),
+		httpClient: remote.DefaultHTTPClient(),
 	}
 	for k, v := range df.BuildArgs {
 		o.buildArgs[k] = v

@@ -2,6 +2,7 @@ package remote
 
 import (
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -54,3 +55,8 @@ func NewHTTPClient(opts ...HTTPOption) *http.Client {
 		c.retry.withDefaults(DownloadRetry), "server busy, retrying", true)
 	return &http.Client{Transport: rt}
 }
+
+// DefaultHTTPClient is one NewHTTPClient() shared by every client that is
+// given none, so that downloads share one connection pool as they did
+// through http.DefaultClient.
+var DefaultHTTPClient = sync.OnceValue(func() *http.Client { return NewHTTPClient() })

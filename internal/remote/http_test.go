@@ -80,3 +80,9 @@ func TestHTTPClientTimeouts(t *testing.T) {
 		t.Errorf("transport: header %v, handshake %v, proxy set %v", rt.ResponseHeaderTimeout, rt.TLSHandshakeTimeout, rt.Proxy != nil)
 	}
 }
+
+func TestDefaultHTTPClientShared(t *testing.T) {
+	if DefaultHTTPClient() != DefaultHTTPClient() {
+		t.Error("DefaultHTTPClient builds a new client each time")
+	}
+}

@@ -130,7 +130,7 @@ type Option func(*Client)
 // never touches the network and fails naming everything that is missing.
 func WithOffline(offline bool) Option { return func(c *Client) { c.offline = offline } }
 
-// WithHTTPClient sets the HTTP client (default: remote.NewHTTPClient(), with
+// WithHTTPClient sets the HTTP client (default: remote.DefaultHTTPClient(), with
 // proxies from the environment, timeouts and retries).
 func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
 
@@ -175,7 +175,7 @@ func WithUnpackMemory(n int64) Option {
 
 // New returns a client that keeps indexes and .deb files in cache.
 func New(cache *layers.Cache, opts ...Option) *Client {
-	c := &Client{cache: cache, http: remote.NewHTTPClient(), parallel: 4, unpackMem: DefaultUnpackMemory, meta: map[string]*debMeta{}}
+	c := &Client{cache: cache, http: remote.DefaultHTTPClient(), parallel: 4, unpackMem: DefaultUnpackMemory, meta: map[string]*debMeta{}}
 	for _, o := range opts {
 		o(c)
 	}

@@ -97,7 +97,7 @@ func NewResolver(cache *layers.Cache, opts ...Option) *Resolver {
 		o(r)
 	}
 	if r.httpClient == nil {
-		r.httpClient = remote.NewHTTPClient()
+		r.httpClient = remote.DefaultHTTPClient()
 	}
 	nrc := r.netrcPath
 	if nrc == "" {
