@@ -17,6 +17,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/assemble-build/assemble/internal/atomicfile"
+	"github.com/assemble-build/assemble/internal/iocount"
 )
 
 // BuildOption adjusts how a layer is built.
@@ -105,7 +106,7 @@ func (c *Cache) writeLayer(ctx context.Context, entries []Entry, o buildOptions)
 
 	digester := sha256.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(tmp, digester), 1<<20)
-	counted := &countWriter{w: bw}
+	counted := &iocount.Writer{W: bw}
 	zw, err := o.compression.NewWriter(counted)
 	if err != nil {
 		return Descriptor{}, err
@@ -147,7 +148,7 @@ func (c *Cache) writeLayer(ctx context.Context, entries []Entry, o buildOptions)
 		MediaType: o.compression.MediaType(),
 		Digest:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(digester.Sum(nil))},
 		DiffID:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diffIDer.Sum(nil))},
-		Size:      counted.n,
+		Size:      counted.N,
 	}
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return Descriptor{}, err
@@ -191,17 +192,6 @@ func (c *Cache) storeKey(key string, d Descriptor) error {
 		return err
 	}
 	return atomicfile.WriteFile(filepath.Join(c.dir, "keys", key), b)
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 type progressWriter struct {

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/assemble-build/assemble/internal/iocount"
 	"pault.ag/go/debian/version"
 )
 
@@ -382,7 +383,7 @@ func readDebControl(path string) (*paragraph, string, int64, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	cr := &countWriter{w: h}
+	cr := &iocount.Writer{W: h}
 	tee := io.TeeReader(f, cr)
 	dc, err := readControlOnly(tee, path)
 	if err != nil {
@@ -391,5 +392,5 @@ func readDebControl(path string) (*paragraph, string, int64, error) {
 	if _, err := io.Copy(io.Discard, tee); err != nil {
 		return nil, "", 0, fmt.Errorf("reading %s: %w", path, err)
 	}
-	return dc, hex.EncodeToString(h.Sum(nil)), cr.n, nil
+	return dc, hex.EncodeToString(h.Sum(nil)), cr.N, nil
 }

@@ -19,6 +19,7 @@ import (
 	"sync"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/assemble-build/assemble/internal/iocount"
 	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/internal/remote"
 	"github.com/assemble-build/assemble/layers"
@@ -249,13 +250,13 @@ func (c *Client) download(ctx context.Context, sha256hex string, urls ...string)
 			// wrote bytes is not retried into the same stream.
 			var lastErr error
 			for i, u := range urls {
-				cw := &countWriter{w: w}
+				cw := &iocount.Writer{W: w}
 				err := c.get(ctx, u, cw)
 				if err == nil {
 					return nil
 				}
 				lastErr = err
-				if cw.n > 0 || !errors.Is(err, errNotFound) || i == len(urls)-1 {
+				if cw.N > 0 || !errors.Is(err, errNotFound) || i == len(urls)-1 {
 					return err
 				}
 			}
@@ -270,17 +271,6 @@ func (c *Client) download(ctx context.Context, sha256hex string, urls ...string)
 		return "", err
 	}
 	return p, nil
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // missingError is something an offline build needs but the cache lacks.
