@@ -82,7 +82,8 @@ func TestHTTPClientTimeouts(t *testing.T) {
 }
 
 func TestDefaultHTTPClientShared(t *testing.T) {
-	if DefaultHTTPClient() != DefaultHTTPClient() {
+	a, b := DefaultHTTPClient(), DefaultHTTPClient()
+	if a != b {
 		t.Error("DefaultHTTPClient builds a new client each time")
 	}
 }
