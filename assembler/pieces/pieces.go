@@ -349,4 +349,3 @@ func ensureDominoDir(root string, groups []*Group) error {
 	}
 	return nil
 }
-

@@ -15,6 +15,7 @@ import (
 	"github.com/assemble-build/assemble/assembler"
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/internal/atomicfile"
+	"github.com/assemble-build/assemble/internal/remote"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/oci/sink"
 	"github.com/assemble-build/assemble/oci/source"
@@ -172,7 +173,7 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 }
 
 // openSinks parses the outputs (-o, --push).
-func (f *buildFlags) openSinks(g *globals, rem *source.Remote, pr *progress) ([]sink.Sink, error) {
+func (f *buildFlags) openSinks(g *globals, rem *remote.Registries, pr *progress) ([]sink.Sink, error) {
 	sinkOpts := []sink.Option{sink.WithRemote(rem), sink.WithProgress(pr)}
 	var sinks []sink.Sink
 	for _, o := range f.outputs {
@@ -206,7 +207,7 @@ func (f *buildFlags) excludes() []string {
 }
 
 // options turns the build's flags into the pipeline's options.
-func (f *buildFlags) options(g *globals, rem *source.Remote, pr *progress) ([]assembler.Option, error) {
+func (f *buildFlags) options(g *globals, rem *remote.Registries, pr *progress) ([]assembler.Option, error) {
 	opts := []assembler.Option{
 		assembler.WithCacheDir(g.cacheDir),
 		assembler.WithReporter(pr),
