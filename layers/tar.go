@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"fmt"
 	"io"
-	"io/fs"
 	"path"
 	"sort"
 	"strings"
@@ -160,19 +159,9 @@ func orderHardlinks(out []Entry, byPath map[string]int) error {
 }
 
 func writeEntry(tw *tar.Writer, e *Entry, modTime time.Time, buf []byte) error {
-	mode := int64(e.Mode & (fs.ModePerm))
-	if e.Mode&fs.ModeSetuid != 0 {
-		mode |= 0o4000
-	}
-	if e.Mode&fs.ModeSetgid != 0 {
-		mode |= 0o2000
-	}
-	if e.Mode&fs.ModeSticky != 0 {
-		mode |= 0o1000
-	}
 	hdr := &tar.Header{
 		Name:    e.Path,
-		Mode:    mode,
+		Mode:    UnixMode(e.Mode),
 		Uid:     e.UID,
 		Gid:     e.GID,
 		ModTime: modTime,

@@ -201,19 +201,10 @@ func (f *ImageFS) release(n *fsNode) {
 func (f *ImageFS) add(layer int, pe pendingEntry) error {
 	hdr := pe.hdr
 	n := &fsNode{
-		mode:  fs.FileMode(hdr.Mode) & fs.ModePerm,
+		mode:  layers.ModeFromUnix(hdr.Mode),
 		uid:   hdr.Uid,
 		gid:   hdr.Gid,
 		mtime: hdr.ModTime.Unix(),
-	}
-	if hdr.Mode&0o4000 != 0 {
-		n.mode |= fs.ModeSetuid
-	}
-	if hdr.Mode&0o2000 != 0 {
-		n.mode |= fs.ModeSetgid
-	}
-	if hdr.Mode&0o1000 != 0 {
-		n.mode |= fs.ModeSticky
 	}
 	switch hdr.Typeflag {
 	case tar.TypeReg, tar.TypeGNUSparse:
@@ -543,21 +534,12 @@ func (i *fsInfo) String() string             { return fs.FormatFileInfo(i) }
 func (i *fsInfo) Sys() any {
 	h := &tar.Header{
 		Name:     i.name,
-		Mode:     int64(i.n.mode.Perm()),
+		Mode:     layers.UnixMode(i.n.mode),
 		Uid:      i.n.uid,
 		Gid:      i.n.gid,
 		Size:     i.Size(),
 		ModTime:  i.ModTime(),
 		Linkname: i.n.link,
-	}
-	if i.n.mode&fs.ModeSetuid != 0 {
-		h.Mode |= 0o4000
-	}
-	if i.n.mode&fs.ModeSetgid != 0 {
-		h.Mode |= 0o2000
-	}
-	if i.n.mode&fs.ModeSticky != 0 {
-		h.Mode |= 0o1000
 	}
 	switch t := i.n.mode.Type(); {
 	case t == fs.ModeDir:

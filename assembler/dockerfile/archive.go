@@ -163,7 +163,7 @@ func (c *copier) unpackEntry(archive string, tr *tar.Reader, hdr *tar.Header, de
 	if c.owner != nil {
 		uid, gid = c.owner.uid, c.owner.gid
 	}
-	e := layers.Entry{Mode: octalMode(uint32(hdr.Mode) & 0o7777), UID: uid, GID: gid}
+	e := layers.Entry{Mode: layers.ModeFromUnix(hdr.Mode), UID: uid, GID: gid}
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		e.Type = layers.TypeDir

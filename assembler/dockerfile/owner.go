@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
+
+	"github.com/assemble-build/assemble/layers"
 )
 
 // owner is a numeric uid:gid.
@@ -133,7 +135,7 @@ func parseChmod(s string) (*chmod, error) {
 		if v > 0o7777 {
 			return nil, fmt.Errorf("--chmod=%s: an octal mode is at most 7777", s)
 		}
-		return &chmod{octal: octalMode(uint32(v)), isOctal: true}, nil
+		return &chmod{octal: layers.ModeFromUnix(int64(v)), isOctal: true}, nil
 	}
 	c := &chmod{}
 	for _, part := range strings.Split(s, ",") {
@@ -182,35 +184,6 @@ func parseChmod(s string) (*chmod, error) {
 	return c, nil
 }
 
-// octalMode turns Unix mode bits into an fs.FileMode's permission and special bits.
-func octalMode(v uint32) fs.FileMode {
-	m := fs.FileMode(v & 0o777)
-	if v&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if v&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if v&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	return m
-}
-
-func unixBits(m fs.FileMode) uint32 {
-	v := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		v |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		v |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		v |= 0o1000
-	}
-	return v
-}
-
 // apply returns the mode a file of mode m gets.
 func (c *chmod) apply(m fs.FileMode, dir bool) fs.FileMode {
 	if c == nil {
@@ -219,21 +192,21 @@ func (c *chmod) apply(m fs.FileMode, dir bool) fs.FileMode {
 	if c.isOctal {
 		return c.octal
 	}
-	v := unixBits(m)
+	v := layers.UnixMode(m)
 	for _, cl := range c.clauses {
-		perm := uint32(cl.perm)
+		perm := int64(cl.perm)
 		if cl.bigX && (dir || v&0o111 != 0) {
 			perm |= 0o111
 		}
-		bits := perm & uint32(cl.who)
+		bits := perm & int64(cl.who)
 		switch cl.op {
 		case '+':
 			v |= bits
 		case '-':
 			v &^= bits
 		case '=':
-			v = v&^(uint32(cl.who)&0o7777) | bits
+			v = v&^(int64(cl.who)&0o7777) | bits
 		}
 	}
-	return octalMode(v)
+	return layers.ModeFromUnix(v)
 }

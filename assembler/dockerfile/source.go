@@ -151,16 +151,7 @@ func (h *hostSource) lstat(p string) (info, error) {
 
 func hostInfo(abs string, fi fs.FileInfo) (info, error) {
 	m := fi.Mode()
-	i := info{mode: m.Perm()}
-	if m&fs.ModeSetuid != 0 {
-		i.mode |= fs.ModeSetuid
-	}
-	if m&fs.ModeSetgid != 0 {
-		i.mode |= fs.ModeSetgid
-	}
-	if m&fs.ModeSticky != 0 {
-		i.mode |= fs.ModeSticky
-	}
+	i := info{mode: m & layers.ModeBits}
 	switch {
 	case m.IsDir():
 		i.typ = layers.TypeDir
@@ -302,16 +293,7 @@ func (s *imageSource) lstat(p string) (info, error) {
 	if !ok {
 		return info{}, fmt.Errorf("%s: no metadata", p)
 	}
-	i := info{mode: fs.FileMode(h.Mode) & 0o777, uid: h.Uid, gid: h.Gid, size: h.Size, link: h.Linkname}
-	if h.Mode&0o4000 != 0 {
-		i.mode |= fs.ModeSetuid
-	}
-	if h.Mode&0o2000 != 0 {
-		i.mode |= fs.ModeSetgid
-	}
-	if h.Mode&0o1000 != 0 {
-		i.mode |= fs.ModeSticky
-	}
+	i := info{mode: layers.ModeFromUnix(h.Mode), uid: h.Uid, gid: h.Gid, size: h.Size, link: h.Linkname}
 	switch h.Typeflag {
 	case tar.TypeDir:
 		i.typ = layers.TypeDir

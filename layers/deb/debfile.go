@@ -374,17 +374,7 @@ func (dc *debContents) readData(r io.Reader, member, debName string, st *stager)
 			UID:  h.Uid,
 			GID:  h.Gid,
 		}
-		// fs.FileMode keeps setuid/setgid/sticky in bits of its own.
-		e.Mode = fs.FileMode(h.Mode) & fs.ModePerm
-		if h.Mode&0o4000 != 0 {
-			e.Mode |= fs.ModeSetuid
-		}
-		if h.Mode&0o2000 != 0 {
-			e.Mode |= fs.ModeSetgid
-		}
-		if h.Mode&0o1000 != 0 {
-			e.Mode |= fs.ModeSticky
-		}
+		e.Mode = layers.ModeFromUnix(h.Mode)
 		for k, v := range h.PAXRecords {
 			if x, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok {
 				if e.Xattrs == nil {

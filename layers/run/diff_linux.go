@@ -32,17 +32,7 @@ func (s *fileState) typ() uint32 { return s.mode & unix.S_IFMT }
 
 // perm is the permission and set-id/sticky bits as an fs.FileMode.
 func (s *fileState) perm() fs.FileMode {
-	m := fs.FileMode(s.mode & 0o777)
-	if s.mode&unix.S_ISUID != 0 {
-		m |= fs.ModeSetuid
-	}
-	if s.mode&unix.S_ISGID != 0 {
-		m |= fs.ModeSetgid
-	}
-	if s.mode&unix.S_ISVTX != 0 {
-		m |= fs.ModeSticky
-	}
-	return m
+	return layers.ModeFromUnix(int64(s.mode))
 }
 
 // scanTree lstats every path below root (root itself excluded), keyed by the

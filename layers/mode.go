@@ -1,0 +1,48 @@
+package layers
+
+import "io/fs"
+
+// ModeBits are the mode bits a layer entry keeps: permissions plus setuid,
+// setgid and sticky. fs.FileMode holds the last three in bits of its own,
+// far from where Unix (tar headers, st_mode, chmod) puts them.
+const ModeBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+
+// The Unix places of the special bits.
+const (
+	unixSetuid = 0o4000
+	unixSetgid = 0o2000
+	unixSticky = 0o1000
+)
+
+// ModeFromUnix turns Unix mode bits (a tar header's Mode, st_mode, an octal
+// chmod) into an fs.FileMode's permission, setuid, setgid and sticky bits;
+// type bits are dropped.
+func ModeFromUnix(v int64) fs.FileMode {
+	m := fs.FileMode(v) & fs.ModePerm
+	if v&unixSetuid != 0 {
+		m |= fs.ModeSetuid
+	}
+	if v&unixSetgid != 0 {
+		m |= fs.ModeSetgid
+	}
+	if v&unixSticky != 0 {
+		m |= fs.ModeSticky
+	}
+	return m
+}
+
+// UnixMode is the inverse of ModeFromUnix: m's permission, setuid, setgid
+// and sticky bits where Unix and tar headers keep them.
+func UnixMode(m fs.FileMode) int64 {
+	v := int64(m & fs.ModePerm)
+	if m&fs.ModeSetuid != 0 {
+		v |= unixSetuid
+	}
+	if m&fs.ModeSetgid != 0 {
+		v |= unixSetgid
+	}
+	if m&fs.ModeSticky != 0 {
+		v |= unixSticky
+	}
+	return v
+}
