@@ -10,19 +10,92 @@ import (
 	"time"
 )
 
+// TarOption adapts WriteTar to archives that are not image layers (a
+// release tarball, a devfile archive.tar), whose readers expect another
+// order or naming. The defaults are what every layer is written with.
+type TarOption func(*tarConfig)
+
+type tarConfig struct {
+	less    func(a, b *Entry) bool
+	prefix  string
+	format  tar.Format
+	archive bool
+}
+
+// byPath is the layer order: entries sorted by path.
+func byPath(a, b *Entry) bool { return a.Path < b.Path }
+
+// WithNameOrder sorts entries by the names written, a directory's with its
+// trailing slash ("a.txt" before "a/"): git's tree order, as git archive
+// writes it.
+func WithNameOrder() TarOption {
+	return func(c *tarConfig) {
+		c.less = func(a, b *Entry) bool { return nameKey(a) < nameKey(b) }
+	}
+}
+
+func nameKey(e *Entry) string {
+	if e.Type == TypeDir {
+		return e.Path + "/"
+	}
+	return e.Path
+}
+
+// WithTreeOrder writes each directory directly followed by its contents,
+// siblings sorted by name ("a/", "a/x", "a.txt"), as tar -c walks a tree:
+// readers that make no parent directories need it.
+func WithTreeOrder() TarOption {
+	return func(c *tarConfig) {
+		c.less = func(a, b *Entry) bool { return treeLess(a.Path, b.Path) }
+	}
+}
+
+// treeLess is depth-first order: the path order with "/" below every other
+// byte.
+func treeLess(a, b string) bool {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		ca, cb := a[i], b[i]
+		switch {
+		case ca == cb:
+			continue
+		case ca == '/':
+			return true
+		case cb == '/':
+			return false
+		}
+		return ca < cb
+	}
+	return len(a) < len(b)
+}
+
+// WithNamePrefix starts every name with prefix ("./" as tar -c . writes).
+func WithNamePrefix(prefix string) TarOption { return func(c *tarConfig) { c.prefix = prefix } }
+
+// WithPAX writes every header in the PAX format (archive/tar still writes
+// USTAR's layout when no PAX record is needed).
+func WithPAX() TarOption { return func(c *tarConfig) { c.format = tar.FormatPAX } }
+
+// AsArchive writes a plain archive rather than an image layer: names
+// starting with .wh. are ordinary names, and whiteouts are refused.
+func AsArchive() TarOption { return func(c *tarConfig) { c.archive = true } }
+
 // WriteTar writes entries to w as a deterministic tar stream: entries sorted
 // by path, missing parent directories added (0755, root), every time set to
 // modTime, numeric owners only, modes reduced to permission and special bits.
 // The same entries always give the same bytes.
-func WriteTar(w io.Writer, entries []Entry, modTime time.Time) error {
-	norm, err := normalize(entries)
+func WriteTar(w io.Writer, entries []Entry, modTime time.Time, opts ...TarOption) error {
+	cfg := tarConfig{less: byPath}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	norm, err := normalize(entries, &cfg)
 	if err != nil {
 		return err
 	}
 	tw := tar.NewWriter(w)
 	buf := make([]byte, 256<<10)
 	for i := range norm {
-		if err := writeEntry(tw, &norm[i], modTime.UTC(), buf); err != nil {
+		if err := writeEntry(tw, &norm[i], modTime.UTC(), buf, &cfg); err != nil {
 			return err
 		}
 	}
@@ -34,7 +107,7 @@ func WriteTar(w io.Writer, entries []Entry, modTime time.Time) error {
 
 // normalize cleans paths, merges duplicate directories, adds missing parents,
 // sorts, and makes every hard link point at an earlier entry.
-func normalize(entries []Entry) ([]Entry, error) {
+func normalize(entries []Entry, cfg *tarConfig) ([]Entry, error) {
 	byPath := make(map[string]int, len(entries))
 	out := make([]Entry, 0, len(entries)+16)
 	for _, e := range entries {
@@ -46,6 +119,9 @@ func normalize(entries []Entry) ([]Entry, error) {
 			continue // the root directory itself is never written
 		}
 		e.Path = p
+		if cfg.archive && (e.Type == TypeWhiteout || e.Type == TypeOpaque) {
+			return nil, fmt.Errorf("%s: an archive has no whiteouts", p)
+		}
 		switch e.Type {
 		case TypeWhiteout:
 			dir, base := path.Split(p)
@@ -91,7 +167,7 @@ func normalize(entries []Entry) ([]Entry, error) {
 			out = append(out, Entry{Path: dir, Type: TypeDir, Mode: 0o755})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	sort.Slice(out, func(i, j int) bool { return cfg.less(&out[i], &out[j]) })
 	for i := range out {
 		byPath[out[i].Path] = i
 	}
@@ -158,9 +234,10 @@ func orderHardlinks(out []Entry, byPath map[string]int) error {
 	return nil
 }
 
-func writeEntry(tw *tar.Writer, e *Entry, modTime time.Time, buf []byte) error {
+func writeEntry(tw *tar.Writer, e *Entry, modTime time.Time, buf []byte, cfg *tarConfig) error {
 	hdr := &tar.Header{
-		Name:    e.Path,
+		Name:    cfg.prefix + e.Path,
+		Format:  cfg.format,
 		Mode:    UnixMode(e.Mode),
 		Uid:     e.UID,
 		Gid:     e.GID,
@@ -194,7 +271,7 @@ func writeEntry(tw *tar.Writer, e *Entry, modTime time.Time, buf []byte) error {
 	default:
 		return fmt.Errorf("%s: unknown entry type %s", e.Path, e.Type)
 	}
-	if strings.HasPrefix(path.Base(e.Path), ".wh.") && e.Type != TypeWhiteout && e.Type != TypeOpaque {
+	if !cfg.archive && strings.HasPrefix(path.Base(e.Path), ".wh.") && e.Type != TypeWhiteout && e.Type != TypeOpaque {
 		return fmt.Errorf("%s: names starting with .wh. are reserved for whiteouts in OCI layers", e.Path)
 	}
 	if err := tw.WriteHeader(hdr); err != nil {

@@ -145,3 +145,37 @@ func TestCleanPath(t *testing.T) {
 		}
 	}
 }
+
+// Archives that are not layers choose their order and names; a .wh. name
+// is then an ordinary file.
+func TestWriteTarArchiveOptions(t *testing.T) {
+	entries := func() []Entry {
+		return []Entry{fileEntry("a.txt", "1"), fileEntry("a/x", "2"), fileEntry("a!", "3"), fileEntry("b/.wh.odd", "4")}
+	}
+	for _, tc := range []struct {
+		opts []TarOption
+		want string
+	}{
+		{[]TarOption{AsArchive()}, "a/ a! a.txt a/x b/ b/.wh.odd"},
+		{[]TarOption{AsArchive(), WithNameOrder()}, "a! a.txt a/ a/x b/ b/.wh.odd"},
+		{[]TarOption{AsArchive(), WithTreeOrder(), WithNamePrefix("./")}, "./a/ ./a/x ./a! ./a.txt ./b/ ./b/.wh.odd"},
+	} {
+		var buf bytes.Buffer
+		if err := WriteTar(&buf, entries(), time.Unix(0, 0), tc.opts...); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, h := range readTar(t, buf.Bytes()) {
+			names = append(names, h.name)
+		}
+		if got := strings.Join(names, " "); got != tc.want {
+			t.Errorf("got  %s\nwant %s", got, tc.want)
+		}
+	}
+	if err := WriteTar(io.Discard, []Entry{fileEntry("b/.wh.odd", "4")}, time.Unix(0, 0)); err == nil {
+		t.Error("a layer took a .wh. name")
+	}
+	if err := WriteTar(io.Discard, []Entry{{Path: "x", Type: TypeWhiteout}}, time.Unix(0, 0), AsArchive()); err == nil {
+		t.Error("an archive took a whiteout")
+	}
+}

@@ -1,18 +1,19 @@
 package devfile
 
 import (
-	"archive/tar"
 	"bytes"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/assemble-build/assemble/layers"
 )
 
 // packArchive makes archive.tar as the registry build does with
@@ -28,6 +29,12 @@ func (r *registry) packArchive(dir string, names []string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	var entries []layers.Entry
+	for _, n := range names {
+		if entries, err = archiveEntries(base, dir, n, entries); err != nil {
+			return nil, err
+		}
+	}
 	var buf bytes.Buffer
 	zw, err := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
 	if err != nil {
@@ -37,81 +44,63 @@ func (r *registry) packArchive(dir string, names []string) ([]byte, error) {
 	// klauspost's writer stores uint32(ModTime.Unix()) even for the zero
 	// time (a date in 2042); the epoch gives the 0 that means "no time".
 	zw.ModTime, zw.OS = epoch, 255
-	tw := tar.NewWriter(zw)
-	var add func(rel string) error
-	add = func(rel string) error {
-		p := filepath.Join(base, filepath.FromSlash(rel))
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return fmt.Errorf("reading %s/%s: %w", dir, rel, err)
-		}
-		// archive/tar writes USTAR when it can, PAX for long names; with a
-		// whole-second time neither records more than the name and mode.
-		h := &tar.Header{Name: "./" + rel, ModTime: epoch}
-		switch m := fi.Mode(); {
-		case m.IsDir():
-			h.Typeflag, h.Mode, h.Name = tar.TypeDir, 0o755, h.Name+"/"
-		case m.IsRegular():
-			h.Typeflag, h.Mode, h.Size = tar.TypeReg, 0o644, fi.Size()
-			if m&0o111 != 0 {
-				h.Mode = 0o755
-			}
-		case m&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return fmt.Errorf("reading %s/%s: %w", dir, rel, err)
-			}
-			// A link must stay inside the stack directory: the archive is
-			// unpacked elsewhere, and an absolute or escaping link would point
-			// at the user's files.
-			resolved := path.Join(path.Dir(rel), filepath.ToSlash(target))
-			if filepath.IsAbs(target) || resolved == ".." || strings.HasPrefix(resolved, "../") {
-				return &fileError{dir + "/" + rel, fmt.Sprintf("is a symlink to %s, outside the stack directory: copy the file instead", target)}
-			}
-			h.Typeflag, h.Mode, h.Linkname = tar.TypeSymlink, 0o777, target
-		default:
-			return &fileError{dir + "/" + rel, "is not a regular file, directory or symlink"}
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return fmt.Errorf("packing %s/%s: %w", dir, rel, err)
-		}
-		switch h.Typeflag {
-		case tar.TypeReg:
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return fmt.Errorf("reading %s/%s: %w", dir, rel, err)
-			}
-			if int64(len(b)) != h.Size {
-				return fmt.Errorf("%s/%s changed while it was packed", dir, rel)
-			}
-			if _, err := tw.Write(b); err != nil {
-				return fmt.Errorf("packing %s/%s: %w", dir, rel, err)
-			}
-		case tar.TypeDir:
-			ents, err := os.ReadDir(p)
-			if err != nil {
-				return fmt.Errorf("reading %s/%s: %w", dir, rel, err)
-			}
-			for _, e := range ents { // sorted by name
-				if err := add(rel + "/" + e.Name()); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	sorted := append([]string(nil), names...)
-	sort.Strings(sorted)
-	for _, n := range sorted {
-		if err := add(n); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
+	// archive/tar writes USTAR when it can, PAX for long names; with a
+	// whole-second time neither records more than the name and mode.
+	if err := layers.WriteTar(zw, entries, epoch, layers.AsArchive(), layers.WithTreeOrder(), layers.WithNamePrefix("./")); err != nil {
+		return nil, fmt.Errorf("packing %s: %w", dir, err)
 	}
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// archiveEntries appends the entry for rel (below base, the stack directory
+// dir) and, for a directory, everything below it.
+func archiveEntries(base, dir, rel string, entries []layers.Entry) ([]layers.Entry, error) {
+	p := filepath.Join(base, filepath.FromSlash(rel))
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s/%s: %w", dir, rel, err)
+	}
+	e := layers.Entry{Path: rel}
+	switch m := fi.Mode(); {
+	case m.IsDir():
+		e.Type, e.Mode = layers.TypeDir, 0o755
+	case m.IsRegular():
+		e.Type, e.Mode, e.Size = layers.TypeFile, 0o644, fi.Size()
+		if m&0o111 != 0 {
+			e.Mode = 0o755
+		}
+		e.Open = func() (io.ReadCloser, error) { return os.Open(p) }
+	case m&fs.ModeSymlink != 0:
+		target, err := os.Readlink(p)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s/%s: %w", dir, rel, err)
+		}
+		// A link must stay inside the stack directory: the archive is
+		// unpacked elsewhere, and an absolute or escaping link would point
+		// at the user's files.
+		resolved := path.Join(path.Dir(rel), filepath.ToSlash(target))
+		if filepath.IsAbs(target) || resolved == ".." || strings.HasPrefix(resolved, "../") {
+			return nil, &fileError{dir + "/" + rel, fmt.Sprintf("is a symlink to %s, outside the stack directory: copy the file instead", target)}
+		}
+		e.Type, e.Mode, e.Link = layers.TypeSymlink, 0o777, target
+	default:
+		return nil, &fileError{dir + "/" + rel, "is not a regular file, directory or symlink"}
+	}
+	entries = append(entries, e)
+	if e.Type != layers.TypeDir {
+		return entries, nil
+	}
+	ents, err := os.ReadDir(p)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s/%s: %w", dir, rel, err)
+	}
+	for _, c := range ents {
+		if entries, err = archiveEntries(base, dir, rel+"/"+c.Name(), entries); err != nil {
+			return nil, err
+		}
+	}
+	return entries, nil
 }

@@ -1,7 +1,6 @@
 package pieces
 
 import (
-	"archive/tar"
 	"bytes"
 	"compress/gzip"
 	"fmt"
@@ -10,12 +9,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/internal/git"
+	"github.com/assemble-build/assemble/layers"
 )
 
 // ArchiveOption configures WriteReleaseArchive.
@@ -74,89 +73,109 @@ func WriteReleaseArchive(dir, version, file string, opts ...ArchiveOption) error
 	if real, err := filepath.EvalSymlinks(filepath.Dir(outAbs)); err == nil {
 		outAbs = filepath.Join(real, filepath.Base(outAbs))
 	}
-	paths, err := archivePaths(root)
+	top := cfg.RepositoryName + "-" + version
+	if cfg.RepositoryName == "" {
+		top = filepath.Base(root) + "-" + version
+	}
+	entries, err := releaseEntries(root, outAbs, top, o.files)
 	if err != nil {
 		return err
 	}
-	type entry struct {
-		hdr  *tar.Header
-		data []byte
-		src  string
+	if err := writeReleaseTarGz(outAbs, entries, o.mtime.UTC().Truncate(time.Second)); err != nil {
+		return fmt.Errorf("writing %s: %w", file, err)
 	}
-	entries := map[string]*entry{}
-	addDirs := func(p string) {
-		for d := path.Dir(p); d != "."; d = path.Dir(d) {
-			if _, ok := entries[d+"/"]; ok {
-				break
-			}
-			entries[d+"/"] = &entry{hdr: &tar.Header{Typeflag: tar.TypeDir, Mode: 0o755}}
-		}
+	return nil
+}
+
+// releaseEntries lists what the archive holds, under the top folder: the
+// repository's files (the archive itself left out), then the generated
+// files, which replace repository files at the same path. Directories come
+// from their files.
+func releaseEntries(root, outAbs, top string, generated []plan.File) ([]layers.Entry, error) {
+	paths, err := archivePaths(root)
+	if err != nil {
+		return nil, err
 	}
+	byPath := map[string]layers.Entry{}
 	for _, rel := range paths {
 		full := filepath.Join(root, filepath.FromSlash(rel))
 		if full == outAbs {
 			continue
 		}
-		fi, err := os.Lstat(full)
+		e, ok, err := releaseEntry(root, full)
 		if err != nil {
-			if os.IsNotExist(err) {
-				continue // tracked but deleted in the work tree
-			}
-			return fmt.Errorf("reading %s: %w", full, err)
+			return nil, err
 		}
-		var e *entry
-		switch m := fi.Mode(); {
-		case m.IsRegular():
-			mode := int64(0o644)
-			if m&0o111 != 0 {
-				mode = 0o755
-			}
-			e = &entry{hdr: &tar.Header{Typeflag: tar.TypeReg, Mode: mode, Size: fi.Size()}, src: full}
-		case m&fs.ModeSymlink != 0:
-			target, err := os.Readlink(full)
-			if err != nil {
-				return fmt.Errorf("reading symlink %s: %w", full, err)
-			}
-			resolved := target
-			if !filepath.IsAbs(resolved) {
-				resolved = filepath.Join(filepath.Dir(full), target)
-			}
-			if r, err := filepath.Rel(root, filepath.Clean(resolved)); err != nil || r == ".." || strings.HasPrefix(r, "../") || filepath.IsAbs(target) {
-				return fmt.Errorf("symlink %s points to %s, outside the repository: a release archive cannot hold it; replace it with the file or a relative link inside the repository", full, target)
-			}
-			e = &entry{hdr: &tar.Header{Typeflag: tar.TypeSymlink, Mode: 0o777, Linkname: target}}
-		case m.IsDir():
-			continue // directories come from their files
-		default:
-			return fmt.Errorf("%s is a %s, which a release archive cannot hold", full, m.Type())
+		if ok {
+			byPath[rel] = e
 		}
-		entries[rel] = e
-		addDirs(rel)
 	}
-	for _, f := range o.files {
+	for _, f := range generated {
 		rel := path.Clean(f.Path)
 		if rel == "." || strings.HasPrefix(rel, "../") || rel == ".." || path.IsAbs(rel) {
-			return fmt.Errorf("generated file %q is not a path inside the repository", f.Path)
+			return nil, fmt.Errorf("generated file %q is not a path inside the repository", f.Path)
 		}
-		entries[rel] = &entry{hdr: &tar.Header{Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(f.Content))}, data: f.Content}
-		addDirs(rel)
+		content := f.Content
+		byPath[rel] = layers.Entry{Type: layers.TypeFile, Mode: 0o644, Size: int64(len(content)),
+			Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(content)), nil }}
 	}
-	names := make([]string, 0, len(entries))
-	for n := range entries {
-		names = append(names, n)
+	entries := make([]layers.Entry, 0, len(byPath)+1)
+	entries = append(entries, layers.Entry{Path: top, Type: layers.TypeDir, Mode: 0o755})
+	for rel, e := range byPath {
+		e.Path = top + "/" + rel
+		entries = append(entries, e)
 	}
-	sort.Strings(names)
+	return entries, nil
+}
 
-	prefix := cfg.RepositoryName + "-" + version + "/"
-	if cfg.RepositoryName == "" {
-		prefix = filepath.Base(root) + "-" + version + "/"
+// releaseEntry is one repository file as the archive holds it: modes as git
+// keeps them, symlinks only when they stay inside the repository. ok is
+// false for what the archive leaves out (directories, deleted files).
+func releaseEntry(root, full string) (e layers.Entry, ok bool, err error) {
+	fi, err := os.Lstat(full)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return e, false, nil // tracked but deleted in the work tree
+		}
+		return e, false, fmt.Errorf("reading %s: %w", full, err)
 	}
+	switch m := fi.Mode(); {
+	case m.IsRegular():
+		e = layers.Entry{Type: layers.TypeFile, Mode: 0o644, Size: fi.Size(), Open: func() (io.ReadCloser, error) { return os.Open(full) }}
+		if m&0o111 != 0 {
+			e.Mode = 0o755
+		}
+	case m&fs.ModeSymlink != 0:
+		target, err := os.Readlink(full)
+		if err != nil {
+			return e, false, fmt.Errorf("reading symlink %s: %w", full, err)
+		}
+		resolved := target
+		if !filepath.IsAbs(resolved) {
+			resolved = filepath.Join(filepath.Dir(full), target)
+		}
+		if r, err := filepath.Rel(root, filepath.Clean(resolved)); err != nil || r == ".." || strings.HasPrefix(r, "../") || filepath.IsAbs(target) {
+			return e, false, fmt.Errorf("symlink %s points to %s, outside the repository: a release archive cannot hold it; replace it with the file or a relative link inside the repository", full, target)
+		}
+		e = layers.Entry{Type: layers.TypeSymlink, Mode: 0o777, Link: target}
+	case m.IsDir():
+		return e, false, nil // directories come from their files
+	default:
+		return e, false, fmt.Errorf("%s is a %s, which a release archive cannot hold", full, m.Type())
+	}
+	return e, true, nil
+}
+
+// writeReleaseTarGz writes the entries to outAbs through a temporary file
+// renamed into place: a PAX tar in git's order, gzip-compressed with no
+// name and no time in its header.
+func writeReleaseTarGz(outAbs string, entries []layers.Entry, mtime time.Time) error {
 	if err := os.MkdirAll(filepath.Dir(outAbs), 0o755); err != nil {
-		return fmt.Errorf("writing %s: %w", file, err)
+		return err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(outAbs), "."+filepath.Base(outAbs)+".tmp*")
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", file, err)
+		return err
 	}
 	defer os.Remove(tmp.Name())
 	zw, err := gzip.NewWriterLevel(tmp, gzip.BestCompression)
@@ -165,66 +184,20 @@ func WriteReleaseArchive(dir, version, file string, opts ...ArchiveOption) error
 		return err
 	}
 	// No name and no time in the gzip header: zw.Header stays zero.
-	tw := tar.NewWriter(zw)
-	mtime := o.mtime.UTC().Truncate(time.Second)
-	write := func() error {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: prefix, Mode: 0o755, ModTime: mtime, Format: tar.FormatPAX}); err != nil {
-			return err
-		}
-		for _, n := range names {
-			e := entries[n]
-			h := *e.hdr
-			h.Name, h.ModTime, h.Format = prefix+n, mtime, tar.FormatPAX
-			if err := tw.WriteHeader(&h); err != nil {
-				return fmt.Errorf("archiving %s: %w", n, err)
-			}
-			switch {
-			case e.data != nil:
-				if _, err := tw.Write(e.data); err != nil {
-					return err
-				}
-			case e.src != "":
-				if err := copyExactly(tw, e.src, h.Size); err != nil {
-					return err
-				}
-			}
-		}
-		if err := tw.Close(); err != nil {
-			return err
-		}
-		return zw.Close()
+	err = layers.WriteTar(zw, entries, mtime, layers.AsArchive(), layers.WithNameOrder(), layers.WithPAX())
+	if err == nil {
+		err = zw.Close()
 	}
-	if err := write(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", file, err)
+	if err == nil {
+		err = tmp.Chmod(0o644)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", file, err)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", file, err)
-	}
-	if err := os.Rename(tmp.Name(), outAbs); err != nil {
-		return fmt.Errorf("writing %s: %w", file, err)
-	}
-	return nil
-}
-
-func copyExactly(w io.Writer, src string, size int64) error {
-	f, err := os.Open(src)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	n, err := io.Copy(w, io.LimitReader(f, size))
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", src, err)
-	}
-	if n != size {
-		return fmt.Errorf("%s changed while it was archived", src)
-	}
-	return nil
+	return os.Rename(tmp.Name(), outAbs)
 }
 
 // archivePaths lists the repository's files, relative with slashes: what
