@@ -111,51 +111,18 @@ func (f *Files) scan(ctx context.Context) {
 }
 
 func (f *Files) walk(ctx context.Context) ([]Entry, error) {
-	root, err := filepath.Abs(f.Root)
+	root, top, fi, err := f.locate()
 	if err != nil {
-		return nil, fmt.Errorf("repository %s: %w", f.Root, err)
-	}
-	if real, err := filepath.EvalSymlinks(root); err == nil {
-		root = real
-	}
-	dirRel, err := CleanPath(filepath.ToSlash(f.Dir))
-	if err != nil {
-		return nil, fmt.Errorf("layer directory %q: %w", f.Dir, err)
-	}
-	top := filepath.Join(root, filepath.FromSlash(dirRel))
-	fi, err := os.Lstat(top)
-	if err != nil {
-		return nil, fmt.Errorf("layer directory %s: %w (check the path in the layer's `dir`)", top, err)
-	}
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		real, err := filepath.EvalSymlinks(top)
-		if err != nil || !within(root, real) {
-			return nil, fmt.Errorf("layer directory %s is a symlink that leads outside the repository %s", top, root)
-		}
-		top = real
-		fi, err = os.Stat(top)
-		if err != nil {
-			return nil, err
-		}
+		return nil, err
 	}
 	dest, err := CleanPath(f.dest())
 	if err != nil {
 		return nil, fmt.Errorf("destination %q: %w", f.Dest, err)
 	}
-	ignore, err := matcher(f.Ignore)
-	if err != nil {
-		return nil, fmt.Errorf("ignore file patterns: %w", err)
+	w := &filesWalk{f: f, ctx: ctx, root: root, top: top, dest: dest, links: map[inode]string{}}
+	if err := w.compile(); err != nil {
+		return nil, err
 	}
-	exclude, err := matcher(f.Exclude)
-	if err != nil {
-		return nil, fmt.Errorf("exclude patterns: %w", err)
-	}
-	include, err := matcher(f.Include)
-	if err != nil {
-		return nil, fmt.Errorf("include patterns: %w", err)
-	}
-
-	var entries []Entry
 	if !fi.IsDir() {
 		// A single file: it lands at Dest (a file path) when Dest does not end in "/".
 		e, err := f.entry(root, top, fi, dest)
@@ -167,79 +134,155 @@ func (f *Files) walk(ctx context.Context) ([]Entry, error) {
 		}
 		return []Entry{e}, nil
 	}
-	type inode struct{ dev, ino uint64 }
-	links := map[inode]string{}
-	err = filepath.WalkDir(top, func(p string, d fs.DirEntry, walkErr error) error {
-		if walkErr != nil {
-			return fmt.Errorf("reading %s: %w", p, walkErr)
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if p == top {
-			return nil
-		}
-		relTop := filepath.ToSlash(must(filepath.Rel(top, p)))
-		relRoot := filepath.ToSlash(must(filepath.Rel(root, p)))
-		if relRoot == ".git" {
-			return filepath.SkipDir // never part of a layer: it differs between checkouts
-		}
-		skip, err := skipped(relRoot, ignore, d.IsDir())
-		if err == nil && !skip {
-			skip, err = skipped(relTop, exclude, d.IsDir())
-		}
-		if err != nil {
-			return fmt.Errorf("matching %s: %w", p, err)
-		}
-		if skip {
-			if d.IsDir() && !hasExclusions(ignore, exclude) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if include != nil && !d.IsDir() {
-			ok, err := include.MatchesOrParentMatches(relTop)
-			if err != nil {
-				return fmt.Errorf("matching %s: %w", p, err)
-			}
-			if !ok {
-				return nil
-			}
-		}
-		info, err := d.Info()
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", p, err)
-		}
-		e, err := f.entry(root, p, info, path.Join(dest, relTop))
-		if err != nil {
-			return err
-		}
-		if e.Type == TypeFile {
-			if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
-				k := inode{uint64(st.Dev), st.Ino}
-				if first, ok := links[k]; ok {
-					e = Entry{Path: e.Path, Type: TypeHardlink, Link: first, Mode: e.Mode, UID: e.UID, GID: e.GID}
-				} else {
-					links[k] = e.Path
-				}
-			}
-		}
-		if include != nil && e.Type == TypeDir {
-			return nil // directories come back as parents of what is included
-		}
-		entries = append(entries, e)
-		return nil
-	})
-	if err != nil {
+	if err := filepath.WalkDir(top, w.visit); err != nil {
 		return nil, err
 	}
-	if include != nil {
+	entries := w.entries
+	if w.include != nil {
 		entries = withParents(entries, dest, f.UID, f.GID)
 	}
 	if dest != "" {
 		entries = append(entries, Entry{Path: dest, Type: TypeDir, Mode: 0o755, UID: f.UID, GID: f.GID})
 	}
 	return entries, nil
+}
+
+// locate resolves the repository root and the file or directory to copy,
+// which may be a symlink as long as it stays inside the repository.
+func (f *Files) locate() (root, top string, fi fs.FileInfo, err error) {
+	root, err = filepath.Abs(f.Root)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("repository %s: %w", f.Root, err)
+	}
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		root = real
+	}
+	dirRel, err := CleanPath(filepath.ToSlash(f.Dir))
+	if err != nil {
+		return "", "", nil, fmt.Errorf("layer directory %q: %w", f.Dir, err)
+	}
+	top = filepath.Join(root, filepath.FromSlash(dirRel))
+	fi, err = os.Lstat(top)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("layer directory %s: %w (check the path in the layer's `dir`)", top, err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		real, err := filepath.EvalSymlinks(top)
+		if err != nil || !within(root, real) {
+			return "", "", nil, fmt.Errorf("layer directory %s is a symlink that leads outside the repository %s", top, root)
+		}
+		top = real
+		if fi, err = os.Stat(top); err != nil {
+			return "", "", nil, err
+		}
+	}
+	return root, top, fi, nil
+}
+
+type inode struct{ dev, ino uint64 }
+
+// filesWalk is one walk of a Files tree.
+type filesWalk struct {
+	f                        *Files
+	ctx                      context.Context
+	root, top, dest          string
+	ignore, exclude, include *patternmatcher.PatternMatcher
+	links                    map[inode]string // first path of each hard-linked inode
+	entries                  []Entry
+}
+
+// compile builds the ignore, exclude and include matchers.
+func (w *filesWalk) compile() error {
+	var err error
+	if w.ignore, err = matcher(w.f.Ignore); err != nil {
+		return fmt.Errorf("ignore file patterns: %w", err)
+	}
+	if w.exclude, err = matcher(w.f.Exclude); err != nil {
+		return fmt.Errorf("exclude patterns: %w", err)
+	}
+	if w.include, err = matcher(w.f.Include); err != nil {
+		return fmt.Errorf("include patterns: %w", err)
+	}
+	return nil
+}
+
+// visit is the filepath.WalkDir callback: filter p, then record its entry.
+func (w *filesWalk) visit(p string, d fs.DirEntry, walkErr error) error {
+	if walkErr != nil {
+		return fmt.Errorf("reading %s: %w", p, walkErr)
+	}
+	if err := w.ctx.Err(); err != nil {
+		return err
+	}
+	if p == w.top {
+		return nil
+	}
+	relTop := filepath.ToSlash(must(filepath.Rel(w.top, p)))
+	relRoot := filepath.ToSlash(must(filepath.Rel(w.root, p)))
+	if relRoot == ".git" {
+		return filepath.SkipDir // never part of a layer: it differs between checkouts
+	}
+	keep, err := w.keep(p, relRoot, relTop, d.IsDir())
+	if err != nil || !keep {
+		return err
+	}
+	info, err := d.Info()
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", p, err)
+	}
+	e, err := w.f.entry(w.root, p, info, path.Join(w.dest, relTop))
+	if err != nil {
+		return err
+	}
+	if e.Type == TypeFile {
+		e = w.hardlink(e, info)
+	}
+	if w.include != nil && e.Type == TypeDir {
+		return nil // directories come back as parents of what is included
+	}
+	w.entries = append(w.entries, e)
+	return nil
+}
+
+// keep applies the ignore file, then exclude, then include. It returns
+// filepath.SkipDir for a skipped directory no exclusion reaches into.
+func (w *filesWalk) keep(p, relRoot, relTop string, isDir bool) (bool, error) {
+	skip, err := skipped(relRoot, w.ignore, isDir)
+	if err == nil && !skip {
+		skip, err = skipped(relTop, w.exclude, isDir)
+	}
+	if err != nil {
+		return false, fmt.Errorf("matching %s: %w", p, err)
+	}
+	if skip {
+		if isDir && !hasExclusions(w.ignore, w.exclude) {
+			return false, filepath.SkipDir
+		}
+		return false, nil
+	}
+	if w.include != nil && !isDir {
+		ok, err := w.include.MatchesOrParentMatches(relTop)
+		if err != nil {
+			return false, fmt.Errorf("matching %s: %w", p, err)
+		}
+		return ok, nil
+	}
+	return true, nil
+}
+
+// hardlink turns the second and later paths of a hard-linked file into
+// links to the first.
+func (w *filesWalk) hardlink(e Entry, info fs.FileInfo) Entry {
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok || st.Nlink <= 1 {
+		return e
+	}
+	k := inode{uint64(st.Dev), st.Ino}
+	if first, ok := w.links[k]; ok {
+		return Entry{Path: e.Path, Type: TypeHardlink, Link: first, Mode: e.Mode, UID: e.UID, GID: e.GID}
+	}
+	w.links[k] = e.Path
+	return e
 }
 
 // entry turns one file of the repository into a layer entry.
