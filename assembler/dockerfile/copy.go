@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path"
 	"path/filepath"
 	"sort"
@@ -66,6 +67,42 @@ func isGit(s string) bool {
 
 func (s *stage) copyInstr(req copyRequest) error {
 	verb := req.verb()
+	if err := checkCopyRequest(req); err != nil {
+		return err
+	}
+	c, err := s.newCopier(req)
+	if err != nil {
+		return err
+	}
+	dest, destRel, destIsDir, err := s.copyDest(req)
+	if err != nil {
+		return err
+	}
+	src, fromLabel, err := s.copySource(req)
+	if err != nil {
+		return err
+	}
+	items, err := c.gather(src)
+	if err != nil {
+		return err
+	}
+	if len(items) > 1 && !destIsDir && !req.parents {
+		if n, _, _ := c.t.lookup(destRel, true); n == nil || n.typ != layers.TypeDir {
+			return fmt.Errorf("%s with more than one source needs a directory destination ending in / (got %s)", verb, req.params.DestPath)
+		}
+		destIsDir = true
+	}
+	for _, it := range items {
+		if err := c.place(src, it, destRel, destIsDir); err != nil {
+			return fmt.Errorf("%s %s: %w", verb, it.name(), err)
+		}
+	}
+	return s.finishCopy(c, items, dest, fromLabel)
+}
+
+// checkCopyRequest refuses what COPY and ADD do not take.
+func checkCopyRequest(req copyRequest) error {
+	verb := req.verb()
 	if req.checksum != "" {
 		if !req.add {
 			return errors.New("COPY --checksum: only ADD of a URL takes a checksum")
@@ -87,33 +124,43 @@ func (s *stage) copyInstr(req copyRequest) error {
 	if req.link && req.chown != "" && !isNumericOwner(req.chown) {
 		return fmt.Errorf("%s --link --chown=%s: names cannot be resolved in a linked layer; use numeric uid[:gid]", verb, req.chown)
 	}
+	return nil
+}
 
+// newCopier parses --chmod, --exclude and --chown and picks the tree the
+// entries are placed against.
+func (s *stage) newCopier(req copyRequest) (*copier, error) {
+	verb := req.verb()
 	c := &copier{s: s, req: req, byPath: map[string]int{}, prov: map[string]string{}}
 	var err error
 	if c.mode, err = parseChmod(req.chmod); err != nil {
-		return err
+		return nil, err
 	}
 	if len(req.excludes) > 0 {
 		if c.excludes, err = patternmatcher.New(req.excludes); err != nil {
-			return fmt.Errorf("%s --exclude: %w", verb, err)
+			return nil, fmt.Errorf("%s --exclude: %w", verb, err)
 		}
 	}
 	if req.link {
 		c.t = newTree() // a linked layer is made on an empty root, then stacked
 	} else if c.t, err = s.files(); err != nil {
-		return err
+		return nil, err
 	}
 	if req.chown != "" {
 		o, err := resolveOwner(req.chown, c.t, !s.b.dry())
 		if err != nil {
-			return fmt.Errorf("%s --chown=%s: %w", verb, req.chown, err)
+			return nil, fmt.Errorf("%s --chown=%s: %w", verb, req.chown, err)
 		}
 		c.owner = &o
 	}
+	return c, nil
+}
 
-	// The destination, absolute, and whether it names a directory.
-	dest := req.params.DestPath
-	destIsDir := dest == "" || dest == "." || strings.HasSuffix(dest, "/") || strings.HasSuffix(dest, "/.")
+// copyDest is the destination, absolute (dest) and as an image path
+// (destRel), and whether it names a directory.
+func (s *stage) copyDest(req copyRequest) (dest, destRel string, destIsDir bool, err error) {
+	dest = req.params.DestPath
+	destIsDir = dest == "" || dest == "." || strings.HasSuffix(dest, "/") || strings.HasSuffix(dest, "/.")
 	if !path.IsAbs(dest) {
 		wd := s.cf.Config.WorkingDir
 		if wd == "" {
@@ -121,31 +168,41 @@ func (s *stage) copyInstr(req copyRequest) error {
 		}
 		dest = path.Join(wd, dest)
 	}
-	destRel, err := layers.CleanPath(dest)
+	destRel, err = layers.CleanPath(dest)
 	if err != nil {
-		return fmt.Errorf("%s destination %s: %w", verb, req.params.DestPath, err)
+		return "", "", false, fmt.Errorf("%s destination %s: %w", req.verb(), req.params.DestPath, err)
 	}
 	if destRel == "" {
 		destIsDir = true
 	}
+	return dest, destRel, destIsDir, nil
+}
 
-	var src source
-	var fromLabel string
+// copySource opens where the sources are read: --from's stage, context or
+// image, else the build context (none when every source is a URL).
+func (s *stage) copySource(req copyRequest) (src source, fromLabel string, err error) {
 	if req.from != "" {
 		src, fromLabel, err = s.b.fromSource(req.from, s.idx)
 		if err != nil {
-			return fmt.Errorf("%s --from=%s: %w", verb, req.from, err)
+			return nil, "", fmt.Errorf("%s --from=%s: %w", req.verb(), req.from, err)
 		}
-	} else if len(req.params.SourcePaths) > 0 && !allURLs(req.params.SourcePaths) {
-		if src, err = s.b.mainContext(); err != nil {
-			return err
-		}
+		return src, fromLabel, nil
 	}
+	if len(req.params.SourcePaths) > 0 && !allURLs(req.params.SourcePaths) {
+		h, err := s.b.mainContext()
+		if err != nil {
+			return nil, "", err
+		}
+		return h, "", nil
+	}
+	return nil, "", nil
+}
 
-	// Gather what to place: files and directories of the source, URLs,
-	// heredocs.
+// gather lists what to place: files and directories of the source, URLs,
+// heredocs.
+func (c *copier) gather(src source) ([]copyItem, error) {
 	var items []copyItem
-	for _, p := range req.params.SourcePaths {
+	for _, p := range c.req.params.SourcePaths {
 		if isURL(p) {
 			items = append(items, copyItem{url: p})
 			continue
@@ -157,27 +214,20 @@ func (s *stage) copyInstr(req copyRequest) error {
 		}
 		matched, err := c.expand(src, p)
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", verb, p, err)
+			return nil, fmt.Errorf("%s %s: %w", c.req.verb(), p, err)
 		}
 		items = append(items, matched...)
 	}
-	for _, h := range req.params.SourceContents {
+	for _, h := range c.req.params.SourceContents {
 		items = append(items, copyItem{heredoc: &h})
 	}
+	return items, nil
+}
 
-	many := len(items) > 1
-	if many && !destIsDir && !req.parents {
-		if n, _, _ := c.t.lookup(destRel, true); n == nil || n.typ != layers.TypeDir {
-			return fmt.Errorf("%s with more than one source needs a directory destination ending in / (got %s)", verb, req.params.DestPath)
-		}
-		destIsDir = true
-	}
-	for _, it := range items {
-		if err := c.place(src, it, destRel, destIsDir); err != nil {
-			return fmt.Errorf("%s %s: %w", verb, it.name(), err)
-		}
-	}
-
+// finishCopy reports the step and builds the layer of the gathered
+// entries (in a dry run, only reports).
+func (s *stage) finishCopy(c *copier, items []copyItem, dest, fromLabel string) error {
+	req := c.req
 	createdBy := copyHistory(req)
 	becomes := fmt.Sprintf("layer: %d entries -> %s", len(c.entries), dest)
 	if fromLabel != "" {
@@ -202,9 +252,7 @@ func (s *stage) copyInstr(req copyRequest) error {
 	}
 	s.b.step(s, req.loc, req.text, becomes)
 	if s.b.dry() {
-		for k, v := range c.prov {
-			s.prov[k] = v
-		}
+		maps.Copy(s.prov, c.prov)
 		return nil
 	}
 	spec := newEntriesLayer(req.text, c.entries)
@@ -220,9 +268,7 @@ func (s *stage) copyInstr(req copyRequest) error {
 	} else {
 		c.t.applied++ // the entries were applied while they were placed
 	}
-	for k, v := range c.prov {
-		s.prov[k] = v
-	}
+	maps.Copy(s.prov, c.prov)
 	return nil
 }
 
