@@ -13,12 +13,14 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/assemble-build/assemble/layers"
+	securejoin "github.com/cyphar/filepath-securejoin"
 )
 
 // baseInfo is what the image says about a materialised path, where the disk
@@ -65,7 +67,7 @@ func (m *materialiser) applyLayer(r io.Reader) error {
 		dir, base := path.Split(name)
 		if strings.HasPrefix(base, ".wh.") {
 			// Whiteouts hide only what lower layers hold.
-			d, err := resolveIn(m.root, dir, true, false, nil)
+			d, err := resolveIn(m.root, dir, false, nil)
 			if err != nil {
 				continue // nothing below to hide
 			}
@@ -125,7 +127,7 @@ func keptBelow(unpacked map[string]bool, p string) bool {
 
 // parentDir resolves dir inside the root, creating missing directories.
 func (m *materialiser) parentDir(dir string) (string, error) {
-	p, err := resolveIn(m.root, dir, true, true, nil)
+	p, err := resolveIn(m.root, dir, true, nil)
 	if err != nil {
 		return "", err
 	}
@@ -182,7 +184,7 @@ func (m *materialiser) apply(hdr *tar.Header, tr io.Reader, target string) error
 			return fmt.Errorf("hard link to %q: %v", hdr.Linkname, err)
 		}
 		ldir, lbase := path.Split(lname)
-		lparent, err := resolveIn(m.root, ldir, true, false, nil)
+		lparent, err := resolveIn(m.root, ldir, false, nil)
 		if err != nil {
 			return fmt.Errorf("hard link to %s: %w", hdr.Linkname, err)
 		}
@@ -247,78 +249,44 @@ func keepXattr(name string) bool {
 }
 
 // resolveIn returns the host path rel leads to below root, with symbolic
-// links resolved as if root were "/": absolute targets restart at root and
-// ".." stops there. Intermediate directories that do not exist are made when
-// mkdirs is set (created is told of each); a missing last component is
-// returned as is. Only for trees no untrusted process is changing.
-func resolveIn(root, rel string, follow, mkdirs bool, created func(string)) (string, error) {
-	parts := strings.Split(rel, "/")
-	cur := root
-	var stack []string
-	hops := 0
-	for len(parts) > 0 {
-		part := parts[0]
-		parts = parts[1:]
-		switch part {
-		case "", ".":
-			continue
-		case "..":
-			if len(stack) > 0 {
-				cur, stack = stack[len(stack)-1], stack[:len(stack)-1]
-			}
+// links resolved as if root were "/" (securejoin: absolute targets restart
+// at root and ".." stops there). The directories above that path must
+// exist: with mkdirs the missing ones are made (created is told of each),
+// else they are an error; a missing last component is returned as is. Only
+// for trees no untrusted process is changing.
+func resolveIn(root, rel string, mkdirs bool, created func(string)) (string, error) {
+	p, err := securejoin.SecureJoin(root, rel)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", rel, err)
+	}
+	// SecureJoin passes over missing components and non-directories alike.
+	var missing []string
+	for d := filepath.Dir(p); len(d) > len(root); d = filepath.Dir(d) {
+		fi, err := os.Lstat(d)
+		if errors.Is(err, fs.ErrNotExist) {
+			missing = append(missing, d)
 			continue
 		}
-		next := cur + "/" + part
-		fi, err := os.Lstat(next)
 		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) {
-				return "", err
-			}
-			if !hasMore(parts) {
-				return next, nil
-			}
-			if !mkdirs {
-				return "", err
-			}
-			if err := os.Mkdir(next, 0o755); err != nil {
-				return "", err
-			}
-			if created != nil {
-				created(next)
-			}
-			stack, cur = append(stack, cur), next
-			continue
+			return "", err
 		}
-		if fi.Mode()&fs.ModeSymlink != 0 && (hasMore(parts) || follow) {
-			if hops++; hops > 40 {
-				return "", fmt.Errorf("%s: %w", rel, syscall.ELOOP)
-			}
-			target, err := os.Readlink(next)
-			if err != nil {
-				return "", err
-			}
-			if strings.HasPrefix(target, "/") {
-				cur, stack = root, stack[:0]
-			}
-			parts = append(strings.Split(target, "/"), parts...)
-			continue
-		}
-		if hasMore(parts) && !fi.IsDir() {
+		if !fi.IsDir() {
 			return "", fmt.Errorf("%s: %w", rel, syscall.ENOTDIR)
 		}
-		stack, cur = append(stack, cur), next
+		break
 	}
-	return cur, nil
-}
-
-// hasMore reports whether parts still holds a real component.
-func hasMore(parts []string) bool {
-	for _, p := range parts {
-		if p != "" && p != "." {
-			return true
+	if len(missing) > 0 && !mkdirs {
+		return "", &fs.PathError{Op: "lstat", Path: missing[len(missing)-1], Err: fs.ErrNotExist}
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := os.Mkdir(missing[i], 0o755); err != nil {
+			return "", err
+		}
+		if created != nil {
+			created(missing[i])
 		}
 	}
-	return false
+	return p, nil
 }
 
 func readDirNames(dir string) ([]string, error) {

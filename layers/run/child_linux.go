@@ -142,7 +142,7 @@ func setupMounts(cfg childConfig, rootfs string) ([]string, error) {
 	var created []string
 	add := func(p string) { created = append(created, p) }
 	point := func(rel string, dir bool) (string, error) {
-		p, err := resolveIn(rootfs, rel, true, true, add)
+		p, err := resolveIn(rootfs, rel, true, add)
 		if err != nil {
 			return "", err
 		}
