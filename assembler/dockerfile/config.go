@@ -229,7 +229,7 @@ func (b *builder) dirImage(dir string, platform v1.Platform) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := newHostSource("build context "+dir, dir, b.d.root, nil)
+	src, err := b.hostSource("build context "+dir, dir, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -714,7 +714,7 @@ func (b *builder) fromSource(from string, current int) (source, string, error) {
 			if err := checkDir(dir); err != nil {
 				return nil, "", err
 			}
-			h, err := newHostSource("build context "+from, dir, b.d.root, nil)
+			h, err := b.hostSource("build context "+from, dir, nil)
 			return h, "build context " + from, err
 		}
 		if b.dry() {
@@ -834,11 +834,22 @@ func (b *builder) mainContext() (*hostSource, error) {
 			return nil, err
 		}
 	}
-	h, err := newHostSource("the build context", b.d.contextDir, b.d.root, patterns)
+	h, err := b.hostSource("the build context", b.d.contextDir, patterns)
 	if err != nil {
 		return nil, err
 	}
 	b.context = h
+	return h, nil
+}
+
+// hostSource opens a local directory as a source, closed when the build
+// ends.
+func (b *builder) hostSource(name, dir string, ignore []string) (*hostSource, error) {
+	h, err := newHostSource(name, dir, b.d.root, ignore)
+	if err != nil {
+		return nil, err
+	}
+	b.cleanups = append(b.cleanups, func() { h.Close() })
 	return h, nil
 }
 

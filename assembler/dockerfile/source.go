@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/patternmatcher"
 
@@ -51,10 +52,12 @@ type info struct {
 func (i info) isDir() bool { return i.typ == layers.TypeDir }
 
 // hostSource is a directory on disk: the build context (with its ignore
-// file) or a build-context directory.
+// file) or a build-context directory. Every file is read through an
+// os.Root, so no path or link leads a read outside it.
 type hostSource struct {
 	name string
 	root string // absolute, symlinks resolved
+	fsys *os.Root
 	// rel is root relative to the repository, when it is inside it.
 	rel        string
 	inRepo     bool
@@ -70,7 +73,11 @@ func newHostSource(name, dir, repoRoot string, ignore []string) (*hostSource, er
 	if real, err := filepath.EvalSymlinks(abs); err == nil {
 		abs = real
 	}
-	h := &hostSource{name: name, root: abs}
+	fsys, err := os.OpenRoot(abs)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", name, err)
+	}
+	h := &hostSource{name: name, root: abs, fsys: fsys}
 	if rr, err := filepath.EvalSymlinks(repoRoot); err == nil {
 		if rel, err := filepath.Rel(rr, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
 			h.rel, h.inRepo = filepath.ToSlash(rel), true
@@ -82,6 +89,7 @@ func newHostSource(name, dir, repoRoot string, ignore []string) (*hostSource, er
 	if len(ignore) > 0 {
 		m, err := patternmatcher.New(ignore)
 		if err != nil {
+			fsys.Close()
 			return nil, fmt.Errorf("ignore file patterns: %w", err)
 		}
 		h.ignore, h.exclusions = m, m.Exclusions()
@@ -99,7 +107,8 @@ func (h *hostSource) repoPath(p string) (string, bool) {
 	return path.Join(h.rel, p), true
 }
 
-func (h *hostSource) abs(p string) string { return filepath.Join(h.root, filepath.FromSlash(p)) }
+// Close releases the directory handle.
+func (h *hostSource) Close() error { return h.fsys.Close() }
 
 // hidden reports whether the ignore file removes p from the context. A
 // directory that an exclusion ("!pattern") may reach into stays.
@@ -129,7 +138,7 @@ func (h *hostSource) provisional(p string) bool {
 }
 
 func (h *hostSource) lstat(p string) (info, error) {
-	fi, err := os.Lstat(h.abs(p))
+	fi, err := h.fsys.Lstat(fsName(p))
 	if err != nil {
 		return info{}, err
 	}
@@ -139,7 +148,7 @@ func (h *hostSource) lstat(p string) (info, error) {
 		}
 		return info{}, &fs.PathError{Op: "lstat", Path: p, Err: err}
 	}
-	i, err := hostInfo(h.abs(p), fi)
+	i, err := h.info(p, fi)
 	if p == "" && i.isDir() {
 		// The context's own directory is where the build reads from, not a
 		// file of it: its mode (often 0700 for a temporary checkout) is not
@@ -149,7 +158,7 @@ func (h *hostSource) lstat(p string) (info, error) {
 	return i, err
 }
 
-func hostInfo(abs string, fi fs.FileInfo) (info, error) {
+func (h *hostSource) info(p string, fi fs.FileInfo) (info, error) {
 	m := fi.Mode()
 	i := info{mode: m & layers.ModeBits}
 	switch {
@@ -158,7 +167,7 @@ func hostInfo(abs string, fi fs.FileInfo) (info, error) {
 	case m.IsRegular():
 		i.typ, i.size = layers.TypeFile, fi.Size()
 	case m&fs.ModeSymlink != 0:
-		target, err := os.Readlink(abs)
+		target, err := h.fsys.Readlink(p)
 		if err != nil {
 			return info{}, err
 		}
@@ -170,7 +179,7 @@ func hostInfo(abs string, fi fs.FileInfo) (info, error) {
 }
 
 func (h *hostSource) readDir(p string) ([]string, error) {
-	des, err := os.ReadDir(h.abs(p))
+	des, err := fs.ReadDir(h.fsys.FS(), fsName(p))
 	if err != nil {
 		return nil, err
 	}
@@ -189,60 +198,58 @@ func (h *hostSource) readDir(p string) ([]string, error) {
 	return names, nil
 }
 
-func (h *hostSource) open(p string) (io.ReadCloser, error) { return os.Open(h.abs(p)) }
+func (h *hostSource) open(p string) (io.ReadCloser, error) { return h.fsys.Open(fsName(p)) }
 
-// resolve follows symbolic links component by component; a link that
-// leads outside the source is an error (Docker would resolve it inside the
-// context; here it is refused so that nothing outside is ever read).
+// resolve follows the symbolic links in p (securejoin, over the source's
+// root). A link that leads outside the source is an error (Docker would
+// resolve it inside the context; here it is refused so that nothing outside
+// is ever read), as is an absolute one.
 func (h *hostSource) resolve(p string) (string, error) {
-	var done []string
-	parts := strings.Split(p, "/")
-	hops := 0
-	for len(parts) > 0 {
-		part := parts[0]
-		parts = parts[1:]
-		switch part {
-		case "", ".":
-			continue
-		case "..":
-			if len(done) == 0 {
-				return "", fmt.Errorf("%s leads outside %s", p, h.name)
-			}
-			done = done[:len(done)-1]
-			continue
-		}
-		cur := path.Join(append(done, part)...)
-		fi, err := os.Lstat(h.abs(cur))
-		if err != nil {
-			return "", err
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			done = append(done, part)
-			continue
-		}
-		if hops++; hops > maxLinkHops {
-			return "", fmt.Errorf("%s: too many levels of symbolic links", p)
-		}
-		target, err := os.Readlink(h.abs(cur))
-		if err != nil {
-			return "", err
-		}
-		if strings.HasPrefix(target, "/") {
-			return "", fmt.Errorf("%s is a symbolic link to %s, outside %s: replace it with the file or a relative link inside it", cur, target, h.name)
-		}
-		parts = append(strings.Split(target, "/"), parts...)
-		if escapes(path.Join(done...), target) {
-			return "", fmt.Errorf("%s is a symbolic link to %s, outside %s: replace it with the file or a relative link inside it", cur, target, h.name)
-		}
+	if escapes("", p) {
+		return "", fmt.Errorf("%s leads outside %s", p, h.name)
 	}
-	return path.Join(done...), nil
+	r, err := securejoin.SecureJoinVFS(h.root, p, confinedLinks{h})
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(h.root, r)
+	if err != nil {
+		return "", err
+	}
+	if rel = filepath.ToSlash(rel); rel == "." {
+		rel = ""
+	}
+	return rel, nil
+}
+
+// confinedLinks is the view securejoin resolves through: reading a link
+// that would leave the source fails, naming the link, before securejoin
+// could clamp it to the root.
+type confinedLinks struct{ h *hostSource }
+
+func (c confinedLinks) Lstat(name string) (fs.FileInfo, error) { return os.Lstat(name) }
+
+func (c confinedLinks) Readlink(name string) (string, error) {
+	target, err := os.Readlink(name)
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(c.h.root, name)
+	if err != nil {
+		return "", err
+	}
+	rel = filepath.ToSlash(rel)
+	if strings.HasPrefix(target, "/") || escapes(path.Dir(rel), target) {
+		return "", fmt.Errorf("%s is a symbolic link to %s, outside %s: replace it with the file or a relative link inside it", rel, target, c.h.name)
+	}
+	return target, nil
 }
 
 // escapes reports whether a relative link target, read in directory dir,
 // climbs above the root.
 func escapes(dir, target string) bool {
 	depth := 0
-	if dir != "" {
+	if dir != "" && dir != "." {
 		depth = len(strings.Split(dir, "/"))
 	}
 	for _, part := range strings.Split(target, "/") {
