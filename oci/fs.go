@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"path"
 	"sort"
-	"strings"
 	"syscall"
 	"time"
 
@@ -18,10 +16,6 @@ import (
 
 	"github.com/assemble-build/assemble/layers"
 )
-
-// maxSymlinkHops is the kernel's limit (MAXSYMLINKS): more hops than this is
-// a loop.
-const maxSymlinkHops = 40
 
 // FSOption adjusts how FS indexes an image.
 type FSOption func(*fsOptions)
@@ -54,9 +48,8 @@ func WithMemoryBudget(n int64) FSOption {
 // container. It is safe for concurrent use.
 type ImageFS struct {
 	layers []v1.Layer
-	root   *fsNode
+	tree   *Tree
 	opts   fsOptions
-	used   int64 // content bytes kept in memory
 }
 
 var (
@@ -65,27 +58,6 @@ var (
 	_ fs.StatFS     = (*ImageFS)(nil)
 	_ fs.ReadLinkFS = (*ImageFS)(nil)
 )
-
-type fsNode struct {
-	name     string // base name ("" for the root)
-	mode     fs.FileMode
-	uid, gid int
-	mtime    int64 // Unix seconds
-	link     string
-	content  *fsContent // regular files only
-	children map[string]*fsNode
-}
-
-// fsContent is where a regular file's bytes are: in memory, or the
-// ordinal-th header of a layer. Hard links share one.
-type fsContent struct {
-	size    int64
-	data    []byte // nil when not kept
-	layer   int
-	ordinal int
-	name    string // the archive name, checked when the layer is read again
-	refs    int
-}
 
 // FS indexes img's layers in one pass and returns its flattened root: layers
 // applied in order, whiteouts (.wh.<name>) and opaque directories
@@ -101,11 +73,7 @@ func FS(img v1.Image, opts ...FSOption) (*ImageFS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading image layers: %w", err)
 	}
-	f := &ImageFS{
-		layers: layers,
-		root:   &fsNode{mode: fs.ModeDir | 0o755, children: map[string]*fsNode{}},
-		opts:   o,
-	}
+	f := &ImageFS{layers: layers, tree: NewTree(), opts: o}
 	for i, l := range layers {
 		if err := f.indexLayer(i, l); err != nil {
 			d, _ := l.Digest()
@@ -115,13 +83,8 @@ func FS(img v1.Image, opts ...FSOption) (*ImageFS, error) {
 	return f, nil
 }
 
-type pendingEntry struct {
-	hdr     *tar.Header
-	name    string
-	ordinal int
-	data    []byte
-}
-
+// indexLayer reads a layer's headers, keeping the content of small files
+// while the budget lasts, and applies them to the tree.
 func (f *ImageFS) indexLayer(idx int, l v1.Layer) error {
 	rc, err := l.Uncompressed()
 	if err != nil {
@@ -130,7 +93,8 @@ func (f *ImageFS) indexLayer(idx int, l v1.Layer) error {
 	defer rc.Close()
 	// The whole layer is read before it is applied, because its whiteouts
 	// hide only what the layers below hold, wherever they sit in the stream.
-	var pending []pendingEntry
+	var pending []LayerEntry
+	var kept int64
 	tr := tar.NewReader(rc)
 	for ordinal := 0; ; ordinal++ {
 		hdr, err := tr.Next()
@@ -144,201 +108,22 @@ func (f *ImageFS) indexLayer(idx int, l v1.Layer) error {
 		if err != nil {
 			return err
 		}
-		pe := pendingEntry{hdr: hdr, name: name, ordinal: ordinal}
-		if isRegular(hdr.Typeflag) && hdr.Size <= f.opts.maxInMemory && f.used+hdr.Size <= f.opts.budget {
-			pe.data = make([]byte, hdr.Size)
-			if _, err := io.ReadFull(tr, pe.data); err != nil {
+		e := LayerEntry{Header: hdr, Name: name, Ordinal: ordinal}
+		if hdr.Typeflag == tar.TypeLink {
+			if e.LinkName, err = layers.CleanEntryName(hdr.Linkname); err != nil {
+				return fmt.Errorf("%s: hard link: %w", hdr.Name, err)
+			}
+		}
+		if isRegular(hdr.Typeflag) && hdr.Size <= f.opts.maxInMemory && f.tree.used+kept+hdr.Size <= f.opts.budget {
+			e.Data = make([]byte, hdr.Size)
+			if _, err := io.ReadFull(tr, e.Data); err != nil {
 				return fmt.Errorf("reading %s: %w", hdr.Name, err)
 			}
-			f.used += hdr.Size
+			kept += hdr.Size
 		}
-		pending = append(pending, pe)
+		pending = append(pending, e)
 	}
-	for _, pe := range pending {
-		dir, base := path.Split(pe.name)
-		switch {
-		case base == ".wh..wh..opq":
-			// A marker under a path that is not a directory below hides nothing.
-			if d, _ := f.walk(dir, true, false); d != nil && d.mode.IsDir() {
-				for _, c := range d.children {
-					f.release(c)
-				}
-				d.children = map[string]*fsNode{}
-			}
-		case strings.HasPrefix(base, ".wh."):
-			if d, _ := f.walk(dir, true, false); d != nil && d.mode.IsDir() {
-				if c, ok := d.children[strings.TrimPrefix(base, ".wh.")]; ok {
-					f.release(c)
-					delete(d.children, c.name)
-				}
-			}
-		}
-	}
-	for _, pe := range pending {
-		if strings.HasPrefix(path.Base(pe.name), ".wh.") {
-			continue
-		}
-		if err := f.add(idx, pe); err != nil {
-			return fmt.Errorf("%s: %w", pe.hdr.Name, err)
-		}
-	}
-	return nil
-}
-
-// release gives back the memory of a subtree's content.
-func (f *ImageFS) release(n *fsNode) {
-	if c := n.content; c != nil {
-		if c.refs--; c.refs == 0 && c.data != nil {
-			f.used -= int64(len(c.data))
-			c.data = nil
-		}
-	}
-	for _, ch := range n.children {
-		f.release(ch)
-	}
-}
-
-func (f *ImageFS) add(layer int, pe pendingEntry) error {
-	hdr := pe.hdr
-	n := &fsNode{
-		mode:  layers.ModeFromUnix(hdr.Mode),
-		uid:   hdr.Uid,
-		gid:   hdr.Gid,
-		mtime: hdr.ModTime.Unix(),
-	}
-	switch hdr.Typeflag {
-	case tar.TypeReg, tar.TypeGNUSparse:
-		n.content = &fsContent{size: hdr.Size, data: pe.data, layer: layer, ordinal: pe.ordinal, name: hdr.Name, refs: 1}
-	case tar.TypeDir:
-		n.mode |= fs.ModeDir
-	case tar.TypeSymlink:
-		if hdr.Linkname == "" {
-			return errors.New("symbolic link with an empty target")
-		}
-		n.mode = fs.ModeSymlink | 0o777
-		n.link = hdr.Linkname
-	case tar.TypeLink:
-		target, err := layers.CleanEntryName(hdr.Linkname)
-		if err != nil {
-			return fmt.Errorf("hard link: %w", err)
-		}
-		t, err := f.walk(target, false, false)
-		if err != nil {
-			return fmt.Errorf("hard link to %s: %w", hdr.Linkname, err)
-		}
-		if t == nil {
-			return fmt.Errorf("hard link to %s, which does not exist", hdr.Linkname)
-		}
-		if t.mode.IsDir() {
-			return fmt.Errorf("hard link to directory %s", hdr.Linkname)
-		}
-		// A hard link is the same inode: same content and metadata.
-		n.mode, n.uid, n.gid, n.mtime, n.link, n.content = t.mode, t.uid, t.gid, t.mtime, t.link, t.content
-		if n.content != nil {
-			n.content.refs++
-		}
-	case tar.TypeChar:
-		n.mode |= fs.ModeDevice | fs.ModeCharDevice
-	case tar.TypeBlock:
-		n.mode |= fs.ModeDevice
-	case tar.TypeFifo:
-		n.mode |= fs.ModeNamedPipe
-	default:
-		slog.Debug("image filesystem: skipping tar entry of unknown type", "name", hdr.Name, "type", hdr.Typeflag)
-		return nil
-	}
-	if pe.name == "" {
-		if !n.mode.IsDir() {
-			return errors.New("the image root must be a directory")
-		}
-		f.root.mode, f.root.uid, f.root.gid, f.root.mtime = n.mode, n.uid, n.gid, n.mtime
-		return nil
-	}
-	dir, base := path.Split(pe.name)
-	// Parents resolve through symbolic links, as container runtimes extract
-	// layers (a file under "lib/" lands in "usr/lib/" when lib -> usr/lib).
-	parent, err := f.walk(dir, true, true)
-	if err != nil {
-		return err
-	}
-	n.name = base
-	if old, ok := parent.children[base]; ok {
-		if old.mode.IsDir() && n.mode.IsDir() {
-			old.mode, old.uid, old.gid, old.mtime = n.mode, n.uid, n.gid, n.mtime
-			return nil
-		}
-		f.release(old)
-	}
-	if n.mode.IsDir() {
-		n.children = map[string]*fsNode{}
-	}
-	parent.children[base] = n
-	return nil
-}
-
-// walk looks up p from the root, following every symbolic link on the way
-// and the final one when follow is set. With create, missing directories are
-// made (implied parents of a layer entry). It returns nil and no error when
-// the last component does not exist.
-func (f *ImageFS) walk(p string, follow, create bool) (*fsNode, error) {
-	n, _, err := f.resolve(p, follow, create)
-	if errors.Is(err, fs.ErrNotExist) && !create {
-		return nil, nil
-	}
-	return n, err
-}
-
-// resolve is the path walk behind every lookup. Resolution is confined to
-// the image: an absolute link target restarts at the image root and ".."
-// at the root stays there. It returns the node and its resolved path.
-func (f *ImageFS) resolve(p string, follow, create bool) (*fsNode, string, error) {
-	stack := []*fsNode{f.root}
-	names := []string{}
-	parts := splitPath(p)
-	hops := 0
-	for len(parts) > 0 {
-		part := parts[0]
-		parts = parts[1:]
-		switch part {
-		case "", ".":
-			continue
-		case "..":
-			if len(stack) > 1 {
-				stack = stack[:len(stack)-1]
-				names = names[:len(names)-1]
-			}
-			continue
-		}
-		cur := stack[len(stack)-1]
-		if !cur.mode.IsDir() {
-			return nil, "", syscall.ENOTDIR
-		}
-		child, ok := cur.children[part]
-		if !ok {
-			if !create {
-				return nil, "", fs.ErrNotExist
-			}
-			child = &fsNode{name: part, mode: fs.ModeDir | 0o755, children: map[string]*fsNode{}}
-			cur.children[part] = child
-		}
-		if child.mode&fs.ModeSymlink != 0 && (len(parts) > 0 || follow) {
-			if hops++; hops > maxSymlinkHops {
-				return nil, "", syscall.ELOOP
-			}
-			if strings.HasPrefix(child.link, "/") {
-				stack, names = stack[:1], names[:0]
-			}
-			parts = append(splitPath(child.link), parts...)
-			continue
-		}
-		stack = append(stack, child)
-		names = append(names, part)
-	}
-	return stack[len(stack)-1], strings.Join(names, "/"), nil
-}
-
-func splitPath(p string) []string {
-	return strings.Split(p, "/")
+	return f.tree.ApplyLayer(idx, pending)
 }
 
 func isRegular(t byte) bool {
@@ -346,15 +131,24 @@ func isRegular(t byte) bool {
 }
 
 // lookup resolves an fs.FS name for op.
-func (f *ImageFS) lookup(op, name string, follow bool) (*fsNode, error) {
+func (f *ImageFS) lookup(op, name string, follow bool) (*Node, error) {
 	if !fs.ValidPath(name) {
 		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
 	}
-	n, _, err := f.resolve(name, follow, false)
+	n, _, err := f.tree.resolve(name, follow, false)
 	if err != nil {
-		return nil, &fs.PathError{Op: op, Path: name, Err: err}
+		return nil, &fs.PathError{Op: op, Path: name, Err: errno(err)}
 	}
 	return n, nil
+}
+
+// errno reduces a walk error to its errno, as fs.PathError carries it.
+func errno(err error) error {
+	var we *walkError
+	if errors.As(err, &we) {
+		return we.errno
+	}
+	return err
 }
 
 // Open implements fs.FS. Symbolic links are followed inside the image.
@@ -364,7 +158,7 @@ func (f *ImageFS) Open(name string) (fs.File, error) {
 		return nil, err
 	}
 	info := &fsInfo{n: n, name: path.Base(name)}
-	if n.mode.IsDir() {
+	if n.Mode.IsDir() {
 		return &fsDir{info: info, entries: dirEntries(n)}, nil
 	}
 	return &fsFile{fsys: f, info: info}, nil
@@ -376,7 +170,7 @@ func (f *ImageFS) ReadFile(name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n.mode.IsDir() {
+	if n.Mode.IsDir() {
 		return nil, &fs.PathError{Op: "readfile", Path: name, Err: syscall.EISDIR}
 	}
 	if n.content == nil {
@@ -404,7 +198,7 @@ func (f *ImageFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !n.mode.IsDir() {
+	if !n.Mode.IsDir() {
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: syscall.ENOTDIR}
 	}
 	return dirEntries(n), nil
@@ -435,10 +229,10 @@ func (f *ImageFS) ReadLink(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if n.mode&fs.ModeSymlink == 0 {
+	if n.Mode&fs.ModeSymlink == 0 {
 		return "", &fs.PathError{Op: "readlink", Path: name, Err: syscall.EINVAL}
 	}
-	return n.link, nil
+	return n.Link, nil
 }
 
 // Resolve returns the path name leads to once every symbolic link is
@@ -447,9 +241,9 @@ func (f *ImageFS) Resolve(name string) (string, error) {
 	if !fs.ValidPath(name) {
 		return "", &fs.PathError{Op: "resolve", Path: name, Err: fs.ErrInvalid}
 	}
-	_, p, err := f.resolve(name, true, false)
+	_, p, err := f.tree.resolve(name, true, false)
 	if err != nil {
-		return "", &fs.PathError{Op: "resolve", Path: name, Err: err}
+		return "", &fs.PathError{Op: "resolve", Path: name, Err: errno(err)}
 	}
 	if p == "" {
 		p = "."
@@ -490,7 +284,7 @@ func (f *ImageFS) openContent(c *fsContent) (io.ReadCloser, error) {
 	}
 }
 
-func dirEntries(n *fsNode) []fs.DirEntry {
+func dirEntries(n *Node) []fs.DirEntry {
 	out := make([]fs.DirEntry, 0, len(n.children))
 	for name, c := range n.children {
 		out = append(out, &fsInfo{n: c, name: name})
@@ -501,7 +295,7 @@ func dirEntries(n *fsNode) []fs.DirEntry {
 
 // fsInfo is both fs.FileInfo and fs.DirEntry.
 type fsInfo struct {
-	n    *fsNode
+	n    *Node
 	name string
 }
 
@@ -516,16 +310,16 @@ func (i *fsInfo) Size() int64 {
 	switch {
 	case i.n.content != nil:
 		return i.n.content.size
-	case i.n.mode&fs.ModeSymlink != 0:
-		return int64(len(i.n.link))
+	case i.n.Mode&fs.ModeSymlink != 0:
+		return int64(len(i.n.Link))
 	}
 	return 0
 }
 
-func (i *fsInfo) Mode() fs.FileMode          { return i.n.mode }
-func (i *fsInfo) ModTime() time.Time         { return time.Unix(i.n.mtime, 0).UTC() }
-func (i *fsInfo) IsDir() bool                { return i.n.mode.IsDir() }
-func (i *fsInfo) Type() fs.FileMode          { return i.n.mode.Type() }
+func (i *fsInfo) Mode() fs.FileMode          { return i.n.Mode }
+func (i *fsInfo) ModTime() time.Time         { return time.Unix(i.n.MTime, 0).UTC() }
+func (i *fsInfo) IsDir() bool                { return i.n.Mode.IsDir() }
+func (i *fsInfo) Type() fs.FileMode          { return i.n.Mode.Type() }
 func (i *fsInfo) Info() (fs.FileInfo, error) { return i, nil }
 func (i *fsInfo) String() string             { return fs.FormatFileInfo(i) }
 
@@ -534,14 +328,14 @@ func (i *fsInfo) String() string             { return fs.FormatFileInfo(i) }
 func (i *fsInfo) Sys() any {
 	h := &tar.Header{
 		Name:     i.name,
-		Mode:     layers.UnixMode(i.n.mode),
-		Uid:      i.n.uid,
-		Gid:      i.n.gid,
+		Mode:     layers.UnixMode(i.n.Mode),
+		Uid:      i.n.UID,
+		Gid:      i.n.GID,
 		Size:     i.Size(),
 		ModTime:  i.ModTime(),
-		Linkname: i.n.link,
+		Linkname: i.n.Link,
 	}
-	switch t := i.n.mode.Type(); {
+	switch t := i.n.Mode.Type(); {
 	case t == fs.ModeDir:
 		h.Typeflag = tar.TypeDir
 	case t == fs.ModeSymlink:

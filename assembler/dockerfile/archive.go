@@ -108,7 +108,7 @@ func (c *copier) tryUnpack(name string, open func() (io.ReadCloser, error), dest
 		return true, err
 	}
 	switch {
-	case n != nil && n.typ != layers.TypeDir:
+	case n != nil && !n.IsDir():
 		return true, fmt.Errorf("cannot unpack %s onto the file /%s", name, resolved)
 	case n == nil:
 		var existing []layers.Entry
@@ -209,7 +209,7 @@ func (c *copier) unpackEntry(archive string, tr *tar.Reader, hdr *tar.Header, de
 	if err != nil {
 		return fmt.Errorf("archive %s: %s: %w", archive, hdr.Name, err)
 	}
-	if old, _, _ := c.t.lookup(resolved, false); old != nil && old.typ == layers.TypeDir && e.Type != layers.TypeDir {
+	if old, _, _ := c.t.lookup(resolved, false); old != nil && old.IsDir() && e.Type != layers.TypeDir {
 		return fmt.Errorf("archive %s: %s would replace the directory /%s", archive, hdr.Name, resolved)
 	}
 	if err := c.parents(existing, missing); err != nil {

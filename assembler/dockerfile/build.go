@@ -632,7 +632,7 @@ func (s *stage) workdir(c *instructions.WorkdirCommand, text string) error {
 		return err
 	}
 	if n, _, _ := t.lookup(strings.TrimPrefix(wd, "/"), true); n != nil {
-		if n.typ != layers.TypeDir {
+		if !n.IsDir() {
 			return fmt.Errorf("WORKDIR %s: it exists and is not a directory", wd)
 		}
 		s.history("WORKDIR "+wd, "", false)

@@ -87,7 +87,7 @@ func (s *stage) copyInstr(req copyRequest) error {
 		return err
 	}
 	if len(items) > 1 && !destIsDir && !req.parents {
-		if n, _, _ := c.t.lookup(destRel, true); n == nil || n.typ != layers.TypeDir {
+		if n, _, _ := c.t.lookup(destRel, true); n == nil || !n.IsDir() {
 			return fmt.Errorf("%s with more than one source needs a directory destination ending in / (got %s)", verb, req.params.DestPath)
 		}
 		destIsDir = true
@@ -511,7 +511,7 @@ func (c *copier) fileTarget(dest string, destIsDir bool, base string) string {
 	if destIsDir {
 		return path.Join(dest, base)
 	}
-	if n, _, _ := c.t.lookup(dest, true); n != nil && n.typ == layers.TypeDir {
+	if n, _, _ := c.t.lookup(dest, true); n != nil && n.IsDir() {
 		return path.Join(dest, base)
 	}
 	return dest
@@ -585,7 +585,7 @@ func (c *copier) putFile(target string, e layers.Entry, repo string) error {
 	if err != nil {
 		return err
 	}
-	if n, _, _ := c.t.lookup(resolved, false); n != nil && n.typ == layers.TypeDir {
+	if n, _, _ := c.t.lookup(resolved, false); n != nil && n.IsDir() {
 		return fmt.Errorf("cannot replace directory /%s with a file", resolved)
 	}
 	if err := c.parents(existing, missing); err != nil {
@@ -605,7 +605,7 @@ func (c *copier) putDir(src source, p, target string, i info) error {
 			return err
 		}
 		switch {
-		case n != nil && n.typ != layers.TypeDir:
+		case n != nil && !n.IsDir():
 			return fmt.Errorf("cannot copy a directory onto the file /%s", r)
 		case n != nil:
 			resolved = r
@@ -661,7 +661,7 @@ func (c *copier) putChildren(src source, p, target, rel string) error {
 			if err != nil {
 				return err
 			}
-			if n != nil && n.typ != layers.TypeDir {
+			if n != nil && !n.IsDir() {
 				return fmt.Errorf("cannot copy directory %s onto the file /%s", cp, r)
 			}
 			dst := r

@@ -4,10 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -16,18 +14,16 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/assemble-build/assemble/layers"
+	"github.com/assemble-build/assemble/oci"
 )
 
-// maxLinkHops is the kernel's MAXSYMLINKS: more hops than this is a loop.
-const maxLinkHops = 40
-
 // tree is the metadata of a stage's flattened filesystem (no file content,
-// except /etc/passwd and /etc/group for --chown and WORKDIR owners). COPY
-// needs it to place files as Docker does: into existing directories, through
-// symbolic links, keeping the owners and modes of the directories above.
-// It is built lazily and brought up to date one layer at a time.
+// except /etc/passwd and /etc/group for --chown and WORKDIR owners), an
+// oci.Tree brought up to date one layer at a time. COPY needs it to place
+// files as Docker does: into existing directories, through symbolic links,
+// keeping the owners and modes of the directories above.
 type tree struct {
-	root    *node
+	fs      *oci.Tree
 	applied int // image layers applied so far
 	// touched receives every path a layer writes or deletes (for provenance).
 	touched func(p string)
@@ -35,17 +31,16 @@ type tree struct {
 	listings string
 }
 
-type node struct {
-	typ      layers.EntryType // TypeFile, TypeDir or TypeSymlink (others are kept as files)
-	mode     fs.FileMode      // permission and special bits
-	uid, gid int
-	link     string
-	content  []byte // etc/passwd and etc/group only
-	children map[string]*node
+// newTree is an empty root. A hard link to a path the tree lacks is kept as
+// a file: COPY only places entries against the tree.
+func newTree() *tree {
+	return wrapTree(oci.NewTree(oci.WithLenientHardLinks()))
 }
 
-func newTree() *tree {
-	return &tree{root: &node{typ: layers.TypeDir, mode: 0o755, children: map[string]*node{}}}
+func wrapTree(ot *oci.Tree) *tree {
+	t := &tree{fs: ot}
+	ot.Touched = t.touch
+	return t
 }
 
 // keepContent says which files the tree keeps the bytes of.
@@ -77,12 +72,6 @@ func (t *tree) sync(img v1.Image) error {
 	return nil
 }
 
-type pending struct {
-	hdr     *tar.Header
-	name    string
-	content []byte
-}
-
 // listed is a layer entry as kept in the listing cache: what the tree uses.
 type listed struct {
 	Name    string `json:"n"`
@@ -96,20 +85,19 @@ type listed struct {
 
 // listLayer reads a layer's entries, from the listing cache when it has
 // them (a layer's listing never changes: it is keyed by the diffID).
-func (t *tree) listLayer(l v1.Layer, diffID v1.Hash) ([]pending, error) {
+func (t *tree) listLayer(l v1.Layer, diffID v1.Hash) ([]oci.LayerEntry, error) {
 	var cachePath string
 	if t.listings != "" && diffID.Hex != "" {
 		cachePath = filepath.Join(t.listings, diffID.Hex+".json")
 		if b, err := os.ReadFile(cachePath); err == nil {
 			var ls []listed
 			if json.Unmarshal(b, &ls) == nil {
-				out := make([]pending, len(ls))
+				out := make([]oci.LayerEntry, len(ls))
 				for i, e := range ls {
-					name, err := layers.CleanPath(e.Name)
-					if err != nil {
+					hdr := &tar.Header{Name: e.Name, Typeflag: e.Type, Mode: e.Mode, Uid: e.UID, Gid: e.GID, Linkname: e.Link}
+					if out[i], err = layerEntry(hdr, i, e.Content); err != nil {
 						return nil, err
 					}
-					out[i] = pending{hdr: &tar.Header{Name: e.Name, Typeflag: e.Type, Mode: e.Mode, Uid: e.UID, Gid: e.GID, Linkname: e.Link}, name: name, content: e.Content}
 				}
 				return out, nil
 			}
@@ -121,8 +109,8 @@ func (t *tree) listLayer(l v1.Layer, diffID v1.Hash) ([]pending, error) {
 	}
 	defer rc.Close()
 	tr := tar.NewReader(rc)
-	var all []pending
-	for {
+	var all []oci.LayerEntry
+	for i := 0; ; i++ {
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			break
@@ -130,28 +118,45 @@ func (t *tree) listLayer(l v1.Layer, diffID v1.Hash) ([]pending, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading tar: %w", err)
 		}
-		name, err := layers.CleanPath(hdr.Name)
-		if err != nil || strings.HasPrefix(hdr.Name, "/") {
-			return nil, fmt.Errorf("layer entry %q: not a relative path inside the image", hdr.Name)
-		}
-		p := pending{hdr: hdr, name: name}
-		if keepContent(name) && hdr.Typeflag == tar.TypeReg && hdr.Size < 1<<20 {
-			if p.content, err = io.ReadAll(tr); err != nil {
+		var content []byte
+		if name, err := layers.CleanPath(hdr.Name); err == nil && keepContent(name) && hdr.Typeflag == tar.TypeReg && hdr.Size < 1<<20 {
+			if content, err = io.ReadAll(tr); err != nil {
 				return nil, fmt.Errorf("reading %s: %w", hdr.Name, err)
 			}
 		}
-		all = append(all, p)
+		e, err := layerEntry(hdr, i, content)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, e)
 	}
 	if cachePath != "" {
 		ls := make([]listed, len(all))
-		for i, p := range all {
-			ls[i] = listed{Name: p.hdr.Name, Type: p.hdr.Typeflag, Mode: p.hdr.Mode, UID: p.hdr.Uid, GID: p.hdr.Gid, Link: p.hdr.Linkname, Content: p.content}
+		for i, e := range all {
+			h := e.Header
+			ls[i] = listed{Name: h.Name, Type: h.Typeflag, Mode: h.Mode, UID: h.Uid, GID: h.Gid, Link: h.Linkname, Content: e.Data}
 		}
 		if b, err := json.Marshal(ls); err == nil {
 			writeListing(cachePath, b)
 		}
 	}
 	return all, nil
+}
+
+// layerEntry checks a layer entry's name (and a hard link's target): a
+// relative path inside the image.
+func layerEntry(hdr *tar.Header, ordinal int, content []byte) (oci.LayerEntry, error) {
+	name, err := layers.CleanPath(hdr.Name)
+	if err != nil || strings.HasPrefix(hdr.Name, "/") {
+		return oci.LayerEntry{}, fmt.Errorf("layer entry %q: not a relative path inside the image", hdr.Name)
+	}
+	e := oci.LayerEntry{Header: hdr, Name: name, Ordinal: ordinal, Data: content}
+	if hdr.Typeflag == tar.TypeLink {
+		if e.LinkName, err = layers.CleanPath(hdr.Linkname); err != nil {
+			return oci.LayerEntry{}, fmt.Errorf("hard link %s: %w", hdr.Name, err)
+		}
+	}
+	return e, nil
 }
 
 // writeListing stores a listing atomically; a failure only costs a re-read.
@@ -173,99 +178,19 @@ func writeListing(path string, b []byte) {
 	}
 }
 
-// applyLayer reads one layer's headers: its whiteouts hide what the layers
-// below hold, then its entries are added.
+// applyLayer reads one layer's headers and applies them.
 func (t *tree) applyLayer(l v1.Layer, diffID v1.Hash) error {
 	all, err := t.listLayer(l, diffID)
 	if err != nil {
 		return err
 	}
-	for _, p := range all {
-		dir, base := path.Split(p.name)
-		switch {
-		case base == ".wh..wh..opq":
-			d := strings.TrimSuffix(dir, "/")
-			if n, _, _ := t.lookup(d, true); n != nil && n.typ == layers.TypeDir {
-				n.children = map[string]*node{}
-			}
-			t.touch(d)
-		case strings.HasPrefix(base, ".wh."):
-			t.remove(path.Join(dir, strings.TrimPrefix(base, ".wh.")))
-		}
-	}
-	for _, p := range all {
-		if strings.HasPrefix(path.Base(p.name), ".wh.") || p.name == "" {
-			continue
-		}
-		n := &node{mode: fs.FileMode(p.hdr.Mode) & 0o7777, uid: p.hdr.Uid, gid: p.hdr.Gid, content: p.content}
-		switch p.hdr.Typeflag {
-		case tar.TypeDir:
-			n.typ = layers.TypeDir
-		case tar.TypeSymlink:
-			n.typ, n.link = layers.TypeSymlink, p.hdr.Linkname
-		case tar.TypeLink:
-			target, err := layers.CleanPath(p.hdr.Linkname)
-			if err != nil {
-				return fmt.Errorf("hard link %s: %w", p.hdr.Name, err)
-			}
-			if o, _, _ := t.lookup(target, false); o != nil {
-				c := *o
-				n = &c
-			} else {
-				n.typ = layers.TypeFile
-			}
-		default:
-			n.typ = layers.TypeFile
-		}
-		if err := t.put(p.name, n); err != nil {
-			return fmt.Errorf("%s: %w", p.hdr.Name, err)
-		}
-	}
-	return nil
+	return t.fs.ApplyLayer(t.applied, all)
 }
 
 // apply adds entries of a layer this package wrote (the same result as
 // reading the layer back).
 func (t *tree) apply(entries []layers.Entry) error {
-	for _, e := range entries {
-		p, err := layers.CleanPath(e.Path)
-		if err != nil {
-			return err
-		}
-		switch e.Type {
-		case layers.TypeWhiteout:
-			t.remove(p)
-			continue
-		case layers.TypeOpaque:
-			if n, _, _ := t.lookup(p, true); n != nil && n.typ == layers.TypeDir {
-				n.children = map[string]*node{}
-			}
-			t.touch(p)
-			continue
-		}
-		if p == "" {
-			continue
-		}
-		n := &node{typ: e.Type, mode: e.Mode & 0o7777, uid: e.UID, gid: e.GID, link: e.Link}
-		if e.Type == layers.TypeHardlink {
-			n.typ, n.link = layers.TypeFile, ""
-		}
-		if keepContent(p) && e.Type == layers.TypeFile && e.Open != nil && e.Size < 1<<20 {
-			rc, err := e.Open()
-			if err != nil {
-				return err
-			}
-			n.content, err = io.ReadAll(rc)
-			rc.Close()
-			if err != nil {
-				return err
-			}
-		}
-		if err := t.put(p, n); err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-	}
-	return nil
+	return t.fs.ApplyEntries(entries, keepContent)
 }
 
 func (t *tree) touch(p string) {
@@ -274,89 +199,12 @@ func (t *tree) touch(p string) {
 	}
 }
 
-// put places n at p; parents resolve through symbolic links, as a runtime
-// extracts layers, and missing ones are made.
-func (t *tree) put(p string, n *node) error {
-	t.touch(p)
-	dir, base := path.Split(p)
-	parent, _, err := t.walk(strings.TrimSuffix(dir, "/"), true, true)
-	if err != nil {
-		return err
-	}
-	if old, ok := parent.children[base]; ok && old.typ == layers.TypeDir && n.typ == layers.TypeDir {
-		old.mode, old.uid, old.gid = n.mode, n.uid, n.gid
-		return nil
-	}
-	if n.typ == layers.TypeDir && n.children == nil {
-		n.children = map[string]*node{}
-	}
-	parent.children[base] = n
-	return nil
-}
-
-func (t *tree) remove(p string) {
-	t.touch(p)
-	dir, base := path.Split(p)
-	if parent, _, _ := t.lookup(strings.TrimSuffix(dir, "/"), true); parent != nil && parent.typ == layers.TypeDir {
-		delete(parent.children, base)
-	}
-}
+func (t *tree) remove(p string) { t.fs.Remove(p) }
 
 // lookup finds p, following links on the way (and the last one when
 // follow is set); nil when it does not exist.
-func (t *tree) lookup(p string, follow bool) (*node, string, error) {
-	n, resolved, err := t.walk(p, follow, false)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, "", nil
-	}
-	return n, resolved, err
-}
-
-// walk resolves p inside the image root: an absolute link target restarts
-// at the root and ".." stops there. It returns the node and its resolved path.
-func (t *tree) walk(p string, follow, create bool) (*node, string, error) {
-	stack := []*node{t.root}
-	var names []string
-	parts := strings.Split(p, "/")
-	hops := 0
-	for len(parts) > 0 {
-		part := parts[0]
-		parts = parts[1:]
-		switch part {
-		case "", ".":
-			continue
-		case "..":
-			if len(stack) > 1 {
-				stack, names = stack[:len(stack)-1], names[:len(names)-1]
-			}
-			continue
-		}
-		cur := stack[len(stack)-1]
-		if cur.typ != layers.TypeDir {
-			return nil, "", fmt.Errorf("/%s is not a directory", strings.Join(names, "/"))
-		}
-		child, ok := cur.children[part]
-		if !ok {
-			if !create {
-				return nil, "", fs.ErrNotExist
-			}
-			child = &node{typ: layers.TypeDir, mode: 0o755, children: map[string]*node{}}
-			cur.children[part] = child
-		}
-		if child.typ == layers.TypeSymlink && (len(parts) > 0 || follow) {
-			if hops++; hops > maxLinkHops {
-				return nil, "", fmt.Errorf("/%s: too many levels of symbolic links", path.Join(append(names, part)...))
-			}
-			if strings.HasPrefix(child.link, "/") {
-				stack, names = stack[:1], names[:0]
-			}
-			parts = append(strings.Split(child.link, "/"), parts...)
-			continue
-		}
-		stack = append(stack, child)
-		names = append(names, part)
-	}
-	return stack[len(stack)-1], strings.Join(names, "/"), nil
+func (t *tree) lookup(p string, follow bool) (*oci.Node, string, error) {
+	return t.fs.Lookup(p, follow)
 }
 
 // place resolves where an entry for image path p lands: the directories
@@ -391,11 +239,13 @@ func (t *tree) place(p string) (resolved string, existing []layers.Entry, missin
 			missing = append(missing, cur)
 			continue
 		}
-		if n.typ != layers.TypeDir {
+		if !n.IsDir() {
 			return "", nil, nil, fmt.Errorf("/%s is not a directory", r)
 		}
 		if len(missing) == 0 {
-			existing = append(existing, layers.Entry{Path: r, Type: layers.TypeDir, Mode: n.mode, UID: n.uid, GID: n.gid})
+			// Permission bits only: these parent entries have never carried
+			// set-id or sticky bits, and carrying them would change layers.
+			existing = append(existing, layers.Entry{Path: r, Type: layers.TypeDir, Mode: n.Mode.Perm(), UID: n.UID, GID: n.GID})
 		}
 		cur = r
 	}
@@ -408,21 +258,12 @@ func (t *tree) userFile(name string) []byte {
 	if n == nil {
 		return nil
 	}
-	return bytes.Clone(n.content)
+	return bytes.Clone(n.Data())
 }
 
 // clone copies the tree (a later stage starts from an earlier one's files).
 func (t *tree) clone() *tree {
-	return &tree{root: t.root.clone(), applied: t.applied}
-}
-
-func (n *node) clone() *node {
-	c := *n
-	if n.children != nil {
-		c.children = make(map[string]*node, len(n.children))
-		for k, ch := range n.children {
-			c.children[k] = ch.clone()
-		}
-	}
-	return &c
+	c := wrapTree(t.fs.Clone())
+	c.applied = t.applied
+	return c
 }
