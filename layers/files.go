@@ -319,31 +319,8 @@ func (f *Files) entry(root, p string, info fs.FileInfo, dest string) (Entry, err
 func (f *Files) hash(ctx context.Context) (string, error) {
 	sorted := append([]Entry(nil), f.entries...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
-	// Content hashes are computed in parallel (most of a cold key's cost),
-	// then folded in path order.
-	sums := make([]string, len(sorted))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, e := range sorted {
-		if e.Type != TypeFile || e.Size == 0 {
-			continue
-		}
-		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
-				return err
-			}
-			sum, n, err := hashContent(e)
-			if err != nil {
-				return err
-			}
-			if n != e.Size {
-				return fmt.Errorf("%s changed while it was read", e.Path)
-			}
-			sums[i] = sum
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	sums, err := ContentSums(ctx, sorted)
+	if err != nil {
 		return "", err
 	}
 	h := sha256.New()
@@ -357,21 +334,50 @@ func (f *Files) hash(ctx context.Context) (string, error) {
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func hashContent(e Entry) (string, int64, error) {
-	if e.Size == 0 || e.Open == nil {
-		return "", 0, nil
+// ContentSums returns the hex sha256 of every regular file's content ("" for
+// other entries and empty files), computed in parallel: most of a cold
+// layer key's cost. A file whose size differs from its entry's is an error.
+func ContentSums(ctx context.Context, entries []Entry) ([]string, error) {
+	sums := make([]string, len(entries))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, e := range entries {
+		if e.Type != TypeFile || e.Size == 0 {
+			continue
+		}
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			sum, err := contentSum(e)
+			sums[i] = sum
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return sums, nil
+}
+
+func contentSum(e Entry) (string, error) {
+	if e.Open == nil {
+		return "", fmt.Errorf("%s: no content", e.Path)
 	}
 	rc, err := e.Open()
 	if err != nil {
-		return "", 0, err
+		return "", fmt.Errorf("reading %s: %w", e.Path, err)
 	}
 	defer rc.Close()
 	h := sha256.New()
 	n, err := io.Copy(h, rc)
 	if err != nil {
-		return "", 0, fmt.Errorf("reading %s: %w", e.Path, err)
+		return "", fmt.Errorf("reading %s: %w", e.Path, err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
+	if n != e.Size {
+		return "", fmt.Errorf("%s changed while it was read (%d bytes, expected %d)", e.Path, n, e.Size)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func withParents(entries []Entry, dest string, uid, gid int) []Entry {

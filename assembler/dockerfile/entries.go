@@ -5,12 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"runtime"
 	"sort"
 	"sync"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/assemble-build/assemble/layers"
 )
@@ -58,38 +54,8 @@ func (l *entriesLayer) Key(ctx context.Context) (string, error) {
 func hashEntries(ctx context.Context, entries []layers.Entry) (string, error) {
 	sorted := append([]layers.Entry(nil), entries...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
-	sums := make([]string, len(sorted))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, e := range sorted {
-		if e.Type != layers.TypeFile || e.Size == 0 {
-			continue
-		}
-		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
-				return err
-			}
-			if e.Open == nil {
-				return fmt.Errorf("%s: no content", e.Path)
-			}
-			rc, err := e.Open()
-			if err != nil {
-				return fmt.Errorf("reading %s: %w", e.Path, err)
-			}
-			defer rc.Close()
-			h := sha256.New()
-			n, err := io.Copy(h, rc)
-			if err != nil {
-				return fmt.Errorf("reading %s: %w", e.Path, err)
-			}
-			if n != e.Size {
-				return fmt.Errorf("%s changed while it was read (%d bytes, expected %d)", e.Path, n, e.Size)
-			}
-			sums[i] = hex.EncodeToString(h.Sum(nil))
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	sums, err := layers.ContentSums(ctx, sorted)
+	if err != nil {
 		return "", err
 	}
 	h := sha256.New()
