@@ -71,8 +71,9 @@ func treeLess(a, b string) bool {
 // WithNamePrefix starts every name with prefix ("./" as tar -c . writes).
 func WithNamePrefix(prefix string) TarOption { return func(c *tarConfig) { c.prefix = prefix } }
 
-// WithPAX writes every header in the PAX format (archive/tar still writes
-// USTAR's layout when no PAX record is needed).
+// WithPAX marks every header as PAX: archive/tar then keeps the time as
+// given instead of rounding it, and still uses USTAR's layout when no PAX
+// record is needed.
 func WithPAX() TarOption { return func(c *tarConfig) { c.format = tar.FormatPAX } }
 
 // AsArchive writes a plain archive rather than an image layer: names
@@ -80,9 +81,10 @@ func WithPAX() TarOption { return func(c *tarConfig) { c.format = tar.FormatPAX 
 func AsArchive() TarOption { return func(c *tarConfig) { c.archive = true } }
 
 // WriteTar writes entries to w as a deterministic tar stream: entries sorted
-// by path, missing parent directories added (0755, root), every time set to
-// modTime, numeric owners only, modes reduced to permission and special bits.
-// The same entries always give the same bytes.
+// by path (or as an option says), missing parent directories added (0755,
+// root), every time set to modTime, numeric owners only, modes reduced to
+// permission and special bits. The same entries always give the same bytes.
+// Every archive the project writes goes through it.
 func WriteTar(w io.Writer, entries []Entry, modTime time.Time, opts ...TarOption) error {
 	cfg := tarConfig{less: byPath}
 	for _, opt := range opts {
