@@ -84,7 +84,6 @@ func AsArchive() TarOption { return func(c *tarConfig) { c.archive = true } }
 // by path (or as an option says), missing parent directories added (0755,
 // root), every time set to modTime, numeric owners only, modes reduced to
 // permission and special bits. The same entries always give the same bytes.
-// Every archive the project writes goes through it.
 func WriteTar(w io.Writer, entries []Entry, modTime time.Time, opts ...TarOption) error {
 	cfg := tarConfig{less: byPath}
 	for _, opt := range opts {
