@@ -13,6 +13,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/assemble-build/assemble/internal/atomicfile"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/oci"
 )
@@ -137,7 +138,7 @@ func (t *tree) listLayer(l v1.Layer, diffID v1.Hash) ([]oci.LayerEntry, error) {
 			ls[i] = listed{Name: h.Name, Type: h.Typeflag, Mode: h.Mode, UID: h.Uid, GID: h.Gid, Link: h.Linkname, Content: e.Data}
 		}
 		if b, err := json.Marshal(ls); err == nil {
-			writeListing(cachePath, b)
+			_ = atomicfile.WriteFile(cachePath, b) // a failure only costs a re-read
 		}
 	}
 	return all, nil
@@ -157,25 +158,6 @@ func layerEntry(hdr *tar.Header, ordinal int, content []byte) (oci.LayerEntry, e
 		}
 	}
 	return e, nil
-}
-
-// writeListing stores a listing atomically; a failure only costs a re-read.
-func writeListing(path string, b []byte) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".listing-*")
-	if err != nil {
-		return
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return
-	}
-	if f.Close() == nil {
-		_ = os.Rename(f.Name(), path)
-	}
 }
 
 // applyLayer reads one layer's headers and applies them.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/atomicfile"
 	"github.com/assemble-build/assemble/internal/git"
 	"github.com/assemble-build/assemble/layers"
 )
@@ -81,10 +82,7 @@ func WriteReleaseArchive(dir, version, file string, opts ...ArchiveOption) error
 	if err != nil {
 		return err
 	}
-	if err := writeReleaseTarGz(outAbs, entries, o.mtime.UTC().Truncate(time.Second)); err != nil {
-		return fmt.Errorf("writing %s: %w", file, err)
-	}
-	return nil
+	return writeReleaseTarGz(outAbs, entries, o.mtime.UTC().Truncate(time.Second))
 }
 
 // releaseEntries lists what the archive holds, under the top folder: the
@@ -166,38 +164,20 @@ func releaseEntry(root, full string) (e layers.Entry, ok bool, err error) {
 	return e, true, nil
 }
 
-// writeReleaseTarGz writes the entries to outAbs through a temporary file
-// renamed into place: a PAX tar in git's order, gzip-compressed with no
-// name and no time in its header.
+// writeReleaseTarGz writes the entries to outAbs atomically: a PAX tar in
+// git's order, gzip-compressed with no name and no time in its header.
 func writeReleaseTarGz(outAbs string, entries []layers.Entry, mtime time.Time) error {
-	if err := os.MkdirAll(filepath.Dir(outAbs), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(outAbs), "."+filepath.Base(outAbs)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	zw, err := gzip.NewWriterLevel(tmp, gzip.BestCompression)
-	if err != nil {
-		tmp.Close()
-		return err
-	}
-	// No name and no time in the gzip header: zw.Header stays zero.
-	err = layers.WriteTar(zw, entries, mtime, layers.AsArchive(), layers.WithNameOrder(), layers.WithPAX())
-	if err == nil {
-		err = zw.Close()
-	}
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), outAbs)
+	return atomicfile.Write(outAbs, func(w io.Writer) error {
+		zw, err := gzip.NewWriterLevel(w, gzip.BestCompression)
+		if err != nil {
+			return err
+		}
+		// No name and no time in the gzip header: zw.Header stays zero.
+		if err := layers.WriteTar(zw, entries, mtime, layers.AsArchive(), layers.WithNameOrder(), layers.WithPAX()); err != nil {
+			return fmt.Errorf("writing %s: %w", outAbs, err)
+		}
+		return zw.Close()
+	})
 }
 
 // archivePaths lists the repository's files, relative with slashes: what
