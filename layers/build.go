@@ -10,13 +10,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/assemble-build/assemble/internal/atomicfile"
 	"github.com/assemble-build/assemble/internal/iocount"
 )
 
@@ -150,15 +148,13 @@ func (c *Cache) writeLayer(ctx context.Context, entries []Entry, o buildOptions)
 		DiffID:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diffIDer.Sum(nil))},
 		Size:      counted.N,
 	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return Descriptor{}, err
+	p, err := c.blobs.PutFile(d.Digest.Hex, tmp.Name())
+	if err != nil {
+		return Descriptor{}, fmt.Errorf("storing layer: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), c.BlobPath(d.Digest)); err != nil {
-		return Descriptor{}, fmt.Errorf("storing layer in cache: %w", err)
-	}
-	c.markVerified(c.BlobPath(d.Digest))
-	if fi, err := os.Stat(c.BlobPath(d.Digest)); err == nil {
-		c.writeStamp(c.BlobPath(d.Digest), fi)
+	c.markVerified(p)
+	if fi, err := os.Stat(p); err == nil {
+		c.writeStamp(p, fi)
 	}
 	return d, nil
 }
@@ -166,11 +162,11 @@ func (c *Cache) writeLayer(ctx context.Context, entries []Entry, o buildOptions)
 // lookup returns the descriptor stored for key when its blob is intact; a
 // missing, truncated or corrupt blob is a miss.
 func (c *Cache) lookup(key string) (Descriptor, bool) {
-	kp := filepath.Join(c.dir, "keys", key)
-	b, err := os.ReadFile(kp)
-	if err != nil {
+	b, ok, err := c.keys.Get(key)
+	if err != nil || !ok {
 		return Descriptor{}, false
 	}
+	kp := c.keys.Path(key)
 	var d Descriptor
 	if err := json.Unmarshal(b, &d); err != nil || d.Digest.Hex == "" {
 		slog.Debug("ignoring unreadable cache key", "path", kp, "err", err)
@@ -191,7 +187,7 @@ func (c *Cache) storeKey(key string, d Descriptor) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(filepath.Join(c.dir, "keys", key), b)
+	return c.keys.Put(key, b)
 }
 
 type progressWriter struct {

@@ -28,12 +28,22 @@ import (
 //	keys/<hex>              layer key -> descriptor (JSON)
 //	downloads/sha256/<hex>  verified inputs (.deb, wheels, indexes)
 //	refs/<hex>              name (e.g. a URL) -> digest in downloads, for offline use
+//	verified/<path>         verification stamps (see stampOf)
+//	tmp/                    files and folders being written
+//	<name>/<key>            other packages' namespaces (probes, deb-resolve, listings)
 //
-// Every write goes to a temporary file in the same directory and is renamed
+// Each folder is a Namespace; a package keeping something in the cache gets
+// its own with Cache.Namespace. Every write goes to a temporary file in the same directory and is renamed
 // into place, so several processes may share one cache. Reads verify size and
 // digest; a bad entry is a miss.
 type Cache struct {
 	dir string
+
+	// The cache's own namespaces; packages register theirs with Namespace.
+	blobs, keys, downloads, refs, stamps, tmp *Namespace
+
+	nsMu       sync.Mutex
+	namespaces []*Namespace
 
 	mu       sync.Mutex
 	verified map[string]bool // blob paths whose digest was checked in this process
@@ -60,24 +70,47 @@ func OpenCache(dir string) (*Cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cache directory %s: %w", dir, err)
 	}
-	for _, sub := range []string{"blobs/sha256", "keys", "downloads/sha256", "refs", "tmp", "verified"} {
-		if err := os.MkdirAll(filepath.Join(abs, sub), 0o755); err != nil {
+	c := &Cache{dir: abs, verified: map[string]bool{}}
+	c.registerOwn()
+	for _, n := range c.namespaces {
+		if err := os.MkdirAll(n.dir, 0o755); err != nil {
 			return nil, fmt.Errorf("creating cache directory %s: %w", abs, err)
 		}
 	}
-	layout := filepath.Join(abs, "oci-layout")
-	if _, err := os.Stat(layout); errors.Is(err, fs.ErrNotExist) {
-		if err := atomicfile.WriteFile(layout, []byte(ociLayoutFile)); err != nil {
-			return nil, err
-		}
+	if err := writeIfMissing(filepath.Join(abs, "oci-layout"), []byte(ociLayoutFile)); err != nil {
+		return nil, err
 	}
-	index := filepath.Join(abs, "index.json")
-	if _, err := os.Stat(index); errors.Is(err, fs.ErrNotExist) {
-		if err := atomicfile.WriteFile(index, []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`)); err != nil {
-			return nil, err
-		}
+	if err := writeIfMissing(filepath.Join(abs, "index.json"), []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`)); err != nil {
+		return nil, err
 	}
-	return &Cache{dir: abs, verified: map[string]bool{}}, nil
+	return c, nil
+}
+
+// registerOwn registers the namespaces the cache itself keeps, in the order
+// maintenance lists them: blobs before keys, so that Verify with fix removes
+// a bad blob before it checks the keys naming it.
+func (c *Cache) registerOwn() {
+	own := func(name, dir string, opts ...NamespaceOption) *Namespace {
+		n := c.register(name, dir, opts...)
+		n.builtin = true
+		return n
+	}
+	c.blobs = own("blobs", "blobs/sha256", WithEntryCheck(checkContentAddressed))
+	c.keys = own("keys", "keys", WithEntryCheck(c.checkLayerKey))
+	c.keys.dangling = c.danglingKey
+	c.downloads = own("downloads", "downloads/sha256", WithEntryCheck(checkContentAddressed))
+	// refs map names (URLs) to downloads; verified holds verification
+	// stamps; tmp holds files and folders being written.
+	c.refs = own("refs", "refs")
+	c.stamps = own("verified", "verified")
+	c.tmp = own("tmp", "tmp")
+}
+
+func writeIfMissing(path string, data []byte) error {
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return atomicfile.WriteFile(path, data)
 }
 
 // DefaultCacheDir is $XDG_CACHE_HOME/assemble (or the OS equivalent).
@@ -97,21 +130,36 @@ func (c *Cache) Dir() string { return c.dir }
 
 // BlobPath is where a blob with digest h lives (it may not exist).
 func (c *Cache) BlobPath(h v1.Hash) string {
-	return filepath.Join(c.dir, "blobs", h.Algorithm, h.Hex)
+	if h.Algorithm != "sha256" {
+		return filepath.Join(c.dir, "blobs", h.Algorithm, h.Hex)
+	}
+	return c.blobs.Path(h.Hex)
 }
 
-func (c *Cache) downloadPath(hexDigest string) string {
-	return filepath.Join(c.dir, "downloads", "sha256", hexDigest)
+// DownloadPath is where the download with digest "sha256:<hex>" lives (it
+// may not exist; Download checks it).
+func (c *Cache) DownloadPath(digest string) string {
+	return c.downloads.Path(strings.TrimPrefix(digest, "sha256:"))
 }
 
 // TempFile creates a temporary file inside the cache, on the same file
 // system as its final place, so it can be renamed there.
 func (c *Cache) TempFile(pattern string) (*os.File, error) {
-	f, err := os.CreateTemp(filepath.Join(c.dir, "tmp"), pattern)
+	f, err := os.CreateTemp(c.tmp.dir, pattern)
 	if err != nil {
 		return nil, fmt.Errorf("creating temporary file in cache %s: %w", c.dir, err)
 	}
 	return f, nil
+}
+
+// MkdirTemp creates a temporary folder inside the cache, for staging files
+// on the cache's file system; the caller removes it.
+func (c *Cache) MkdirTemp(pattern string) (string, error) {
+	d, err := os.MkdirTemp(c.tmp.dir, pattern)
+	if err != nil {
+		return "", fmt.Errorf("creating temporary folder in cache %s: %w", c.dir, err)
+	}
+	return d, nil
 }
 
 // Download returns the path of a verified file in the download store
@@ -127,7 +175,7 @@ func (c *Cache) Download(ctx context.Context, want string, fetch func(ctx contex
 			return "", "", fmt.Errorf("download digest %q: want sha256:<hex>", want)
 		}
 		wantHex = h.Hex
-		p := c.downloadPath(wantHex)
+		p := c.downloads.Path(wantHex)
 		if c.verifyFile(p, -1, h) {
 			c.used(p)
 			return p, want, nil
@@ -153,12 +201,9 @@ func (c *Cache) Download(ctx context.Context, want string, fetch func(ctx contex
 	if wantHex != "" && got != wantHex {
 		return "", "", fmt.Errorf("downloaded content has digest sha256:%s, expected %s: %w", got, want, ErrDigestMismatch)
 	}
-	p := c.downloadPath(got)
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+	p, err := c.downloads.PutFile(got, tmp.Name())
+	if err != nil {
 		return "", "", err
-	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
-		return "", "", fmt.Errorf("storing download in cache: %w", err)
 	}
 	c.markVerified(p)
 	if fi, err := os.Stat(p); err == nil {
@@ -176,28 +221,29 @@ var ErrDigestMismatch = errors.New("digest mismatch")
 // SetRef records that name (a URL, say) has content digest in the download
 // store, so an offline build can find content whose digest is not known in advance.
 func (c *Cache) SetRef(name, digest string) error {
-	return atomicfile.WriteFile(c.refPath(name), []byte(digest))
+	return c.refs.Put(refKey(name), []byte(digest))
 }
 
 // Ref returns the digest recorded for name, if its content is still present and intact.
 func (c *Cache) Ref(name string) (string, bool) {
-	b, err := os.ReadFile(c.refPath(name))
-	if err != nil {
+	b, ok, err := c.refs.Get(refKey(name))
+	if err != nil || !ok {
 		return "", false
 	}
 	h, err := v1.NewHash(strings.TrimSpace(string(b)))
 	if err != nil {
 		return "", false
 	}
-	if !c.verifyFile(c.downloadPath(h.Hex), -1, h) {
+	if !c.verifyFile(c.downloads.Path(h.Hex), -1, h) {
 		return "", false
 	}
 	return h.String(), true
 }
 
-func (c *Cache) refPath(name string) string {
+// refKey names a ref's entry: names are URLs, keys are file names.
+func refKey(name string) string {
 	sum := sha256.Sum256([]byte(name))
-	return filepath.Join(c.dir, "refs", hex.EncodeToString(sum[:]))
+	return hex.EncodeToString(sum[:])
 }
 
 // verifyFile reports whether path exists with the given size (when size >= 0)
@@ -235,12 +281,14 @@ func (c *Cache) verifyFile(path string, size int64, h v1.Hash) bool {
 // mtime, a truncation the size, a replacement the inode; such a file is
 // hashed again. (`assemble cache verify` hashes everything regardless.)
 
-func (c *Cache) stampPath(path string) string {
+// stampKey names the stamp of the file at path: its path in the cache with
+// dashes for slashes (blobs-sha256-<hex>).
+func (c *Cache) stampKey(path string) string {
 	rel, err := filepath.Rel(c.dir, path)
 	if err != nil {
 		rel = path
 	}
-	return filepath.Join(c.dir, "verified", strings.ReplaceAll(filepath.ToSlash(rel), "/", "-"))
+	return strings.ReplaceAll(filepath.ToSlash(rel), "/", "-")
 }
 
 func stampOf(fi fs.FileInfo) string {
@@ -252,12 +300,12 @@ func stampOf(fi fs.FileInfo) string {
 }
 
 func (c *Cache) stampMatches(path string, fi fs.FileInfo) bool {
-	b, err := os.ReadFile(c.stampPath(path))
-	return err == nil && string(b) == stampOf(fi)
+	b, ok, err := c.stamps.Get(c.stampKey(path))
+	return err == nil && ok && string(b) == stampOf(fi)
 }
 
 func (c *Cache) writeStamp(path string, fi fs.FileInfo) {
-	_ = atomicfile.WriteFile(c.stampPath(path), []byte(stampOf(fi)))
+	_ = c.stamps.Put(c.stampKey(path), []byte(stampOf(fi)))
 }
 
 // used marks a cache file as used now, for pruning, at most once a day (so

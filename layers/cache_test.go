@@ -195,7 +195,7 @@ func TestPrune(t *testing.T) {
 		t.Fatalf("prune removed %d (%v), want the old blob and its key", res.Removed, err)
 	}
 	u, _ := c.Usage()
-	if u.Blobs != 0 || u.Keys != 0 {
+	if u.Of("blobs").Entries != 0 || u.Of("keys").Entries != 0 {
 		t.Fatalf("after prune: %+v", u)
 	}
 }

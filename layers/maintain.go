@@ -1,43 +1,68 @@
 package layers
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
-
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// Usage is what the cache holds.
-type Usage struct {
-	Blobs, Keys, Downloads int
-	BlobBytes              int64
-	DownloadBytes          int64
+// NamespaceUsage is what one namespace of the cache holds.
+type NamespaceUsage struct {
+	Name    string
+	Entries int
+	Bytes   int64
 }
 
-// Usage walks the cache and sums what it holds.
+// Usage is what the cache holds, namespace by namespace (Cache.Namespaces' order).
+type Usage struct {
+	Namespaces []NamespaceUsage
+}
+
+// Of returns the usage of the namespace called name (zero when there is none).
+func (u Usage) Of(name string) NamespaceUsage {
+	for _, n := range u.Namespaces {
+		if n.Name == name {
+			return n
+		}
+	}
+	return NamespaceUsage{Name: name}
+}
+
+// Bytes is the size of every entry of every namespace.
+func (u Usage) Bytes() int64 {
+	var b int64
+	for _, n := range u.Namespaces {
+		b += n.Bytes
+	}
+	return b
+}
+
+// Usage walks every namespace of the cache and sums what it holds.
 func (c *Cache) Usage() (Usage, error) {
+	nss, err := c.Namespaces()
+	if err != nil {
+		return Usage{}, err
+	}
 	var u Usage
-	count := func(dir string, n *int, bytes *int64) error {
-		return walkFiles(filepath.Join(c.dir, dir), func(_ string, fi fs.FileInfo) error {
-			*n++
-			if bytes != nil {
-				*bytes += fi.Size()
-			}
+	for _, n := range nss {
+		nu := NamespaceUsage{Name: n.name}
+		err := walkFiles(n.dir, func(_ string, fi fs.FileInfo) error {
+			nu.Entries++
+			nu.Bytes += fi.Size()
 			return nil
 		})
-	}
-	if err := count("blobs/sha256", &u.Blobs, &u.BlobBytes); err != nil {
-		return u, err
-	}
-	if err := count("downloads/sha256", &u.Downloads, &u.DownloadBytes); err != nil {
-		return u, err
-	}
-	if err := count("keys", &u.Keys, nil); err != nil {
-		return u, err
+		if err != nil {
+			return u, err
+		}
+		u.Namespaces = append(u.Namespaces, nu)
 	}
 	return u, nil
 }
@@ -48,28 +73,30 @@ type Problem struct {
 	Reason string
 }
 
-// Verify checks every blob and download against its name, and every key
-// against its blob. With fix, bad entries are removed (they are misses anyway).
+// Verify reads every entry of every namespace that has an entry check (blobs
+// and downloads against their digests, keys against their blobs). With fix,
+// bad entries are removed (they are misses anyway).
 func (c *Cache) Verify(fix bool) ([]Problem, error) {
-	var problems []Problem
-	bad := func(p, why string) error {
-		problems = append(problems, Problem{Path: p, Reason: why})
-		if fix {
-			if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
-				return fmt.Errorf("removing %s: %w", p, err)
-			}
-		}
-		return nil
+	nss, err := c.Namespaces()
+	if err != nil {
+		return nil, err
 	}
-	for _, dir := range []string{"blobs/sha256", "downloads/sha256"} {
-		err := walkFiles(filepath.Join(c.dir, dir), func(p string, fi fs.FileInfo) error {
-			want := v1.Hash{Algorithm: "sha256", Hex: filepath.Base(p)}
-			got, _, err := hashFile(p, "sha256")
-			if err != nil {
-				return bad(p, err.Error())
+	var problems []Problem
+	for _, n := range nss {
+		if n.check == nil {
+			continue
+		}
+		err := walkFiles(n.dir, func(p string, fi fs.FileInfo) error {
+			if strings.HasPrefix(fi.Name(), ".") {
+				return nil // being written by another process
 			}
-			if got != want {
-				return bad(p, fmt.Sprintf("content is %s", got))
+			why := n.verifyEntry(p)
+			if why == "" {
+				return nil
+			}
+			problems = append(problems, Problem{Path: p, Reason: why})
+			if fix {
+				return removeEntry(p)
 			}
 			return nil
 		})
@@ -77,25 +104,66 @@ func (c *Cache) Verify(fix bool) ([]Problem, error) {
 			return problems, err
 		}
 	}
-	err := walkFiles(filepath.Join(c.dir, "keys"), func(p string, fi fs.FileInfo) error {
-		var d Descriptor
-		b, err := os.ReadFile(p)
-		if err == nil {
-			err = json.Unmarshal(b, &d)
-		}
-		if err != nil {
-			return bad(p, "unreadable key: "+err.Error())
-		}
-		bfi, err := os.Stat(c.BlobPath(d.Digest))
-		if err != nil {
-			return bad(p, fmt.Sprintf("its blob %s is missing", d.Digest))
-		}
-		if bfi.Size() != d.Size {
-			return bad(p, fmt.Sprintf("its blob %s has %d bytes, expected %d", d.Digest, bfi.Size(), d.Size))
-		}
-		return nil
-	})
-	return problems, err
+	return problems, nil
+}
+
+// verifyEntry returns why the entry at p is bad, "" when it is intact.
+func (n *Namespace) verifyEntry(p string) string {
+	f, err := os.Open(p)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	if err := n.check(filepath.Base(p), f); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// checkContentAddressed checks that an entry's content has the digest its
+// key names (blobs/sha256/<hex>, downloads/sha256/<hex>).
+func checkContentAddressed(key string, r io.Reader) error {
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return fmt.Errorf("reading %s: %w", key, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != key {
+		return fmt.Errorf("content is sha256:%s", got)
+	}
+	return nil
+}
+
+// checkLayerKey checks that a layer key names a blob of the right size.
+func (c *Cache) checkLayerKey(_ string, r io.Reader) error {
+	var d Descriptor
+	b, err := io.ReadAll(r)
+	if err == nil {
+		err = json.Unmarshal(b, &d)
+	}
+	if err != nil {
+		return fmt.Errorf("unreadable key: %w", err)
+	}
+	bfi, err := os.Stat(c.BlobPath(d.Digest))
+	if err != nil {
+		return fmt.Errorf("its blob %s is missing", d.Digest)
+	}
+	if bfi.Size() != d.Size {
+		return fmt.Errorf("its blob %s has %d bytes, expected %d", d.Digest, bfi.Size(), d.Size)
+	}
+	return nil
+}
+
+// danglingKey reports a layer key that is unreadable or whose blob is gone.
+func (c *Cache) danglingKey(path string) bool {
+	var d Descriptor
+	b, err := os.ReadFile(path)
+	if err == nil {
+		err = json.Unmarshal(b, &d)
+	}
+	if err == nil {
+		_, err = os.Stat(c.BlobPath(d.Digest))
+	}
+	return err != nil
 }
 
 // PruneResult says what Prune removed.
@@ -104,20 +172,26 @@ type PruneResult struct {
 	Bytes   int64
 }
 
-// Prune removes entries not used for keepDays days (their mtime is refreshed
-// on every use), then keys whose blobs are gone. keepDays 0 empties the cache.
+// Prune removes, in every namespace, entries not used for keepDays days
+// (their mtime is refreshed on every use), then entries that refer to what
+// was removed (keys whose blobs are gone). keepDays 0 empties the cache.
+// Namespaces other than blobs, keys and downloads hold small derived results
+// (package resolutions, probes of images, listings) that are recomputed
+// when missing.
 func (c *Cache) Prune(keepDays int) (PruneResult, error) {
+	nss, err := c.Namespaces()
+	if err != nil {
+		return PruneResult{}, err
+	}
 	var r PruneResult
 	cutoff := time.Now().Add(-time.Duration(keepDays) * 24 * time.Hour)
-	// deb-resolve and probes hold small derived results (package resolutions,
-	// probes of images) that are recomputed when missing.
-	for _, dir := range []string{"keys", "blobs/sha256", "downloads/sha256", "refs", "tmp", "deb-resolve", "probes", "verified", "listings"} {
-		err := walkFiles(filepath.Join(c.dir, dir), func(p string, fi fs.FileInfo) error {
+	for _, n := range nss {
+		err := walkFiles(n.dir, func(p string, fi fs.FileInfo) error {
 			if keepDays > 0 && fi.ModTime().After(cutoff) {
 				return nil
 			}
-			if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
-				return fmt.Errorf("removing %s: %w", p, err)
+			if err := removeEntry(p); err != nil {
+				return err
 			}
 			r.Removed++
 			r.Bytes += fi.Size()
@@ -127,22 +201,30 @@ func (c *Cache) Prune(keepDays int) (PruneResult, error) {
 			return r, err
 		}
 	}
-	// Keys whose blob was pruned are dangling: drop them too.
-	err := walkFiles(filepath.Join(c.dir, "keys"), func(p string, fi fs.FileInfo) error {
-		var d Descriptor
-		b, err := os.ReadFile(p)
-		if err == nil {
-			err = json.Unmarshal(b, &d)
+	for _, n := range nss {
+		if n.dangling == nil {
+			continue
 		}
-		if err == nil {
-			if _, err = os.Stat(c.BlobPath(d.Digest)); err == nil {
+		err := walkFiles(n.dir, func(p string, fi fs.FileInfo) error {
+			if !n.dangling(p) {
 				return nil
 			}
+			r.Removed++
+			return removeEntry(p)
+		})
+		if err != nil {
+			return r, err
 		}
-		r.Removed++
-		return os.Remove(p)
-	})
-	return r, err
+	}
+	return r, nil
+}
+
+// removeEntry removes a cache file; one another process removed first is gone all the same.
+func removeEntry(p string) error {
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing %s: %w", p, err)
+	}
+	return nil
 }
 
 func walkFiles(dir string, f func(string, fs.FileInfo) error) error {
