@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -183,7 +182,7 @@ func (s *services) buildDockerfile(ctx context.Context, df plan.Dockerfile, plat
 	return dockerfile.Build(ctx, s.p.Root, df, plat, s,
 		dockerfile.WithCreated(o.created), dockerfile.WithBuildContexts(contexts),
 		dockerfile.WithNoRun(o.noRun), dockerfile.WithRunOutput(o.runOutput),
-		dockerfile.WithListingCache(filepath.Join(o.cache.Dir(), "listings")))
+		dockerfile.WithListingCache(o.cache.Namespace("listings")))
 }
 
 // stack is an image being built for one platform: the base, the layers added

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -367,8 +366,7 @@ func (e *env) probe(img v1.Image, name string, v any, f func(fs.FS) error) error
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(e.o.cache.Dir(), "probes", chain+"-"+name+".json")
-	if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, v) == nil {
+	if b, ok, err := e.o.cache.Namespace("probes").Get(chain + "-" + name + ".json"); err == nil && ok && json.Unmarshal(b, v) == nil {
 		return nil
 	}
 	fsys, err := oci.FS(img)
@@ -387,25 +385,11 @@ func (e *env) store(img v1.Image, name string, v any) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(e.o.cache.Dir(), "probes", chain+"-"+name+".json")
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".probe-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	tmp.Close()
-	return os.Rename(tmp.Name(), path)
+	return e.o.cache.Namespace("probes").Put(chain+"-"+name+".json", b)
 }
 
 // chainID names a stack of layers by its diffIDs, as the OCI spec's ChainID.

@@ -82,13 +82,19 @@ type options struct {
 	file       string
 	httpClient *http.Client
 	runOptions []run.Option
-	listings   string
+	listings   ListingStore
 }
 
-// WithListingCache keeps, under dir, each layer's file listing (by diffID),
+// ListingStore keeps entries by key, atomically (a layers.Namespace).
+type ListingStore interface {
+	Get(key string) ([]byte, bool, error)
+	Put(key string, data []byte) error
+}
+
+// WithListingCache keeps, in s, each layer's file listing (by diffID),
 // so that a stage's files are known without decompressing its layers again
 // on the next build.
-func WithListingCache(dir string) Option { return func(o *options) { o.listings = dir } }
+func WithListingCache(s ListingStore) Option { return func(o *options) { o.listings = s } }
 
 // WithBuildArgs sets build arguments (--build-arg); they override the
 // plan's (plan.Dockerfile.BuildArgs).

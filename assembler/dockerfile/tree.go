@@ -6,14 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path"
-	"path/filepath"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/assemble-build/assemble/internal/atomicfile"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/oci"
 )
@@ -28,8 +25,8 @@ type tree struct {
 	applied int // image layers applied so far
 	// touched receives every path a layer writes or deletes (for provenance).
 	touched func(p string)
-	// listings, when set, is a directory of cached layer listings.
-	listings string
+	// listings, when set, keeps layer listings by diffID.
+	listings ListingStore
 }
 
 // newTree is an empty root. A hard link to a path the tree lacks is kept as
@@ -87,10 +84,10 @@ type listed struct {
 // listLayer reads a layer's entries, from the listing cache when it has
 // them (a layer's listing never changes: it is keyed by the diffID).
 func (t *tree) listLayer(l v1.Layer, diffID v1.Hash) ([]oci.LayerEntry, error) {
-	var cachePath string
-	if t.listings != "" && diffID.Hex != "" {
-		cachePath = filepath.Join(t.listings, diffID.Hex+".json")
-		if b, err := os.ReadFile(cachePath); err == nil {
+	var cacheKey string
+	if t.listings != nil && diffID.Hex != "" {
+		cacheKey = diffID.Hex + ".json"
+		if b, ok, err := t.listings.Get(cacheKey); err == nil && ok {
 			var ls []listed
 			if json.Unmarshal(b, &ls) == nil {
 				out := make([]oci.LayerEntry, len(ls))
@@ -131,14 +128,15 @@ func (t *tree) listLayer(l v1.Layer, diffID v1.Hash) ([]oci.LayerEntry, error) {
 		}
 		all = append(all, e)
 	}
-	if cachePath != "" {
+	if cacheKey != "" {
 		ls := make([]listed, len(all))
 		for i, e := range all {
 			h := e.Header
 			ls[i] = listed{Name: h.Name, Type: h.Typeflag, Mode: h.Mode, UID: h.Uid, GID: h.Gid, Link: h.Linkname, Content: e.Data}
 		}
+		// A failure to store only costs a re-read.
 		if b, err := json.Marshal(ls); err == nil {
-			_ = atomicfile.WriteFile(cachePath, b) // a failure only costs a re-read
+			_ = t.listings.Put(cacheKey, b)
 		}
 	}
 	return all, nil

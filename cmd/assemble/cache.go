@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
 	"github.com/assemble-build/assemble/assembler"
+	"github.com/assemble-build/assemble/layers"
 )
 
 func newCacheCmd(g *globals) *cobra.Command {
@@ -13,9 +15,14 @@ func newCacheCmd(g *globals) *cobra.Command {
 		Use:   "cache",
 		Short: "Inspect and maintain the layer cache (--cache-dir)",
 	}
-	du := &cobra.Command{
+	cmd.AddCommand(newCacheDuCmd(g), newCacheVerifyCmd(g), newCachePruneCmd(g))
+	return cmd
+}
+
+func newCacheDuCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
 		Use:   "du",
-		Short: "Show how much the cache holds",
+		Short: "Show how much the cache holds, namespace by namespace",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := g.openCache()
@@ -26,11 +33,26 @@ func newCacheCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s\n  blobs:     %d (%s)\n  keys:      %d\n  downloads: %d (%s)\n  total:     %s\n",
-				c.Dir(), u.Blobs, assembler.HumanSize(u.BlobBytes), u.Keys, u.Downloads, assembler.HumanSize(u.DownloadBytes), assembler.HumanSize(u.BlobBytes+u.DownloadBytes))
+			printUsage(cmd.OutOrStdout(), c.Dir(), u)
 			return nil
 		},
 	}
+}
+
+// printUsage writes one line per namespace, names aligned, then the total.
+func printUsage(w io.Writer, dir string, u layers.Usage) {
+	width := len("total")
+	for _, n := range u.Namespaces {
+		width = max(width, len(n.Name))
+	}
+	fmt.Fprintln(w, dir)
+	for _, n := range u.Namespaces {
+		fmt.Fprintf(w, "  %-*s %d (%s)\n", width+1, n.Name+":", n.Entries, assembler.HumanSize(n.Bytes))
+	}
+	fmt.Fprintf(w, "  %-*s %s\n", width+1, "total:", assembler.HumanSize(u.Bytes()))
+}
+
+func newCacheVerifyCmd(g *globals) *cobra.Command {
 	var fix bool
 	verify := &cobra.Command{
 		Use:   "verify",
@@ -60,6 +82,10 @@ func newCacheCmd(g *globals) *cobra.Command {
 		},
 	}
 	verify.Flags().BoolVar(&fix, "fix", false, "remove bad entries")
+	return verify
+}
+
+func newCachePruneCmd(g *globals) *cobra.Command {
 	var keepDays int
 	prune := &cobra.Command{
 		Use:   "prune",
@@ -82,6 +108,5 @@ func newCacheCmd(g *globals) *cobra.Command {
 		},
 	}
 	prune.Flags().IntVar(&keepDays, "keep-days", 30, "keep entries used within this many days (0 empties the cache)")
-	cmd.AddCommand(du, verify, prune)
-	return cmd
+	return prune
 }

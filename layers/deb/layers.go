@@ -370,8 +370,6 @@ func (s *LayerSpec) Close() error {
 	return errors.Join(errs...)
 }
 
-func (c *Client) tmpDir() string { return filepath.Join(c.cache.Dir(), "tmp") }
-
 // debPath returns the local path of a package's verified .deb, fetching it
 // into the cache when needed.
 func (c *Client) debPath(ctx context.Context, p *Package) (string, error) {
@@ -482,7 +480,7 @@ func (s *LayerSpec) Entries(ctx context.Context) ([]layers.Entry, error) {
 		return nil, err
 	}
 
-	stage, err := os.MkdirTemp(c.tmpDir(), "deb-layer-*")
+	stage, err := c.cache.MkdirTemp("deb-layer-*")
 	if err != nil {
 		return nil, fmt.Errorf("creating staging directory: %w", err)
 	}

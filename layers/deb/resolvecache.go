@@ -4,13 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"hash"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -51,17 +46,17 @@ func (k *keyHash) line(fields ...string) {
 
 func (k *keyHash) sum() string { return hex.EncodeToString(k.h.Sum(nil)) }
 
-// resolveDir is where resolutions are cached.
-func (c *Client) resolveDir() string { return filepath.Join(c.cache.Dir(), "deb-resolve") }
+// resolveNamespace is the cache namespace resolutions are kept in.
+const resolveNamespace = "deb-resolve"
 
 // readCached decodes a cached file into v; false when it is absent or bad
 // (a bad file is a miss and is written again).
 func (c *Client) readCached(key string, v any) bool {
-	b, err := os.ReadFile(filepath.Join(c.resolveDir(), key+".json"))
+	b, ok, err := c.cache.Namespace(resolveNamespace).Get(key + ".json")
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			slog.Debug("deb: reading cached resolution", "key", key, "err", err)
-		}
+		slog.Debug("deb: reading cached resolution", "key", key, "err", err)
+	}
+	if !ok {
 		return false
 	}
 	if err := json.Unmarshal(b, v); err != nil {
@@ -71,44 +66,16 @@ func (c *Client) readCached(key string, v any) bool {
 	return true
 }
 
-// writeCached stores v under key atomically (temporary file in the cache,
-// then rename). A failure only costs the next build a parse, so it is
-// logged, not returned.
+// writeCached stores v under key atomically. A failure only costs the next
+// build a parse, so it is logged, not returned.
 func (c *Client) writeCached(key string, v any) {
-	if err := c.writeCachedErr(key, v); err != nil {
+	b, err := json.Marshal(v)
+	if err == nil {
+		err = c.cache.Namespace(resolveNamespace).Put(key+".json", b)
+	}
+	if err != nil {
 		slog.Debug("deb: caching resolution", "key", key, "err", err)
 	}
-}
-
-func (c *Client) writeCachedErr(key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	dir := c.resolveDir()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", dir, err)
-	}
-	f, err := c.cache.TempFile("resolve-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", f.Name(), err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", f.Name(), err)
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	dst := filepath.Join(dir, key+".json")
-	if err := os.Rename(f.Name(), dst); err != nil {
-		return fmt.Errorf("writing %s: %w", dst, err)
-	}
-	return nil
 }
 
 // indexSummary is what BaseRequest and EssentialRequest need of an index.

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -406,9 +405,7 @@ func (c *Client) readDetached(dists, relPath, sigPath string, keys openpgp.Entit
 	return rel, nil
 }
 
-func (c *Client) downloadPathOf(digest string) string {
-	return filepath.Join(c.cache.Dir(), "downloads", "sha256", strings.TrimPrefix(digest, "sha256:"))
-}
+func (c *Client) downloadPathOf(digest string) string { return c.cache.DownloadPath(digest) }
 
 func parseRelease(text []byte, dists, suite string) (*release, error) {
 	var p *paragraph
