@@ -82,7 +82,8 @@ func WithVersion(v string) Option { return set(func(o *options) { o.request.Vers
 // WithSourceURL sets the repository's URL for generated metadata (default: the git remote).
 func WithSourceURL(u string) Option { return set(func(o *options) { o.request.SourceURL = u }) }
 
-// WithWriteMetadata also writes generated metadata files into the repository.
+// WithWriteMetadata makes Plan write the plan's generated metadata files
+// (.domino/*.json, index.json) into the repository once it is planned.
 func WithWriteMetadata(on bool) Option {
 	return set(func(o *options) { o.request.WriteMetadata = on })
 }

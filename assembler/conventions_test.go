@@ -1,6 +1,8 @@
 package assembler
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -52,5 +54,40 @@ func TestDetectionOrder(t *testing.T) {
 	_, _, err = a.Detect(t.TempDir())
 	if !errors.Is(err, ErrNoConvention) || !strings.Contains(err.Error(), "looked for: assemble.toml, domino-pieces, devfile, binder, dockerfile)") {
 		t.Errorf("empty repository: %v", err)
+	}
+}
+
+// Planning writes nothing into the repository; WithWriteMetadata makes Plan
+// write the plan's generated files there once the convention has planned.
+func TestPlanWritesMetadataOnlyWhenAsked(t *testing.T) {
+	cache, err := layers.OpenCache(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, write := range []bool{false, true} {
+		repo := filepath.Join(t.TempDir(), "repo")
+		if err := os.CopyFS(repo, os.DirFS("../testdata/pieces/repo")); err != nil {
+			t.Fatal(err)
+		}
+		a, err := New(WithCache(cache), WithPieces(PiecesSettings{NoSchemas: true}), WithSourceURL("https://example.com/r"), WithWriteMetadata(write))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := a.Plan(context.Background(), repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Files) == 0 {
+			t.Fatal("the pieces plan has no generated files")
+		}
+		for _, f := range p.Files {
+			got, err := os.ReadFile(filepath.Join(repo, f.Path))
+			switch {
+			case write && (err != nil || !bytes.Equal(got, f.Content)):
+				t.Errorf("WithWriteMetadata: %s not written as planned (%v)", f.Path, err)
+			case !write && !errors.Is(err, os.ErrNotExist):
+				t.Errorf("planning wrote %s into the repository (%v)", f.Path, err)
+			}
+		}
 	}
 }

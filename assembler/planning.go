@@ -31,6 +31,13 @@ func (a *Assembler) Plan(ctx context.Context, dir string) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Conventions plan their generated files; the pipeline alone writes
+	// them, for `assemble plan` and `assemble build` alike.
+	if req.WriteMetadata {
+		if _, err := plan.WriteFiles(p.Root, p.Files); err != nil {
+			return nil, err
+		}
+	}
 	vars, err := o.tagVars(p)
 	if err != nil {
 		return nil, err

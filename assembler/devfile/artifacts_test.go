@@ -43,12 +43,22 @@ func TestWriteMetadata(t *testing.T) {
 	}
 	for _, viaLoad := range []bool{true, false} {
 		dir := copyRegistry(t)
+		// The pipeline writes the plan's files for --write-metadata.
+		var files []plan.File
 		if viaLoad {
-			_, _, err = devfile.Load(dir, devfile.WithWriteMetadata(true))
+			var p *plan.Plan
+			if p, _, err = devfile.Load(dir); err == nil {
+				files = p.Files
+			}
 		} else {
-			_, err = devfile.Index(dir, devfile.WithWriteMetadata(true))
+			var idx []byte
+			idx, err = devfile.Index(dir)
+			files = []plan.File{{Path: devfile.IndexFile, Content: idx}}
 		}
 		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := plan.WriteFiles(dir, files); err != nil {
 			t.Fatal(err)
 		}
 		got, err := os.ReadFile(filepath.Join(dir, "index.json"))

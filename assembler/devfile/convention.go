@@ -30,7 +30,7 @@ func (Convention) Detect(dir string) (bool, string) { return Detect(dir) }
 // Load implements plan.Convention: the stacks become the plan's artifacts.
 func (c Convention) Load(ctx context.Context, dir string, req plan.Request) (*plan.Plan, error) {
 	s := c.Settings
-	opts := []Option{WithContext(ctx), WithCheckIcons(s.CheckIcons), WithWriteMetadata(req.WriteMetadata)}
+	opts := []Option{WithContext(ctx), WithCheckIcons(s.CheckIcons)}
 	if req.Registry != "" {
 		opts = append(opts, WithRegistry(req.Registry))
 	}

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/assemble-build/assemble/assembler/plan"
-	"github.com/assemble-build/assemble/internal/atomicfile"
 )
 
 // Name is the convention's name in plans.
@@ -35,14 +34,13 @@ const RegistryDir = "/registry"
 type Option func(*options)
 
 type options struct {
-	ctx           context.Context
-	client        *http.Client
-	checkIcons    bool
-	writeMetadata bool
-	prefix        string
-	image         string
-	imageBase     string
-	outputDir     string
+	ctx        context.Context
+	client     *http.Client
+	checkIcons bool
+	prefix     string
+	image      string
+	imageBase  string
+	outputDir  string
 }
 
 func newOptions(opts []Option) *options {
@@ -66,10 +64,6 @@ func WithCheckIcons(on bool) Option { return func(o *options) { o.checkIcons = o
 
 // WithHTTPClient sets the client icon checks use (default: 30s timeout).
 func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.client = c } }
-
-// WithWriteMetadata writes index.json into the repository root, as the
-// registry build does in its output directory.
-func WithWriteMetadata(on bool) Option { return func(o *options) { o.writeMetadata = on } }
 
 // WithRegistry prefixes artifact names with a registry (and namespace):
 // "localhost:5000" gives localhost:5000/devfile-catalog/<stack>:<version>.
@@ -118,26 +112,20 @@ func Detect(dir string) (bool, string) {
 }
 
 // Index validates the registry at dir and returns its index.json, byte for
-// byte as the index generator writes it. With WithWriteMetadata it is also
-// written to dir/index.json. Validation problems come back together as a
-// *ValidationError.
+// byte as the index generator writes it; it writes nothing. Validation
+// problems come back together as a *ValidationError.
 func Index(dir string, opts ...Option) ([]byte, error) {
-	o := newOptions(opts)
-	_, idx, err := load(dir, o)
+	_, idx, err := load(dir, newOptions(opts))
 	if err != nil {
 		return nil, err
-	}
-	if o.writeMetadata {
-		if err := atomicfile.WriteFile(filepath.Join(dir, IndexFile), idx); err != nil {
-			return nil, err
-		}
 	}
 	return idx, nil
 }
 
 // Load plans a devfile registry: one artifact per stack version (named
 // [<registry>/]devfile-catalog/<stack>, tagged <version>), index.json as a
-// generated file, and with WithRegistryImage the bootstrap image. The
+// generated file (the pipeline writes it into the repository for
+// --write-metadata), and with WithRegistryImage the bootstrap image. The
 // artifacts are returned apart from the plan for the pipeline to fold in.
 func Load(dir string, opts ...Option) (*plan.Plan, []plan.Artifact, error) {
 	o := newOptions(opts)
@@ -170,11 +158,6 @@ func Load(dir string, opts ...Option) (*plan.Plan, []plan.Artifact, error) {
 			return nil, nil, err
 		}
 		p.Images = append(p.Images, img)
-	}
-	if o.writeMetadata {
-		if err := atomicfile.WriteFile(filepath.Join(root, IndexFile), idx); err != nil {
-			return nil, nil, err
-		}
 	}
 	return p, arts, nil
 }

@@ -201,7 +201,7 @@ func TestLoadPlansArtifacts(t *testing.T) {
 		t.Errorf("plan files %v", p.Files)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "index.json")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("index.json written into the repository without WithWriteMetadata (%v)", err)
+		t.Errorf("Load wrote index.json into the repository (%v)", err)
 	}
 
 	type layer struct{ title, mt, path string }

@@ -46,11 +46,6 @@ func (c Convention) Load(ctx context.Context, dir string, req plan.Request) (*pl
 		p.Outputs = map[string][]byte{}
 	}
 	p.Outputs[OutputImagesMap] = res.PiecesImagesMap()
-	if req.WriteMetadata {
-		if _, err := WriteMetadata(p); err != nil {
-			return nil, err
-		}
-	}
 	return p, nil
 }
 

@@ -1,9 +1,9 @@
 // Package pieces reads Domino pieces repositories
 // (github.com/Tauffer-Consulting/domino): it validates them with Domino's
 // rules, makes .domino/compiled_metadata.json and
-// .domino/dependencies_map.json as `domino piece organize` does (written
-// into the repository only by WriteMetadata), and plans one image per
-// dependency group, named as Domino names them.
+// .domino/dependencies_map.json as `domino piece organize` does (as the
+// plan's Files: the pipeline writes them into the repository when asked),
+// and plans one image per dependency group, named as Domino names them.
 //
 // Pieces are taken in the sorted (byte-wise) order of their folder names,
 // not in the file-system order Domino's Path.glob happens to return, so
@@ -26,7 +26,6 @@ import (
 	"strings"
 
 	"github.com/assemble-build/assemble/assembler/plan"
-	"github.com/assemble-build/assemble/internal/atomicfile"
 	"github.com/assemble-build/assemble/internal/pyjson"
 )
 
@@ -293,21 +292,6 @@ func (l *loader) compile(schemas map[string]schemaSet) []*Group {
 	return groups
 }
 
-// WriteMetadata writes a pieces plan's generated files (.domino/*.json)
-// into its repository, as `domino piece organize` does. Load never writes
-// them: the pipeline calls this after planning when the user asked
-// (--write-metadata). It returns the paths written, relative to the root.
-func WriteMetadata(p *plan.Plan) ([]string, error) {
-	var written []string
-	for _, f := range p.Files {
-		if err := atomicfile.WriteFile(filepath.Join(p.Root, filepath.FromSlash(f.Path)), f.Content); err != nil {
-			return written, err
-		}
-		written = append(written, f.Path)
-	}
-	return written, nil
-}
-
 func orNone(s string) string {
 	if s == "" {
 		return "none"
@@ -334,6 +318,10 @@ func derefGroups(gs []*Group) []Group {
 // ensureDominoDir creates an empty .domino/ when a group's Dockerfile will
 // be built and the repository has none, as Domino's
 // validate_repository_structure does: Domino's Dockerfiles COPY .domino.
+// It is the one write planning makes, and only with a builder (`assemble
+// build`, never `assemble plan`): the group images are built inside Load
+// to read the schemas, before the pipeline could write anything, and their
+// COPY .domino fails without the directory. It adds no file.
 func ensureDominoDir(root string, groups []*Group) error {
 	need := false
 	for _, g := range groups {

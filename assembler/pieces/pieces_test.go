@@ -240,12 +240,12 @@ func TestLoadOverrides(t *testing.T) {
 	if len(gen.Files) != 3 || gen.Files[2].Path != XComFile || string(gen.Files[2].Content) != "{}\n" {
 		t.Errorf("metadata layer over a foreign base: %+v", gen.Files)
 	}
-	// Load plans the files and writes nothing; WriteMetadata, which the
+	// Load plans the files and writes nothing; plan.WriteFiles, which the
 	// pipeline calls after planning for --write-metadata, writes them.
 	if _, err := os.Stat(filepath.Join(repo, ".domino")); err == nil {
 		t.Error("Load wrote .domino into the repository")
 	}
-	written, err := WriteMetadata(p)
+	written, err := plan.WriteFiles(p.Root, p.Files)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,9 @@ type Request struct {
 	Version string
 	// SourceURL is the repository's URL for metadata (default: the git remote).
 	SourceURL string
-	// WriteMetadata writes generated metadata files into the repository too.
+	// WriteMetadata means the pipeline will write the plan's Files into the
+	// repository once it is planned. Conventions never write them; one may
+	// refuse a plan whose files would be incomplete (Domino's null schemas).
 	WriteMetadata bool
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -254,7 +253,7 @@ func (f *buildFlags) writePlanOutputs(pr *progress, p *plan.Plan, dir string) er
 		pr.Step(line)
 	}
 	if f.metadataOut != "" {
-		if err := writePlanFiles(f.metadataOut, p.Files); err != nil {
+		if _, err := plan.WriteFiles(f.metadataOut, p.Files); err != nil {
 			return err
 		}
 	}
@@ -355,21 +354,4 @@ func localPath(spec string) string {
 		}
 	}
 	return ""
-}
-
-// writePlanFiles writes a plan's generated files under dir.
-func writePlanFiles(dir string, files []plan.File) error {
-	for _, pf := range files {
-		dst := filepath.Join(dir, filepath.FromSlash(pf.Path))
-		if rel, err := filepath.Rel(dir, dst); err != nil || strings.HasPrefix(rel, "..") {
-			return fmt.Errorf("generated file %q leaves %s", pf.Path, dir)
-		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		if err := atomicfile.WriteFile(dst, pf.Content); err != nil {
-			return err
-		}
-	}
-	return nil
 }
