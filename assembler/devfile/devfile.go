@@ -15,9 +15,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/remote"
 )
 
 // Name is the convention's name in plans.
@@ -49,10 +51,18 @@ func newOptions(opts []Option) *options {
 		opt(o)
 	}
 	if o.client == nil {
-		o.client = &http.Client{Timeout: 30 * time.Second}
+		o.client = iconClient()
 	}
 	return o
 }
+
+// iconClient is the icon checks' default client: internal/remote's (proxies,
+// retries honouring Retry-After), each check bounded to 30 seconds in all.
+var iconClient = sync.OnceValue(func() *http.Client {
+	c := remote.NewHTTPClient()
+	c.Timeout = 30 * time.Second
+	return c
+})
 
 // WithContext bounds the network checks (icons).
 func WithContext(ctx context.Context) Option { return func(o *options) { o.ctx = ctx } }
@@ -62,7 +72,8 @@ func WithContext(ctx context.Context) Option { return func(o *options) { o.ctx =
 // It needs the network, so it is off by default.
 func WithCheckIcons(on bool) Option { return func(o *options) { o.checkIcons = on } }
 
-// WithHTTPClient sets the client icon checks use (default: 30s timeout).
+// WithHTTPClient sets the client icon checks use (default: internal/remote's,
+// with a 30s timeout).
 func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.client = c } }
 
 // WithRegistry prefixes artifact names with a registry (and namespace):
