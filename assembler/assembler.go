@@ -6,8 +6,10 @@
 package assembler
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/oci/source"
 )
@@ -63,6 +66,7 @@ type options struct {
 	dockerfile  string
 	tagScheme   string
 	tagZone     *time.Location
+	logger      *slog.Logger
 
 	// request and the settings below go to the conventions.
 	request plan.Request
@@ -75,6 +79,9 @@ func makeOptions(opts []Option) (*options, error) {
 		if err := opt(o); err != nil {
 			return nil, err
 		}
+	}
+	if o.logger == nil {
+		o.logger = slog.Default()
 	}
 	if o.cache == nil {
 		dir := o.cacheDir
@@ -93,6 +100,16 @@ func makeOptions(opts []Option) (*options, error) {
 // set makes an Option that cannot fail.
 func set(f func(*options)) Option {
 	return func(o *options) error { f(o); return nil }
+}
+
+// WithLogger sets the logger of the pipeline and of the libraries it calls,
+// which read it from the contexts the pipeline hands them (default, or nil:
+// slog.Default()).
+func WithLogger(l *slog.Logger) Option { return set(func(o *options) { o.logger = l }) }
+
+// logTo returns ctx carrying the pipeline's logger, for the libraries below.
+func (o *options) logTo(ctx context.Context) context.Context {
+	return logctx.With(ctx, o.logger)
 }
 
 // WithCache sets an open layer cache.

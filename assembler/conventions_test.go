@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/layers"
 )
 
@@ -88,6 +90,28 @@ func TestPlanWritesMetadataOnlyWhenAsked(t *testing.T) {
 			case !write && !errors.Is(err, os.ErrNotExist):
 				t.Errorf("planning wrote %s into the repository (%v)", f.Path, err)
 			}
+		}
+	}
+}
+
+// The pipeline hands its logger (WithLogger, else slog.Default()) to the
+// libraries it calls through their contexts.
+func TestWithLogger(t *testing.T) {
+	cache, err := layers.OpenCache(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := slog.New(slog.DiscardHandler)
+	for _, c := range []struct {
+		opts []Option
+		want *slog.Logger
+	}{{nil, slog.Default()}, {[]Option{WithLogger(l)}, l}} {
+		a, err := New(append(c.opts, WithCache(cache))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := logctx.From(a.o.logTo(context.Background())); got != c.want {
+			t.Errorf("options %d: the context carries %v, want %v", len(c.opts), got, c.want)
 		}
 	}
 }

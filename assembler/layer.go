@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/layers/run"
 	"github.com/assemble-build/assemble/layers/wheel"
@@ -94,7 +94,7 @@ func (s *services) pythonLayer(ctx context.Context, l plan.Layer, at below) (spe
 		return specs{}, err
 	}
 	for _, r := range set {
-		slog.Debug("python requirement resolved", "name", r.Name, "version", r.Version, "file", r.Filename, "sha256", r.SHA256)
+		logctx.From(ctx).Debug("python requirement resolved", "name", r.Name, "version", r.Version, "file", r.Filename, "sha256", r.SHA256)
 	}
 	return specs{
 		specs: []layers.Spec{spec},

@@ -15,6 +15,7 @@ import (
 // Plan detects dir's convention and returns its plan with the overrides applied.
 func (a *Assembler) Plan(ctx context.Context, dir string) (*plan.Plan, error) {
 	o := a.o
+	ctx = o.logTo(ctx)
 	c, _, err := a.detect(dir)
 	if err != nil {
 		return nil, err

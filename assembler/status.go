@@ -13,6 +13,7 @@ import (
 // per image name. Only files layers can be known so: the others are
 // resolved against the image below them at build time.
 func (a *Assembler) Status(ctx context.Context, p *plan.Plan) (map[string][]bool, error) {
+	ctx = a.o.logTo(ctx)
 	s := &services{o: a.o, p: p}
 	out := map[string][]bool{}
 	for _, im := range p.Images {

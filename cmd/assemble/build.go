@@ -209,6 +209,7 @@ func (f *buildFlags) excludes() []string {
 func (f *buildFlags) options(g *globals, rem *remote.Registries, pr *progress) ([]assembler.Option, error) {
 	opts := []assembler.Option{
 		assembler.WithCacheDir(g.cacheDir),
+		assembler.WithLogger(g.logger),
 		assembler.WithReporter(pr),
 		assembler.WithOffline(f.offline),
 		assembler.WithSourceOptions(source.WithRemote(rem)),

@@ -90,7 +90,7 @@ func (f *planFlags) assembler(g *globals) (*assembler.Assembler, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []assembler.Option{assembler.WithCacheDir(g.cacheDir), assembler.WithCreated(created)}
+	opts := []assembler.Option{assembler.WithCacheDir(g.cacheDir), assembler.WithCreated(created), assembler.WithLogger(g.logger)}
 	if len(f.platforms) > 0 {
 		opts = append(opts, assembler.WithPlatforms(f.platforms...))
 	}

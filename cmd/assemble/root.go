@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/internal/remote"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/oci"
@@ -26,6 +27,9 @@ type globals struct {
 	insecure []string
 	jobs     int
 	storage  storageFlags
+	// logger is the run's logger, set before any command runs: the pipeline
+	// gets it as an option, libraries from the command's context.
+	logger *slog.Logger
 }
 
 // storageFlags choose podman's store for containers-storage: outputs.
@@ -48,10 +52,13 @@ archives, or pushes to registries. No Docker daemon, no root.`,
 			if g.verbose {
 				level = slog.LevelDebug
 			}
-			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+			g.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			// Still the default, for libraries that log without a context.
+			slog.SetDefault(g.logger)
+			cmd.SetContext(logctx.With(cmd.Context(), g.logger))
 			if g.verbose {
 				// Only at -v: ggcr's request dumps cost a copy of every uploaded body.
-				logs.Warn, logs.Progress, logs.Debug = remote.GGCRLoggers(slog.Default())
+				logs.Warn, logs.Progress, logs.Debug = remote.GGCRLoggers(g.logger)
 			}
 		},
 	}
