@@ -103,3 +103,34 @@ func TestSuiteOfBase(t *testing.T) {
 		t.Errorf("with an explicit mirror: %v", err)
 	}
 }
+
+// Env makes package layers with the plan's layer factories, minus the
+// factory's location prefix: the Dockerfile frontend adds the RUN's own.
+func TestEnvThroughTheLayerFactories(t *testing.T) {
+	ctx := context.Background()
+	cache, err := layers.OpenCache(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := makeOptions([]Option{WithCache(cache), WithOffline(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newServices(&plan.Plan{Root: t.TempDir()}, o)
+	platform := v1.Platform{OS: "linux", Architecture: "amd64"}
+	img, err := oci.Scratch(platform)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A scratch image is no Debian: the factory fails before any download.
+	l := plan.Layer{Kind: plan.KindDeb, Source: "Dockerfile:3", Deb: &plan.DebLayer{Packages: []plan.Package{{Name: "jq"}}}}
+	_, envErr := s.Env(ctx, l, img, platform)
+	_, planErr := s.layerSpecs(ctx, l, below{img: img, platform: platform})
+	if envErr == nil || planErr == nil || planErr.Error() != "Dockerfile:3: "+envErr.Error() {
+		t.Errorf("Env: %v; plan layer: %v; want the same error, located only in the plan's", envErr, planErr)
+	}
+	l = plan.Layer{Kind: plan.KindFiles, Source: "Dockerfile:4"}
+	if _, err := s.Env(ctx, l, img, platform); err == nil || err.Error() != "Dockerfile:4: files is not a package layer" {
+		t.Errorf("files layer: %v", err)
+	}
+}

@@ -78,7 +78,7 @@ func (s *services) filesLayer(_ context.Context, l plan.Layer, _ below) (specs, 
 func (s *services) debLayer(ctx context.Context, l plan.Layer, at below) (specs, error) {
 	ss, err := s.env.debLayers(ctx, l, at.img, at.platform)
 	if err != nil {
-		return specs{}, fmt.Errorf("%s: %w", l.Source, err)
+		return specs{}, &sourcedError{source: l.Source, err: err}
 	}
 	out := specs{specs: ss}
 	if len(ss) == 0 {
@@ -103,6 +103,17 @@ func (s *services) pythonLayer(ctx context.Context, l plan.Layer, at below) (spe
 			Glibc: target.Glibc, Arch: target.Arch, Resolved: set, Pins: wheel.FormatPins(set)},
 	}, nil
 }
+
+// sourcedError is an error prefixed with the plan layer it comes from
+// ("apt.txt: ..."). The Dockerfile frontend says where a layer comes from
+// itself, so Env takes the prefix off again.
+type sourcedError struct {
+	source string
+	err    error
+}
+
+func (e *sourcedError) Error() string { return e.source + ": " + e.err.Error() }
+func (e *sourcedError) Unwrap() error { return e.err }
 
 // runLayer runs a command in the sandbox over the image below.
 func (s *services) runLayer(_ context.Context, l plan.Layer, at below) (specs, error) {

@@ -99,19 +99,23 @@ func (s *services) Layer(ctx context.Context, spec layers.Spec) (v1.Layer, error
 	return s.o.cache.Layer(res.Descriptor), nil
 }
 
-// Env returns the specs of a deb or python plan layer on img.
+// Env returns the specs of a deb or python plan layer on img, made by the
+// layer factories that make a plan's layers. The frontend wraps errors with
+// the RUN's own location ("Dockerfile:3: RUN, translated to a deb layer:
+// ..."), which is also the layer's Source, so a factory's prefix is dropped
+// rather than said twice.
 func (s *services) Env(ctx context.Context, l plan.Layer, img v1.Image, platform v1.Platform) ([]layers.Spec, error) {
-	switch l.Kind {
-	case plan.KindDeb:
-		return s.env.debLayers(ctx, l, img, platform)
-	case plan.KindPython:
-		spec, _, _, err := s.env.pythonLayer(ctx, l, img, platform)
-		if err != nil {
-			return nil, err
-		}
-		return []layers.Spec{spec}, nil
+	if l.Kind != plan.KindDeb && l.Kind != plan.KindPython {
+		return nil, fmt.Errorf("%s: %s is not a package layer", l.Source, l.Kind)
 	}
-	return nil, fmt.Errorf("%s: %s is not a package layer", l.Source, l.Kind)
+	made, err := s.layerSpecs(ctx, l, below{img: img, platform: platform})
+	if se, ok := err.(*sourcedError); ok {
+		err = se.err
+	}
+	if err != nil {
+		return nil, err
+	}
+	return made.specs, nil
 }
 
 // Build implements plan.Builder: one image of a plan, for one platform.
