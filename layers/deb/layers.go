@@ -370,6 +370,28 @@ func (s *LayerSpec) Close() error {
 	return errors.Join(errs...)
 }
 
+// tmpDir is where unpacking stages files: the cache's tmp, or the client's
+// own staging directory (tests over a cache other processes share, which
+// check for this client's leftovers only).
+func (c *Client) tmpDir() string {
+	if c.stageDir != "" {
+		return c.stageDir
+	}
+	return filepath.Join(c.cache.Dir(), "tmp")
+}
+
+// mkStage makes a staging directory in tmpDir.
+func (c *Client) mkStage(pattern string) (string, error) {
+	if c.stageDir == "" {
+		return c.cache.MkdirTemp(pattern)
+	}
+	d, err := os.MkdirTemp(c.stageDir, pattern)
+	if err != nil {
+		return "", fmt.Errorf("creating staging folder in %s: %w", c.stageDir, err)
+	}
+	return d, nil
+}
+
 // debPath returns the local path of a package's verified .deb, fetching it
 // into the cache when needed.
 func (c *Client) debPath(ctx context.Context, p *Package) (string, error) {
@@ -480,7 +502,7 @@ func (s *LayerSpec) Entries(ctx context.Context) ([]layers.Entry, error) {
 		return nil, err
 	}
 
-	stage, err := c.cache.MkdirTemp("deb-layer-*")
+	stage, err := c.mkStage("deb-layer-*")
 	if err != nil {
 		return nil, fmt.Errorf("creating staging directory: %w", err)
 	}

@@ -69,25 +69,35 @@ func testClient(t *testing.T, opts ...Option) (*Client, *layers.Cache) {
 }
 
 // assertNothingLeft checks that no staging directory or temporary file of
-// this package survived in the cache's tmp. In the shared test cache, other
-// packages' tests may be downloading at the same time, so only this
-// package's staging directories are looked for there.
-func assertNothingLeft(t *testing.T, cache *layers.Cache) {
+// c survived where it stages files. A private cache's whole tmp is checked.
+// The shared test cache's tmp is not: other test processes (other packages
+// of `go test ./...`, other runs) stage and download there at the same time,
+// so a client over it must stage in a directory of its own (ownStaging),
+// and that directory is checked whole.
+func assertNothingLeft(t *testing.T, c *Client) {
 	t.Helper()
-	ents, err := os.ReadDir(filepath.Join(cache.Dir(), "tmp"))
+	if c.cache.Dir() == testCacheDir(t) && c.stageDir == "" {
+		t.Fatal("assertNothingLeft over the shared cache: give the client its own staging directory (ownStaging)")
+	}
+	ents, err := os.ReadDir(c.tmpDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	shared := cache.Dir() == testCacheDir(t)
 	var names []string
 	for _, e := range ents {
-		if !shared || strings.HasPrefix(e.Name(), "deb-") {
-			names = append(names, e.Name())
-		}
+		names = append(names, e.Name())
 	}
 	if len(names) > 0 {
-		t.Errorf("left behind in the cache's tmp: %v", names)
+		t.Errorf("left behind in %s: %v", c.tmpDir(), names)
 	}
+}
+
+// ownStaging makes c stage files in a directory of its own, for
+// assertNothingLeft over the shared cache.
+func ownStaging(t *testing.T, c *Client) *Client {
+	t.Helper()
+	c.stageDir = t.TempDir()
+	return c
 }
 
 func names(pkgs []*Package) map[string]string {
@@ -233,7 +243,7 @@ func TestResolveErrors(t *testing.T) {
 
 func TestUnpackLocalArchive(t *testing.T) {
 	a := newTestArchive(t, "testing", "amd64", testUniverse())
-	c, cache := testClient(t)
+	c, _ := testClient(t)
 	ctx := context.Background()
 	ix, err := c.Index(ctx, a.source("testing", "amd64"))
 	if err != nil {
@@ -258,7 +268,7 @@ func TestUnpackLocalArchive(t *testing.T) {
 	}
 	dir := t.TempDir()
 	extractSpecs(t, specs, dir)
-	assertNothingLeft(t, cache)
+	assertNothingLeft(t, c)
 
 	check := func(p, want string) {
 		t.Helper()
@@ -418,7 +428,7 @@ func TestLocalDirNoNetwork(t *testing.T) {
 	// An arm64 package in the same directory is ignored for amd64.
 	writeFile(t, filepath.Join(dir, "other_1_arm64.deb"), buildDeb(t, testDeb{name: "other", version: "1", arch: "arm64"}))
 
-	c, cache := testClient(t, WithHTTPClient(&http.Client{Transport: noNetwork{t}}))
+	c, _ := testClient(t, WithHTTPClient(&http.Client{Transport: noNetwork{t}}))
 	ctx := context.Background()
 	ix, err := c.Index(ctx, Source{LocalDir: dir, Mirror: "http://192.0.2.1/unreachable", Arch: "amd64"})
 	if err != nil {
@@ -443,7 +453,7 @@ func TestLocalDirNoNetwork(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(root, "usr/bin/app")); err != nil || string(b) != "app" {
 		t.Errorf("usr/bin/app: %q %v", b, err)
 	}
-	assertNothingLeft(t, cache)
+	assertNothingLeft(t, c)
 }
 
 func TestOfflineLocalArchive(t *testing.T) {
@@ -584,7 +594,7 @@ func TestBuildThroughCache(t *testing.T) {
 		}
 		digests = append(digests, r.Digest.String())
 	}
-	assertNothingLeft(t, cache)
+	assertNothingLeft(t, c)
 	// A new client (a second process) gets the same keys: all hits.
 	c2 := New(cache)
 	ix2, err := c2.Index(ctx, a.source("testing", "amd64"))

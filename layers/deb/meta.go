@@ -147,7 +147,7 @@ func (c *Client) loadMeta(ctx context.Context, p *Package) (*debMeta, error) {
 	if err != nil {
 		return nil, err
 	}
-	stage, err := c.cache.MkdirTemp("deb-meta-*")
+	stage, err := c.mkStage("deb-meta-*")
 	if err != nil {
 		return nil, fmt.Errorf("creating staging directory: %w", err)
 	}

@@ -84,7 +84,7 @@ func TestDebianPython3(t *testing.T) {
 	needRoot(t)
 	needTool(t, "chroot")
 	cache := sharedCache(t)
-	c := New(cache)
+	c := ownStaging(t, New(cache))
 	ctx := context.Background()
 	ix := mirrorIndex(t, c, "amd64")
 
@@ -105,7 +105,7 @@ func TestDebianPython3(t *testing.T) {
 	}
 	root := t.TempDir()
 	extractSpecs(t, specs, root)
-	assertNothingLeft(t, cache)
+	assertNothingLeft(t, c)
 
 	// Every package is in dpkg's database with its version.
 	got := dpkgList(t, root)
@@ -177,7 +177,7 @@ func TestDebianPython3(t *testing.T) {
 	if len(got) != len(pkgs)+len(jqPkgs) || got["jq"] == "" || got["python3"] == "" {
 		t.Errorf("after jq: dpkg-query lists %d packages, want %d", len(got), len(pkgs)+len(jqPkgs))
 	}
-	assertNothingLeft(t, cache)
+	assertNothingLeft(t, c)
 }
 
 // treeListing describes every path of an unpacked root, for comparisons.
@@ -439,7 +439,7 @@ func compareWithMmdebstrap(t *testing.T, cache *layers.Cache, root string, inclu
 func TestDebianPython3ARM64(t *testing.T) {
 	fileTool := needTool(t, "file")
 	cache := sharedCache(t)
-	c := New(cache)
+	c := ownStaging(t, New(cache))
 	ctx := context.Background()
 	ix := mirrorIndex(t, c, "arm64")
 	pkgs := resolveNames(t, ix, nil, []Request{{Name: "python3", Where: "test"}})
@@ -470,7 +470,7 @@ func TestDebianPython3ARM64(t *testing.T) {
 	if got := dpkgList(t, root); got["libc6"] == "" || len(got) != len(pkgs) {
 		t.Errorf("dpkg-query lists %d packages, want %d", len(got), len(pkgs))
 	}
-	assertNothingLeft(t, cache)
+	assertNothingLeft(t, c)
 }
 
 // TestDebianBaseRequest checks the minimal root's package set.

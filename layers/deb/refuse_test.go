@@ -46,7 +46,7 @@ func TestRefuseForgedInRelease(t *testing.T) {
 	if _, ok := cache.Ref(a.url + "/dists/testing/InRelease"); ok {
 		t.Error("a ref to the forged InRelease was recorded")
 	}
-	assertNothingLeft(t, cache)
+	assertNothingLeft(t, c)
 
 	// Signed by a key that is not in the keyring.
 	other := newTestKey(t)
@@ -97,11 +97,11 @@ func TestReleaseAndDetachedSignature(t *testing.T) {
 	}
 	// A Release changed after signing is refused.
 	writeFile(t, filepath.Join(a.root, "dists/testing/Release"), append(rel, "X-Extra: 1\n"...))
-	c2, cache2 := testClient(t)
+	c2, _ := testClient(t)
 	if _, err := c2.Index(context.Background(), a.source("testing", "amd64")); err == nil || !strings.Contains(err.Error(), "signature check") {
 		t.Errorf("tampered Release: %v", err)
 	}
-	assertNothingLeft(t, cache2)
+	assertNothingLeft(t, c2)
 }
 
 func TestRefuseTamperedPackagesIndex(t *testing.T) {
@@ -118,7 +118,7 @@ func TestRefuseTamperedPackagesIndex(t *testing.T) {
 	if downloadsHas(cache, b) {
 		t.Error("the tampered index was kept")
 	}
-	assertNothingLeft(t, cache)
+	assertNothingLeft(t, c)
 }
 
 func TestRefuseBadDeb(t *testing.T) {
@@ -157,11 +157,11 @@ func TestRefuseBadDeb(t *testing.T) {
 	if _, err := specs[0].Entries(ctx); err == nil || !errors.Is(err, layers.ErrDigestMismatch) {
 		t.Errorf("entries over a bad .deb: %v", err)
 	}
-	assertNothingLeft(t, cache)
+	assertNothingLeft(t, c)
 }
 
 // localDebs writes debs into a directory and returns a client and index for it.
-func localIndex(t *testing.T, debs ...testDeb) (*Client, *layers.Cache, *Index, string) {
+func localIndex(t *testing.T, debs ...testDeb) (*Client, *Index, string) {
 	t.Helper()
 	dir := t.TempDir()
 	for _, d := range debs {
@@ -170,12 +170,12 @@ func localIndex(t *testing.T, debs ...testDeb) (*Client, *layers.Cache, *Index, 
 		}
 		writeFile(t, filepath.Join(dir, d.filename()), buildDeb(t, d))
 	}
-	c, cache := testClient(t)
+	c, _ := testClient(t)
 	ix, err := c.Index(context.Background(), Source{LocalDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, cache, ix, dir
+	return c, ix, dir
 }
 
 // unpackErr resolves name and writes its layer, returning the error.
@@ -199,7 +199,7 @@ func unpackErr(t *testing.T, c *Client, ix *Index, name string) error {
 }
 
 func TestRefuseTruncatedLocalDeb(t *testing.T) {
-	c, cache, _, dir := localIndex(t, testDeb{name: "big", version: "1", files: []testFile{{path: "./usr/share/big", body: strings.Repeat("0123456789", 20000)}}, compression: "gz"})
+	c, _, dir := localIndex(t, testDeb{name: "big", version: "1", files: []testFile{{path: "./usr/share/big", body: strings.Repeat("0123456789", 20000)}}, compression: "gz"})
 	p := filepath.Join(dir, "big_1_amd64.deb")
 	b, _ := os.ReadFile(p)
 	// Cut inside data.tar: the control part is still readable, so the
@@ -215,7 +215,7 @@ func TestRefuseTruncatedLocalDeb(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "truncated") || !strings.Contains(err.Error(), "big") {
 		t.Fatalf("truncated .deb: %v", err)
 	}
-	assertNothingLeft(t, cache)
+	assertNothingLeft(t, c)
 }
 
 func TestRefuseUnsafeDataPaths(t *testing.T) {
@@ -232,18 +232,18 @@ func TestRefuseUnsafeDataPaths(t *testing.T) {
 		{"device", []testFile{{path: "./dev/evil", typ: tar.TypeChar}}, "character device"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, cache, ix, _ := localIndex(t, testDeb{name: "evil", version: "1", files: append([]testFile{{path: "./usr/share/doc/evil/ok", body: "fine"}}, tc.files...)})
+			c, ix, _ := localIndex(t, testDeb{name: "evil", version: "1", files: append([]testFile{{path: "./usr/share/doc/evil/ok", body: "fine"}}, tc.files...)})
 			err := unpackErr(t, c, ix, "evil")
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "evil") {
 				t.Fatalf("got %v, want an error with %q", err, tc.want)
 			}
-			assertNothingLeft(t, cache)
+			assertNothingLeft(t, c)
 		})
 	}
 }
 
 func TestRefuseConflictingPaths(t *testing.T) {
-	c, cache, ix, _ := localIndex(t,
+	c, ix, _ := localIndex(t,
 		testDeb{name: "one", version: "1", files: []testFile{{path: "./usr/share/thing/", typ: tar.TypeDir}}},
 		testDeb{name: "two", version: "1", fields: "Depends: one\n", files: []testFile{{path: "./usr/share/thing", body: "file"}}},
 	)
@@ -251,5 +251,5 @@ func TestRefuseConflictingPaths(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "/usr/share/thing is a dir in one but a file in two") {
 		t.Fatalf("dir/file clash: %v", err)
 	}
-	assertNothingLeft(t, cache)
+	assertNothingLeft(t, c)
 }

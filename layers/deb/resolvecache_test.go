@@ -182,7 +182,7 @@ func TestResolveCache(t *testing.T) {
 			t.Errorf("%s again: %v (parsed: %v, want a hit)", tc.name, err, loaded(ix4))
 		}
 	}
-	assertNothingLeft(t, cache)
+	assertNothingLeft(t, c)
 }
 
 // TestResolveCacheArchiveChange: a new Release (the archive changed) is a

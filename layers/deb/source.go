@@ -121,6 +121,9 @@ type Client struct {
 
 	metaMu sync.Mutex
 	meta   map[string]*debMeta // by .deb sha256, within this process
+
+	// stageDir, when set, replaces the cache's tmp for staging (tmpDir).
+	stageDir string
 }
 
 // Option configures a Client.

@@ -57,7 +57,7 @@ func unpackUniverse() []testDeb {
 
 // layerTar writes the layers the client builds for name and returns their
 // tar streams' digests.
-func layerTar(t *testing.T, c *Client, cache *layers.Cache, dir, name string) []string {
+func layerTar(t *testing.T, c *Client, dir, name string) []string {
 	t.Helper()
 	ctx := context.Background()
 	ix, err := c.Index(ctx, Source{LocalDir: dir})
@@ -87,7 +87,7 @@ func layerTar(t *testing.T, c *Client, cache *layers.Cache, dir, name string) []
 		}
 		out = append(out, fmt.Sprintf("%x", h.Sum(nil)))
 	}
-	assertNothingLeft(t, cache)
+	assertNothingLeft(t, c)
 	return out
 }
 
@@ -112,8 +112,8 @@ func TestUnpackMemoryAndWorkers(t *testing.T) {
 		{"default", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, cache := testClient(t, tc.opts...)
-			got := layerTar(t, c, cache, dir, "top")
+			c, _ := testClient(t, tc.opts...)
+			got := layerTar(t, c, dir, "top")
 			if len(got) != 2 {
 				t.Fatalf("%d layers, want 2", len(got))
 			}
@@ -124,7 +124,7 @@ func TestUnpackMemoryAndWorkers(t *testing.T) {
 			}
 
 			// The contents, through the lead's tar writer and GNU tar.
-			c, cache = testClient(t, tc.opts...)
+			c, _ = testClient(t, tc.opts...)
 			ix, err := c.Index(context.Background(), Source{LocalDir: dir})
 			if err != nil {
 				t.Fatal(err)
@@ -139,7 +139,7 @@ func TestUnpackMemoryAndWorkers(t *testing.T) {
 			}
 			root := t.TempDir()
 			extractViaTar(t, specs, root)
-			assertNothingLeft(t, cache)
+			assertNothingLeft(t, c)
 			big := func(seed string) string { return strings.Repeat(seed+" 0123456789abcdef\n", 8000) }
 			for p, want := range map[string]string{
 				"usr/lib/big.so":             big("a"),
@@ -186,7 +186,7 @@ func TestUnpackMemoryAndWorkers(t *testing.T) {
 // goroutines unpacking them are scheduled (the larger, later package is
 // started first).
 func TestUnpackErrorOrder(t *testing.T) {
-	c, cache, ix, _ := localIndex(t,
+	c, ix, _ := localIndex(t,
 		testDeb{name: "bad-a", version: "1", files: []testFile{{path: "./dev/evil", typ: tar.TypeChar}}},
 		testDeb{name: "bad-b", version: "1", fields: "Depends: bad-a\n", files: []testFile{
 			{path: "./usr/share/big", body: strings.Repeat("0123456789", 50000)},
@@ -199,6 +199,6 @@ func TestUnpackErrorOrder(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "bad-a") || !strings.Contains(err.Error(), "character device") {
 			t.Fatalf("got %v, want bad-a's character device", err)
 		}
-		assertNothingLeft(t, cache)
+		assertNothingLeft(t, c)
 	}
 }
