@@ -9,8 +9,8 @@ import (
 	"time"
 	_ "time/tzdata" // named zones without depending on the host's zoneinfo
 
+	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/oci"
-	"github.com/assemble-build/assemble/oci/ocitest"
 )
 
 func mustZone(t *testing.T, name string) *time.Location {
@@ -183,7 +183,7 @@ func gitRun(t *testing.T, dir string, env []string, args ...string) string {
 }
 
 func TestGitVars(t *testing.T) {
-	ocitest.RequireTool(t, "git")
+	testtool.RequireTool(t, "git")
 	dir := t.TempDir()
 	env := []string{
 		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",

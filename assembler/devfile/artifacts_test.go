@@ -14,6 +14,7 @@ import (
 
 	"github.com/assemble-build/assemble/assembler/devfile"
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/oci"
 	"github.com/assemble-build/assemble/oci/ocitest"
@@ -240,58 +241,12 @@ func TestCheckIcons(t *testing.T) {
 	}
 }
 
-// orasPath finds oras v1.2.3 on PATH or in $(go env GOPATH)/bin. When it
-// is missing it skips, except with CI=true, where it installs it from the
-// Go module proxy (a throwaway module outside this repository that
-// requires oras.land/oras v1.2.3, built with go install).
-func orasPath(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("oras"); err == nil {
-		return p
-	}
-	out, err := exec.Command("go", "env", "GOPATH").Output()
-	if err != nil {
-		t.Fatalf("go env GOPATH: %v", err)
-	}
-	bin := filepath.Join(strings.SplitN(strings.TrimSpace(string(out)), string(filepath.ListSeparator), 2)[0], "bin")
-	p := filepath.Join(bin, "oras")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "true" {
-		t.Skipf("oras not found on PATH or in %s; install it with a module that requires oras.land/oras v1.2.3 and `go install oras.land/oras/cmd/oras`, or run with CI=true", bin)
-	}
-	mod := t.TempDir()
-	files := map[string]string{
-		"go.mod":   "module orasinstall\n\ngo 1.24.2\n\nrequire oras.land/oras v1.2.3\n",
-		"tools.go": "//go:build tools\n\npackage tools\n\nimport _ \"oras.land/oras/cmd/oras\"\n",
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(mod, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// `go install oras.land/oras/cmd/oras@v1.2.3` also asks the proxy for
-	// the module's version list, which some proxies refuse; installing from
-	// a module that requires the version does not.
-	cmd := exec.Command("go", "install", "oras.land/oras/cmd/oras")
-	cmd.Dir = mod
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod -buildvcs=false", "GOWORK=off", "GOBIN="+bin, "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("installing oras v1.2.3: %v\n%s", err, b)
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("oras was installed but is not at %s: %v", p, err)
-	}
-	return p
-}
-
 // TestPushAndOrasPull pushes every stack version through the registry sink
 // to a real docker-registry and pulls it back with oras, which writes each
 // layer to the file its title names: every file must come back as it is
 // in the repository, and archive.tar must unpack to the packed files.
 func TestPushAndOrasPull(t *testing.T) {
-	oras := orasPath(t)
+	oras := testtool.RequireTool(t, "oras")
 	reg := ocitest.StartRegistry(t)
 	dir := copyRegistry(t)
 	_, arts, err := devfile.Load(dir, devfile.WithRegistry(reg.Host))

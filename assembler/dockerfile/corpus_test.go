@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 // corpusDir holds one directory per case: a Dockerfile, its context and
@@ -94,7 +95,7 @@ func TestCorpus(t *testing.T) {
 				t.Fatalf("expect.json: %v", err)
 			}
 			if exp.Root {
-				needRoot(t)
+				testtool.RequireRoot(t)
 			}
 			if exp.Busybox && busybox == "" {
 				busybox = busyboxLayout(t)
@@ -288,13 +289,8 @@ func normalizeJSON(v any) any {
 // compareBuildah builds the same case with buildah (no daemon) and compares
 // the file trees (content, type, mode, owner) and the config.
 func compareBuildah(t *testing.T, ctx string, exp expectation, args map[string]string, img v1.Image) {
-	buildah := needTool(t, "buildah")
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the buildah comparison needs root in CI")
-		}
-		t.Skip("the buildah comparison runs as root")
-	}
+	buildah := testtool.RequireTool(t, "buildah")
+	testtool.RequireRoot(t) // the buildah comparison runs as root
 	root := shortDir(t)
 	base := []string{"--storage-driver", "vfs", "--root", filepath.Join(root, "root"), "--runroot", filepath.Join(root, "run")}
 	format := "oci"

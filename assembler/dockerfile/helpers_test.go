@@ -25,6 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/oci"
 	ocisource "github.com/assemble-build/assemble/oci/source"
@@ -280,35 +281,12 @@ func keys(m map[string]file) []string {
 	return out
 }
 
-// needTool skips when a tool is missing, except with CI=true.
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required (CI=true): %v", name, err)
-		}
-		t.Skipf("%s is not installed", name)
-	}
-	return p
-}
-
-func needRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the sandbox tests need root in CI")
-		}
-		t.Skip("needs root")
-	}
-}
-
 // busyboxLayout writes an OCI layout holding a busybox image (Debian's
 // static busybox and its applet links, /etc/passwd with a user "app"
 // 1000:1000) under tag "busybox" and returns "oci:DIR:busybox".
 func busyboxLayout(t testing.TB) string {
 	t.Helper()
-	needTool(t, "busybox")
+	testtool.RequireTool(t, "busybox")
 	bb, err := os.ReadFile("/bin/busybox")
 	if err != nil {
 		t.Fatal(err)
@@ -410,8 +388,8 @@ func configOfUser(u string) *v1.ConfigFile { return &v1.ConfigFile{Config: v1.Co
 // podmanRun runs an image of an OCI layout with podman (no daemon).
 func podmanRun(t testing.TB, layoutDir, tag string, args ...string) string {
 	t.Helper()
-	podman := needTool(t, "podman")
-	needTool(t, "runc")
+	podman := testtool.RequireTool(t, "podman")
+	testtool.RequireTool(t, "runc")
 	root := shortDir(t)
 	full := append([]string{"--storage-driver", "vfs", "--root", filepath.Join(root, "root"), "--runroot", filepath.Join(root, "run"),
 		"--cgroup-manager", "cgroupfs", "--runtime", "runc", "run", "--rm", "--network", "none",

@@ -11,13 +11,14 @@ import (
 	"testing"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/layers/run"
 )
 
 // RUN executes in the sandbox with the stage's env, args, user and
 // working directory; a deletion is a whiteout; a no-op RUN is history only.
 func TestRunExecutes(t *testing.T) {
-	needRoot(t)
+	testtool.RequireRoot(t)
 	base := busyboxLayout(t)
 	dir := repo(t, map[string]string{"Dockerfile": `FROM base
 ARG GREETING=hi
@@ -108,7 +109,7 @@ RUN ["/bin/sh", "-c", "echo exec > /exec.txt"]
 	// The deletion is a whiteout that umoci and podman honour.
 	layoutDir := filepath.Join(shortDir(t), "layout")
 	writeLayout(t, layoutDir, img, "run")
-	umoci := needTool(t, "umoci")
+	umoci := testtool.RequireTool(t, "umoci")
 	bundle := filepath.Join(shortDir(t), "bundle")
 	if out, err := exec.Command(umoci, "unpack", "--image", layoutDir+":run", bundle).CombinedOutput(); err != nil {
 		t.Fatalf("umoci unpack: %v\n%s", err, out)
@@ -128,7 +129,7 @@ RUN ["/bin/sh", "-c", "echo exec > /exec.txt"]
 // A failing RUN names the line, the exit status and the output's tail; a
 // RUN under --no-run is refused naming the line.
 func TestRunErrors(t *testing.T) {
-	needRoot(t)
+	testtool.RequireRoot(t)
 	base := busyboxLayout(t)
 	dir := repo(t, map[string]string{"Dockerfile": "FROM base\nENV X=1\nRUN echo line one && echo the reason >&2 && exit 3\n"})
 	err := buildErr(t, newServices(t), dir, WithBuildContexts(map[string]string{"base": base}))

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 type tarEntry struct {
@@ -129,9 +130,7 @@ func TestReleaseArchive(t *testing.T) {
 // In a git work tree the archive holds what git would commit: ignored files
 // stay out; the archive file itself is never archived.
 func TestReleaseArchiveGitWorkTree(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("no git")
-	}
+	testtool.RequireTool(t, "git")
 	repo := copyRepo(t, sampleRepo)
 	writeFile(t, filepath.Join(repo, ".gitignore"), "*.log\n")
 	writeFile(t, filepath.Join(repo, "debug.log"), "noise\n")

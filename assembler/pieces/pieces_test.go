@@ -12,6 +12,7 @@ import (
 
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/internal/pyjson"
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/pieces/expected")
@@ -27,12 +28,7 @@ const (
 func hostPython(t *testing.T) string {
 	t.Helper()
 	const py = "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import pydantic").Run(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s has no pydantic (apt-get install python3-pydantic): %v", py, err)
-		}
-		t.Skipf("%s has no pydantic (apt-get install python3-pydantic)", py)
-	}
+	testtool.RequireRun(t, "python3-pydantic", py, "-c", "import pydantic")
 	return py
 }
 
@@ -215,12 +211,11 @@ func TestExpectedFilesRoundTripThroughPython(t *testing.T) {
 // into the repository after planning; source_url from the git remote.
 func TestLoadOverrides(t *testing.T) {
 	py := hostPython(t)
+	testtool.RequireTool(t, "git") // source_url comes from the git remote
 	repo := copyRepo(t, sampleRepo)
-	if _, err := exec.LookPath("git"); err == nil {
-		for _, args := range [][]string{{"init", "-q"}, {"remote", "add", "origin", "https://user:secret@github.com/assemble-build/sample_domino_pieces.git"}} {
-			if out, err := exec.Command("git", append([]string{"-C", repo}, args...)...).CombinedOutput(); err != nil {
-				t.Fatalf("git %v: %v\n%s", args, err, out)
-			}
+	for _, args := range [][]string{{"init", "-q"}, {"remote", "add", "origin", "https://user:secret@github.com/assemble-build/sample_domino_pieces.git"}} {
+		if out, err := exec.Command("git", append([]string{"-C", repo}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
 	}
 	p, res, err := Load(context.Background(), repo, Input{Request: plan.Request{Registry: "registry.example:5000/team/", Version: "development", Base: "oci:/layouts/base:domino-base:latest", WriteMetadata: true}, Settings: Settings{MetadataPython: py}})
@@ -261,10 +256,8 @@ func TestLoadOverrides(t *testing.T) {
 	if strings.Join(written, ",") != CompiledMetadataFile+","+DependenciesMapFile {
 		t.Errorf("written: %v", written)
 	}
-	if _, err := exec.LookPath("git"); err == nil {
-		if res.SourceURL != sampleSource || !bytes.Contains(res.CompiledMetadata, []byte(sampleSource+"/tree/main/pieces/ToolPiece")) || bytes.Contains(res.CompiledMetadata, []byte("user:secret")) {
-			t.Errorf("source URL from the git remote: %q", res.SourceURL)
-		}
+	if res.SourceURL != sampleSource || !bytes.Contains(res.CompiledMetadata, []byte(sampleSource+"/tree/main/pieces/ToolPiece")) || bytes.Contains(res.CompiledMetadata, []byte("user:secret")) {
+		t.Errorf("source URL from the git remote: %q", res.SourceURL)
 	}
 	// An invalid version tag is refused.
 	if _, _, err := Load(context.Background(), repo, Input{Request: plan.Request{Version: "no/slash"}, Settings: Settings{NoSchemas: true}}); err == nil || !strings.Contains(err.Error(), "--version-tag") {

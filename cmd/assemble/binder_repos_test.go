@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 // The Binder (repo2docker) sample repositories of testdata/binder: each is
@@ -63,8 +65,8 @@ type binderPodman struct{ podman, root string }
 
 func newBinderPodman(t testing.TB) *binderPodman {
 	t.Helper()
-	p := &binderPodman{podman: needTool(t, "podman"), root: shortTempDir(t)}
-	needTool(t, "runc")
+	p := &binderPodman{podman: testtool.RequireTool(t, "podman"), root: shortTempDir(t)}
+	testtool.RequireTool(t, "runc")
 	return p
 }
 
@@ -136,7 +138,7 @@ func TestBinderImages(t *testing.T) {
 // port, entrypoint; without Jupyter the command is a shell.
 func TestBinderImageConfig(t *testing.T) {
 	img, _ := buildBinder(t, filepath.Join(binderTestdata, "bare"))
-	skopeo := needTool(t, "skopeo")
+	skopeo := testtool.RequireTool(t, "skopeo")
 	out, err := exec.Command(skopeo, "inspect", "--config", img).CombinedOutput()
 	if err != nil {
 		t.Fatalf("skopeo inspect: %v\n%s", err, out)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/oci/ocitest"
 )
 
@@ -33,17 +34,7 @@ func TestDevfileRegistryPush(t *testing.T) {
 		t.Errorf("%d manifests pushed, want one per stack version", n)
 	}
 	// oras, the devfile clients' tool, pulls a stack back.
-	oras, err := exec.LookPath("oras")
-	if err != nil {
-		if gp, gerr := exec.Command("go", "env", "GOPATH").Output(); gerr == nil {
-			if p := filepath.Join(strings.TrimSpace(string(gp)), "bin", "oras"); fileExists(p) {
-				oras = p
-			}
-		}
-	}
-	if oras == "" {
-		t.Skip("oras is not installed (the devfile package's tests install it in CI)")
-	}
+	oras := testtool.RequireTool(t, "oras")
 	var ref string
 	for _, line := range strings.Split(r.stdout, "\n") {
 		if i := strings.Index(line, reg.Host+"/devfile-catalog/"); i >= 0 && strings.Contains(line, `"ref"`) {
@@ -60,9 +51,4 @@ func TestDevfileRegistryPush(t *testing.T) {
 		entries, _ := os.ReadDir(out)
 		t.Errorf("oras pull of %s gave no devfile.yaml: %v", ref, entries)
 	}
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }

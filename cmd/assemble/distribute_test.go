@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/oci/ocitest"
 )
 
@@ -14,16 +15,14 @@ import (
 // with no registry and no `podman load`.
 func TestContainersStorageOutput(t *testing.T) {
 	hostIsAmd64(t)
-	if os.Geteuid() != 0 {
-		t.Skip("podman's vfs store in a temporary root needs root here")
-	}
+	testtool.RequireRoot(t) // podman's vfs store in a temporary root
 	repo := busyboxRepo(t)
 	store := shortTempDir(t)
 	root, runRoot := filepath.Join(store, "r"), filepath.Join(store, "rr")
 	mustAssemble(t, t.TempDir(), "--storage-driver", "vfs", "--storage-root", root, "--storage-runroot", runRoot,
 		"build", repo, "-o", "containers-storage:localhost/busybox-hello:latest")
-	podman := needTool(t, "podman")
-	needTool(t, "runc")
+	podman := testtool.RequireTool(t, "podman")
+	testtool.RequireTool(t, "runc")
 	out, err := exec.Command(podman, "--storage-driver", "vfs", "--root", root, "--runroot", runRoot,
 		"--cgroup-manager", "cgroupfs", "--runtime", "runc", "run", "--rm", "--network", "none",
 		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "localhost/busybox-hello:latest").Output()
@@ -47,7 +46,7 @@ func TestSyncBetweenRegistries(t *testing.T) {
 	os.WriteFile(auth, []byte(src.Host+":\n  insecure: true\n"+dst.Host+":\n  insecure: true\n"), 0o644)
 	os.WriteFile(images, []byte(src.Ref("team/hello")+": "+dst.Ref("mirror/hello")+"\n"), 0o644)
 	r := mustAssemble(t, cache, "sync", "--auth", auth, "--images", images)
-	skopeo := needTool(t, "skopeo")
+	skopeo := testtool.RequireTool(t, "skopeo")
 	if out, err := exec.Command(skopeo, "inspect", "--tls-verify=false", "docker://"+dst.Ref("mirror/hello:1.0")).CombinedOutput(); err != nil {
 		t.Fatalf("mirrored image missing: %v\n%s\nsync said:\n%s", err, out, r.stdout)
 	}

@@ -11,20 +11,13 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 // These tests drive the Dockerfile frontend (assembler/dockerfile) through
-// `assemble build` and `assemble plan`. They need the frontend wired into
-// the CLI (the dockerfile convention, --build-context, --build-arg,
-// --target); until then they skip.
-
-func needDockerfileCLI(t *testing.T) {
-	t.Helper()
-	r := assemble(t, t.TempDir(), "build", "--help")
-	if !strings.Contains(r.stdout+r.stderr, "--build-context") {
-		t.Skip("assemble build has no --build-context yet: the Dockerfile frontend is not wired into the CLI")
-	}
-}
+// `assemble build` and `assemble plan` (the dockerfile convention,
+// --build-context, --build-arg, --target).
 
 // dockerfileRepo writes a repository holding only a Dockerfile and its context.
 func dockerfileRepo(t *testing.T, files map[string]string) string {
@@ -61,7 +54,6 @@ func onlyRef(t *testing.T, layout string) string {
 // binary into scratch; podman runs it.
 func TestDockerfileCompileC(t *testing.T) {
 	hostIsAmd64(t)
-	needDockerfileCLI(t)
 	repo := dockerfileRepo(t, map[string]string{
 		"Dockerfile": `FROM debian:bookworm AS build
 RUN apt-get update \
@@ -97,7 +89,6 @@ ENTRYPOINT ["/hello"]
 // were translated, and the image runs.
 func TestDockerfileTranslatedNoRun(t *testing.T) {
 	hostIsAmd64(t)
-	needDockerfileCLI(t)
 	repo := dockerfileRepo(t, map[string]string{
 		"Dockerfile": `FROM deb:bookworm
 RUN apt-get update && apt-get install -y --no-install-recommends python3 jq && rm -rf /var/lib/apt/lists/*
@@ -128,10 +119,9 @@ print(subprocess.run(["jq", "-n", "-c", "{ok: true}"], capture_output=True, text
 // Bad Dockerfiles fail naming the line; a failing RUN shows its exit status
 // and output; --no-run refuses a RUN that would execute.
 func TestDockerfileErrors(t *testing.T) {
-	needDockerfileCLI(t)
 	bb, err := os.ReadFile("/bin/busybox")
 	if err != nil {
-		needTool(t, "busybox")
+		testtool.RequireTool(t, "busybox")
 		t.Fatal(err)
 	}
 	cases := []struct {

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 // The sample image runs under podman and reads back with skopeo and umoci.
@@ -36,7 +38,7 @@ func TestBusyboxImageRunsAndReadsBack(t *testing.T) {
 		t.Errorf("--image-refs: %q", b)
 	}
 
-	skopeo := needTool(t, "skopeo")
+	skopeo := testtool.RequireTool(t, "skopeo")
 	out, err := exec.Command(skopeo, "inspect", "oci:"+layout+":busybox-hello:latest").CombinedOutput()
 	if err != nil {
 		t.Fatalf("skopeo inspect: %v\n%s", err, out)
@@ -53,7 +55,7 @@ func TestBusyboxImageRunsAndReadsBack(t *testing.T) {
 		t.Errorf("skopeo inspect: %+v", info)
 	}
 
-	umoci := needTool(t, "umoci")
+	umoci := testtool.RequireTool(t, "umoci")
 	bundle := filepath.Join(t.TempDir(), "bundle")
 	if out, err := exec.Command(umoci, "unpack", "--rootless", "--image", layout+":busybox-hello:latest", bundle).CombinedOutput(); err != nil {
 		t.Fatalf("umoci unpack: %v\n%s", err, out)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 // sharedCache is the download cache the network tests share across runs
@@ -84,12 +86,12 @@ func TestDebianMultiPlatform(t *testing.T) {
 	}
 	arm := filepath.Join(t.TempDir(), "arm")
 	mustAssemble(t, t.TempDir(), "copy", "--platform", "linux/arm64", "oci:"+layout+":debian-python:latest", "oci:"+arm+":arm")
-	umoci := needTool(t, "umoci")
+	umoci := testtool.RequireTool(t, "umoci")
 	bundle := filepath.Join(t.TempDir(), "bundle")
 	if out, err := exec.Command(umoci, "unpack", "--rootless", "--image", arm+":arm", bundle).CombinedOutput(); err != nil {
 		t.Fatalf("umoci unpack: %v\n%s", err, out)
 	}
-	out, err := exec.Command(needTool(t, "file"), filepath.Join(bundle, "rootfs/usr/bin/python3.11")).CombinedOutput()
+	out, err := exec.Command(testtool.RequireTool(t, "file"), filepath.Join(bundle, "rootfs/usr/bin/python3.11")).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "aarch64") {
 		t.Fatalf("file: %v %s", err, out)
 	}
@@ -120,10 +122,7 @@ func TestPythonLayerRuns(t *testing.T) {
 	hostIsAmd64(t)
 	wheels := "/usr/share/python-wheels"
 	if _, err := os.Stat(filepath.Join(wheels, "pip-23.0.1-py3-none-any.whl")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Debian's wheels are missing (hack/test.sh installs python3-pip-whl): %v", err)
-		}
-		t.Skip("no Debian wheels")
+		testtool.Missing(t, "Debian's wheels", "python3-pip-whl")
 	}
 	layout := filepath.Join(shortTempDir(t), "layout")
 	mustAssemble(t, sharedCache(t), "build", "../../testdata/python", "--find-links", wheels, "--no-index", "-o", "oci:"+layout)
@@ -147,10 +146,7 @@ func TestPythonLayerRuns(t *testing.T) {
 func TestPlanResolvesPython(t *testing.T) {
 	wheels := "/usr/share/python-wheels"
 	if _, err := os.Stat(filepath.Join(wheels, "pip-23.0.1-py3-none-any.whl")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Debian's wheels are missing: %v", err)
-		}
-		t.Skip("no Debian wheels")
+		testtool.Missing(t, "Debian's wheels", "python3-pip-whl")
 	}
 	r := mustAssemble(t, sharedCache(t), "plan", "--resolve", "../../testdata/python", "--find-links", wheels, "--no-index")
 	for _, want := range []string{"interpreter /usr/bin/python3 (Python 3.11.", "installs into /usr/local/lib/python3.11/dist-packages",

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 func repoWith(t *testing.T, toml string, files map[string]string) string {
@@ -99,10 +101,9 @@ func TestTruncatedCacheBlobIsRebuilt(t *testing.T) {
 	if jsonDigest(t, r.stdout) != digest || strings.Contains(r.stdout, `"cached": true`) {
 		t.Fatalf("after truncation: %s", r.stdout)
 	}
-	if skopeo, err := exec.LookPath("skopeo"); err == nil {
-		if out, err := exec.Command(skopeo, "inspect", "oci:"+layout2+":hello:latest").CombinedOutput(); err != nil {
-			t.Fatalf("rebuilt layout unreadable: %v\n%s", err, out)
-		}
+	skopeo := testtool.RequireTool(t, "skopeo")
+	if out, err := exec.Command(skopeo, "inspect", "oci:"+layout2+":hello:latest").CombinedOutput(); err != nil {
+		t.Fatalf("rebuilt layout unreadable: %v\n%s", err, out)
 	}
 	v := mustAssemble(t, cache, "cache", "verify")
 	if !strings.Contains(v.stdout, "cache ok") {
@@ -112,7 +113,7 @@ func TestTruncatedCacheBlobIsRebuilt(t *testing.T) {
 
 // A build killed while it writes into a layout leaves the layout as it was.
 func TestKilledBuildLeavesLayoutValid(t *testing.T) {
-	skopeo := needTool(t, "skopeo")
+	skopeo := testtool.RequireTool(t, "skopeo")
 	cache := t.TempDir()
 	layout := filepath.Join(t.TempDir(), "layout")
 	r := mustAssemble(t, cache, "build", "../../testdata/hello", "-o", "oci:"+layout, "--json")

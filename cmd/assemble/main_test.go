@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 // bin is the assemble the end-to-end tests run: this test binary itself,
@@ -37,20 +39,6 @@ func TestMain(m *testing.M) {
 	// exec.Command and the inherited environment) gets the CLI too.
 	os.Setenv(mainEnv, "1")
 	os.Exit(m.Run())
-}
-
-// needTool skips a test when a tool is missing, except in CI, where the
-// test command installs every tool and a missing one is a failure.
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not installed (hack/test.sh installs it)", name)
-		}
-		t.Skipf("%s is not installed", name)
-	}
-	return p
 }
 
 type result struct {
@@ -117,7 +105,7 @@ func copyTree(t testing.TB, src, dst string) {
 // busyboxRepo is testdata/busybox with Debian's static busybox added.
 func busyboxRepo(t testing.TB) string {
 	t.Helper()
-	needTool(t, "busybox")
+	testtool.RequireTool(t, "busybox")
 	bb, err := os.ReadFile("/bin/busybox")
 	if err != nil {
 		t.Fatal(err)
@@ -157,8 +145,8 @@ func readIndex(t testing.TB, layout string) map[string]string {
 
 func podmanRun(t testing.TB, image string, args ...string) string {
 	t.Helper()
-	podman := needTool(t, "podman")
-	needTool(t, "runc")
+	podman := testtool.RequireTool(t, "podman")
+	testtool.RequireTool(t, "runc")
 	// One store per test, so an image is imported once however often it runs.
 	v, _ := podmanRoots.LoadOrStore(t.Name(), "")
 	root := v.(string)

@@ -12,12 +12,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/oci/ocitest"
 )
 
@@ -106,12 +106,7 @@ func piecesBase(t testing.TB, cache, wheels string) (layout, ref string) {
 func hostPydantic(t testing.TB) string {
 	t.Helper()
 	const py = "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import pydantic").Run(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s has no pydantic (apt-get install python3-pydantic): %v", py, err)
-		}
-		t.Skipf("%s has no pydantic (apt-get install python3-pydantic)", py)
-	}
+	testtool.RequireRun(t, "python3-pydantic", py, "-c", "import pydantic")
 	return py
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/oci/ocitest"
 )
 
@@ -25,7 +26,7 @@ func TestPushToRealRegistry(t *testing.T) {
 		t.Errorf("first push uploaded %d blobs, want 2 (one layer, one config)", up)
 	}
 
-	skopeo := needTool(t, "skopeo")
+	skopeo := testtool.RequireTool(t, "skopeo")
 	out, err := exec.Command(skopeo, "inspect", "--tls-verify=false", "docker://"+ref).CombinedOutput()
 	if err != nil {
 		t.Fatalf("skopeo inspect: %v\n%s", err, out)
@@ -82,7 +83,7 @@ func TestPushRetriesServerErrors(t *testing.T) {
 	if n := reg.PendingFaults(); n != 0 {
 		t.Fatalf("%d injected failures were never hit", n)
 	}
-	skopeo := needTool(t, "skopeo")
+	skopeo := testtool.RequireTool(t, "skopeo")
 	out, err := exec.Command(skopeo, "inspect", "--tls-verify=false", "docker://"+reg.Ref("x/hello:1")).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), jsonDigest(t, r.stdout)) {
 		t.Fatalf("after retries: %v\n%s", err, out)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/layers"
 )
 
@@ -37,29 +38,6 @@ func sharedCache(t *testing.T) *layers.Cache {
 		t.Fatal(err)
 	}
 	return c
-}
-
-// needTool skips (or, with CI=true, fails) when a tool is missing.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required (CI=true): %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
-
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("this test needs root (chroot)")
-		}
-		t.Skip("needs root")
-	}
 }
 
 // extractSpecs writes the layers' entries into dir, bottom first, the way an
@@ -88,7 +66,7 @@ func extractSpecs(t *testing.T, specs []layers.Spec, dir string) {
 // (layers.WriteTar) and unpacks it with GNU tar, as a runtime would.
 func extractViaTar(t *testing.T, specs []layers.Spec, dir string) {
 	t.Helper()
-	tarTool := needTool(t, "tar")
+	tarTool := testtool.RequireTool(t, "tar")
 	ctx := context.Background()
 	for i, s := range specs {
 		es, err := s.Entries(ctx)

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/layers"
 )
 
@@ -330,15 +331,14 @@ func TestUnpackLocalArchive(t *testing.T) {
 	if !strings.Contains(string(status), conf) {
 		t.Errorf("status lacks %q:\n%s", conf, status)
 	}
-	if dq, err := exec.LookPath("dpkg-query"); err == nil {
-		out, err := exec.Command(dq, "--admindir="+filepath.Join(dir, "var/lib/dpkg"), "-W", "-f=${binary:Package} ${Version} ${db:Status-Status}\n").CombinedOutput()
-		if err != nil {
-			t.Fatalf("dpkg-query: %v\n%s", err, out)
-		}
-		want := "app 1.0 installed\nlibc-fake:amd64 1 installed\nlibfoo1:amd64 2.0-1 installed\nprovider-a 1 installed\ntool 3.1 installed\n"
-		if string(out) != want {
-			t.Errorf("dpkg-query -W:\n%s\nwant:\n%s", out, want)
-		}
+	dq := testtool.RequireTool(t, "dpkg-query")
+	out, err := exec.Command(dq, "--admindir="+filepath.Join(dir, "var/lib/dpkg"), "-W", "-f=${binary:Package} ${Version} ${db:Status-Status}\n").CombinedOutput()
+	if err != nil {
+		t.Fatalf("dpkg-query: %v\n%s", err, out)
+	}
+	want := "app 1.0 installed\nlibc-fake:amd64 1 installed\nlibfoo1:amd64 2.0-1 installed\nprovider-a 1 installed\ntool 3.1 installed\n"
+	if string(out) != want {
+		t.Errorf("dpkg-query -W:\n%s\nwant:\n%s", out, want)
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/layers"
 )
 
@@ -61,7 +62,7 @@ func chroot(t *testing.T, root string, args ...string) string {
 // dpkgList is `dpkg-query --admindir=ROOT/var/lib/dpkg -W` as name -> version.
 func dpkgList(t *testing.T, root string) map[string]string {
 	t.Helper()
-	out, err := exec.Command(needTool(t, "dpkg-query"), "--admindir="+filepath.Join(root, "var/lib/dpkg"), "-W", "-f=${Package}\t${Version}\t${db:Status-Abbrev}\n").Output()
+	out, err := exec.Command(testtool.RequireTool(t, "dpkg-query"), "--admindir="+filepath.Join(root, "var/lib/dpkg"), "-W", "-f=${Package}\t${Version}\t${db:Status-Abbrev}\n").Output()
 	if err != nil {
 		t.Fatalf("dpkg-query: %v", err)
 	}
@@ -81,8 +82,8 @@ func dpkgList(t *testing.T, root string) map[string]string {
 // bookworm mirror, runs it in a chroot, compares the result with
 // mmdebstrap's, then adds jq from an apt.txt on top.
 func TestDebianPython3(t *testing.T) {
-	needRoot(t)
-	needTool(t, "chroot")
+	testtool.RequireRoot(t)
+	testtool.RequireTool(t, "chroot")
 	cache := sharedCache(t)
 	c := ownStaging(t, New(cache))
 	ctx := context.Background()
@@ -269,7 +270,7 @@ func runMmdebstrap(t *testing.T, cache *layers.Cache, arch string, includes []st
 	if r, ok := load(); ok {
 		return r
 	}
-	needTool(t, "mmdebstrap")
+	testtool.RequireTool(t, "mmdebstrap")
 	target := filepath.Join(t.TempDir(), "root")
 	cmd := exec.Command("mmdebstrap", "--mode=root", "--variant=essential", "--include="+strings.Join(includes, ","),
 		"--skip=cleanup", "--architectures="+arch, "bookworm", target, DefaultMirror)
@@ -437,7 +438,7 @@ func compareWithMmdebstrap(t *testing.T, cache *layers.Cache, root string, inclu
 
 // TestDebianPython3ARM64 resolves and unpacks python3 for arm64.
 func TestDebianPython3ARM64(t *testing.T) {
-	fileTool := needTool(t, "file")
+	fileTool := testtool.RequireTool(t, "file")
 	cache := sharedCache(t)
 	c := ownStaging(t, New(cache))
 	ctx := context.Background()
@@ -502,7 +503,7 @@ func TestDebianBaseRequest(t *testing.T) {
 // TestDebianLocalDirOffline builds jq from a local directory of real .deb
 // files (copied from the download cache) with no network at all.
 func TestDebianLocalDirOffline(t *testing.T) {
-	needRoot(t)
+	testtool.RequireRoot(t)
 	shared := sharedCache(t)
 	online := New(shared)
 	ctx := context.Background()

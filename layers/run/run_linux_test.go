@@ -24,20 +24,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/layers"
 )
-
-// requireRoot skips where the sandbox cannot keep owners (these tests run as
-// root here and in CI; TestRootless covers the other case).
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("these tests need root in CI")
-		}
-		t.Skip("needs root")
-	}
-}
 
 type tarEntry struct {
 	hdr  tar.Header
@@ -86,12 +75,10 @@ func layerOf(t *testing.T, entries ...tarEntry) v1.Layer {
 // test also checks the materialisation.
 func busyboxImage(t *testing.T, extra ...tarEntry) v1.Image {
 	t.Helper()
+	testtool.RequireFile(t, "/bin/busybox", "busybox-static")
 	bb, err := os.ReadFile("/bin/busybox")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("reading /bin/busybox (install busybox-static): %v", err)
-		}
-		t.Skip("needs /bin/busybox (busybox-static)")
+		t.Fatal(err)
 	}
 	out, err := exec.Command("/bin/busybox", "--list").Output()
 	if err != nil {
@@ -183,7 +170,7 @@ func content(t *testing.T, e layers.Entry) string {
 }
 
 func TestRunChanges(t *testing.T) {
-	requireRoot(t)
+	testtool.RequireRoot(t)
 	img := busyboxImage(t)
 	res, out := run(t, Spec{Base: img, Env: []string{"GREETING=hi"}, Command: shell(`
 set -e
@@ -279,7 +266,7 @@ echo "env: HOME=$HOME PATH=$PATH"
 // TestRunSameContent: a file rewritten with the same bytes and mtime is not a
 // change (decided by content hash); one with other bytes of the same size is.
 func TestRunSameContent(t *testing.T) {
-	requireRoot(t)
+	testtool.RequireRoot(t)
 	res, _ := run(t, Spec{Base: busyboxImage(t), Command: shell(`
 set -e
 cp -p /etc/modify.txt /tmp/x && rm /etc/modify.txt && cp -p /tmp/x /etc/modify.txt && rm /tmp/x
@@ -300,7 +287,7 @@ echo "SAME CONTENT" > /etc/chmod.txt && touch -d "@$m" /etc/chmod.txt
 }
 
 func TestRunAsUser(t *testing.T) {
-	requireRoot(t)
+	testtool.RequireRoot(t)
 	img := busyboxImage(t)
 	for _, user := range []string{"1000", "user"} {
 		t.Run(user, func(t *testing.T) {
@@ -342,7 +329,7 @@ touch /etc/denied 2>/dev/null && echo "wrote /etc" || echo "no write to /etc"
 }
 
 func TestRunNetwork(t *testing.T) {
-	requireRoot(t)
+	testtool.RequireRoot(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -380,7 +367,7 @@ func TestRunNetwork(t *testing.T) {
 }
 
 func TestRunExitStatus(t *testing.T) {
-	requireRoot(t)
+	testtool.RequireRoot(t)
 	var out bytes.Buffer
 	dir := t.TempDir()
 	_, err := Run(context.Background(), Spec{Base: busyboxImage(t), Stdout: &out, Command: shell("echo step one; echo it broke >&2; exit 3")}, WithTempDir(dir))
@@ -405,7 +392,7 @@ func TestRunExitStatus(t *testing.T) {
 
 // TestRunBadBase: a base layer that tries to leave the root is refused.
 func TestRunBadBase(t *testing.T) {
-	requireRoot(t)
+	testtool.RequireRoot(t)
 	for _, bad := range []tarEntry{
 		regular("../evil", 0o644, 0, "x"),
 		regular("/abs", 0o644, 0, "x"),
@@ -425,7 +412,7 @@ func TestRunBadBase(t *testing.T) {
 // TestRunIsolation: the command sees the image's root and nothing of the
 // host, even through links in the base that point at host paths.
 func TestRunIsolation(t *testing.T) {
-	requireRoot(t)
+	testtool.RequireRoot(t)
 	hostDir := t.TempDir()
 	secret := filepath.Join(hostDir, "secret.txt")
 	if err := os.WriteFile(secret, []byte("host secret\n"), 0o644); err != nil {
@@ -475,7 +462,7 @@ echo "hostname: $(hostname)"
 
 // TestRunCancel: cancelling the context stops the command and cleans up.
 func TestRunCancel(t *testing.T) {
-	requireRoot(t)
+	testtool.RequireRoot(t)
 	img := busyboxImage(t)
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -502,7 +489,7 @@ func TestRunCancel(t *testing.T) {
 }
 
 func TestLayer(t *testing.T) {
-	requireRoot(t)
+	testtool.RequireRoot(t)
 	img := busyboxImage(t)
 	tmp := t.TempDir()
 	spec := Spec{Base: img, Command: shell("mkdir -p /app && echo built > /app/out && rm /etc/delete.txt")}
@@ -585,11 +572,8 @@ func TestRootless(t *testing.T) {
 		rootlessHelper(t)
 		return
 	}
-	requireRoot(t)
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		t.Skip("needs setpriv (util-linux)")
-	}
+	testtool.RequireRoot(t)
+	setpriv := testtool.RequireTool(t, "setpriv")
 	// The test binary must be reachable by nobody.
 	dir, err := os.MkdirTemp("", "assemble-rootless-")
 	if err != nil {

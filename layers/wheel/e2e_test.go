@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 const debianPython = "/usr/bin/python3"
@@ -52,13 +54,8 @@ func treeOf(t *testing.T, root string) map[string]string {
 // TestInstallMatchesPip installs the same wheel with Debian's pip (as an
 // oracle) and with the layer, and compares every path, mode and byte.
 func TestInstallMatchesPip(t *testing.T) {
-	needTool(t, debianPython)
-	if err := exec.Command(debianPython, "-m", "pip", "--version").Run(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Debian's pip is needed as the oracle (apt-get install -y python3-pip): %v", err)
-		}
-		t.Skip("python3-pip not installed")
-	}
+	testtool.RequireTool(t, debianPython)
+	testtool.RequireRun(t, "python3-pip", debianPython, "-m", "pip", "--version") // the oracle
 	dir := t.TempDir()
 	w := layoutWheel
 	whl := filepath.Join(dir, w.filename())
@@ -119,8 +116,8 @@ PyMODINIT_FUNC PyInit_fastmod(void) { return PyModule_Create(&mod); }
 // buildExtension compiles fastmod against Debian's Python 3.11 headers.
 func buildExtension(t *testing.T) []byte {
 	t.Helper()
-	needTool(t, "gcc")
-	needTool(t, "/usr/include/python3.11/Python.h")
+	testtool.RequireTool(t, "gcc")
+	testtool.RequireFile(t, "/usr/include/python3.11/Python.h", "python3-dev")
 	dir := t.TempDir()
 	src := filepath.Join(dir, "fastmod.c")
 	so := filepath.Join(dir, "fastmod.so")
@@ -175,7 +172,7 @@ if bad:
 // extension from the test index, writes the layer into a root and runs the
 // machine's Debian python3 over it.
 func TestInstalledRunsWithDebianPython(t *testing.T) {
-	needTool(t, debianPython)
+	testtool.RequireTool(t, debianPython)
 	so := buildExtension(t)
 	ix := graphIndex(t)
 	ix.add(t, wheelSpec{Name: "fastmod", Version: "1.0", Tag: "cp311-cp311-manylinux_2_17_x86_64", Platlib: true,
@@ -214,12 +211,12 @@ func TestInstalledRunsWithDebianPython(t *testing.T) {
 // /usr/share/python-wheels from a --find-links wheelhouse and checks them
 // with the installed pip itself.
 func TestDebianWheelhouse(t *testing.T) {
-	needTool(t, debianPython)
+	testtool.RequireTool(t, debianPython)
 	house := "/usr/share/python-wheels"
 	for _, pkg := range []string{"pip", "setuptools", "wheel"} {
 		m, _ := filepath.Glob(filepath.Join(house, pkg+"-*.whl"))
 		if len(m) == 0 {
-			needTool(t, filepath.Join(house, pkg+"-*.whl"))
+			testtool.Missing(t, filepath.Join(house, pkg+"-*.whl"), "python3-"+pkg+"-whl")
 		}
 	}
 	cache := newCache(t)

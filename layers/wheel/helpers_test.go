@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -415,21 +414,6 @@ func materialize(t testing.TB, root string, entries []layers.Entry) (whiteouts [
 		}
 	}
 	return whiteouts
-}
-
-// needTool skips (or fails under CI=true) when a tool is missing.
-func needTool(t testing.TB, path string) {
-	t.Helper()
-	if _, err := exec.LookPath(path); err == nil {
-		return
-	}
-	if _, err := os.Stat(path); err == nil {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required (install it: apt-get install -y python3 python3-dev gcc python3-pip-whl python3-setuptools-whl python3-wheel-whl)", path)
-	}
-	t.Skipf("%s not installed", path)
 }
 
 func resolveOK(t testing.TB, r *Resolver, reqs *Requirements, tg *Target) []Resolved {

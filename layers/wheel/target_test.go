@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 const dpkgStatus = `Package: libc6
@@ -99,7 +101,7 @@ func TestProbePythonImage(t *testing.T) {
 
 // TestProbeThisMachine probes the machine's own root: Debian bookworm's python3.
 func TestProbeThisMachine(t *testing.T) {
-	needTool(t, debianPython)
+	testtool.RequireTool(t, debianPython)
 	tg, err := Probe(os.DirFS("/"))
 	if err != nil {
 		t.Fatal(err)

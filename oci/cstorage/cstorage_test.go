@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/oci/sink"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -32,18 +33,6 @@ func TestMain(m *testing.M) {
 		os.Exit(rootlessHelper())
 	}
 	os.Exit(m.Run())
-}
-
-func requireTool(t *testing.T, tool string) string {
-	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required (CI=true): %v", tool, err)
-		}
-		t.Skipf("%s not installed", tool)
-	}
-	return p
 }
 
 type file struct {
@@ -92,12 +81,7 @@ func mustLayer(t *testing.T, files ...file) v1.Layer {
 // /bin/busybox and /bin/sh.
 func busyboxImage(t *testing.T) v1.Image {
 	t.Helper()
-	if _, err := os.Stat("/bin/busybox"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("busybox-static is required (CI=true): %v", err)
-		}
-		t.Skip("/bin/busybox (busybox-static) not installed")
-	}
+	testtool.RequireFile(t, "/bin/busybox", "busybox-static")
 	img, err := buildBusybox()
 	if err != nil {
 		t.Fatal(err)
@@ -195,11 +179,9 @@ func TestWritePodman(t *testing.T) {
 }
 
 func testWritePodman(t *testing.T, driver string) {
-	podman := requireTool(t, "podman")
-	requireTool(t, "runc")
-	if os.Geteuid() != 0 {
-		t.Skip("this test writes as root; rootless needs EnterUserNamespace in a real program")
-	}
+	podman := testtool.RequireTool(t, "podman")
+	testtool.RequireTool(t, "runc")
+	testtool.RequireRoot(t) // rootless needs EnterUserNamespace in a real program
 	ctx := context.Background()
 	p := &podmanStore{t: t, podman: podman, driver: driver, root: t.TempDir(), runRoot: t.TempDir()}
 	opts := []Option{WithRoot(p.root), WithRunRoot(p.runRoot), WithDriver(driver)}
@@ -281,9 +263,7 @@ func (l lyingLayer) DiffID() (v1.Hash, error) {
 }
 
 func TestWriteRejectsWrongDiffID(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (or a user namespace)")
-	}
+	testtool.RequireRoot(t) // or a user namespace
 	root, runRoot := t.TempDir(), t.TempDir()
 	img, err := mutate.AppendLayers(empty.Image, lyingLayer{mustLayer(t, file{name: "a", mode: 0o644, body: []byte("a")})})
 	if err != nil {
@@ -350,11 +330,9 @@ func TestParseReference(t *testing.T) {
 // TestSink stores an index item (the machine's platform is picked) under
 // its own name, and refuses two items for one fixed name.
 func TestSink(t *testing.T) {
-	podman := requireTool(t, "podman")
-	requireTool(t, "runc")
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (or a user namespace)")
-	}
+	podman := testtool.RequireTool(t, "podman")
+	testtool.RequireTool(t, "runc")
+	testtool.RequireRoot(t) // or a user namespace
 	p := &podmanStore{t: t, podman: podman, driver: "vfs", root: t.TempDir(), runRoot: t.TempDir()}
 	bb := busyboxImage(t)
 	other := "s390x"

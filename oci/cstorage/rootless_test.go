@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 const rootlessHelperEnv = "CSTORAGE_TEST_ROOTLESS_HELPER"
@@ -40,11 +42,9 @@ func rootlessHelper() int {
 // own ID is mapped, to root in the namespace), then reads the store with
 // podman as root.
 func TestWriteRootless(t *testing.T) {
-	podman := requireTool(t, "podman")
-	requireTool(t, "newuidmap")
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to start the unprivileged helper")
-	}
+	podman := testtool.RequireTool(t, "podman")
+	testtool.RequireTool(t, "newuidmap")
+	testtool.RequireRoot(t) // to start the unprivileged helper
 	nobody, err := user.Lookup("nobody")
 	if err != nil {
 		t.Skipf("no user nobody: %v", err)

@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 // Kind classifies a registry API request.
@@ -93,20 +95,6 @@ type regConfig struct{ tls bool }
 // as a self-signed registry does.
 func WithTLS() RegistryOption { return func(c *regConfig) { c.tls = true } }
 
-// RequireTool returns the path of a tool, skipping the test when it is
-// missing, or failing it when CI=true.
-func RequireTool(t testing.TB, tool string) string {
-	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required (CI=true): %v", tool, err)
-		}
-		t.Skipf("%s not installed: %v", tool, err)
-	}
-	return p
-}
-
 // StartRegistry starts `docker-registry serve` on 127.0.0.1 with a free port
 // and a temporary root, waits until it answers /v2/, and puts a counting
 // proxy in front of it. Both stop in t.Cleanup (the registry by its PID).
@@ -116,7 +104,7 @@ func StartRegistry(t testing.TB, opts ...RegistryOption) *Registry {
 	for _, o := range opts {
 		o(&c)
 	}
-	bin := RequireTool(t, "docker-registry")
+	bin := testtool.RequireTool(t, "docker-registry")
 	root := t.TempDir()
 	var direct string
 	var lastErr error

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/oci/ocitest"
 	"github.com/assemble-build/assemble/oci/sink"
 	"github.com/assemble-build/assemble/oci/source"
@@ -358,7 +359,7 @@ type skopeoInspect struct {
 
 func skopeo(t *testing.T, args ...string) []byte {
 	t.Helper()
-	bin := ocitest.RequireTool(t, "skopeo")
+	bin := testtool.RequireTool(t, "skopeo")
 	cmd := exec.Command(bin, append([]string{"--insecure-policy"}, args...)...)
 	out, err := cmd.Output()
 	if err != nil {
@@ -372,7 +373,7 @@ func skopeo(t *testing.T, args ...string) []byte {
 }
 
 func TestSkopeoReadsOutputs(t *testing.T) {
-	ocitest.RequireTool(t, "skopeo")
+	testtool.RequireTool(t, "skopeo")
 	dir := t.TempDir()
 	img := ocitest.Image(t, 1, 2, 1024, amd64)
 	idx := ocitest.Index(t, 7, 1, 512, ocitest.AMD64, ocitest.ARM64)
@@ -432,7 +433,7 @@ func TestSkopeoReadsOutputs(t *testing.T) {
 }
 
 func TestPodmanLoadsDockerArchive(t *testing.T) {
-	podman := ocitest.RequireTool(t, "podman")
+	podman := testtool.RequireTool(t, "podman")
 	dir := t.TempDir()
 	img := ocitest.Image(t, 4, 2, 1024, amd64)
 	file := filepath.Join(dir, "d.tar")
