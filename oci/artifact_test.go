@@ -155,10 +155,10 @@ func TestArtifactErrors(t *testing.T) {
 	}
 }
 
-// TestArtifactPushedToRegistry pushes through the registry sink to a real
-// docker-registry and reads back the exact manifest bytes and blobs.
+// TestArtifactPushedToRegistry pushes through the registry sink to an
+// in-process registry and reads back the exact manifest bytes and blobs.
 func TestArtifactPushedToRegistry(t *testing.T) {
-	reg := ocitest.StartRegistry(t)
+	reg := ocitest.StartInProcess(t)
 	img, err := oci.Artifact(devfileSpec(oci.PackORASv1))
 	if err != nil {
 		t.Fatal(err)

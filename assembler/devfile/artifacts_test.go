@@ -242,12 +242,12 @@ func TestCheckIcons(t *testing.T) {
 }
 
 // TestPushAndOrasPull pushes every stack version through the registry sink
-// to a real docker-registry and pulls it back with oras, which writes each
+// to an in-process registry and pulls it back with oras, which writes each
 // layer to the file its title names: every file must come back as it is
 // in the repository, and archive.tar must unpack to the packed files.
 func TestPushAndOrasPull(t *testing.T) {
 	oras := testtool.RequireTool(t, "oras")
-	reg := ocitest.StartRegistry(t)
+	reg := ocitest.StartInProcess(t)
 	dir := copyRegistry(t)
 	_, arts, err := devfile.Load(dir, devfile.WithRegistry(reg.Host))
 	if err != nil {

@@ -1,6 +1,7 @@
 // Package ocitest holds test helpers shared by the oci packages' tests: a
-// real docker-registry behind a counting, fault-injecting reverse proxy, and
-// small deterministic images.
+// registry behind a counting, fault-injecting proxy (go-containerregistry's
+// in-process one for unit tests, a real docker-registry where its own
+// behaviour or exact request counts matter), and small deterministic images.
 package ocitest
 
 import (
@@ -9,6 +10,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +27,7 @@ import (
 	"time"
 
 	"github.com/assemble-build/assemble/internal/testtool"
+	"github.com/google/go-containerregistry/pkg/registry"
 )
 
 // Kind classifies a registry API request.
@@ -70,7 +73,8 @@ type Fault struct {
 	Body   string
 }
 
-// Registry is a real docker-registry reached through a counting proxy.
+// Registry is a registry (docker-registry or an in-process one) reached
+// through a counting proxy.
 type Registry struct {
 	Host   string // host:port of the proxy: push and pull here
 	Direct string // host:port of docker-registry itself, not counted
@@ -131,14 +135,42 @@ func StartRegistry(t testing.TB, opts ...RegistryOption) *Registry {
 			}
 		},
 	}
-	if c.tls {
-		r.proxy = httptest.NewTLSServer(r.handler(rp))
+	r.serve(t, rp)
+	return r
+}
+
+// StartInProcess serves go-containerregistry's in-memory registry
+// (pkg/registry) behind the same counting, fault-injecting proxy as
+// StartRegistry, with no process to start. Use it where a test needs a
+// registry, not docker-registry's own behaviour (cross-repository mounts,
+// its exact request sequence). Direct reaches the registry uncounted; Root
+// is empty: nothing is on disk. Everything stops in t.Cleanup.
+func StartInProcess(t testing.TB, opts ...RegistryOption) *Registry {
+	t.Helper()
+	var c regConfig
+	for _, o := range opts {
+		o(&c)
+	}
+	backend := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	direct := httptest.NewServer(backend)
+	t.Cleanup(direct.Close)
+	r := &Registry{Direct: strings.TrimPrefix(direct.URL, "http://"), TLS: c.tls}
+	r.serve(t, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		req.Header.Del("Authorization") // the proxy checked it
+		backend.ServeHTTP(w, req)
+	}))
+	return r
+}
+
+// serve starts the counting proxy in front of next.
+func (r *Registry) serve(t testing.TB, next http.Handler) {
+	if r.TLS {
+		r.proxy = httptest.NewTLSServer(r.handler(next))
 	} else {
-		r.proxy = httptest.NewServer(r.handler(rp))
+		r.proxy = httptest.NewServer(r.handler(next))
 	}
 	t.Cleanup(r.proxy.Close)
 	r.Host = strings.TrimPrefix(strings.TrimPrefix(r.proxy.URL, "http://"), "https://")
-	return r
 }
 
 func startRegistryProcess(t testing.TB, bin, root string) (string, error) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/assemble-build/assemble/oci/ocitest"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
@@ -95,5 +96,30 @@ func TestImageDeterministic(t *testing.T) {
 	}
 	if len(m.Manifests) != 2 || m.Manifests[1].Platform.Architecture != "arm64" {
 		t.Errorf("index manifests: %+v", m.Manifests)
+	}
+}
+
+// The in-process registry takes pushes through the same proxy: requests are
+// classified, and basic auth is enforced.
+func TestInProcessRegistry(t *testing.T) {
+	reg := ocitest.StartInProcess(t)
+	reg.RequireBasicAuth("u", "p")
+	img := ocitest.Image(t, 1, 2, 512, ocitest.AMD64)
+	ref, err := name.ParseReference(reg.Ref("mem/app:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("anonymous push: %v", err)
+	}
+	if err := remote.Write(ref, img, remote.WithAuth(&authn.Basic{Username: "u", Password: "p"})); err != nil {
+		t.Fatal(err)
+	}
+	if n := reg.Count(ocitest.ManifestPut); n != 1 {
+		t.Errorf("manifest PUTs = %d, want 1\n%s", n, reg)
+	}
+	d, err := remote.Head(ref, remote.WithAuth(&authn.Basic{Username: "u", Password: "p"}))
+	if err != nil || d.Digest != ocitest.Digest(t, img) {
+		t.Errorf("registry holds %v (%v), want %s", d, err, ocitest.Digest(t, img))
 	}
 }

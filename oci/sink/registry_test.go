@@ -3,11 +3,8 @@ package sink_test
 import (
 	"bytes"
 	"encoding/base64"
-	"io"
-	"log"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +19,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	ggcrlogs "github.com/google/go-containerregistry/pkg/logs"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
@@ -154,7 +150,7 @@ func TestPushRetriesHonourRetryAfter(t *testing.T) {
 }
 
 func TestPushAuth(t *testing.T) {
-	reg := ocitest.StartRegistry(t)
+	reg := ocitest.StartInProcess(t)
 	reg.RequireBasicAuth("alice", "s3cret-pass")
 	home := t.TempDir()
 	t.Setenv("HOME", home)
@@ -335,9 +331,7 @@ func TestInsecureRegistryTLS(t *testing.T) {
 
 // TestInProcessRegistry covers the docker:// sink against ggcr's registry.
 func TestInProcessRegistry(t *testing.T) {
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host := ocitest.StartInProcess(t).Host
 	idx := ocitest.Index(t, 60, 1, 1024, ocitest.AMD64, ocitest.ARM64)
 	s, err := sink.Parse("docker://"+host+"/x/multi:1", fast, anonymous)
 	if err != nil {

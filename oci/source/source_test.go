@@ -441,7 +441,7 @@ func TestRegistryBaseIsLazy(t *testing.T) {
 }
 
 func TestRegistryBaseAuthError(t *testing.T) {
-	reg := ocitest.StartRegistry(t)
+	reg := ocitest.StartInProcess(t)
 	reg.RequireBasicAuth("user", "pw")
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv("REGISTRY_AUTH_FILE", "")
