@@ -1,14 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
+	"github.com/assemble-build/assemble/internal/testhook"
 	"github.com/assemble-build/assemble/internal/testtool"
 )
 
@@ -111,7 +112,10 @@ func TestTruncatedCacheBlobIsRebuilt(t *testing.T) {
 	}
 }
 
-// A build killed while it writes into a layout leaves the layout as it was.
+// A build killed while it writes into a layout leaves the layout as it was:
+// the test hook stops the build after the new blobs and the new index.json
+// are written but before index.json is renamed into place, and the kill
+// lands exactly there.
 func TestKilledBuildLeavesLayoutValid(t *testing.T) {
 	skopeo := testtool.RequireTool(t, "skopeo")
 	cache := t.TempDir()
@@ -119,46 +123,14 @@ func TestKilledBuildLeavesLayoutValid(t *testing.T) {
 	r := mustAssemble(t, cache, "build", "../../testdata/hello", "-o", "oci:"+layout, "--json")
 	before := jsonDigest(t, r.stdout)
 	indexBefore, _ := os.ReadFile(filepath.Join(layout, "index.json"))
+	blobsBefore, _ := filepath.Glob(filepath.Join(layout, "blobs/sha256/*"))
 
-	// A repository with a large layer, so the kill lands while blobs are written.
-	big := repoWith(t, "[[image]]\nname = \"big\"\n[[image.layer]]\ndir = \"data\"\n", nil)
-	os.MkdirAll(filepath.Join(big, "data"), 0o755)
-	f, _ := os.Open("/dev/urandom")
-	buf := make([]byte, 64<<20)
-	for i := 0; i < 4; i++ {
-		if _, err := f.Read(buf); err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(big, "data", "blob"+string(rune('a'+i))), buf, 0o644)
-	}
-	f.Close()
+	other := repoWith(t, "[[image]]\nname = \"other\"\n[[image.layer]]\ndir = \"data\"\n", map[string]string{"data/file": "new content\n"})
+	killAtHook(t, "layout-index", "--cache-dir", cache, "--progress", "plain", "build", other, "-o", "oci:"+layout)
 
-	killed := false
-	for attempt := 0; attempt < 3 && !killed; attempt++ {
-		cmd := exec.Command(bin, "--cache-dir", t.TempDir(), "--progress", "plain", "build", big, "-o", "oci:"+layout)
-		stderr, _ := cmd.StderrPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		// Kill as soon as the layout write starts.
-		buf := make([]byte, 4096)
-		var seen strings.Builder
-		for !strings.Contains(seen.String(), "writing oci:") {
-			n, err := stderr.Read(buf)
-			seen.Write(buf[:n])
-			if err != nil {
-				break
-			}
-		}
-		time.Sleep(time.Duration(attempt) * 20 * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		err := cmd.Wait()
-		if ee, ok := err.(*exec.ExitError); ok && !ee.Success() {
-			killed = true
-		}
-	}
-	if !killed {
-		t.Fatal("the build finished before it could be killed three times")
+	blobsAfter, _ := filepath.Glob(filepath.Join(layout, "blobs/sha256/*"))
+	if len(blobsAfter) <= len(blobsBefore) {
+		t.Errorf("the killed build wrote no blobs (%d before, %d after): the hook fired too early", len(blobsBefore), len(blobsAfter))
 	}
 	indexAfter, _ := os.ReadFile(filepath.Join(layout, "index.json"))
 	if string(indexAfter) != string(indexBefore) {
@@ -167,5 +139,43 @@ func TestKilledBuildLeavesLayoutValid(t *testing.T) {
 	out, err := exec.Command(skopeo, "inspect", "oci:"+layout+":hello:latest").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), before) {
 		t.Fatalf("previous image unreadable after the kill: %v\n%s", err, out)
+	}
+	// The layout's lock died with the process: the next build writes.
+	mustAssemble(t, cache, "build", other, "-o", "oci:"+layout)
+	if out, err := exec.Command(skopeo, "inspect", "oci:"+layout+":other:latest").CombinedOutput(); err != nil {
+		t.Fatalf("build after the kill: %v\n%s", err, out)
+	}
+}
+
+// killAtHook runs assemble with the test hook set to point, waits until it
+// says it paused there and kills it.
+func killAtHook(t *testing.T, point string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=", testhook.Env+"="+point)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var seen strings.Builder
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		seen.WriteString(sc.Text() + "\n")
+		if sc.Text() == testhook.Paused+point {
+			break
+		}
+	}
+	if !strings.Contains(seen.String(), testhook.Paused+point) {
+		err := cmd.Wait()
+		t.Fatalf("assemble never reached the hook %s (%v):\n%s", point, err, seen.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err == nil {
+		t.Fatal("assemble exited cleanly after SIGKILL")
 	}
 }

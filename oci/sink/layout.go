@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/assemble-build/assemble/internal/atomicfile"
+	"github.com/assemble-build/assemble/internal/testhook"
 	"github.com/assemble-build/assemble/oci"
 )
 
@@ -76,7 +77,11 @@ func (s *layoutSink) Write(ctx context.Context, items []Item) ([]Result, error) 
 		return nil, fmt.Errorf("%s: %w", s.spec, err)
 	}
 	// index.json last: until this rename the previous layout is intact.
-	if err := atomicfile.WriteFile(filepath.Join(s.dir, "index.json"), b, atomicfile.WithRename(rename)); err != nil {
+	renameIndex := func(from, to string) error {
+		testhook.Pause("layout-index") // written, not yet renamed: the kill test stops here
+		return rename(from, to)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(s.dir, "index.json"), b, atomicfile.WithRename(renameIndex)); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.spec, err)
 	}
 	res := make([]Result, len(items))
