@@ -59,3 +59,15 @@ echo "--- staticcheck"
 staticcheck ./...
 echo "--- go test"
 go test -count=1 -timeout 25m ./... 2>&1 | tee /tmp/assemble-go-test.log
+
+# Every parser of user input has a fuzz target; each runs briefly from its
+# seed corpus (and testdata/fuzz, where found crashers are kept).
+fuzztime="${FUZZTIME:-4s}"
+echo "--- fuzz (${fuzztime} per target)"
+for file in $(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do
+  pkg="./$(dirname "${file#./}")"
+  for target in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(f \*testing\.F).*/\1/p' "$file"); do
+    echo "$pkg $target"
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"
+  done
+done

@@ -25,7 +25,7 @@ const testRegistry = "testdata/devfile-registry"
 // copyRegistry copies the test registry into a temporary directory, so a
 // test can change it, and makes sure deploy.sh is executable whatever the
 // checkout did with modes.
-func copyRegistry(t *testing.T) string {
+func copyRegistry(t testing.TB) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), "registry")
 	err := filepath.WalkDir(testRegistry, func(p string, d os.DirEntry, err error) error {

@@ -33,7 +33,7 @@ func hostPython(t *testing.T) string {
 }
 
 // copyRepo copies a testdata repository so a test may change it.
-func copyRepo(t *testing.T, src string) string {
+func copyRepo(t testing.TB, src string) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), filepath.Base(src))
 	err := filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
