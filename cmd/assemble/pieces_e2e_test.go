@@ -170,25 +170,52 @@ func readJSONFile(t testing.TB, p string) []byte {
 // real registry that uploads the shared repository layer once.
 func TestPiecesBuildRunAndPush(t *testing.T) {
 	hostIsAmd64(t)
-	hostPy := hostPydantic(t)
-	cache := sharedCache(t)
-	wheels := piecesWheelhouse(t)
-	baseLayout, base := piecesBase(t, cache, wheels)
+	b := &piecesBuild{hostPy: hostPydantic(t), cache: sharedCache(t), wheels: piecesWheelhouse(t)}
+	b.baseLayout, b.base = piecesBase(t, b.cache, b.wheels)
 
-	repo := filepath.Join(t.TempDir(), "repo")
-	copyTree(t, filepath.Join(piecesTestdata, "repo"), repo)
+	b.repo = filepath.Join(t.TempDir(), "repo")
+	copyTree(t, filepath.Join(piecesTestdata, "repo"), b.repo)
 	layout := filepath.Join(shortTempDir(t), "pieces")
 	imagesMap := filepath.Join(t.TempDir(), "pieces-images-map.json")
 	archive := filepath.Join(t.TempDir(), "0.2.0.tar.gz")
-	mustAssemble(t, cache, "build", repo, "--base", base, "--find-links", wheels, "--no-index",
+	mustAssemble(t, b.cache, "build", b.repo, "--base", b.base, "--find-links", b.wheels, "--no-index",
 		"--source-url", piecesSource, "--write-metadata", "--pieces-images-map", imagesMap, "--release-archive", archive,
 		"-o", "oci:"+layout, "--json")
 
-	// The .domino files: schemas read by pydantic inside the images, as the
-	// expected files (read by the host's pydantic of the same version).
 	expected := filepath.Join(piecesTestdata, "expected")
+	b.checkDominoFiles(t, imagesMap, expected)
+	checkGroupsRun(t, layout, expected)
+
+	// The release archive: the repository with its .domino, reproducible.
+	checkReleaseArchive(t, archive, readJSONFile(t, filepath.Join(expected, "compiled_metadata.json")))
+	again := filepath.Join(t.TempDir(), "again.tar.gz")
+	mustAssemble(t, b.cache, "build", b.repo, "--base", b.base, "--find-links", b.wheels, "--no-index", "--metadata-python", b.hostPy,
+		"--source-url", piecesSource, "--release-archive", again, "-o", "oci:"+filepath.Join(t.TempDir(), "l2"))
+	if !bytes.Equal(readJSONFile(t, archive), readJSONFile(t, again)) {
+		t.Error("the release archive changed between two builds")
+	}
+
+	b.checkPushUploadsOnce(t)
+	dm := readJSONFile(t, filepath.Join(b.repo, ".domino", "dependencies_map.json")) // from the first build (--write-metadata)
+	if !bytes.Contains(dm, []byte(piecesImage+":0.2.0-group2")) {
+		t.Errorf("dependencies_map.json in the repository was rewritten by a build without --write-metadata:\n%s", dm)
+	}
+}
+
+// piecesBuild is what the pieces end-to-end test builds with.
+type piecesBuild struct {
+	hostPy, cache, wheels string
+	baseLayout, base      string
+	repo                  string
+}
+
+// checkDominoFiles compares the .domino files, schemas read by pydantic
+// inside the images, with the expected files (read by the host's pydantic
+// of the same version).
+func (b *piecesBuild) checkDominoFiles(t *testing.T, imagesMap, expected string) {
+	t.Helper()
 	for _, f := range []string{"compiled_metadata.json", "dependencies_map.json"} {
-		got := readJSONFile(t, filepath.Join(repo, ".domino", f))
+		got := readJSONFile(t, filepath.Join(b.repo, ".domino", f))
 		if want := readJSONFile(t, filepath.Join(expected, f)); !bytes.Equal(got, want) {
 			t.Errorf(".domino/%s differs from %s", f, filepath.Join(expected, f))
 		}
@@ -196,8 +223,11 @@ func TestPiecesBuildRunAndPush(t *testing.T) {
 	if got, want := readJSONFile(t, imagesMap), readJSONFile(t, filepath.Join(expected, "pieces_images_map.json")); !bytes.Equal(bytes.TrimSpace(got), want) {
 		t.Errorf("--pieces-images-map wrote %s, want %s", got, want)
 	}
+}
 
-	// Each group's image runs its pieces.
+// checkGroupsRun runs each group's image: it runs its pieces.
+func checkGroupsRun(t *testing.T, layout, expected string) {
+	t.Helper()
 	g0 := runCheck(t, layout, refFor(t, layout, "0.2.0-group0"), "AddPiece", "GreetPiece")
 	g1 := runCheck(t, layout, refFor(t, layout, "0.2.0-group1"), "EchoPiece", "LogPiece")
 	g2 := runCheck(t, layout, refFor(t, layout, "0.2.0-group2"), "ToolPiece")
@@ -223,23 +253,17 @@ func TestPiecesBuildRunAndPush(t *testing.T) {
 	if fmt.Sprint(g2["ToolPiece"]) != "map[answer:dockerdep says 42]" || g2["dockerdep"] != true {
 		t.Errorf("group2: %v", g2)
 	}
+}
 
-	// The release archive: the repository with its .domino, reproducible.
-	checkReleaseArchive(t, archive, readJSONFile(t, filepath.Join(expected, "compiled_metadata.json")))
-	again := filepath.Join(t.TempDir(), "again.tar.gz")
-	mustAssemble(t, cache, "build", repo, "--base", base, "--find-links", wheels, "--no-index", "--metadata-python", hostPy,
-		"--source-url", piecesSource, "--release-archive", again, "-o", "oci:"+filepath.Join(t.TempDir(), "l2"))
-	if !bytes.Equal(readJSONFile(t, archive), readJSONFile(t, again)) {
-		t.Error("the release archive changed between two builds")
-	}
-
-	// Push to a real registry under --registry: every blob is uploaded once,
-	// and the repository and metadata layers, shared by the three images,
-	// are among them.
+// checkPushUploadsOnce pushes to a real registry under --registry: every
+// blob is uploaded once, and the repository and metadata layers, shared by
+// the three images, are among them.
+func (b *piecesBuild) checkPushUploadsOnce(t *testing.T) {
+	t.Helper()
 	reg := ocitest.StartRegistry(t)
 	pushed := filepath.Join(t.TempDir(), "pushed")
-	mustAssemble(t, cache, "--insecure-registry", reg.Host, "build", repo, "--base", base, "--find-links", wheels, "--no-index",
-		"--metadata-python", hostPy, "--registry", reg.Host+"/assemble-build", "--version-tag", "development",
+	mustAssemble(t, b.cache, "--insecure-registry", reg.Host, "build", b.repo, "--base", b.base, "--find-links", b.wheels, "--no-index",
+		"--metadata-python", b.hostPy, "--registry", reg.Host+"/assemble-build", "--version-tag", "development",
 		"--push", "-o", "oci:"+pushed)
 	blobs := map[string][]string{}
 	var shared []string
@@ -257,7 +281,7 @@ func TestPiecesBuildRunAndPush(t *testing.T) {
 			shared = append(shared, d)
 		}
 	}
-	baseLayers, _ := manifestBlobs(t, baseLayout, readIndex(t, baseLayout)["domino-base:latest"])
+	baseLayers, _ := manifestBlobs(t, b.baseLayout, readIndex(t, b.baseLayout)["domino-base:latest"])
 	if len(shared) < len(baseLayers)+2 {
 		t.Errorf("the images share %d layers, want the %d base layers plus the repository and .domino layers", len(shared), len(baseLayers))
 	}
@@ -269,8 +293,8 @@ func TestPiecesBuildRunAndPush(t *testing.T) {
 	}
 	distinct := map[string]bool{}
 	for _, bs := range blobs {
-		for _, b := range bs {
-			distinct[b] = true
+		for _, d := range bs {
+			distinct[d] = true
 		}
 	}
 	for d, n := range uploads {
@@ -288,10 +312,6 @@ func TestPiecesBuildRunAndPush(t *testing.T) {
 	}
 	if n := reg.Count(ocitest.ManifestPut); n != 3 {
 		t.Errorf("%d manifests pushed, want 3", n)
-	}
-	dm := readJSONFile(t, filepath.Join(repo, ".domino", "dependencies_map.json")) // from the first build (--write-metadata)
-	if !bytes.Contains(dm, []byte(piecesImage+":0.2.0-group2")) {
-		t.Errorf("dependencies_map.json in the repository was rewritten by a build without --write-metadata:\n%s", dm)
 	}
 }
 

@@ -52,42 +52,62 @@ func cachedFiles(t *testing.T, cache *layers.Cache) int {
 	return len(ents)
 }
 
+// resolveFixture is a client over a test archive and the requests the
+// resolution-cache tests ask.
+type resolveFixture struct {
+	src       Source
+	c         *Client
+	cache     *layers.Cache
+	reqs      []Request
+	installed map[string]string
+}
+
 // TestResolveCache: a second build with the same inputs gets its packages
 // from the cache without parsing any index, and they (and their layers) are
 // exactly those a resolution computes; any change of requests or installed
 // packages is a miss.
 func TestResolveCache(t *testing.T) {
 	a := newTestArchive(t, "testing", "amd64", testUniverse())
-	ctx := context.Background()
-	src := a.source("testing", "amd64")
-	c, cache := testClient(t)
-	reqs := []Request{{Name: "app", Where: "apt.txt:1"}, {Name: "pyish", Where: "apt.txt:2"}}
-	installed := map[string]string{"libc-fake": "1", "libc-fake:amd64": "1"}
+	f := &resolveFixture{
+		src:       a.source("testing", "amd64"),
+		reqs:      []Request{{Name: "app", Where: "apt.txt:1"}, {Name: "pyish", Where: "apt.txt:2"}},
+		installed: map[string]string{"libc-fake": "1", "libc-fake:amd64": "1"},
+	}
+	f.c, f.cache = testClient(t)
 
-	ix, err := c.Index(ctx, src)
+	ix, err := f.c.Index(context.Background(), f.src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if loaded(ix) {
 		t.Fatal("Index parsed the Packages index before anything needed it")
 	}
-	miss, err := ix.Resolve(reqs, installed)
+	miss, err := ix.Resolve(f.reqs, f.installed)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !loaded(ix) {
 		t.Fatal("a first resolution did not parse the index")
 	}
-	if n := cachedFiles(t, cache); n != 2 { // the resolution and the index summary
+	if n := cachedFiles(t, f.cache); n != 2 { // the resolution and the index summary
 		t.Fatalf("%d files in deb-resolve after a miss, want 2", n)
 	}
+	ix2 := f.checkOfflineHit(t, ix, miss)
+	f.checkMovedRequestsHit(t, ix2)
+	f.checkOtherQuestionsMiss(t)
+	assertNothingLeft(t, f.c)
+}
+
+// checkOfflineHit asks again from a second process, offline, with the
+// Packages indexes removed from the cache after Index checked them (so a
+// parse would fail): the same packages, layers and base requests come from
+// the cache. It returns that second process's index.
+func (f *resolveFixture) checkOfflineHit(t *testing.T, ix *Index, miss []*Package) *Index {
+	t.Helper()
 	base := ix.BaseRequest()
 	ess := ix.EssentialRequest()
-
-	// A second process: offline, and the Packages indexes removed from the
-	// cache after Index checked them, so a parse would fail.
-	off := New(cache, WithOffline(true))
-	ix2, err := off.Index(ctx, src)
+	off := New(f.cache, WithOffline(true))
+	ix2, err := off.Index(context.Background(), f.src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +118,7 @@ func TestResolveCache(t *testing.T) {
 			os.Remove(off.downloadPathOf("sha256:" + compr.hex))
 		}
 	}
-	hit, err := ix2.Resolve(reqs, installed)
+	hit, err := ix2.Resolve(f.reqs, f.installed)
 	if err != nil {
 		t.Fatalf("cached resolution: %v", err)
 	}
@@ -113,11 +133,11 @@ func TestResolveCache(t *testing.T) {
 		}
 		t.Fatalf("hit has %d packages, miss %d; they differ", len(hit), len(miss))
 	}
-	if got, want := layerKeys(t, off, hit), layerKeys(t, c, miss); !reflect.DeepEqual(got, want) {
+	if got, want := layerKeys(t, off, hit), layerKeys(t, f.c, miss); !reflect.DeepEqual(got, want) {
 		t.Errorf("layers from a hit:\n%v\nfrom a miss:\n%v", got, want)
 	}
 	status := []byte("Package: libc-fake\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n")
-	if got, want := layerKeys(t, off, hit, WithBaseStatus(status)), layerKeys(t, c, miss, WithBaseStatus(status)); !reflect.DeepEqual(got, want) {
+	if got, want := layerKeys(t, off, hit, WithBaseStatus(status)), layerKeys(t, f.c, miss, WithBaseStatus(status)); !reflect.DeepEqual(got, want) {
 		t.Errorf("layers on a base from a hit:\n%v\nfrom a miss:\n%v", got, want)
 	}
 	if got := ix2.BaseRequest(); !reflect.DeepEqual(got, base) || loaded(ix2) {
@@ -126,19 +146,24 @@ func TestResolveCache(t *testing.T) {
 	if got := ix2.EssentialRequest(); !reflect.DeepEqual(got, ess) || len(ess) != 1 || loaded(ix2) {
 		t.Errorf("cached EssentialRequest %v (parsed: %v), want %v", got, loaded(ix2), ess)
 	}
+	return ix2
+}
 
-	// The same names asked from other places: a hit, reporting the new places.
+// checkMovedRequestsHit asks the same names from other places: a hit,
+// reporting the new places.
+func (f *resolveFixture) checkMovedRequestsHit(t *testing.T, ix2 *Index) {
+	t.Helper()
 	moved := []Request{{Name: "app", Where: "other.txt:7"}, {Name: " pyish ", Where: ""}}
-	hit2, err := ix2.Resolve(moved, installed)
+	hit2, err := ix2.Resolve(moved, f.installed)
 	if err != nil || loaded(ix2) {
 		t.Fatalf("same names, other Where: %v (parsed: %v)", err, loaded(ix2))
 	}
 	fresh, _ := testClient(t)
-	fix, err := fresh.Index(ctx, src)
+	fix, err := fresh.Index(context.Background(), f.src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := fix.Resolve(moved, installed)
+	want, err := fix.Resolve(moved, f.installed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,8 +178,14 @@ func TestResolveCache(t *testing.T) {
 			t.Errorf("%s: Reason %q", p.Name, p.Reason)
 		}
 	}
+}
 
-	// Anything else is a miss: it parses (and is cached in turn).
+// checkOtherQuestionsMiss: anything else is a miss: it parses (and is
+// cached in turn).
+func (f *resolveFixture) checkOtherQuestionsMiss(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	reqs, installed := f.reqs, f.installed
 	for _, tc := range []struct {
 		name      string
 		reqs      []Request
@@ -167,7 +198,7 @@ func TestResolveCache(t *testing.T) {
 		{"version pinned", []Request{{Name: "app=1.0"}, {Name: "pyish"}}, installed},
 		{"arch qualified", []Request{{Name: "app:amd64"}, {Name: "pyish"}}, installed},
 	} {
-		ix3, err := c.Index(ctx, src)
+		ix3, err := f.c.Index(ctx, f.src)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,13 +207,12 @@ func TestResolveCache(t *testing.T) {
 			t.Errorf("%s: %v (parsed: %v, want a miss)", tc.name, err, loaded(ix3))
 			continue
 		}
-		ix4, _ := c.Index(ctx, src)
+		ix4, _ := f.c.Index(ctx, f.src)
 		second, err := ix4.Resolve(tc.reqs, tc.installed)
 		if err != nil || loaded(ix4) || !reflect.DeepEqual(first, second) {
 			t.Errorf("%s again: %v (parsed: %v, want a hit)", tc.name, err, loaded(ix4))
 		}
 	}
-	assertNothingLeft(t, c)
 }
 
 // TestResolveCacheArchiveChange: a new Release (the archive changed) is a

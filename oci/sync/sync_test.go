@@ -93,181 +93,194 @@ func writes(r *ocitest.Registry) []ocitest.Request {
 	return w
 }
 
+// mirrorFixture is two real registries, the destination behind basic
+// auth, with images pushed to the source and an auth file for the
+// destination.
+type mirrorFixture struct {
+	src, dst *ocitest.Registry
+	dstAuth  remote.Option
+	dir      string // holds the config files
+	auth     string // the auth file
+	srcIdx   v1.Hash
+	children map[string]v1.Hash // the multi-arch index's children by architecture
+	lst      map[string]v1.Hash // ns/lst's images by tag
+	pinned   v1.Hash
+}
+
+func newMirrorFixture(t *testing.T) *mirrorFixture {
+	t.Helper()
+	m := &mirrorFixture{src: ocitest.StartRegistry(t), dst: ocitest.StartRegistry(t), dir: t.TempDir(), lst: map[string]v1.Hash{}}
+	m.dst.RequireBasicAuth("mirror", "s3cret")
+	m.dstAuth = remote.WithAuth(authn.FromConfig(authn.AuthConfig{Username: "mirror", Password: "s3cret"}))
+
+	idx := ocitest.Index(t, 1, 2, 512, ocitest.AMD64, ocitest.ARM64, s390x)
+	m.srcIdx = push(t, m.src.Host+"/ns/multi:v1", idx)
+	m.children = childDigests(t, idx)
+	for i, tag := range []string{"v1.0", "v1.1", "v2.0", "latest"} {
+		push(t, m.src.Host+"/ns/app:"+tag, ocitest.Image(t, int64(10+i), 2, 512, ocitest.AMD64))
+	}
+	for i, tag := range []string{"a", "b", "c"} {
+		m.lst[tag] = push(t, m.src.Host+"/ns/lst:"+tag, ocitest.Image(t, int64(20+i), 2, 512, ocitest.AMD64))
+	}
+	m.pinned = push(t, m.src.Host+"/ns/pin:whatever", ocitest.Image(t, 30, 2, 512, ocitest.AMD64))
+	m.src.Reset()
+
+	t.Setenv("MIRROR_USER", "mirror")
+	t.Setenv("MIRROR_PASS", "s3cret")
+	m.auth = writeFile(t, m.dir, "auth.yaml", `
+`+m.dst.Host+`:
+  username: $MIRROR_USER
+  password: ${MIRROR_PASS}
+`)
+	return m
+}
+
+// config loads the images file written as name.
+func (m *mirrorFixture) config(t *testing.T, name, images string) *Config {
+	t.Helper()
+	cfg, err := LoadConfig(m.auth, writeFile(t, m.dir, name, images))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// rerunWritesNothing runs cfg again: every image is skipped, and nothing
+// is written to the destination.
+func (m *mirrorFixture) rerunWritesNothing(t *testing.T, cfg *Config, images int, opts ...Option) {
+	t.Helper()
+	m.dst.Reset()
+	sum, err := Run(context.Background(), cfg, append(opts, WithRetryDelay(0))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Skipped != images || sum.Copied != 0 {
+		t.Fatalf("second run: %+v", sum)
+	}
+	if w := writes(m.dst); len(w) != 0 {
+		t.Errorf("second run wrote to the destination: %v", w)
+	}
+}
+
 // TestSyncTwoRegistries mirrors between two real registries: a multi-arch
 // index with an arch filter, a tag regex, a comma list with several
 // destinations, a digest source, a same-registry mount, and second runs
 // that write nothing.
 func TestSyncTwoRegistries(t *testing.T) {
-	src := ocitest.StartRegistry(t)
-	dst := ocitest.StartRegistry(t)
-	dst.RequireBasicAuth("mirror", "s3cret")
-	dstAuth := remote.WithAuth(authn.FromConfig(authn.AuthConfig{Username: "mirror", Password: "s3cret"}))
-	ctx := context.Background()
+	m := newMirrorFixture(t)
+	t.Run("arch filter", func(t *testing.T) { testSyncArchFilter(t, m) })
+	t.Run("regex, comma list, digest, many destinations", func(t *testing.T) { testSyncSelections(t, m) })
+	// The mount reads what the previous subtest copied.
+	t.Run("mount within a registry", func(t *testing.T) { testSyncMount(t, m) })
+}
 
-	idx := ocitest.Index(t, 1, 2, 512, ocitest.AMD64, ocitest.ARM64, s390x)
-	srcIdx := push(t, src.Host+"/ns/multi:v1", idx)
-	children := childDigests(t, idx)
-	for i, tag := range []string{"v1.0", "v1.1", "v2.0", "latest"} {
-		push(t, src.Host+"/ns/app:"+tag, ocitest.Image(t, int64(10+i), 2, 512, ocitest.AMD64))
+func testSyncArchFilter(t *testing.T, m *mirrorFixture) {
+	cfg := m.config(t, "multi.yaml", m.src.Host+"/ns/multi:v1: "+m.dst.Host+"/mirror/multi\n")
+	sum, err := Run(context.Background(), cfg, WithArch("arm64"), WithProcs(3), WithRetryDelay(0))
+	if err != nil {
+		t.Fatalf("Run: %v", err)
 	}
-	lst := map[string]v1.Hash{}
-	for i, tag := range []string{"a", "b", "c"} {
-		lst[tag] = push(t, src.Host+"/ns/lst:"+tag, ocitest.Image(t, int64(20+i), 2, 512, ocitest.AMD64))
+	if sum.Copied != 1 || sum.Failed != 0 {
+		t.Fatalf("summary: %+v", sum)
 	}
-	pinned := push(t, src.Host+"/ns/pin:whatever", ocitest.Image(t, 30, 2, 512, ocitest.AMD64))
-	src.Reset()
+	ref, _ := name.ParseReference(m.dst.Host + "/mirror/multi:v1")
+	got, err := remote.Index(ref, m.dstAuth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := got.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(im.Manifests) != 1 || !im.Manifests[0].Platform.Equals(ocitest.ARM64) {
+		t.Fatalf("filtered index holds %+v, want only arm64", im.Manifests)
+	}
+	want := m.children["arm64"]
+	if im.Manifests[0].Digest != want {
+		t.Errorf("arm64 child digest %s, want the source's %s", im.Manifests[0].Digest, want)
+	}
+	gotDigest, _ := got.Digest()
+	if gotDigest == m.srcIdx {
+		t.Errorf("a filtered index must get a new digest")
+	}
+	if sum.Images[0].Digest != gotDigest.String() {
+		t.Errorf("summary digest %s, registry has %s", sum.Images[0].Digest, gotDigest)
+	}
+	// Every blob of the arm64 image is really there.
+	child, err := got.Image(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validateBlobs(child); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"amd64", "s390x"} {
+		d := m.children[a]
+		if _, ok := headDigest(t, m.dst.Host+"/mirror/multi@"+d.String(), m.dstAuth); ok {
+			t.Errorf("%s child was copied despite the filter", a)
+		}
+	}
+	m.rerunWritesNothing(t, cfg, 1, WithArch("arm64"))
+}
 
-	dir := t.TempDir()
-	t.Setenv("MIRROR_USER", "mirror")
-	t.Setenv("MIRROR_PASS", "s3cret")
-	auth := writeFile(t, dir, "auth.yaml", `
-`+dst.Host+`:
-  username: $MIRROR_USER
-  password: ${MIRROR_PASS}
+func testSyncSelections(t *testing.T, m *mirrorFixture) {
+	src, dst := m.src.Host, m.dst.Host
+	cfg := m.config(t, "images.yaml", `
+`+src+`/ns/app:/^v1\./: `+dst+`/mirror/app
+`+src+`/ns/lst:a,b:
+  - `+dst+`/mirror/lst
+  - `+dst+`/mirror/lst2:x,y
+`+src+`/ns/pin@`+m.pinned.String()+`: `+dst+`/mirror/pin:stable
 `)
+	m.dst.Reset()
+	sum, err := Run(context.Background(), cfg, WithProcs(4), WithRetryDelay(0))
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if sum.Copied != 7 || sum.Failed != 0 || sum.Skipped != 0 {
+		var b strings.Builder
+		sum.WriteTo(&b)
+		t.Fatalf("summary:\n%s", b.String())
+	}
+	if sum.BlobsCopied == 0 || sum.BytesCopied == 0 {
+		t.Errorf("no blob traffic counted: %+v", sum)
+	}
+	if got := tagsAuth(t, dst+"/mirror/app", m.dstAuth); !slices.Equal(got, []string{"v1.0", "v1.1"}) {
+		t.Errorf("regex copied tags %v, want [v1.0 v1.1]", got)
+	}
+	if got := tagsAuth(t, dst+"/mirror/lst", m.dstAuth); !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("comma list copied tags %v, want [a b]", got)
+	}
+	for tag, want := range map[string]v1.Hash{"x": m.lst["a"], "y": m.lst["b"]} {
+		if d, ok := headDigest(t, dst+"/mirror/lst2:"+tag, m.dstAuth); !ok || d != want {
+			t.Errorf("mirror/lst2:%s = %s, want %s (renamed in order)", tag, d, want)
+		}
+	}
+	if d, ok := headDigest(t, dst+"/mirror/pin:stable", m.dstAuth); !ok || d != m.pinned {
+		t.Errorf("digest source: mirror/pin:stable = %s, want %s", d, m.pinned)
+	}
+	m.rerunWritesNothing(t, cfg, 7)
+}
 
-	t.Run("arch filter", func(t *testing.T) {
-		images := writeFile(t, dir, "multi.yaml", src.Host+"/ns/multi:v1: "+dst.Host+"/mirror/multi\n")
-		cfg, err := LoadConfig(auth, images)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum, err := Run(ctx, cfg, WithArch("arm64"), WithProcs(3), WithRetryDelay(0))
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-		if sum.Copied != 1 || sum.Failed != 0 {
-			t.Fatalf("summary: %+v", sum)
-		}
-		ref, _ := name.ParseReference(dst.Host + "/mirror/multi:v1")
-		got, err := remote.Index(ref, dstAuth)
-		if err != nil {
-			t.Fatal(err)
-		}
-		im, err := got.IndexManifest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(im.Manifests) != 1 || !im.Manifests[0].Platform.Equals(ocitest.ARM64) {
-			t.Fatalf("filtered index holds %+v, want only arm64", im.Manifests)
-		}
-		want := children["arm64"]
-		if im.Manifests[0].Digest != want {
-			t.Errorf("arm64 child digest %s, want the source's %s", im.Manifests[0].Digest, want)
-		}
-		gotDigest, _ := got.Digest()
-		if gotDigest == srcIdx {
-			t.Errorf("a filtered index must get a new digest")
-		}
-		if sum.Images[0].Digest != gotDigest.String() {
-			t.Errorf("summary digest %s, registry has %s", sum.Images[0].Digest, gotDigest)
-		}
-		// Every blob of the arm64 image is really there.
-		child, err := got.Image(want)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := validateBlobs(child); err != nil {
-			t.Fatal(err)
-		}
-		for _, a := range []string{"amd64", "s390x"} {
-			d := children[a]
-			if _, ok := headDigest(t, dst.Host+"/mirror/multi@"+d.String(), dstAuth); ok {
-				t.Errorf("%s child was copied despite the filter", a)
-			}
-		}
-
-		// Second run: nothing written.
-		dst.Reset()
-		sum, err = Run(ctx, cfg, WithArch("arm64"), WithRetryDelay(0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if sum.Skipped != 1 || sum.Copied != 0 {
-			t.Fatalf("second run: %+v", sum)
-		}
-		if w := writes(dst); len(w) != 0 {
-			t.Errorf("second run wrote to the destination: %v", w)
-		}
-	})
-
-	t.Run("regex, comma list, digest, many destinations", func(t *testing.T) {
-		images := writeFile(t, dir, "images.yaml", `
-`+src.Host+`/ns/app:/^v1\./: `+dst.Host+`/mirror/app
-`+src.Host+`/ns/lst:a,b:
-  - `+dst.Host+`/mirror/lst
-  - `+dst.Host+`/mirror/lst2:x,y
-`+src.Host+`/ns/pin@`+pinned.String()+`: `+dst.Host+`/mirror/pin:stable
-`)
-		cfg, err := LoadConfig(auth, images)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dst.Reset()
-		sum, err := Run(ctx, cfg, WithProcs(4), WithRetryDelay(0))
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-		if sum.Copied != 7 || sum.Failed != 0 || sum.Skipped != 0 {
-			var b strings.Builder
-			sum.WriteTo(&b)
-			t.Fatalf("summary:\n%s", b.String())
-		}
-		if sum.BlobsCopied == 0 || sum.BytesCopied == 0 {
-			t.Errorf("no blob traffic counted: %+v", sum)
-		}
-		if got := tagsAuth(t, dst.Host+"/mirror/app", dstAuth); !slices.Equal(got, []string{"v1.0", "v1.1"}) {
-			t.Errorf("regex copied tags %v, want [v1.0 v1.1]", got)
-		}
-		if got := tagsAuth(t, dst.Host+"/mirror/lst", dstAuth); !slices.Equal(got, []string{"a", "b"}) {
-			t.Errorf("comma list copied tags %v, want [a b]", got)
-		}
-		for tag, want := range map[string]v1.Hash{"x": lst["a"], "y": lst["b"]} {
-			if d, ok := headDigest(t, dst.Host+"/mirror/lst2:"+tag, dstAuth); !ok || d != want {
-				t.Errorf("mirror/lst2:%s = %s, want %s (renamed in order)", tag, d, want)
-			}
-		}
-		if d, ok := headDigest(t, dst.Host+"/mirror/pin:stable", dstAuth); !ok || d != pinned {
-			t.Errorf("digest source: mirror/pin:stable = %s, want %s", d, pinned)
-		}
-
-		dst.Reset()
-		sum, err = Run(ctx, cfg, WithRetryDelay(0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if sum.Skipped != 7 || sum.Copied != 0 {
-			t.Fatalf("second run: %+v", sum)
-		}
-		if w := writes(dst); len(w) != 0 {
-			t.Errorf("second run wrote to the destination: %v", w)
-		}
-	})
-
-	t.Run("mount within a registry", func(t *testing.T) {
-		images := writeFile(t, dir, "mount.yaml", dst.Host+"/mirror/lst:a: "+dst.Host+"/other/lst\n")
-		cfg, err := LoadConfig(auth, images)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dst.Reset()
-		sum, err := Run(ctx, cfg, WithRetryDelay(0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if sum.Copied != 1 || sum.BlobsCopied != 0 || sum.BlobsReused != 3 {
-			t.Fatalf("summary %+v: want 3 blobs (config + 2 layers) mounted, none streamed", sum)
-		}
-		if m := dst.Mounted(); len(m) != 3 {
-			t.Errorf("want 3 blobs mounted, got %v", m)
-		}
-		if n := dst.BlobUploads(); n != 0 {
-			t.Errorf("blobs were uploaded instead of mounted:\n%s", dst)
-		}
-		if d, ok := headDigest(t, dst.Host+"/other/lst:a", dstAuth); !ok || d != lst["a"] {
-			t.Errorf("other/lst:a = %s, want %s", d, lst["a"])
-		}
-	})
+func testSyncMount(t *testing.T, m *mirrorFixture) {
+	cfg := m.config(t, "mount.yaml", m.dst.Host+"/mirror/lst:a: "+m.dst.Host+"/other/lst\n")
+	m.dst.Reset()
+	sum, err := Run(context.Background(), cfg, WithRetryDelay(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Copied != 1 || sum.BlobsCopied != 0 || sum.BlobsReused != 3 {
+		t.Fatalf("summary %+v: want 3 blobs (config + 2 layers) mounted, none streamed", sum)
+	}
+	if mounted := m.dst.Mounted(); len(mounted) != 3 {
+		t.Errorf("want 3 blobs mounted, got %v", mounted)
+	}
+	if n := m.dst.BlobUploads(); n != 0 {
+		t.Errorf("blobs were uploaded instead of mounted:\n%s", m.dst)
+	}
+	if d, ok := headDigest(t, m.dst.Host+"/other/lst:a", m.dstAuth); !ok || d != m.lst["a"] {
+		t.Errorf("other/lst:a = %s, want %s", d, m.lst["a"])
+	}
 }
 
 // TestSyncRetries makes the destination answer 503 twice before it works.
