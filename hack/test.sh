@@ -62,7 +62,7 @@ go test -count=1 -timeout 25m ./... 2>&1 | tee /tmp/assemble-go-test.log
 
 # Every parser of user input has a fuzz target; each runs briefly from its
 # seed corpus (and testdata/fuzz, where found crashers are kept).
-fuzztime="${FUZZTIME:-4s}"
+fuzztime="${FUZZTIME:-3s}"
 echo "--- fuzz (${fuzztime} per target)"
 for file in $(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do
   pkg="./$(dirname "${file#./}")"
