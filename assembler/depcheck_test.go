@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 // module is this module's path; the rules below speak of paths inside it.
@@ -91,9 +93,7 @@ func conventionOf(path string) string {
 // never import any of assembler; no convention imports another; the CLI
 // imports no convention (it talks to the pipeline only).
 func TestDependencyArrows(t *testing.T) {
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go command")
-	}
+	testtool.RequireTool(t, "go")
 	for _, p := range listPackages(t) {
 		from := layerOf(p.ImportPath)
 		if from == "" || strings.HasSuffix(p.ImportPath, "_test") {

@@ -2,11 +2,12 @@ package git
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 func TestEnv(t *testing.T) {
@@ -24,9 +25,7 @@ func TestEnv(t *testing.T) {
 }
 
 func TestRun(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
-	}
+	testtool.RequireTool(t, "git")
 	dir := t.TempDir()
 	if _, err := Run(dir, "init", "-q"); err != nil {
 		t.Fatal(err)

@@ -1,10 +1,11 @@
 package pyjson
 
 import (
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 // Numbers print as Python prints them after json.load.
@@ -36,14 +37,7 @@ const tricky = `{"b": 1, "a": [1, 2.50, {"x": []}, {}, null, true, false, -0.0, 
 
 func python(t *testing.T) string {
 	t.Helper()
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("python3 is not installed")
-		}
-		t.Skip("no python3")
-	}
-	return py
+	return testtool.RequireTool(t, "python3")
 }
 
 // The encoder agrees with Python's json.dumps for every combination of the

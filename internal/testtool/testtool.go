@@ -19,6 +19,7 @@ var packages = map[string]string{
 	"dpkg-query":      "dpkg",
 	"gcc":             "gcc",
 	"git":             "git",
+	"go":              "golang (the Go toolchain)",
 	"newuidmap":       "uidmap",
 	"oras":            "oras (go install oras.land/oras/cmd/oras@v1.2.3)",
 	"python3":         "python3",
