@@ -10,19 +10,6 @@ import (
 // metadata.json (the JSON reader under them has its own target in
 // internal/pyjson). hack/test.sh runs it briefly.
 
-func addRepoSeeds(f *testing.F, name string) {
-	f.Helper()
-	files, _ := filepath.Glob(filepath.Join(sampleRepo, name))
-	more, _ := filepath.Glob(filepath.Join(sampleRepo, "pieces", "*", name))
-	for _, p := range append(files, more...) {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-}
-
 // readRepository validates any config.toml and metadata.json without
 // panicking.
 func FuzzReadRepository(f *testing.F) {
