@@ -89,61 +89,76 @@ func TestIndexMatchesExpected(t *testing.T) {
 		t.Errorf("index.json differs from expected-index.json:\n%s", got)
 	}
 
-	var index []map[string]json.RawMessage
+	var index []indexEntry
 	if err := json.Unmarshal(got, &index); err != nil {
 		t.Fatal(err)
 	}
-	str := func(m map[string]json.RawMessage, k string) string {
-		var s string
-		_ = json.Unmarshal(m[k], &s)
-		return s
-	}
-	list := func(m map[string]json.RawMessage, k string) []string {
-		var s []string
-		_ = json.Unmarshal(m[k], &s)
-		return s
-	}
-	versions := func(m map[string]json.RawMessage) []map[string]json.RawMessage {
-		var v []map[string]json.RawMessage
-		_ = json.Unmarshal(m["versions"], &v)
-		return v
-	}
 	var names []string
 	for _, e := range index {
-		names = append(names, str(e, "name")+"/"+str(e, "type"))
+		names = append(names, e.str("name")+"/"+e.str("type"))
 	}
 	// Rule: stacks in directory order (os.ReadDir sorts), then samples, then
 	// extra stacks, each with "type".
 	if strings.Join(names, " ") != "go/stack java-maven/stack nodejs/stack nodejs-basic/sample code-with-quarkus/sample" {
-		t.Errorf("entries %v", names)
+		t.Fatalf("entries %v", names)
 	}
-	goStack, java, node, quarkus := index[0], index[1], index[2], index[4]
-
 	// Rule: json.MarshalIndent(index, "", "  ") with keys in the Go struct
 	// order of schema.Schema, and no trailing newline.
 	if !bytes.HasPrefix(got, []byte("[\n  {\n    \"name\": \"go\",\n    \"displayName\"")) || got[len(got)-1] != ']' {
 		t.Errorf("layout: %.60q ... %q", got, got[len(got)-1:])
 	}
+	checkGoVersionRules(t, index[0], index[2])
+	checkStackFieldRules(t, index[0], index[1])
+	// Rule: samples are kept as written, with an unversioned date under "undefined".
+	if quarkus := index[4]; quarkus.str("lastModified") != "2024-04-19T11:45:48+01:00" || !strings.Contains(string(quarkus["deploymentScopes"]), `"innerloop": true`) {
+		t.Errorf("quarkus sample %v", quarkus)
+	}
+}
+
+// indexEntry is one entry (or version) of index.json, decoded lazily.
+type indexEntry map[string]json.RawMessage
+
+func (e indexEntry) str(k string) string {
+	var s string
+	_ = json.Unmarshal(e[k], &s)
+	return s
+}
+
+func (e indexEntry) list(k string) []string {
+	var s []string
+	_ = json.Unmarshal(e[k], &s)
+	return s
+}
+
+func (e indexEntry) versions() []indexEntry {
+	var v []indexEntry
+	_ = json.Unmarshal(e["versions"], &v)
+	return v
+}
+
+// checkGoVersionRules checks the rules of a stack's versions.
+func checkGoVersionRules(t *testing.T, goStack, node indexEntry) {
+	t.Helper()
 	// Rule: versions sorted newest first by numbers (1.10.0 above 1.2.0),
 	// the git-referenced 3.0.0 of stack.yaml skipped.
 	var order []string
-	for _, v := range versions(goStack) {
-		order = append(order, str(v, "version"))
+	for _, v := range goStack.versions() {
+		order = append(order, v.str("version"))
 	}
 	if strings.Join(order, " ") != "2.1.0 1.10.0 1.2.0" {
-		t.Errorf("go versions %v", order)
+		t.Fatalf("go versions %v", order)
 	}
-	v210 := versions(goStack)[0]
+	v210 := goStack.versions()[0]
 	// Rule: links.self = devfile-catalog/<stack directory>:<metadata.version>.
 	if !strings.Contains(string(v210["links"]), `"self": "devfile-catalog/go:2.1.0"`) {
 		t.Errorf("links %s", v210["links"])
 	}
 	// Rule: resources = the files left after the build (OWNERS excluded),
 	// with everything else packed into archive.tar.
-	if r := list(v210, "resources"); strings.Join(r, ",") != "archive.tar,devfile.yaml,logo.svg" {
+	if r := v210.list("resources"); strings.Join(r, ",") != "archive.tar,devfile.yaml,logo.svg" {
 		t.Errorf("go 2.1.0 resources %v", r)
 	}
-	if r := list(versions(node)[0], "resources"); strings.Join(r, ",") != ".devfile.yaml,logo.png" {
+	if r := node.versions()[0].list("resources"); strings.Join(r, ",") != ".devfile.yaml,logo.png" {
 		t.Errorf("nodejs resources %v (a .devfile.yaml is the devfile)", r)
 	}
 	// Rule: commandGroups has all five kinds, true for kinds used by an
@@ -151,17 +166,22 @@ func TestIndexMatchesExpected(t *testing.T) {
 	if cg := string(v210["commandGroups"]); !strings.Contains(cg, `"deploy": true`) || !strings.Contains(cg, `"test": false`) || strings.Count(cg, ":") != 5 {
 		t.Errorf("commandGroups %s", cg)
 	}
+}
+
+// checkStackFieldRules checks where a stack's own fields come from.
+func checkStackFieldRules(t *testing.T, goStack, java indexEntry) {
+	t.Helper()
 	// Rule: name, displayName, description and icon from stack.yaml.
-	if !strings.HasPrefix(str(goStack, "description"), "Go is an open source") {
-		t.Errorf("go description %q, want stack.yaml's", str(goStack, "description"))
+	if !strings.HasPrefix(goStack.str("description"), "Go is an open source") {
+		t.Errorf("go description %q, want stack.yaml's", goStack.str("description"))
 	}
 	// Rule: projectType, language, provider, supportUrl from the first
 	// version (newest first) that sets them.
-	if str(goStack, "projectType") != "Go" || str(goStack, "provider") != "Red Hat" || !strings.Contains(str(goStack, "supportUrl"), "devfile-support") {
-		t.Errorf("go common fields: projectType %q provider %q supportUrl %q", str(goStack, "projectType"), str(goStack, "provider"), str(goStack, "supportUrl"))
+	if goStack.str("projectType") != "Go" || goStack.str("provider") != "Red Hat" || !strings.Contains(goStack.str("supportUrl"), "devfile-support") {
+		t.Errorf("go common fields: projectType %q provider %q supportUrl %q", goStack.str("projectType"), goStack.str("provider"), goStack.str("supportUrl"))
 	}
 	// Rule: top-level tags are the default version's only ("Legacy" is 1.10.0's).
-	if tags := list(goStack, "tags"); strings.Join(tags, ",") != "Go" {
+	if tags := goStack.list("tags"); strings.Join(tags, ",") != "Go" {
 		t.Errorf("go tags %v", tags)
 	}
 	// Rule: top-level architectures are the union, or none at all when a
@@ -169,21 +189,17 @@ func TestIndexMatchesExpected(t *testing.T) {
 	if _, ok := goStack["architectures"]; ok {
 		t.Errorf("go architectures %s, want none because 1.2.0 supports all", goStack["architectures"])
 	}
-	if a := list(java, "architectures"); strings.Join(a, ",") != "amd64,arm64,s390x" {
+	if a := java.list("architectures"); strings.Join(a, ",") != "amd64,arm64,s390x" {
 		t.Errorf("java-maven architectures %v", a)
 	}
 	// Rule: a single-version stack gets one version with default: true.
-	if vs := versions(java); len(vs) != 1 || string(vs[0]["default"]) != "true" {
+	if vs := java.versions(); len(vs) != 1 || string(vs[0]["default"]) != "true" {
 		t.Errorf("java-maven versions %v", vs)
 	}
 	// Rule: lastModified per version from last_modified.json (offset kept),
 	// zero when missing, the item's = its newest version's.
-	if str(goStack, "lastModified") != "2024-05-13T12:32:02+02:00" || str(versions(goStack)[1], "lastModified") != "0001-01-01T00:00:00Z" {
-		t.Errorf("go lastModified %s / 1.10.0 %s", goStack["lastModified"], versions(goStack)[1]["lastModified"])
-	}
-	// Rule: samples are kept as written, with an unversioned date under "undefined".
-	if str(quarkus, "lastModified") != "2024-04-19T11:45:48+01:00" || !strings.Contains(string(quarkus["deploymentScopes"]), `"innerloop": true`) {
-		t.Errorf("quarkus sample %v", quarkus)
+	if goStack.str("lastModified") != "2024-05-13T12:32:02+02:00" || goStack.versions()[1].str("lastModified") != "0001-01-01T00:00:00Z" {
+		t.Errorf("go lastModified %s / 1.10.0 %s", goStack["lastModified"], goStack.versions()[1]["lastModified"])
 	}
 }
 

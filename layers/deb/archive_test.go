@@ -53,8 +53,30 @@ func buildDeb(t *testing.T, d testDeb) []byte {
 	if d.arch == "" {
 		d.arch = "amd64"
 	}
-	control := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: %s\nMaintainer: Test <test@example.com>\nInstalled-Size: 1\n%sDescription: test package %s\n extended description.\n", d.name, d.version, d.arch, d.fields, d.name)
+	ext := d.compression
+	if ext == "" {
+		ext = "xz"
+	}
+	data, md5sums := debData(t, d)
+	var ar bytes.Buffer
+	ar.WriteString("!<arch>\n")
+	member := func(name string, body []byte) {
+		fmt.Fprintf(&ar, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", name, 0, 0, 0, "100644", len(body))
+		ar.Write(body)
+		if len(body)%2 == 1 {
+			ar.WriteByte('\n')
+		}
+	}
+	member("debian-binary", []byte("2.0\n"))
+	member("control.tar.gz", debControl(t, d, md5sums))
+	member("data.tar."+ext, compressDebData(t, ext, data))
+	return ar.Bytes()
+}
 
+// debData writes the data tar (parent directories first, as dpkg-deb
+// writes them) and the md5sums of its files.
+func debData(t *testing.T, d testDeb) ([]byte, string) {
+	t.Helper()
 	var md5sums strings.Builder
 	var data bytes.Buffer
 	tw := tar.NewWriter(&data)
@@ -67,7 +89,6 @@ func buildDeb(t *testing.T, d testDeb) []byte {
 	}
 	writeHdr(&tar.Header{Name: "./", Typeflag: tar.TypeDir, Mode: 0o755})
 	for _, f := range d.files {
-		// Parent directories first, as dpkg-deb writes them.
 		parts := strings.Split(strings.TrimPrefix(f.path, "./"), "/")
 		for i := 1; i < len(parts); i++ {
 			dir := "./" + strings.Join(parts[:i], "/") + "/"
@@ -98,11 +119,18 @@ func buildDeb(t *testing.T, d testDeb) []byte {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return data.Bytes(), md5sums.String()
+}
 
+// debControl writes control.tar.gz: control, md5sums and the package's
+// other control members (maintainer scripts executable), sorted.
+func debControl(t *testing.T, d testDeb, md5sums string) []byte {
+	t.Helper()
+	control := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: %s\nMaintainer: Test <test@example.com>\nInstalled-Size: 1\n%sDescription: test package %s\n extended description.\n", d.name, d.version, d.arch, d.fields, d.name)
 	var ctl bytes.Buffer
 	gz := gzip.NewWriter(&ctl)
 	ctw := tar.NewWriter(gz)
-	members := map[string]string{"control": control, "md5sums": md5sums.String()}
+	members := map[string]string{"control": control, "md5sums": md5sums}
 	for k, v := range d.ctl {
 		members[k] = v
 	}
@@ -124,48 +152,36 @@ func buildDeb(t *testing.T, d testDeb) []byte {
 	}
 	ctw.Close()
 	gz.Close()
+	return ctl.Bytes()
+}
 
+// compressDebData compresses the data tar as data.tar.EXT.
+func compressDebData(t *testing.T, ext string, data []byte) []byte {
+	t.Helper()
 	var comp bytes.Buffer
-	ext := d.compression
-	if ext == "" {
-		ext = "xz"
-	}
 	switch ext {
 	case "xz":
 		w, err := xz.NewWriter(&comp)
 		if err != nil {
 			t.Fatal(err)
 		}
-		w.Write(data.Bytes())
+		w.Write(data)
 		w.Close()
 	case "gz":
 		w := gzip.NewWriter(&comp)
-		w.Write(data.Bytes())
+		w.Write(data)
 		w.Close()
 	case "zst":
 		w, err := zstd.NewWriter(&comp)
 		if err != nil {
 			t.Fatal(err)
 		}
-		w.Write(data.Bytes())
+		w.Write(data)
 		w.Close()
 	default:
 		t.Fatalf("unknown compression %q", ext)
 	}
-
-	var ar bytes.Buffer
-	ar.WriteString("!<arch>\n")
-	member := func(name string, body []byte) {
-		fmt.Fprintf(&ar, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", name, 0, 0, 0, "100644", len(body))
-		ar.Write(body)
-		if len(body)%2 == 1 {
-			ar.WriteByte('\n')
-		}
-	}
-	member("debian-binary", []byte("2.0\n"))
-	member("control.tar.gz", ctl.Bytes())
-	member("data.tar."+ext, comp.Bytes())
-	return ar.Bytes()
+	return comp.Bytes()
 }
 
 // testArchive is a signed Debian archive on disk, served over HTTP.
