@@ -1,10 +1,10 @@
 package dockerfile
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 // FuzzTranslate feeds RUN scripts to the translation decision (package
@@ -46,13 +46,8 @@ func FuzzTranslate(f *testing.F) {
 // lines joined.
 func runSeeds(f *testing.F) []string {
 	f.Helper()
-	files, _ := filepath.Glob("../../testdata/dockerfiles/*/Dockerfile")
 	var out []string
-	for _, p := range files {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range testtool.ReadFiles(f, "../../testdata/dockerfiles/*/Dockerfile") {
 		text := strings.ReplaceAll(string(b), "\\\n", " ")
 		for _, line := range strings.Split(text, "\n") {
 			if script, ok := strings.CutPrefix(line, "RUN "); ok && !strings.HasPrefix(script, "<<") {

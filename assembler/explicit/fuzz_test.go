@@ -6,18 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 // FuzzLoad reads arbitrary assemble.toml files in a repository holding a
 // few files: Load never panics, and a plan it returns names every image and
 // prints as JSON.
 func FuzzLoad(f *testing.F) {
-	seeds, _ := filepath.Glob("../../testdata/*/" + FileName)
-	for _, p := range seeds {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range testtool.ReadFiles(f, "../../testdata/*/"+FileName) {
 		f.Add(string(b))
 	}
 	f.Add("[[image]]\nname = \"x\"\ntags = [\"a\"\n")

@@ -2,21 +2,16 @@ package pyjson
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 // What Parse reads, Marshal writes (indented or compact, ASCII or not) in a
 // form that reads back as an equal value. Seeds: the pieces' metadata.json
 // files and the tests' tricky document. hack/test.sh runs it briefly.
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob("../../testdata/pieces/repo/pieces/*/metadata.json")
-	for _, p := range files {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range testtool.ReadFiles(f, "../../testdata/pieces/repo/pieces/*/metadata.json") {
 		f.Add(b)
 	}
 	for _, s := range []string{tricky, `{"a": 1, "a": 2}`, `[1, 2`, `{"a" 1}`, `"\ud800"`, `1e999`, `null`, `[true, false, null]`, `{} {}`} {

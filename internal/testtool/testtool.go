@@ -116,3 +116,24 @@ func RequireRun(t testing.TB, pkg, name string, args ...string) {
 		t.Skipf("%s %v failed (install %s)", name, args, pkg)
 	}
 }
+
+// ReadFiles returns the contents of every file matching the globs, in
+// order (fuzz targets seed their corpora from testdata with it).
+func ReadFiles(t testing.TB, globs ...string) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, g := range globs {
+		files, err := filepath.Glob(g)
+		if err != nil {
+			t.Fatalf("bad glob %q: %v", g, err)
+		}
+		for _, p := range files {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, b)
+		}
+	}
+	return out
+}

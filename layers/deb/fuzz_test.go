@@ -2,12 +2,11 @@ package deb
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/assemble-build/assemble/internal/testtool"
 	"pault.ag/go/debian/version"
 )
 
@@ -151,13 +150,7 @@ func sign(n int) int {
 }
 
 func FuzzReadAptTxt(f *testing.F) {
-	files, _ := filepath.Glob("../../testdata/*/*/apt.txt")
-	more, _ := filepath.Glob("../../testdata/*/apt.txt")
-	for _, p := range append(files, more...) {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range testtool.ReadFiles(f, "../../testdata/*/apt.txt", "../../testdata/*/*/apt.txt", "../../testdata/*/*/*/apt.txt") {
 		f.Add(string(b))
 	}
 	f.Add("curl ca-certificates # tools\n\npython3=3.11.2-1+b1\nlibc6:amd64\n")

@@ -1,35 +1,16 @@
 package wheel
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 // Fuzz targets for the parsers of user input: requirements files, PEP 440
 // versions and specifiers, PEP 508 requirements and markers. Seeds come
 // from the repository's requirements files and the unit tests' cases;
 // hack/test.sh runs each target briefly.
-
-// addFileSeeds adds every file matching the globs (relative to this package)
-// to the corpus.
-func addFileSeeds(f *testing.F, globs ...string) {
-	f.Helper()
-	for _, g := range globs {
-		files, err := filepath.Glob(g)
-		if err != nil {
-			f.Fatal(err)
-		}
-		for _, p := range files {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(string(b))
-		}
-	}
-}
 
 var versionSeeds = []string{
 	"1.0", "v1.0", "1.0-1", "1.0.alpha1", "1.0c1", "1.0-DEV", "1.0+Ubuntu-1", "0!1.0", "2!1.0.0.rev3",
@@ -55,8 +36,10 @@ var markerSeeds = []string{
 }
 
 func FuzzParseRequirements(f *testing.F) {
-	addFileSeeds(f, "../../testdata/*/requirements*.txt", "../../testdata/*/*/requirements*.txt",
-		"../../testdata/*/*/*/requirements*.txt", "../../testdata/*/*/binder/requirements*.txt")
+	for _, b := range testtool.ReadFiles(f, "../../testdata/*/requirements*.txt", "../../testdata/*/*/requirements*.txt",
+		"../../testdata/*/*/*/requirements*.txt") {
+		f.Add(string(b))
+	}
 	f.Add("--index-url https://pypi.org/simple\n--extra-index-url ${INDEX}\nnumpy==1.26.4 \\\n  --hash=sha256:" + strings.Repeat("a", 64) + "\n")
 	f.Add("-r other.txt\n-c constraints.txt\n--find-links ./wheels\n--no-index\n./local.whl\n# comment\n")
 	dir := f.TempDir()
