@@ -71,3 +71,8 @@ for file in $(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do
     go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"
   done
 done
+
+# One closing line for CI logs: packages passed and failed.
+passed=$(grep -c '^ok ' /tmp/assemble-go-test.log || true)
+failed=$(grep -c '^FAIL	' /tmp/assemble-go-test.log || true)
+echo "packages: ${passed} passed, ${failed} failed"
