@@ -128,30 +128,43 @@ func TestFSFlatten(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	read := func(name string) string {
-		t.Helper()
-		b, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			t.Fatalf("reading %s: %v", name, err)
-		}
-		return string(b)
-	}
-	notExist := func(name string) {
-		t.Helper()
-		if _, err := fsys.Stat(name); !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
-			t.Errorf("stat %s: %v, want not found", name, err)
-		}
-	}
+	checkFlattenLinks(t, fsys)
+	checkFlattenWhiteouts(t, fsys)
+	checkFlattenParents(t, fsys)
+	checkFlattenMetadata(t, fsys)
+}
 
+// tfRead reads name from fsys, failing the test if it cannot.
+func tfRead(t *testing.T, fsys *ImageFS, name string) string {
+	t.Helper()
+	b, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		t.Fatalf("reading %s: %v", name, err)
+	}
+	return string(b)
+}
+
+// tfNotExist checks that name is not in fsys.
+func tfNotExist(t *testing.T, fsys *ImageFS, name string) {
+	t.Helper()
+	if _, err := fsys.Stat(name); !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+		t.Errorf("stat %s: %v, want not found", name, err)
+	}
+}
+
+// checkFlattenLinks checks replaced files and link resolution in the
+// flattened tfTestImage.
+func checkFlattenLinks(t *testing.T, fsys *ImageFS) {
+	t.Helper()
 	// A later layer's file replaces the earlier one.
-	if got := read("etc/motd"); got != "new\n" {
+	if got := tfRead(t, fsys, "etc/motd"); got != "new\n" {
 		t.Errorf("etc/motd = %q, want the second layer's", got)
 	}
 	// Relative and absolute links resolve inside the image.
-	if got := read("usr/bin/python3"); got != "python" {
+	if got := tfRead(t, fsys, "usr/bin/python3"); got != "python" {
 		t.Errorf("usr/bin/python3 = %q", got)
 	}
-	if got := read("usr/local/bin/py"); got != "python" {
+	if got := tfRead(t, fsys, "usr/local/bin/py"); got != "python" {
 		t.Errorf("usr/local/bin/py = %q", got)
 	}
 	if p, err := fsys.Resolve("usr/local/bin/py"); err != nil || p != "usr/bin/python3.11" {
@@ -159,17 +172,23 @@ func TestFSFlatten(t *testing.T) {
 	}
 	// ".." cannot climb above the root; the image's file is read, not the host's.
 	for _, name := range []string{"usr/share/escape", "usr/share/abs-escape"} {
-		if got := read(name); got != "ID=imagetest\n" {
+		if got := tfRead(t, fsys, name); got != "ID=imagetest\n" {
 			t.Errorf("%s = %q, want the image's etc/os-release", name, got)
 		}
 	}
+}
+
+// checkFlattenWhiteouts checks whiteouts, opaque directories and replaced
+// directories in the flattened tfTestImage.
+func checkFlattenWhiteouts(t *testing.T, fsys *ImageFS) {
+	t.Helper()
 	// Whiteout: the file goes, a hard link to it keeps the content, a
 	// symbolic link to it dangles.
-	notExist("usr/bin/old")
-	if got := read("usr/bin/oldlink"); got != "old binary" {
+	tfNotExist(t, fsys, "usr/bin/old")
+	if got := tfRead(t, fsys, "usr/bin/oldlink"); got != "old binary" {
 		t.Errorf("hard link after whiteout of its target = %q", got)
 	}
-	notExist("usr/bin/oldsym")
+	tfNotExist(t, fsys, "usr/bin/oldsym")
 	if l, err := fsys.ReadLink("usr/bin/oldsym"); err != nil || l != "old" {
 		t.Errorf("ReadLink(usr/bin/oldsym) = %q, %v", l, err)
 	}
@@ -184,30 +203,36 @@ func TestFSFlatten(t *testing.T) {
 	if len(ents) != 1 || ents[0].Name() != "z" {
 		t.Errorf("opt after opaque marker = %v, want [z]", ents)
 	}
-	notExist("opt/sub/b")
+	tfNotExist(t, fsys, "opt/sub/b")
 	// A directory replaced by a file loses its children.
-	if got := read("d2"); got != "now a file" {
+	if got := tfRead(t, fsys, "d2"); got != "now a file" {
 		t.Errorf("d2 = %q", got)
 	}
-	notExist("d2/child")
+	tfNotExist(t, fsys, "d2/child")
 	// A whited-out directory goes with everything below it.
-	notExist("var/lib")
-	notExist("var/lib/state")
+	tfNotExist(t, fsys, "var/lib")
+	tfNotExist(t, fsys, "var/lib/state")
 	if _, err := fsys.Stat("var"); err != nil {
 		t.Errorf("var should remain: %v", err)
 	}
+}
+
+// checkFlattenParents checks symlinked parents and link loops in the
+// flattened tfTestImage.
+func checkFlattenParents(t *testing.T, fsys *ImageFS) {
+	t.Helper()
 	// An entry under a symlinked parent lands in the link's target (usr-merge).
-	if got := read("usr/lib/x86_64/libm.so.6"); got != "libm" {
+	if got := tfRead(t, fsys, "usr/lib/x86_64/libm.so.6"); got != "libm" {
 		t.Errorf("usr/lib/x86_64/libm.so.6 = %q", got)
 	}
-	if got := read("lib/x86_64/libm.so.6"); got != "libm" {
+	if got := tfRead(t, fsys, "lib/x86_64/libm.so.6"); got != "libm" {
 		t.Errorf("lib/x86_64/libm.so.6 = %q", got)
 	}
 	if fi, err := fsys.Lstat("lib"); err != nil || fi.Mode().Type() != fs.ModeSymlink {
 		t.Errorf("lib should stay a symlink: %v, %v", fi, err)
 	}
 	// A directory replaced by a symlink: listing follows it.
-	ents, err = fsys.ReadDir("srv")
+	ents, err := fsys.ReadDir("srv")
 	if err != nil || len(ents) != 1 || ents[0].Name() != "z" {
 		t.Errorf("ReadDir(srv -> opt) = %v, %v", ents, err)
 	}
@@ -217,7 +242,12 @@ func TestFSFlatten(t *testing.T) {
 			t.Errorf("reading %s: %v, want ELOOP", name, err)
 		}
 	}
-	// Metadata.
+}
+
+// checkFlattenMetadata checks modes, owners and a large file in the
+// flattened tfTestImage.
+func checkFlattenMetadata(t *testing.T, fsys *ImageFS) {
+	t.Helper()
 	fi, err := fsys.Stat("etc/shadow")
 	if err != nil {
 		t.Fatal(err)
@@ -225,7 +255,7 @@ func TestFSFlatten(t *testing.T) {
 	if fi.Mode() != fs.ModeSetuid|0o640 || fi.Sys().(*tar.Header).Uid != 42 {
 		t.Errorf("etc/shadow: mode %v owner %d", fi.Mode(), fi.Sys().(*tar.Header).Uid)
 	}
-	if got := read("big"); got != tfBigBody {
+	if got := tfRead(t, fsys, "big"); got != tfBigBody {
 		t.Errorf("big file: %d bytes, want %d", len(got), len(tfBigBody))
 	}
 }

@@ -100,8 +100,15 @@ func TestRegistryImage(t *testing.T) {
 		t.Error("a stale archive.tar was left in the output directory")
 	}
 
-	// What the files layers would put in the image: /registry as the index
-	// server expects it (index.json, stacks/<stack>/<version>/<resource>).
+	checkRegistryImageFiles(t, p, img, arts, out)
+	checkRegistryImageMistakes(t, dir, out)
+}
+
+// checkRegistryImageFiles checks what the files layers of the registry image
+// would put in the image: /registry as the index server expects it
+// (index.json, stacks/<stack>/<version>/<resource>).
+func checkRegistryImageFiles(t *testing.T, p *plan.Plan, img plan.Image, arts []plan.Artifact, out string) {
+	t.Helper()
 	paths := map[string]bool{}
 	for _, l := range img.Layers {
 		f := &layers.Files{Root: p.Root, Dir: l.Files.Dir, Dest: l.Files.Dest, Exclude: l.Files.Exclude}
@@ -144,9 +151,13 @@ func TestRegistryImage(t *testing.T) {
 			}
 		}
 	}
+}
 
-	// Defaults and mistakes.
-	p, _, err = devfile.Load(dir, devfile.WithRegistryImage("registry.local:5000/devfile-index"), devfile.WithOutputDir(out), devfile.WithRegistryImageBase("oci:/base:1"))
+// checkRegistryImageMistakes checks the defaults of WithRegistryImage and the
+// errors of its mistaken uses.
+func checkRegistryImageMistakes(t *testing.T, dir, out string) {
+	t.Helper()
+	p, _, err := devfile.Load(dir, devfile.WithRegistryImage("registry.local:5000/devfile-index"), devfile.WithOutputDir(out), devfile.WithRegistryImageBase("oci:/base:1"))
 	if err != nil || p.Images[0].Tags[0] != "latest" || p.Images[0].Base != "oci:/base:1" {
 		t.Errorf("default tag or custom base: %v %+v", err, p)
 	}

@@ -113,6 +113,37 @@ func TestCorpus(t *testing.T) {
 }
 
 func runCase(t *testing.T, name string, exp expectation, busybox string) {
+	ctx := caseContext(t, name, exp)
+	args := caseBuildArgs(exp, busybox)
+	contexts := caseBuildContexts(t, exp, busybox)
+	opts := []Option{WithBuildArgs(args), WithTarget(exp.Target), WithNoRun(exp.NoRun), WithBuildContexts(contexts)}
+	svc := newServices(t)
+	img, err := Build(context.Background(), ctx, plan.Dockerfile{Path: "Dockerfile", Context: "."}, amd64(), svc, opts...)
+	if len(exp.Error) > 0 {
+		mustContain(t, err, exp.Error...)
+		return
+	}
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	checkCaseFiles(t, exp, flatten(t, img))
+	cf := configOf(t, img)
+	checkCaseConfig(t, exp, img, cf)
+	if len(exp.Installs) > 0 {
+		checkCaseInstalls(t, exp, svc.installs)
+	}
+	// The history and the layers agree, as Docker requires.
+	checkLayersAgree(t, img, cf)
+	if exp.Buildah != nil && exp.Buildah.Compare {
+		compareBuildah(t, ctx, exp, args, img)
+	}
+}
+
+// caseContext copies the case to a fresh build context and, when the case
+// has HTTP files, serves them for the rest of the test and puts the server's
+// URL in the Dockerfile.
+func caseContext(t *testing.T, name string, exp expectation) string {
+	t.Helper()
 	ctx := shortDir(t)
 	copyDir(t, filepath.Join(corpusDir, name), ctx)
 	os.Remove(filepath.Join(ctx, "expect.json"))
@@ -125,11 +156,16 @@ func runCase(t *testing.T, name string, exp expectation, busybox string) {
 			}
 			w.Write([]byte(body))
 		}))
-		defer srv.Close()
+		t.Cleanup(srv.Close)
 		df := filepath.Join(ctx, "Dockerfile")
 		b, _ := os.ReadFile(df)
 		os.WriteFile(df, bytes.ReplaceAll(b, []byte("{{HTTP}}"), []byte(srv.URL)), 0o644)
 	}
+	return ctx
+}
+
+// caseBuildArgs is the case's build arguments, with BASE for busybox cases.
+func caseBuildArgs(exp expectation, busybox string) map[string]string {
 	args := map[string]string{}
 	for k, v := range exp.BuildArgs {
 		args[k] = v
@@ -137,6 +173,12 @@ func runCase(t *testing.T, name string, exp expectation, busybox string) {
 	if exp.Busybox {
 		args["BASE"] = busybox
 	}
+	return args
+}
+
+// caseBuildContexts resolves the case's "@busybox" and "@dir:NAME" contexts.
+func caseBuildContexts(t *testing.T, exp expectation, busybox string) map[string]string {
+	t.Helper()
 	contexts := map[string]string{}
 	for k, v := range exp.Contexts {
 		switch {
@@ -149,17 +191,12 @@ func runCase(t *testing.T, name string, exp expectation, busybox string) {
 		}
 		contexts[k] = v
 	}
-	opts := []Option{WithBuildArgs(args), WithTarget(exp.Target), WithNoRun(exp.NoRun), WithBuildContexts(contexts)}
-	svc := newServices(t)
-	img, err := Build(context.Background(), ctx, plan.Dockerfile{Path: "Dockerfile", Context: "."}, amd64(), svc, opts...)
-	if len(exp.Error) > 0 {
-		mustContain(t, err, exp.Error...)
-		return
-	}
-	if err != nil {
-		t.Fatalf("build: %v", err)
-	}
-	files := flatten(t, img)
+	return contexts
+}
+
+// checkCaseFiles checks the image's files against the case's files and absent paths.
+func checkCaseFiles(t *testing.T, exp expectation, files map[string]file) {
+	t.Helper()
 	for p, want := range exp.Files {
 		got, ok := files[p]
 		if !ok {
@@ -177,7 +214,12 @@ func runCase(t *testing.T, name string, exp expectation, busybox string) {
 			}
 		}
 	}
-	cf := configOf(t, img)
+}
+
+// checkCaseConfig checks the config, author, ONBUILD triggers and the end of
+// the history against the case.
+func checkCaseConfig(t *testing.T, exp expectation, img v1.Image, cf *v1.ConfigFile) {
+	t.Helper()
 	checkConfig(t, cf.Config, exp.Config, nil)
 	if exp.Author != "" && cf.Author != exp.Author {
 		t.Errorf("author = %q, want %q", cf.Author, exp.Author)
@@ -191,27 +233,36 @@ func runCase(t *testing.T, name string, exp expectation, busybox string) {
 			t.Errorf("history ends\n%q\nwant\n%q", h, exp.History)
 		}
 	}
-	if len(exp.Installs) > 0 {
-		var got []string
-		for _, in := range svc.installs {
-			switch in.Kind {
-			case plan.KindDeb:
-				var names []string
-				for _, p := range in.Deb.Packages {
-					names = append(names, p.Name)
-				}
-				got = append(got, "deb: "+strings.Join(names, " "))
-			case plan.KindPython:
-				w := append(append([]string(nil), prefixed("-r ", in.Python.Requirements)...), in.Python.Packages...)
-				w = append(w, prefixed("--find-links ", in.Python.FindLinks)...)
-				got = append(got, "python: "+strings.Join(w, " "))
+}
+
+// checkCaseInstalls checks the translated installs against the case's
+// "deb: a b" / "python: x y" lines.
+func checkCaseInstalls(t *testing.T, exp expectation, installs []plan.Layer) {
+	t.Helper()
+	var got []string
+	for _, in := range installs {
+		switch in.Kind {
+		case plan.KindDeb:
+			var names []string
+			for _, p := range in.Deb.Packages {
+				names = append(names, p.Name)
 			}
-		}
-		if !reflect.DeepEqual(got, exp.Installs) {
-			t.Errorf("installs = %q, want %q", got, exp.Installs)
+			got = append(got, "deb: "+strings.Join(names, " "))
+		case plan.KindPython:
+			w := append(append([]string(nil), prefixed("-r ", in.Python.Requirements)...), in.Python.Packages...)
+			w = append(w, prefixed("--find-links ", in.Python.FindLinks)...)
+			got = append(got, "python: "+strings.Join(w, " "))
 		}
 	}
-	// The history and the layers agree, as Docker requires.
+	if !reflect.DeepEqual(got, exp.Installs) {
+		t.Errorf("installs = %q, want %q", got, exp.Installs)
+	}
+}
+
+// checkLayersAgree checks that the non-empty history entries, the diff_ids
+// and the manifest's layers are as many.
+func checkLayersAgree(t *testing.T, img v1.Image, cf *v1.ConfigFile) {
+	t.Helper()
 	m, err := img.Manifest()
 	if err != nil {
 		t.Fatal(err)
@@ -224,9 +275,6 @@ func runCase(t *testing.T, name string, exp expectation, busybox string) {
 	}
 	if nonEmpty != len(m.Layers) || len(cf.RootFS.DiffIDs) != len(m.Layers) {
 		t.Errorf("%d layers, %d diff_ids, %d non-empty history entries", len(m.Layers), len(cf.RootFS.DiffIDs), nonEmpty)
-	}
-	if exp.Buildah != nil && exp.Buildah.Compare {
-		compareBuildah(t, ctx, exp, args, img)
 	}
 }
 
@@ -289,6 +337,15 @@ func normalizeJSON(v any) any {
 // compareBuildah builds the same case with buildah (no daemon) and compares
 // the file trees (content, type, mode, owner) and the config.
 func compareBuildah(t *testing.T, ctx string, exp expectation, args map[string]string, img v1.Image) {
+	theirs := buildahImage(t, ctx, exp, args)
+	compareTrees(t, exp, flatten(t, img), flatten(t, theirs))
+	compareBuildahConfig(t, exp, img, theirs)
+}
+
+// buildahImage builds the case with buildah bud in a throwaway vfs store
+// and reads the result back from a docker-archive.
+func buildahImage(t *testing.T, ctx string, exp expectation, args map[string]string) v1.Image {
+	t.Helper()
 	buildah := testtool.RequireTool(t, "buildah")
 	testtool.RequireRoot(t) // the buildah comparison runs as root
 	root := shortDir(t)
@@ -327,7 +384,13 @@ func compareBuildah(t *testing.T, ctx string, exp expectation, args map[string]s
 		// vfs layers are plain directories; make sure they can be removed.
 		exec.Command("chmod", "-R", "u+rwx", root).Run()
 	})
-	ours, other := flatten(t, img), flatten(t, theirs)
+	return theirs
+}
+
+// compareTrees compares assemble's and buildah's files, path by path,
+// leaving out the case's known differences.
+func compareTrees(t *testing.T, exp expectation, ours, other map[string]file) {
+	t.Helper()
 	ignored := func(p string) bool {
 		for k := range exp.Buildah.Ignore {
 			if p == k || strings.HasPrefix(p, k+"/") {
@@ -368,6 +431,12 @@ func compareBuildah(t *testing.T, ctx string, exp expectation, args map[string]s
 			t.Fatal("too many differences")
 		}
 	}
+}
+
+// compareBuildahConfig compares the config fields a Dockerfile sets in
+// assemble's and buildah's images.
+func compareBuildahConfig(t *testing.T, exp expectation, img, theirs v1.Image) {
+	t.Helper()
 	oc, tc := configOf(t, img).Config, configOf(t, theirs).Config
 	delete(tc.Labels, "io.buildah.version")
 	if len(tc.Labels) == 0 {

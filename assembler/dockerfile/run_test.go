@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/layers/run"
@@ -42,6 +44,23 @@ RUN ["/bin/sh", "-c", "echo exec > /exec.txt"]
 	var out bytes.Buffer
 	svc := newServices(t)
 	img := build(t, svc, dir, WithBuildContexts(map[string]string{"base": base}), WithRunOutput(&out))
+	checkRunFiles(t, img)
+	checkRunHistory(t, img)
+	// The second build takes every RUN from the cache.
+	img2 := build(t, svc, dir, WithBuildContexts(map[string]string{"base": base}))
+	d1, _ := img.Digest()
+	d2, _ := img2.Digest()
+	if d1 != d2 {
+		t.Errorf("rebuild: digest %s != %s", d2, d1)
+	}
+
+	// The deletion is a whiteout that umoci and podman honour.
+	checkRunWhiteout(t, img)
+}
+
+// checkRunFiles checks the files the RUNs of TestRunExecutes made and deleted.
+func checkRunFiles(t *testing.T, img v1.Image) {
+	t.Helper()
 	files := flatten(t, img)
 	if f := files["work/out.txt"]; f.content != "hi world base /work\n" {
 		t.Errorf("work/out.txt = %v", f)
@@ -69,6 +88,11 @@ RUN ["/bin/sh", "-c", "echo exec > /exec.txt"]
 			t.Errorf("the sandbox left %s in the image", p)
 		}
 	}
+}
+
+// checkRunHistory checks the RUN history entries of TestRunExecutes.
+func checkRunHistory(t *testing.T, img v1.Image) {
+	t.Helper()
 	h := history(t, img)
 	wantRun := `RUN |1 GREETING=hi /bin/sh -c echo "$GREETING $WHO $BASE_VAR $(pwd)" > out.txt && rm /var/base.txt`
 	found := false
@@ -98,15 +122,12 @@ RUN ["/bin/sh", "-c", "echo exec > /exec.txt"]
 	if nonEmpty != len(m.Layers) {
 		t.Errorf("%d layers, %d non-empty history entries", len(m.Layers), nonEmpty)
 	}
-	// The second build takes every RUN from the cache.
-	img2 := build(t, svc, dir, WithBuildContexts(map[string]string{"base": base}))
-	d1, _ := img.Digest()
-	d2, _ := img2.Digest()
-	if d1 != d2 {
-		t.Errorf("rebuild: digest %s != %s", d2, d1)
-	}
+}
 
-	// The deletion is a whiteout that umoci and podman honour.
+// checkRunWhiteout checks that umoci and podman honour the deletion in
+// TestRunExecutes's image.
+func checkRunWhiteout(t *testing.T, img v1.Image) {
+	t.Helper()
 	layoutDir := filepath.Join(shortDir(t), "layout")
 	writeLayout(t, layoutDir, img, "run")
 	umoci := testtool.RequireTool(t, "umoci")
