@@ -287,32 +287,17 @@ func (w *filesWalk) hardlink(e Entry, info fs.FileInfo) Entry {
 
 // entry turns one file of the repository into a layer entry.
 func (f *Files) entry(root, p string, info fs.FileInfo, dest string) (Entry, error) {
-	e := Entry{Path: dest, UID: f.UID, GID: f.GID}
-	switch m := info.Mode(); {
-	case m.IsDir():
-		e.Type, e.Mode = TypeDir, 0o755
-	case m.IsRegular():
-		e.Type, e.Mode, e.Size = TypeFile, 0o644, info.Size()
-		if m&0o111 != 0 {
-			e.Mode = 0o755
-		}
-		e.Open = func() (io.ReadCloser, error) { return os.Open(p) }
-	case m&fs.ModeSymlink != 0:
-		target, err := os.Readlink(p)
-		if err != nil {
-			return Entry{}, fmt.Errorf("reading symlink %s: %w", p, err)
-		}
-		resolved := target
-		if !filepath.IsAbs(target) {
-			resolved = filepath.Join(filepath.Dir(p), target)
-		}
-		if !within(root, filepath.Clean(resolved)) {
-			return Entry{}, fmt.Errorf("symlink %s points to %s, outside the repository %s: replace it with the file itself or a relative link to a path inside the repository", p, target, root)
-		}
-		e.Type, e.Mode, e.Link = TypeSymlink, 0o777, target
-	default:
-		return Entry{}, fmt.Errorf("%s is a %s, which a layer cannot hold: remove it or exclude it (.dockerignore or the layer's exclude)", p, m.Type())
+	e, ok, err := HostEntry(p, info)
+	if err != nil {
+		return Entry{}, fmt.Errorf("reading symlink %s: %w", p, err)
 	}
+	if !ok {
+		return Entry{}, fmt.Errorf("%s is a %s, which a layer cannot hold: remove it or exclude it (.dockerignore or the layer's exclude)", p, info.Mode().Type())
+	}
+	if e.Type == TypeSymlink && !LinkInside(root, p, e.Link, AllowAbsoluteLinks()) {
+		return Entry{}, fmt.Errorf("symlink %s points to %s, outside the repository %s: replace it with the file itself or a relative link to a path inside the repository", p, e.Link, root)
+	}
+	e.Path, e.UID, e.GID = dest, f.UID, f.GID
 	return e, nil
 }
 

@@ -3,12 +3,8 @@ package devfile
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -63,32 +59,19 @@ func archiveEntries(base, dir, rel string, entries []layers.Entry) ([]layers.Ent
 	if err != nil {
 		return nil, fmt.Errorf("reading %s/%s: %w", dir, rel, err)
 	}
-	e := layers.Entry{Path: rel}
-	switch m := fi.Mode(); {
-	case m.IsDir():
-		e.Type, e.Mode = layers.TypeDir, 0o755
-	case m.IsRegular():
-		e.Type, e.Mode, e.Size = layers.TypeFile, 0o644, fi.Size()
-		if m&0o111 != 0 {
-			e.Mode = 0o755
-		}
-		e.Open = func() (io.ReadCloser, error) { return os.Open(p) }
-	case m&fs.ModeSymlink != 0:
-		target, err := os.Readlink(p)
-		if err != nil {
-			return nil, fmt.Errorf("reading %s/%s: %w", dir, rel, err)
-		}
+	e, ok, err := layers.HostEntry(p, fi)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("reading %s/%s: %w", dir, rel, err)
+	case !ok:
+		return nil, &fileError{dir + "/" + rel, "is not a regular file, directory or symlink"}
+	case e.Type == layers.TypeSymlink && !layers.LinkInside(base, p, e.Link):
 		// A link must stay inside the stack directory: the archive is
 		// unpacked elsewhere, and an absolute or escaping link would point
 		// at the user's files.
-		resolved := path.Join(path.Dir(rel), filepath.ToSlash(target))
-		if filepath.IsAbs(target) || resolved == ".." || strings.HasPrefix(resolved, "../") {
-			return nil, &fileError{dir + "/" + rel, fmt.Sprintf("is a symlink to %s, outside the stack directory: copy the file instead", target)}
-		}
-		e.Type, e.Mode, e.Link = layers.TypeSymlink, 0o777, target
-	default:
-		return nil, &fileError{dir + "/" + rel, "is not a regular file, directory or symlink"}
+		return nil, &fileError{dir + "/" + rel, fmt.Sprintf("is a symlink to %s, outside the stack directory: copy the file instead", e.Link)}
 	}
+	e.Path = rel
 	entries = append(entries, e)
 	if e.Type != layers.TypeDir {
 		return entries, nil

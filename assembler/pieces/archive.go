@@ -137,29 +137,17 @@ func releaseEntry(root, full string) (e layers.Entry, ok bool, err error) {
 		}
 		return e, false, fmt.Errorf("reading %s: %w", full, err)
 	}
-	switch m := fi.Mode(); {
-	case m.IsRegular():
-		e = layers.Entry{Type: layers.TypeFile, Mode: 0o644, Size: fi.Size(), Open: func() (io.ReadCloser, error) { return os.Open(full) }}
-		if m&0o111 != 0 {
-			e.Mode = 0o755
-		}
-	case m&fs.ModeSymlink != 0:
-		target, err := os.Readlink(full)
-		if err != nil {
-			return e, false, fmt.Errorf("reading symlink %s: %w", full, err)
-		}
-		resolved := target
-		if !filepath.IsAbs(resolved) {
-			resolved = filepath.Join(filepath.Dir(full), target)
-		}
-		if r, err := filepath.Rel(root, filepath.Clean(resolved)); err != nil || r == ".." || strings.HasPrefix(r, "../") || filepath.IsAbs(target) {
-			return e, false, fmt.Errorf("symlink %s points to %s, outside the repository: a release archive cannot hold it; replace it with the file or a relative link inside the repository", full, target)
-		}
-		e = layers.Entry{Type: layers.TypeSymlink, Mode: 0o777, Link: target}
-	case m.IsDir():
+	if fi.IsDir() {
 		return e, false, nil // directories come from their files
-	default:
-		return e, false, fmt.Errorf("%s is a %s, which a release archive cannot hold", full, m.Type())
+	}
+	e, ok, err = layers.HostEntry(full, fi)
+	switch {
+	case err != nil:
+		return e, false, fmt.Errorf("reading symlink %s: %w", full, err)
+	case !ok:
+		return e, false, fmt.Errorf("%s is a %s, which a release archive cannot hold", full, fi.Mode().Type())
+	case e.Type == layers.TypeSymlink && !layers.LinkInside(root, full, e.Link):
+		return e, false, fmt.Errorf("symlink %s points to %s, outside the repository: a release archive cannot hold it; replace it with the file or a relative link inside the repository", full, e.Link)
 	}
 	return e, true, nil
 }
