@@ -318,51 +318,76 @@ func (r *repo) pipenvLock(rel string) (*pipenvPlan, error) {
 			break
 		}
 	}
-	dir := path.Dir(rel)
-	if dir == "." {
-		dir = ""
-	}
-	seen := map[string]bool{}
-	for _, section := range []struct {
-		name    string
-		entries map[string]lockEntry
-	}{{"default", lock.Default}, {"develop", lock.Develop}} {
-		for _, n := range slices.Sorted(maps.Keys(section.entries)) {
-			e := section.entries[n]
-			where := fmt.Sprintf("%s: %s.%s", rel, section.name, n)
-			key := wheel.NormalizeName(n)
-			if seen[key] {
-				continue // pipenv installs the default section's pin
+	dir := pipenvDir(rel)
+	sections := []pipenvSection[lockEntry]{{"default", lock.Default}, {"develop", lock.Develop}}
+	err = eachPipenvPackage(sections, func(section, n, key string, e lockEntry) error {
+		where := fmt.Sprintf("%s: %s.%s", rel, section, n)
+		switch {
+		case e.Git != "":
+			return fmt.Errorf("%s: installing from git (%s) is not supported: assemble installs released wheels; pin a released version or build a wheel into a wheelhouse (--find-links DIR)", where, e.Git)
+		case e.Path != "":
+			ref, err := r.local(e.Path, e.Editable, dir, where)
+			if err != nil {
+				return err
 			}
-			seen[key] = true
-			switch {
-			case e.Git != "":
-				return nil, fmt.Errorf("%s: installing from git (%s) is not supported: assemble installs released wheels; pin a released version or build a wheel into a wheelhouse (--find-links DIR)", where, e.Git)
-			case e.Path != "":
-				ref, err := r.local(e.Path, e.Editable, dir, where)
-				if err != nil {
-					return nil, err
-				}
-				pp.local = append(pp.local, ref)
-				continue
-			}
-			line := n + extras(e.Extras)
-			if e.File != "" {
-				line += " @ " + e.File
-			} else {
-				line += e.Version
-			}
-			if e.Markers != "" {
-				line += " ; " + e.Markers
-			}
-			for _, h := range e.Hashes {
-				line += " --hash=" + h
-			}
-			pp.packages = append(pp.packages, line)
-			pp.names = append(pp.names, key)
+			pp.local = append(pp.local, ref)
+			return nil
 		}
+		line := n + extras(e.Extras)
+		if e.File != "" {
+			line += " @ " + e.File
+		} else {
+			line += e.Version
+		}
+		if e.Markers != "" {
+			line += " ; " + e.Markers
+		}
+		for _, h := range e.Hashes {
+			line += " --hash=" + h
+		}
+		pp.packages = append(pp.packages, line)
+		pp.names = append(pp.names, key)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return pp, nil
+}
+
+// pipenvDir is the directory of a Pipfile or Pipfile.lock, "" at the top,
+// which local paths in it are relative to.
+func pipenvDir(rel string) string {
+	if dir := path.Dir(rel); dir != "." {
+		return dir
+	}
+	return ""
+}
+
+// pipenvSection is one table of packages of a Pipfile or Pipfile.lock.
+type pipenvSection[T any] struct {
+	name    string
+	entries map[string]T
+}
+
+// eachPipenvPackage calls fn for the packages of sections in order, each
+// section's names sorted; a name that an earlier section has is skipped,
+// as pipenv installs the first section's pin.
+func eachPipenvPackage[T any](sections []pipenvSection[T], fn func(section, name, key string, e T) error) error {
+	seen := map[string]bool{}
+	for _, s := range sections {
+		for _, n := range slices.Sorted(maps.Keys(s.entries)) {
+			key := wheel.NormalizeName(n)
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			if err := fn(s.name, n, key, s.entries[n]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // pipfileToml is the part of a Pipfile that matters here.
@@ -400,33 +425,24 @@ func (r *repo) pipenvPipfile(rel string) (*pipenvPlan, error) {
 			break
 		}
 	}
-	dir := path.Dir(rel)
-	if dir == "." {
-		dir = ""
-	}
-	seen := map[string]bool{}
-	for _, section := range []struct {
-		name    string
-		entries map[string]any
-	}{{"packages", pf.Packages}, {"dev-packages", pf.DevPackages}} {
-		for _, n := range slices.Sorted(maps.Keys(section.entries)) {
-			where := fmt.Sprintf("%s: [%s] %s", rel, section.name, n)
-			key := wheel.NormalizeName(n)
-			if seen[key] {
-				continue
-			}
-			seen[key] = true
-			line, ref, err := r.pipfileEntry(n, section.entries[n], dir, where)
-			if err != nil {
-				return nil, err
-			}
-			if ref != nil {
-				pp.local = append(pp.local, *ref)
-				continue
-			}
-			pp.packages = append(pp.packages, line)
-			pp.names = append(pp.names, key)
+	dir := pipenvDir(rel)
+	sections := []pipenvSection[any]{{"packages", pf.Packages}, {"dev-packages", pf.DevPackages}}
+	err = eachPipenvPackage(sections, func(section, n, key string, v any) error {
+		where := fmt.Sprintf("%s: [%s] %s", rel, section, n)
+		line, ref, err := r.pipfileEntry(n, v, dir, where)
+		if err != nil {
+			return err
 		}
+		if ref != nil {
+			pp.local = append(pp.local, *ref)
+			return nil
+		}
+		pp.packages = append(pp.packages, line)
+		pp.names = append(pp.names, key)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return pp, nil
 }
