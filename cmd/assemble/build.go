@@ -83,11 +83,7 @@ assemble.toml:
 SOURCE_DATE_EPOCH sets every timestamp (default 0).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := "."
-			if len(args) == 1 {
-				dir = args[0]
-			}
-			return runBuild(cmd, g, f, dir)
+			return runBuild(cmd, g, f, dirArg(args))
 		},
 	}
 	fl := cmd.Flags()

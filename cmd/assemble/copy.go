@@ -28,8 +28,7 @@ unless --platform picks one (docker-archive: needs one platform).`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			rem := g.remote()
-			src, err := source.Parse(args[0], source.WithRemote(rem))
+			src, rem, err := g.parseSource(args[0])
 			if err != nil {
 				return err
 			}

@@ -6,8 +6,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/spf13/cobra"
-
-	"github.com/assemble-build/assemble/oci/source"
 )
 
 func hostArch() string { return runtime.GOARCH }
@@ -44,8 +42,7 @@ func newInspectCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			rem := g.remote()
-			src, err := source.Parse(args[0], source.WithRemote(rem))
+			src, _, err := g.parseSource(args[0])
 			if err != nil {
 				return err
 			}

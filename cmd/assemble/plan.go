@@ -28,11 +28,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 		Short: "Show what would be built: the convention, images, layers and cache hits",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := "."
-			if len(args) == 1 {
-				dir = args[0]
-			}
-			return runPlan(cmd, g, f, dir)
+			return runPlan(cmd, g, f, dirArg(args))
 		},
 	}
 	fl := cmd.Flags()

@@ -17,6 +17,7 @@ import (
 	"github.com/assemble-build/assemble/oci"
 	"github.com/assemble-build/assemble/oci/cstorage"
 	"github.com/assemble-build/assemble/oci/sink"
+	"github.com/assemble-build/assemble/oci/source"
 )
 
 // globals are the flags every command shares.
@@ -79,6 +80,22 @@ archives, or pushes to registries. No Docker daemon, no root.`,
 // registries, retries and jobs, with one HTTP transport for every call.
 func (g *globals) remote() *remote.Registries {
 	return &remote.Registries{Keychain: remote.DefaultKeychain(), Insecure: g.insecure, Jobs: g.jobs}
+}
+
+// parseSource parses a source reference (oci:, docker://, ...) with the
+// global registry settings, and returns those settings for the sink too.
+func (g *globals) parseSource(ref string) (source.Base, *remote.Registries, error) {
+	rem := g.remote()
+	src, err := source.Parse(ref, source.WithRemote(rem))
+	return src, rem, err
+}
+
+// dirArg is a command's optional DIR argument, "." when it is not given.
+func dirArg(args []string) string {
+	if len(args) == 1 {
+		return args[0]
+	}
+	return "."
 }
 
 func (g *globals) openCache() (*layers.Cache, error) {
