@@ -68,6 +68,11 @@ func treeLess(a, b string) bool {
 	return len(a) < len(b)
 }
 
+// WithGivenOrder writes the entries in the order given, for archives whose
+// order says something (a docker-archive's images in the order saved).
+// Every directory must then come before what is below it.
+func WithGivenOrder() TarOption { return func(c *tarConfig) { c.less = nil } }
+
 // WithNamePrefix starts every name with prefix ("./" as tar -c . writes).
 func WithNamePrefix(prefix string) TarOption { return func(c *tarConfig) { c.prefix = prefix } }
 
@@ -162,15 +167,23 @@ func normalize(entries []Entry, cfg *tarConfig) ([]Entry, error) {
 				if out[j].Type != TypeDir {
 					return nil, fmt.Errorf("%s is a %s but %s is below it", dir, out[j].Type, out[i].Path)
 				}
+				if cfg.less == nil && j > i {
+					return nil, fmt.Errorf("directory %s comes after %s, which is below it", dir, out[i].Path)
+				}
 				break
+			}
+			if cfg.less == nil {
+				return nil, fmt.Errorf("%s has no directory %s before it", out[i].Path, dir)
 			}
 			byPath[dir] = len(out)
 			out = append(out, Entry{Path: dir, Type: TypeDir, Mode: 0o755})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return cfg.less(&out[i], &out[j]) })
-	for i := range out {
-		byPath[out[i].Path] = i
+	if cfg.less != nil {
+		sort.Slice(out, func(i, j int) bool { return cfg.less(&out[i], &out[j]) })
+		for i := range out {
+			byPath[out[i].Path] = i
+		}
 	}
 	if err := orderHardlinks(out, byPath); err != nil {
 		return nil, err

@@ -1,9 +1,10 @@
 package sink
 
 import (
-	"archive/tar"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -16,41 +17,133 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/assemble-build/assemble/internal/atomicfile"
+	"github.com/assemble-build/assemble/layers"
 )
 
+// The archives are written by layers' deterministic tar writer: entries
+// sorted by path unless said otherwise, every time the epoch, owner 0:0
+// without names, files 0644 and directories 0755.
 var epoch = time.Unix(0, 0).UTC()
 
-// tarFile writes one regular file entry with fixed metadata.
-func tarFile(tw *tar.Writer, name string, size int64, write func(io.Writer) error) error {
-	hdr := &tar.Header{
-		Typeflag: tar.TypeReg,
-		Name:     name,
-		Size:     size,
-		Mode:     0o644,
-		ModTime:  epoch,
-		Format:   tar.FormatPAX,
-	}
-	if size < 1<<33 && len(name) < 100 {
-		hdr.Format = tar.FormatUSTAR
-	}
-	if err := tw.WriteHeader(hdr); err != nil {
-		return fmt.Errorf("writing %s: %w", name, err)
-	}
-	return write(tw)
+// writeArchive writes entries to file, replacing it as a whole only once
+// the tar is complete. A blob that cannot be read fails it with the blob's
+// own error, which says all there is to say.
+func writeArchive(file string, entries []layers.Entry, out *archiveOut, opts ...layers.TarOption) error {
+	return atomicfile.Write(file, func(w io.Writer) error {
+		out.w = w
+		err := layers.WriteTar(out, entries, epoch, append([]layers.TarOption{layers.AsArchive()}, opts...)...)
+		if out.readErr != nil && errors.Is(err, out.readErr) {
+			return out.readErr
+		}
+		return err
+	}, atomicfile.WithRename(rename))
 }
 
-func tarDir(tw *tar.Writer, name string) error {
-	return tw.WriteHeader(&tar.Header{
-		Typeflag: tar.TypeDir,
-		Name:     name,
-		Mode:     0o755,
-		ModTime:  epoch,
-		Format:   tar.FormatUSTAR,
-	})
+// bytesEntry is an archive file holding b.
+func bytesEntry(name string, b []byte) layers.Entry {
+	return layers.Entry{Path: name, Type: layers.TypeFile, Mode: 0o644, Size: int64(len(b)),
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }}
 }
 
-func writeBytes(b []byte) func(io.Writer) error {
-	return func(w io.Writer) error { _, err := w.Write(b); return err }
+// blobEntry is an archive file holding blob b, read when it is written
+// (unless ctx is done by then), checked against its size and digest, with
+// progress for a layer; out is the archive's writer, whose failure the
+// progress reports too.
+func (c *config) blobEntry(ctx context.Context, name string, b *blob, out *archiveOut) layers.Entry {
+	open := func() (io.ReadCloser, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, out.failed(err)
+		}
+		r := &blobReader{b: b, out: out, left: b.desc.Size}
+		if b.isLayer {
+			r.pc = &progressCounter{tr: c.tracker(shortDigest(b.desc.Digest), b.desc.Size)}
+		}
+		rc, err := openVerified(b, r.pc)
+		if err != nil {
+			r.finish(err)
+			return nil, out.failed(err)
+		}
+		r.rc = rc
+		return r, nil
+	}
+	return layers.Entry{Path: name, Type: layers.TypeFile, Mode: 0o644, Size: b.desc.Size, Open: open}
+}
+
+// blobReader reads a verified blob. The tar writer reads no further than
+// the blob's size, where the verified reader has not yet seen the end it
+// checks the digest at: the last byte reads on to that end. Closing it
+// completes the blob's progress.
+type blobReader struct {
+	b    *blob
+	rc   io.ReadCloser
+	left int64
+	pc   *progressCounter
+	out  *archiveOut
+	err  error // the first read error
+}
+
+func (r *blobReader) Read(p []byte) (int, error) {
+	n, err := r.rc.Read(p)
+	r.left -= int64(n)
+	if err == nil && r.left <= 0 {
+		err = toEOF(r.rc)
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = blobError(r.b.desc.Digest, err)
+		if r.err == nil {
+			r.err = r.out.failed(err)
+		}
+	}
+	return n, err
+}
+
+func (r *blobReader) Close() error {
+	err := r.rc.Close()
+	if r.err != nil {
+		r.finish(r.err)
+	} else {
+		r.finish(r.out.writeErr)
+	}
+	return err
+}
+
+func (r *blobReader) finish(err error) {
+	if r.pc != nil {
+		r.pc.finish(r.b.desc.Size, err)
+	}
+}
+
+// toEOF reads r until it ends: io.EOF, or the error r ends with.
+func toEOF(r io.Reader) error {
+	var one [1]byte
+	for {
+		if _, err := r.Read(one[:]); err != nil {
+			return err
+		}
+	}
+}
+
+// archiveOut is where an archive goes: it keeps the first error of the
+// writer and the first blob that could not be read.
+type archiveOut struct {
+	w                 io.Writer
+	writeErr, readErr error
+}
+
+func (o *archiveOut) Write(p []byte) (int, error) {
+	n, err := o.w.Write(p)
+	if err != nil && o.writeErr == nil {
+		o.writeErr = err
+	}
+	return n, err
+}
+
+// failed records err as the archive's read error and returns it.
+func (o *archiveOut) failed(err error) error {
+	if o.readErr == nil {
+		o.readErr = err
+	}
+	return err
 }
 
 // ociArchiveSink writes an oci-archive: a tar of an OCI layout holding the
@@ -90,31 +183,13 @@ func (s *ociArchiveSink) Write(ctx context.Context, items []Item) ([]Result, err
 			return nil, fmt.Errorf("%s: invalid blob digest %q", s.spec, b.desc.Digest)
 		}
 	}
-	err = atomicfile.Write(s.file, func(w io.Writer) error {
-		tw := tar.NewWriter(w)
-		if err := tarDir(tw, "blobs/"); err != nil {
-			return err
-		}
-		if err := tarDir(tw, "blobs/sha256/"); err != nil {
-			return err
-		}
-		for _, b := range blobs {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := s.writeBlob(tw, b); err != nil {
-				return err
-			}
-		}
-		if err := tarFile(tw, "index.json", int64(len(index)), writeBytes(index)); err != nil {
-			return err
-		}
-		if err := tarFile(tw, "oci-layout", int64(len(ociLayoutFile)), writeBytes([]byte(ociLayoutFile))); err != nil {
-			return err
-		}
-		return tw.Close()
-	}, atomicfile.WithRename(rename))
-	if err != nil {
+	out := &archiveOut{}
+	entries := []layers.Entry{{Path: "blobs", Type: layers.TypeDir, Mode: 0o755}, {Path: "blobs/sha256", Type: layers.TypeDir, Mode: 0o755}}
+	for _, b := range blobs {
+		entries = append(entries, s.cfg.blobEntry(ctx, "blobs/sha256/"+b.desc.Digest.Hex, b, out))
+	}
+	entries = append(entries, bytesEntry("index.json", index), bytesEntry("oci-layout", []byte(ociLayoutFile)))
+	if err := writeArchive(s.file, entries, out); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.spec, err)
 	}
 	res := make([]Result, len(items))
@@ -122,17 +197,6 @@ func (s *ociArchiveSink) Write(ctx context.Context, items []Item) ([]Result, err
 		res[i] = Result{Sink: s.spec, Ref: names[i], Digest: descs[i].Digest, MediaType: descs[i].MediaType}
 	}
 	return res, nil
-}
-
-func (s *ociArchiveSink) writeBlob(tw *tar.Writer, b *blob) (rerr error) {
-	var pc *progressCounter
-	if b.isLayer {
-		pc = &progressCounter{tr: s.cfg.tracker(shortDigest(b.desc.Digest), b.desc.Size)}
-		defer func() { pc.finish(b.desc.Size, rerr) }()
-	}
-	return tarFile(tw, "blobs/sha256/"+b.desc.Digest.Hex, b.desc.Size, func(w io.Writer) error {
-		return copyVerified(w, b, pc)
-	})
 }
 
 // dockerArchiveSink writes a docker-archive (the `docker save` format that
@@ -223,36 +287,16 @@ func (s *dockerArchiveSink) Write(ctx context.Context, items []Item) ([]Result, 
 	if err != nil {
 		return nil, err
 	}
-	err = atomicfile.Write(s.file, func(w io.Writer) error {
-		tw := tar.NewWriter(w)
-		for _, f := range files {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := s.writeBlob(tw, f.name, f.b); err != nil {
-				return err
-			}
-		}
-		if err := tarFile(tw, "manifest.json", int64(len(mb)), writeBytes(mb)); err != nil {
-			return err
-		}
-		return tw.Close()
-	}, atomicfile.WithRename(rename))
-	if err != nil {
+	out := &archiveOut{}
+	entries := make([]layers.Entry, 0, len(files)+1)
+	for _, f := range files {
+		entries = append(entries, s.cfg.blobEntry(ctx, f.name, f.b, out))
+	}
+	entries = append(entries, bytesEntry("manifest.json", mb))
+	if err := writeArchive(s.file, entries, out, layers.WithGivenOrder()); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.spec, err)
 	}
 	return res, nil
-}
-
-func (s *dockerArchiveSink) writeBlob(tw *tar.Writer, fname string, b *blob) (rerr error) {
-	var pc *progressCounter
-	if b.isLayer {
-		pc = &progressCounter{tr: s.cfg.tracker(shortDigest(b.desc.Digest), b.desc.Size)}
-		defer func() { pc.finish(b.desc.Size, rerr) }()
-	}
-	return tarFile(tw, fname, b.desc.Size, func(w io.Writer) error {
-		return copyVerified(w, b, pc)
-	})
 }
 
 // tagString renders a tag as the user wrote it, with ":latest" made

@@ -225,29 +225,45 @@ func (c *countingReader) Close() error { return c.rc.Close() }
 
 // copyVerified copies a blob to w, checking size and digest as it goes.
 func copyVerified(w io.Writer, b *blob, pc *progressCounter) error {
-	rc, err := b.open()
+	rc, err := openVerified(b, pc)
 	if err != nil {
-		return fmt.Errorf("reading blob %s: %w", b.desc.Digest, err)
+		return err
 	}
 	defer rc.Close()
+	if _, err := io.Copy(w, rc); err != nil {
+		return blobError(b.desc.Digest, err)
+	}
+	return nil
+}
+
+// openVerified opens a blob for a read that fails when its size or digest
+// is not the descriptor's, counting progress in pc (nil: none).
+func openVerified(b *blob, pc *progressCounter) (io.ReadCloser, error) {
+	rc, err := b.open()
+	if err != nil {
+		return nil, fmt.Errorf("reading blob %s: %w", b.desc.Digest, err)
+	}
 	if b.desc.Digest.Algorithm != "sha256" {
-		return fmt.Errorf("blob %s: unsupported digest algorithm", b.desc.Digest)
+		rc.Close()
+		return nil, fmt.Errorf("blob %s: unsupported digest algorithm", b.desc.Digest)
 	}
 	if pc != nil {
 		rc = &countingReader{rc: rc, pc: pc}
 	}
-	if _, err := io.Copy(w, verified.NewReader(rc, b.desc.Digest, b.desc.Size)); err != nil {
-		var m verified.Mismatch
-		switch {
-		case !errors.As(err, &m):
-			return fmt.Errorf("copying blob %s: %w", b.desc.Digest, err)
-		case m.TooLong || m.Read != m.Size:
-			return fmt.Errorf("blob %s has %d bytes, its descriptor says %d", b.desc.Digest, m.Read, m.Size)
-		default:
-			return fmt.Errorf("blob %s has digest sha256:%s: the source is corrupt or changed while being read", b.desc.Digest, m.Got)
-		}
+	return verified.NewReader(rc, b.desc.Digest, b.desc.Size), nil
+}
+
+// blobError says what went wrong in a copy of blob d.
+func blobError(d v1.Hash, err error) error {
+	var m verified.Mismatch
+	switch {
+	case !errors.As(err, &m):
+		return fmt.Errorf("copying blob %s: %w", d, err)
+	case m.TooLong || m.Read != m.Size:
+		return fmt.Errorf("blob %s has %d bytes, its descriptor says %d", d, m.Read, m.Size)
+	default:
+		return fmt.Errorf("blob %s has digest sha256:%s: the source is corrupt or changed while being read", d, m.Got)
 	}
-	return nil
 }
 
 // rename is os.Rename; tests replace it to simulate a crash at that point.
