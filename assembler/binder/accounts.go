@@ -4,9 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -270,12 +271,7 @@ func userLayer(a *accountFiles, name string, uid int, home string, withHomeDir b
 		gs := append(shadowKeep(a.gshadow), name+":!::")
 		g.Files = append(g.Files, plan.GeneratedFile{Path: "/etc/gshadow", Content: join(gs), Mode: 0o640, GID: gidShadow})
 	}
-	skel := make([]string, 0, len(a.skel))
-	for p := range a.skel {
-		skel = append(skel, p)
-	}
-	sort.Strings(skel)
-	for _, p := range skel {
+	for _, p := range slices.Sorted(maps.Keys(a.skel)) {
 		f := a.skel[p]
 		g.Files = append(g.Files, plan.GeneratedFile{Path: path.Join(home, p), Content: f.content, Mode: uint32(f.mode), UID: uid, GID: uid})
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -211,12 +212,7 @@ func (ix *Index) parse() error {
 // finish sorts versions and builds the Provides table.
 func (ix *Index) finish() {
 	ix.provides = map[string][]provider{}
-	names := make([]string, 0, len(ix.pkgs))
-	for n := range ix.pkgs {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(ix.pkgs)) {
 		vs := ix.pkgs[n]
 		// Candidates in apt's order: NotAutomatic suites last, then
 		// highest version first.

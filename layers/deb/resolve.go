@@ -3,6 +3,8 @@ package deb
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -582,12 +584,7 @@ func depVerb(field string) string {
 // Breaks another chosen or installed one (apt would look for another
 // solution; this resolver reports the clash instead).
 func (r *resolver) checkConflicts() {
-	names := make([]string, 0, len(r.chosen))
-	for n := range r.chosen {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(r.chosen)) {
 		p := r.chosen[n]
 		for _, field := range []struct{ name, value string }{{"Conflicts", p.Conflicts}, {"Breaks", p.Breaks}} {
 			rels, err := parseRelations(field.value)

@@ -134,30 +134,40 @@ func (n *nativeEnv) accounts() error {
 		return fmt.Errorf("base-passwd has no passwd.master/group.master; cannot write /etc/passwd")
 	}
 	var pw, sh, gr, gs bytes.Buffer
-	for _, line := range strings.Split(strings.TrimRight(passwd, "\n"), "\n") {
-		f := strings.Split(line, ":")
-		if len(f) != 7 {
-			return fmt.Errorf("base-passwd: bad passwd.master line %q", line)
-		}
-		hash := f[1]
-		f[1] = "x"
+	err := shadowLines(passwd, 7, "passwd.master", func(f []string, hash string) {
 		pw.WriteString(strings.Join(f, ":") + "\n")
 		fmt.Fprintf(&sh, "%s:%s::0:99999:7:::\n", f[0], hash)
+	})
+	if err != nil {
+		return err
 	}
-	for _, line := range strings.Split(strings.TrimRight(group, "\n"), "\n") {
-		f := strings.Split(line, ":")
-		if len(f) != 4 {
-			return fmt.Errorf("base-passwd: bad group.master line %q", line)
-		}
-		hash := f[1]
-		f[1] = "x"
+	err = shadowLines(group, 4, "group.master", func(f []string, hash string) {
 		gr.WriteString(strings.Join(f, ":") + "\n")
 		fmt.Fprintf(&gs, "%s:%s::%s\n", f[0], hash, f[3])
+	})
+	if err != nil {
+		return err
 	}
 	n.b.putFile("etc/passwd", 0o644, 0, pw.Bytes())
 	n.b.putFile("etc/group", 0o644, 0, gr.Bytes())
 	n.b.putFile("etc/shadow", 0o640, gidShadow, sh.Bytes())
 	n.b.putFile("etc/gshadow", 0o640, gidShadow, gs.Bytes())
+	return nil
+}
+
+// shadowLines splits each line of a base-passwd master file (name) into
+// its n fields and calls fn with them, the password field replaced by "x",
+// and with the password hash, which belongs in the shadow file.
+func shadowLines(master string, n int, name string, fn func(f []string, hash string)) error {
+	for _, line := range strings.Split(strings.TrimRight(master, "\n"), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) != n {
+			return fmt.Errorf("base-passwd: bad %s line %q", name, line)
+		}
+		hash := f[1]
+		f[1] = "x"
+		fn(f, hash)
+	}
 	return nil
 }
 

@@ -160,18 +160,7 @@ func (l *layerSpec) Entries(ctx context.Context) ([]layers.Entry, error) {
 		}
 		all = append(all, files...)
 	}
-	// Later files replace earlier ones.
-	idx := map[string]int{}
-	var files []installedFile
-	for _, f := range all {
-		if i, ok := idx[f.dest]; ok {
-			files[i] = f
-			continue
-		}
-		idx[f.dest] = len(files)
-		files = append(files, f)
-	}
-	entries, err := toEntries(files)
+	entries, err := toEntries(dedupeByDest(all))
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,6 @@ var (
 // for platform p. The same seed gives the same image, byte for byte.
 func Image(t testing.TB, seed int64, layers int, layerSize int64, p v1.Platform) v1.Image {
 	t.Helper()
-	src := rand.NewSource(seed)
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	img, err := mutate.ConfigFile(img, &v1.ConfigFile{
@@ -32,17 +31,7 @@ func Image(t testing.TB, seed int64, layers int, layerSize int64, p v1.Platform)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range layers {
-		l, err := random.Layer(layerSize, types.OCILayer, random.WithSource(src))
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err = mutate.AppendLayers(img, l)
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return img
+	return Append(t, img, seed, layers, layerSize)
 }
 
 // Append returns img with n more random layers (seeded), as a build on a base does.
