@@ -198,14 +198,9 @@ func (r *repo) scanReq(rel string, rf *reqFile, top bool, seen map[string]bool) 
 				continue
 			case "--editable":
 				if looksLocal(value) {
-					if !top {
-						return fmt.Errorf("%s: -e %s installs a package of the repository from an included file: move the line into %s", where, value, rf.file)
-					}
-					ref, err := r.local(value, true, "", where)
-					if err != nil {
+					if err := r.localReq(rf, value, true, top, where, "-e "+value); err != nil {
 						return err
 					}
-					rf.local = append(rf.local, ref)
 					continue
 				}
 			}
@@ -216,14 +211,9 @@ func (r *repo) scanReq(rel string, rf *reqFile, top bool, seen map[string]bool) 
 		}
 		arg := requirementPart(line)
 		if looksLocal(arg) {
-			if !top {
-				return fmt.Errorf("%s: %s installs a package of the repository from an included file: move the line into %s", where, arg, rf.file)
-			}
-			ref, err := r.local(arg, false, "", where)
-			if err != nil {
+			if err := r.localReq(rf, arg, false, top, where, arg); err != nil {
 				return err
 			}
-			rf.local = append(rf.local, ref)
 			continue
 		}
 		if q, err := wheel.ParseRequirement(arg); err == nil {
@@ -233,6 +223,22 @@ func (r *repo) scanReq(rel string, rf *reqFile, top bool, seen map[string]bool) 
 			rf.lines = append(rf.lines, line)
 		}
 	}
+	return nil
+}
+
+// localReq records a package of the repository that a requirements file
+// names (shown as the line has it: "-e ./pkg", "./pkg"); only the top
+// file may name one, its path taken from the repository root as pip takes
+// it from its working directory.
+func (r *repo) localReq(rf *reqFile, arg string, editable, top bool, where, shown string) error {
+	if !top {
+		return fmt.Errorf("%s: %s installs a package of the repository from an included file: move the line into %s", where, shown, rf.file)
+	}
+	ref, err := r.local(arg, editable, "", where)
+	if err != nil {
+		return err
+	}
+	rf.local = append(rf.local, ref)
 	return nil
 }
 
