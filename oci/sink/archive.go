@@ -160,16 +160,9 @@ func (s *ociArchiveSink) Write(ctx context.Context, items []Item) ([]Result, err
 	if err := checkItems(s.spec, s.ref, items); err != nil {
 		return nil, err
 	}
-	p := newPlan()
-	names := make([]string, len(items))
-	descs := make([]v1.Descriptor, len(items))
-	for i, it := range items {
-		names[i] = refFor(s.ref, it)
-		node, err := p.addItem(it)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", s.spec, names[i], err)
-		}
-		descs[i] = node.desc
+	p, names, descs, err := planItems(s.spec, s.ref, items)
+	if err != nil {
+		return nil, err
 	}
 	empty := &v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
 	index, err := json.Marshal(mergeIndex(empty, names, descs))
@@ -192,11 +185,7 @@ func (s *ociArchiveSink) Write(ctx context.Context, items []Item) ([]Result, err
 	if err := writeArchive(s.file, entries, out); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.spec, err)
 	}
-	res := make([]Result, len(items))
-	for i := range items {
-		res[i] = Result{Sink: s.spec, Ref: names[i], Digest: descs[i].Digest, MediaType: descs[i].MediaType}
-	}
-	return res, nil
+	return results(s.spec, names, descs), nil
 }
 
 // dockerArchiveSink writes a docker-archive (the `docker save` format that

@@ -52,24 +52,15 @@ func (s *layoutSink) Write(ctx context.Context, items []Item) ([]Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	p := newPlan()
-	descs := make([]v1.Descriptor, len(items))
-	for i, it := range items {
-		node, err := p.addItem(it)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", s.spec, refFor(s.ref, it), err)
-		}
-		descs[i] = node.desc
+	p, names, descs, err := planItems(s.spec, s.ref, items)
+	if err != nil {
+		return nil, err
 	}
 	if err := writeBlobs(ctx, s.dir, p, s.cfg); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.spec, err)
 	}
 	if err := atomicfile.WriteFile(filepath.Join(s.dir, "oci-layout"), []byte(ociLayoutFile), atomicfile.WithRename(rename)); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.spec, err)
-	}
-	names := make([]string, len(items))
-	for i, it := range items {
-		names[i] = refFor(s.ref, it)
 	}
 	idx := mergeIndex(old, names, descs)
 	b, err := json.Marshal(idx)
@@ -84,11 +75,33 @@ func (s *layoutSink) Write(ctx context.Context, items []Item) ([]Result, error) 
 	if err := atomicfile.WriteFile(filepath.Join(s.dir, "index.json"), b, atomicfile.WithRename(renameIndex)); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.spec, err)
 	}
-	res := make([]Result, len(items))
-	for i := range items {
-		res[i] = Result{Sink: s.spec, Ref: names[i], Digest: descs[i].Digest, MediaType: descs[i].MediaType}
+	return results(s.spec, names, descs), nil
+}
+
+// planItems plans the blobs of items, and gives each item's name and
+// descriptor, for an OCI layout or archive.
+func planItems(spec, fixedRef string, items []Item) (*plan, []string, []v1.Descriptor, error) {
+	p := newPlan()
+	names := make([]string, len(items))
+	descs := make([]v1.Descriptor, len(items))
+	for i, it := range items {
+		names[i] = refFor(fixedRef, it)
+		node, err := p.addItem(it)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("%s: %s: %w", spec, names[i], err)
+		}
+		descs[i] = node.desc
 	}
-	return res, nil
+	return p, names, descs, nil
+}
+
+// results says what a layout or archive now holds: each item under its name.
+func results(spec string, names []string, descs []v1.Descriptor) []Result {
+	res := make([]Result, len(names))
+	for i := range names {
+		res[i] = Result{Sink: spec, Ref: names[i], Digest: descs[i].Digest, MediaType: descs[i].MediaType}
+	}
+	return res
 }
 
 // readLayoutIndex reads DIR/index.json; a missing file gives an empty index.
