@@ -318,47 +318,53 @@ func (r *repo) pipenvLock(rel string) (*pipenvPlan, error) {
 		return nil, fmt.Errorf("%s: %w (regenerate it with pipenv lock)", rel, err)
 	}
 	pp := &pipenvPlan{sources: lock.Meta.Sources}
-	for _, k := range []string{"python_full_version", "python_version"} {
-		if v := lock.Meta.Requires[k]; v != "" {
-			pp.python, pp.pyFrom = majorMinor(v), rel+": _meta.requires."+k
-			break
-		}
-	}
+	pp.pythonFrom(rel+": _meta.requires.", func(k string) string { return lock.Meta.Requires[k] })
 	dir := pipenvDir(rel)
 	sections := []pipenvSection[lockEntry]{{"default", lock.Default}, {"develop", lock.Develop}}
-	err = eachPipenvPackage(sections, func(section, n, key string, e lockEntry) error {
+	err = addPipenvPackages(pp, sections, func(section, n string, e lockEntry) (string, *localRef, error) {
 		where := fmt.Sprintf("%s: %s.%s", rel, section, n)
 		switch {
 		case e.Git != "":
-			return fmt.Errorf("%s: installing from git (%s) is not supported: assemble installs released wheels; pin a released version or build a wheel into a wheelhouse (--find-links DIR)", where, e.Git)
+			return "", nil, fmt.Errorf("%s: installing from git (%s) is not supported: assemble installs released wheels; pin a released version or build a wheel into a wheelhouse (--find-links DIR)", where, e.Git)
 		case e.Path != "":
 			ref, err := r.local(e.Path, e.Editable, dir, where)
-			if err != nil {
-				return err
-			}
-			pp.local = append(pp.local, ref)
-			return nil
+			return "", &ref, err
 		}
-		line := n + extras(e.Extras)
-		if e.File != "" {
-			line += " @ " + e.File
-		} else {
-			line += e.Version
-		}
-		if e.Markers != "" {
-			line += " ; " + e.Markers
-		}
-		for _, h := range e.Hashes {
-			line += " --hash=" + h
-		}
-		pp.packages = append(pp.packages, line)
-		pp.names = append(pp.names, key)
-		return nil
+		return lockLine(n, e), nil, nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return pp, nil
+}
+
+// lockLine is a Pipfile.lock entry as a requirement line, pinned and hashed.
+func lockLine(name string, e lockEntry) string {
+	line := name + extras(e.Extras)
+	if e.File != "" {
+		line += " @ " + e.File
+	} else {
+		line += e.Version
+	}
+	if e.Markers != "" {
+		line += " ; " + e.Markers
+	}
+	for _, h := range e.Hashes {
+		line += " --hash=" + h
+	}
+	return line
+}
+
+// pythonFrom takes the Python version from the first of
+// python_full_version and python_version that get gives, noting where
+// (from and the key) for `assemble plan`.
+func (pp *pipenvPlan) pythonFrom(from string, get func(key string) string) {
+	for _, k := range []string{"python_full_version", "python_version"} {
+		if v := get(k); v != "" {
+			pp.python, pp.pyFrom = majorMinor(v), from+k
+			return
+		}
+	}
 }
 
 // pipenvDir is the directory of a Pipfile or Pipfile.lock, "" at the top,
@@ -376,10 +382,11 @@ type pipenvSection[T any] struct {
 	entries map[string]T
 }
 
-// eachPipenvPackage calls fn for the packages of sections in order, each
-// section's names sorted; a name that an earlier section has is skipped,
-// as pipenv installs the first section's pin.
-func eachPipenvPackage[T any](sections []pipenvSection[T], fn func(section, name, key string, e T) error) error {
+// addPipenvPackages adds the packages of sections to pp in order, each
+// section's names sorted; a name that an earlier section has is skipped, as
+// pipenv installs the first section's pin. entry turns a package into a
+// requirement line or, for a package of the repository, a reference.
+func addPipenvPackages[T any](pp *pipenvPlan, sections []pipenvSection[T], entry func(section, name string, e T) (string, *localRef, error)) error {
 	seen := map[string]bool{}
 	for _, s := range sections {
 		for _, n := range slices.Sorted(maps.Keys(s.entries)) {
@@ -388,8 +395,15 @@ func eachPipenvPackage[T any](sections []pipenvSection[T], fn func(section, name
 				continue
 			}
 			seen[key] = true
-			if err := fn(s.name, n, key, s.entries[n]); err != nil {
+			line, ref, err := entry(s.name, n, s.entries[n])
+			switch {
+			case err != nil:
 				return err
+			case ref != nil:
+				pp.local = append(pp.local, *ref)
+			default:
+				pp.packages = append(pp.packages, line)
+				pp.names = append(pp.names, key)
 			}
 		}
 	}
@@ -425,27 +439,11 @@ func (r *repo) pipenvPipfile(rel string) (*pipenvPlan, error) {
 		return nil, fmt.Errorf("%s: %w", rel, err)
 	}
 	pp := &pipenvPlan{sources: pf.Source}
-	for _, k := range []string{"python_full_version", "python_version"} {
-		if v, ok := pf.Requires[k].(string); ok && v != "" {
-			pp.python, pp.pyFrom = majorMinor(v), rel+": [requires] "+k
-			break
-		}
-	}
+	pp.pythonFrom(rel+": [requires] ", func(k string) string { v, _ := pf.Requires[k].(string); return v })
 	dir := pipenvDir(rel)
 	sections := []pipenvSection[any]{{"packages", pf.Packages}, {"dev-packages", pf.DevPackages}}
-	err = eachPipenvPackage(sections, func(section, n, key string, v any) error {
-		where := fmt.Sprintf("%s: [%s] %s", rel, section, n)
-		line, ref, err := r.pipfileEntry(n, v, dir, where)
-		if err != nil {
-			return err
-		}
-		if ref != nil {
-			pp.local = append(pp.local, *ref)
-			return nil
-		}
-		pp.packages = append(pp.packages, line)
-		pp.names = append(pp.names, key)
-		return nil
+	err = addPipenvPackages(pp, sections, func(section, n string, v any) (string, *localRef, error) {
+		return r.pipfileEntry(n, v, dir, fmt.Sprintf("%s: [%s] %s", rel, section, n))
 	})
 	if err != nil {
 		return nil, err
