@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -102,7 +101,7 @@ func TestCorpus(t *testing.T) {
 				// The layout must outlive this subtest.
 				keep := filepath.Join(os.TempDir(), "assemble-corpus-busybox-"+strconv.Itoa(os.Getpid()))
 				os.RemoveAll(keep)
-				copyDir(t, strings.TrimSuffix(strings.TrimPrefix(busybox, "oci:"), ":busybox"), keep)
+				testtool.CopyTree(t, strings.TrimSuffix(strings.TrimPrefix(busybox, "oci:"), ":busybox"), keep, testtool.GitModes())
 				busybox = "oci:" + keep + ":busybox"
 				t.Cleanup(func() {})
 			}
@@ -145,7 +144,7 @@ func runCase(t *testing.T, name string, exp expectation, busybox string) {
 func caseContext(t *testing.T, name string, exp expectation) string {
 	t.Helper()
 	ctx := shortDir(t)
-	copyDir(t, filepath.Join(corpusDir, name), ctx)
+	testtool.CopyTree(t, filepath.Join(corpusDir, name), ctx, testtool.GitModes())
 	os.Remove(filepath.Join(ctx, "expect.json"))
 	if len(exp.HTTP) > 0 {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -466,52 +465,6 @@ func compareBuildahConfig(t *testing.T, exp expectation, img, theirs v1.Image) {
 		want["WorkingDir"] = "/"
 	}
 	checkConfig(t, oc, want, exp.Buildah.IgnoreConfig)
-}
-
-// copyDir copies a tree with the modes git keeps (0644, or 0755 with any
-// execute bit), so the checkout's umask does not change the expectations.
-func copyDir(t testing.TB, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
-			}
-			return os.Chmod(target, 0o755)
-		case info.Mode()&fs.ModeSymlink != 0:
-			l, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(l, target)
-		default:
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			mode := fs.FileMode(0o644)
-			if info.Mode()&0o111 != 0 {
-				mode = 0o755
-			}
-			if err := os.WriteFile(target, b, mode); err != nil {
-				return err
-			}
-			return os.Chmod(target, mode)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // shortDir is a temporary directory under /tmp (buildah's run root must

@@ -286,14 +286,7 @@ func keys(m map[string]file) []string {
 // 1000:1000) under tag "busybox" and returns "oci:DIR:busybox".
 func busyboxLayout(t testing.TB) string {
 	t.Helper()
-	testtool.RequireTool(t, "busybox")
-	bb, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out, _ := exec.Command("file", "-L", "/bin/busybox").Output(); len(out) > 0 && !strings.Contains(string(out), "statically linked") {
-		t.Fatalf("/bin/busybox is not static (install busybox-static): %s", out)
-	}
+	bb := testtool.StaticBusybox(t)
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	mt := time.Unix(1700000000, 0)

@@ -105,7 +105,7 @@ func TestBinderImages(t *testing.T) {
 	// arguments); it runs through the entrypoint and the start script.
 	t.Run("default-command", func(t *testing.T) {
 		repo := filepath.Join(t.TempDir(), "nb")
-		copyTree(t, filepath.Join(binderTestdata, "start"), repo)
+		testtool.CopyTree(t, filepath.Join(binderTestdata, "start"), repo)
 		if err := os.WriteFile(filepath.Join(repo, "requirements.txt"), []byte("notebook\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -184,7 +184,7 @@ func TestBinderImageConfig(t *testing.T) {
 // is the same blob, taken from the cache.
 func TestBinderNotebookEditRebuildsOneLayer(t *testing.T) {
 	repo := filepath.Join(t.TempDir(), "edit")
-	copyTree(t, filepath.Join(binderTestdata, "apt-packages"), repo)
+	testtool.CopyTree(t, filepath.Join(binderTestdata, "apt-packages"), repo)
 	if err := os.WriteFile(filepath.Join(repo, "requirements.txt"), []byte("binderdemo\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +264,7 @@ func TestBinderUnsupported(t *testing.T) {
 	}
 	// runtime.txt asking for another Python names a base that has it.
 	repo := filepath.Join(t.TempDir(), "py312")
-	copyTree(t, filepath.Join(binderTestdata, "runtime"), repo)
+	testtool.CopyTree(t, filepath.Join(binderTestdata, "runtime"), repo)
 	if err := os.WriteFile(filepath.Join(repo, "runtime.txt"), []byte("python-3.12\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -94,10 +94,10 @@ func TestBusyboxImageRunsAndReadsBack(t *testing.T) {
 func TestReproducibleAcrossCheckoutsAndCaches(t *testing.T) {
 	const golden = "sha256:ea3e23bfeb3b4ad8f3ec1d0cd65c0be909674376f1ac0044d73808495770778e"
 	a := filepath.Join(t.TempDir(), "a")
-	copyTree(t, "../../testdata/hello", a)
+	testtool.CopyTree(t, "../../testdata/hello", a)
 	old := syscall.Umask(0o077)
 	b := filepath.Join(t.TempDir(), "b")
-	copyTree(t, "../../testdata/hello", b)
+	testtool.CopyTree(t, "../../testdata/hello", b)
 	syscall.Umask(old)
 	past := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
 	filepath.Walk(b, func(p string, _ os.FileInfo, _ error) error { return os.Chtimes(p, past, past) })

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,54 +66,12 @@ func mustAssemble(t testing.TB, cache string, args ...string) result {
 	return r
 }
 
-// copyTree copies a testdata repository, keeping symlinks as links.
-func copyTree(t testing.TB, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(target, 0o777)
-		case info.Mode()&fs.ModeSymlink != 0:
-			link, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(link, target)
-		default:
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(target, b, info.Mode().Perm()|0o666)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // busyboxRepo is testdata/busybox with Debian's static busybox added.
 func busyboxRepo(t testing.TB) string {
 	t.Helper()
-	testtool.RequireTool(t, "busybox")
-	bb, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out, _ := exec.Command("file", "-L", "/bin/busybox").Output(); len(out) > 0 && !strings.Contains(string(out), "statically linked") {
-		t.Fatalf("/bin/busybox is not static (install busybox-static): %s", out)
-	}
+	bb := testtool.StaticBusybox(t)
 	repo := filepath.Join(t.TempDir(), "busybox")
-	copyTree(t, "../../testdata/busybox", repo)
+	testtool.CopyTree(t, "../../testdata/busybox", repo)
 	if err := os.WriteFile(filepath.Join(repo, "rootfs/bin/busybox"), bb, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -174,7 +174,7 @@ func TestPiecesBuildRunAndPush(t *testing.T) {
 	b.baseLayout, b.base = piecesBase(t, b.cache, b.wheels)
 
 	b.repo = filepath.Join(t.TempDir(), "repo")
-	copyTree(t, filepath.Join(piecesTestdata, "repo"), b.repo)
+	testtool.CopyTree(t, filepath.Join(piecesTestdata, "repo"), b.repo)
 	layout := filepath.Join(shortTempDir(t), "pieces")
 	imagesMap := filepath.Join(t.TempDir(), "pieces-images-map.json")
 	archive := filepath.Join(t.TempDir(), "0.2.0.tar.gz")

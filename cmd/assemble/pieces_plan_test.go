@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 const piecesRepo = "../../testdata/pieces/repo"
@@ -69,7 +71,7 @@ func TestPiecesPlan(t *testing.T) {
 // nothing written.
 func TestPiecesValidationErrorsCLI(t *testing.T) {
 	repo := filepath.Join(t.TempDir(), "repo")
-	copyTree(t, piecesRepo, repo)
+	testtool.CopyTree(t, piecesRepo, repo)
 	os.Remove(filepath.Join(repo, "pieces/LogPiece/piece.py"))
 	os.WriteFile(filepath.Join(repo, "pieces/EchoPiece/metadata.json"), []byte(`{"name": "EchoPiece", "description": "d", "dependency": {"dockerfile": null}}`), 0o644)
 	os.WriteFile(filepath.Join(repo, "pieces/ToolPiece/metadata.json"), []byte(`{"name": "ToolPiece", "description": "d", "dependency": {"dockerfile": "Dockerfile_gone"}}`), 0o644)
