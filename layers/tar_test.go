@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 func fileEntry(path, content string) Entry {
@@ -25,18 +27,11 @@ type hdr struct {
 
 func readTar(t *testing.T, b []byte) []hdr {
 	t.Helper()
-	tr := tar.NewReader(bytes.NewReader(b))
 	var out []hdr
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	testtool.EachTarEntry(t, bytes.NewReader(b), func(h *tar.Header, _ io.Reader) {
 		out = append(out, hdr{h.Name, h.Linkname, h.Typeflag, h.Mode, h.Uid, h.Gid, h.ModTime.Unix(), h.Uname + h.Gname})
-	}
+	})
+	return out
 }
 
 func TestWriteTarSortsAddsParentsAndNormalises(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/assemble-build/assemble/assembler/devfile"
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/oci"
 )
 
@@ -327,24 +328,16 @@ func untar(t *testing.T, b []byte) (map[string]tarEntry, []string) {
 	if !zr.ModTime.IsZero() || zr.Name != "" {
 		t.Errorf("gzip header has name %q time %v", zr.Name, zr.ModTime)
 	}
-	tr := tar.NewReader(zr)
 	out := map[string]tarEntry{}
 	var order []string
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	testtool.EachTarEntry(t, zr, func(h *tar.Header, body io.Reader) {
 		if h.ModTime.Unix() != 0 || h.Uid != 0 || h.Gid != 0 || h.Uname != "" || h.Gname != "" {
 			t.Errorf("%s: time %v owner %d:%d %q:%q", h.Name, h.ModTime, h.Uid, h.Gid, h.Uname, h.Gname)
 		}
-		c, _ := io.ReadAll(tr)
+		c, _ := io.ReadAll(body)
 		out[h.Name] = tarEntry{typ: h.Typeflag, mode: h.Mode, content: string(c), link: h.Linkname}
 		order = append(order, h.Name)
-	}
+	})
 	return out, order
 }
 

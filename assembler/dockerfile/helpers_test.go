@@ -193,19 +193,11 @@ func flatten(t testing.TB, img v1.Image) map[string]file {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr := tar.NewReader(rc)
 		var adds []struct {
 			name string
 			f    file
 		}
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+		testtool.EachTarEntry(t, rc, func(h *tar.Header, body io.Reader) {
 			name := strings.TrimSuffix(strings.TrimPrefix(h.Name, "./"), "/")
 			dir, base := filepath.Split(name)
 			if base == ".wh..wh..opq" {
@@ -214,7 +206,7 @@ func flatten(t testing.TB, img v1.Image) map[string]file {
 						delete(out, k)
 					}
 				}
-				continue
+				return
 			}
 			if strings.HasPrefix(base, ".wh.") {
 				victim := dir + strings.TrimPrefix(base, ".wh.")
@@ -223,11 +215,11 @@ func flatten(t testing.TB, img v1.Image) map[string]file {
 						delete(out, k)
 					}
 				}
-				continue
+				return
 			}
 			f := file{typ: h.Typeflag, mode: h.Mode & 0o7777, uid: h.Uid, gid: h.Gid, link: h.Linkname}
 			if h.Typeflag == tar.TypeReg {
-				b, _ := io.ReadAll(tr)
+				b, _ := io.ReadAll(body)
 				f.content = string(b)
 			}
 			if h.Typeflag == tar.TypeLink {
@@ -242,7 +234,7 @@ func flatten(t testing.TB, img v1.Image) map[string]file {
 				name string
 				f    file
 			}{name, f})
-		}
+		})
 		rc.Close()
 		for _, a := range adds {
 			out[a.name] = a.f

@@ -24,28 +24,12 @@ type tarEntry struct {
 
 func readArchive(t *testing.T, file string) (*gzip.Header, []tarEntry) {
 	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(zr)
+	zr := testtool.GzipFile(t, file)
 	var out []tarEntry
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(tr)
+	testtool.EachTarEntry(t, zr, func(h *tar.Header, body io.Reader) {
+		b, _ := io.ReadAll(body)
 		out = append(out, tarEntry{h, string(b)})
-	}
+	})
 	return &zr.Header, out
 }
 

@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -343,29 +342,13 @@ func manifestBlobs(t testing.TB, layout, digest string) ([]string, string) {
 
 func checkReleaseArchive(t *testing.T, file string, compiled []byte) {
 	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	zr := testtool.GzipFile(t, file)
 	if zr.Header.Name != "" || zr.Header.ModTime.Unix() > 0 {
 		t.Errorf("gzip header: %+v", zr.Header)
 	}
-	tr := tar.NewReader(zr)
 	seen := map[string]bool{}
 	var prev string
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	testtool.EachTarEntry(t, zr, func(h *tar.Header, body io.Reader) {
 		if h.Name < prev {
 			t.Errorf("%s after %s: not sorted", h.Name, prev)
 		}
@@ -376,12 +359,12 @@ func checkReleaseArchive(t *testing.T, file string, compiled []byte) {
 		rel := strings.TrimPrefix(h.Name, "sample_domino_pieces-0.2.0/")
 		seen[rel] = true
 		if rel == ".domino/compiled_metadata.json" {
-			b, _ := io.ReadAll(tr)
+			b, _ := io.ReadAll(body)
 			if !bytes.Equal(b, compiled) {
 				t.Error("the archive's compiled_metadata.json is not this build's")
 			}
 		}
-	}
+	})
 	for _, want := range []string{"config.toml", ".domino/dependencies_map.json", "pieces/ToolPiece/piece.py", "dependencies/Dockerfile_tools"} {
 		if !seen[want] {
 			t.Errorf("the release archive lacks %s", want)

@@ -551,17 +551,10 @@ func tarNames(t *testing.T, l v1.Layer) []string {
 	}
 	defer rc.Close()
 	var names []string
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return names
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	testtool.EachTarEntry(t, rc, func(h *tar.Header, _ io.Reader) {
 		names = append(names, h.Name)
-	}
+	})
+	return names
 }
 
 // TestRootless runs the sandbox as an unprivileged user (nobody, through

@@ -273,21 +273,14 @@ func tarNames(t *testing.T, file string) []string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	tr := tar.NewReader(f)
 	var names []string
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return names
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	testtool.EachTarEntry(t, f, func(h *tar.Header, _ io.Reader) {
 		if !h.ModTime.Equal(epoch) || h.Uid != 0 || h.Gid != 0 || h.Uname != "" {
 			t.Errorf("%s: mtime %v uid %d gid %d uname %q", h.Name, h.ModTime, h.Uid, h.Gid, h.Uname)
 		}
 		names = append(names, h.Name)
-	}
+	})
+	return names
 }
 
 func TestOCIArchive(t *testing.T) {
