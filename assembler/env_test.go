@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io/fs"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,17 +11,14 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/oci"
 )
 
 func sharedCache(t *testing.T) *layers.Cache {
 	t.Helper()
-	d := os.Getenv("ASSEMBLE_TEST_CACHE")
-	if d == "" {
-		d = "/var/tmp/assemble-test-cache"
-	}
-	c, err := layers.OpenCache(d)
+	c, err := layers.OpenCache(testtool.CacheDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,10 +13,10 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/assemble-build/assemble/internal/testtool"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // tfEntry is one tar entry of a test layer.
@@ -60,15 +60,7 @@ func tfLayer(t *testing.T, entries ...tfEntry) v1.Layer {
 			t.Fatal(err)
 		}
 	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	b := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
+	return testtool.TarLayer(t, tw, &buf)
 }
 
 func tfImage(t *testing.T, layers ...v1.Layer) v1.Image {

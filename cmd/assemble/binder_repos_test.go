@@ -49,7 +49,7 @@ func buildBinder(t testing.TB, repo string, args ...string) (string, binderRepor
 	t.Helper()
 	layout := filepath.Join(shortTempDir(t), "layout")
 	full := append([]string{"build", repo, "--find-links", binderWheelhouse(t), "--no-index", "-t", "test", "-o", "oci:" + layout, "--json"}, args...)
-	r := mustAssemble(t, sharedCache(t), full...)
+	r := mustAssemble(t, testtool.CacheDir(t), full...)
 	var rep binderReport
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || len(rep.Images) != 1 {
 		t.Fatalf("--json: %v\n%s", err, r.stdout)
@@ -174,7 +174,7 @@ func TestBinderImageConfig(t *testing.T) {
 			t.Errorf("env lacks %q:\n%s", want, env)
 		}
 	}
-	r := assemble(t, sharedCache(t), "build", filepath.Join(binderTestdata, "bare"), "--user-id", "0", "-o", "oci:"+filepath.Join(t.TempDir(), "l"))
+	r := assemble(t, testtool.CacheDir(t), "build", filepath.Join(binderTestdata, "bare"), "--user-id", "0", "-o", "oci:"+filepath.Join(t.TempDir(), "l"))
 	if r.err == nil || !strings.Contains(r.stderr, "root") {
 		t.Errorf("--user-id 0: %v\n%s", r.err, r.stderr)
 	}
@@ -248,7 +248,7 @@ func TestBinderUnsupported(t *testing.T) {
 		"unsupported-nix":           {"default.nix", "NixBuildPack"},
 	} {
 		out := filepath.Join(t.TempDir(), "l")
-		r := assemble(t, sharedCache(t), "build", filepath.Join(binderTestdata, name), "-o", "oci:"+out)
+		r := assemble(t, testtool.CacheDir(t), "build", filepath.Join(binderTestdata, name), "-o", "oci:"+out)
 		if r.err == nil {
 			t.Errorf("%s: built", name)
 			continue
@@ -268,7 +268,7 @@ func TestBinderUnsupported(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(repo, "runtime.txt"), []byte("python-3.12\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := assemble(t, sharedCache(t), "build", repo, "-o", "oci:"+filepath.Join(t.TempDir(), "l"))
+	r := assemble(t, testtool.CacheDir(t), "build", repo, "-o", "oci:"+filepath.Join(t.TempDir(), "l"))
 	if r.err == nil || !strings.Contains(r.stderr, "runtime.txt asks for Python 3.12") || !strings.Contains(r.stderr, "--base docker://docker.io/library/python:3.12-slim-bookworm") {
 		t.Errorf("python-3.12: %v\n%s", r.err, r.stderr)
 	}
@@ -276,7 +276,7 @@ func TestBinderUnsupported(t *testing.T) {
 
 // `assemble plan` names the convention and needs no build.
 func TestBinderPlan(t *testing.T) {
-	r := mustAssemble(t, sharedCache(t), "plan", filepath.Join(binderTestdata, "binder-dir"))
+	r := mustAssemble(t, testtool.CacheDir(t), "plan", filepath.Join(binderTestdata, "binder-dir"))
 	for _, want := range []string{"binder", "PythonBuildPack", "binder/requirements.txt"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("plan lacks %q:\n%s", want, r.stdout)

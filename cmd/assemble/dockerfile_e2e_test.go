@@ -70,13 +70,13 @@ ENTRYPOINT ["/hello"]
 		"hello.c": "#include <stdio.h>\nint main(void) { puts(\"compiled by a Dockerfile, run by podman\"); return 0; }\n",
 	})
 	layout := filepath.Join(shortTempDir(t), "layout")
-	mustAssemble(t, sharedCache(t), "build", repo, "--build-context", "debian:bookworm=deb:bookworm", "-o", "oci:"+layout)
+	mustAssemble(t, testtool.CacheDir(t), "build", repo, "--build-context", "debian:bookworm=deb:bookworm", "-o", "oci:"+layout)
 	out := podmanRun(t, "oci:"+layout+":"+onlyRef(t, layout))
 	if out != "compiled by a Dockerfile, run by podman\n" {
 		t.Errorf("the program printed %q", out)
 	}
 	// `assemble plan` says what each instruction becomes.
-	r := mustAssemble(t, sharedCache(t), "plan", repo)
+	r := mustAssemble(t, testtool.CacheDir(t), "plan", repo)
 	for _, want := range []string{"deb layer: gcc libc6-dev", "run in the sandbox", "base docker://docker.io/library/debian:bookworm", "layer: copy from stage build -> /hello"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("plan output lacks %q:\n%s", want, r.stdout)
@@ -109,7 +109,7 @@ print(subprocess.run(["jq", "-n", "-c", "{ok: true}"], capture_output=True, text
 		"assemblegreet/__init__.py": "def greet():\n    return 'greetings from a wheel'\n",
 	})
 	layout := filepath.Join(shortTempDir(t), "layout")
-	mustAssemble(t, sharedCache(t), "build", repo, "--no-run", "-o", "oci:"+layout)
+	mustAssemble(t, testtool.CacheDir(t), "build", repo, "--no-run", "-o", "oci:"+layout)
 	out := podmanRun(t, "oci:"+layout+":"+onlyRef(t, layout))
 	if out != "greetings from a wheel\n{\"ok\":true}\n" {
 		t.Errorf("the image printed %q", out)

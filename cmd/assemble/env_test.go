@@ -10,25 +10,12 @@ import (
 	"github.com/assemble-build/assemble/internal/testtool"
 )
 
-// sharedCache is the download cache the network tests share across runs
-// (hack/test.sh sets ASSEMBLE_TEST_CACHE), so each package is fetched once.
-func sharedCache(t testing.TB) string {
-	d := os.Getenv("ASSEMBLE_TEST_CACHE")
-	if d == "" {
-		d = "/var/tmp/assemble-test-cache"
-	}
-	if err := os.MkdirAll(d, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 // deb:bookworm + python3 and jq from an apt.txt, built from Debian's mirror
 // with no registry, run under podman.
 func TestDebianImagesRun(t *testing.T) {
 	hostIsAmd64(t)
 	layout := filepath.Join(shortTempDir(t), "layout")
-	r := mustAssemble(t, sharedCache(t), "build", "../../testdata/debian", "-o", "oci:"+layout, "--json")
+	r := mustAssemble(t, testtool.CacheDir(t), "build", "../../testdata/debian", "-o", "oci:"+layout, "--json")
 	if !strings.Contains(r.stdout, "deb requested") {
 		t.Errorf("no requested-packages layer reported:\n%s", r.stdout)
 	}
@@ -79,7 +66,7 @@ func TestDebianImagesRun(t *testing.T) {
 // aarch64 python3.
 func TestDebianMultiPlatform(t *testing.T) {
 	layout := filepath.Join(t.TempDir(), "layout")
-	mustAssemble(t, sharedCache(t), "build", "../../testdata/debian", "--platform", "linux/amd64,linux/arm64", "-o", "oci:"+layout)
+	mustAssemble(t, testtool.CacheDir(t), "build", "../../testdata/debian", "--platform", "linux/amd64,linux/arm64", "-o", "oci:"+layout)
 	ins := mustAssemble(t, t.TempDir(), "inspect", "oci:"+layout+":debian-python:latest")
 	if !strings.Contains(ins.stdout, `"platform": "linux/amd64"`) || !strings.Contains(ins.stdout, `"platform": "linux/arm64"`) || !strings.Contains(ins.stdout, "image.index") {
 		t.Fatalf("index lacks a platform:\n%s", ins.stdout)
@@ -103,7 +90,7 @@ func TestDebianErrors(t *testing.T) {
 	repo := repoWith(t, "[[image]]\nname = \"x\"\nbase = \"deb:bookworm\"\n[[image.layer]]\ntype = \"deb\"\napt = [\"apt.txt\"]\n",
 		map[string]string{"apt.txt": "# tools\njq\nno-such-package-xyz\n"})
 	out := filepath.Join(t.TempDir(), "layout")
-	r := assemble(t, sharedCache(t), "build", repo, "-o", "oci:"+out)
+	r := assemble(t, testtool.CacheDir(t), "build", repo, "-o", "oci:"+out)
 	if r.err == nil || !strings.Contains(r.stderr, "no-such-package-xyz") || !strings.Contains(r.stderr, "apt.txt:3") {
 		t.Errorf("unknown package: %v\n%s", r.err, r.stderr)
 	}
@@ -125,7 +112,7 @@ func TestPythonLayerRuns(t *testing.T) {
 		testtool.Missing(t, "Debian's wheels", "python3-pip-whl")
 	}
 	layout := filepath.Join(shortTempDir(t), "layout")
-	mustAssemble(t, sharedCache(t), "build", "../../testdata/python", "--find-links", wheels, "--no-index", "-o", "oci:"+layout)
+	mustAssemble(t, testtool.CacheDir(t), "build", "../../testdata/python", "--find-links", wheels, "--no-index", "-o", "oci:"+layout)
 	img := "oci:" + layout + ":python-tools:latest"
 	list := podmanRun(t, img)
 	for _, want := range []string{"pip        23.0.1", "setuptools 66.1.1", "wheel      0.38.4"} {
@@ -148,7 +135,7 @@ func TestPlanResolvesPython(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(wheels, "pip-23.0.1-py3-none-any.whl")); err != nil {
 		testtool.Missing(t, "Debian's wheels", "python3-pip-whl")
 	}
-	r := mustAssemble(t, sharedCache(t), "plan", "--resolve", "../../testdata/python", "--find-links", wheels, "--no-index")
+	r := mustAssemble(t, testtool.CacheDir(t), "plan", "--resolve", "../../testdata/python", "--find-links", wheels, "--no-index")
 	for _, want := range []string{"interpreter /usr/bin/python3 (Python 3.11.", "installs into /usr/local/lib/python3.11/dist-packages",
 		"pip==23.0.1 --hash=sha256:", "setuptools==66.1.1 --hash=sha256:", "wheel==0.38.4 --hash=sha256:"} {
 		if !strings.Contains(r.stdout, want) {

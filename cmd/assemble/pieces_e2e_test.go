@@ -169,7 +169,7 @@ func readJSONFile(t testing.TB, p string) []byte {
 // real registry that uploads the shared repository layer once.
 func TestPiecesBuildRunAndPush(t *testing.T) {
 	hostIsAmd64(t)
-	b := &piecesBuild{hostPy: hostPydantic(t), cache: sharedCache(t), wheels: piecesWheelhouse(t)}
+	b := &piecesBuild{hostPy: hostPydantic(t), cache: testtool.CacheDir(t), wheels: piecesWheelhouse(t)}
 	b.baseLayout, b.base = piecesBase(t, b.cache, b.wheels)
 
 	b.repo = filepath.Join(t.TempDir(), "repo")

@@ -18,22 +18,9 @@ import (
 	"github.com/assemble-build/assemble/layers"
 )
 
-// testCacheDir is the download cache shared by network tests across runs.
-func testCacheDir(t testing.TB) string {
-	t.Helper()
-	d := os.Getenv("ASSEMBLE_TEST_CACHE")
-	if d == "" {
-		d = "/var/tmp/assemble-test-cache"
-	}
-	if err := os.MkdirAll(d, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 func sharedCache(t *testing.T) *layers.Cache {
 	t.Helper()
-	c, err := layers.OpenCache(testCacheDir(t))
+	c, err := layers.OpenCache(testtool.CacheDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,7 +77,7 @@ func testClient(t *testing.T, opts ...Option) (*Client, *layers.Cache) {
 // and that directory is checked whole.
 func assertNothingLeft(t *testing.T, c *Client) {
 	t.Helper()
-	if c.cache.Dir() == testCacheDir(t) && c.stageDir == "" {
+	if c.cache.Dir() == testtool.CacheDir(t) && c.stageDir == "" {
 		t.Fatal("assertNothingLeft over the shared cache: give the client its own staging directory (ownStaging)")
 	}
 	ents, err := os.ReadDir(c.tmpDir())

@@ -243,7 +243,7 @@ func runMmdebstrap(t *testing.T, cache *layers.Cache, arch string, includes []st
 		t.Fatal("no cached InRelease")
 	}
 	key := sha256.Sum256([]byte(strings.Join([]string{"mmdebstrap-v1", inRelease, arch, strings.Join(includes, ",")}, "\n")))
-	dir := filepath.Join(testCacheDir(t), "mmdebstrap", hex.EncodeToString(key[:8]))
+	dir := filepath.Join(testtool.CacheDir(t), "mmdebstrap", hex.EncodeToString(key[:8]))
 	load := func() (*mmdebstrapResult, bool) {
 		status, err := os.ReadFile(filepath.Join(dir, "status"))
 		if err != nil {

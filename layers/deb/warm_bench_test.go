@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/layers"
 )
 
@@ -16,7 +17,7 @@ import (
 func warmPython3(b *testing.B, offline, miss bool) {
 	ctx := context.Background()
 	for i := 0; i < b.N; i++ {
-		cache, err := layers.OpenCache(testCacheDir(b))
+		cache, err := layers.OpenCache(testtool.CacheDir(b))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -63,7 +64,7 @@ func BenchmarkMissPython3(b *testing.B) { warmPython3(b, true, true) }
 func BenchmarkColdParse(b *testing.B) {
 	ctx := context.Background()
 	for i := 0; i < b.N; i++ {
-		cache, err := layers.OpenCache(testCacheDir(b))
+		cache, err := layers.OpenCache(testtool.CacheDir(b))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -84,7 +85,7 @@ func BenchmarkColdParse(b *testing.B) {
 // a few iterations, for a meaningful maxrss).
 func BenchmarkColdPython3Layers(b *testing.B) {
 	ctx := context.Background()
-	cache, err := layers.OpenCache(testCacheDir(b))
+	cache, err := layers.OpenCache(testtool.CacheDir(b))
 	if err != nil {
 		b.Fatal(err)
 	}
