@@ -185,18 +185,7 @@ func TestDebianPython3(t *testing.T) {
 func treeListing(t *testing.T, root string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if rel == "." {
-			return nil
-		}
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
+	testtool.WalkTree(t, root, func(rel, p string, fi fs.FileInfo) error {
 		owner := ""
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 			owner = fmt.Sprintf(" %d:%d", st.Uid, st.Gid)
@@ -219,9 +208,6 @@ func treeListing(t *testing.T, root string) map[string]string {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return out
 }
 

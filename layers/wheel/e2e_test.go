@@ -22,19 +22,8 @@ const debianPython = "/usr/bin/python3"
 func treeOf(t *testing.T, root string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if rel == "." {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
+	testtool.WalkTree(t, root, func(rel, p string, fi fs.FileInfo) error {
+		if fi.IsDir() {
 			out[rel+"/"] = fi.Mode().Perm().String()
 			return nil
 		}
@@ -45,9 +34,6 @@ func treeOf(t *testing.T, root string) map[string]string {
 		out[rel] = fi.Mode().Perm().String() + "\n" + string(b)
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return out
 }
 
