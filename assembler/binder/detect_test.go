@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 // mkrepo writes files (path -> content; a path ending in "/" is a directory)
@@ -12,25 +14,9 @@ import (
 func mkrepo(t testing.TB, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
-	for p, c := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if strings.HasSuffix(p, "/") {
-			if err := os.MkdirAll(full, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		mode := os.FileMode(0o644)
-		if strings.HasSuffix(p, "postBuild") || strings.HasSuffix(p, "start") || strings.HasSuffix(p, "verify") {
-			mode = 0o755
-		}
-		if err := os.WriteFile(full, []byte(c), mode); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testtool.WriteFiles(t, dir, files, func(p string) bool {
+		return strings.HasSuffix(p, "postBuild") || strings.HasSuffix(p, "start") || strings.HasSuffix(p, "verify")
+	})
 	return dir
 }
 
