@@ -11,25 +11,16 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/assemble-build/assemble/assembler/plan"
-	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/layers"
+	"github.com/assemble-build/assemble/layers/layerstest"
 	"github.com/assemble-build/assemble/oci"
 )
-
-func sharedCache(t *testing.T) *layers.Cache {
-	t.Helper()
-	c, err := layers.OpenCache(testtool.CacheDir(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 // The dpkg status recorded for a deb: base without reading it back is the
 // one its layers hold: later Debian layers are resolved against it.
 func TestSeededDpkgStatusMatchesTheLayers(t *testing.T) {
 	ctx := context.Background()
-	o, err := makeOptions([]Option{WithCache(sharedCache(t))})
+	o, err := makeOptions([]Option{WithCache(layerstest.SharedCache(t))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,15 +18,6 @@ import (
 	"github.com/assemble-build/assemble/layers"
 )
 
-func sharedCache(t *testing.T) *layers.Cache {
-	t.Helper()
-	c, err := layers.OpenCache(testtool.CacheDir(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // extractSpecs writes the layers' entries into dir, bottom first, the way an
 // overlay file system stacks them (a test-only stand-in for the lead's tar
 // writer plus a container runtime). Each spec is closed afterwards.

@@ -25,6 +25,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/layers"
+	"github.com/assemble-build/assemble/layers/layerstest"
 )
 
 func mirrorIndex(t *testing.T, c *Client, arch string) *Index {
@@ -84,7 +85,7 @@ func dpkgList(t *testing.T, root string) map[string]string {
 func TestDebianPython3(t *testing.T) {
 	testtool.RequireRoot(t)
 	testtool.RequireTool(t, "chroot")
-	cache := sharedCache(t)
+	cache := layerstest.SharedCache(t)
 	c := ownStaging(t, New(cache))
 	ctx := context.Background()
 	ix := mirrorIndex(t, c, "amd64")
@@ -425,7 +426,7 @@ func compareWithMmdebstrap(t *testing.T, cache *layers.Cache, root string, inclu
 // TestDebianPython3ARM64 resolves and unpacks python3 for arm64.
 func TestDebianPython3ARM64(t *testing.T) {
 	fileTool := testtool.RequireTool(t, "file")
-	cache := sharedCache(t)
+	cache := layerstest.SharedCache(t)
 	c := ownStaging(t, New(cache))
 	ctx := context.Background()
 	ix := mirrorIndex(t, c, "arm64")
@@ -462,7 +463,7 @@ func TestDebianPython3ARM64(t *testing.T) {
 
 // TestDebianBaseRequest checks the minimal root's package set.
 func TestDebianBaseRequest(t *testing.T) {
-	c := New(sharedCache(t))
+	c := New(layerstest.SharedCache(t))
 	ix := mirrorIndex(t, c, "amd64")
 	pkgs := resolveNames(t, ix, nil, ix.BaseRequest())
 	n := names(pkgs)
@@ -490,7 +491,7 @@ func TestDebianBaseRequest(t *testing.T) {
 // files (copied from the download cache) with no network at all.
 func TestDebianLocalDirOffline(t *testing.T) {
 	testtool.RequireRoot(t)
-	shared := sharedCache(t)
+	shared := layerstest.SharedCache(t)
 	online := New(shared)
 	ctx := context.Background()
 	ix := mirrorIndex(t, online, "amd64")
@@ -549,7 +550,7 @@ func TestDebianLocalDirOffline(t *testing.T) {
 // TestEmbeddedKeyring verifies the real bookworm InRelease with the
 // keyring built into the binary (used when the machine has none).
 func TestEmbeddedKeyring(t *testing.T) {
-	cache := sharedCache(t)
+	cache := layerstest.SharedCache(t)
 	mirrorIndex(t, New(cache), "amd64") // makes sure the InRelease is cached
 	d, ok := cache.Ref(DefaultMirror + "/dists/bookworm/InRelease")
 	if !ok {

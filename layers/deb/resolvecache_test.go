@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/assemble-build/assemble/layers"
+	"github.com/assemble-build/assemble/layers/layerstest"
 )
 
 // loaded reports whether an index parsed its sources.
@@ -438,7 +439,7 @@ func compareRelationParsers(t *testing.T, s string) bool {
 // TestDebianIndexParsers compares both index readers and both relation
 // parsers on all of bookworm's amd64 Packages index.
 func TestDebianIndexParsers(t *testing.T) {
-	cache := sharedCache(t)
+	cache := layerstest.SharedCache(t)
 	c := New(cache)
 	ix := mirrorIndex(t, c, "amd64")
 	pf := ix.parts[0].file
@@ -482,7 +483,7 @@ func TestDebianIndexParsers(t *testing.T) {
 // for the base set, what Resolve returns (from the cache or not) is what
 // the resolver computes, and a second index answers from the cache.
 func TestDebianResolveCache(t *testing.T) {
-	cache := sharedCache(t)
+	cache := layerstest.SharedCache(t)
 	c := New(cache)
 	ix := mirrorIndex(t, c, "amd64")
 	reqs := ix.EssentialRequest()

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/layers"
+	"github.com/assemble-build/assemble/layers/layerstest"
 )
 
 // warmPython3 is one warm rebuild of python3 on the Essential set, as a new
@@ -17,10 +17,7 @@ import (
 func warmPython3(b *testing.B, offline, miss bool) {
 	ctx := context.Background()
 	for i := 0; i < b.N; i++ {
-		cache, err := layers.OpenCache(testtool.CacheDir(b))
-		if err != nil {
-			b.Fatal(err)
-		}
+		cache := layerstest.SharedCache(b)
 		c := New(cache, WithOffline(offline))
 		ix, err := c.Index(ctx, Source{Arch: "amd64"})
 		if err != nil {
@@ -64,10 +61,7 @@ func BenchmarkMissPython3(b *testing.B) { warmPython3(b, true, true) }
 func BenchmarkColdParse(b *testing.B) {
 	ctx := context.Background()
 	for i := 0; i < b.N; i++ {
-		cache, err := layers.OpenCache(testtool.CacheDir(b))
-		if err != nil {
-			b.Fatal(err)
-		}
+		cache := layerstest.SharedCache(b)
 		ix, err := New(cache, WithOffline(true)).Index(ctx, Source{Arch: "amd64"})
 		if err != nil {
 			b.Fatal(err)
@@ -85,10 +79,7 @@ func BenchmarkColdParse(b *testing.B) {
 // a few iterations, for a meaningful maxrss).
 func BenchmarkColdPython3Layers(b *testing.B) {
 	ctx := context.Background()
-	cache, err := layers.OpenCache(testtool.CacheDir(b))
-	if err != nil {
-		b.Fatal(err)
-	}
+	cache := layerstest.SharedCache(b)
 	c := New(cache, WithOffline(true))
 	ix, err := c.Index(ctx, Source{Arch: "amd64"})
 	if err != nil {
