@@ -1,7 +1,9 @@
 // Package testtool holds the checks tests make before they use something
 // from the machine (a program, a file, root): outside CI a missing one skips
 // the test; in CI (CI set), where hack/test.sh installs everything, it fails
-// the test and names what to install. Only tests import this package.
+// the test and names what to install. It also holds the file and tar
+// helpers tests of several packages share (CopyTree, WriteFiles,
+// EachTarEntry...). Only tests import this package.
 package testtool
 
 import (
