@@ -355,6 +355,7 @@ func podmanRun(t testing.TB, layoutDir, tag string, args ...string) string {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
+	testtool.AwaitProcesses(t, filepath.Join(root, "root"))
 	if err != nil {
 		t.Fatalf("podman run: %v\n%s%s", err, out, stderr.String())
 	}

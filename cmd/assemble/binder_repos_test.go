@@ -79,6 +79,7 @@ func (p *binderPodman) run(t testing.TB, image string, args ...string) string {
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
+	testtool.AwaitProcesses(t, filepath.Join(p.root, "root"))
 	if err != nil {
 		t.Fatalf("podman run %s %s: %v\n%s%s", image, strings.Join(args, " "), err, out, stderr.String())
 	}

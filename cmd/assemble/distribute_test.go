@@ -26,6 +26,7 @@ func TestContainersStorageOutput(t *testing.T) {
 	out, err := exec.Command(podman, "--storage-driver", "vfs", "--root", root, "--runroot", runRoot,
 		"--cgroup-manager", "cgroupfs", "--runtime", "runc", "run", "--rm", "--network", "none",
 		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "localhost/busybox-hello:latest").Output()
+	testtool.AwaitProcesses(t, root)
 	if err != nil {
 		t.Fatalf("podman run: %v\n%s", err, out)
 	}

@@ -120,6 +120,7 @@ func podmanRun(t testing.TB, image string, args ...string) string {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr // podman's pull progress
 	out, err := cmd.Output()
+	testtool.AwaitProcesses(t, filepath.Join(root, "root"))
 	if err != nil {
 		t.Fatalf("podman run %s: %v\n%s%s", image, err, out, stderr.String())
 	}

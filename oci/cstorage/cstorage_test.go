@@ -136,6 +136,7 @@ func (p *podmanStore) run(ref string, cmd ...string) string {
 	p.t.Helper()
 	args := append([]string{"run", "--rm", "--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", ref}, cmd...)
 	out, err := p.cmd(args...)
+	testtool.AwaitProcesses(p.t, p.root)
 	if err != nil {
 		p.t.Fatalf("podman run %s: %v\n%s", ref, err, out)
 	}
