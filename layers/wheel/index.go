@@ -203,6 +203,11 @@ func (c *client) get(ctx context.Context, raw, accept string) (*http.Response, e
 	if err != nil {
 		return nil, err
 	}
+	if c.offline {
+		// Callers check the cache first; this keeps --offline off the network
+		// whatever path a request takes.
+		return nil, fmt.Errorf("GET %s: not allowed offline: %w", redact.Password(raw), layers.ErrNotCached)
+	}
 	host := req.URL.Host
 	if err := c.hostDown(host); err != nil {
 		return nil, &unreachableError{url: raw, err: err}
