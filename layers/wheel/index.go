@@ -44,6 +44,7 @@ type fileLink struct {
 
 	rank  int    // best tag priority on the target (lower is better)
 	build string // build tag
+	src   int    // which of its project's sources listed it
 }
 
 type credential struct{ user, password string }
@@ -135,6 +136,7 @@ type client struct {
 
 	mu    sync.Mutex
 	creds map[string]credential // host:port -> credentials given in index URLs
+	down  map[string]error      // host:port -> why it could not be reached
 }
 
 func (c *client) addCredential(host string, cr credential) {
@@ -201,9 +203,24 @@ func (c *client) get(ctx context.Context, raw, accept string) (*http.Response, e
 	if err != nil {
 		return nil, err
 	}
+	if c.offline {
+		// Callers check the cache first; this keeps --offline off the network
+		// whatever path a request takes.
+		return nil, fmt.Errorf("GET %s: not allowed offline: %w", redact.Password(raw), layers.ErrNotCached)
+	}
+	host := req.URL.Host
+	if err := c.hostDown(host); err != nil {
+		return nil, &unreachableError{url: raw, err: err}
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", redact.Password(raw), err)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("GET %s: %w", redact.Password(raw), err)
+		}
+		// No answer at all (after the client's retries): remember it, so
+		// that every later lookup on this host fails at once.
+		c.markDown(host, err)
+		return nil, &unreachableError{url: raw, err: err}
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()

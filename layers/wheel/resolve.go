@@ -142,8 +142,9 @@ func (c *candidate) yanked() bool {
 type project struct {
 	cands []*candidate // newest first
 	// why lists reasons files were not usable, for "no candidates" errors.
-	why      []string
-	notFound int // how many of why are indexes without the project
+	why []string
+	// sources says what each index and find-links source gave, in order.
+	sources []sourceResult
 }
 
 type session struct {
@@ -164,6 +165,7 @@ type session struct {
 	rounds    int
 	best      *conflictError
 	bestDepth int
+	warned    map[string]bool // sources warned about (see warnSource)
 }
 
 // conflictError says which requirements on a project cannot all hold.
@@ -172,6 +174,11 @@ type conflictError struct {
 	reqs      []Requirement
 	reason    string
 	available string // versions with a usable wheel, newest first
+	// sources says what each source gave ("URL: cannot be reached (...)");
+	// causes are the failures among them (offline: layers.ErrNotCached).
+	sources     []string
+	causes      []error
+	hintNoIndex bool // an index did not answer
 }
 
 func (e *conflictError) Error() string {
@@ -190,13 +197,22 @@ func (e *conflictError) Error() string {
 	if e.available != "" {
 		fmt.Fprintf(&b, "\n  versions with a wheel for this target: %s", e.available)
 	}
+	if len(e.sources) > 0 {
+		b.WriteString("\n  sources tried for " + e.name + ":")
+		for _, s := range e.sources {
+			b.WriteString("\n    " + s)
+		}
+	}
+	if e.hintNoIndex {
+		b.WriteString("\n  an index could not be used: if this machine cannot reach it, pass --no-index to install from --find-links only, or --index-url to name an index it can reach")
+	}
 	return b.String()
 }
 
 // ErrConflict is wrapped by errors that say no set of versions satisfies the requirements.
 var ErrConflict = errors.New("requirements cannot be satisfied")
 
-func (e *conflictError) Unwrap() error { return ErrConflict }
+func (e *conflictError) Unwrap() []error { return append([]error{ErrConflict}, e.causes...) }
 
 // Resolve picks a wheel for every distribution the requirements need on t.
 // The result is sorted by name and includes distributions already installed
@@ -213,6 +229,7 @@ func (r *Resolver) Resolve(ctx context.Context, reqs *Requirements, t *Target) (
 		r: r, ctx: ctx, t: t, env: t.MarkerEnv(), rank: map[string]int{},
 		pre: r.pre || reqs.Pre, hashMode: reqs.RequireHashes,
 		cons: map[string][]Requirement{}, direct: map[string]Requirement{}, projects: map[string]*project{},
+		warned: map[string]bool{},
 	}
 	for i, tag := range tags {
 		if _, ok := s.rank[tag]; !ok {
@@ -276,6 +293,7 @@ func (r *Resolver) Resolve(ctx context.Context, reqs *Requirements, t *Target) (
 	pins, err := s.solve(map[string]*candidate{}, 0)
 	if err != nil {
 		if errors.Is(err, ErrConflict) && s.best != nil {
+			s.explain(s.best)
 			return nil, fmt.Errorf("resolving requirements for Python %s on %s: %w", t.Python, t.Arch, s.best)
 		}
 		return nil, fmt.Errorf("resolving requirements for Python %s on %s: %w", t.Python, t.Arch, err)
@@ -513,7 +531,8 @@ func (s *session) project(name string) (*project, error) {
 }
 
 // projectLinks lists a project's files: its direct URL, else its page on
-// every index and every find-links page or directory.
+// every index and every find-links page or directory. A source that does not
+// answer is skipped (see sourceFailed) and recorded in p.sources.
 func (s *session) projectLinks(name string, p *project) ([]fileLink, error) {
 	if d, ok := s.direct[name]; ok {
 		l, err := directLink(d)
@@ -522,35 +541,27 @@ func (s *session) projectLinks(name string, p *project) ([]fileLink, error) {
 		}
 		return []fileLink{l}, nil
 	}
-	var links []fileLink
+	type source struct {
+		loc, page string
+		index     bool
+	}
+	var srcs []source
 	for _, ix := range s.indexes {
-		pageURL := strings.TrimSuffix(ix, "/") + "/" + name + "/"
-		ls, err := s.r.client.page(s.ctx, pageURL)
-		if errors.Is(err, errNotFound) {
-			p.why = append(p.why, fmt.Sprintf("%s answered 404 Not Found for %s", redact.Password(ix), name))
-			p.notFound++
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("looking up %s: %w", name, err)
-		}
-		links = append(links, ls...)
+		srcs = append(srcs, source{ix, strings.TrimSuffix(ix, "/") + "/" + name + "/", true})
 	}
 	for _, fl := range s.findLinks {
-		var ls []fileLink
-		var err error
-		if isURL(fl) {
-			ls, err = s.r.client.page(s.ctx, fl)
-			if errors.Is(err, errNotFound) {
-				err = fmt.Errorf("find-links page %s: HTTP 404 Not Found", redact.Password(fl))
-			}
-		} else {
-			ls, err = dirLinks(fl)
-		}
+		srcs = append(srcs, source{fl, fl, false})
+	}
+	var links []fileLink
+	for _, src := range srcs {
+		ls, err := s.pageLinks(src.page, !isURL(src.loc))
+		res := sourceResult{name: redact.Password(src.loc)}
 		if err != nil {
-			return nil, fmt.Errorf("looking up %s: %w", name, err)
+			if res, err = s.sourceFailed(src.loc, name, src.index, err); err != nil {
+				return nil, fmt.Errorf("looking up %s: %w", name, err)
+			}
 		}
-		links = append(links, ls...)
+		links = append(links, p.addSource(name, res, ls)...)
 	}
 	return links, nil
 }
@@ -779,10 +790,10 @@ func (s *session) options(name string, reqs []Requirement) ([]*candidate, *confl
 	if len(out) == 0 {
 		ce := &conflictError{name: name, reqs: all}
 		switch {
-		case len(p.cands) == 0 && len(p.why) > 0 && p.notFound == len(p.why):
-			ce.reason = "not found: " + strings.Join(p.why, "; ")
 		case len(p.cands) == 0 && len(p.why) > 0:
 			ce.reason = "no usable wheel: " + strings.Join(p.why, "; ")
+		case len(p.cands) == 0 && len(p.sources) > 0:
+			ce.reason = "no distributions found" // explain lists what each source said
 		case len(p.cands) == 0:
 			ce.reason = "no distributions found in " + strings.Join(s.sourceNames(), ", ")
 		case allowed != nil:
