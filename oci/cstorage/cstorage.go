@@ -28,10 +28,10 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/assemble-build/assemble/oci/cstorage/internal/storage"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	digest "github.com/opencontainers/go-digest"
-	"go.podman.io/storage"
 	"go.podman.io/storage/pkg/reexec"
 	"go.podman.io/storage/pkg/unshare"
 )
