@@ -132,6 +132,7 @@ func TestPlainBuild(t *testing.T) {
 			t.Fatal(err)
 		}
 		line := string(out)
+		t.Logf("assemble version: %s", strings.TrimSpace(line))
 		if !strings.HasPrefix(line, "assemble v") || !strings.Contains(line, "(revision "+rev) || !strings.Contains(line, "; go1.") {
 			t.Errorf("assemble version printed %q, want the stamped version, revision %s and Go version", line, rev)
 		}
