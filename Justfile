@@ -2,7 +2,7 @@
 
 # Build the sample repository into an OCI layout (no registry, no credentials).
 sample:
-    go run -tags exclude_graphdriver_btrfs ./cmd/assemble build testdata/hello -o oci:out/layout
+    go run ./cmd/assemble build testdata/hello -o oci:out/layout
 
 # The whole test suite, installing the tools it needs.
 test:
@@ -23,4 +23,4 @@ gobench:
     go test -run '^$' -bench . -benchtime 3x ./layers/
 
 build:
-    go build -tags exclude_graphdriver_btrfs -o bin/assemble ./cmd/assemble
+    go build -o bin/assemble ./cmd/assemble

@@ -3,7 +3,6 @@ package main
 import (
 	"log/slog"
 	"os"
-	"runtime/debug"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/logs"
@@ -100,13 +99,6 @@ func dirArg(args []string) string {
 
 func (g *globals) openCache() (*layers.Cache, error) {
 	return layers.OpenCache(g.cacheDir)
-}
-
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }
 
 // parseSink parses an output; containers-storage: goes to podman's store

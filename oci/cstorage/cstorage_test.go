@@ -1,3 +1,5 @@
+//go:build cgo
+
 package cstorage
 
 import (
@@ -14,13 +16,13 @@ import (
 	"testing"
 
 	"github.com/assemble-build/assemble/internal/testtool"
+	"github.com/assemble-build/assemble/oci/cstorage/internal/storage"
 	"github.com/assemble-build/assemble/oci/sink"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"go.podman.io/storage"
 	graphdriver "go.podman.io/storage/drivers"
 )
 
@@ -281,6 +283,18 @@ func TestWriteRejectsWrongDiffID(t *testing.T) {
 	}
 	if is, _ := store.Images(); len(is) != 0 {
 		t.Errorf("an image was created: %+v", is)
+	}
+}
+
+// TestBtrfsLeftOut: the store links no btrfs driver (its cgo needs the
+// libbtrfs headers; cmd/assemble's TestBuildNeedsNoBtrfs checks the link),
+// and a btrfs store gets an error that says what to do instead of the
+// storage library's "driver not supported".
+func TestBtrfsLeftOut(t *testing.T) {
+	testtool.RequireRoot(t) // Write checks for root or a user namespace first
+	_, err := Write(context.Background(), "localhost/app:1", busyboxImage(t), WithRoot(t.TempDir()), WithRunRoot(t.TempDir()), WithDriver("btrfs"))
+	if err == nil || !strings.Contains(err.Error(), "uses the btrfs driver, which assemble leaves out: write to a store with the overlay or vfs driver") {
+		t.Errorf("want the btrfs driver refused with advice, got %v", err)
 	}
 }
 

@@ -26,6 +26,9 @@ var _ sink.Sink = (*Sink)(nil)
 // under its own Name. An index is stored as its manifest for platform
 // (default: this machine's), since containers-storage holds single images.
 func NewSink(spec string, platform *v1.Platform, opts ...Option) (*Sink, error) {
+	if errNeedsCgo != nil {
+		return nil, errNeedsCgo
+	}
 	r, rest, err := parseStorePrefix(spec)
 	if err != nil {
 		return nil, err
