@@ -92,6 +92,13 @@ func makeOptions(opts []Option) (*options, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Builds killed mid-layer leave temporary files: the next build
+		// clears them, as `cache prune` would.
+		if r, err := c.CleanTemp(); err != nil {
+			o.logger.Warn("cleaning the cache's temporary files", "err", err)
+		} else if r.Removed > 0 {
+			o.logger.Debug("removed temporary files of ended builds", "files", r.Removed, "bytes", r.Bytes)
+		}
 		o.cache = c
 	}
 	return o, nil
