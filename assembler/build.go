@@ -149,7 +149,7 @@ func (s *services) buildPlatform(ctx context.Context, im plan.Image, ps string, 
 	}
 	var base v1.Image
 	if im.Dockerfile != nil {
-		if base, err = s.buildDockerfile(ctx, *im.Dockerfile, plat); err != nil {
+		if base, err = s.forPlatform(ps).buildDockerfile(ctx, *im.Dockerfile, plat); err != nil {
 			return nil, err
 		}
 	} else if base, err = s.Base(ctx, im.Base, plat); err != nil {
