@@ -233,7 +233,7 @@ func (st *stack) build(ctx context.Context, spec layers.Spec) (layers.Result, er
 		defer c.Close()
 	}
 	o := st.o
-	track := o.reporter.Layer(spec.Describe())
+	track := o.reporter.Layer(spec.Describe(), estimateOf(spec))
 	res, err := o.cache.Build(ctx, spec, layers.WithCompression(o.compression), layers.WithModTime(o.created), layers.WithWriteProgress(track))
 	track(-1)
 	if err != nil {
