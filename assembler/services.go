@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/quote"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/layers/run"
 	"github.com/assemble-build/assemble/oci"
@@ -148,7 +149,7 @@ func (s *services) Build(ctx context.Context, root string, im plan.Image, platfo
 // Run implements plan.Builder: a command in the sandbox, its stdout returned.
 func (s *services) Run(ctx context.Context, img v1.Image, cmd, env []string, user, workdir string) ([]byte, error) {
 	if s.o.noRun {
-		return nil, fmt.Errorf("refusing to run %q (--no-run)", strings.Join(cmd, " "))
+		return nil, fmt.Errorf("refusing to run %s (--no-run)", quote.Command(strings.Join(cmd, " ")))
 	}
 	var out bytes.Buffer
 	res, err := run.Run(ctx, run.Spec{Base: img, Command: cmd, Env: env, User: user, WorkDir: workdir, Stdout: &out, Stderr: s.o.runOutput})
