@@ -8,11 +8,11 @@ func TestCommand(t *testing.T) {
 		long += "word "
 	}
 	cases := map[string]string{
-		"echo hi":                                   "echo hi",
+		"echo hi": "echo hi",
 		"apt-get update && \\\n  apt-get install x": "apt-get update && ...",
-		"\n  set -e\n\n":                            "set -e",
-		"printf '\x1b[31mred'":                      `printf '\x1b[31mred'`,
-		long:                                        long[:120] + " ...",
+		"\n  set -e\n\n":       "set -e",
+		"printf '\x1b[31mred'": `printf '\x1b[31mred'`,
+		long:                   long[:120] + " ...",
 	}
 	for in, want := range cases {
 		if got := Command(in); got != want {
