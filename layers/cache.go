@@ -40,7 +40,7 @@ type Cache struct {
 	dir string
 
 	// The cache's own namespaces; packages register theirs with Namespace.
-	blobs, keys, downloads, refs, stamps, tmp *Namespace
+	blobs, keys, downloads, refs, stamps, tmp, locks *Namespace
 
 	nsMu       sync.Mutex
 	namespaces []*Namespace
@@ -107,6 +107,9 @@ func (c *Cache) registerOwn() {
 	c.refs = own("refs", "refs")
 	c.stamps = own("verified", "verified")
 	c.tmp = own("tmp", "tmp")
+	// locks holds a lock file per process with temporary items (see
+	// CleanTemp), apart from tmp so that tmp holds only content.
+	c.locks = own("locks", "locks")
 }
 
 func writeIfMissing(path string, data []byte) error {

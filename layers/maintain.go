@@ -53,11 +53,11 @@ func (c *Cache) Usage() (Usage, error) {
 	}
 	var u Usage
 	for _, n := range nss {
+		if n == c.locks {
+			continue // bookkeeping: empty files
+		}
 		nu := NamespaceUsage{Name: n.name}
 		err := walkFiles(n.dir, func(_ string, fi fs.FileInfo) error {
-			if n == c.tmp && isTempLock(fi.Name()) {
-				return nil
-			}
 			nu.Entries++
 			nu.Bytes += fi.Size()
 			return nil
@@ -87,7 +87,7 @@ func (c *Cache) Verify(fix bool) ([]Problem, error) {
 	}
 	var problems []Problem
 	err = c.orphanTemps(func(p string, _ int64) error {
-		if isTempLock(filepath.Base(p)) {
+		if c.isLock(p) {
 			return removeIf(fix, p) // bookkeeping, not worth a line
 		}
 		problems = append(problems, Problem{Path: p, Reason: "temporary file of a process that ended"})
@@ -205,7 +205,7 @@ func (c *Cache) Prune(keepDays int) (PruneResult, error) {
 	}
 	cutoff := time.Now().Add(-time.Duration(keepDays) * 24 * time.Hour)
 	for _, n := range nss {
-		if n == c.tmp {
+		if n == c.tmp || n == c.locks {
 			continue
 		}
 		err := walkFiles(n.dir, func(p string, fi fs.FileInfo) error {

@@ -17,8 +17,8 @@ import (
 
 // Temporary files and folders in the cache's tmp namespace belong to the
 // process that made them. Each process that makes one first takes a lock
-// file, tmp/<owner>.lock, and holds a flock on it until it exits; its
-// temporary items are named <owner>-<pattern>. A process killed mid-layer
+// file, locks/<owner>.lock, and holds a flock on it until it exits; its
+// temporary items are named tmp/<owner>-<pattern>. A process killed mid-layer
 // releases its flock with its death, so maintenance (and the next build)
 // can tell its leftovers from the files of a build still running and remove
 // them at once. Items without a recognisable owner (made by an older
@@ -28,7 +28,7 @@ import (
 // lock) is kept after its last change.
 const TempMaxAge = time.Hour
 
-// ownerName matches tmp items: the owner's lock file or one of its items.
+// ownerName matches an owner's lock file (locks/) or one of its items (tmp/).
 var ownerName = regexp.MustCompile(`^([0-9a-f]{16})(\.lock|-.+)$`)
 
 // tempOwner is this process's lock in the cache's tmp namespace.
@@ -52,7 +52,7 @@ func (c *Cache) owner() (string, error) {
 	// The lock is taken under a name maintenance does not read as an
 	// owner's, then renamed: a lock file is never seen unlocked while
 	// its process lives.
-	f, err := os.CreateTemp(c.tmp.dir, ".pending-*")
+	f, err := os.CreateTemp(c.locks.dir, ".pending-*")
 	if err != nil {
 		return "", fmt.Errorf("creating lock file in cache %s: %w", c.dir, err)
 	}
@@ -61,7 +61,7 @@ func (c *Cache) owner() (string, error) {
 		os.Remove(f.Name())
 		return "", err
 	}
-	if err := os.Rename(f.Name(), filepath.Join(c.tmp.dir, id+".lock")); err != nil {
+	if err := os.Rename(f.Name(), filepath.Join(c.locks.dir, id+".lock")); err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return "", fmt.Errorf("creating lock file in cache %s: %w", c.dir, err)
@@ -80,7 +80,7 @@ func (c *Cache) CleanTemp() (PruneResult, error) {
 		if err := os.RemoveAll(p); err != nil {
 			return fmt.Errorf("removing %s: %w", p, err)
 		}
-		if !isTempLock(filepath.Base(p)) {
+		if !c.isLock(p) {
 			r.Removed++
 			r.Bytes += bytes
 		}
@@ -92,30 +92,34 @@ func (c *Cache) CleanTemp() (PruneResult, error) {
 // orphanTemps calls found with every temporary item no live process holds
 // (path and bytes). Owners' lock files are passed last, after their items.
 func (c *Cache) orphanTemps(found func(path string, bytes int64) error) error {
-	ents, err := os.ReadDir(c.tmp.dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("listing %s: %w", c.tmp.dir, err)
-	}
 	now := time.Now()
 	state := map[string]ownerState{}
 	var locks []string
-	for _, e := range ents {
-		if m := ownerName.FindStringSubmatch(e.Name()); m != nil && m[2] == ".lock" {
-			state[m[1]] = c.ownerState(m[1])
-			if state[m[1]] == ownerDead {
+	lockEnts, err := readDir(c.locks.dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range lockEnts {
+		m := ownerName.FindStringSubmatch(e.Name())
+		switch {
+		case m != nil && m[2] == ".lock":
+			if state[m[1]] = c.ownerState(m[1]); state[m[1]] == ownerDead {
+				locks = append(locks, e.Name())
+			}
+		case strings.HasPrefix(e.Name(), ".pending-"):
+			// A lock being put in place, or left by a process killed then.
+			if _, newest := treeSize(filepath.Join(c.locks.dir, e.Name())); now.Sub(newest) >= TempMaxAge {
 				locks = append(locks, e.Name())
 			}
 		}
 	}
+	ents, err := readDir(c.tmp.dir)
+	if err != nil {
+		return err
+	}
 	for _, e := range ents {
 		p := filepath.Join(c.tmp.dir, e.Name())
 		m := ownerName.FindStringSubmatch(e.Name())
-		if m != nil && m[2] == ".lock" {
-			continue
-		}
 		st := ownerUnknown
 		if m != nil {
 			st = state[m[1]] // no lock file: ownerDead
@@ -129,7 +133,7 @@ func (c *Cache) orphanTemps(found func(path string, bytes int64) error) error {
 		}
 	}
 	for _, l := range locks {
-		if err := found(filepath.Join(c.tmp.dir, l), 0); err != nil {
+		if err := found(filepath.Join(c.locks.dir, l), 0); err != nil {
 			return err
 		}
 	}
@@ -152,7 +156,7 @@ func (c *Cache) ownerState(id string) ownerState {
 	if mine {
 		return ownerAlive
 	}
-	f, err := os.Open(filepath.Join(c.tmp.dir, id+".lock"))
+	f, err := os.Open(filepath.Join(c.locks.dir, id+".lock"))
 	if err != nil {
 		return ownerDead // removed meanwhile: its process is gone
 	}
@@ -167,11 +171,17 @@ func (c *Cache) ownerState(id string) ownerState {
 	return ownerAlive
 }
 
-// isTempLock reports the tmp namespace's lock files (held, or being put in
-// place), which are bookkeeping rather than content.
-func isTempLock(name string) bool {
-	m := ownerName.FindStringSubmatch(name)
-	return m != nil && m[2] == ".lock" || strings.HasPrefix(name, ".pending-")
+// isLock reports the lock files (held, or being put in place), which are
+// bookkeeping rather than content.
+func (c *Cache) isLock(p string) bool { return filepath.Dir(p) == c.locks.dir }
+
+// readDir lists dir; a missing one is empty.
+func readDir(dir string) ([]os.DirEntry, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("listing %s: %w", dir, err)
+	}
+	return ents, nil
 }
 
 // staleAtomicTemps finds the temporary files that atomic writes leave beside
@@ -182,7 +192,7 @@ func (c *Cache) staleAtomicTemps(now time.Time, found func(string, int64) error)
 		return err
 	}
 	for _, n := range nss {
-		if n == c.tmp {
+		if n == c.tmp || n == c.locks {
 			continue
 		}
 		err := walkFiles(n.dir, func(p string, fi fs.FileInfo) error {

@@ -55,6 +55,9 @@ func TestTempFilesOfEndedProcesses(t *testing.T) {
 	if len(ents) != 0 {
 		t.Errorf("verify --fix left %v", ents)
 	}
+	if _, err := os.Stat(filepath.Join(c1.Dir(), "locks", c1.own.id+".lock")); err == nil {
+		t.Error("verify --fix left the ended process's lock file")
+	}
 
 	// Ownerless files (an older version's) and atomic writes' leftovers go by age.
 	tmp := filepath.Join(c1.Dir(), "tmp")
