@@ -55,7 +55,7 @@ func TestRegistryErrorHidesUploadSession(t *testing.T) {
 		case strings.Contains(r.URL.Path, "/blobs/uploads/SESSION-0123"):
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusBadRequest)
-			w.Write([]byte(`{"errors":[{"code":"BLOB_UPLOAD_INVALID","message":"quota exceeded"}]}`))
+			w.Write([]byte(`{"errors":[{"code":"SIZE_INVALID","message":"quota exceeded"}]}`))
 		default:
 			w.WriteHeader(http.StatusNotFound)
 		}
