@@ -92,6 +92,13 @@ func makeOptions(opts []Option) (*options, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Builds killed mid-layer leave temporary files: the next build
+		// clears them, as `cache prune` would.
+		if r, err := c.CleanTemp(); err != nil {
+			o.logger.Warn("cleaning the cache's temporary files", "err", err)
+		} else if r.Removed > 0 {
+			o.logger.Debug("removed temporary files of ended builds", "files", r.Removed, "bytes", r.Bytes)
+		}
 		o.cache = c
 	}
 	return o, nil
@@ -192,15 +199,33 @@ func WithOffline(off bool) Option { return set(func(o *options) { o.offline = of
 type Reporter interface {
 	// Step reports one step done or started ("layer files . -> / cached").
 	Step(msg string)
-	// Layer starts a layer write; the returned func gets bytes written so far,
-	// and is called with -1 when the layer is done.
-	Layer(desc string) func(written int64)
+	// Layer starts a layer write; the returned func gets the tar bytes
+	// written so far, and is called with -1 when the layer is done.
+	// estimate, called once the layer's inputs are read (not before its
+	// first bytes), says about how many bytes the tar holds: 0 when unknown.
+	Layer(desc string, estimate func() int64) func(written int64)
 }
 
 type nopReporter struct{}
 
-func (nopReporter) Step(string)              {}
-func (nopReporter) Layer(string) func(int64) { return func(int64) {} }
+func (nopReporter) Step(string)                            {}
+func (nopReporter) Layer(string, func() int64) func(int64) { return func(int64) {} }
+
+// sizeEstimator is a layer spec that can tell, once its inputs are read,
+// about how many bytes its tar holds (the sum of its files' sizes).
+type sizeEstimator interface {
+	SizeEstimate() int64
+}
+
+// estimateOf returns spec's size estimate, 0 when it gives none.
+func estimateOf(spec layers.Spec) func() int64 {
+	return func() int64 {
+		if e, ok := spec.(sizeEstimator); ok {
+			return e.SizeEstimate()
+		}
+		return 0
+	}
+}
 
 // SourceDateEpoch reads SOURCE_DATE_EPOCH (the Unix epoch when unset).
 func SourceDateEpoch() (time.Time, error) {

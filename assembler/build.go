@@ -149,7 +149,7 @@ func (s *services) buildPlatform(ctx context.Context, im plan.Image, ps string, 
 	}
 	var base v1.Image
 	if im.Dockerfile != nil {
-		if base, err = s.buildDockerfile(ctx, *im.Dockerfile, plat); err != nil {
+		if base, err = s.forPlatform(ps).buildDockerfile(ctx, *im.Dockerfile, plat); err != nil {
 			return nil, err
 		}
 	} else if base, err = s.Base(ctx, im.Base, plat); err != nil {
@@ -233,7 +233,7 @@ func (st *stack) build(ctx context.Context, spec layers.Spec) (layers.Result, er
 		defer c.Close()
 	}
 	o := st.o
-	track := o.reporter.Layer(spec.Describe())
+	track := o.reporter.Layer(spec.Describe(), estimateOf(spec))
 	res, err := o.cache.Build(ctx, spec, layers.WithCompression(o.compression), layers.WithModTime(o.created), layers.WithWriteProgress(track))
 	track(-1)
 	if err != nil {

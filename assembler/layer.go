@@ -10,6 +10,7 @@ import (
 
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/internal/logctx"
+	"github.com/assemble-build/assemble/internal/quote"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/layers/run"
 	"github.com/assemble-build/assemble/layers/wheel"
@@ -119,7 +120,7 @@ func (e *sourcedError) Unwrap() error { return e.err }
 func (s *services) runLayer(_ context.Context, l plan.Layer, at below) (specs, error) {
 	r := l.Run
 	if s.o.noRun {
-		return specs{}, fmt.Errorf("%s: refusing to run %q (--no-run): this step needs the sandbox", l.Source, strings.Join(r.Command, " "))
+		return specs{}, fmt.Errorf("%s: refusing to run %s (--no-run): this step needs the sandbox", l.Source, quote.Command(strings.Join(r.Command, " ")))
 	}
 	cf, err := at.img.ConfigFile()
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/quote"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/layers/run"
 	"github.com/assemble-build/assemble/oci"
@@ -28,9 +29,11 @@ type services struct {
 	o   *options
 	p   *plan.Plan
 	env *env
-	// name and report collect layer reports for the image being built.
-	name   string
-	report *[]LayerReport
+	// name and report collect layer reports for the image being built;
+	// platform names the platform being built in them and in progress.
+	name     string
+	platform string
+	report   *[]LayerReport
 }
 
 // newServices returns the services of one plan, with one environment for
@@ -44,6 +47,14 @@ func newServices(p *plan.Plan, o *options) *services {
 func (s *services) forImage(name string) *services {
 	c := *s
 	c.name, c.report = name, new([]LayerReport)
+	return &c
+}
+
+// forPlatform returns the services for building one platform of the image
+// (the Dockerfile frontend builds its layers through Layer).
+func (s *services) forPlatform(platform string) *services {
+	c := *s
+	c.platform = platform
 	return &c
 }
 
@@ -91,7 +102,7 @@ func (s *services) Base(ctx context.Context, ref string, platform v1.Platform) (
 
 // Layer builds spec through the cache (reporting it) and returns the layer.
 func (s *services) Layer(ctx context.Context, spec layers.Spec) (v1.Layer, error) {
-	st := &stack{o: s.o, name: s.name, report: s.report}
+	st := &stack{o: s.o, name: s.name, platform: s.platform, report: s.report}
 	res, err := st.build(ctx, spec)
 	if err != nil {
 		return nil, err
@@ -138,7 +149,7 @@ func (s *services) Build(ctx context.Context, root string, im plan.Image, platfo
 // Run implements plan.Builder: a command in the sandbox, its stdout returned.
 func (s *services) Run(ctx context.Context, img v1.Image, cmd, env []string, user, workdir string) ([]byte, error) {
 	if s.o.noRun {
-		return nil, fmt.Errorf("refusing to run %q (--no-run)", strings.Join(cmd, " "))
+		return nil, fmt.Errorf("refusing to run %s (--no-run)", quote.Command(strings.Join(cmd, " ")))
 	}
 	var out bytes.Buffer
 	res, err := run.Run(ctx, run.Spec{Base: img, Command: cmd, Env: env, User: user, WorkDir: workdir, Stdout: &out, Stderr: s.o.runOutput})

@@ -16,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/assemble-build/assemble/internal/iocount"
+	"github.com/assemble-build/assemble/internal/testhook"
 )
 
 // BuildOption adjusts how a layer is built.
@@ -139,6 +140,7 @@ func (c *Cache) writeLayer(ctx context.Context, entries []Entry, o buildOptions)
 	if err := bw.Flush(); err != nil {
 		return Descriptor{}, fmt.Errorf("writing %s: %w", tmp.Name(), err)
 	}
+	testhook.Pause("layer-write") // written, not yet in blobs/: the kill test stops here
 	if err := tmp.Close(); err != nil {
 		return Descriptor{}, fmt.Errorf("writing %s: %w", tmp.Name(), err)
 	}

@@ -40,13 +40,16 @@ type Cache struct {
 	dir string
 
 	// The cache's own namespaces; packages register theirs with Namespace.
-	blobs, keys, downloads, refs, stamps, tmp *Namespace
+	blobs, keys, downloads, refs, stamps, tmp, locks *Namespace
 
 	nsMu       sync.Mutex
 	namespaces []*Namespace
 
 	mu       sync.Mutex
 	verified map[string]bool // blob paths whose digest was checked in this process
+
+	ownerMu sync.Mutex
+	own     *tempOwner // this process's lock on its temporary items
 }
 
 // Descriptor is what a key maps to: a layer blob and its uncompressed digest.
@@ -104,6 +107,9 @@ func (c *Cache) registerOwn() {
 	c.refs = own("refs", "refs")
 	c.stamps = own("verified", "verified")
 	c.tmp = own("tmp", "tmp")
+	// locks holds a lock file per process with temporary items (see
+	// CleanTemp), apart from tmp so that tmp holds only content.
+	c.locks = own("locks", "locks")
 }
 
 func writeIfMissing(path string, data []byte) error {
@@ -144,8 +150,13 @@ func (c *Cache) DownloadPath(digest string) string {
 
 // TempFile creates a temporary file inside the cache, on the same file
 // system as its final place, so it can be renamed there.
+// It is named after this process's lock (see CleanTemp).
 func (c *Cache) TempFile(pattern string) (*os.File, error) {
-	f, err := os.CreateTemp(c.tmp.dir, pattern)
+	id, err := c.owner()
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(c.tmp.dir, id+"-"+pattern)
 	if err != nil {
 		return nil, fmt.Errorf("creating temporary file in cache %s: %w", c.dir, err)
 	}
@@ -155,7 +166,11 @@ func (c *Cache) TempFile(pattern string) (*os.File, error) {
 // MkdirTemp creates a temporary folder inside the cache, for staging files
 // on the cache's file system; the caller removes it.
 func (c *Cache) MkdirTemp(pattern string) (string, error) {
-	d, err := os.MkdirTemp(c.tmp.dir, pattern)
+	id, err := c.owner()
+	if err != nil {
+		return "", err
+	}
+	d, err := os.MkdirTemp(c.tmp.dir, id+"-"+pattern)
 	if err != nil {
 		return "", fmt.Errorf("creating temporary folder in cache %s: %w", c.dir, err)
 	}

@@ -95,6 +95,20 @@ func (f *Files) Key(ctx context.Context) (string, error) {
 	return f.key, f.err
 }
 
+// SizeEstimate is the sum of the layer's file sizes, what its tar holds
+// but for headers, for progress. It reads the tree when Key or Entries has
+// not yet; 0 when that fails.
+func (f *Files) SizeEstimate() int64 {
+	f.scan(context.Background())
+	var n int64
+	for _, e := range f.entries {
+		if e.Type == TypeFile {
+			n += e.Size
+		}
+	}
+	return n
+}
+
 // Entries implements Spec.
 func (f *Files) Entries(ctx context.Context) ([]Entry, error) {
 	f.scan(ctx)

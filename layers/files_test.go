@@ -156,3 +156,14 @@ func TestReadIgnoreFilePrefersContainerignore(t *testing.T) {
 }
 
 func timeAgo() time.Time { return time.Now().Add(-48 * time.Hour) }
+
+// A files layer estimates its size, for progress, as the sum of its files'.
+func TestFilesSizeEstimate(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "d"), 0o755)
+	os.WriteFile(filepath.Join(root, "a"), make([]byte, 1000), 0o644)
+	os.WriteFile(filepath.Join(root, "d", "b"), make([]byte, 234), 0o644)
+	if got := (&Files{Root: root}).SizeEstimate(); got != 1234 {
+		t.Errorf("SizeEstimate = %d, want 1234", got)
+	}
+}

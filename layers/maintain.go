@@ -53,6 +53,9 @@ func (c *Cache) Usage() (Usage, error) {
 	}
 	var u Usage
 	for _, n := range nss {
+		if n == c.locks {
+			continue // bookkeeping: empty files
+		}
 		nu := NamespaceUsage{Name: n.name}
 		err := walkFiles(n.dir, func(_ string, fi fs.FileInfo) error {
 			nu.Entries++
@@ -74,14 +77,25 @@ type Problem struct {
 }
 
 // Verify reads every entry of every namespace that has an entry check (blobs
-// and downloads against their digests, keys against their blobs). With fix,
-// bad entries are removed (they are misses anyway).
+// and downloads against their digests, keys against their blobs), and
+// reports temporary files no live process holds (see CleanTemp). With fix,
+// bad entries and those temporary files are removed (they are misses anyway).
 func (c *Cache) Verify(fix bool) ([]Problem, error) {
 	nss, err := c.Namespaces()
 	if err != nil {
 		return nil, err
 	}
 	var problems []Problem
+	err = c.orphanTemps(func(p string, _ int64) error {
+		if c.isLock(p) {
+			return removeIf(fix, p) // bookkeeping, not worth a line
+		}
+		problems = append(problems, Problem{Path: p, Reason: "temporary file of a process that ended"})
+		return removeIf(fix, p)
+	})
+	if err != nil {
+		return problems, err
+	}
 	for _, n := range nss {
 		if n.check == nil {
 			continue
@@ -172,9 +186,11 @@ type PruneResult struct {
 	Bytes   int64
 }
 
-// Prune removes, in every namespace, entries not used for keepDays days
+// Prune removes the temporary files no live process holds (CleanTemp),
+// then, in every other namespace, entries not used for keepDays days
 // (their mtime is refreshed on every use), then entries that refer to what
-// was removed (keys whose blobs are gone). keepDays 0 empties the cache.
+// was removed (keys whose blobs are gone). keepDays 0 empties the cache
+// but for the temporary files of builds still running.
 // Namespaces other than blobs, keys and downloads hold small derived results
 // (package resolutions, probes of images, listings) that are recomputed
 // when missing.
@@ -183,9 +199,15 @@ func (c *Cache) Prune(keepDays int) (PruneResult, error) {
 	if err != nil {
 		return PruneResult{}, err
 	}
-	var r PruneResult
+	r, err := c.CleanTemp()
+	if err != nil {
+		return r, err
+	}
 	cutoff := time.Now().Add(-time.Duration(keepDays) * 24 * time.Hour)
 	for _, n := range nss {
+		if n == c.tmp || n == c.locks {
+			continue
+		}
 		err := walkFiles(n.dir, func(p string, fi fs.FileInfo) error {
 			if keepDays > 0 && fi.ModTime().After(cutoff) {
 				return nil
@@ -217,6 +239,17 @@ func (c *Cache) Prune(keepDays int) (PruneResult, error) {
 		}
 	}
 	return r, nil
+}
+
+// removeIf removes the file or folder p when fix is set.
+func removeIf(fix bool, p string) error {
+	if !fix {
+		return nil
+	}
+	if err := os.RemoveAll(p); err != nil {
+		return fmt.Errorf("removing %s: %w", p, err)
+	}
+	return nil
 }
 
 // removeEntry removes a cache file; one another process removed first is gone all the same.

@@ -10,6 +10,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
+	"github.com/assemble-build/assemble/internal/quote"
 	"github.com/assemble-build/assemble/layers/run"
 )
 
@@ -113,7 +114,7 @@ func (s *stage) runExecuted(r runStep, why string) error {
 		}
 	}
 	if b.o.noRun && !b.dry() {
-		return fmt.Errorf("RUN would execute a command (%s), and running commands is turned off (--no-run): %s", why, firstLine(r.text))
+		return fmt.Errorf("RUN would execute a command (%s), and running commands is turned off (--no-run): %s", why, quote.Command(r.text))
 	}
 	becomes := "run in the sandbox (" + why + ")"
 	if b.o.noRun {
@@ -171,7 +172,7 @@ func runFailure(c *instructions.RunCommand, err error) error {
 	if !errors.As(err, &exit) {
 		return fmt.Errorf("RUN: %w", err)
 	}
-	msg := fmt.Sprintf("RUN %s: the command failed with exit status %d", firstLine(strings.Join(c.CmdLine, " ")), exit.Code)
+	msg := fmt.Sprintf("RUN %s: the command failed with exit status %d", quote.Command(strings.Join(c.CmdLine, " ")), exit.Code)
 	if exit.Output != "" {
 		msg += "; its last output:\n" + exit.Output
 	}

@@ -109,6 +109,9 @@ func Load(dir string) (*plan.Plan, error) {
 		if errors.As(err, &pe) {
 			return nil, fmt.Errorf("%s:%d: %s (fix the TOML syntax on that line)", path, pe.Position.Line, pe.Message)
 		}
+		if te, ok := typeError(path, err, newLocator(src)); ok {
+			return nil, te
+		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	lines := newLocator(src)

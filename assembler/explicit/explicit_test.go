@@ -102,8 +102,14 @@ func TestLoadErrors(t *testing.T) {
 		"[[image]]\nname = \"a\"\n[[image.layer]]\ntype = \"python\"\ndir = \"x\"\n":     `belong to files layers`,
 		"[[image]]\nname = \"a\"\n[[image.layer]]\ntype = \"deb\"\napt = [\"no.txt\"]\n": `reading no.txt`,
 		"title = \"x\"\n":       `assemble.toml:1: unknown key "title"`,
-		"[[image]]\nname = 3\n": `assemble.toml`,
-		"":                      `no [[image]] table`,
+		"[[image]]\nname = 3\n": `assemble.toml:2: name must be a string, not an integer`,
+		// Type mismatches in the user's words, not Go's.
+		"[[image]]\nname = \"a\"\ntags = \"latest\"\n":                     `assemble.toml:3: tags must be a list of strings, not a string`,
+		"[[image]]\nname = \"a\"\ntags = [1]\n":                            `assemble.toml:3: tags must be a list of strings`,
+		"[[image]]\nname = \"a\"\n[image.config]\nports = \"80\"\n":        `assemble.toml:4: ports must be a list of strings, not a string`,
+		"[[image]]\nname = \"a\"\n[[image.layer]]\nignore_file = \"no\"\n": `assemble.toml:4: ignore_file must be true or false, not a string`,
+		"image = \"a\"\n": `assemble.toml:1: image must be a list of tables`,
+		"":                `no [[image]] table`,
 	}
 	for toml, want := range cases {
 		_, err := Load(write(t, toml))

@@ -273,7 +273,7 @@ func publish(ctx context.Context, pr *progress, sinks []sink.Sink, items []sink.
 		pr.Step("writing " + s.String())
 		res, err := s.Write(ctx, items)
 		if err != nil {
-			return nil, fmt.Errorf("writing %s: %w", s, err)
+			return nil, writeError(s, err)
 		}
 		for _, r := range res {
 			pr.Step(fmt.Sprintf("wrote %s@%s", r.Ref, r.Digest))

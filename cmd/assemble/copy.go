@@ -51,7 +51,7 @@ unless --platform picks one (docker-archive: needs one platform).`,
 			}
 			res, err := dst.Write(ctx, []sink.Item{item})
 			if err != nil {
-				return fmt.Errorf("writing %s: %w", dst, err)
+				return writeError(dst, err)
 			}
 			for _, r := range res {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s@%s\n", r.Ref, r.Digest)

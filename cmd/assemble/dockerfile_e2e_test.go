@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -193,5 +194,15 @@ func writeTestWheel(t *testing.T, dir, name, version string, files map[string]st
 	}
 	if err := os.WriteFile(filepath.Join(dir, name+"-"+version+"-py3-none-any.whl"), buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Progress lines of a Dockerfile image name its platform, as those of the
+// other conventions do.
+func TestDockerfileProgressNamesPlatform(t *testing.T) {
+	repo := dockerfileRepo(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY file /file\n", "file": "content\n"})
+	r := mustAssemble(t, t.TempDir(), "build", repo, "--platform", "linux/arm64", "-o", "oci:"+filepath.Join(t.TempDir(), "l"))
+	if !regexp.MustCompile(`(?m)\[linux/arm64\] layer .*: built `).MatchString(r.stderr) || strings.Contains(r.stderr, "[]") {
+		t.Errorf("progress does not name the platform:\n%s", r.stderr)
 	}
 }

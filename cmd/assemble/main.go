@@ -22,7 +22,7 @@ func main() {
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "assemble:", err)
+		fmt.Fprintln(os.Stderr, "assemble:", errorMessage(err))
 		os.Exit(1)
 	}
 }

@@ -5,12 +5,14 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
 
+	"github.com/assemble-build/assemble/assembler"
 	"github.com/assemble-build/assemble/oci/sink"
 )
 
@@ -21,7 +23,14 @@ type progress struct {
 	out  io.Writer
 	p    *mpb.Progress
 	mu   sync.Mutex
+	// every is how often a long write prints a line in plain mode, so that
+	// a CI log shows the build is alive (tests shorten it).
+	every time.Duration
 }
+
+// plainEvery is how often a long layer write or upload prints its bytes and
+// rate without a terminal.
+const plainEvery = 5 * time.Second
 
 func newProgress(mode string, out *os.File) (*progress, error) {
 	switch mode {
@@ -34,7 +43,7 @@ func newProgress(mode string, out *os.File) (*progress, error) {
 	default:
 		return nil, fmt.Errorf("--progress %q: use auto, tty, plain or none", mode)
 	}
-	pr := &progress{mode: mode, out: out}
+	pr := &progress{mode: mode, out: out, every: plainEvery}
 	if mode == "tty" {
 		pr.p = mpb.New(mpb.WithOutput(out), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond))
 	}
@@ -53,13 +62,35 @@ func (pr *progress) Step(msg string) {
 	}
 }
 
-// Layer tracks a layer being written (its size is unknown until it ends).
-func (pr *progress) Layer(desc string) func(int64) {
-	if pr.mode != "tty" {
-		return func(int64) {}
+// Layer tracks a layer being written. Its size is unknown until it ends:
+// the bar fills against estimate, asked when the first bytes are written
+// (the layer's inputs are read by then), and grows past it if need be.
+func (pr *progress) Layer(desc string, estimate func() int64) func(int64) {
+	switch pr.mode {
+	case "tty":
+		return pr.layerBar("write "+desc, estimate)
+	case "plain":
+		var t *ticker
+		return func(n int64) {
+			if n < 0 {
+				if t != nil {
+					t.stop()
+				}
+				return
+			}
+			if t == nil {
+				t = pr.tick("write "+desc, 0)
+			}
+			t.set(n)
+		}
 	}
+	return func(int64) {}
+}
+
+// layerBar is Layer's bar on a terminal.
+func (pr *progress) layerBar(label string, estimate func() int64) func(int64) {
 	var bar *mpb.Bar
-	var once sync.Once
+	var total int64
 	return func(n int64) {
 		if n < 0 {
 			if bar != nil {
@@ -67,20 +98,83 @@ func (pr *progress) Layer(desc string) func(int64) {
 			}
 			return
 		}
-		once.Do(func() { bar = pr.bar("write "+desc, 0) })
+		if bar == nil {
+			if estimate != nil {
+				total = max(estimate(), 0)
+			}
+			bar = pr.bar(label, total, true)
+		}
+		if total > 0 && n >= total {
+			// Past the estimate (tar headers, a file that grew): keep
+			// the bar open, nearly full, until the layer ends.
+			total = n + n/20 + 1
+			bar.SetTotal(total, false)
+		}
 		bar.EwmaSetCurrent(n, 0)
 	}
 }
 
 // Blob implements sink.Progress.
 func (pr *progress) Blob(label string, total int64) sink.Tracker {
-	if pr.mode != "tty" {
-		return nopTracker{}
+	switch pr.mode {
+	case "tty":
+		return &barTracker{bar: pr.bar(label, total, false)}
+	case "plain":
+		return &tickTracker{t: pr.tick(label, total)}
 	}
-	return &barTracker{bar: pr.bar(label, total)}
+	return nopTracker{}
 }
 
-func (pr *progress) bar(label string, total int64) *mpb.Bar {
+// ticker prints, every pr.every until stopped, a line with the bytes done
+// so far and the average rate.
+type ticker struct {
+	done  atomic.Int64
+	quit  chan struct{}
+	ended sync.Once
+}
+
+func (pr *progress) tick(label string, total int64) *ticker {
+	t := &ticker{quit: make(chan struct{})}
+	start := time.Now()
+	go func() {
+		tk := time.NewTicker(pr.every)
+		defer tk.Stop()
+		for {
+			select {
+			case <-t.quit:
+				return
+			case now := <-tk.C:
+				pr.Step(progressLine(label, t.done.Load(), total, now.Sub(start)))
+			}
+		}
+	}()
+	return t
+}
+
+func (t *ticker) set(n int64) { t.done.Store(n) }
+func (t *ticker) stop()       { t.ended.Do(func() { close(t.quit) }) }
+
+// progressLine is a plain progress line: "LABEL: 12.0 MiB of 40.0 MiB (2.0 MiB/s)".
+func progressLine(label string, done, total int64, elapsed time.Duration) string {
+	amount := assembler.HumanSize(done)
+	if total > 0 {
+		amount += " of " + assembler.HumanSize(total)
+	}
+	rate := int64(0)
+	if elapsed > 0 {
+		rate = int64(float64(done) / elapsed.Seconds())
+	}
+	return fmt.Sprintf("  %s: %s (%s/s)", label, amount, assembler.HumanSize(rate))
+}
+
+type tickTracker struct{ t *ticker }
+
+func (k *tickTracker) Add(n int64) { k.t.done.Add(n) }
+func (k *tickTracker) Done(error)  { k.t.stop() }
+
+// bar adds a bar of total bytes. An estimated total is only a guess: the
+// bar neither ends nor stops counting when it is reached.
+func (pr *progress) bar(label string, total int64, estimated bool) *mpb.Bar {
 	if len(label) > 40 {
 		label = label[:37] + "..."
 	}
@@ -89,11 +183,19 @@ func (pr *progress) bar(label string, total int64) *mpb.Bar {
 	if total <= 0 {
 		count = decor.Current(decor.SizeB1024(0), "% .1f")
 	}
-	return pr.p.AddBar(total,
+	initial := total
+	if estimated {
+		initial = 0 // mpb ends a bar made with a total once it is reached
+	}
+	bar := pr.p.AddBar(initial,
 		mpb.BarRemoveOnComplete(),
 		mpb.PrependDecorators(decor.Name(label, decor.WC{W: 41, C: decor.DindentRight})),
 		mpb.AppendDecorators(count, decor.Name("  "), decor.AverageSpeed(decor.SizeB1024(0), "% .1f")),
 	)
+	if estimated && total > 0 {
+		bar.SetTotal(total, false)
+	}
+	return bar
 }
 
 // Wait lets the bars finish drawing.

@@ -89,3 +89,14 @@ func Text(s string) string {
 	}
 	return s
 }
+
+// uploadURL matches the URL of a blob upload session: its path names the
+// session and its query carries the registry's state (_state), which let
+// anyone holding them write to the upload. Group 2 is what follows it.
+var uploadURL = regexp.MustCompile(`(https?://[^/\s"]+/v2/[^\s"]*?/blobs/uploads/)[^\s"]*?(:?(?:[\s"]|$))`)
+
+// Message redacts an error message for a user: credentials as Text does,
+// and upload session URLs cut to the repository's upload endpoint.
+func Message(s string) string {
+	return Text(uploadURL.ReplaceAllString(s, "${1}$2"))
+}

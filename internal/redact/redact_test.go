@@ -56,3 +56,17 @@ func TestUserinfoAndPassword(t *testing.T) {
 		}
 	}
 }
+
+func TestMessage(t *testing.T) {
+	cases := map[string]string{
+		`PUT https://reg.example:5000/v2/ns/app/blobs/uploads/6f1c-aa?_state=c2VjcmV0&digest=sha256:abcd: unexpected status code 400`: `PUT https://reg.example:5000/v2/ns/app/blobs/uploads/: unexpected status code 400`,
+		`Patch "http://127.0.0.1:5000/v2/app/blobs/uploads/uuid-1?_state=xyz": EOF`:                                                   `Patch "http://127.0.0.1:5000/v2/app/blobs/uploads/": EOF`,
+		`at https://h/v2/a/b/blobs/uploads/s1`: `at https://h/v2/a/b/blobs/uploads/`,
+		`GET https://h/v2/a/manifests/1: 404`:  `GET https://h/v2/a/manifests/1: 404`,
+	}
+	for in, want := range cases {
+		if got := Message(in); got != want {
+			t.Errorf("Message(%q) =\n %q, want\n %q", in, got, want)
+		}
+	}
+}

@@ -325,6 +325,17 @@ func (s *LayerSpec) Describe() string {
 	return fmt.Sprintf("deb %s (%s): %d packages: %s", s.group, s.arch, len(s.pkgs), list)
 }
 
+// SizeEstimate is the sum of the packages' Installed-Size (KiB, as
+// Debian's control files give it), about what the layer's tar holds, for
+// progress.
+func (s *LayerSpec) SizeEstimate() int64 {
+	var kib int64
+	for _, p := range s.pkgs {
+		kib += p.InstalledSize
+	}
+	return kib * 1024
+}
+
 // Key implements layers.Spec: a digest over the layer's packages (name,
 // version, architecture, .deb SHA256), those below it (they are in its dpkg
 // status), the base's status, the target architecture and the unpacker's

@@ -30,6 +30,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/assemble-build/assemble/internal/quote"
 	"github.com/assemble-build/assemble/layers"
 )
 
@@ -112,12 +113,15 @@ type ExitError struct {
 }
 
 func (e *ExitError) Error() string {
-	msg := fmt.Sprintf("RUN %s: exit status %d", describe(e.Command), e.Code)
+	msg := fmt.Sprintf("RUN %s: exit status %d", command(e.Command), e.Code)
 	if e.Output != "" {
 		msg += "; last output:\n" + e.Output
 	}
 	return msg
 }
+
+// command renders a command for an error: one line (a script's first).
+func command(argv []string) string { return quote.Command(describe(argv)) }
 
 // describe renders a command for messages: a shell form as its script.
 func describe(argv []string) string {
@@ -150,11 +154,11 @@ func NewLayer(s Spec, opts ...Option) *Layer { return &Layer{spec: s, opts: opts
 // Key implements layers.Spec.
 func (l *Layer) Key(ctx context.Context) (string, error) {
 	if l.spec.Base == nil {
-		return "", fmt.Errorf("RUN %s: no base image", describe(l.spec.Command))
+		return "", fmt.Errorf("RUN %s: no base image", command(l.spec.Command))
 	}
 	d, err := l.spec.Base.Digest()
 	if err != nil {
-		return "", fmt.Errorf("RUN %s: digest of the base image: %w", describe(l.spec.Command), err)
+		return "", fmt.Errorf("RUN %s: digest of the base image: %w", command(l.spec.Command), err)
 	}
 	k, err := json.Marshal(struct {
 		Version string

@@ -12,5 +12,5 @@ func MaybeRunChild() {}
 
 // Run needs Linux namespaces.
 func Run(ctx context.Context, s Spec, opts ...Option) (*Result, error) {
-	return nil, errors.New("RUN " + describe(s.Command) + ": running commands needs Linux (namespaces); build on a Linux host or drop the RUN step")
+	return nil, errors.New("RUN " + command(s.Command) + ": running commands needs Linux (namespaces); build on a Linux host or drop the RUN step")
 }

@@ -77,17 +77,17 @@ func Run(ctx context.Context, s Spec, opts ...Option) (*Result, error) {
 		opt(&o)
 	}
 	if s.Base == nil {
-		return nil, fmt.Errorf("RUN %s: no base image", describe(s.Command))
+		return nil, fmt.Errorf("RUN %s: no base image", command(s.Command))
 	}
 	if len(s.Command) == 0 || s.Command[0] == "" {
 		return nil, errors.New("RUN: empty command")
 	}
 	if s.WorkDir != "" && !filepath.IsAbs(s.WorkDir) {
-		return nil, fmt.Errorf("RUN %s: working directory %q is not absolute", describe(s.Command), s.WorkDir)
+		return nil, fmt.Errorf("RUN %s: working directory %q is not absolute", command(s.Command), s.WorkDir)
 	}
 	imgLayers, err := s.Base.Layers()
 	if err != nil {
-		return nil, fmt.Errorf("RUN %s: reading the base's layers: %w", describe(s.Command), err)
+		return nil, fmt.Errorf("RUN %s: reading the base's layers: %w", command(s.Command), err)
 	}
 	dir, err := os.MkdirTemp(o.tempDir, "assemble-run-")
 	if err != nil {
@@ -133,13 +133,13 @@ func runIn(ctx context.Context, dir string, s Spec, o options, imgLayers []v1.La
 		return nil, err
 	}
 	if result.Error != "" {
-		return nil, fmt.Errorf("RUN %s: %s", describe(s.Command), result.Error)
+		return nil, fmt.Errorf("RUN %s: %s", command(s.Command), result.Error)
 	}
 	if result.ExitCode != 0 {
 		return nil, &ExitError{Command: s.Command, Code: result.ExitCode, Output: out.lines(20)}
 	}
 	if sandboxErr != nil {
-		return nil, fmt.Errorf("RUN %s: %w", describe(s.Command), sandboxErr)
+		return nil, fmt.Errorf("RUN %s: %w", command(s.Command), sandboxErr)
 	}
 	root, err := os.Open(rootfs)
 	if err != nil {
@@ -150,7 +150,7 @@ func runIn(ctx context.Context, dir string, s Spec, o options, imgLayers []v1.La
 		// The report crossed from the sandbox: hold it to the image root.
 		if _, err := layers.CleanPath(w.Path); err != nil || w.Path == "" {
 			root.Close()
-			return nil, fmt.Errorf("RUN %s: the sandbox reported a bad path %q", describe(s.Command), w.Path)
+			return nil, fmt.Errorf("RUN %s: the sandbox reported a bad path %q", command(s.Command), w.Path)
 		}
 		e := layers.Entry{Path: w.Path, Type: w.Type, Mode: w.Mode, UID: w.UID, GID: w.GID, Size: w.Size, Link: w.Link, Xattrs: w.Xattrs}
 		if e.Type == layers.TypeFile {

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -29,6 +31,10 @@ var epoch = time.Unix(0, 0).UTC()
 // the tar is complete. A blob that cannot be read fails it with the blob's
 // own error, which says all there is to say.
 func writeArchive(file string, entries []layers.Entry, out *archiveOut, opts ...layers.TarOption) error {
+	// A missing folder is made, as the oci: sink makes its layout's.
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return err
+	}
 	return atomicfile.Write(file, func(w io.Writer) error {
 		out.w = w
 		err := layers.WriteTar(out, entries, epoch, append([]layers.TarOption{layers.AsArchive()}, opts...)...)

@@ -450,3 +450,18 @@ func TestPodmanLoadsDockerArchive(t *testing.T) {
 		t.Errorf("podman images = %s, want app:1.0 with ID %s", out, cfg.Hex)
 	}
 }
+
+// TestArchiveIntoMissingDirectory: oci-archive: and docker-archive: make
+// the file's folder, as oci: makes its layout's, and skopeo reads the result.
+func TestArchiveIntoMissingDirectory(t *testing.T) {
+	testtool.RequireTool(t, "skopeo")
+	img := ocitest.Image(t, 1, 1, 256, amd64)
+	for _, transport := range []string{"oci-archive", "docker-archive"} {
+		file := filepath.Join(t.TempDir(), "not", "yet", transport+".tar")
+		res := write(t, transport+":"+file+":app:1.0", []sink.Item{{Image: img}})
+		if len(res) != 1 {
+			t.Fatalf("%s: %d results", transport, len(res))
+		}
+		skopeo(t, "inspect", transport+":"+file)
+	}
+}
