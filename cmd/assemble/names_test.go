@@ -123,6 +123,12 @@ func TestCopyNamesAfterTheSource(t *testing.T) {
 		t.Errorf("podman load: %s", out)
 	}
 
+	fromArchive := filepath.Join(dir, "fromarchive")
+	mustAssemble(t, cache, "copy", "docker-archive:"+archive, "oci:"+fromArchive)
+	if got := readIndex(t, fromArchive); len(got) != 1 || got["hello:1.0"] == "" {
+		t.Errorf("layout from the archive names %v, want hello:1.0", got)
+	}
+
 	again := filepath.Join(dir, "again")
 	mustAssemble(t, cache, "copy", "oci:"+layout+":hello:1.0", "oci:"+again)
 	if got := readIndex(t, again); got["hello:1.0"] != digest || len(got) != 1 {
