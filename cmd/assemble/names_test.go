@@ -78,7 +78,7 @@ func repoTags(t *testing.T, archive string) []string {
 // deb:SUITE is a source like any other: copy builds the Debian root for
 // --platform (or this machine's) into any output, inspect describes it.
 func TestCopyAndInspectDebianSource(t *testing.T) {
-	cache := sharedCache(t)
+	cache := testtool.CacheDir(t)
 	layout := filepath.Join(shortTempDir(t), "deb")
 	r := mustAssemble(t, cache, "copy", "--platform", "linux/arm64", "deb:bookworm", "oci:"+layout+":bookworm-arm64")
 	if !strings.HasPrefix(r.stdout, "oci:"+layout+":bookworm-arm64@sha256:") {
