@@ -74,6 +74,15 @@ type options struct {
 }
 
 func makeOptions(opts []Option) (*options, error) {
+	o, err := applyOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	return o, o.openCache()
+}
+
+// applyOptions sets opts over the defaults, opening nothing.
+func applyOptions(opts []Option) (*options, error) {
 	o := &options{compression: layers.Gzip, created: time.Unix(0, 0).UTC(), reporter: nopReporter{}, runOutput: io.Discard}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
@@ -83,6 +92,11 @@ func makeOptions(opts []Option) (*options, error) {
 	if o.logger == nil {
 		o.logger = slog.Default()
 	}
+	return o, nil
+}
+
+// openCache opens the cache WithCacheDir names, unless WithCache gave one.
+func (o *options) openCache() error {
 	if o.cache == nil {
 		dir := o.cacheDir
 		if dir == "" {
@@ -90,7 +104,7 @@ func makeOptions(opts []Option) (*options, error) {
 		}
 		c, err := layers.OpenCache(dir)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		// Builds killed mid-layer leave temporary files: the next build
 		// clears them, as `cache prune` would.
@@ -101,7 +115,7 @@ func makeOptions(opts []Option) (*options, error) {
 		}
 		o.cache = c
 	}
-	return o, nil
+	return nil
 }
 
 // set makes an Option that cannot fail.
@@ -142,7 +156,10 @@ func WithBase(ref string) Option {
 }
 
 // WithTags overrides the tags of every image. A tag may be a template:
-// {version}, {group}, {branch}, {sha} (short), {timestamp:%Y%m%d}.
+// {version}, {group}, {branch}, {sha} (short), {timestamp:%Y%m%d}. A value
+// with a "/" or ":" outside its placeholders is a full reference
+// (registry.example:5000/ns/app:1.0, as docker build -t takes it): it names
+// the image too, and Plan refuses it for a plan of several images.
 func WithTags(tags ...string) Option { return set(func(o *options) { o.tags = tags }) }
 
 // WithTagScheme applies a naming preset to every image: "labnow" (a
@@ -182,7 +199,9 @@ func WithBuildArgs(m map[string]string) Option { return set(func(o *options) { o
 // WithTarget builds a Dockerfile's named stage.
 func WithTarget(stage string) Option { return set(func(o *options) { o.target = stage }) }
 
-// WithDockerfile names the Dockerfile to build (-f), relative to the repository.
+// WithDockerfile names the Dockerfile to build (-f): relative to the
+// repository, else to the working directory, inside the repository. It
+// selects the Dockerfile convention whatever else the repository holds.
 func WithDockerfile(path string) Option { return set(func(o *options) { o.dockerfile = path }) }
 
 // WithNoRun refuses every step that would execute a command.

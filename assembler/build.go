@@ -172,9 +172,6 @@ func (s *services) buildPlatform(ctx context.Context, im plan.Image, ps string, 
 // plan's and the command line's build contexts and arguments.
 func (s *services) buildDockerfile(ctx context.Context, df plan.Dockerfile, plat v1.Platform) (v1.Image, error) {
 	o := s.o
-	if o.dockerfile != "" {
-		df.Path = o.dockerfile
-	}
 	if o.target != "" {
 		df.Target = o.target
 	}

@@ -111,6 +111,16 @@ func (a *Assembler) detect(dir string) (plan.Convention, string, error) {
 	if !fi.IsDir() {
 		return nil, "", fmt.Errorf("repository %s is not a directory", dir)
 	}
+	if a.o.dockerfile != "" {
+		// -f names the Dockerfile to build, as docker build -f does,
+		// whatever else the repository holds.
+		c := dockerfile.Convention{File: a.o.dockerfile}
+		if _, err := c.Path(dir); err != nil {
+			return nil, "", err
+		}
+		_, why := c.Detect(dir)
+		return c, why, nil
+	}
 	var names []string
 	for _, c := range a.conventions {
 		if ok, why := c.Detect(dir); ok {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/oci"
 )
@@ -42,6 +44,9 @@ func (a *Assembler) Plan(ctx context.Context, dir string) (*plan.Plan, error) {
 	vars, err := o.tagVars(p)
 	if err != nil {
 		return nil, err
+	}
+	if o.namesImages() && len(p.Images) > 1 {
+		return nil, fmt.Errorf("%s plans %d images, but a tag given as a full reference (REPOSITORY:TAG) names one: give tags alone (templates such as {group}-{version}), and the registry with --registry", p.Root, len(p.Images))
 	}
 	for i := range p.Images {
 		img := &p.Images[i]
@@ -93,13 +98,12 @@ func applyTags(img *plan.Image, o *options, vars oci.TagVars, version string) er
 		vars.Version = img.Tags[0]
 	}
 	if len(o.tags) > 0 {
-		var tags []string
-		for _, tmpl := range o.tags {
-			t, err := oci.ExpandTag(tmpl, vars)
-			if err != nil {
-				return err
-			}
-			tags = append(tags, t)
+		repo, tags, err := expandTags(o.tags, vars)
+		if err != nil {
+			return err
+		}
+		if repo != "" {
+			img.Name = repo
 		}
 		img.Tags = tags
 	}
@@ -125,4 +129,41 @@ func applyTags(img *plan.Image, o *options, vars oci.TagVars, version string) er
 		return fmt.Errorf("unknown tag scheme %q: the presets are: labnow", o.tagScheme)
 	}
 	return nil
+}
+
+// expandTags reads --tag values: tag templates, or full references
+// (REPOSITORY:TAG, as docker build -t takes them) that must name one
+// repository, returned as repo ("" when none names one).
+func expandTags(values []string, vars oci.TagVars) (repo string, tags []string, err error) {
+	for _, v := range values {
+		r, tmpl := oci.SplitTagRef(v)
+		if r != "" {
+			if _, err := name.NewRepository(r); err != nil {
+				return "", nil, fmt.Errorf("tag %q: %q is not a valid repository: %w", v, r, err)
+			}
+			if repo != "" && r != repo {
+				return "", nil, fmt.Errorf("tags %q and %q name two repositories: an image has one name; give its other tags as TAG alone", repo, v)
+			}
+			repo = r
+		}
+		t, err := oci.ExpandTag(tmpl, vars)
+		if err != nil {
+			return "", nil, err
+		}
+		if !slices.Contains(tags, t) {
+			tags = append(tags, t)
+		}
+	}
+	return repo, tags, nil
+}
+
+// namesImages reports whether a --tag value is a full reference, which
+// names one image.
+func (o *options) namesImages() bool {
+	for _, v := range o.tags {
+		if r, _ := oci.SplitTagRef(v); r != "" {
+			return true
+		}
+	}
+	return false
 }

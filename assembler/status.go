@@ -49,8 +49,5 @@ func (a *Assembler) Describe(p *plan.Plan, im plan.Image) ([]DockerfileStep, err
 	}
 	o := a.o
 	d := *im.Dockerfile
-	if o.dockerfile != "" {
-		d.Path = o.dockerfile
-	}
 	return dockerfile.Describe(p.Root, d, dockerfile.WithBuildArgs(o.buildArgs), dockerfile.WithBuildContexts(o.contexts), dockerfile.WithTarget(o.target))
 }

@@ -92,10 +92,10 @@ SOURCE_DATE_EPOCH sets every timestamp (default 0).`,
 	fl.StringSliceVar(&f.platforms, "platform", nil, "platforms to build, e.g. linux/amd64,linux/arm64 (default: the plan's, else the host's)")
 	fl.StringVar(&f.compression, "compression", "gzip", "layer compression: gzip or zstd")
 	fl.StringVar(&f.base, "base", "", "override every image's base (scratch, oci:DIR:TAG, docker://REF, ...)")
-	fl.StringArrayVarP(&f.tags, "tag", "t", nil, "override every image's tags (repeatable); a template: {version} {group} {branch} {sha} {timestamp:%Y%m%d%H%M}")
+	fl.StringArrayVarP(&f.tags, "tag", "t", nil, "override the tags (repeatable): a full reference as docker build -t takes it (registry.example:5000/ns/app:1.0, one image), or a tag template: {version} {group} {branch} {sha} {timestamp:%Y%m%d%H%M}")
 	fl.StringVar(&f.tagScheme, "tag-scheme", "", "a naming preset: labnow (namespace suffix 0<branch> off main, extra tag %Y.%m%d.%H%M-<sha>, lower-cased)")
 	fl.StringVar(&f.tagZone, "tag-timezone", "UTC", "time zone of timestamps in tags (IANA name, e.g. Asia/Shanghai)")
-	fl.StringVar(&f.imageRefs, "image-refs", "", "write each reference written, with its digest (REF@sha256:...), one a line, to FILE")
+	fl.StringVar(&f.imageRefs, "image-refs", "", "write each reference written, with its digest, one a line, to FILE: oci:DIR:REF@sha256:... for files, REF@sha256:... for a registry")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON on stdout")
 	fl.BoolVar(&f.offline, "offline", false, "never use the network for inputs; fail naming what the cache lacks")
 	f.sources.add(fl)
@@ -147,6 +147,9 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 	if err != nil {
 		return err
 	}
+	if err := f.checkPush(p); err != nil {
+		return err
+	}
 	if err := f.writePlanOutputs(pr, p, dir); err != nil {
 		return err
 	}
@@ -182,6 +185,27 @@ func (f *buildFlags) openSinks(g *globals, rem *remote.Registries, pr *progress)
 		sinks = append(sinks, sink.Registry(sinkOpts...))
 	}
 	return sinks, nil
+}
+
+// checkPush refuses --push, before anything is built, for an image whose
+// name says no registry (it would go to Docker Hub).
+func (f *buildFlags) checkPush(p *plan.Plan) error {
+	if !f.push {
+		return nil
+	}
+	names := make([]string, 0, len(p.Images)+len(p.Artifacts))
+	for _, im := range p.Images {
+		names = append(names, im.Name)
+	}
+	for _, a := range p.Artifacts {
+		names = append(names, a.Name)
+	}
+	for _, n := range names {
+		if err := sink.CheckPushName(n); err != nil {
+			return fmt.Errorf("--push: %w; or give it one with --registry REGISTRY/NAMESPACE or -t REGISTRY/NAMESPACE/NAME:TAG", err)
+		}
+	}
+	return nil
 }
 
 // excludes are the files this run writes, kept out of the repository's
@@ -296,9 +320,14 @@ func (f *buildFlags) writeRunOutputs(a *assembler.Assembler, p *plan.Plan, dir s
 		}
 	}
 	if f.imageRefs != "" {
+		// Each line a reference a next step reads as it is, once.
 		var b strings.Builder
+		seen := map[string]bool{}
 		for _, r := range results {
-			fmt.Fprintf(&b, "%s@%s\n", r.Ref, r.Digest)
+			if p := r.Pinned(); !seen[p] {
+				seen[p] = true
+				b.WriteString(p + "\n")
+			}
 		}
 		if err := atomicfile.WriteFile(f.imageRefs, []byte(b.String())); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/assemble-build/assemble/assembler"
 	"github.com/assemble-build/assemble/oci"
 	"github.com/assemble-build/assemble/oci/sink"
 	"github.com/assemble-build/assemble/oci/source"
@@ -20,23 +21,27 @@ type indexer interface {
 
 func newCopyCmd(g *globals) *cobra.Command {
 	var platform string
+	var deb debianSourceFlags
 	cmd := &cobra.Command{
 		Use:   "copy SRC DEST",
-		Short: "Copy an image between any two transports (oci:, oci-archive:, docker-archive:, docker://)",
+		Short: "Copy an image between any two transports (oci:, oci-archive:, docker-archive:, docker://, deb:SUITE)",
 		Long: `Copy reads SRC and writes it to DEST. A multi-platform SRC is copied whole
-unless --platform picks one (docker-archive: needs one platform).`,
+unless --platform picks one (docker-archive: needs one platform). SRC may be
+deb:SUITE, a minimal Debian root built from packages (for --platform, or
+this machine's). A DEST that names no image (oci:DIR, docker-archive:FILE)
+gets SRC's repository and tag.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			src, rem, err := g.parseSource(args[0])
-			if err != nil {
-				return err
-			}
 			pr, err := newProgress(g.progress, os.Stderr)
 			if err != nil {
 				return err
 			}
 			defer pr.Wait()
+			src, rem, err := g.parseSource(args[0], append(deb.options(), assembler.WithReporter(pr))...)
+			if err != nil {
+				return err
+			}
 			var plats []string
 			if platform != "" {
 				plats = []string{platform}
@@ -54,18 +59,23 @@ unless --platform picks one (docker-archive: needs one platform).`,
 				return writeError(dst, err)
 			}
 			for _, r := range res {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s@%s\n", r.Ref, r.Digest)
+				fmt.Fprintln(cmd.OutOrStdout(), r.Pinned())
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&platform, "platform", "", "copy only this platform of a multi-platform image (os/arch[/variant])")
+	deb.add(cmd.Flags())
 	return cmd
 }
 
-// readItem reads src whole (its index, when it has one) or one platform of it.
+// readItem reads src whole (its index, when it has one) or one platform of
+// it, named after its repository and tag.
 func readItem(ctx context.Context, src source.Base, platform string) (sink.Item, error) {
-	item := sink.Item{Name: src.String()}
+	item := sink.Item{Name: oci.LocalName("image", "")}
+	if n, ok := src.(source.Named); ok {
+		item.Name = n.ImageName()
+	}
 	if platform == "" {
 		if ix, ok := src.(indexer); ok {
 			idx, err := ix.Index(ctx)

@@ -52,14 +52,35 @@ type sourceFlags struct {
 }
 
 func (s *sourceFlags) add(fl *pflag.FlagSet) {
-	d, p := &s.debian, &s.python
-	fl.StringVar(&d.Mirror, "debian-mirror", "", "Debian mirror URL (http, https or file; default http://deb.debian.org/debian or assemble.toml's)")
-	fl.StringVar(&d.Keyring, "keyring", "", "OpenPGP keyring that signs the Debian archive (default: Debian's archive keyring)")
-	fl.StringVar(&d.LocalDir, "debian-dir", "", "a local directory of .deb files to install from (air-gapped)")
+	s.addDebian(fl)
+	p := &s.python
 	fl.StringVar(&p.IndexURL, "index-url", "", "Python package index (PEP 503/691) for python layers")
 	fl.StringArrayVar(&p.ExtraIndex, "extra-index-url", nil, "extra Python package index (repeatable)")
 	fl.StringArrayVar(&p.FindLinks, "find-links", nil, "a directory of wheels (wheelhouse) or a page of links (repeatable)")
 	fl.BoolVar(&p.NoIndex, "no-index", false, "use only --find-links for Python packages")
+}
+
+// addDebian adds the Debian archive flags alone (copy and inspect, for deb:SUITE).
+func (s *sourceFlags) addDebian(fl *pflag.FlagSet) {
+	d := &s.debian
+	fl.StringVar(&d.Mirror, "debian-mirror", "", "Debian mirror URL (http, https or file; default http://deb.debian.org/debian or assemble.toml's)")
+	fl.StringVar(&d.Keyring, "keyring", "", "OpenPGP keyring that signs the Debian archive (default: Debian's archive keyring)")
+	fl.StringVar(&d.LocalDir, "debian-dir", "", "a local directory of .deb files to install from (air-gapped)")
+}
+
+// debianSourceFlags are what a deb:SUITE source reads (copy, inspect).
+type debianSourceFlags struct {
+	sources sourceFlags
+	offline bool
+}
+
+func (d *debianSourceFlags) add(fl *pflag.FlagSet) {
+	d.sources.addDebian(fl)
+	fl.BoolVar(&d.offline, "offline", false, "deb:SUITE: never use the network; fail naming what the cache lacks")
+}
+
+func (d *debianSourceFlags) options() []assembler.Option {
+	return []assembler.Option{assembler.WithDebian(d.sources.debian), assembler.WithOffline(d.offline)}
 }
 
 func (s *sourceFlags) options() []assembler.Option {

@@ -36,13 +36,16 @@ type inspectReport struct {
 }
 
 func newInspectCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var deb debianSourceFlags
+	cmd := &cobra.Command{
 		Use:   "inspect REF",
 		Short: "Print an image's manifest digest, platforms, config and layers as JSON",
-		Args:  cobra.ExactArgs(1),
+		Long: `Inspect reads REF (oci:, oci-archive:, docker-archive:, docker://, or
+deb:SUITE, built for this machine's platform) and prints it as JSON.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			src, _, err := g.parseSource(args[0])
+			src, _, err := g.parseSource(args[0], deb.options()...)
 			if err != nil {
 				return err
 			}
@@ -90,6 +93,8 @@ func newInspectCmd(g *globals) *cobra.Command {
 			return printJSON(cmd, r)
 		},
 	}
+	deb.add(cmd.Flags())
+	return cmd
 }
 
 func describeImage(img v1.Image) (inspectImage, error) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/assemble-build/assemble/assembler"
 	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/internal/remote"
 	"github.com/assemble-build/assemble/layers"
@@ -81,11 +82,15 @@ func (g *globals) remote() *remote.Registries {
 	return &remote.Registries{Keychain: remote.DefaultKeychain(), Insecure: g.insecure, Jobs: g.jobs}
 }
 
-// parseSource parses a source reference (oci:, docker://, ...) with the
-// global registry settings, and returns those settings for the sink too.
-func (g *globals) parseSource(ref string) (source.Base, *remote.Registries, error) {
+// parseSource opens a source reference (oci:, docker://, deb:SUITE, ...)
+// with the global registry settings and cache, and returns the registry
+// settings for the sink too; opts are the command's own (Debian archive,
+// progress).
+func (g *globals) parseSource(ref string, opts ...assembler.Option) (source.Base, *remote.Registries, error) {
 	rem := g.remote()
-	src, err := source.Parse(ref, source.WithRemote(rem))
+	all := append([]assembler.Option{assembler.WithCacheDir(g.cacheDir), assembler.WithLogger(g.logger),
+		assembler.WithSourceOptions(source.WithRemote(rem))}, opts...)
+	src, err := assembler.Source(ref, all...)
 	return src, rem, err
 }
 

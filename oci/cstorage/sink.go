@@ -15,6 +15,7 @@ type Sink struct {
 	spec     string
 	store    Reference // driver and paths from the spec
 	name     string    // fixed name from the spec, or "" for each item's Name
+	prefix   string    // the spec up to the name: "containers-storage:[driver@root+runroot]"
 	opts     []Option
 	platform v1.Platform
 }
@@ -33,7 +34,7 @@ func NewSink(spec string, platform *v1.Platform, opts ...Option) (*Sink, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{spec: spec, store: r, opts: opts, platform: v1.Platform{OS: "linux", Architecture: runtime.GOARCH}}
+	s := &Sink{spec: spec, store: r, opts: opts, platform: v1.Platform{OS: "linux", Architecture: runtime.GOARCH}, prefix: spec[:len(spec)-len(rest)]}
 	if platform != nil {
 		s.platform = *platform
 	}
@@ -83,7 +84,7 @@ func (s *Sink) Write(ctx context.Context, items []sink.Item) ([]sink.Result, err
 		if err != nil {
 			return results, err
 		}
-		results = append(results, sink.Result{Sink: s.spec, Ref: n, Digest: d, MediaType: mt})
+		results = append(results, sink.Result{Sink: s.spec, Ref: n, Digest: d, MediaType: mt, Transport: s.prefix})
 	}
 	return results, nil
 }

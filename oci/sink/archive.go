@@ -191,7 +191,7 @@ func (s *ociArchiveSink) Write(ctx context.Context, items []Item) ([]Result, err
 	if err := writeArchive(s.file, entries, out); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.spec, err)
 	}
-	return results(s.spec, names, descs), nil
+	return results(s.spec, "oci-archive", s.file, names, descs), nil
 }
 
 // dockerArchiveSink writes a docker-archive (the `docker save` format that
@@ -276,7 +276,7 @@ func (s *dockerArchiveSink) Write(ctx context.Context, items []Item) ([]Result, 
 			}
 		}
 		manifest = append(manifest, d)
-		res[i] = Result{Sink: s.spec, Ref: tagString(tag), Digest: node.desc.Digest, MediaType: node.desc.MediaType}
+		res[i] = Result{Sink: s.spec, Ref: tagString(tag), Digest: node.desc.Digest, MediaType: node.desc.MediaType, Transport: "docker-archive:" + s.file + ":"}
 	}
 	mb, err := json.Marshal(manifest)
 	if err != nil {

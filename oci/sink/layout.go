@@ -75,7 +75,7 @@ func (s *layoutSink) Write(ctx context.Context, items []Item) ([]Result, error) 
 	if err := atomicfile.WriteFile(filepath.Join(s.dir, "index.json"), b, atomicfile.WithRename(renameIndex)); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.spec, err)
 	}
-	return results(s.spec, names, descs), nil
+	return results(s.spec, "oci", s.dir, names, descs), nil
 }
 
 // planItems plans the blobs of items, and gives each item's name and
@@ -95,11 +95,12 @@ func planItems(spec, fixedRef string, items []Item) (*plan, []string, []v1.Descr
 	return p, names, descs, nil
 }
 
-// results says what a layout or archive now holds: each item under its name.
-func results(spec string, names []string, descs []v1.Descriptor) []Result {
+// results says what a layout or archive (transport:path) now holds: each
+// item under its name.
+func results(spec, transport, path string, names []string, descs []v1.Descriptor) []Result {
 	res := make([]Result, len(names))
 	for i := range names {
-		res[i] = Result{Sink: spec, Ref: names[i], Digest: descs[i].Digest, MediaType: descs[i].MediaType}
+		res[i] = Result{Sink: spec, Ref: names[i], Digest: descs[i].Digest, MediaType: descs[i].MediaType, Transport: transport + ":" + path + ":"}
 	}
 	return res
 }

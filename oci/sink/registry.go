@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/assemble-build/assemble/internal/remote"
+	"github.com/assemble-build/assemble/oci"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	ggcr "github.com/google/go-containerregistry/pkg/v1/remote"
@@ -88,12 +89,26 @@ func (s *registrySink) Write(ctx context.Context, items []Item) ([]Result, error
 	return res, nil
 }
 
+// CheckPushName refuses to push an image to the registry in its name when
+// that name says no registry: "app:1.0" would go to Docker Hub, which is
+// never what a build that forgot its registry meant. "docker.io/ns/app"
+// names Docker Hub on purpose.
+func CheckPushName(ref string) error {
+	if oci.HasRegistry(ref) {
+		return nil
+	}
+	return fmt.Errorf("image %q names no registry, and would go to Docker Hub: name its registry (registry.example/ns/%s), or docker.io/%s to mean Docker Hub", ref, ref, ref)
+}
+
 // targets resolves where each item goes and its manifest descriptor.
 func (s *registrySink) targets(items []Item) ([]*pushTarget, error) {
 	targets := make([]*pushTarget, len(items))
 	for i, it := range items {
 		t := &pushTarget{item: it, ref: s.fixed}
 		if t.ref == nil {
+			if err := CheckPushName(it.Name); err != nil {
+				return nil, fmt.Errorf("%s: %w", s.spec, err)
+			}
 			ref, err := s.cfg.remote.Reference(it.Name)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", s.spec, err)

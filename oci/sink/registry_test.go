@@ -345,3 +345,14 @@ func TestInProcessRegistry(t *testing.T) {
 		t.Errorf("result %+v", res[0])
 	}
 }
+
+// The registry sink pushes each item to the registry in its name, and
+// refuses a name that says none (it would go to Docker Hub) before any
+// request.
+func TestRegistrySinkRefusesNamesWithoutRegistry(t *testing.T) {
+	img := ocitest.Image(t, 1, 1, 64, amd64)
+	_, err := sink.Registry(fast, anonymous).Write(ctx, []sink.Item{{Name: "hello:1.0", Image: img}})
+	if err == nil || !strings.Contains(err.Error(), `"hello:1.0" names no registry`) || !strings.Contains(err.Error(), "Docker Hub") {
+		t.Fatalf("pushing hello:1.0: %v", err)
+	}
+}

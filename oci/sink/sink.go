@@ -32,6 +32,17 @@ type Result struct {
 	Ref       string  // the reference written (layout ref.name, archive tag, registry ref)
 	Digest    v1.Hash // manifest or index digest
 	MediaType types.MediaType
+	// Transport is what makes Ref a reference a source reads, as a prefix:
+	// "oci:DIR:", "oci-archive:FILE:", "docker-archive:FILE:",
+	// "containers-storage:"; empty for a registry, whose Ref is one already.
+	Transport string
+}
+
+// Pinned is the reference written, with its transport and digest, for a
+// next step to use as it is: "oci:DIR:app:1.0@sha256:...",
+// "registry.example/ns/app:1.0@sha256:...".
+func (r Result) Pinned() string {
+	return r.Transport + r.Ref + "@" + r.Digest.String()
 }
 
 // Sink is a destination for images.

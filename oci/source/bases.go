@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/assemble-build/assemble/internal/remote"
+	"github.com/assemble-build/assemble/oci"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -22,6 +24,7 @@ import (
 type scratch struct{}
 
 func (scratch) String() string                               { return "scratch" }
+func (scratch) ImageName() string                            { return oci.LocalName("scratch", "") }
 func (scratch) Index(context.Context) (v1.ImageIndex, error) { return nil, nil }
 func (scratch) Image(_ context.Context, p v1.Platform) (v1.Image, error) {
 	if p.OS == "" || p.Architecture == "" {
@@ -50,6 +53,15 @@ type registryBase struct {
 }
 
 func (b *registryBase) String() string { return b.spec }
+
+// ImageName implements Named: the reference as it was written, with its tag.
+func (b *registryBase) ImageName() string {
+	written := strings.TrimPrefix(b.spec, "docker://")
+	if n, ok := oci.NameWithTag(written); ok {
+		return n
+	}
+	return b.ref.Context().Name() + ":" + name.DefaultTag
+}
 
 func (b *registryBase) get(ctx context.Context) (*ggcr.Descriptor, error) {
 	b.mu.Lock()
@@ -130,10 +142,26 @@ func newDockerArchive(spec, path, ref string) (Base, error) {
 	return d, nil
 }
 
-func (d *dockerArchive) String() string                               { return d.spec }
-func (d *dockerArchive) Index(context.Context) (v1.ImageIndex, error) { return nil, nil }
+func (d *dockerArchive) String() string { return d.spec }
 
-func (d *dockerArchive) Image(_ context.Context, p v1.Platform) (v1.Image, error) {
+// ImageName implements Named: the tag the archive was opened with, else
+// the one its single image is tagged with.
+func (d *dockerArchive) ImageName() string {
+	if d.tag != nil {
+		if n, ok := oci.NameWithTag(d.tag.String()); ok {
+			return n
+		}
+	}
+	if m, err := d.manifest(); err == nil && len(m) == 1 && len(m[0].RepoTags) > 0 {
+		if n, ok := oci.NameWithTag(m[0].RepoTags[0]); ok {
+			return n
+		}
+	}
+	return oci.LocalName(d.path, "")
+}
+
+// manifest reads the archive's manifest.json (indexing the tar once).
+func (d *dockerArchive) manifest() (tarball.Manifest, error) {
 	d.once.Do(func() { d.idx, d.err = indexTar(d.path) })
 	if d.err != nil {
 		return nil, d.err
@@ -150,6 +178,15 @@ func (d *dockerArchive) Image(_ context.Context, p v1.Platform) (v1.Image, error
 	var m tarball.Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%s: manifest.json: %w", d.spec, err)
+	}
+	return m, nil
+}
+func (d *dockerArchive) Index(context.Context) (v1.ImageIndex, error) { return nil, nil }
+
+func (d *dockerArchive) Image(_ context.Context, p v1.Platform) (v1.Image, error) {
+	m, err := d.manifest()
+	if err != nil {
+		return nil, err
 	}
 	if d.tag == nil && len(m) != 1 {
 		var tags []string

@@ -157,12 +157,25 @@ func readIndexJSON(s store) (*v1.IndexManifest, []byte, error) {
 
 // layoutBase is an oci: or oci-archive: base.
 type layoutBase struct {
-	spec  string
-	tag   string
-	store store
+	spec   string
+	tag    string
+	digest *v1.Hash // from NAME@sha256:...: the image must have it
+	path   string
+	store  store
 }
 
 func (b *layoutBase) String() string { return b.spec }
+
+// ImageName implements Named: the ref.name the image has in the layout.
+func (b *layoutBase) ImageName() string {
+	ref := b.tag
+	if ref == "" {
+		if d, _, _, err := b.resolve(); err == nil && d != nil {
+			ref = d.Annotations[RefNameAnnotation]
+		}
+	}
+	return oci.LayoutRefName(b.path, ref)
+}
 
 // resolve finds the descriptor the reference names, or the top index when
 // the layout holds one multi-platform image without names (as ggcr's
@@ -178,11 +191,17 @@ func (b *layoutBase) resolve() (*v1.Descriptor, *v1.IndexManifest, []byte, error
 		if n != "" {
 			names = append(names, n)
 		}
-		if b.tag != "" && n == b.tag {
+		if b.tag != "" && n == b.tag || b.tag == "" && b.digest != nil && d.Digest == *b.digest {
+			if b.digest != nil && d.Digest != *b.digest {
+				return nil, nil, nil, fmt.Errorf("%s: %s is %s in %s now, not the %s asked for", b.spec, n, d.Digest, b.store, b.digest)
+			}
 			return &m.Manifests[i], m, raw, nil
 		}
 	}
 	sort.Strings(names)
+	if b.digest != nil && b.tag == "" {
+		return nil, nil, nil, fmt.Errorf("%s: no image %s in %s", b.spec, b.digest, b.store)
+	}
 	if b.tag != "" {
 		return nil, nil, nil, fmt.Errorf("%s: no image named %q in %s; it has: %s", b.spec, b.tag, b.store, listOrNone(names))
 	}

@@ -25,6 +25,15 @@ type Base interface {
 	String() string
 }
 
+// Named is a base that says what its image is called (repository:tag, as
+// skopeo and podman name it), for a copy whose destination names none:
+// the reference a registry base was given, the name an OCI layout or a
+// docker archive keeps, else one made from the file's name under
+// localhost/ (never the transport string).
+type Named interface {
+	ImageName() string
+}
+
 // Forms lists the accepted base references, for error messages.
 const Forms = "scratch, oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], docker://REF"
 
@@ -68,10 +77,20 @@ func Parse(ref string, opts ...Option) (Base, error) {
 			return nil, bad("missing path")
 		}
 		switch transport {
-		case "oci":
-			return &layoutBase{spec: ref, tag: tag, store: dirStore(path)}, nil
-		case "oci-archive":
-			return &layoutBase{spec: ref, tag: tag, store: &tarStore{path: path}}, nil
+		case "oci", "oci-archive":
+			b := &layoutBase{spec: ref, tag: tag, path: path, store: dirStore(path)}
+			if transport == "oci-archive" {
+				b.store = &tarStore{path: path}
+			}
+			// NAME@sha256:... (as --image-refs writes it) pins the digest.
+			if n, d, ok := strings.Cut(tag, "@"); ok {
+				h, err := v1.NewHash(d)
+				if err != nil {
+					return nil, bad(fmt.Sprintf("%q: %v", d, err))
+				}
+				b.tag, b.digest = n, &h
+			}
+			return b, nil
 		default:
 			return newDockerArchive(ref, path, tag)
 		}
