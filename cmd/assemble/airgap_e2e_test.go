@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 // A Dockerfile's `pip install --find-links /wheels -r requirements.txt`
@@ -34,7 +36,7 @@ CMD ["python3", "-c", "import assemblegreet; print(assemblegreet.greet())"]
 		"assemblegreet/__init__.py": "def greet():\n    return 'installed without the index'\n",
 	})
 	layout := filepath.Join(shortTempDir(t), "layout")
-	r := mustAssemble(t, sharedCache(t), "build", repo, "--no-run", "--index-url", index, "-o", "oci:"+layout)
+	r := mustAssemble(t, testtool.CacheDir(t), "build", repo, "--no-run", "--index-url", index, "-o", "oci:"+layout)
 	if !strings.Contains(r.stderr, "level=WARN") || !strings.Contains(r.stderr, "cannot be reached") || !strings.Contains(r.stderr, index) {
 		t.Errorf("no warning naming the unreachable index %s:\n%s", index, r.stderr)
 	}
@@ -47,7 +49,7 @@ CMD ["python3", "-c", "import assemblegreet; print(assemblegreet.greet())"]
 	if err := os.WriteFile(filepath.Join(repo, "requirements.txt"), []byte("assemblegreet==1.0\nassemblegreet>=2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r = assemble(t, sharedCache(t), "build", repo, "--no-run", "--index-url", index, "-o", "oci:"+filepath.Join(t.TempDir(), "l2"))
+	r = assemble(t, testtool.CacheDir(t), "build", repo, "--no-run", "--index-url", index, "-o", "oci:"+filepath.Join(t.TempDir(), "l2"))
 	if r.err == nil {
 		t.Fatal("assemblegreet>=2 is in no source; the build succeeded")
 	}
