@@ -20,15 +20,34 @@ type indexer interface {
 
 func newCopyCmd(g *globals) *cobra.Command {
 	var platform string
+	var rf remoteFlags
+	var ma multiArchFlags
 	cmd := &cobra.Command{
 		Use:   "copy SRC DEST",
 		Short: "Copy an image between any two transports (oci:, oci-archive:, docker-archive:, docker://)",
-		Long: `Copy reads SRC and writes it to DEST. A multi-platform SRC is copied whole
-unless --platform picks one (docker-archive: needs one platform).`,
+		Long: `Copy reads SRC and writes it to DEST. From a multi-platform SRC, as skopeo
+copy does, only the image for this machine's platform is copied unless --all
+(--multi-arch all) copies the index and every image, or --platform picks
+another one (docker-archive: needs one platform).`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			src, rem, err := g.parseSource(args[0])
+			mode, err := ma.resolve()
+			if err != nil {
+				return err
+			}
+			if mode != multiArchSystem && platform != "" {
+				return fmt.Errorf("--platform %s picks one image: drop it, or --all/--multi-arch", platform)
+			}
+			srcRem, err := rf.registries(g, &rf.src)
+			if err != nil {
+				return err
+			}
+			dstRem, err := rf.registries(g, &rf.dest)
+			if err != nil {
+				return err
+			}
+			src, err := g.parseSource(args[0], srcRem)
 			if err != nil {
 				return err
 			}
@@ -41,11 +60,11 @@ unless --platform picks one (docker-archive: needs one platform).`,
 			if platform != "" {
 				plats = []string{platform}
 			}
-			dst, err := g.parseSink(args[1], plats, []sink.Option{sink.WithRemote(rem), sink.WithProgress(pr)})
+			dst, err := g.parseSink(args[1], plats, []sink.Option{sink.WithRemote(dstRem), sink.WithProgress(pr)})
 			if err != nil {
 				return err
 			}
-			item, err := readItem(ctx, src, platform)
+			item, err := readItem(ctx, src, platform, mode)
 			if err != nil {
 				return err
 			}
@@ -59,14 +78,19 @@ unless --platform picks one (docker-archive: needs one platform).`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&platform, "platform", "", "copy only this platform of a multi-platform image (os/arch[/variant])")
+	fl := cmd.Flags()
+	fl.StringVar(&platform, "platform", "", "copy only this platform of a multi-platform image (os/arch[/variant]; default: this machine's)")
+	ma.add(fl)
+	rf.addTwo(fl)
+	addQuiet(fl, g)
 	return cmd
 }
 
-// readItem reads src whole (its index, when it has one) or one platform of it.
-func readItem(ctx context.Context, src source.Base, platform string) (sink.Item, error) {
+// readItem reads one platform of src (this machine's when platform is ""),
+// or, with multiArchAll, src whole (its index, when it has one).
+func readItem(ctx context.Context, src source.Base, platform string, mode multiArch) (sink.Item, error) {
 	item := sink.Item{Name: src.String()}
-	if platform == "" {
+	if mode == multiArchAll {
 		if ix, ok := src.(indexer); ok {
 			idx, err := ix.Index(ctx)
 			if err != nil {

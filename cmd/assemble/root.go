@@ -72,7 +72,8 @@ archives, or pushes to registries. No Docker daemon, no root.`,
 	pf.StringVar(&g.storage.root, "storage-root", "", "containers-storage: outputs: the store's root (default: podman's, from storage.conf)")
 	pf.StringVar(&g.storage.runRoot, "storage-runroot", "", "containers-storage: outputs: the store's run root")
 	pf.StringVar(&g.storage.driver, "storage-driver", "", "containers-storage: outputs: the storage driver (overlay, vfs)")
-	root.AddCommand(newBuildCmd(g), newPlanCmd(g), newCopyCmd(g), newInspectCmd(g), newSyncCmd(g), newCacheCmd(g), newVersionCmd())
+	root.AddCommand(newBuildCmd(g), newPlanCmd(g), newCopyCmd(g), newInspectCmd(g), newSyncCmd(g), newCacheCmd(g), newVersionCmd(),
+		newLoginCmd(g), newLogoutCmd())
 	return root
 }
 
@@ -83,11 +84,9 @@ func (g *globals) remote() *remote.Registries {
 }
 
 // parseSource parses a source reference (oci:, docker://, ...) with the
-// global registry settings, and returns those settings for the sink too.
-func (g *globals) parseSource(ref string) (source.Base, *remote.Registries, error) {
-	rem := g.remote()
-	src, err := source.Parse(ref, source.WithRemote(rem))
-	return src, rem, err
+// registry settings rem (see remoteFlags.registries).
+func (g *globals) parseSource(ref string, rem *remote.Registries) (source.Base, error) {
+	return source.Parse(ref, source.WithRemote(rem))
 }
 
 // dirArg is a command's optional DIR argument, "." when it is not given.

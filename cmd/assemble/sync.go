@@ -65,6 +65,7 @@ exits non-zero if anything failed (the rest is still synced).`,
 	fl.StringVar(&legacy, "config", "", "image-syncer's legacy combined config file")
 	fl.IntVar(&procs, "proc", 5, "concurrent blob copies")
 	fl.IntVar(&retries, "retries", 2, "times to retry a failed image")
+	addSyncRetryTimes(fl, &retries)
 	fl.StringSliceVar(&osFilter, "os", nil, "keep only these OSes of multi-platform images")
 	fl.StringSliceVar(&archFilter, "arch", nil, "keep only these architectures of multi-platform images")
 	return cmd

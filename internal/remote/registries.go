@@ -29,11 +29,14 @@ import (
 // value is ready to use. It builds its transport once, so share one value
 // (by pointer) between the calls of one run to reuse connections.
 type Registries struct {
-	Keychain  authn.Keychain    // nil: DefaultKeychain()
-	Insecure  []string          // hosts ("host" or "host:port") reached over plain HTTP or unverified TLS
-	Transport http.RoundTripper // nil: BaseTransport() (honours HTTP(S)_PROXY)
-	Retry     Retry             // zero fields: DefaultRetry's
-	Jobs      int               // concurrent blob transfers; 0: 4
+	Keychain authn.Keychain // nil: DefaultKeychain()
+	Insecure []string       // hosts ("host" or "host:port") reached over plain HTTP or unverified TLS
+	// NoTLSVerify treats every host as listed in Insecure: skopeo's
+	// --tls-verify=false, for the one registry of a source or destination.
+	NoTLSVerify bool
+	Transport   http.RoundTripper // nil: BaseTransport() (honours HTTP(S)_PROXY)
+	Retry       Retry             // zero fields: DefaultRetry's
+	Jobs        int               // concurrent blob transfers; 0: 4
 
 	once sync.Once
 	rt   http.RoundTripper
@@ -64,6 +67,9 @@ func (r *Registries) Reference(s string) (name.Reference, error) {
 }
 
 func (r *Registries) isInsecure(host string) bool {
+	if r.NoTLSVerify {
+		return true
+	}
 	hostname := host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		hostname = h

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/assemble-build/assemble/internal/remote"
+)
+
+// The registry flags people already type, with skopeo's (and buildah's)
+// meanings, for copy, inspect, sync and build. They are wired here only, so
+// the commands' files just call add* and registries.
+
+// registrySide is what one side of a transfer (source or destination) is
+// given: --creds and --tls-verify, or their --src-/--dest- forms.
+type registrySide struct {
+	creds, credsFlag string
+	tlsVerify        bool
+	tlsFlag          string
+}
+
+// remoteFlags are --authfile, --retry-times and one or two sides.
+type remoteFlags struct {
+	authFile   string
+	retryTimes int
+	retrySet   *pflag.Flag
+	src, dest  registrySide
+}
+
+// addCommon adds --authfile and --retry-times.
+func (r *remoteFlags) addCommon(fl *pflag.FlagSet) {
+	fl.StringVar(&r.authFile, "authfile", "", "read registry credentials from this file only (podman's auth.json format; default: Docker's and podman's usual files)")
+	fl.IntVar(&r.retryTimes, "retry-times", 0, "retry a failed registry request this many times (default: 4, honouring Retry-After)")
+	r.retrySet = fl.Lookup("retry-times")
+}
+
+// addOne adds --creds and --tls-verify for commands that reach registries
+// with one set of settings (inspect; build pulls bases and pushes).
+func (r *remoteFlags) addOne(fl *pflag.FlagSet) {
+	r.addCommon(fl)
+	r.src.add(fl, "")
+}
+
+// addTwo adds --src-creds, --dest-creds, --src-tls-verify and
+// --dest-tls-verify (copy).
+func (r *remoteFlags) addTwo(fl *pflag.FlagSet) {
+	r.addCommon(fl)
+	r.src.add(fl, "src-")
+	r.dest.add(fl, "dest-")
+}
+
+func (s *registrySide) add(fl *pflag.FlagSet, prefix string) {
+	s.credsFlag, s.tlsFlag = "--"+prefix+"creds", "--"+prefix+"tls-verify"
+	fl.StringVar(&s.creds, prefix+"creds", "", "use USER[:PASS] for the registry (asked on the terminal without :PASS)")
+	fl.BoolVar(&s.tlsVerify, prefix+"tls-verify", true, "require HTTPS and verified certificates; =false also allows plain HTTP (like --insecure-registry)")
+}
+
+// registries returns the registry settings for one side: the global
+// --insecure-registry and --jobs, this side's credentials first, then
+// --authfile's or the usual files', and --retry-times.
+func (r *remoteFlags) registries(g *globals, s *registrySide) (*remote.Registries, error) {
+	rem := g.remote()
+	var kcs []authn.Keychain
+	if s != nil && s.creds != "" {
+		user, pass, hasPass, err := remote.ParseCreds(s.creds)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.credsFlag, err)
+		}
+		if !hasPass {
+			if pass, err = askPassword(user); err != nil {
+				return nil, fmt.Errorf("%s %s: %w: give USER:PASS", s.credsFlag, user, err)
+			}
+		}
+		kcs = append(kcs, remote.StaticKeychain(user, pass))
+	}
+	if r.authFile != "" {
+		if _, err := os.Stat(r.authFile); err != nil {
+			return nil, fmt.Errorf("--authfile: %w (log in with `assemble login --authfile %s REGISTRY` first)", err, r.authFile)
+		}
+		kcs = append(kcs, remote.FileKeychain(r.authFile))
+	} else {
+		kcs = append(kcs, remote.DefaultKeychain())
+	}
+	rem.Keychain = authn.NewMultiKeychain(kcs...)
+	if s != nil && !s.tlsVerify {
+		rem.NoTLSVerify = true
+	}
+	if r.retrySet != nil && r.retrySet.Changed {
+		if r.retryTimes < 0 {
+			return nil, fmt.Errorf("--retry-times %d: give 0 or more", r.retryTimes)
+		}
+		rem.Retry.Attempts = r.retryTimes + 1
+	}
+	return rem, nil
+}
+
+var errNoTerminal = errors.New("no password and no terminal to ask on")
+
+// askPassword reads a password from the terminal, as skopeo does for
+// --creds USER and podman login without --password-stdin; without a
+// terminal there is no one to ask.
+func askPassword(user string) (string, error) {
+	fd := int(os.Stdin.Fd())
+	if !term.IsTerminal(fd) {
+		return "", errNoTerminal
+	}
+	fmt.Fprintf(os.Stderr, "Password for %s: ", user)
+	b, err := term.ReadPassword(fd)
+	fmt.Fprintln(os.Stderr)
+	if err != nil {
+		return "", fmt.Errorf("reading the password: %w", err)
+	}
+	return string(b), nil
+}
+
+// quietValue is -q/--quiet: it turns progress off (--progress none), as
+// skopeo copy -q and buildah -q do. Results on stdout stay.
+type quietValue struct{ progress *string }
+
+func (q quietValue) String() string { return "false" }
+func (q quietValue) Type() string   { return "bool" }
+func (q quietValue) IsBoolFlag() bool {
+	return true
+}
+
+func (q quietValue) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	if v {
+		*q.progress = "none"
+	}
+	return nil
+}
+
+func addQuiet(fl *pflag.FlagSet, g *globals) {
+	f := fl.VarPF(quietValue{&g.progress}, "quiet", "q", "print no progress (as --progress none); results still go to stdout")
+	f.NoOptDefVal = "true"
+}
+
+// multiArch is skopeo copy's --multi-arch: what of an index is copied.
+type multiArch string
+
+const (
+	multiArchSystem    multiArch = "system"     // the image for this machine's platform
+	multiArchAll       multiArch = "all"        // the index and every image
+	multiArchIndexOnly multiArch = "index-only" // the index alone
+)
+
+type multiArchFlags struct {
+	all  bool
+	mode string
+}
+
+func (m *multiArchFlags) add(fl *pflag.FlagSet) {
+	fl.BoolVarP(&m.all, "all", "a", false, "copy every image of an index (as --multi-arch all)")
+	fl.StringVar(&m.mode, "multi-arch", "", "what to copy of an index: system (this machine's platform; the default), all, or index-only")
+}
+
+// resolve returns the mode the flags ask for.
+func (m *multiArchFlags) resolve() (multiArch, error) {
+	mode := multiArch(m.mode)
+	switch mode {
+	case "":
+		mode = multiArchSystem
+		if m.all {
+			mode = multiArchAll
+		}
+	case multiArchIndexOnly:
+		return "", errIndexOnly
+	case multiArchSystem, multiArchAll:
+		if m.all && mode != multiArchAll {
+			return "", fmt.Errorf("--all and --multi-arch %s disagree: give one", mode)
+		}
+	default:
+		return "", fmt.Errorf("--multi-arch %q: use system, all or index-only", m.mode)
+	}
+	return mode, nil
+}
+
+// errIndexOnly: an index without its images is a dangling layout or, in a
+// registry, one whose images are already there; assemble writes neither yet.
+var errIndexOnly = errors.New("--multi-arch index-only is not supported: copy the index with its images (--all) or one image (--multi-arch system, --platform)")
+
+// addSyncRetryTimes adds skopeo sync's --retry-times, which retries each
+// failed image as image-syncer's --retries (the same variable) does.
+func addSyncRetryTimes(fl *pflag.FlagSet, retries *int) {
+	fl.IntVar(retries, "retry-times", 2, "skopeo's name for --retries")
+}
