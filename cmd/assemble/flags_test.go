@@ -412,3 +412,37 @@ func TestCompletion(t *testing.T) {
 		}
 	}
 }
+
+// sync: --src-creds/--dest-creds, --authfile and --src-/--dest-tls-verify
+// reach registries image-syncer's auth file does not list.
+func TestSyncFlags(t *testing.T) {
+	from := ocitest.StartRegistry(t, ocitest.WithHtpasswd("alice", "s3cret"))
+	to := ocitest.StartInProcess(t, ocitest.WithTLS())
+	c := cliRun{env: noCredentialsEnv(t)}
+	b := c.must(t, "build", "../../testdata/hello", "--tls-verify=false", "--creds", "alice:s3cret", "-o", "docker://"+from.Ref("x/hello:1"), "--json")
+	digest := jsonDigest(t, b.stdout)
+	dir := t.TempDir()
+	images := filepath.Join(dir, "images.yaml")
+	os.WriteFile(images, []byte(from.Ref("x/hello:1")+": "+to.Ref("y/hello")+"\n"), 0o600)
+
+	c.fails(t, "auth file", "sync", "--images", images, "--retry-times", "0", "--src-tls-verify=false", "--dest-tls-verify=false")
+	c.fails(t, "--src-creds", "sync", "--images", images, "--retry-times", "0", "--src-tls-verify=false", "--dest-tls-verify=false", "--src-creds", "alice:nope")
+	c.fails(t, "certificate", "sync", "--images", images, "--retry-times", "0", "--src-tls-verify=false", "--src-creds", "alice:s3cret")
+	// --dest-creds are not the source's.
+	c.fails(t, "auth file", "sync", "--images", images, "--retry-times", "0", "--src-tls-verify=false", "--dest-tls-verify=false", "--dest-creds", "alice:s3cret")
+	r := c.must(t, "sync", "--images", images, "--src-tls-verify=false", "--dest-tls-verify=false", "--src-creds", "alice:s3cret")
+	if !strings.Contains(r.stdout, "1 copied") {
+		t.Errorf("sync: %s", r.stdout)
+	}
+	if out, err := skopeoOut(t, nil, "inspect", "--tls-verify=false", "docker://"+to.Ref("y/hello:1")); err != nil || !strings.Contains(out, digest) {
+		t.Fatalf("skopeo inspect the synced image: %v\n%s", err, out)
+	}
+
+	authFile := filepath.Join(dir, "auth.json")
+	c.stdin = "s3cret"
+	c.must(t, "login", "--tls-verify=false", "-u", "alice", "--password-stdin", "--authfile", authFile, from.Host)
+	os.WriteFile(images, []byte(from.Ref("x/hello:1")+": "+to.Ref("z/hello")+"\n"), 0o600)
+	if r := c.must(t, "sync", "--images", images, "--src-tls-verify=false", "--dest-tls-verify=false", "--authfile", authFile); !strings.Contains(r.stdout, "1 copied") {
+		t.Errorf("sync --authfile: %s", r.stdout)
+	}
+}

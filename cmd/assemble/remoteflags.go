@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/assemble-build/assemble/internal/remote"
+	"github.com/assemble-build/assemble/oci/sync"
 )
 
 // The registry flags people already type, with skopeo's (and buildah's)
@@ -66,8 +67,31 @@ func (s *registrySide) add(fl *pflag.FlagSet, prefix string) {
 // --authfile's or the usual files', and --retry-times.
 func (r *remoteFlags) registries(g *globals, s *registrySide) (*remote.Registries, error) {
 	rem := g.remote()
+	kc, err := r.keychain(s)
+	if err != nil {
+		return nil, err
+	}
+	if kc == nil {
+		kc = remote.DefaultKeychain()
+	} else if r.authFile == "" {
+		kc = authn.NewMultiKeychain(kc, remote.DefaultKeychain())
+	}
+	rem.Keychain = kc
+	rem.NoTLSVerify = !s.tlsVerify
+	if r.retrySet != nil && r.retrySet.Changed {
+		if r.retryTimes < 0 {
+			return nil, fmt.Errorf("--retry-times %d: give 0 or more", r.retryTimes)
+		}
+		rem.Retry.Attempts = r.retryTimes + 1
+	}
+	return rem, nil
+}
+
+// keychain is what the flags give for side s: its --creds, then
+// --authfile; nil when they give nothing.
+func (r *remoteFlags) keychain(s *registrySide) (authn.Keychain, error) {
 	var kcs []authn.Keychain
-	if s != nil && s.creds != "" {
+	if s.creds != "" {
 		user, pass, hasPass, err := remote.ParseCreds(s.creds)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s.credsFlag, err)
@@ -84,20 +108,38 @@ func (r *remoteFlags) registries(g *globals, s *registrySide) (*remote.Registrie
 			return nil, fmt.Errorf("--authfile: %w (log in with `assemble login --authfile %s REGISTRY` first)", err, r.authFile)
 		}
 		kcs = append(kcs, remote.FileKeychain(r.authFile))
-	} else {
-		kcs = append(kcs, remote.DefaultKeychain())
 	}
-	rem.Keychain = authn.NewMultiKeychain(kcs...)
-	if s != nil && !s.tlsVerify {
-		rem.NoTLSVerify = true
+	if len(kcs) == 0 {
+		return nil, nil
 	}
-	if r.retrySet != nil && r.retrySet.Changed {
-		if r.retryTimes < 0 {
-			return nil, fmt.Errorf("--retry-times %d: give 0 or more", r.retryTimes)
+	return authn.NewMultiKeychain(kcs...), nil
+}
+
+// addSync adds sync's: --authfile, both sides, and --retry-times, which
+// for skopeo sync retries each failed image as image-syncer's --retries
+// (the same variable) does.
+func (r *remoteFlags) addSync(fl *pflag.FlagSet, retries *int) {
+	fl.StringVar(&r.authFile, "authfile", "", "credentials for registries the auth file has no entry for (podman's auth.json format)")
+	r.src.add(fl, "src-")
+	r.dest.add(fl, "dest-")
+	fl.IntVar(retries, "retry-times", 2, "skopeo's name for --retries")
+}
+
+// syncOptions are the sides' settings for sync: beside the auth file,
+// which wins where it has an entry.
+func (r *remoteFlags) syncOptions() ([]sync.Option, error) {
+	var opts []sync.Option
+	for _, s := range []struct {
+		side *registrySide
+		opt  func(sync.SideDefaults) sync.Option
+	}{{&r.src, sync.WithSourceDefaults}, {&r.dest, sync.WithDestinationDefaults}} {
+		kc, err := r.keychain(s.side)
+		if err != nil {
+			return nil, err
 		}
-		rem.Retry.Attempts = r.retryTimes + 1
+		opts = append(opts, s.opt(sync.SideDefaults{Keychain: kc, Insecure: !s.side.tlsVerify}))
 	}
-	return rem, nil
+	return opts, nil
 }
 
 var errNoTerminal = errors.New("no password and no terminal to ask on")
@@ -188,9 +230,3 @@ func (m *multiArchFlags) resolve() (multiArch, error) {
 // errIndexOnly: an index without its images is a dangling layout or, in a
 // registry, one whose images are already there; assemble writes neither yet.
 var errIndexOnly = errors.New("--multi-arch index-only is not supported: copy the index with its images (--all) or one image (--multi-arch system, --platform)")
-
-// addSyncRetryTimes adds skopeo sync's --retry-times, which retries each
-// failed image as image-syncer's --retries (the same variable) does.
-func addSyncRetryTimes(fl *pflag.FlagSet, retries *int) {
-	fl.IntVar(retries, "retry-times", 2, "skopeo's name for --retries")
-}
