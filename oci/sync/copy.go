@@ -65,8 +65,8 @@ type repoClient struct {
 	hasAuth bool
 	// fromSide: the credentials came from the side's defaults (--src-creds ...).
 	fromSide bool
-	puller  *ggcr.Puller
-	pusher  *ggcr.Pusher
+	puller   *ggcr.Puller
+	pusher   *ggcr.Pusher
 }
 
 func (c *repoClient) ref(item string) name.Reference {
