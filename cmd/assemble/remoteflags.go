@@ -23,7 +23,6 @@ import (
 type registrySide struct {
 	creds, credsFlag string
 	tlsVerify        bool
-	tlsFlag          string
 }
 
 // remoteFlags are --authfile, --retry-times and one or two sides.
@@ -36,7 +35,7 @@ type remoteFlags struct {
 
 // addCommon adds --authfile and --retry-times.
 func (r *remoteFlags) addCommon(fl *pflag.FlagSet) {
-	fl.StringVar(&r.authFile, "authfile", "", "read registry credentials from this file only (podman's auth.json format; default: Docker's and podman's usual files)")
+	fl.StringVar(&r.authFile, "authfile", "", "read registry credentials from this `FILE` only (podman's auth.json format; default: Docker's and podman's usual files)")
 	fl.IntVar(&r.retryTimes, "retry-times", 0, "retry a failed registry request this many times (default: 4, honouring Retry-After)")
 	r.retrySet = fl.Lookup("retry-times")
 }
@@ -45,21 +44,21 @@ func (r *remoteFlags) addCommon(fl *pflag.FlagSet) {
 // with one set of settings (inspect; build pulls bases and pushes).
 func (r *remoteFlags) addOne(fl *pflag.FlagSet) {
 	r.addCommon(fl)
-	r.src.add(fl, "")
+	r.src.add(fl, "", "the registry")
 }
 
 // addTwo adds --src-creds, --dest-creds, --src-tls-verify and
 // --dest-tls-verify (copy).
 func (r *remoteFlags) addTwo(fl *pflag.FlagSet) {
 	r.addCommon(fl)
-	r.src.add(fl, "src-")
-	r.dest.add(fl, "dest-")
+	r.src.add(fl, "src-", "the source registry")
+	r.dest.add(fl, "dest-", "the destination registry")
 }
 
-func (s *registrySide) add(fl *pflag.FlagSet, prefix string) {
-	s.credsFlag, s.tlsFlag = "--"+prefix+"creds", "--"+prefix+"tls-verify"
-	fl.StringVar(&s.creds, prefix+"creds", "", "use USER[:PASS] for the registry (asked on the terminal without :PASS)")
-	fl.BoolVar(&s.tlsVerify, prefix+"tls-verify", true, "require HTTPS and verified certificates; =false also allows plain HTTP (like --insecure-registry)")
+func (s *registrySide) add(fl *pflag.FlagSet, prefix, what string) {
+	s.credsFlag = "--" + prefix + "creds"
+	fl.StringVar(&s.creds, prefix+"creds", "", "use `USER[:PASS]` for "+what+" (without :PASS, asked on the terminal)")
+	fl.BoolVar(&s.tlsVerify, prefix+"tls-verify", true, "require HTTPS and verified certificates for "+what+"; =false also allows plain HTTP (as --insecure-registry)")
 }
 
 // registries returns the registry settings for one side: the global
@@ -120,8 +119,8 @@ func (r *remoteFlags) keychain(s *registrySide) (authn.Keychain, error) {
 // (the same variable) does.
 func (r *remoteFlags) addSync(fl *pflag.FlagSet, retries *int) {
 	fl.StringVar(&r.authFile, "authfile", "", "credentials for registries the auth file has no entry for (podman's auth.json format)")
-	r.src.add(fl, "src-")
-	r.dest.add(fl, "dest-")
+	r.src.add(fl, "src-", "source registries")
+	r.dest.add(fl, "dest-", "destination registries")
 	fl.IntVar(retries, "retry-times", 2, "skopeo's name for --retries")
 }
 
@@ -203,7 +202,7 @@ type multiArchFlags struct {
 
 func (m *multiArchFlags) add(fl *pflag.FlagSet) {
 	fl.BoolVarP(&m.all, "all", "a", false, "copy every image of an index (as --multi-arch all)")
-	fl.StringVar(&m.mode, "multi-arch", "", "what to copy of an index: system (this machine's platform; the default), all, or index-only")
+	fl.StringVar(&m.mode, "multi-arch", "", "what to copy of an index: system (this machine's platform's image; the default) or all (index-only: not supported)")
 }
 
 // resolve returns the mode the flags ask for.
