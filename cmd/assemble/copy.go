@@ -29,7 +29,8 @@ func newCopyCmd(g *globals) *cobra.Command {
 copy does, only the image for this machine's platform is copied unless --all
 (--multi-arch all) copies the index and every image, or --platform picks
 another one (docker-archive: needs one platform).`,
-		Args: cobra.ExactArgs(2),
+		Args:              cobra.ExactArgs(2),
+		ValidArgsFunction: completeRefs(true),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			mode, err := ma.resolve()
@@ -80,7 +81,7 @@ another one (docker-archive: needs one platform).`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&platform, "platform", "", "copy only this platform of a multi-platform image (os/arch[/variant]; default: this machine's)")
-	ma.add(fl)
+	ma.add(cmd)
 	rf.addTwo(fl)
 	addQuiet(fl, g)
 	return cmd

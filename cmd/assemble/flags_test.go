@@ -404,11 +404,23 @@ func TestCompletion(t *testing.T) {
 			}
 		}
 	}
-	// What the scripts ask: the flags of copy.
-	r := c.must(t, "__complete", "copy", "--")
-	for _, want := range []string{"--multi-arch", "--src-creds", "--dest-tls-verify", "--retry-times", "--authfile"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("copy completion lacks %s:\n%s", want, r.stdout)
+	// What the scripts ask: copy's flags, their values, and references.
+	for _, tc := range []struct{ args, wants []string }{
+		{[]string{"copy", "--"}, []string{"--multi-arch", "--src-creds", "--dest-tls-verify", "--retry-times", "--authfile", "--all", "--quiet"}},
+		{[]string{"inspect", "--"}, []string{"--raw", "--config", "--creds", "--tls-verify"}},
+		{[]string{"build", "--"}, []string{"--creds", "--tls-verify", "--authfile", "--quiet"}},
+		{[]string{"sync", "--"}, []string{"--src-creds", "--dest-creds", "--retry-times"}},
+		{[]string{"login", "--"}, []string{"--password-stdin", "--username", "--authfile"}},
+		{[]string{"copy", "--multi-arch", ""}, []string{"system", "all"}},
+		{[]string{"copy", ""}, []string{"oci:", "docker://", "deb:"}},
+		{[]string{"copy", "oci:/x:t", ""}, []string{"containers-storage:", "docker-archive:"}},
+		{[]string{"inspect", ""}, []string{"oci-archive:", "docker://"}},
+	} {
+		r := c.must(t, append([]string{"__complete"}, tc.args...)...)
+		for _, want := range tc.wants {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("completing %q lacks %s:\n%s", tc.args, want, r.stdout)
+			}
 		}
 	}
 }

@@ -51,7 +51,8 @@ func newInspectCmd(g *globals) *cobra.Command {
 and layers as JSON. As skopeo inspect does, --raw prints the manifest (or
 index) bytes as stored, --config the image config (this machine's platform's,
 from an index) indented, and --config --raw the config blob as stored.`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeRefs(false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			rem, err := rf.registries(g, &rf.src)

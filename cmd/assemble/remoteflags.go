@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
@@ -200,9 +201,12 @@ type multiArchFlags struct {
 	mode string
 }
 
-func (m *multiArchFlags) add(fl *pflag.FlagSet) {
+func (m *multiArchFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
 	fl.BoolVarP(&m.all, "all", "a", false, "copy every image of an index (as --multi-arch all)")
 	fl.StringVar(&m.mode, "multi-arch", "", "what to copy of an index: system (this machine's platform's image; the default) or all (index-only: not supported)")
+	// The flag was just defined: registering cannot fail.
+	_ = cmd.RegisterFlagCompletionFunc("multi-arch", completeWords(string(multiArchSystem), string(multiArchAll)))
 }
 
 // resolve returns the mode the flags ask for.
