@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/assemble-build/assemble/internal/remote"
 	"github.com/assemble-build/assemble/oci"
 	"github.com/assemble-build/assemble/oci/sink"
 	"github.com/assemble-build/assemble/oci/source"
@@ -28,7 +30,8 @@ func newCopyCmd(g *globals) *cobra.Command {
 		Long: `Copy reads SRC and writes it to DEST. From a multi-platform SRC, as skopeo
 copy does, only the image for this machine's platform is copied unless --all
 (--multi-arch all) copies the index and every image, or --platform picks
-another one (docker-archive: needs one platform).`,
+another one (docker-archive: needs one platform). --multi-arch index-only
+writes the index alone, to a docker:// destination that holds its images.`,
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: completeRefs(true),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -51,6 +54,9 @@ another one (docker-archive: needs one platform).`,
 			src, err := g.parseSource(args[0], srcRem)
 			if err != nil {
 				return err
+			}
+			if mode == multiArchIndexOnly {
+				return copyIndexOnly(cmd, src, args[1], dstRem)
 			}
 			pr, err := newProgress(g.progress, os.Stderr)
 			if err != nil {
@@ -85,6 +91,43 @@ another one (docker-archive: needs one platform).`,
 	rf.addTwo(fl)
 	addQuiet(fl, g)
 	return cmd
+}
+
+// copyIndexOnly writes SRC's index alone to a registry that holds its
+// images (skopeo copy --multi-arch index-only). A layout or archive would be
+// left with an index of missing images, so only docker:// takes it.
+func copyIndexOnly(cmd *cobra.Command, src source.Base, dest string, rem *remote.Registries) error {
+	ctx := cmd.Context()
+	r, ok := strings.CutPrefix(dest, "docker://")
+	if !ok {
+		return fmt.Errorf("--multi-arch index-only writes to docker:// only (%s would hold an index of missing images): use --all", dest)
+	}
+	ref, err := rem.Reference(r)
+	if err != nil {
+		return err
+	}
+	ix, ok := src.(indexer)
+	var idx v1.ImageIndex
+	if ok {
+		if idx, err = ix.Index(ctx); err != nil {
+			return err
+		}
+	}
+	if idx == nil {
+		return fmt.Errorf("--multi-arch index-only: %s is one image, not an index", src)
+	}
+	if err := rem.PutManifest(ctx, ref, idx); err != nil {
+		if remote.IsManifestBlobUnknown(err) {
+			return fmt.Errorf("writing %s: the registry lacks the index's images: copy them first (--all): %w", dest, err)
+		}
+		return fmt.Errorf("writing %s: %w", dest, err)
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s@%s\n", ref, d)
+	return nil
 }
 
 // readItem reads one platform of src (this machine's when platform is ""),

@@ -308,7 +308,7 @@ func TestCopyMultiArch(t *testing.T) {
 		}
 	}
 	dst := "oci:" + filepath.Join(t.TempDir(), "x") + ":t"
-	c.fails(t, "index-only is not supported", "copy", "--multi-arch", "index-only", "oci:"+src+":multi", dst)
+	c.fails(t, "docker:// only", "copy", "--multi-arch", "index-only", "oci:"+src+":multi", dst)
 	c.fails(t, "use system, all or index-only", "copy", "--multi-arch", "some", "oci:"+src+":multi", dst)
 	c.fails(t, "--platform", "copy", "--all", "--platform", "linux/arm64", "oci:"+src+":multi", dst)
 }
@@ -333,6 +333,30 @@ func manifestsOf(t testing.TB, dir, digest string) string {
 		ds = append(ds, d.Digest.String())
 	}
 	return strings.Join(ds, " ")
+}
+
+// --multi-arch index-only writes the index alone, to a registry that holds
+// its images (docker-registry refuses it anywhere else).
+func TestCopyIndexOnly(t *testing.T) {
+	reg := ocitest.StartRegistry(t)
+	src, idx := indexLayout(t)
+	c := cliRun{}
+	c.must(t, "copy", "--all", "--dest-tls-verify=false", "oci:"+src+":multi", "docker://"+reg.Ref("a/m:1"))
+	c.fails(t, "one image, not an index", "copy", "--multi-arch", "index-only", "--dest-tls-verify=false",
+		"docker://"+reg.Ref("a/m@"+platformDigest(t, idx)), "docker://"+reg.Ref("a/m:x"))
+	reg.Reset()
+	r := c.must(t, "copy", "--multi-arch", "index-only", "--dest-tls-verify=false", "oci:"+src+":multi", "docker://"+reg.Ref("a/m:2"))
+	if !strings.Contains(r.stdout, ocitest.Digest(t, idx).String()) {
+		t.Errorf("copy printed %q", r.stdout)
+	}
+	if puts, up := reg.Count(ocitest.ManifestPut), reg.BlobUploads(); puts != 1 || up != 0 {
+		t.Errorf("index-only made %d manifest PUTs and %d blob uploads, want 1 and 0:\n%s", puts, up, reg)
+	}
+	raw, _ := idx.RawManifest()
+	if out, err := skopeoOut(t, nil, "inspect", "--raw", "--tls-verify=false", "docker://"+reg.Ref("a/m:2")); err != nil || out != string(raw) {
+		t.Errorf("skopeo inspect --raw: %v\n%s\nwant\n%s", err, out, raw)
+	}
+	c.fails(t, "lacks the index's images: copy them first (--all)", "copy", "--multi-arch", "index-only", "--dest-tls-verify=false", "oci:"+src+":multi", "docker://"+reg.Ref("empty/m:1"))
 }
 
 // inspect --raw and --config print the bytes skopeo's do.
@@ -411,7 +435,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"build", "--"}, []string{"--creds", "--tls-verify", "--authfile", "--quiet"}},
 		{[]string{"sync", "--"}, []string{"--src-creds", "--dest-creds", "--retry-times"}},
 		{[]string{"login", "--"}, []string{"--password-stdin", "--username", "--authfile"}},
-		{[]string{"copy", "--multi-arch", ""}, []string{"system", "all"}},
+		{[]string{"copy", "--multi-arch", ""}, []string{"system", "all", "index-only"}},
 		{[]string{"copy", ""}, []string{"oci:", "docker://", "deb:"}},
 		{[]string{"copy", "oci:/x:t", ""}, []string{"containers-storage:", "docker-archive:"}},
 		{[]string{"inspect", ""}, []string{"oci-archive:", "docker://"}},

@@ -204,9 +204,9 @@ type multiArchFlags struct {
 func (m *multiArchFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.BoolVarP(&m.all, "all", "a", false, "copy every image of an index (as --multi-arch all)")
-	fl.StringVar(&m.mode, "multi-arch", "", "what to copy of an index: system (this machine's platform's image; the default) or all (index-only: not supported)")
+	fl.StringVar(&m.mode, "multi-arch", "", "what to copy of an index: system (this machine's platform's image; the default), all, or index-only (to a registry that holds the images)")
 	// The flag was just defined: registering cannot fail.
-	_ = cmd.RegisterFlagCompletionFunc("multi-arch", completeWords(string(multiArchSystem), string(multiArchAll)))
+	_ = cmd.RegisterFlagCompletionFunc("multi-arch", completeWords(string(multiArchSystem), string(multiArchAll), string(multiArchIndexOnly)))
 }
 
 // resolve returns the mode the flags ask for.
@@ -218,9 +218,7 @@ func (m *multiArchFlags) resolve() (multiArch, error) {
 		if m.all {
 			mode = multiArchAll
 		}
-	case multiArchIndexOnly:
-		return "", errIndexOnly
-	case multiArchSystem, multiArchAll:
+	case multiArchSystem, multiArchAll, multiArchIndexOnly:
 		if m.all && mode != multiArchAll {
 			return "", fmt.Errorf("--all and --multi-arch %s disagree: give one", mode)
 		}
@@ -229,7 +227,3 @@ func (m *multiArchFlags) resolve() (multiArch, error) {
 	}
 	return mode, nil
 }
-
-// errIndexOnly: an index without its images is a dangling layout or, in a
-// registry, one whose images are already there; assemble writes neither yet.
-var errIndexOnly = errors.New("--multi-arch index-only is not supported: copy the index with its images (--all) or one image (--multi-arch system, --platform)")

@@ -178,3 +178,26 @@ func fileExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.Mode().IsRegular()
 }
+
+// PutManifest writes one manifest or index at ref without anything it
+// references: skopeo copy --multi-arch index-only, for a registry that
+// already holds the images. Registries refuse an index whose images are
+// missing.
+func (r *Registries) PutManifest(ctx context.Context, ref name.Reference, m ggcr.Taggable) error {
+	return AuthError(ref, ggcr.Put(ref, m, r.Options(ctx)...))
+}
+
+// IsManifestBlobUnknown says whether a registry refused a manifest because
+// something it references is missing.
+func IsManifestBlobUnknown(err error) bool {
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return false
+	}
+	for _, d := range te.Errors {
+		if d.Code == transport.ManifestBlobUnknownErrorCode {
+			return true
+		}
+	}
+	return false
+}
