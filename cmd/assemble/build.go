@@ -128,15 +128,16 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 	if err != nil {
 		return err
 	}
+	// Before the bars start: --creds USER asks for the password here.
+	rem, err := f.remote.registries(g, &f.remote.src)
+	if err != nil {
+		return err
+	}
 	pr, err := newProgress(g.progress, os.Stderr)
 	if err != nil {
 		return err
 	}
 	defer pr.Wait()
-	rem, err := f.remote.registries(g, &f.remote.src)
-	if err != nil {
-		return err
-	}
 	sinks, err := f.openSinks(g, rem, pr)
 	if err != nil {
 		return err

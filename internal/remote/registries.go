@@ -1,6 +1,7 @@
 // Package remote is the one way this module reaches the network: registries
-// (credentials from Docker's and podman's files and helpers, insecure hosts,
-// retries honouring Retry-After, proxies, redacted logs) and plain HTTP
+// (credentials from Docker's and podman's files and helpers or given on the
+// command line, logins checked and stored as podman login does, insecure
+// hosts, retries honouring Retry-After, proxies, redacted logs) and plain HTTP
 // downloads (Debian archives, Python indexes, Dockerfile ADD URLs) with
 // timeouts and the same retries.
 package remote
