@@ -39,6 +39,7 @@ type buildFlags struct {
 	noRun       bool
 	imagesMap   string
 	release     string
+	remote      remoteFlags
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -108,6 +109,8 @@ SOURCE_DATE_EPOCH sets every timestamp (default 0).`,
 	fl.StringArrayVar(&f.dockerfile.contexts, "build-context", nil, "NAME=SOURCE: a Dockerfile FROM NAME or COPY --from=NAME takes SOURCE (oci:DIR:TAG, docker://REF, deb:bookworm, a directory) (repeatable)")
 	fl.StringVar(&f.imagesMap, "pieces-images-map", "", "Domino: write PIECES_IMAGES_MAP (piece -> image) as JSON to FILE")
 	fl.StringVar(&f.release, "release-archive", "", "Domino: write a reproducible VERSION.tar.gz of the repository to FILE")
+	f.remote.addOne(fl)
+	addQuiet(fl, g)
 	return cmd
 }
 
@@ -125,12 +128,16 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 	if err != nil {
 		return err
 	}
+	// Before the bars start: --creds USER asks for the password here.
+	rem, err := f.remote.registries(g, &f.remote.src)
+	if err != nil {
+		return err
+	}
 	pr, err := newProgress(g.progress, os.Stderr)
 	if err != nil {
 		return err
 	}
 	defer pr.Wait()
-	rem := g.remote()
 	sinks, err := f.openSinks(g, rem, pr)
 	if err != nil {
 		return err

@@ -1,11 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
 	"runtime"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/spf13/cobra"
+
+	"github.com/assemble-build/assemble/oci/sink"
 )
 
 func hostArch() string { return runtime.GOARCH }
@@ -36,22 +42,40 @@ type inspectReport struct {
 }
 
 func newInspectCmd(g *globals) *cobra.Command {
+	var rf remoteFlags
 	var deb debianSourceFlags
+	var raw, config bool
 	cmd := &cobra.Command{
 		Use:   "inspect REF",
 		Short: "Print an image's manifest digest, platforms, config and layers as JSON",
 		Long: `Inspect reads REF (oci:, oci-archive:, docker-archive:, docker://, or
-deb:SUITE, built for this machine's platform) and prints it as JSON.`,
-		Args: cobra.ExactArgs(1),
+deb:SUITE, built for this machine's platform) and prints its digest, media
+type, and each image's platform, config and layers as JSON. As skopeo
+inspect does, --raw prints the manifest (or index) bytes as stored, --config
+the image config (this machine's platform's, from an index) indented, and
+--config --raw the config blob as stored.`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeRefs(false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			src, _, err := g.parseSource(args[0], deb.options()...)
+			rem, err := rf.registries(g, &rf.src)
 			if err != nil {
 				return err
 			}
-			item, err := readItem(ctx, src, "")
+			src, err := g.parseSource(args[0], rem, deb.options()...)
 			if err != nil {
 				return err
+			}
+			mode := multiArchAll
+			if config {
+				mode = multiArchSystem
+			}
+			item, err := readItem(ctx, src, "", mode)
+			if err != nil {
+				return err
+			}
+			if raw || config {
+				return printRaw(cmd.OutOrStdout(), item, config, raw)
 			}
 			r := inspectReport{Reference: args[0]}
 			var imgs []v1.Image
@@ -93,8 +117,41 @@ deb:SUITE, built for this machine's platform) and prints it as JSON.`,
 			return printJSON(cmd, r)
 		},
 	}
-	deb.add(cmd.Flags())
+	fl := cmd.Flags()
+	fl.BoolVar(&raw, "raw", false, "print the manifest or index bytes as stored (with --config: the config blob as stored)")
+	fl.BoolVar(&config, "config", false, "print the image config (from an index: this machine's platform's)")
+	rf.addOne(fl)
+	deb.add(fl)
 	return cmd
+}
+
+// printRaw writes what inspect --raw and --config ask for.
+func printRaw(w io.Writer, item sink.Item, config, raw bool) error {
+	var b []byte
+	var err error
+	switch {
+	case config:
+		if b, err = item.Image.RawConfigFile(); err != nil {
+			return fmt.Errorf("reading the config: %w", err)
+		}
+	case item.Index != nil:
+		b, err = item.Index.RawManifest()
+	default:
+		b, err = item.Image.RawManifest()
+	}
+	if err != nil {
+		return fmt.Errorf("reading the manifest: %w", err)
+	}
+	if config && !raw {
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, b, "", "    "); err != nil {
+			return fmt.Errorf("the config is not JSON: %w", err)
+		}
+		buf.WriteByte('\n')
+		b = buf.Bytes()
+	}
+	_, err = w.Write(b)
+	return err
 }
 
 func describeImage(img v1.Image) (inspectImage, error) {

@@ -72,7 +72,8 @@ archives, or pushes to registries. No Docker daemon, no root.`,
 	pf.StringVar(&g.storage.root, "storage-root", "", "containers-storage: outputs: the store's root (default: podman's, from storage.conf)")
 	pf.StringVar(&g.storage.runRoot, "storage-runroot", "", "containers-storage: outputs: the store's run root")
 	pf.StringVar(&g.storage.driver, "storage-driver", "", "containers-storage: outputs: the storage driver (overlay, vfs)")
-	root.AddCommand(newBuildCmd(g), newPlanCmd(g), newCopyCmd(g), newInspectCmd(g), newSyncCmd(g), newCacheCmd(g), newVersionCmd())
+	root.AddCommand(newBuildCmd(g), newPlanCmd(g), newCopyCmd(g), newInspectCmd(g), newSyncCmd(g), newCacheCmd(g), newVersionCmd(),
+		newLoginCmd(g), newLogoutCmd())
 	return root
 }
 
@@ -83,15 +84,12 @@ func (g *globals) remote() *remote.Registries {
 }
 
 // parseSource opens a source reference (oci:, docker://, deb:SUITE, ...)
-// with the global registry settings and cache, and returns the registry
-// settings for the sink too; opts are the command's own (Debian archive,
-// progress).
-func (g *globals) parseSource(ref string, opts ...assembler.Option) (source.Base, *remote.Registries, error) {
-	rem := g.remote()
+// with the registry settings rem (see remoteFlags.registries) and the
+// global cache; opts are the command's own (Debian archive, progress).
+func (g *globals) parseSource(ref string, rem *remote.Registries, opts ...assembler.Option) (source.Base, error) {
 	all := append([]assembler.Option{assembler.WithCacheDir(g.cacheDir), assembler.WithLogger(g.logger),
 		assembler.WithSourceOptions(source.WithRemote(rem))}, opts...)
-	src, err := assembler.Source(ref, all...)
-	return src, rem, err
+	return assembler.Source(ref, all...)
 }
 
 // dirArg is a command's optional DIR argument, "." when it is not given.

@@ -14,6 +14,7 @@ import (
 func newSyncCmd(g *globals) *cobra.Command {
 	var auth, images, legacy string
 	var procs, retries int
+	var rf remoteFlags
 	var osFilter, archFilter []string
 	cmd := &cobra.Command{
 		Use:   "sync --auth AUTH --images IMAGES | --config CONFIG",
@@ -46,7 +47,11 @@ exits non-zero if anything failed (the rest is still synced).`,
 			for _, w := range cfg.Warnings {
 				slog.Warn(w)
 			}
-			opts := []sync.Option{sync.WithProcs(procs), sync.WithRetries(retries), sync.WithOS(osFilter...), sync.WithArch(archFilter...), sync.WithLogger(slog.Default())}
+			opts, err := rf.syncOptions()
+			if err != nil {
+				return err
+			}
+			opts = append(opts, sync.WithProcs(procs), sync.WithRetries(retries), sync.WithOS(osFilter...), sync.WithArch(archFilter...), sync.WithLogger(slog.Default()))
 			sum, runErr := sync.Run(cmd.Context(), cfg, opts...)
 			if sum != nil {
 				if _, err := sum.WriteTo(os.Stdout); err != nil {
@@ -65,6 +70,7 @@ exits non-zero if anything failed (the rest is still synced).`,
 	fl.StringVar(&legacy, "config", "", "image-syncer's legacy combined config file")
 	fl.IntVar(&procs, "proc", 5, "concurrent blob copies")
 	fl.IntVar(&retries, "retries", 2, "times to retry a failed image")
+	rf.addSync(fl, &retries)
 	fl.StringSliceVar(&osFilter, "os", nil, "keep only these OSes of multi-platform images")
 	fl.StringSliceVar(&archFilter, "arch", nil, "keep only these architectures of multi-platform images")
 	return cmd

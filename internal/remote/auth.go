@@ -30,6 +30,11 @@ func DefaultKeychain() authn.Keychain {
 	return authn.NewMultiKeychain(authn.DefaultKeychain, podmanKeychain{})
 }
 
+// FileKeychain reads credentials from one auth file only, in podman's
+// auth.json (or Docker's config.json) format, credential helpers included:
+// skopeo's and podman's --authfile, which replaces the default files.
+func FileKeychain(path string) authn.Keychain { return podmanKeychain{files: []string{path}} }
+
 // CredentialFiles lists the files DefaultKeychain reads, for messages.
 func CredentialFiles() []string {
 	var files []string
@@ -62,16 +67,21 @@ func podmanAuthFiles() []string {
 	return files
 }
 
-type podmanKeychain struct{}
+// podmanKeychain reads podman's auth files: files, or podman's own list.
+type podmanKeychain struct{ files []string }
 
-func (podmanKeychain) Resolve(target authn.Resource) (authn.Authenticator, error) {
+func (k podmanKeychain) Resolve(target authn.Resource) (authn.Authenticator, error) {
 	keys := authKeys(target.String())
 	if target.RegistryStr() == name.DefaultRegistry {
 		// podman stores Docker Hub logins under "docker.io".
 		keys = append(keys, authKeys("docker.io"+strings.TrimPrefix(target.String(), name.DefaultRegistry))...)
 	}
-	for _, p := range podmanAuthFiles() {
-		if !fileExists(p) {
+	files, explicit := k.files, k.files != nil
+	if !explicit {
+		files = podmanAuthFiles()
+	}
+	for _, p := range files {
+		if !explicit && !fileExists(p) {
 			continue
 		}
 		cf, err := loadAuthFile(p)

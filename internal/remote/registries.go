@@ -1,6 +1,7 @@
 // Package remote is the one way this module reaches the network: registries
-// (credentials from Docker's and podman's files and helpers, insecure hosts,
-// retries honouring Retry-After, proxies, redacted logs) and plain HTTP
+// (credentials from Docker's and podman's files and helpers or given on the
+// command line, logins checked and stored as podman login does, insecure
+// hosts, retries honouring Retry-After, proxies, redacted logs) and plain HTTP
 // downloads (Debian archives, Python indexes, Dockerfile ADD URLs) with
 // timeouts and the same retries.
 package remote
@@ -29,11 +30,14 @@ import (
 // value is ready to use. It builds its transport once, so share one value
 // (by pointer) between the calls of one run to reuse connections.
 type Registries struct {
-	Keychain  authn.Keychain    // nil: DefaultKeychain()
-	Insecure  []string          // hosts ("host" or "host:port") reached over plain HTTP or unverified TLS
-	Transport http.RoundTripper // nil: BaseTransport() (honours HTTP(S)_PROXY)
-	Retry     Retry             // zero fields: DefaultRetry's
-	Jobs      int               // concurrent blob transfers; 0: 4
+	Keychain authn.Keychain // nil: DefaultKeychain()
+	Insecure []string       // hosts ("host" or "host:port") reached over plain HTTP or unverified TLS
+	// NoTLSVerify treats every host as listed in Insecure: skopeo's
+	// --tls-verify=false, for the one registry of a source or destination.
+	NoTLSVerify bool
+	Transport   http.RoundTripper // nil: BaseTransport() (honours HTTP(S)_PROXY)
+	Retry       Retry             // zero fields: DefaultRetry's
+	Jobs        int               // concurrent blob transfers; 0: 4
 
 	once sync.Once
 	rt   http.RoundTripper
@@ -64,6 +68,9 @@ func (r *Registries) Reference(s string) (name.Reference, error) {
 }
 
 func (r *Registries) isInsecure(host string) bool {
+	if r.NoTLSVerify {
+		return true
+	}
 	hostname := host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		hostname = h
@@ -171,4 +178,27 @@ func ggcrRetryable(err error) bool {
 func fileExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.Mode().IsRegular()
+}
+
+// PutManifest writes one manifest or index at ref without anything it
+// references: skopeo copy --multi-arch index-only, for a registry that
+// already holds the images. Registries refuse an index whose images are
+// missing.
+func (r *Registries) PutManifest(ctx context.Context, ref name.Reference, m ggcr.Taggable) error {
+	return AuthError(ref, ggcr.Put(ref, m, r.Options(ctx)...))
+}
+
+// IsManifestBlobUnknown says whether a registry refused a manifest because
+// something it references is missing.
+func IsManifestBlobUnknown(err error) bool {
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return false
+	}
+	for _, d := range te.Errors {
+		if d.Code == transport.ManifestBlobUnknownErrorCode {
+			return true
+		}
+	}
+	return false
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/google/go-containerregistry/pkg/registry"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Kind classifies a registry API request.
@@ -93,11 +94,21 @@ type Registry struct {
 // RegistryOption configures StartRegistry.
 type RegistryOption func(*regConfig)
 
-type regConfig struct{ tls bool }
+type regConfig struct {
+	tls        bool
+	user, pass string
+}
 
 // WithTLS makes the proxy serve HTTPS with a certificate no client trusts,
 // as a self-signed registry does.
 func WithTLS() RegistryOption { return func(c *regConfig) { c.tls = true } }
+
+// WithHtpasswd makes docker-registry itself demand these credentials: its
+// htpasswd auth (HTTP Basic against a bcrypt file), as a private registry
+// does. The proxy then passes Authorization through. StartRegistry only.
+func WithHtpasswd(user, pass string) RegistryOption {
+	return func(c *regConfig) { c.user, c.pass = user, pass }
+}
 
 // StartRegistry starts `docker-registry serve` on 127.0.0.1 with a free port
 // and a temporary root, waits until it answers /v2/, and puts a counting
@@ -112,8 +123,12 @@ func StartRegistry(t testing.TB, opts ...RegistryOption) *Registry {
 	root := t.TempDir()
 	var direct string
 	var lastErr error
+	auth := ""
+	if c.user != "" {
+		auth = writeHtpasswd(t, root, c.user, c.pass)
+	}
 	for range 5 {
-		direct, lastErr = startRegistryProcess(t, bin, root)
+		direct, lastErr = startRegistryProcess(t, bin, root, auth)
 		if lastErr == nil {
 			break
 		}
@@ -129,7 +144,9 @@ func StartRegistry(t testing.TB, opts ...RegistryOption) *Registry {
 			// Keep the client's Host so that the registry's Location headers
 			// point back at the proxy and every upload step is counted.
 			pr.Out.Host = pr.In.Host
-			pr.Out.Header.Del("Authorization")
+			if c.user == "" {
+				pr.Out.Header.Del("Authorization")
+			}
 			if c.tls {
 				pr.Out.Header.Set("X-Forwarded-Proto", "https")
 			}
@@ -173,7 +190,21 @@ func (r *Registry) serve(t testing.TB, next http.Handler) {
 	r.Host = strings.TrimPrefix(strings.TrimPrefix(r.proxy.URL, "http://"), "https://")
 }
 
-func startRegistryProcess(t testing.TB, bin, root string) (string, error) {
+// writeHtpasswd writes an htpasswd file for user and returns the
+// docker-registry configuration that uses it.
+func writeHtpasswd(t testing.TB, root, user, pass string) string {
+	hash, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(root, "htpasswd")
+	if err := os.WriteFile(p, []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("auth:\n  htpasswd:\n    realm: ocitest\n    path: %s\n", p)
+}
+
+func startRegistryProcess(t testing.TB, bin, root, auth string) (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
@@ -192,7 +223,7 @@ storage:
     enabled: true
 http:
   addr: %s
-`, filepath.Join(root, "data"), addr)
+%s`, filepath.Join(root, "data"), addr, auth)
 	cfgPath := filepath.Join(root, "config-"+strings.ReplaceAll(addr, ":", "_")+".yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return "", err
@@ -225,7 +256,8 @@ http:
 		resp, err := http.Get("http://" + addr + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			// 401: up, with htpasswd auth.
+			if resp.StatusCode == http.StatusOK || (auth != "" && resp.StatusCode == http.StatusUnauthorized) {
 				t.Cleanup(stop)
 				return addr, nil
 			}

@@ -58,13 +58,15 @@ func newRunner(cfg *Config, o options) *runner {
 }
 
 // repoClient reads and writes one repository with the credentials the auth
-// file gives it.
+// file gives it (or the side's defaults).
 type repoClient struct {
 	repo    name.Repository
 	auth    Auth
 	hasAuth bool
-	puller  *ggcr.Puller
-	pusher  *ggcr.Pusher
+	// fromSide: the credentials came from the side's defaults (--src-creds ...).
+	fromSide bool
+	puller   *ggcr.Puller
+	pusher   *ggcr.Pusher
 }
 
 func (c *repoClient) ref(item string) name.Reference {
@@ -74,18 +76,18 @@ func (c *repoClient) ref(item string) name.Reference {
 	return c.repo.Tag(item)
 }
 
-func (r *runner) client(ctx context.Context, u imageURL) (*repoClient, error) {
-	key := u.repository()
+func (r *runner) client(ctx context.Context, u imageURL, sd side) (*repoClient, error) {
+	repoKey := u.repository()
+	key := sd.String() + " " + repoKey
 	r.mu.Lock()
 	c, ok := r.clients[key]
 	r.mu.Unlock()
 	if ok {
 		return c, nil
 	}
-	a, found := r.cfg.AuthFor(key)
-	if !found {
-		r.o.logger.Debug("no auth entry matches; access is anonymous", "repository", key)
-	}
+	a, found := r.cfg.AuthFor(repoKey)
+	def := r.o.sides[sd]
+	a.Insecure = a.Insecure || def.Insecure
 	base := r.base
 	var nopts []name.Option
 	if a.Insecure {
@@ -100,11 +102,11 @@ func (r *runner) client(ctx context.Context, u imageURL) (*repoClient, error) {
 	}
 	repo, err := name.NewRepository(ggcrRegistry(u.registry)+"/"+u.repo, nopts...)
 	if err != nil {
-		return nil, fmt.Errorf("repository %s: %w", key, err)
+		return nil, fmt.Errorf("repository %s: %w", repoKey, err)
 	}
-	var auth authn.Authenticator = authn.Anonymous
-	if a.Username != "" || a.Password != "" || a.IdentityToken != "" {
-		auth = authn.FromConfig(authn.AuthConfig{Username: a.Username, Password: a.Password, IdentityToken: a.IdentityToken})
+	auth, fromSide, err := r.authenticator(a, found, def, repo, sd)
+	if err != nil {
+		return nil, err
 	}
 	// Retries are ours (rounds, as image-syncer does), so go-containerregistry
 	// must not retry on its own underneath.
@@ -127,7 +129,7 @@ func (r *runner) client(ctx context.Context, u imageURL) (*repoClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	c = &repoClient{repo: repo, auth: a, hasAuth: found, puller: puller, pusher: pusher}
+	c = &repoClient{repo: repo, auth: a, hasAuth: found, fromSide: fromSide, puller: puller, pusher: pusher}
 	r.mu.Lock()
 	if old, ok := r.clients[key]; ok {
 		c = old
@@ -136,6 +138,27 @@ func (r *runner) client(ctx context.Context, u imageURL) (*repoClient, error) {
 	}
 	r.mu.Unlock()
 	return c, nil
+}
+
+// authenticator picks a repository's credentials: its auth entry's, else the
+// side's keychain's (--src-creds, --authfile), else none.
+func (r *runner) authenticator(a Auth, found bool, def SideDefaults, repo name.Repository, sd side) (authn.Authenticator, bool, error) {
+	if found && (a.Username != "" || a.Password != "" || a.IdentityToken != "") {
+		return authn.FromConfig(authn.AuthConfig{Username: a.Username, Password: a.Password, IdentityToken: a.IdentityToken}), false, nil
+	}
+	if def.Keychain != nil {
+		auth, err := def.Keychain.Resolve(repo)
+		if err != nil {
+			return nil, false, fmt.Errorf("%s credentials for %s: %w", sd, repo, err)
+		}
+		if auth != authn.Anonymous {
+			return auth, true, nil
+		}
+	}
+	if !found {
+		r.o.logger.Debug("no auth entry matches; access is anonymous", "repository", repo.String(), "side", sd.String())
+	}
+	return authn.Anonymous, false, nil
 }
 
 // ggcrRegistry is the registry name go-containerregistry uses.
@@ -176,7 +199,7 @@ func (r *runner) httpsWorks(ctx context.Context, registry string, base http.Roun
 }
 
 func (r *runner) listTags(ctx context.Context, src imageURL) ([]string, error) {
-	c, err := r.client(ctx, src)
+	c, err := r.client(ctx, src, sourceSide)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +216,10 @@ func (r *runner) explain(err error, what, repo string, c *repoClient) error {
 	var te *transport.Error
 	if errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden) {
 		hint := "no auth entry matches it, so access was anonymous: add credentials for it to the auth file"
-		if c.hasAuth {
+		switch {
+		case c.fromSide:
+			hint = "check the credentials given on the command line (--src-creds, --dest-creds, --authfile)"
+		case c.hasAuth:
 			hint = fmt.Sprintf("check the credentials of auth entry %q at %s", c.auth.Key, c.auth.Pos)
 		}
 		return fmt.Errorf("%s %s: access denied (HTTP %d); %s: %w", what, repo, te.StatusCode, hint, err)
@@ -223,11 +249,11 @@ func newManifest(raw []byte, mt types.MediaType) (manifest, error) {
 
 func (r *runner) copyPair(ctx context.Context, p pair) ImageResult {
 	fail := func(err error) ImageResult { return ImageResult{Status: StatusFailed, Err: err} }
-	src, err := r.client(ctx, p.src)
+	src, err := r.client(ctx, p.src, sourceSide)
 	if err != nil {
 		return fail(err)
 	}
-	dst, err := r.client(ctx, p.dst)
+	dst, err := r.client(ctx, p.dst, destinationSide)
 	if err != nil {
 		return fail(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/assemble-build/assemble/internal/ctxtime"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -28,6 +29,37 @@ type options struct {
 	force      bool
 	transport  http.RoundTripper
 	logger     *slog.Logger
+	// sides are the --src-/--dest- settings; index side.
+	sides [2]SideDefaults
+}
+
+// SideDefaults are skopeo's --src-* or --dest-* settings for every registry
+// on one side of a sync, beside image-syncer's auth file.
+type SideDefaults struct {
+	// Keychain gives credentials for a repository that no auth entry
+	// matches (--src-creds, --authfile); nil leaves it anonymous.
+	Keychain authn.Keychain
+	// Insecure reaches every registry on this side as an auth entry's
+	// insecure: true does (--src-tls-verify=false).
+	Insecure bool
+}
+
+// side is which end of a copy a registry is.
+type side int
+
+const (
+	sourceSide side = iota
+	destinationSide
+)
+
+func (s side) String() string { return [...]string{"source", "destination"}[s] }
+
+// WithSourceDefaults sets how source registries are reached beyond the auth file.
+func WithSourceDefaults(d SideDefaults) Option { return func(o *options) { o.sides[sourceSide] = d } }
+
+// WithDestinationDefaults sets how destination registries are reached beyond the auth file.
+func WithDestinationDefaults(d SideDefaults) Option {
+	return func(o *options) { o.sides[destinationSide] = d }
 }
 
 // WithProcs sets how many blobs are copied at once (image-syncer's --proc,
