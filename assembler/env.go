@@ -62,7 +62,7 @@ type env struct {
 // the plan's images, so an archive's index is verified once however many
 // images use it.
 func newEnv(p *plan.Plan, o *options) *env {
-	dopts := []deb.Option{deb.WithOffline(o.offline)}
+	dopts := []deb.Option{deb.WithOffline(o.offline), deb.WithLogger(o.logger)}
 	if k := o.debian.Keyring; k != "" {
 		dopts = append(dopts, deb.WithKeyring(k))
 	} else if p.Debian != nil && p.Debian.Keyring != "" {
@@ -342,7 +342,7 @@ func (e *env) suiteOf(img v1.Image) (string, error) {
 func (e *env) pythonTarget(img v1.Image, platform v1.Platform, interpreter string) (*wheel.Target, error) {
 	var t *wheel.Target
 	name := "python-" + platform.Architecture
-	opts := []wheel.ProbeOption{wheel.WithArch(platform.Architecture)}
+	opts := []wheel.ProbeOption{wheel.WithArch(platform.Architecture), wheel.WithProbeLogger(e.o.logger)}
 	if interpreter != "" {
 		sum := sha256.Sum256([]byte(interpreter))
 		name += "-" + hex.EncodeToString(sum[:8])
@@ -369,7 +369,7 @@ func (e *env) probe(img v1.Image, name string, v any, f func(fs.FS) error) error
 	if b, ok, err := e.o.cache.Namespace("probes").Get(chain + "-" + name + ".json"); err == nil && ok && json.Unmarshal(b, v) == nil {
 		return nil
 	}
-	fsys, err := oci.FS(img)
+	fsys, err := oci.FS(img, oci.WithFSLogger(e.o.logger))
 	if err != nil {
 		return fmt.Errorf("reading the image's files: %w", err)
 	}

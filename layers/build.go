@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strconv"
 	"time"
@@ -16,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/assemble-build/assemble/internal/iocount"
+	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/internal/testhook"
 )
 
@@ -64,8 +64,8 @@ func (c *Cache) Build(ctx context.Context, spec Spec, opts ...BuildOption) (Resu
 		return Result{}, err
 	}
 	key := fullKey(specKey, o)
-	if d, ok := c.lookup(key); ok {
-		slog.Debug("layer cache hit", "layer", spec.Describe(), "digest", d.Digest)
+	if d, ok := c.lookup(ctx, key); ok {
+		logctx.From(ctx).Debug("layer cache hit", "layer", spec.Describe(), "digest", d.Digest)
 		return Result{Descriptor: d, Key: key, Hit: true}, nil
 	}
 	entries, err := spec.Entries(ctx)
@@ -80,7 +80,7 @@ func (c *Cache) Build(ctx context.Context, spec Spec, opts ...BuildOption) (Resu
 	if err := c.storeKey(key, d); err != nil {
 		return Result{}, err
 	}
-	slog.Debug("layer built", "layer", spec.Describe(), "digest", d.Digest, "size", d.Size)
+	logctx.From(ctx).Debug("layer built", "layer", spec.Describe(), "digest", d.Digest, "size", d.Size)
 	return Result{Descriptor: d, Key: key}, nil
 }
 
@@ -163,7 +163,7 @@ func (c *Cache) writeLayer(ctx context.Context, entries []Entry, o buildOptions)
 
 // lookup returns the descriptor stored for key when its blob is intact; a
 // missing, truncated or corrupt blob is a miss.
-func (c *Cache) lookup(key string) (Descriptor, bool) {
+func (c *Cache) lookup(ctx context.Context, key string) (Descriptor, bool) {
 	b, ok, err := c.keys.Get(key)
 	if err != nil || !ok {
 		return Descriptor{}, false
@@ -171,12 +171,12 @@ func (c *Cache) lookup(key string) (Descriptor, bool) {
 	kp := c.keys.Path(key)
 	var d Descriptor
 	if err := json.Unmarshal(b, &d); err != nil || d.Digest.Hex == "" {
-		slog.Debug("ignoring unreadable cache key", "path", kp, "err", err)
+		logctx.From(ctx).Debug("ignoring unreadable cache key", "path", kp, "err", err)
 		return Descriptor{}, false
 	}
 	bp := c.BlobPath(d.Digest)
 	if !c.verifyFile(bp, d.Size, d.Digest) {
-		slog.Debug("cache blob missing or corrupt; rebuilding", "blob", bp)
+		logctx.From(ctx).Debug("cache blob missing or corrupt; rebuilding", "blob", bp)
 		return Descriptor{}, false
 	}
 	touch(kp)
@@ -228,6 +228,6 @@ func (c *Cache) Has(ctx context.Context, spec Spec, opts ...BuildOption) (bool, 
 	if err != nil {
 		return false, err
 	}
-	_, ok := c.lookup(fullKey(specKey, o))
+	_, ok := c.lookup(ctx, fullKey(specKey, o))
 	return ok, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"path"
 	"sort"
 	"syscall"
@@ -23,7 +24,11 @@ type FSOption func(*fsOptions)
 type fsOptions struct {
 	maxInMemory int64
 	budget      int64
+	logger      *slog.Logger
 }
+
+// WithFSLogger sets where FS logs (default, or nil: slog.Default()).
+func WithFSLogger(l *slog.Logger) FSOption { return func(o *fsOptions) { o.logger = l } }
 
 // WithInMemoryFileSize keeps the content of regular files up to n bytes in
 // memory while the layers are indexed (default 1 MiB). Larger files are read
@@ -73,7 +78,7 @@ func FS(img v1.Image, opts ...FSOption) (*ImageFS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading image layers: %w", err)
 	}
-	f := &ImageFS{layers: layers, tree: NewTree(), opts: o}
+	f := &ImageFS{layers: layers, tree: NewTree(WithTreeLogger(o.logger)), opts: o}
 	for i, l := range layers {
 		if err := f.indexLayer(i, l); err != nil {
 			d, _ := l.Digest()

@@ -32,6 +32,7 @@ type Tree struct {
 	root    *Node
 	lenient bool
 	used    int64 // content bytes kept in memory
+	log     *slog.Logger
 	// Touched, when set, is told of every path a change writes or deletes.
 	Touched func(p string)
 }
@@ -78,11 +79,17 @@ type TreeOption func(*Tree)
 // not refuse a layer a runtime would.
 func WithLenientHardLinks() TreeOption { return func(t *Tree) { t.lenient = true } }
 
+// WithTreeLogger sets where the tree logs (default, or nil: slog.Default()).
+func WithTreeLogger(l *slog.Logger) TreeOption { return func(t *Tree) { t.log = l } }
+
 // NewTree returns a tree holding only the root directory.
 func NewTree(opts ...TreeOption) *Tree {
 	t := &Tree{root: &Node{Mode: fs.ModeDir | 0o755, children: map[string]*Node{}}}
 	for _, opt := range opts {
 		opt(t)
+	}
+	if t.log == nil {
+		t.log = slog.Default()
 	}
 	return t
 }
@@ -157,7 +164,7 @@ func (t *Tree) add(layer int, e LayerEntry) error {
 	case tar.TypeFifo:
 		n.Mode |= fs.ModeNamedPipe
 	default:
-		slog.Debug("image filesystem: skipping tar entry of unknown type", "name", hdr.Name, "type", hdr.Typeflag)
+		t.log.Debug("image filesystem: skipping tar entry of unknown type", "name", hdr.Name, "type", hdr.Typeflag)
 		return nil
 	}
 	if e.Name == "" {
@@ -408,7 +415,7 @@ func (t *Tree) resolve(p string, follow, create bool) (*Node, string, error) {
 // files). Kept content is shared: it is never changed in place. Touched is
 // not copied.
 func (t *Tree) Clone() *Tree {
-	return &Tree{root: t.root.clone(map[*fsContent]*fsContent{}), lenient: t.lenient, used: t.used}
+	return &Tree{root: t.root.clone(map[*fsContent]*fsContent{}), lenient: t.lenient, used: t.used, log: t.log}
 }
 
 // clone copies a subtree; hard links keep sharing one content record.

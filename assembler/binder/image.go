@@ -11,6 +11,7 @@ import (
 	"github.com/moby/patternmatcher/ignorefile"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/layers/wheel"
 	"github.com/assemble-build/assemble/oci"
 )
@@ -95,11 +96,11 @@ func (b *builder) readBase(ctx context.Context) error {
 		return fmt.Errorf("base %s: %w", b.base, err)
 	}
 	if b.debSuite == "" {
-		fsys, err := oci.FS(img)
+		fsys, err := oci.FS(img, oci.WithFSLogger(logctx.From(ctx)))
 		if err != nil {
 			return fmt.Errorf("reading the base %s: %w", b.base, err)
 		}
-		if t, err := wheel.Probe(fsys); err == nil {
+		if t, err := wheel.Probe(fsys, wheel.WithProbeLogger(logctx.From(ctx))); err == nil {
 			b.python, b.pyFrom = t.Python, "the base "+b.base+"'s Python"
 		}
 	}

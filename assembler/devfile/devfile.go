@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/internal/remote"
 )
 
@@ -43,6 +45,7 @@ type options struct {
 	image      string
 	imageBase  string
 	outputDir  string
+	logger     *slog.Logger
 }
 
 func newOptions(opts []Option) *options {
@@ -52,6 +55,9 @@ func newOptions(opts []Option) *options {
 	}
 	if o.client == nil {
 		o.client = iconClient()
+	}
+	if o.logger == nil {
+		o.logger = logctx.From(o.ctx)
 	}
 	return o
 }
@@ -66,6 +72,10 @@ var iconClient = sync.OnceValue(func() *http.Client {
 
 // WithContext bounds the network checks (icons).
 func WithContext(ctx context.Context) Option { return func(o *options) { o.ctx = ctx } }
+
+// WithLogger sets where Load and Index log (default: the logger the
+// WithContext context carries, else slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithCheckIcons turns on the icon check of the index generator: every
 // stack's and sample's icon URL must answer 200 with an image Content-Type.

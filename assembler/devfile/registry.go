@@ -52,6 +52,7 @@ type registry struct {
 	index    []entry
 	where    []loc // where each index entry was declared
 	problems problems
+	log      *slog.Logger
 }
 
 // loc is a place in the repository, for problems.
@@ -91,7 +92,7 @@ type stackVersion struct {
 // read loads and validates the registry at root. Problems are collected in
 // r.problems; the error is for I/O failures only.
 func read(root string, o *options) (*registry, error) {
-	r := &registry{root: root}
+	r := &registry{root: root, log: o.logger}
 	stacksPath := filepath.Join(root, StacksDir)
 	ents, err := os.ReadDir(stacksPath)
 	if err != nil {
@@ -164,7 +165,7 @@ func (r *registry) readLastModified() error {
 	b, err := os.ReadFile(filepath.Join(r.root, LastModifiedFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		// The index generator requires it; without it every date is zero.
-		slog.Debug("devfile: no last_modified.json; lastModified dates will be 0001-01-01T00:00:00Z", "root", r.root)
+		r.log.Debug("devfile: no last_modified.json; lastModified dates will be 0001-01-01T00:00:00Z", "root", r.root)
 		return nil
 	}
 	if err != nil {
@@ -228,7 +229,7 @@ func (r *registry) readStack(dir string) (*stack, error) {
 	sortVersionsDescending(vs)
 	for _, sv := range vs {
 		if sv.Git != nil {
-			slog.Warn("devfile: stack version with a git reference skipped (the index generator does not support them)", "stack", dir, "version", sv.Version)
+			r.log.Warn("devfile: stack version with a git reference skipped (the index generator does not support them)", "stack", dir, "version", sv.Version)
 			continue
 		}
 		if sv.Version == "" || !semverRe.MatchString(sv.Version) || !exists(filepath.Join(abs, sv.Version)) {
@@ -582,13 +583,13 @@ func (r *registry) validateItem(file string, line int, e entry) {
 	}
 	// The generator prints these as FYIs and goes on.
 	if e.Provider == "" {
-		slog.Info("devfile: no provider", "item", e.Name, "file", file)
+		r.log.Info("devfile: no provider", "item", e.Name, "file", file)
 	}
 	if e.SupportURL == "" {
-		slog.Info("devfile: no supportUrl", "item", e.Name, "file", file)
+		r.log.Info("devfile: no supportUrl", "item", e.Name, "file", file)
 	}
 	if len(e.Architectures) == 0 {
-		slog.Info("devfile: no architectures (all are assumed)", "item", e.Name, "file", file)
+		r.log.Info("devfile: no architectures (all are assumed)", "item", e.Name, "file", file)
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"github.com/moby/patternmatcher/ignorefile"
 	"github.com/ulikunitz/xz"
 
+	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/layers"
 )
 
@@ -201,7 +201,7 @@ func (c *copier) unpackEntry(archive string, tr *tar.Reader, hdr *tar.Header, de
 	case tar.TypeXGlobalHeader, tar.TypeXHeader:
 		return nil
 	default:
-		slog.Debug("ADD: skipping a device or pipe in an archive", "archive", archive, "entry", hdr.Name)
+		logctx.From(c.s.b.ctx).Debug("ADD: skipping a device or pipe in an archive", "archive", archive, "entry", hdr.Name)
 		return nil
 	}
 	target := path.Join(dest, name)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"path"
 	"runtime"
 	"sort"
@@ -18,6 +17,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/oci"
 )
@@ -153,7 +153,7 @@ func (e *locatedError) Unwrap() error { return e.err }
 
 func (b *builder) step(s *stage, loc []parser.Range, instr, becomes string) {
 	b.steps = append(b.steps, Step{Stage: s.label, Line: lineOf(loc), Instruction: instr, Becomes: becomes})
-	slog.Debug("dockerfile step", "file", b.d.name, "line", lineOf(loc), "stage", s.label, "instruction", firstLine(instr), "becomes", becomes)
+	logctx.From(b.ctx).Debug("dockerfile step", "file", b.d.name, "line", lineOf(loc), "stage", s.label, "instruction", firstLine(instr), "becomes", becomes)
 }
 
 // stage is one stage being built: its base, the layers added so far, and
@@ -321,7 +321,7 @@ func (s *stage) fromStage(parent *stage) error {
 	s.env = append([]string(nil), parent.env...)
 	s.args = append([]instructions.KeyValuePairOptional(nil), parent.args...)
 	if s.b.dry() {
-		s.tree = newTree()
+		s.tree = newTree(s.b.ctx)
 		for k, v := range parent.prov {
 			s.prov[k] = v
 		}
@@ -345,7 +345,7 @@ func (s *stage) fromStage(parent *stage) error {
 func (s *stage) fromExternal(ref string) error {
 	s.cf = &v1.ConfigFile{OS: s.platform.OS, Architecture: s.platform.Architecture, Variant: s.platform.Variant, RootFS: v1.RootFS{Type: "layers"}}
 	if s.b.dry() {
-		s.tree = newTree()
+		s.tree = newTree(s.b.ctx)
 		s.initConfig(true)
 		return nil
 	}
@@ -373,7 +373,7 @@ func (s *stage) fromExternal(ref string) error {
 		return err
 	}
 	if n == 0 {
-		s.tree = newTree() // nothing to read
+		s.tree = newTree(s.b.ctx) // nothing to read
 	}
 	s.initConfig(ref == "scratch")
 	return nil
@@ -459,7 +459,7 @@ func (s *stage) files() (*tree, error) {
 		return nil, err
 	}
 	if s.tree == nil {
-		s.tree = newTree()
+		s.tree = newTree(s.b.ctx)
 	}
 	s.tree.listings = s.b.o.listings
 	s.tree.touched = s.untrack

@@ -233,7 +233,7 @@ func (b *builder) dirImage(dir string, platform v1.Platform) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &copier{s: &stage{b: b}, t: newTree(), byPath: map[string]int{}, prov: map[string]string{}}
+	c := &copier{s: &stage{b: b}, t: newTree(b.ctx), byPath: map[string]int{}, prov: map[string]string{}}
 	root, err := src.lstat("")
 	if err != nil {
 		return nil, err

@@ -142,7 +142,7 @@ func (s *stage) newCopier(req copyRequest) (*copier, error) {
 		}
 	}
 	if req.link {
-		c.t = newTree() // a linked layer is made on an empty root, then stacked
+		c.t = newTree(s.b.ctx) // a linked layer is made on an empty root, then stacked
 	} else if c.t, err = s.files(); err != nil {
 		return nil, err
 	}
@@ -758,7 +758,7 @@ func (b *builder) fromSource(from string, current int) (source, string, error) {
 		if s, ok := b.images[d.String()]; ok {
 			return s, label, nil
 		}
-		s, err := newImageSource(label, img)
+		s, err := newImageSource(b.ctx, label, img)
 		if err != nil {
 			return nil, "", err
 		}
@@ -805,7 +805,7 @@ func (b *builder) imageSourceFor(ref string) (source, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := newImageSource(ref, img)
+	s, err := newImageSource(b.ctx, ref, img)
 	if err != nil {
 		return nil, err
 	}

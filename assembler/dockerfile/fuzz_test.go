@@ -1,6 +1,7 @@
 package dockerfile
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -26,7 +27,7 @@ func FuzzTranslate(f *testing.F) {
 		f.Add(s, "app", true)
 	}
 	f.Fuzz(func(t *testing.T, script, user string, exec bool) {
-		s := &stage{b: &builder{}, prov: map[string]string{}, cf: configOfUser(user), env: []string{"PATH=" + defaultPath}, tree: newTree()}
+		s := &stage{b: &builder{}, prov: map[string]string{}, cf: configOfUser(user), env: []string{"PATH=" + defaultPath}, tree: newTree(context.Background())}
 		var got translation
 		if exec {
 			got = s.translate("", strings.Fields(script), "Dockerfile:1")

@@ -1,6 +1,7 @@
 package dockerfile
 
 import (
+	"context"
 	"os"
 	"sort"
 	"testing"
@@ -44,7 +45,7 @@ func TestListingCache(t *testing.T) {
 	}
 	names := func() []string {
 		var out []string
-		tr := newTree()
+		tr := newTree(context.Background())
 		tr.listings = store
 		tr.touched = func(p string) { out = append(out, p) }
 		if err := tr.sync(img); err != nil {

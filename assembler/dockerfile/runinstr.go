@@ -3,13 +3,13 @@ package dockerfile
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
+	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/internal/quote"
 	"github.com/assemble-build/assemble/layers/run"
 )
@@ -125,7 +125,7 @@ func (s *stage) runExecuted(r runStep, why string) error {
 		return nil
 	}
 	if len(mounts) > 0 {
-		slog.Warn("RUN --mount=type=cache: no cache is mounted; what the command writes there stays in the layer", "line", r.where)
+		logctx.From(s.b.ctx).Warn("RUN --mount=type=cache: no cache is mounted; what the command writes there stays in the layer", "line", r.where)
 	}
 	img, err := s.image()
 	if err != nil {

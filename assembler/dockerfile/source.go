@@ -2,6 +2,7 @@ package dockerfile
 
 import (
 	"archive/tar"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/patternmatcher"
 
+	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/oci"
 )
@@ -272,8 +274,8 @@ type imageSource struct {
 	fsys *oci.ImageFS
 }
 
-func newImageSource(name string, img v1.Image) (*imageSource, error) {
-	fsys, err := oci.FS(img)
+func newImageSource(ctx context.Context, name string, img v1.Image) (*imageSource, error) {
+	fsys, err := oci.FS(img, oci.WithFSLogger(logctx.From(ctx)))
 	if err != nil {
 		return nil, fmt.Errorf("reading the files of %s: %w", name, err)
 	}

@@ -1,6 +1,7 @@
 package dockerfile
 
 import (
+	"context"
 	"reflect"
 	"strings"
 	"testing"
@@ -168,7 +169,7 @@ func translateStage(user string, shell, env []string) *stage {
 		k, v, _ := strings.Cut(kv, "=")
 		s.env = setEnv(s.env, k, v)
 	}
-	s.tree = newTree()
+	s.tree = newTree(context.Background())
 	return s
 }
 

@@ -3,6 +3,7 @@ package dockerfile
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/oci"
 )
@@ -31,8 +33,8 @@ type tree struct {
 
 // newTree is an empty root. A hard link to a path the tree lacks is kept as
 // a file: COPY only places entries against the tree.
-func newTree() *tree {
-	return wrapTree(oci.NewTree(oci.WithLenientHardLinks()))
+func newTree(ctx context.Context) *tree {
+	return wrapTree(oci.NewTree(oci.WithLenientHardLinks(), oci.WithTreeLogger(logctx.From(ctx))))
 }
 
 func wrapTree(ot *oci.Tree) *tree {

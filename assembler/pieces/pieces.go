@@ -20,12 +20,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/internal/pyjson"
 )
 
@@ -142,7 +142,7 @@ func Load(ctx context.Context, dir string, in Input) (*plan.Plan, *Result, error
 
 	// A builder means the images will be built: Domino's Dockerfiles COPY .domino.
 	if in.Builder != nil {
-		if err := ensureDominoDir(root, groups); err != nil {
+		if err := ensureDominoDir(ctx, root, groups); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -322,7 +322,7 @@ func derefGroups(gs []*Group) []Group {
 // build`, never `assemble plan`): the group images are built inside Load
 // to read the schemas, before the pipeline could write anything, and their
 // COPY .domino fails without the directory. It adds no file.
-func ensureDominoDir(root string, groups []*Group) error {
+func ensureDominoDir(ctx context.Context, root string, groups []*Group) error {
 	need := false
 	for _, g := range groups {
 		need = need || g.Kind() == "dockerfile"
@@ -331,7 +331,7 @@ func ensureDominoDir(root string, groups []*Group) error {
 	if !need || isDir(d) {
 		return nil
 	}
-	slog.Debug("creating .domino/ for the Dockerfiles' COPY .domino, as Domino does", "dir", d)
+	logctx.From(ctx).Debug("creating .domino/ for the Dockerfiles' COPY .domino, as Domino does", "dir", d)
 	if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("creating %s (the Dockerfiles COPY .domino): %w", d, err)
 	}

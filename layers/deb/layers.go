@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/layers"
 )
 
@@ -534,7 +534,7 @@ func (s *LayerSpec) Entries(ctx context.Context) ([]layers.Entry, error) {
 	}
 	for _, u := range units {
 		for _, e := range u.dc.entries {
-			if err := b.add(e.entry, e.staged, e.data, u.pkg.Name); err != nil {
+			if err := b.add(ctx, e.entry, e.staged, e.data, u.pkg.Name); err != nil {
 				return nil, err
 			}
 			if top, _, _ := strings.Cut(strings.TrimPrefix(e.orig, "/"), "/"); usrMerged[top] {
@@ -743,7 +743,7 @@ func newLayerBuilder() *layerBuilder {
 	return &layerBuilder{entries: map[string]*built{}, usedMerged: map[string]bool{}}
 }
 
-func (b *layerBuilder) add(e layers.Entry, staged string, data []byte, owner string) error {
+func (b *layerBuilder) add(ctx context.Context, e layers.Entry, staged string, data []byte, owner string) error {
 	prev, ok := b.entries[e.Path]
 	if ok {
 		pd, nd := prev.entry.Type == layers.TypeDir, e.Type == layers.TypeDir
@@ -756,7 +756,7 @@ func (b *layerBuilder) add(e layers.Entry, staged string, data []byte, owner str
 			return fmt.Errorf("/%s is a %s in %s but a %s in %s; these packages cannot be installed together",
 				e.Path, prev.entry.Type, prev.owner, e.Type, owner)
 		}
-		slog.Debug("deb: package overwrites a file of another", "path", e.Path, "package", owner, "was", prev.owner)
+		logctx.From(ctx).Debug("deb: package overwrites a file of another", "path", e.Path, "package", owner, "was", prev.owner)
 	}
 	b.entries[e.Path] = &built{entry: e, staged: staged, data: data, owner: owner}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"hash"
-	"log/slog"
 	"sort"
 	"strings"
 
@@ -54,13 +53,13 @@ const resolveNamespace = "deb-resolve"
 func (c *Client) readCached(key string, v any) bool {
 	b, ok, err := c.cache.Namespace(resolveNamespace).Get(key + ".json")
 	if err != nil {
-		slog.Debug("deb: reading cached resolution", "key", key, "err", err)
+		c.log.Debug("deb: reading cached resolution", "key", key, "err", err)
 	}
 	if !ok {
 		return false
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		slog.Debug("deb: bad cached resolution", "key", key, "err", err)
+		c.log.Debug("deb: bad cached resolution", "key", key, "err", err)
 		return false
 	}
 	return true
@@ -74,7 +73,7 @@ func (c *Client) writeCached(key string, v any) {
 		err = c.cache.Namespace(resolveNamespace).Put(key+".json", b)
 	}
 	if err != nil {
-		slog.Debug("deb: caching resolution", "key", key, "err", err)
+		c.log.Debug("deb: caching resolution", "key", key, "err", err)
 	}
 }
 
@@ -263,7 +262,7 @@ func (ix *Index) cachedResolve(key string, reqs []Request) ([]*Package, bool) {
 		if err != nil || !validName(cp.Name) || (cp.Architecture != ix.Arch && cp.Architecture != "all") ||
 			checkPoolPath(cp.Filename) != nil || !isSHA256Hex(cp.SHA256) ||
 			cp.Origin < 0 || cp.Origin >= len(origins) || cp.Request < 0 || cp.Request >= len(reqs) || cp.Chain == "" {
-			slog.Debug("deb: bad cached resolution", "key", key, "package", cp.Name)
+			ix.c.log.Debug("deb: bad cached resolution", "key", key, "package", cp.Name)
 			return nil, false
 		}
 		where := reqs[cp.Request].Where

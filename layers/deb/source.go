@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"sync"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+
 	"github.com/assemble-build/assemble/internal/iocount"
 	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/internal/remote"
@@ -124,6 +126,9 @@ type Client struct {
 
 	// stageDir, when set, replaces the cache's tmp for staging (tmpDir).
 	stageDir string
+
+	// log is for what has no context to log to (the resolution cache).
+	log *slog.Logger
 }
 
 // Option configures a Client.
@@ -132,6 +137,10 @@ type Option func(*Client)
 // WithOffline makes the client use only the cache and local directories; it
 // never touches the network and fails naming everything that is missing.
 func WithOffline(offline bool) Option { return func(c *Client) { c.offline = offline } }
+
+// WithLogger sets where the client logs what no context carries a logger
+// for (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
 
 // WithHTTPClient sets the HTTP client (default: remote.DefaultHTTPClient(), with
 // proxies from the environment, timeouts and retries).
@@ -181,6 +190,9 @@ func New(cache *layers.Cache, opts ...Option) *Client {
 	c := &Client{cache: cache, http: remote.DefaultHTTPClient(), parallel: 4, unpackMem: DefaultUnpackMemory, meta: map[string]*debMeta{}}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.log == nil {
+		c.log = slog.Default()
 	}
 	return c
 }

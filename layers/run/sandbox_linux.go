@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 
+	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/layers"
 )
 
@@ -96,7 +96,7 @@ func Run(ctx context.Context, s Spec, opts ...Option) (*Result, error) {
 	res, err := runIn(ctx, dir, s, o, imgLayers, os.Geteuid() != 0)
 	if err != nil {
 		if cerr := removeTree(dir); cerr != nil {
-			slog.Warn("removing RUN work directory", "dir", dir, "err", cerr)
+			logctx.From(ctx).Warn("removing RUN work directory", "dir", dir, "err", cerr)
 		}
 		return nil, err
 	}
@@ -229,7 +229,7 @@ func startSandbox(ctx context.Context, cfg childConfig, imgLayers []v1.Layer, st
 		}
 		// Real root in a place that forbids user namespaces (a container
 		// without them): namespaces of every other kind still isolate.
-		slog.Debug("RUN sandbox: no user namespace, falling back", "err", err)
+		logctx.From(ctx).Debug("RUN sandbox: no user namespace, falling back", "err", err)
 		cmd = newCmd(false)
 		if err := cmd.Start(); err != nil {
 			return res, nil, fmt.Errorf("starting the RUN sandbox: %w", err)

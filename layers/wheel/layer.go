@@ -7,11 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"sort"
 	"strings"
 
+	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/layers"
 )
 
@@ -154,7 +154,7 @@ func (l *layerSpec) Entries(ctx context.Context) ([]layers.Entry, error) {
 		}
 		for _, f := range files {
 			if prev, ok := owner[f.dest]; ok && prev != r.Name {
-				slog.Warn("wheel: two distributions install the same file; the later one wins, as with pip", "path", f.dest, "first", prev, "second", r.Name)
+				logctx.From(ctx).Warn("wheel: two distributions install the same file; the later one wins, as with pip", "path", f.dest, "first", prev, "second", r.Name)
 			}
 			owner[f.dest] = r.Name
 		}

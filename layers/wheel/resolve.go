@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/internal/redact"
 	"github.com/assemble-build/assemble/internal/remote"
 	"github.com/assemble-build/assemble/layers"
@@ -270,7 +270,7 @@ func (r *Resolver) Resolve(ctx context.Context, reqs *Requirements, t *Target) (
 			return nil, fmt.Errorf("%s: %w", q.Source, err)
 		}
 		if !ok {
-			slog.Debug("wheel: requirement skipped by its marker", "requirement", q.String(), "source", q.Source)
+			logctx.From(ctx).Debug("wheel: requirement skipped by its marker", "requirement", q.String(), "source", q.Source)
 			continue
 		}
 		if q.URL != "" {
@@ -662,7 +662,7 @@ func (s *session) noteSdists(name string, p *project, byVersion map[string]*cand
 	if newestWheel == nil {
 		p.why = append(p.why, fmt.Sprintf("%s has only source distributions (%s); assemble installs wheels only: build a wheel (pip wheel %s -w wheelhouse) and add --find-links wheelhouse", name, strings.Join(onlySdist, ", "), name))
 	} else {
-		slog.Debug("wheel: newer versions have no wheel and are skipped", "project", name, "files", onlySdist)
+		logctx.From(s.ctx).Debug("wheel: newer versions have no wheel and are skipped", "project", name, "files", onlySdist)
 	}
 }
 
@@ -744,7 +744,7 @@ func (s *session) options(name string, reqs []Requirement) ([]*candidate, *confl
 		if len(out) > 0 {
 			// The base's copy fits; an unreachable index (offline, air-gapped)
 			// only matters if backtracking needs another version.
-			slog.Debug("wheel: index lookup failed; using the installed copy only", "project", name, "err", err)
+			logctx.From(s.ctx).Debug("wheel: index lookup failed; using the installed copy only", "project", name, "err", err)
 			return out, nil, nil
 		}
 		return nil, nil, err
@@ -783,7 +783,7 @@ func (s *session) options(name string, reqs []Requirement) ([]*candidate, *confl
 			continue
 		}
 		if c.yanked() {
-			slog.Warn("wheel: installing a yanked release because it is pinned", "project", name, "version", v.String(), "reason", c.files[0].YankedReason)
+			logctx.From(s.ctx).Warn("wheel: installing a yanked release because it is pinned", "project", name, "version", v.String(), "reason", c.files[0].YankedReason)
 		}
 		out = append(out, c)
 	}

@@ -74,7 +74,13 @@ func (t *Target) MarkerEnv() map[string]string {
 // ProbeOption changes how Probe reads an image.
 type ProbeOption func(*probeConfig)
 
-type probeConfig struct{ arch, interpreter string }
+type probeConfig struct {
+	arch, interpreter string
+	logger            *slog.Logger
+}
+
+// WithProbeLogger sets where Probe logs (default slog.Default()).
+func WithProbeLogger(l *slog.Logger) ProbeOption { return func(c *probeConfig) { c.logger = l } }
 
 // WithInterpreter picks the interpreter when the image has several
 // ("/usr/local/bin/python3.12", "/usr/bin/python3"): its prefix and version
@@ -110,6 +116,9 @@ func Probe(root fs.FS, opts ...ProbeOption) (*Target, error) {
 	cfg := &probeConfig{}
 	for _, o := range opts {
 		o(cfg)
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
 	}
 	t := &Target{Implementation: "cp"}
 	// A python:3.X image has its own Python under /usr/local; Debian's is in /usr.
@@ -169,7 +178,7 @@ func Probe(root fs.FS, opts ...ProbeOption) (*Target, error) {
 	t.Glibc = probeGlibc(root, status)
 	t.Musl = probeMusl(root)
 	if t.Glibc == "" && t.Musl == "" {
-		slog.Debug("wheel: no C library found in image; only pure and linux_* wheels will match")
+		cfg.logger.Debug("wheel: no C library found in image; only pure and linux_* wheels will match")
 	}
 	siteDirs := []string{t.Purelib}
 	if prefix == "usr" {
@@ -177,7 +186,7 @@ func Probe(root fs.FS, opts ...ProbeOption) (*Target, error) {
 	}
 	t.Installed = map[string]InstalledDist{}
 	for _, d := range siteDirs {
-		for _, dist := range scanSiteDir(root, d) {
+		for _, dist := range scanSiteDir(root, d, cfg.logger) {
 			k := NormalizeName(dist.Name)
 			if _, ok := t.Installed[k]; !ok { // first on sys.path wins
 				t.Installed[k] = dist
@@ -414,7 +423,7 @@ func probeMusl(root fs.FS) string {
 }
 
 // scanSiteDir lists the distributions in an image site directory.
-func scanSiteDir(root fs.FS, dir string) []InstalledDist {
+func scanSiteDir(root fs.FS, dir string, log *slog.Logger) []InstalledDist {
 	ents, err := fs.ReadDir(root, rel(dir))
 	if err != nil {
 		return nil
@@ -436,12 +445,12 @@ func scanSiteDir(root fs.FS, dir string) []InstalledDist {
 			continue
 		}
 		if err != nil {
-			slog.Debug("wheel: skipping unreadable installed distribution", "path", p, "err", err)
+			log.Debug("wheel: skipping unreadable installed distribution", "path", p, "err", err)
 			continue
 		}
 		h, err := parseHeaders(meta)
 		if err != nil || len(h["name"]) == 0 || len(h["version"]) == 0 {
-			slog.Debug("wheel: skipping installed distribution with bad metadata", "path", p)
+			log.Debug("wheel: skipping installed distribution with bad metadata", "path", p)
 			continue
 		}
 		d := InstalledDist{Name: h["name"][0], Version: h["version"][0], SiteDir: dir, DistInfo: p, Requires: h["requires-dist"]}
