@@ -46,6 +46,7 @@ type Option func(*options) error
 type options struct {
 	cache       *layers.Cache
 	cacheDir    string
+	shared      layers.Shared // --cache-from/--cache-to (sharedcache.go)
 	compression layers.Compression
 	created     time.Time
 	platforms   []string

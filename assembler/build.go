@@ -218,7 +218,7 @@ func (st *stack) add(ctx context.Context, spec layers.Spec, comment string) erro
 	if err != nil {
 		return err
 	}
-	layer := st.o.cache.Layer(res.Descriptor)
+	layer := st.o.cache.LayerOf(res)
 	st.adds = append(st.adds, oci.Addition{Layer: layer, CreatedBy: "assemble: " + spec.Describe(), Comment: comment})
 	st.cur, err = mutate.Append(st.cur, mutate.Addendum{Layer: layer})
 	return err
@@ -231,7 +231,7 @@ func (st *stack) build(ctx context.Context, spec layers.Spec) (layers.Result, er
 	}
 	o := st.o
 	track := o.reporter.Layer(spec.Describe(), estimateOf(spec))
-	res, err := o.cache.Build(ctx, spec, layers.WithCompression(o.compression), layers.WithModTime(o.created), layers.WithWriteProgress(track))
+	res, err := o.cache.Build(ctx, spec, layers.WithCompression(o.compression), layers.WithModTime(o.created), layers.WithWriteProgress(track), layers.WithShared(o.shared))
 	track(-1)
 	if err != nil {
 		return res, err
@@ -239,6 +239,9 @@ func (st *stack) build(ctx context.Context, spec layers.Spec) (layers.Result, er
 	state := "built"
 	if res.Hit {
 		state = "cached"
+	}
+	if res.Shared {
+		state = "cached (shared)"
 	}
 	o.reporter.Step(fmt.Sprintf("%s [%s] layer %s: %s %s (%s)", st.name, st.platform, spec.Describe(), state, res.Digest.String()[:19], HumanSize(res.Size)))
 	*st.report = append(*st.report, LayerReport{Platform: st.platform, Description: spec.Describe(), Digest: res.Digest, Size: res.Size, Cached: res.Hit})

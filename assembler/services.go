@@ -107,7 +107,7 @@ func (s *services) Layer(ctx context.Context, spec layers.Spec) (v1.Layer, error
 	if err != nil {
 		return nil, err
 	}
-	return s.o.cache.Layer(res.Descriptor), nil
+	return s.o.cache.LayerOf(res), nil
 }
 
 // Env returns the specs of a deb or python plan layer on img, made by the

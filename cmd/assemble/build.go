@@ -40,6 +40,7 @@ type buildFlags struct {
 	imagesMap   string
 	release     string
 	remote      remoteFlags
+	shared      sharedCacheFlags
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -110,6 +111,7 @@ SOURCE_DATE_EPOCH sets every timestamp (default 0).`,
 	fl.StringVar(&f.imagesMap, "pieces-images-map", "", "Domino: write PIECES_IMAGES_MAP (piece -> image) as JSON to FILE")
 	fl.StringVar(&f.release, "release-archive", "", "Domino: write a reproducible VERSION.tar.gz of the repository to FILE")
 	f.remote.addOne(fl)
+	f.shared.add(fl)
 	addQuiet(fl, g)
 	return cmd
 }
@@ -146,7 +148,11 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 	if err != nil {
 		return err
 	}
-	a, err := assembler.New(append(opts, assembler.WithCompression(comp), assembler.WithCreated(created))...)
+	shared, sharedOpts, err := f.shared.open(rem)
+	if err != nil {
+		return err
+	}
+	a, err := assembler.New(append(append(opts, sharedOpts...), assembler.WithCompression(comp), assembler.WithCreated(created))...)
 	if err != nil {
 		return err
 	}
@@ -154,6 +160,10 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 	if err != nil {
 		return err
 	}
+	if err := f.shared.pickImage(p); err != nil {
+		return err
+	}
+	f.mountInto(shared, p)
 	if err := f.checkPush(p); err != nil {
 		return err
 	}
@@ -166,6 +176,9 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 	}
 	results, err := publish(ctx, pr, sinks, assembler.Items(built))
 	if err != nil {
+		return err
+	}
+	if err := flushShared(ctx, pr, shared, results); err != nil {
 		return err
 	}
 	if err := f.writeRunOutputs(a, p, dir, results); err != nil {
