@@ -17,9 +17,11 @@ package remotecache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -28,6 +30,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	ggcr "github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/assemble-build/assemble/internal/ctxtime"
 	"github.com/assemble-build/assemble/internal/logctx"
@@ -285,20 +288,32 @@ func (c *Caches) upload(ctx context.Context, ours map[string]record, mountFrom [
 }
 
 // mergeWrite merges ours into the manifest until a read after the write
-// finds every key of ours.
+// finds every key of ours. A failed write is tried again too: a registry
+// that several writers upload the same blob to may for a moment call it
+// unknown (distribution does).
 func (c *Caches) mergeWrite(ctx context.Context, ours map[string]Entry) error {
 	s := c.to.store
 	fallback := false
 	for attempt := 1; ; attempt++ {
 		lost, err := c.mergeOnce(ctx, ours, &fallback)
-		if err != nil {
-			return err
-		}
-		if len(lost) == 0 {
+		if err == nil && len(lost) == 0 {
 			return nil
 		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if attempt == c.cfg.writes {
+			if err != nil {
+				return err
+			}
 			return fmt.Errorf("%d entries still missing after %d writes (another writer keeps replacing the manifest)", len(lost), attempt)
+		}
+		if err != nil {
+			logctx.From(ctx).Info("writing the shared cache failed; trying again", "cache", s.String(), "err", err)
+			if err := ctxtime.Sleep(ctx, c.cfg.pause/2+rand.N(c.cfg.pause)); err != nil {
+				return err
+			}
+			continue
 		}
 		logctx.From(ctx).Info("shared cache written over by another writer; merging again", "cache", s.String(), "missing", len(lost))
 	}
@@ -341,12 +356,32 @@ func put(ctx context.Context, s store, entries map[string]Entry, fallback *bool)
 		return err
 	}
 	err = s.write(ctx, raw)
-	if err != nil && !*fallback {
+	if err != nil && !*fallback && refusesArtifact(err) {
 		logctx.From(ctx).Info("registry refused an OCI 1.1 artifact manifest; writing the image-manifest form", "cache", s.String(), "err", err)
 		*fallback = true
 		return put(ctx, s, entries, fallback)
 	}
 	return err
+}
+
+// refusesArtifact tells a registry refusing the OCI 1.1 form (400 or 415
+// MANIFEST_INVALID or UNSUPPORTED) from other failures, such as a blob it
+// does not know yet.
+func refusesArtifact(err error) bool {
+	var terr *transport.Error
+	if !errors.As(err, &terr) || (terr.StatusCode != http.StatusBadRequest && terr.StatusCode != http.StatusUnsupportedMediaType) {
+		return false
+	}
+	refused := false
+	for _, d := range terr.Errors {
+		switch d.Code {
+		case transport.ManifestInvalidErrorCode, transport.UnsupportedErrorCode:
+			refused = true
+		case transport.ManifestBlobUnknownErrorCode, transport.BlobUnknownErrorCode, transport.DigestInvalidErrorCode:
+			return false
+		}
+	}
+	return refused
 }
 
 var _ layers.Shared = (*Caches)(nil)
