@@ -1,0 +1,138 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/assemble-build/assemble/oci/ocitest"
+)
+
+type layerJSON struct {
+	Cached bool `json:"cached"`
+}
+
+func builtLayers(t *testing.T, stdout string) []layerJSON {
+	t.Helper()
+	var rep struct {
+		Images []struct {
+			Layers []layerJSON `json:"layers"`
+		} `json:"images"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || len(rep.Images) == 0 {
+		t.Fatalf("--json: %v\n%s", err, stdout)
+	}
+	return rep.Images[0].Layers
+}
+
+// Runner A builds and pushes with --cache-to; runner B, with an empty
+// --cache-dir and --cache-from, builds nothing, gets the same digest and
+// pushes without moving a layer blob (mounted from the cache repository);
+// runner C writes a local layout and downloads each blob once.
+func TestSharedCacheBetweenRunners(t *testing.T) {
+	reg := ocitest.StartRegistry(t)
+	cacheRef := "docker://" + reg.Ref("ci/cache")
+	hello := "../../testdata/hello"
+	a := mustAssemble(t, t.TempDir(), "--insecure-registry", reg.Host, "build", hello, "-o", "docker://"+reg.Ref("ci/hello-a:1"), "--cache-to", cacheRef, "--json")
+	digest := jsonDigest(t, a.stdout)
+	if !strings.Contains(a.stderr, "2 entries written") {
+		t.Errorf("runner A did not report the entries written:\n%s", a.stderr)
+	}
+
+	reg.Reset()
+	b := mustAssemble(t, t.TempDir(), "--insecure-registry", reg.Host, "build", hello, "-o", "docker://"+reg.Ref("ci/hello-b:1"), "--cache-from", cacheRef, "--json")
+	if got := jsonDigest(t, b.stdout); got != digest {
+		t.Errorf("runner B built %s, runner A %s", got, digest)
+	}
+	for i, l := range builtLayers(t, b.stdout) {
+		if !l.Cached {
+			t.Errorf("runner B built layer %d", i)
+		}
+	}
+	if n := reg.Count(ocitest.BlobGet); n != 0 {
+		t.Errorf("runner B downloaded %d blobs, want 0", n)
+	}
+	if n := reg.Count(ocitest.Mount); n != 2 {
+		t.Errorf("runner B mounted %d blobs, want 2 (the layers)", n)
+	}
+	cacheReads := 0
+	for _, r := range reg.Requests() {
+		if r.Repo == "ci/cache" {
+			cacheReads++
+		}
+	}
+	if cacheReads != 1 || !strings.Contains(b.stderr, "shared cache "+cacheRef+":assemble-cache: 1 requests, 2 hits, 0 misses") {
+		t.Errorf("runner B: %d requests to the cache repository, want 1, reported:\n%s", cacheReads, b.stderr)
+	}
+
+	reg.Reset()
+	layout := filepath.Join(t.TempDir(), "layout")
+	c := mustAssemble(t, t.TempDir(), "--insecure-registry", reg.Host, "build", hello, "-o", "oci:"+layout, "--cache-from", cacheRef, "--json")
+	if got := jsonDigest(t, c.stdout); got != digest {
+		t.Errorf("runner C built %s, want %s", got, digest)
+	}
+	if n := reg.Count(ocitest.BlobGet); n != 2 {
+		t.Errorf("runner C downloaded %d blobs, want 2 (each layer once)", n)
+	}
+
+	du := mustAssemble(t, t.TempDir(), "--insecure-registry", reg.Host, "cache", "du", "--cache-ref", cacheRef)
+	if !strings.Contains(du.stdout, "entries: 2") {
+		t.Errorf("cache du --cache-ref:\n%s", du.stdout)
+	}
+	pr := mustAssemble(t, t.TempDir(), "--insecure-registry", reg.Host, "cache", "prune", "--cache-ref", cacheRef, "--keep-days", "0")
+	if !strings.Contains(pr.stdout, "removed 2 entries") {
+		t.Errorf("cache prune --cache-ref:\n%s", pr.stdout)
+	}
+}
+
+// plan --matrix lists one job per image; build --image builds just one.
+func TestPlanMatrixAndBuildImage(t *testing.T) {
+	repo := t.TempDir()
+	toml := `[[image]]
+name = "example.test/ns/web"
+tags = ["1"]
+base = "scratch"
+[[image.layer]]
+dir = "web"
+dest = "/web"
+
+[[image]]
+name = "example.test/ns/api"
+tags = ["1"]
+base = "scratch"
+platforms = ["linux/arm64"]
+[[image.layer]]
+dir = "api"
+dest = "/api"
+`
+	for p, body := range map[string]string{"assemble.toml": toml, "web/index.html": "web", "api/main.txt": "api"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(repo, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(repo, p), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cache := t.TempDir()
+	r := mustAssemble(t, cache, "plan", "--matrix", repo)
+	var m []matrixEntry
+	if err := json.Unmarshal([]byte(r.stdout), &m); err != nil || len(m) != 2 {
+		t.Fatalf("plan --matrix: %v\n%s", err, r.stdout)
+	}
+	api := m[1]
+	if api.ID != "api" || api.Name != "example.test/ns/api" || strings.Join(api.Platforms, ",") != "linux/arm64" || api.Command != "assemble build --image example.test/ns/api "+repo {
+		t.Errorf("matrix entry: %+v", api)
+	}
+	layout := filepath.Join(t.TempDir(), "out")
+	args := append(strings.Fields(api.Command)[1:], "-o", "oci:"+layout)
+	mustAssemble(t, cache, args...)
+	if ix := readIndex(t, layout); len(ix) != 1 || ix["example.test/ns/api:1"] == "" {
+		t.Errorf("build --image wrote %v, want api:1 alone", ix)
+	}
+	bad := assemble(t, cache, "build", "--image", "nope", repo, "-o", "oci:"+layout)
+	if bad.err == nil || !strings.Contains(bad.stderr, "example.test/ns/api, example.test/ns/web") {
+		t.Errorf("--image nope: %v\n%s", bad.err, bad.stderr)
+	}
+}
