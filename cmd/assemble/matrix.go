@@ -11,10 +11,12 @@ import (
 
 // matrixEntry is one image of `assemble plan --matrix`: one CI job.
 type matrixEntry struct {
-	// ID is the image's last path element, a job name.
+	// ID names the job: the image's last path element (and tag, for
+	// images sharing a name).
 	ID string `json:"id"`
-	// Name is the image's full name, what --image takes.
+	// Name is the image's full name; Image what --image takes.
 	Name      string   `json:"name"`
+	Image     string   `json:"image"`
 	Tags      []string `json:"tags"`
 	Platforms []string `json:"platforms"`
 	// Command builds just this image; the job adds its outputs
@@ -34,7 +36,8 @@ func printMatrix(cmd *cobra.Command, f *planFlags, p *plan.Plan, dir string) err
 		if len(platforms) == 0 {
 			platforms = []string{assembler.HostPlatform()}
 		}
-		args := []string{"assemble", "build", "--image", im.Name}
+		sel := imageSelector(p, im)
+		args := []string{"assemble", "build", "--image", sel}
 		if len(f.platforms) > 0 {
 			args = append(args, "--platform", strings.Join(f.platforms, ","))
 		}
@@ -42,7 +45,7 @@ func printMatrix(cmd *cobra.Command, f *planFlags, p *plan.Plan, dir string) err
 			args = append(args, "--base", f.base)
 		}
 		args = append(args, dir)
-		out = append(out, matrixEntry{ID: shortName(im.Name), Name: im.Name, Tags: im.Tags, Platforms: platforms, Command: shellJoin(args)})
+		out = append(out, matrixEntry{ID: strings.ReplaceAll(shortName(sel), ":", "-"), Name: im.Name, Image: sel, Tags: im.Tags, Platforms: platforms, Command: shellJoin(args)})
 	}
 	return printJSON(cmd, out)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -98,33 +99,55 @@ func flushShared(ctx context.Context, pr *progress, c *remotecache.Caches, resul
 	return nil
 }
 
-// pickImage keeps only the image --image names (and no artifact): its
-// full name, else its last path element when only one image has it.
+// pickImage keeps only the image --image names (and no artifact): by its
+// name or last path element, with ":TAG" for images that share a name
+// (Domino's groups), as `plan --matrix` gives it.
 func (s *sharedCacheFlags) pickImage(p *plan.Plan) error {
 	if s.image == "" {
 		return nil
 	}
-	var short []plan.Image
+	var found []plan.Image
 	var names []string
 	for _, im := range p.Images {
-		if im.Name == s.image {
-			short = []plan.Image{im}
-			break
+		if imageMatches(im, s.image) {
+			found = append(found, im)
 		}
-		if shortName(im.Name) == s.image {
-			short = append(short, im)
-		}
-		names = append(names, im.Name)
+		names = append(names, imageSelector(p, im))
 	}
-	switch len(short) {
-	case 1:
-		p.Images, p.Artifacts = short, nil
+	if len(found) == 1 {
+		p.Images, p.Artifacts = found, nil
 		return nil
-	case 0:
-		sort.Strings(names)
+	}
+	sort.Strings(names)
+	if len(found) == 0 {
 		return fmt.Errorf("--image %s: the plan has no such image; it has: %s", s.image, strings.Join(names, ", "))
 	}
-	return fmt.Errorf("--image %s: several images end so; give the full name (%s or %s)", s.image, short[0].Name, short[1].Name)
+	return fmt.Errorf("--image %s: %d images match; give one of: %s", s.image, len(found), strings.Join(names, ", "))
+}
+
+func imageMatches(im plan.Image, sel string) bool {
+	for _, n := range []string{im.Name, shortName(im.Name)} {
+		if sel == n {
+			return true
+		}
+		for _, t := range im.Tags {
+			if sel == n+":"+t {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// imageSelector is what --image takes for im: its name, with its first tag
+// when another image of p has the same name.
+func imageSelector(p *plan.Plan, im plan.Image) string {
+	for _, o := range p.Images {
+		if o.Name == im.Name && !slices.Equal(o.Tags, im.Tags) && len(im.Tags) > 0 {
+			return im.Name + ":" + im.Tags[0]
+		}
+	}
+	return im.Name
 }
 
 // shortName is an image name's last path element: "ghcr.io/org/app" -> "app".

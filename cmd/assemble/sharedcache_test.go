@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/oci/ocitest"
 )
 
@@ -122,7 +124,7 @@ dest = "/api"
 		t.Fatalf("plan --matrix: %v\n%s", err, r.stdout)
 	}
 	api := m[1]
-	if api.ID != "api" || api.Name != "example.test/ns/api" || strings.Join(api.Platforms, ",") != "linux/arm64" || api.Command != "assemble build --image example.test/ns/api "+repo {
+	if api.ID != "api" || api.Name != "example.test/ns/api" || api.Image != api.Name || strings.Join(api.Platforms, ",") != "linux/arm64" || api.Command != "assemble build --image example.test/ns/api "+repo {
 		t.Errorf("matrix entry: %+v", api)
 	}
 	layout := filepath.Join(t.TempDir(), "out")
@@ -134,5 +136,32 @@ dest = "/api"
 	bad := assemble(t, cache, "build", "--image", "nope", repo, "-o", "oci:"+layout)
 	if bad.err == nil || !strings.Contains(bad.stderr, "example.test/ns/api, example.test/ns/web") {
 		t.Errorf("--image nope: %v\n%s", bad.err, bad.stderr)
+	}
+}
+
+// Images sharing a name (Domino's groups) are told apart by tag, in the
+// matrix and by --image.
+func TestImageSelectorSharedNames(t *testing.T) {
+	p := &plan.Plan{Images: []plan.Image{
+		{Name: "ghcr.io/org/pieces", Tags: []string{"0.2.0-group0"}},
+		{Name: "ghcr.io/org/pieces", Tags: []string{"0.2.0-group1"}},
+		{Name: "ghcr.io/org/other", Tags: []string{"1"}},
+	}}
+	if got := imageSelector(p, p.Images[1]); got != "ghcr.io/org/pieces:0.2.0-group1" {
+		t.Errorf("selector %q", got)
+	}
+	if got := imageSelector(p, p.Images[2]); got != "ghcr.io/org/other" {
+		t.Errorf("selector %q", got)
+	}
+	for sel, want := range map[string]string{"pieces:0.2.0-group1": "0.2.0-group1", "ghcr.io/org/pieces:0.2.0-group0": "0.2.0-group0", "other": "1"} {
+		q := &plan.Plan{Images: slices.Clone(p.Images)}
+		f := sharedCacheFlags{image: sel}
+		if err := f.pickImage(q); err != nil || len(q.Images) != 1 || q.Images[0].Tags[0] != want {
+			t.Errorf("--image %s: %v %+v", sel, err, q.Images)
+		}
+	}
+	f := sharedCacheFlags{image: "pieces"}
+	if err := f.pickImage(&plan.Plan{Images: slices.Clone(p.Images)}); err == nil || !strings.Contains(err.Error(), "ghcr.io/org/pieces:0.2.0-group0") {
+		t.Errorf("--image pieces (ambiguous): %v", err)
 	}
 }
