@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/assemble-build/assemble/assembler/plan"
@@ -163,5 +165,45 @@ func TestImageSelectorSharedNames(t *testing.T) {
 	f := sharedCacheFlags{image: "pieces"}
 	if err := f.pickImage(&plan.Plan{Images: slices.Clone(p.Images)}); err == nil || !strings.Contains(err.Error(), "ghcr.io/org/pieces:0.2.0-group0") {
 		t.Errorf("--image pieces (ambiguous): %v", err)
+	}
+}
+
+// Four runners building different repositories write one cache ref at
+// the same time: afterwards every entry is there.
+func TestSharedCacheConcurrentRunners(t *testing.T) {
+	reg := ocitest.StartRegistry(t)
+	cacheRef := "docker://" + reg.Ref("ci/cache")
+	var wg sync.WaitGroup
+	errs := make([]string, 4)
+	for i := range 4 {
+		repo := t.TempDir()
+		toml := fmt.Sprintf("[[image]]\nname = \"app%d\"\nbase = \"scratch\"\n[[image.layer]]\ndir = \"a\"\n[[image.layer]]\ndir = \"b\"\n", i)
+		for p, body := range map[string]string{"assemble.toml": toml, "a/a.txt": fmt.Sprint("a", i), "b/b.txt": fmt.Sprint("b", i)} {
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(repo, p)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(repo, p), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cache := t.TempDir()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := assemble(t, cache, "--insecure-registry", reg.Host, "build", repo, "-o", "docker://"+reg.Ref(fmt.Sprintf("ci/app%d:1", i)), "--cache-to", cacheRef)
+			if r.err != nil {
+				errs[i] = r.stderr
+			}
+		}()
+	}
+	wg.Wait()
+	for i, e := range errs {
+		if e != "" {
+			t.Errorf("runner %d failed:\n%s", i, e)
+		}
+	}
+	du := mustAssemble(t, t.TempDir(), "--insecure-registry", reg.Host, "cache", "du", "--cache-ref", cacheRef)
+	if !strings.Contains(du.stdout, "entries: 8") {
+		t.Errorf("after 4 runners of 2 layers each:\n%s", du.stdout)
 	}
 }

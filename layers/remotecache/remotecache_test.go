@@ -41,19 +41,28 @@ func specs(runner string, n int) []layers.Spec {
 // returns the results.
 func runner(t *testing.T, ctx context.Context, c *Caches, ss []layers.Spec) []layers.Result {
 	t.Helper()
-	local, err := layers.OpenCache(t.TempDir())
+	out, err := buildAll(ctx, t.TempDir(), c, ss)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return out
+}
+
+// buildAll is runner for goroutines, which may not call t.Fatal.
+func buildAll(ctx context.Context, dir string, c *Caches, ss []layers.Spec) ([]layers.Result, error) {
+	local, err := layers.OpenCache(dir)
+	if err != nil {
+		return nil, err
 	}
 	var out []layers.Result
 	for _, s := range ss {
 		r, err := local.Build(ctx, s, layers.WithShared(c))
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		out = append(out, r)
 	}
-	return out
+	return out, nil
 }
 
 func newCaches(t *testing.T, from []string, to string, opts ...Option) *Caches {
@@ -165,12 +174,13 @@ func TestConcurrentWritersLoseNothing(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
 	for i := range 4 {
+		c, dir := newCaches(t, nil, ref), t.TempDir()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := newCaches(t, nil, ref)
-			runner(t, ctx, c, specs(fmt.Sprintf("w%d", i), 3))
-			_, errs[i] = c.Flush(ctx)
+			if _, errs[i] = buildAll(ctx, dir, c, specs(fmt.Sprintf("w%d", i), 3)); errs[i] == nil {
+				_, errs[i] = c.Flush(ctx)
+			}
 		}()
 	}
 	wg.Wait()
@@ -384,5 +394,33 @@ func TestBadRefs(t *testing.T) {
 		if _, err := New([]string{spec}, ""); err == nil || !strings.Contains(err.Error(), "--cache-from") {
 			t.Errorf("%q: %v, want an error naming --cache-from", spec, err)
 		}
+	}
+}
+
+// Writers of one oci:DIR cache take turns under its lock: none is lost.
+func TestLayoutConcurrentWriters(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range 4 {
+		c, local := newCaches(t, nil, "oci:"+dir), t.TempDir()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, errs[i] = buildAll(ctx, local, c, specs(fmt.Sprintf("d%d", i), 2)); errs[i] == nil {
+				_, errs[i] = c.Flush(ctx)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("writer %d: %v", i, err)
+		}
+	}
+	r, _ := OpenRef("oci:" + dir)
+	if es, err := r.Entries(ctx); err != nil || len(es) != 8 {
+		t.Errorf("%d entries, %v; want 8", len(es), err)
 	}
 }
