@@ -185,7 +185,11 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 		return err
 	}
 	if f.json {
-		return printJSON(cmd, buildReport(built, results))
+		report, err := withSharedStats(buildReport(built, results), shared)
+		if err != nil {
+			return err
+		}
+		return printJSON(cmd, report)
 	}
 	return nil
 }

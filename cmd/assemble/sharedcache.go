@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -213,4 +214,26 @@ func (c *cacheRefFlags) prune(cmd *cobra.Command, g *globals, keepDays int) erro
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "removed %d entries from %s, kept %d\n", res.Removed, r, res.Kept)
 	return nil
+}
+
+// withSharedStats adds what each shared cache ref cost and gave to build's
+// --json report, as "sharedCache".
+func withSharedStats(report any, c *remotecache.Caches) (any, error) {
+	if c == nil {
+		return report, nil
+	}
+	b, err := json.Marshal(report)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	stats, err := json.Marshal(c.Stats())
+	if err != nil {
+		return nil, err
+	}
+	m["sharedCache"] = stats
+	return m, nil
 }

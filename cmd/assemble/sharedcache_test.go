@@ -70,6 +70,15 @@ func TestSharedCacheBetweenRunners(t *testing.T) {
 	if cacheReads != 1 || !strings.Contains(b.stderr, "shared cache "+cacheRef+":assemble-cache: 1 requests, 2 hits, 0 misses") {
 		t.Errorf("runner B: %d requests to the cache repository, want 1, reported:\n%s", cacheReads, b.stderr)
 	}
+	var stats struct {
+		SharedCache []struct {
+			Ref            string
+			Requests, Hits int64
+		} `json:"sharedCache"`
+	}
+	if err := json.Unmarshal([]byte(b.stdout), &stats); err != nil || len(stats.SharedCache) != 1 || stats.SharedCache[0].Requests != 1 || stats.SharedCache[0].Hits != 2 {
+		t.Errorf("--json sharedCache: %v %+v", err, stats)
+	}
 
 	reg.Reset()
 	layout := filepath.Join(t.TempDir(), "layout")
