@@ -168,7 +168,7 @@ func (c *Caches) Record(key string, d layers.Descriptor, l v1.Layer) {
 // Stats is what one cache ref cost and gave.
 type Stats struct {
 	Ref      string `json:"ref"`
-	Requests int64  `json:"requests"` // manifest reads and writes, blob reads and uploads
+	Requests int64  `json:"requests"` // manifest reads and writes, blob downloads and uploads (an upload is a HEAD and a mount or POST/PUT)
 	Hits     int64  `json:"hits"`
 	Misses   int64  `json:"misses"`
 	Written  int    `json:"written,omitempty"` // entries added by Flush
