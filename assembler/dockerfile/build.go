@@ -503,6 +503,8 @@ func (s *stage) dispatch(cmd instructions.Command) error {
 		return s.addInstr(c, text)
 	case *instructions.RunCommand:
 		return s.runInstr(c, text)
+	case *instructions.VolumeCommand:
+		return s.volume(c, text)
 	case *instructions.OnbuildCommand:
 		s.cf.Config.OnBuild = append(s.cf.Config.OnBuild, c.Expression)
 		s.img = nil
@@ -646,13 +648,9 @@ func (s *stage) workdir(c *instructions.WorkdirCommand, text string) error {
 			uid, gid = id.uid, id.gid
 		}
 	}
-	resolved, existing, missing, err := t.place(strings.TrimPrefix(wd, "/"))
+	entries, err := newDirEntries(t, strings.TrimPrefix(wd, "/"), uid, gid)
 	if err != nil {
 		return fmt.Errorf("WORKDIR %s: %w", wd, err)
-	}
-	entries := existing
-	for _, m := range append(missing, resolved) {
-		entries = append(entries, layers.Entry{Path: m, Type: layers.TypeDir, Mode: 0o755, UID: uid, GID: gid})
 	}
 	s.b.step(s, c.Location(), text, "layer: directory "+wd)
 	if s.b.dry() {

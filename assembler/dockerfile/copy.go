@@ -619,8 +619,12 @@ func (c *copier) putDir(src source, p, target string, i info) error {
 			if err := c.parents(existing, missing); err != nil {
 				return err
 			}
-			uid, gid := c.ownerOf(src, i)
-			if err := c.add(layers.Entry{Path: resolved, Type: layers.TypeDir, Mode: c.mode.apply(i.mode, true), UID: uid, GID: gid}, c.repo(src, p)); err != nil {
+			// BuildKit copies a directory's contents into a destination it
+			// creates as it creates parents (0755, --chmod applied, the
+			// --chown owner or root), not with the source directory's mode
+			// and owner.
+			uid, gid := c.newDirOwner()
+			if err := c.add(layers.Entry{Path: resolved, Type: layers.TypeDir, Mode: c.mode.apply(0o755, true), UID: uid, GID: gid}, c.repo(src, p)); err != nil {
 				return err
 			}
 		}

@@ -225,9 +225,9 @@ func (t *tree) place(p string) (resolved string, existing []layers.Entry, missin
 			return "", nil, nil, fmt.Errorf("/%s is not a directory", r)
 		}
 		if len(missing) == 0 {
-			// Permission bits only: these parent entries have never carried
-			// set-id or sticky bits, and carrying them would change layers.
-			existing = append(existing, layers.Entry{Path: r, Type: layers.TypeDir, Mode: n.Mode.Perm(), UID: n.UID, GID: n.GID})
+			// The layer repeats the parent as the image has it, set-id and
+			// sticky bits included: a sticky /tmp must stay sticky.
+			existing = append(existing, layers.Entry{Path: r, Type: layers.TypeDir, Mode: n.Mode & layers.ModeBits, UID: n.UID, GID: n.GID})
 		}
 		cur = r
 	}

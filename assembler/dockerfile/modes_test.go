@@ -1,0 +1,133 @@
+package dockerfile
+
+import (
+	"archive/tar"
+	"bytes"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/assemble-build/assemble/internal/testtool"
+	"github.com/assemble-build/assemble/oci"
+)
+
+// specialBase writes an image whose /tmp is 1777, /var/local 2775 and
+// /opt/suid 4755 and returns its reference.
+func specialBase(t *testing.T) string {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	mt := time.Unix(1700000000, 0)
+	for _, d := range []struct {
+		name string
+		mode int64
+	}{{"tmp", 0o1777}, {"var", 0o755}, {"var/local", 0o2775}, {"opt", 0o755}, {"opt/suid", 0o4755}} {
+		if err := tw.WriteHeader(&tar.Header{Name: d.name + "/", Typeflag: tar.TypeDir, Mode: d.mode, Gid: 50, ModTime: mt}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, tarball.WithMediaType(types.OCILayer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := oci.Scratch(amd64())
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err = mutate.Append(img, mutate.Addendum{Layer: l, History: v1.History{CreatedBy: "special base"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "oci:" + writeLayout(t, filepath.Join(t.TempDir(), "special"), img, "special") + ":special"
+}
+
+// layerEntries lists the entries of one layer: path -> mode (with the
+// set-id and sticky bits) and owner.
+func layerEntries(t *testing.T, l v1.Layer) map[string]file {
+	t.Helper()
+	rc, err := l.Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	out := map[string]file{}
+	testtool.EachTarEntry(t, rc, func(h *tar.Header, _ io.Reader) {
+		name := strings.TrimSuffix(strings.TrimPrefix(h.Name, "./"), "/")
+		out[name] = file{typ: h.Typeflag, mode: h.Mode & 0o7777, uid: h.Uid, gid: h.Gid, link: h.Linkname}
+	})
+	return out
+}
+
+// COPY and ADD into existing directories repeat them in the layer with their
+// sticky, setgid and setuid bits.
+func TestCopyKeepsSpecialBits(t *testing.T) {
+	dir := repo(t, map[string]string{
+		"Dockerfile": "FROM base\nCOPY a.txt /tmp/\nCOPY a.txt /var/local/sub/a.txt\nADD a.txt /opt/suid/\nWORKDIR /tmp/work\n",
+		"a.txt":      "a\n",
+	})
+	img := build(t, newServices(t), dir, WithBuildContexts(map[string]string{"base": specialBase(t)}))
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ls) != 5 {
+		t.Fatalf("%d layers, want 5", len(ls))
+	}
+	want := []map[string]int64{
+		{"tmp": 0o1777, "tmp/a.txt": 0o644},
+		{"var": 0o755, "var/local": 0o2775, "var/local/sub": 0o755, "var/local/sub/a.txt": 0o644},
+		{"opt": 0o755, "opt/suid": 0o4755, "opt/suid/a.txt": 0o644},
+		{"tmp": 0o1777, "tmp/work": 0o755},
+	}
+	for i, w := range want {
+		got := layerEntries(t, ls[i+1])
+		for p, mode := range w {
+			if f, ok := got[p]; !ok || f.mode != mode {
+				t.Errorf("layer %d: %s = %v, want mode %04o", i+1, p, f, mode)
+			}
+		}
+		if len(got) != len(w) {
+			t.Errorf("layer %d: entries %v, want %v", i+1, keys(got), w)
+		}
+	}
+	files := flatten(t, img)
+	if files["tmp"].mode != 0o1777 || files["var/local"].mode != 0o2775 || files["var/local"].gid != 50 {
+		t.Errorf("image: tmp %v, var/local %v", files["tmp"], files["var/local"])
+	}
+}
+
+// COPY of a directory to a new destination creates it as BuildKit does:
+// 0755, --chmod applied, owned by --chown or root, whatever the source
+// directory's own mode and owner.
+func TestCopyDirNewDestination(t *testing.T) {
+	base := busyboxLayout(t)
+	dir := repo(t, map[string]string{"Dockerfile": `FROM scratch
+COPY --from=bb /home/app /plain
+COPY --from=bb --chown=7:8 /home/app /owned
+COPY --from=bb /tmp /tmpcopy
+COPY --from=bb /home /homes
+`})
+	files := flatten(t, build(t, newServices(t), dir, WithBuildContexts(map[string]string{"bb": base})))
+	for p, want := range map[string]file{
+		"plain":     {typ: tar.TypeDir, mode: 0o755},
+		"owned":     {typ: tar.TypeDir, mode: 0o755, uid: 7, gid: 8},
+		"tmpcopy":   {typ: tar.TypeDir, mode: 0o755},
+		"homes":     {typ: tar.TypeDir, mode: 0o755},
+		"homes/app": {typ: tar.TypeDir, mode: 0o750, uid: 1000, gid: 1000}, // below it: as in the source
+	} {
+		if f := files[p]; f != want {
+			t.Errorf("%s = %v, want %v", p, f, want)
+		}
+	}
+}
