@@ -131,3 +131,54 @@ COPY --from=bb /home /homes
 		}
 	}
 }
+
+// VOLUME makes its missing directories (0755, root's, whatever USER is) in
+// a layer of its own; existing ones leave it config only.
+func TestVolumeCreatesDirectory(t *testing.T) {
+	base := busyboxLayout(t)
+	dir := repo(t, map[string]string{"Dockerfile": `FROM base
+USER app
+VOLUME /data/one /data/two
+WORKDIR /srv
+VOLUME rel
+VOLUME /tmp /etc
+`})
+	img := build(t, newServices(t), dir, WithBuildContexts(map[string]string{"base": base}), WithNoRun(true))
+	files := flatten(t, img)
+	for _, p := range []string{"data", "data/one", "data/two", "srv/rel"} {
+		if f := files[p]; f.typ != tar.TypeDir || f.mode != 0o755 || f.uid != 0 || f.gid != 0 {
+			t.Errorf("%s = %v, want a 0755 root directory", p, f)
+		}
+	}
+	if files["tmp"].mode != 0o1777 {
+		t.Errorf("tmp = %v", files["tmp"])
+	}
+	vols := configOf(t, img).Config.Volumes
+	for _, v := range []string{"/data/one", "/data/two", "rel", "/tmp", "/etc"} {
+		if _, ok := vols[v]; !ok {
+			t.Errorf("config volumes %v lack %s", vols, v)
+		}
+	}
+	h := history(t, img)
+	want := []string{"VOLUME [/data/one /data/two]", "WORKDIR /srv", "VOLUME [rel]", "VOLUME [/tmp /etc] (empty)"}
+	if got := h[len(h)-len(want):]; strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("history ends %q, want %q", got, want)
+	}
+	cf := configOf(t, img)
+	checkLayersAgree(t, img, cf)
+
+	// A file where the volume goes is refused.
+	dir = repo(t, map[string]string{"Dockerfile": "FROM base\nVOLUME /etc/passwd\n"})
+	mustContain(t, buildErr(t, newServices(t), dir, WithBuildContexts(map[string]string{"base": base})), "VOLUME /etc/passwd", "not a directory")
+}
+
+// A RUN after VOLUME writes into the directory VOLUME made.
+func TestVolumeThenRun(t *testing.T) {
+	testtool.RequireRoot(t)
+	base := busyboxLayout(t)
+	dir := repo(t, map[string]string{"Dockerfile": "FROM base\nVOLUME /data\nRUN echo hi > /data/x && stat -c %a /data > /mode\n"})
+	files := flatten(t, build(t, newServices(t), dir, WithBuildContexts(map[string]string{"base": base})))
+	if files["data/x"].content != "hi\n" || files["mode"].content != "755\n" {
+		t.Errorf("data/x = %v, mode = %v", files["data/x"], files["mode"])
+	}
+}
