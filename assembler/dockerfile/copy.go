@@ -87,7 +87,11 @@ func (s *stage) copyInstr(req copyRequest) error {
 		return err
 	}
 	if len(items) > 1 && !destIsDir && !req.parents {
-		if n, _, _ := c.t.lookup(destRel, true); n == nil || !n.IsDir() {
+		n, _, _ := c.t.lookup(destRel, true)
+		// A wildcard's matches go into the destination, made a directory
+		// when missing (as BuildKit copies each match into it and buildah
+		// does); several named sources need it to be one.
+		if (n == nil && !hasWildcard(req.params.SourcePaths)) || (n != nil && !n.IsDir()) {
 			return fmt.Errorf("%s with more than one source needs a directory destination ending in / (got %s)", verb, req.params.DestPath)
 		}
 		destIsDir = true
@@ -98,6 +102,22 @@ func (s *stage) copyInstr(req copyRequest) error {
 		}
 	}
 	return s.finishCopy(c, items, dest, fromLabel)
+}
+
+// hasWildcard reports whether a source is a pattern (BuildKit's
+// containsWildcards: *, ? or [ not escaped by a backslash).
+func hasWildcard(srcs []string) bool {
+	for _, s := range srcs {
+		for i := 0; i < len(s); i++ {
+			switch s[i] {
+			case '\\':
+				i++
+			case '*', '?', '[':
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkCopyRequest refuses what COPY and ADD do not take.

@@ -3,7 +3,10 @@ package dockerfile
 import (
 	"archive/tar"
 	"bytes"
+	"context"
+	"errors"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/oci"
 )
@@ -181,4 +186,66 @@ func TestVolumeThenRun(t *testing.T) {
 	if files["data/x"].content != "hi\n" || files["mode"].content != "755\n" {
 		t.Errorf("data/x = %v, mode = %v", files["data/x"], files["mode"])
 	}
+}
+
+// Several matches of a wildcard go into a destination made a directory;
+// several named sources still need a directory.
+func TestCopyGlobMakesDirectory(t *testing.T) {
+	dir := repo(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY *.txt /dir\nCOPY one.txt /single\n", "a.txt": "a\n", "b.txt": "b\n", "one.txt": "1\n"})
+	files := flatten(t, build(t, newServices(t), dir))
+	if files["dir"].typ != tar.TypeDir || files["dir"].mode != 0o755 || files["dir/a.txt"].content != "a\n" || files["dir/b.txt"].content != "b\n" {
+		t.Errorf("files = %v", keys(files))
+	}
+	if files["single"].content != "1\n" {
+		t.Errorf("single = %v", files["single"])
+	}
+	dir = repo(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY one.txt /f\nCOPY *.txt /f\n", "a.txt": "a\n", "one.txt": "1\n"})
+	mustContain(t, buildErr(t, newServices(t), dir), "Dockerfile:3:", "more than one source")
+}
+
+// Two stages of one name are a warning, as BuildKit's linter has it; the
+// name then means the later stage, for FROM, COPY --from and the target.
+func TestDuplicateStageNameWarns(t *testing.T) {
+	dir := repo(t, map[string]string{"Dockerfile": `FROM scratch AS x
+COPY a.txt /first
+FROM scratch AS x
+COPY a.txt /second
+FROM x AS based
+FROM scratch
+COPY --from=x /second /copied
+`, "a.txt": "a\n"})
+	var logs bytes.Buffer
+	ctx := logctx.With(context.Background(), slog.New(slog.NewTextHandler(&logs, nil)))
+	img, err := Build(ctx, dir, plan.Dockerfile{Path: "Dockerfile", Context: "."}, amd64(), newServices(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files := flatten(t, img); files["copied"].content != "a\n" {
+		t.Errorf("files = %v", keys(files))
+	}
+	mustContain(t, errors.New(logs.String()), "level=WARN", `Dockerfile:3: stage name \"x\" is already used at line 1`)
+	img, err = Build(context.Background(), dir, plan.Dockerfile{Path: "Dockerfile", Context: "."}, amd64(), newServices(t), WithTarget("based"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files := flatten(t, img); files["second"].content != "a\n" || len(files) != 1 {
+		t.Errorf("FROM x: files = %v", keys(files))
+	}
+	img, err = Build(context.Background(), dir, plan.Dockerfile{Path: "Dockerfile", Context: "."}, amd64(), newServices(t), WithTarget("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files := flatten(t, img); files["second"].content != "a\n" || len(files) != 1 {
+		t.Errorf("target x: files = %v", keys(files))
+	}
+}
+
+// A RUN without a command is refused, naming its line.
+func TestBareRun(t *testing.T) {
+	for _, df := range []string{"FROM scratch\nRUN\n", "FROM scratch\nRUN   \n", "FROM scratch\nRUN []\n", "FROM scratch\nRUN --network=none\n"} {
+		err := buildErr(t, newServices(t), repo(t, map[string]string{"Dockerfile": df}), WithNoRun(true))
+		mustContain(t, err, "Dockerfile:2:", "RUN has no command")
+	}
+	// With running turned on too.
+	mustContain(t, buildErr(t, newServices(t), repo(t, map[string]string{"Dockerfile": "FROM scratch\nRUN\n"})), "Dockerfile:2:", "RUN has no command")
 }
