@@ -86,12 +86,12 @@ func (s *stage) copyInstr(req copyRequest) error {
 	if err != nil {
 		return err
 	}
-	if len(items) > 1 && !destIsDir && !req.parents {
-		n, _, _ := c.t.lookup(destRel, true)
-		// A wildcard's matches go into the destination, made a directory
-		// when missing (as BuildKit copies each match into it and buildah
-		// does); several named sources need it to be one.
-		if (n == nil && !hasWildcard(req.params.SourcePaths)) || (n != nil && !n.IsDir()) {
+	if len(items) > 1 && !destIsDir && !req.parents && !hasWildcard(req.params.SourcePaths) {
+		// Several named sources need a directory. A wildcard's matches are
+		// copied one after the other onto the destination as BuildKit's
+		// file op (and buildah) copies them: into it when it is a
+		// directory, else each file replacing the previous one.
+		if n, _, _ := c.t.lookup(destRel, true); n == nil || !n.IsDir() {
 			return fmt.Errorf("%s with more than one source needs a directory destination ending in / (got %s)", verb, req.params.DestPath)
 		}
 		destIsDir = true
