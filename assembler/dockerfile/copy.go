@@ -56,6 +56,9 @@ type copier struct {
 	entries []layers.Entry
 	// prov maps image paths to repository paths (files from the context).
 	prov map[string]string
+	// links maps a source file with several names (info.hardLink) to the
+	// image path of the first name placed from the current source.
+	links map[any]string
 }
 
 func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }
@@ -78,6 +81,12 @@ func (s *stage) copyInstr(req copyRequest) error {
 	if err != nil {
 		return err
 	}
+	// The destination's links are followed, the last one's too, even
+	// dangling (BuildKit resolves it in the stage's root): COPY to a link
+	// writes where it points, and the link stays.
+	if destRel, err = c.t.rootPath(destRel); err != nil {
+		return fmt.Errorf("%s destination %s: %w", verb, req.params.DestPath, err)
+	}
 	src, fromLabel, err := s.copySource(req)
 	if err != nil {
 		return err
@@ -97,6 +106,9 @@ func (s *stage) copyInstr(req copyRequest) error {
 		destIsDir = true
 	}
 	for _, it := range items {
+		// BuildKit copies each source (each match of a wildcard) on its
+		// own: hard links are kept within one, not across two.
+		clear(c.links)
 		if err := c.place(src, it, destRel, destIsDir); err != nil {
 			return fmt.Errorf("%s %s: %w", verb, it.name(), err)
 		}
@@ -151,7 +163,7 @@ func checkCopyRequest(req copyRequest) error {
 // entries are placed against.
 func (s *stage) newCopier(req copyRequest) (*copier, error) {
 	verb := req.verb()
-	c := &copier{s: s, req: req, byPath: map[string]int{}, prov: map[string]string{}}
+	c := &copier{s: s, req: req, byPath: map[string]int{}, prov: map[string]string{}, links: map[any]string{}}
 	var err error
 	if c.mode, err = parseChmod(req.chmod); err != nil {
 		return nil, err
@@ -487,7 +499,7 @@ func (c *copier) place(src source, it copyItem, dest string, destIsDir bool) err
 		if i.isDir() {
 			return c.putDir(src, resolved, target, i)
 		}
-		return c.putFile(target, c.fileEntry(src, resolved, i), c.repo(src, resolved))
+		return c.putSource(src, resolved, i, target)
 	}
 	if i.isDir() {
 		return c.putDir(src, resolved, dest, i)
@@ -499,7 +511,7 @@ func (c *copier) place(src source, it copyItem, dest string, destIsDir bool) err
 		}
 	}
 	target := c.fileTarget(dest, destIsDir, path.Base(it.path))
-	return c.putFile(target, c.fileEntry(src, resolved, i), c.repo(src, resolved))
+	return c.putSource(src, resolved, i, target)
 }
 
 func (c *copier) unpackLocal() bool {
@@ -595,24 +607,53 @@ func (c *copier) parents(existing []layers.Entry, missing []string) error {
 	return nil
 }
 
+// putSource places file p of src (described by i) at target. A file with
+// several names in the source, one of which this copy already placed,
+// becomes a hard link to it, as BuildKit's copy keeps hard links (one inode
+// and its link count in the image).
+func (c *copier) putSource(src source, p string, i info, target string) error {
+	e := c.fileEntry(src, p, i)
+	first, linked := "", false
+	if i.hardLink != nil {
+		first, linked = c.links[i.hardLink]
+		if j, ok := c.byPath[first]; linked && (!ok || c.entries[j].Type != layers.TypeFile) {
+			linked = false // the first name was replaced since
+		}
+	}
+	if linked {
+		e = layers.Entry{Type: layers.TypeHardlink, Link: first, Mode: e.Mode, UID: e.UID, GID: e.GID}
+	}
+	placed, err := c.putFileAt(target, e, c.repo(src, p))
+	if err == nil && i.hardLink != nil && !linked {
+		c.links[i.hardLink] = placed
+	}
+	return err
+}
+
 // putFile places a file or symlink entry at target: the directories above
 // it are followed through links, the last component is replaced.
 func (c *copier) putFile(target string, e layers.Entry, repo string) error {
+	_, err := c.putFileAt(target, e, repo)
+	return err
+}
+
+// putFileAt is putFile, returning the image path the entry landed at.
+func (c *copier) putFileAt(target string, e layers.Entry, repo string) (string, error) {
 	if target == "" {
-		return errors.New("cannot replace the root directory with a file")
+		return "", errors.New("cannot replace the root directory with a file")
 	}
 	resolved, existing, missing, err := c.t.place(target)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if n, _, _ := c.t.lookup(resolved, false); n != nil && n.IsDir() {
-		return fmt.Errorf("cannot replace directory /%s with a file", resolved)
+		return "", fmt.Errorf("cannot replace directory /%s with a file", resolved)
 	}
 	if err := c.parents(existing, missing); err != nil {
-		return err
+		return "", err
 	}
 	e.Path = resolved
-	return c.add(e, repo)
+	return resolved, c.add(e, repo)
 }
 
 // putDir copies directory p of src into target (its contents, as Docker
@@ -719,7 +760,7 @@ func (c *copier) putChildren(src source, p, target, rel string) error {
 				}
 			}
 		default:
-			if err := c.putFile(ct, c.fileEntry(src, cp, ci), c.repo(src, cp)); err != nil {
+			if err := c.putSource(src, cp, ci, ct); err != nil {
 				return err
 			}
 		}

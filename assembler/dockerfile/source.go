@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -49,7 +50,13 @@ type info struct {
 	size     int64
 	link     string
 	special  bool // device, pipe or socket: not copied
+	// hardLink, for a regular file with other names in the source,
+	// identifies the file: equal values are hard links to one file.
+	hardLink any
 }
+
+// inode identifies a host file.
+type inode struct{ dev, ino uint64 }
 
 func (i info) isDir() bool { return i.typ == layers.TypeDir }
 
@@ -168,6 +175,9 @@ func (h *hostSource) info(p string, fi fs.FileInfo) (info, error) {
 		i.typ = layers.TypeDir
 	case m.IsRegular():
 		i.typ, i.size = layers.TypeFile, fi.Size()
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+			i.hardLink = inode{uint64(st.Dev), st.Ino}
+		}
 	case m&fs.ModeSymlink != 0:
 		target, err := h.fsys.Readlink(p)
 		if err != nil {
@@ -308,6 +318,9 @@ func (s *imageSource) lstat(p string) (info, error) {
 		i.typ = layers.TypeDir
 	case tar.TypeReg:
 		i.typ = layers.TypeFile
+		if k, ok := s.fsys.HardLink(fsName(p)); ok {
+			i.hardLink = k
+		}
 	case tar.TypeSymlink:
 		i.typ, i.mode = layers.TypeSymlink, 0o777
 	default:

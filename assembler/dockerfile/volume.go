@@ -81,6 +81,12 @@ func (s *stage) volume(c *instructions.VolumeCommand, text string) error {
 // layer lists the parents of what it holds), then the missing ones and p
 // itself, new, 0755 and owned by uid:gid.
 func newDirEntries(t *tree, p string, uid, gid int) ([]layers.Entry, error) {
+	// A link, even dangling, is followed: the directory is made where it
+	// points (BuildKit's mkdir resolves the path in the stage's root).
+	p, err := t.rootPath(p)
+	if err != nil {
+		return nil, err
+	}
 	resolved, existing, missing, err := t.place(p)
 	if err != nil {
 		return nil, err
