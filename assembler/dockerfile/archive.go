@@ -8,7 +8,6 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -290,18 +289,6 @@ func (c *copier) placeURL(raw, dest string, destIsDir bool) error {
 	// As Docker: a downloaded file is 0600 unless --chmod says otherwise.
 	e := layers.Entry{Type: layers.TypeFile, Mode: c.mode.apply(0o600, false), UID: uid, GID: gid, Size: n, Open: open}
 	return c.putFile(target, e, "")
-}
-
-// readIfExists reads p, or returns nil when it does not exist.
-func readIfExists(p string) ([]byte, error) {
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", p, err)
-	}
-	return b, nil
 }
 
 // readIgnore parses an ignore file's patterns.

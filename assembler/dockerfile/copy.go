@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"path"
 	"path/filepath"
@@ -886,9 +887,10 @@ func (b *builder) mainContext() (*hostSource, error) {
 		return b.context, nil
 	}
 	var patterns []string
-	if data, err := readIfExists(b.d.abs + ".dockerignore"); err != nil {
+	// A symlinked ignore file is read only if it leads inside the context.
+	if data, err := layers.ReadIgnoreLink(b.d.contextDir, b.d.abs+".dockerignore"); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
-	} else if data != nil {
+	} else if err == nil {
 		patterns, err = readIgnore(data)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s.dockerignore: %w", b.d.abs, err)

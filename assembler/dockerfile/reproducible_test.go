@@ -89,3 +89,42 @@ func TestCopyModesOutsideGit(t *testing.T) {
 		}
 	}
 }
+
+// An ignore file that is a symbolic link is read when it leads inside the
+// context; one that leads outside is an error naming it, and nothing of
+// the host is read.
+func TestIgnoreFileSymlink(t *testing.T) {
+	outside := t.TempDir()
+	writeFiles(t, outside, map[string]string{"ignore": "secret.txt\n"})
+	for _, tc := range []struct {
+		name, link, target string
+	}{
+		{"dockerignore-inside", ".dockerignore", "ignore/patterns"},
+		{"dockerfile-ignore-inside", "Dockerfile.dockerignore", "ignore/patterns"},
+		{"dockerignore-outside", ".dockerignore", filepath.Join(outside, "ignore")},
+		{"dockerfile-ignore-outside", "Dockerfile.dockerignore", filepath.Join(outside, "ignore")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := repo(t, map[string]string{
+				"Dockerfile":      "FROM scratch\nCOPY . /app/\n",
+				"secret.txt":      "s\n",
+				"kept.txt":        "k\n",
+				"ignore/patterns": "secret.txt\nignore\n",
+			})
+			if err := os.Symlink(tc.target, filepath.Join(dir, tc.link)); err != nil {
+				t.Fatal(err)
+			}
+			if filepath.IsAbs(tc.target) {
+				mustContain(t, buildErr(t, newServices(t), dir), tc.link, "outside")
+				return
+			}
+			files := flatten(t, build(t, newServices(t), dir))
+			if _, ok := files["app/secret.txt"]; ok {
+				t.Errorf("secret.txt copied: the ignore file was not read")
+			}
+			if _, ok := files["app/kept.txt"]; !ok {
+				t.Errorf("kept.txt missing: %v", keys(files))
+			}
+		})
+	}
+}
