@@ -211,7 +211,10 @@ func (c *copier) unpackEntry(archive string, tr *tar.Reader, hdr *tar.Header, de
 	if old, _, _ := c.t.lookup(resolved, false); old != nil && old.IsDir() && e.Type != layers.TypeDir {
 		return fmt.Errorf("archive %s: %s would replace the directory /%s", archive, hdr.Name, resolved)
 	}
-	if err := c.parents(existing, missing); err != nil {
+	// Directories the archive implies but does not hold are root's, 0755,
+	// --chown or not: BuildKit's unpacker (go-archive) makes them so, and
+	// gives --chown's owner only to the archive's own entries.
+	if err := c.parentsOwned(existing, missing, 0, 0); err != nil {
 		return err
 	}
 	e.Path = resolved

@@ -592,6 +592,12 @@ func (c *copier) add(e layers.Entry, repo string) error {
 // parents adds the directories above a target: existing ones as they are,
 // missing ones new.
 func (c *copier) parents(existing []layers.Entry, missing []string) error {
+	uid, gid := c.newDirOwner()
+	return c.parentsOwned(existing, missing, uid, gid)
+}
+
+// parentsOwned is parents with the owner of the missing directories given.
+func (c *copier) parentsOwned(existing []layers.Entry, missing []string, uid, gid int) error {
 	for _, e := range existing {
 		if _, ok := c.byPath[e.Path]; ok {
 			continue
@@ -599,7 +605,6 @@ func (c *copier) parents(existing []layers.Entry, missing []string) error {
 		c.byPath[e.Path] = len(c.entries)
 		c.entries = append(c.entries, e)
 	}
-	uid, gid := c.newDirOwner()
 	for _, m := range missing {
 		if err := c.add(layers.Entry{Path: m, Type: layers.TypeDir, Mode: 0o755, UID: uid, GID: gid}, ""); err != nil {
 			return err
