@@ -116,7 +116,9 @@ func (c *copier) tryUnpack(name string, open func() (io.ReadCloser, error), dest
 		if err != nil {
 			return true, err
 		}
-		if err := c.parents(existing, append(missing, resolved)); err != nil {
+		// BuildKit's unpack makes dest with MkdirAll(0755, --chown).
+		uid, gid := c.newDirOwner()
+		if err := c.parentsAs(existing, append(missing, resolved), 0o755, uid, gid); err != nil {
 			return true, err
 		}
 	}
@@ -214,7 +216,7 @@ func (c *copier) unpackEntry(archive string, tr *tar.Reader, hdr *tar.Header, de
 	// Directories the archive implies but does not hold are root's, 0755,
 	// --chown or not: BuildKit's unpacker (go-archive) makes them so, and
 	// gives --chown's owner only to the archive's own entries.
-	if err := c.parentsOwned(existing, missing, 0, 0); err != nil {
+	if err := c.parentsAs(existing, missing, 0o755, 0, 0); err != nil {
 		return err
 	}
 	e.Path = resolved

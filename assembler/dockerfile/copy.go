@@ -96,16 +96,10 @@ func (s *stage) copyInstr(req copyRequest) error {
 	if err != nil {
 		return err
 	}
-	if len(items) > 1 && !destIsDir && !req.parents && !hasWildcard(req.params.SourcePaths) {
-		// Several named sources need a directory. A wildcard's matches are
-		// copied one after the other onto the destination as BuildKit's
-		// file op (and buildah) copies them: into it when it is a
-		// directory, else each file replacing the previous one.
-		if n, _, _ := c.t.lookup(destRel, true); n == nil || !n.IsDir() {
-			return fmt.Errorf("%s with more than one source needs a directory destination ending in / (got %s)", verb, req.params.DestPath)
-		}
-		destIsDir = true
-	}
+	// Several sources, named or matched, are copied one after the other
+	// onto the destination, as BuildKit's file op copies them (one copy
+	// per source, one per match): into it when it is a directory, else
+	// each file replacing the previous one.
 	for _, it := range items {
 		// BuildKit copies each source (each match of a wildcard) on its
 		// own: hard links are kept within one, not across two.
@@ -591,13 +585,16 @@ func (c *copier) add(e layers.Entry, repo string) error {
 
 // parents adds the directories above a target: existing ones as they are,
 // missing ones new.
+// Missing ones are made as BuildKit's copy makes them (fsutil's MkdirAll):
+// with the mode of an octal --chmod (permission bits only), else 0755, and
+// the --chown owner, else root.
 func (c *copier) parents(existing []layers.Entry, missing []string) error {
 	uid, gid := c.newDirOwner()
-	return c.parentsOwned(existing, missing, uid, gid)
+	return c.parentsAs(existing, missing, c.mode.newDir(), uid, gid)
 }
 
-// parentsOwned is parents with the owner of the missing directories given.
-func (c *copier) parentsOwned(existing []layers.Entry, missing []string, uid, gid int) error {
+// parentsAs is parents with the mode and owner of missing directories given.
+func (c *copier) parentsAs(existing []layers.Entry, missing []string, mode fs.FileMode, uid, gid int) error {
 	for _, e := range existing {
 		if _, ok := c.byPath[e.Path]; ok {
 			continue
@@ -606,7 +603,7 @@ func (c *copier) parentsOwned(existing []layers.Entry, missing []string, uid, gi
 		c.entries = append(c.entries, e)
 	}
 	for _, m := range missing {
-		if err := c.add(layers.Entry{Path: m, Type: layers.TypeDir, Mode: 0o755, UID: uid, GID: gid}, ""); err != nil {
+		if err := c.add(layers.Entry{Path: m, Type: layers.TypeDir, Mode: mode, UID: uid, GID: gid}, ""); err != nil {
 			return err
 		}
 	}
@@ -687,11 +684,11 @@ func (c *copier) putDir(src source, p, target string, i info) error {
 				return err
 			}
 			// BuildKit copies a directory's contents into a destination it
-			// creates as it creates parents (0755, --chmod applied, the
-			// --chown owner or root), not with the source directory's mode
-			// and owner.
+			// creates as it creates parents (0755 or an octal --chmod's
+			// permissions, the --chown owner or root), not with the source
+			// directory's mode and owner.
 			uid, gid := c.newDirOwner()
-			if err := c.add(layers.Entry{Path: resolved, Type: layers.TypeDir, Mode: c.mode.apply(0o755, true), UID: uid, GID: gid}, c.repo(src, p)); err != nil {
+			if err := c.add(layers.Entry{Path: resolved, Type: layers.TypeDir, Mode: c.mode.newDir(), UID: uid, GID: gid}, c.repo(src, p)); err != nil {
 				return err
 			}
 		}

@@ -298,7 +298,6 @@ func TestCopyErrors(t *testing.T) {
 		{"FROM scratch\nCOPY d/up /x\n", map[string]string{"d": "->sub", "sub/up": "->../../secret"}, []string{"Dockerfile:2:", "sub/up is a symbolic link to ../../secret, outside the build context"}},
 		{"FROM scratch\nCOPY loop /x\n", map[string]string{"loop": "->loop"}, []string{"Dockerfile:2:", "too many levels of symbolic links"}},
 		{"FROM scratch\n\nCOPY nothere /x\n", nil, []string{"Dockerfile:3:", "nothere", "not found in the build context"}},
-		{"FROM scratch\nCOPY a b /x\n", map[string]string{"a": "", "b": ""}, []string{"Dockerfile:2:", "more than one source", "ending in /"}},
 		{"FROM scratch AS a\nCOPY --from=later /x /x\nFROM scratch AS later\nCOPY --from=a /x /y\n", nil, []string{"Dockerfile:2:", `"later" is defined after this one`}},
 		{"FROM scratch\nCOPY --from=nosuchstage /x /x\n", nil, []string{"Dockerfile:2:", "nosuchstage"}},
 		{"FROM scratch\nCOPY --from=5 /x /x\n", nil, []string{"Dockerfile:2:", "stage 5 is not defined"}},
