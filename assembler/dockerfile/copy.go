@@ -111,22 +111,6 @@ func (s *stage) copyInstr(req copyRequest) error {
 	return s.finishCopy(c, items, dest, fromLabel)
 }
 
-// hasWildcard reports whether a source is a pattern (BuildKit's
-// containsWildcards: *, ? or [ not escaped by a backslash).
-func hasWildcard(srcs []string) bool {
-	for _, s := range srcs {
-		for i := 0; i < len(s); i++ {
-			switch s[i] {
-			case '\\':
-				i++
-			case '*', '?', '[':
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // checkCopyRequest refuses what COPY and ADD do not take.
 func checkCopyRequest(req copyRequest) error {
 	verb := req.verb()
