@@ -23,6 +23,12 @@
 //   - A symbolic link in the build context that leads outside it, and an
 //     archive entry below a symbolic link the archive made, are errors.
 //   - An unknown user or group name in --chown is an error (BuildKit uses root).
+//   - Files from a local context (the build context or a directory given
+//     as a build context) get the modes git records, so that the checkout's
+//     umask never changes an image: 0644, or 0755 when executable (from
+//     git's index for tracked files, from any execute bit for others and
+//     outside a git work tree), directories 0755, no set-id or sticky bits.
+//     BuildKit keeps the modes on disk. --chmod still sets them.
 //   - History entries carry the comment "assemble.dockerfile.v0".
 package dockerfile
 

@@ -21,6 +21,9 @@ const emptyLayerDiffID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b
 // runInstr carries out a RUN: translated into package layers when it is
 // a package install, else executed in the sandbox.
 func (s *stage) runInstr(c *instructions.RunCommand, text string) error {
+	if len(c.Files) == 0 && strings.TrimSpace(strings.Join(c.CmdLine, " ")) == "" {
+		return errors.New("RUN has no command: give it one (RUN CMD, RUN [\"EXE\", ...] or a heredoc)")
+	}
 	if sec := instructions.GetSecurity(c); sec != "" && sec != "sandbox" {
 		return fmt.Errorf("RUN --security=%s is not supported", sec)
 	}
