@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/assemble-build/assemble/assembler/dockerfile"
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/layers"
@@ -62,6 +63,8 @@ type options struct {
 	builder     bool
 	contexts    map[string]string
 	buildArgs   map[string]string
+	secrets     []dockerfile.Secret
+	sshAgents   []dockerfile.SSHAgent
 	target      string
 	dockerfile  string
 	tagScheme   string
@@ -192,6 +195,13 @@ func WithBuilder() Option { return set(func(o *options) { o.builder = true }) }
 func WithBuildContexts(m map[string]string) Option {
 	return set(func(o *options) { o.contexts = m })
 }
+
+// WithSecrets gives a Dockerfile's RUN --mount=type=secret its secrets
+// (--secret).
+func WithSecrets(s []dockerfile.Secret) Option { return set(func(o *options) { o.secrets = s }) }
+
+// WithSSH gives a Dockerfile's RUN --mount=type=ssh its agents (--ssh).
+func WithSSH(a []dockerfile.SSHAgent) Option { return set(func(o *options) { o.sshAgents = a }) }
 
 // WithBuildArgs sets Dockerfile build arguments.
 func WithBuildArgs(m map[string]string) Option { return set(func(o *options) { o.buildArgs = m }) }
