@@ -154,3 +154,33 @@ func keysOf(m map[string]layers.Entry) []string {
 	}
 	return out
 }
+
+// rootlessMounts is TestRootless's check of mounts: root in the namespace
+// is the invoking user, and bind, tmpfs, secret and ssh mounts still work.
+func rootlessMounts(t *testing.T) {
+	img := busyboxImage(t)
+	sock, _ := listenUnix(t)
+	src := layerOf(t, directory(BindSource+"/", 0o755, 0), regular(BindSource+"/data.txt", 0o644, 0, "bound\n"))
+	res, out := run(t, Spec{Base: img, Command: shell(`
+set -e
+cat /mnt/data.txt
+if touch /mnt/x 2>/dev/null; then echo "ro bind is writable"; exit 1; fi
+echo x > /scratch/f
+test "$(stat -c %a:%u /run/secrets/s)" = 400:0
+echo "secret=$(cat /run/secrets/s)"
+test -S /run/buildkit/ssh_agent.0
+echo done > /done.txt
+`), Mounts: []Mount{
+		{Type: MountBind, Target: "/mnt", Source: src},
+		{Type: MountTmpfs, Target: "/scratch"},
+		{Type: MountSecret, Target: "/run/secrets/s", Secret: []byte("rootless-secret"), Mode: 0o400},
+		{Type: MountSSH, Target: "/run/buildkit/ssh_agent.0", Socket: sock, Mode: 0o600},
+	}})
+	if !strings.Contains(out, "bound\n") || !strings.Contains(out, "secret=rootless-secret\n") {
+		t.Errorf("rootless mounts:\n%s", out)
+	}
+	got := byPath(res.Entries)
+	if _, ok := got["done.txt"]; !ok || len(got) != 1 {
+		t.Errorf("rootless mounts: the layer holds %v, want done.txt only", keysOf(got))
+	}
+}
