@@ -21,6 +21,8 @@ import (
 const (
 	secretMode = 0o400
 	sshMode    = 0o600
+	// maxSecretSize is BuildKit's limit on a secret file (500 KiB).
+	maxSecretSize = 500 * 1024
 )
 
 // runMounts turns a RUN's --mount flags into the sandbox's mounts, as
@@ -301,6 +303,9 @@ func (o *options) secretValue(id string) (val []byte, ok bool, err error) {
 	val, err = os.ReadFile(sec.File)
 	if err != nil {
 		return nil, false, fmt.Errorf("reading secret %s: %w (check --secret id=%s,src=FILE)", id, err, id)
+	}
+	if len(val) > maxSecretSize {
+		return nil, false, fmt.Errorf("secret %s (%s) is %d bytes, more than the %d BuildKit allows", id, sec.File, len(val), maxSecretSize)
 	}
 	return val, true, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/layers"
 )
@@ -305,5 +306,24 @@ func TestParseSecretSSH(t *testing.T) {
 	t.Setenv("SSH_AUTH_SOCK", "")
 	if _, err := ParseSSH("default"); err == nil || !strings.Contains(err.Error(), "SSH_AUTH_SOCK is not set") {
 		t.Errorf("ParseSSH without an agent = %v", err)
+	}
+}
+
+// `assemble plan` lists a RUN's mounts without reading any source or
+// secret.
+func TestRunMountDescribe(t *testing.T) {
+	dir := repo(t, map[string]string{"Dockerfile": `FROM scratch AS files
+FROM scratch
+WORKDIR /w
+RUN --mount=type=bind,from=files,target=in --mount=type=tmpfs,target=/t --mount=type=secret,id=tok,env=TOK --mount=type=secret,id=k --mount=type=ssh true
+`})
+	steps, err := Describe(dir, plan.Dockerfile{Path: "Dockerfile", Context: "."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "mounts: bind at /w/in, tmpfs at /t, secret as $TOK, secret at /run/secrets/k, ssh at /run/buildkit/ssh_agent.0"
+	last := steps[len(steps)-1]
+	if !strings.Contains(last.Becomes, want) {
+		t.Errorf("RUN becomes %q, want it to hold %q", last.Becomes, want)
 	}
 }
