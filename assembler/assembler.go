@@ -196,12 +196,28 @@ func WithBuildContexts(m map[string]string) Option {
 	return set(func(o *options) { o.contexts = m })
 }
 
+// Secrets and SSH agents of a Dockerfile's RUN --mount, as the Dockerfile
+// convention defines them: the CLI parses its flags with ParseSecret and
+// ParseSSH without importing the convention.
+type (
+	// Secret is a build secret (--secret id=ID,src=FILE or env=VARIABLE).
+	Secret = dockerfile.Secret
+	// SSHAgent is a forwarded SSH agent (--ssh ID[=SOCKET]).
+	SSHAgent = dockerfile.SSHAgent
+)
+
+// ParseSecret reads a --secret flag as docker buildx takes it.
+func ParseSecret(flag string) (Secret, error) { return dockerfile.ParseSecret(flag) }
+
+// ParseSSH reads a --ssh flag as docker buildx takes it (agent sockets).
+func ParseSSH(flag string) (SSHAgent, error) { return dockerfile.ParseSSH(flag) }
+
 // WithSecrets gives a Dockerfile's RUN --mount=type=secret its secrets
 // (--secret).
-func WithSecrets(s []dockerfile.Secret) Option { return set(func(o *options) { o.secrets = s }) }
+func WithSecrets(s []Secret) Option { return set(func(o *options) { o.secrets = s }) }
 
 // WithSSH gives a Dockerfile's RUN --mount=type=ssh its agents (--ssh).
-func WithSSH(a []dockerfile.SSHAgent) Option { return set(func(o *options) { o.sshAgents = a }) }
+func WithSSH(a []SSHAgent) Option { return set(func(o *options) { o.sshAgents = a }) }
 
 // WithBuildArgs sets Dockerfile build arguments.
 func WithBuildArgs(m map[string]string) Option { return set(func(o *options) { o.buildArgs = m }) }

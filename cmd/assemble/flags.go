@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/assemble-build/assemble/assembler"
-	"github.com/assemble-build/assemble/assembler/dockerfile"
 )
 
 // conventionFlags are the flags conventions read, shared by build and plan.
@@ -113,17 +112,17 @@ func (d *dockerfileFlags) options() ([]assembler.Option, error) {
 			contexts[name] = abs
 		}
 	}
-	var secrets []dockerfile.Secret
+	var secrets []assembler.Secret
 	for _, v := range d.secrets {
-		s, err := dockerfile.ParseSecret(v)
+		s, err := assembler.ParseSecret(v)
 		if err != nil {
 			return nil, err
 		}
 		secrets = append(secrets, s)
 	}
-	var agents []dockerfile.SSHAgent
+	var agents []assembler.SSHAgent
 	for _, v := range d.ssh {
-		a, err := dockerfile.ParseSSH(v)
+		a, err := assembler.ParseSSH(v)
 		if err != nil {
 			return nil, err
 		}
