@@ -60,8 +60,9 @@ type Spec struct {
 	Network bool
 	// Stdout and Stderr receive the command's output as it runs; nil drops it.
 	Stdout, Stderr io.Writer
-	// Mounts are RUN --mount's: bind, tmpfs, secret and ssh, set up in
-	// this order (sort by target so that a parent comes first).
+	// Mounts are RUN --mount's (bind, tmpfs, secret, ssh), set up in the
+	// order of their targets, as BuildKit sorts them, so a mount inside
+	// another comes after it.
 	Mounts []Mount
 }
 
