@@ -35,6 +35,9 @@ func (s *stage) runMounts(c *instructions.RunCommand) (mounts []run.Mount, env [
 		var rm *run.Mount
 		switch m.Type {
 		case instructions.MountTypeCache:
+			if s.b.dry() {
+				continue
+			}
 			logctx.From(s.b.ctx).Warn("RUN --mount=type=cache: no cache is mounted; what the command writes there stays in the layer", "target", m.Target)
 			continue
 		case instructions.MountTypeBind:
