@@ -180,7 +180,8 @@ func (s *services) buildDockerfile(ctx context.Context, df plan.Dockerfile, plat
 	return dockerfile.Build(ctx, s.p.Root, df, plat, s,
 		dockerfile.WithCreated(o.created), dockerfile.WithBuildContexts(contexts),
 		dockerfile.WithNoRun(o.noRun), dockerfile.WithRunOutput(o.runOutput),
-		dockerfile.WithListingCache(o.cache.Namespace("listings")))
+		dockerfile.WithListingCache(o.cache.Namespace("listings")),
+		dockerfile.WithSecrets(o.secrets...), dockerfile.WithSSH(o.sshAgents...))
 }
 
 // stack is an image being built for one platform: the base, the layers added

@@ -13,8 +13,10 @@
 // commands whose words it can expand for certain is translated.
 //
 // Where it knowingly differs from BuildKit:
-//   - RUN --mount is refused, except type=cache, which is not mounted (the
-//     command's writes there stay in its layer; a translated RUN needs none).
+//   - RUN --mount=type=cache is not mounted (the command's writes there
+//     stay in its layer; a translated RUN needs none). Bind, tmpfs, secret
+//     and ssh mounts are as in BuildKit; a bind's source is read into a
+//     layer of the cache first (that is how the RUN's key covers it).
 //   - ADD of a git repository is refused.
 //   - HEALTHCHECK --start-interval is not kept (go-containerregistry's
 //     config has no field for it).
@@ -89,6 +91,8 @@ type options struct {
 	httpClient *http.Client
 	runOptions []run.Option
 	listings   ListingStore
+	secrets    map[string]Secret
+	ssh        map[string]string // agent id -> socket
 }
 
 // ListingStore keeps entries by key, atomically (a layers.Namespace).
@@ -158,6 +162,8 @@ func makeOptions(df plan.Dockerfile, opts []Option) *options {
 	o := &options{
 		buildArgs:  map[string]string{},
 		contexts:   map[string]string{},
+		secrets:    map[string]Secret{},
+		ssh:        map[string]string{},
 		created:    time.Unix(0, 0).UTC(),
 		httpClient: remote.DefaultHTTPClient(),
 	}

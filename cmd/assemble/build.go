@@ -108,6 +108,8 @@ SOURCE_DATE_EPOCH sets every timestamp (default 0).`,
 	fl.StringVar(&f.dockerfile.target, "target", "", "build this stage of the Dockerfile")
 	fl.StringArrayVar(&f.dockerfile.buildArgs, "build-arg", nil, "Dockerfile build argument NAME=VALUE (repeatable)")
 	fl.StringArrayVar(&f.dockerfile.contexts, "build-context", nil, "NAME=SOURCE: a Dockerfile FROM NAME or COPY --from=NAME takes SOURCE (oci:DIR:TAG, docker://REF, deb:bookworm, a directory) (repeatable)")
+	fl.StringArrayVar(&f.dockerfile.secrets, "secret", nil, "id=ID,src=FILE or id=ID,env=VARIABLE: a secret for Dockerfile RUN --mount=type=secret, never stored in the image or the cache (repeatable)")
+	fl.StringArrayVar(&f.dockerfile.ssh, "ssh", nil, "ID or ID=SOCKET: forward an SSH agent (default: the one SSH_AUTH_SOCK names) to Dockerfile RUN --mount=type=ssh; --ssh default (repeatable)")
 	fl.StringVar(&f.imagesMap, "pieces-images-map", "", "Domino: write PIECES_IMAGES_MAP (piece -> image) as JSON to FILE")
 	fl.StringVar(&f.release, "release-archive", "", "Domino: write a reproducible VERSION.tar.gz of the repository to FILE")
 	f.remote.addOne(fl)

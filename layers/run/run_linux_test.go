@@ -632,4 +632,5 @@ rm /etc/delete.txt
 	if err == nil || !strings.Contains(err.Error(), "run assemble as root") {
 		t.Errorf("USER 1000 rootless: %v", err)
 	}
+	rootlessMounts(t)
 }

@@ -48,6 +48,8 @@ type childConfig struct {
 	// Rootless: only root is mapped in the user namespace, so other owners
 	// cannot be set on disk; the sandbox records them instead.
 	Rootless bool
+	// Mounts are the RUN's --mounts (mount_linux.go).
+	Mounts []childMount `json:",omitempty"`
 }
 
 type childResult struct {
@@ -117,6 +119,12 @@ func runIn(ctx context.Context, dir string, s Spec, o options, imgLayers []v1.La
 		Dir: dir, Layers: len(imgLayers), Args: s.Command, Env: s.Env, User: s.User,
 		WorkDir: s.WorkDir, Network: s.Network, Hostname: o.hostname, Rootless: rootless,
 	}
+	mountLayers, stopMounts, err := prepareMounts(ctx, dir, s, &cfg)
+	if err != nil {
+		return nil, fmt.Errorf("RUN %s: %w", command(s.Command), err)
+	}
+	defer stopMounts()
+	imgLayers = append(imgLayers[:len(imgLayers):len(imgLayers)], mountLayers...)
 	out := &tail{max: 8 << 10}
 	// One lock over both streams: callers often pass one writer for both.
 	var mu sync.Mutex
