@@ -71,6 +71,7 @@ type options struct {
 	tagScheme   string
 	tagZone     *time.Location
 	logger      *slog.Logger
+	sbom        string // SBOM format; "" writes no SBOM or provenance
 
 	// request and the settings below go to the conventions.
 	request plan.Request

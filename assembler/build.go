@@ -27,6 +27,9 @@ type Built struct {
 	Digest v1.Hash
 	// Layers lists the layers this build made or took from the cache, per platform.
 	Layers []LayerReport
+	// Attestations are the SBOM and provenance of each platform image
+	// (WithSBOM), with the referrers that carry them.
+	Attestations []Attestation
 }
 
 // LayerReport says what happened to one layer.
@@ -117,11 +120,12 @@ func (s *services) buildImage(ctx context.Context, im plan.Image, annotations ma
 	}
 	var images []v1.Image
 	for _, ps := range platforms {
-		img, err := s.buildPlatform(ctx, im, ps, annotations)
+		img, atts, err := s.recording().buildPlatform(ctx, im, ps, annotations)
 		if err != nil {
 			return b, err
 		}
 		images = append(images, img)
+		b.Attestations = append(b.Attestations, atts...)
 	}
 	var err error
 	if len(images) == 1 {
@@ -141,31 +145,39 @@ func (s *services) buildImage(ctx context.Context, im plan.Image, annotations ma
 }
 
 // buildPlatform builds im for one platform: its base (or Dockerfile), then
-// its layers, each made by its kind's factory over the stack so far.
-func (s *services) buildPlatform(ctx context.Context, im plan.Image, ps string, annotations map[string]string) (v1.Image, error) {
+// its layers, each made by its kind's factory over the stack so far; and,
+// with SBOMs on, the documents of what it installed.
+func (s *services) buildPlatform(ctx context.Context, im plan.Image, ps string, annotations map[string]string) (v1.Image, []Attestation, error) {
 	plat, err := oci.ParsePlatform(ps)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var base v1.Image
+	baseRef := im.Base
 	if im.Dockerfile != nil {
+		baseRef = "" // the Dockerfile's stages name their own bases
 		if base, err = s.forPlatform(ps).buildDockerfile(ctx, *im.Dockerfile, plat); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	} else if base, err = s.Base(ctx, im.Base, plat); err != nil {
-		return nil, fmt.Errorf("base %s for %s: %w", im.Base, ps, err)
+		return nil, nil, fmt.Errorf("base %s for %s: %w", im.Base, ps, err)
 	}
 	st := &stack{o: s.o, name: im.Name, platform: ps, base: base, cur: base, report: s.report}
 	for _, l := range im.Layers {
 		made, err := s.layerSpecs(ctx, l, below{img: st.cur, platform: plat})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := st.addAll(ctx, l, made); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return oci.Stack(st.base, st.adds, configFor(im.Config), s.o.created, merge(annotations, im.Annotations))
+	img, err := oci.Stack(st.base, st.adds, configFor(im.Config), s.o.created, merge(annotations, im.Annotations))
+	if err != nil {
+		return nil, nil, err
+	}
+	atts, err := s.attestations(im, ps, baseRef, base, img, annotations)
+	return img, atts, err
 }
 
 // buildDockerfile builds a Dockerfile image through the frontend, with the

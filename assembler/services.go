@@ -34,6 +34,9 @@ type services struct {
 	name     string
 	platform string
 	report   *[]LayerReport
+	// installed records what a platform build installs, for its SBOM
+	// (nil when SBOMs are off).
+	installed *installed
 }
 
 // newServices returns the services of one plan, with one environment for
@@ -69,7 +72,7 @@ func (s *services) Base(ctx context.Context, ref string, platform v1.Platform) (
 			return nil, err
 		}
 		st := &stack{o: s.o, name: s.name, platform: osArchVariant(platform).String(), base: img, cur: img, report: s.report}
-		specs, status, err := s.env.debianRoot(ctx, suite, platform)
+		specs, status, err := s.env.debianRoot(ctx, suite, platform, s.installed)
 		if err != nil {
 			return nil, fmt.Errorf("base %s: %w", ref, err)
 		}
