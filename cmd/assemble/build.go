@@ -41,6 +41,7 @@ type buildFlags struct {
 	release     string
 	remote      remoteFlags
 	shared      sharedCacheFlags
+	sbom        sbomFlags
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -114,6 +115,7 @@ SOURCE_DATE_EPOCH sets every timestamp (default 0).`,
 	fl.StringVar(&f.release, "release-archive", "", "Domino: write a reproducible VERSION.tar.gz of the repository to FILE")
 	f.remote.addOne(fl)
 	f.shared.add(fl)
+	f.sbom.add(fl)
 	addQuiet(fl, g)
 	return cmd
 }
@@ -174,6 +176,9 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 	}
 	built, err := a.Build(ctx, p)
 	if err != nil {
+		return err
+	}
+	if err := f.sbom.writeFiles(built); err != nil {
 		return err
 	}
 	results, err := publish(ctx, pr, sinks, assembler.Items(built))
@@ -276,6 +281,11 @@ func (f *buildFlags) options(g *globals, rem *remote.Registries, pr *progress) (
 		return nil, err
 	}
 	opts = append(opts, dfOpts...)
+	sbomOpts, err := f.sbom.options()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, sbomOpts...)
 	if g.progress != "none" {
 		opts = append(opts, assembler.WithRunOutput(os.Stderr))
 	}

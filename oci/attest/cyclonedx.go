@@ -19,7 +19,7 @@ func CycloneDX(in Input) ([]byte, error) {
 	imgRef := "image"
 	bom.Metadata = &cdx.Metadata{
 		Timestamp: in.created(),
-		Tools: &cdx.ToolsChoice{Components: &[]cdx.Component{{Type: cdx.ComponentTypeApplication, Name: "assemble", Version: builderVersion()}}},
+		Tools:     &cdx.ToolsChoice{Components: &[]cdx.Component{{Type: cdx.ComponentTypeApplication, Name: "assemble", Version: builderVersion()}}},
 		Component: &cdx.Component{BOMRef: imgRef, Type: cdx.ComponentTypeContainer, Name: in.Name, Version: in.Subject.Digest.String(),
 			Hashes:     &[]cdx.Hash{{Algorithm: cdx.HashAlgoSHA256, Value: in.Subject.Digest.Hex}},
 			Properties: &[]cdx.Property{{Name: "assemble:platform", Value: in.Platform}}},

@@ -10,9 +10,9 @@ import (
 // the attestation project's Go bindings are protobuf messages whose JSON
 // form is not promised to be stable byte for byte, and these documents must be.
 type statement struct {
-	Type          string       `json:"_type"`
-	Subject       []subject    `json:"subject"`
-	PredicateType string       `json:"predicateType"`
+	Type          string         `json:"_type"`
+	Subject       []subject      `json:"subject"`
+	PredicateType string         `json:"predicateType"`
 	Predicate     slsaProvenance `json:"predicate"`
 }
 

@@ -59,8 +59,10 @@ func addReferrers(manifests []v1.Descriptor, refs []v1.Descriptor) []v1.Descript
 // pushReferrers puts the referrers of the pushed items by digest, after
 // the images they refer to. ggcr's writer, seeing a subject, checks the
 // registry's referrers API and, where there is none, adds each to the
-// sha256-HEX fallback index that oras and cosign read.
-func (s *registrySink) pushReferrers(ctx context.Context, pusher *ggcr.Pusher, targets []*pushTarget) error {
+// sha256-HEX fallback index that oras and cosign read. A referrer the
+// repository already has is not put again, so an unchanged re-push
+// writes nothing.
+func (s *registrySink) pushReferrers(ctx context.Context, puller *ggcr.Puller, pusher *ggcr.Pusher, targets []*pushTarget) error {
 	type push struct {
 		repo name.Repository
 		img  v1.Image
@@ -89,6 +91,9 @@ func (s *registrySink) pushReferrers(ctx context.Context, pusher *ggcr.Pusher, t
 			return err
 		}
 		ref := p.repo.Digest(d.String())
+		if _, err := puller.Head(ctx, ref); err == nil {
+			continue
+		}
 		if err := pusher.Push(ctx, ref, p.img); err != nil {
 			return fmt.Errorf("%s: referrer: %w", ref, remote.AuthError(ref, err))
 		}

@@ -82,7 +82,7 @@ func (s *registrySink) Write(ctx context.Context, items []Item) ([]Result, error
 	if err := s.putAll(ctx, pusher, targets); err != nil {
 		return nil, err
 	}
-	if err := s.pushReferrers(ctx, pusher, targets); err != nil {
+	if err := s.pushReferrers(ctx, puller, pusher, targets); err != nil {
 		return nil, err
 	}
 	res := make([]Result, len(targets))
