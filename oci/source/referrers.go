@@ -7,6 +7,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	ggcr "github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/assemble-build/assemble/internal/remote"
 )
@@ -21,13 +22,16 @@ type Referring interface {
 	Referrers(ctx context.Context, subject v1.Hash) ([]v1.Image, error)
 }
 
-// withoutReferrers is m without the entries that are referrers: an
-// artifactType and no name, as sinks write them beside an image.
+// withoutReferrers is m without the entries that are referrers, as sinks
+// write them beside an image: no name, and an artifactType that is not an
+// image config's (ggcr's layout writer gives every image's entry its config
+// media type as artifactType).
 func withoutReferrers(m *v1.IndexManifest) *v1.IndexManifest {
 	out := *m
 	out.Manifests = nil
 	for _, d := range m.Manifests {
-		if d.ArtifactType != "" && d.Annotations[RefNameAnnotation] == "" {
+		at := types.MediaType(d.ArtifactType)
+		if at != "" && at != types.OCIConfigJSON && at != types.DockerConfigJSON && d.Annotations[RefNameAnnotation] == "" {
 			continue
 		}
 		out.Manifests = append(out.Manifests, d)
