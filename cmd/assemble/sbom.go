@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/pflag"
@@ -54,24 +53,13 @@ func (f *sbomFlags) writeFiles(built []assembler.Built) error {
 	}
 	for _, b := range built {
 		for _, a := range b.Attestations {
-			name := fileSafe(b.Plan.Name) + "_" + fileSafe(a.Platform) + "." + a.Filename
+			name := a.FileName(b.Plan.Name, a.Platform)
 			if err := atomicfile.WriteFile(filepath.Join(f.out, name), a.Content); err != nil {
 				return fmt.Errorf("--sbom-out: %w", err)
 			}
 		}
 	}
 	return nil
-}
-
-// fileSafe keeps letters, digits, "." and "-" of s, and makes the rest "-"
-// ("registry.example/ns/app" → "registry.example-ns-app").
-func fileSafe(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
-			return r
-		}
-		return '-'
-	}, s)
 }
 
 // referrersOf returns src's referrers of the item's manifests: of the

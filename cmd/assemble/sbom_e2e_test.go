@@ -133,7 +133,7 @@ func TestSBOMReferrersInRegistry(t *testing.T) {
 	cache, out := t.TempDir(), t.TempDir()
 	ref := reg.Ref("demo/hello:1.0")
 	digest := jsonDigest(t, mustAssemble(t, cache, "--insecure-registry", reg.Host, "build", repo, "-t", ref, "--push", "--sbom-out", out, "--json").stdout)
-	sbom := mustRead(t, filepath.Join(out, fileSafe(reg.Host+"/demo/hello")+"_linux-"+hostArch()+".sbom.spdx.json"))
+	sbom := mustRead(t, filepath.Join(out, strings.NewReplacer(":", "-", "/", "-").Replace(reg.Host+"/demo/hello")+"_linux-"+hostArch()+".sbom.spdx.json"))
 	if !strings.Contains(string(sbom), strings.TrimSpace(string(rev))) || !strings.Contains(string(sbom), "git+https://git.example/hello.git@") {
 		t.Errorf("the SBOM does not name the repository's revision and remote:\n%s", sbom)
 	}

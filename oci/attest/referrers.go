@@ -19,6 +19,13 @@ type Document struct {
 	Content   []byte
 }
 
+// FileName is the document's file name for one image and platform, made
+// of characters every file system takes:
+// "registry.example-ns-app_linux-amd64.sbom.spdx.json".
+func (d Document) FileName(image, platform string) string {
+	return spdxIDPart(image) + "_" + spdxIDPart(platform) + "." + d.Filename
+}
+
 // Documents writes in's SBOM, in format, and its provenance.
 func Documents(in Input, format string) ([]Document, error) {
 	sbom, err := SBOM(in, format)
