@@ -155,8 +155,13 @@ func (s *services) buildPlatform(ctx context.Context, im plan.Image, ps string, 
 	var base v1.Image
 	baseRef := im.Base
 	if im.Dockerfile != nil {
-		baseRef = "" // the Dockerfile's stages name their own bases
-		if base, err = s.forPlatform(ps).buildDockerfile(ctx, *im.Dockerfile, plat); err != nil {
+		// The Dockerfile's stages name their own bases, and a package
+		// installed in a build stage need not be in the image: its SBOM
+		// lists neither.
+		baseRef = ""
+		df := s.forPlatform(ps)
+		df.installed = nil
+		if base, err = df.buildDockerfile(ctx, *im.Dockerfile, plat); err != nil {
 			return nil, nil, err
 		}
 	} else if base, err = s.Base(ctx, im.Base, plat); err != nil {
