@@ -155,7 +155,7 @@ func (s *services) attestInput(im plan.Image, ps, baseRef string, base, img v1.I
 			SHA256: p.SHA256, Filename: path.Base(p.Filename), Depends: p.Depends, PreDepends: p.PreDepends, License: licenses[p.Name]})
 	}
 	for _, w := range rec.wheels {
-		in.Wheels = append(in.Wheels, attest.Wheel{Name: w.Name, Version: w.Version, Filename: w.Filename, SHA256: w.SHA256, URL: w.URL})
+		in.Wheels = append(in.Wheels, attest.Wheel{Name: w.Name, Version: w.Version, Filename: w.Filename, SHA256: w.SHA256, URL: w.URL, RequestedBy: w.RequestedBy})
 	}
 	return in, nil
 }

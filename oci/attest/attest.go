@@ -11,6 +11,7 @@ package attest
 import (
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -69,6 +70,10 @@ type Wheel struct {
 	Filename      string
 	SHA256        string // hex
 	URL           string // where it came from, without credentials
+	// RequestedBy says what asked for it, as the resolver says it: a
+	// distribution ("flask 3.0.0", "flask[async] 3.0.0") or a
+	// requirements file line.
+	RequestedBy []string
 }
 
 // Repo is the repository the image was built from.
@@ -211,6 +216,30 @@ func depends(debs []Deb) map[string][]string {
 			}
 		}
 		sort.Strings(out[d.Name])
+	}
+	return out
+}
+
+// wheelDepends maps each Python distribution (by normalised name) to
+// those of the set it depends on, from the resolver's RequestedBy.
+func wheelDepends(ws []Wheel) map[string][]string {
+	have := map[string]bool{}
+	for _, w := range ws {
+		have[normalizePyName(w.Name)] = true
+	}
+	out := map[string][]string{}
+	for _, w := range ws {
+		dep := normalizePyName(w.Name)
+		for _, by := range w.RequestedBy {
+			n, _, _ := strings.Cut(by, " ")
+			n, _, _ = strings.Cut(n, "[")
+			if n = normalizePyName(n); have[n] && n != dep && !slices.Contains(out[n], dep) {
+				out[n] = append(out[n], dep)
+			}
+		}
+	}
+	for k := range out {
+		sort.Strings(out[k])
 	}
 	return out
 }

@@ -31,7 +31,8 @@ func testInput(t *testing.T) Input {
 			{Name: "python3.11", Version: "3.11.2-6", Arch: "amd64", SHA256: strings.Repeat("2", 64), PreDepends: "libc6 (>= 2.36)", License: "PSF-2.0"},
 			{Name: "libc6", Version: "2.36-9+deb12u4", Arch: "amd64", SHA256: strings.Repeat("3", 64), License: "LGPL-2.1-or-later AND LicenseRef-public-domain"},
 		},
-		Wheels:     []Wheel{{Name: "Typing_Extensions", Version: "4.9.0", Filename: "typing_extensions-4.9.0-py3-none-any.whl", SHA256: strings.Repeat("4", 64)}},
+		Wheels: []Wheel{{Name: "Typing_Extensions", Version: "4.9.0", Filename: "typing_extensions-4.9.0-py3-none-any.whl", SHA256: strings.Repeat("4", 64), RequestedBy: []string{"pydantic[email] 2.5.0"}},
+			{Name: "pydantic", Version: "2.5.0", RequestedBy: []string{"requirements.txt:1"}}},
 		Repo:       Repo{Revision: strings.Repeat("5", 40), Source: "https://git.example/app.git"},
 		Invocation: Invocation{Convention: "assemble.toml", Parameters: map[string]string{"compression": "gzip"}},
 		Indexes:    []Material{{URI: "http://deb.debian.org/debian/dists/bookworm/Release", SHA256: strings.Repeat("6", 64)}},
@@ -68,7 +69,7 @@ func TestSPDXValidates(t *testing.T) {
 		rels[string(r.RefA.ElementRefID)+" "+r.Relationship+" "+string(r.RefB.ElementRefID)] = true
 	}
 	for _, want := range []string{"DOCUMENT DESCRIBES Image", "Image CONTAINS Deb-libc6", "Image CONTAINS Base", "Deb-python3 DEPENDS_ON Deb-python3.11",
-		"Deb-python3.11 DEPENDS_ON Deb-libc6", "Image CONTAINS Python-typing-extensions", "Image GENERATED_FROM Repository"} {
+		"Deb-python3.11 DEPENDS_ON Deb-libc6", "Image CONTAINS Python-typing-extensions", "Python-pydantic DEPENDS_ON Python-typing-extensions", "Image GENERATED_FROM Repository"} {
 		if !rels[want] {
 			t.Errorf("no relationship %q", want)
 		}
@@ -117,8 +118,8 @@ func TestCycloneDX(t *testing.T) {
 	if bom.SpecVersion != cdx.SpecVersion1_5 || !strings.HasPrefix(bom.SerialNumber, "urn:uuid:") || bom.Metadata.Component.Type != cdx.ComponentTypeContainer {
 		t.Errorf("spec %v serial %s metadata %+v", bom.SpecVersion, bom.SerialNumber, bom.Metadata.Component)
 	}
-	if n := len(*bom.Components); n != 6 { // base, repository, 3 debs, 1 wheel
-		t.Errorf("%d components, want 6", n)
+	if n := len(*bom.Components); n != 7 { // base, repository, 3 debs, 2 wheels
+		t.Errorf("%d components, want 7", n)
 	}
 	found := false
 	for _, d := range *bom.Dependencies {

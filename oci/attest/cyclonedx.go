@@ -46,7 +46,8 @@ func CycloneDX(in Input) ([]byte, error) {
 		comps = append(comps, cdxDeb(d, in.Distro))
 		top = append(top, debPURL(d, in.Distro))
 	}
-	for _, w := range sortedWheels(in.Wheels) {
+	wheels := sortedWheels(in.Wheels)
+	for _, w := range wheels {
 		c := cdx.Component{BOMRef: pypiPURL(w), Type: cdx.ComponentTypeLibrary, Name: w.Name, Version: w.Version, PackageURL: pypiPURL(w),
 			Properties: &[]cdx.Property{{Name: "assemble:wheel", Value: w.Filename}}}
 		if w.SHA256 != "" {
@@ -69,6 +70,7 @@ func CycloneDX(in Input) ([]byte, error) {
 			deps = append(deps, cdx.Dependency{Ref: debPURL(d, in.Distro), Dependencies: &on})
 		}
 	}
+	deps = append(deps, cdxWheelDeps(wheels)...)
 	bom.Components, bom.Dependencies = &comps, &deps
 	var buf bytes.Buffer
 	enc := cdx.NewBOMEncoder(&buf, cdx.BOMFileFormatJSON).SetPretty(true).SetEscapeHTML(false)
@@ -90,4 +92,25 @@ func cdxDeb(d Deb, distro string) cdx.Component {
 		c.Licenses = &cdx.Licenses{{Expression: d.License}}
 	}
 	return c
+}
+
+// cdxWheelDeps are the dependencies between Python distributions the
+// resolver knows, by purl.
+func cdxWheelDeps(wheels []Wheel) []cdx.Dependency {
+	byName := map[string]Wheel{}
+	for _, w := range wheels {
+		byName[normalizePyName(w.Name)] = w
+	}
+	wd := wheelDepends(wheels)
+	var out []cdx.Dependency
+	for _, w := range wheels {
+		var on []string
+		for _, n := range wd[normalizePyName(w.Name)] {
+			on = append(on, pypiPURL(byName[n]))
+		}
+		if len(on) > 0 {
+			out = append(out, cdx.Dependency{Ref: pypiPURL(w), Dependencies: &on})
+		}
+	}
+	return out
 }

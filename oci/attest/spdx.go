@@ -65,10 +65,17 @@ func SPDX(in Input) ([]byte, error) {
 			rel(debID(d.Name), common.TypeRelationshipDependsOn, debID(n))
 		}
 	}
-	for _, w := range sortedWheels(in.Wheels) {
+	wheels := sortedWheels(in.Wheels)
+	for _, w := range wheels {
 		p := spdxWheel(w)
 		doc.Packages = append(doc.Packages, p)
 		rel("Image", common.TypeRelationshipContains, p.PackageSPDXIdentifier)
+	}
+	wdeps := wheelDepends(wheels)
+	for _, w := range wheels {
+		for _, n := range wdeps[normalizePyName(w.Name)] {
+			rel(pyID(w.Name), common.TypeRelationshipDependsOn, pyID(n))
+		}
 	}
 	for _, ref := range sortedKeys(licenses) {
 		doc.OtherLicenses = append(doc.OtherLicenses, &spdx.OtherLicense{
@@ -133,7 +140,7 @@ var licenseRefRE = regexp.MustCompile(`LicenseRef-[A-Za-z0-9.-]+`)
 
 func spdxWheel(w Wheel) *spdx.Package {
 	p := &spdx.Package{
-		PackageName: w.Name, PackageSPDXIdentifier: common.ElementID("Python-" + spdxIDPart(normalizePyName(w.Name))),
+		PackageName: w.Name, PackageSPDXIdentifier: pyID(w.Name),
 		PackageVersion: w.Version, PackageFileName: w.Filename, PackageDownloadLocation: "NOASSERTION",
 		PrimaryPackagePurpose: "LIBRARY", PackageLicenseConcluded: "NOASSERTION", PackageLicenseDeclared: "NOASSERTION",
 		PackageCopyrightText:      "NOASSERTION",
@@ -149,6 +156,10 @@ func spdxWheel(w Wheel) *spdx.Package {
 }
 
 func debID(name string) common.ElementID { return common.ElementID("Deb-" + spdxIDPart(name)) }
+
+func pyID(name string) common.ElementID {
+	return common.ElementID("Python-" + spdxIDPart(normalizePyName(name)))
+}
 
 // spdxIDPart keeps what an SPDX identifier may hold (letters, digits, "." and "-").
 func spdxIDPart(s string) string {
