@@ -1,7 +1,10 @@
 package assembler
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"sort"
@@ -204,7 +207,15 @@ func (e *env) licenses(img v1.Image, pkgs []*deb.Package) (map[string]string, er
 	if len(pkgs) == 0 {
 		return out, nil
 	}
-	err := e.probe(img, "deb-licenses", &out, func(fsys fs.FS) error {
+	// The probe is named by the packages asked about as well as by the
+	// layers: two builds may reach the same layers having recorded
+	// different sets (a deb: base, or the same root taken as a base).
+	h := sha256.New()
+	for _, p := range pkgs {
+		io.WriteString(h, p.Name+"\n")
+	}
+	name := "deb-licenses-" + hex.EncodeToString(h.Sum(nil))[:16]
+	err := e.probe(img, name, &out, func(fsys fs.FS) error {
 		for _, p := range pkgs {
 			// A missing or unreadable file (a doc directory linked to
 			// another package's) leaves the license unknown, as in the
