@@ -187,6 +187,9 @@ func (o *options) outputParameters() map[string]string {
 	set("index-url", o.python.IndexURL)
 	set("extra-index-url", strings.Join(o.python.ExtraIndex, ","))
 	set("find-links", strings.Join(o.python.FindLinks, ","))
+	if o.python.NoIndex {
+		p["no-index"] = "true"
+	}
 	set("target", o.target)
 	set("dockerfile", o.dockerfile)
 	keys := make([]string, 0, len(o.buildArgs))
