@@ -201,3 +201,22 @@ func mustRead(t testing.TB, p string) []byte {
 	}
 	return b
 }
+
+// Bad SBOM flags are refused before anything is built, naming the flag.
+func TestSBOMFlagErrors(t *testing.T) {
+	out := "oci:" + filepath.Join(t.TempDir(), "l")
+	r := assemble(t, t.TempDir(), "build", "../../testdata/hello", "-o", out, "--sbom-format", "xml")
+	if r.err == nil || !strings.Contains(r.stderr, `--sbom-format: unknown SBOM format "xml": use spdx or cyclonedx`) {
+		t.Errorf("--sbom-format xml: %v\n%s", r.err, r.stderr)
+	}
+	r = assemble(t, t.TempDir(), "build", "../../testdata/hello", "-o", out, "--sbom=false", "--sbom-out", t.TempDir())
+	if r.err == nil || !strings.Contains(r.stderr, "--sbom-out writes the SBOMs that --sbom=false turns off") {
+		t.Errorf("--sbom=false --sbom-out: %v\n%s", r.err, r.stderr)
+	}
+	// An image built without SBOMs has none to print.
+	mustAssemble(t, t.TempDir(), "build", "../../testdata/hello", "-o", out, "--sbom=false")
+	r = assemble(t, t.TempDir(), "inspect", "--sbom", out+":hello:latest")
+	if r.err == nil || !strings.Contains(r.stderr, "has no SBOM attached") {
+		t.Errorf("inspect --sbom of an image without one: %v\n%s", r.err, r.stderr)
+	}
+}
