@@ -129,9 +129,16 @@ func Load(ctx context.Context, dir string, in Input) (*plan.Plan, *Result, error
 	if err != nil {
 		return nil, nil, fmt.Errorf("repository %s: %w", dir, err)
 	}
-	repo, err := readRepository(root)
+	versionNeed := ""
+	if in.Version == "" {
+		versionNeed = "the image tags (<VERSION>-group<N>; --version-tag would replace it)"
+	}
+	repo, err := readRepository(root, versionNeed)
 	if err != nil {
 		return nil, nil, err
+	}
+	if repo.config.versionMissing {
+		logctx.From(ctx).Warn("config.toml: Missing required fields: VERSION (Domino prints this and goes on; the image tags use --version-tag)", "version", in.Version)
 	}
 	l, err := newLoader(root, repo, in)
 	if err != nil {
