@@ -59,7 +59,7 @@ func WriteReleaseArchive(dir, version, file string, opts ...ArchiveOption) error
 	ps := &problems{}
 	need := ""
 	if version == "" {
-		need = "the release archive's folder name (<REPOSITORY_NAME>-<VERSION>)"
+		need = "the release archive's folder name (<REPOSITORY_NAME>-<VERSION>) needs it"
 	}
 	cfg, ok := readConfig(root, ps, need)
 	if !ok {

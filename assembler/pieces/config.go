@@ -37,7 +37,7 @@ var (
 )
 
 // readConfig reads config.toml, reporting every problem. A missing VERSION
-// is a problem only when versionNeed says what needs it ("" when nothing
+// is a problem only when versionNeed says what needs it, as "X needs it" ("" when nothing
 // does: Domino's validate_config then only prints "Missing required
 // fields", and the caller warns the same way).
 func readConfig(root string, ps *problems, versionNeed string) (*config, bool) {
@@ -99,7 +99,7 @@ func readConfig(root string, ps *problems, versionNeed string) (*config, bool) {
 	if !hasVersion {
 		c.versionMissing = true
 		if versionNeed != "" {
-			ps.add(ConfigFile, 0, "[repository] lacks VERSION, which %s needs: add VERSION = \"0.1.0\" to [repository] (Domino only prints \"Missing required fields\", but it cannot tag images without it)", versionNeed)
+			ps.add(ConfigFile, 0, "[repository] lacks VERSION, and %s: add VERSION = \"0.1.0\" to [repository] (Domino only prints \"Missing required fields\", but it cannot tag images without it)", versionNeed)
 			good = false
 		}
 	}

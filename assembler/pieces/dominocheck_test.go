@@ -61,11 +61,11 @@ func TestMissingVersionWarns(t *testing.T) {
 // When something needs the version, the error says what.
 func TestMissingVersionNeeded(t *testing.T) {
 	_, _, err := Load(context.Background(), noVersionRepo(t), Input{Settings: Settings{NoSchemas: true}})
-	if err == nil || !strings.Contains(err.Error(), "lacks VERSION, which the image tags") || !strings.Contains(err.Error(), "--version-tag") {
+	if err == nil || !strings.Contains(err.Error(), "lacks VERSION, and the image tags") || !strings.Contains(err.Error(), "--version-tag") {
 		t.Errorf("want an error naming the image tags as needing VERSION, got %v", err)
 	}
 	err = WriteReleaseArchive(noVersionRepo(t), "", filepath.Join(t.TempDir(), "r.tar.gz"))
-	if err == nil || !strings.Contains(err.Error(), "lacks VERSION, which the release archive") {
+	if err == nil || !strings.Contains(err.Error(), "lacks VERSION, and the release archive") {
 		t.Errorf("want an error naming the release archive as needing VERSION, got %v", err)
 	}
 }

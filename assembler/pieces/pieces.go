@@ -131,7 +131,7 @@ func Load(ctx context.Context, dir string, in Input) (*plan.Plan, *Result, error
 	}
 	versionNeed := ""
 	if in.Version == "" {
-		versionNeed = "the image tags (<VERSION>-group<N>; --version-tag would replace it)"
+		versionNeed = "the image tags (<VERSION>-group<N>) need it; --version-tag would replace it"
 	}
 	repo, err := readRepository(root, versionNeed)
 	if err != nil {

@@ -3,6 +3,7 @@ package pieces
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -163,6 +164,12 @@ func extractInImage(ctx context.Context, b plan.Builder, root string, im plan.Im
 	}
 	cmd := append([]string{"python3", "-c", extractScript, imagePiecesDir}, g.Pieces...)
 	out, err := b.Run(ctx, img, cmd, []string{"PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8"}, "", RepositoryDir)
+	var refused *plan.RunRefusedError
+	if errors.As(err, &refused) {
+		// One line: the script is no news, and the base is not at fault.
+		return nil, fmt.Errorf("%s (%s) needs to run Python in its image to read the pydantic schemas of its models.py, and --no-run refuses it: "+
+			"give --metadata-python PYTHON to read them with a host interpreter, or --no-schemas to leave them null", g.Name, strings.Join(g.Pieces, ", "))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the pydantic schemas of %s (%s) by running python3 in its image: %w\n"+
 			"The image's base needs python3 with pydantic (Domino's domino-base-piece has them). "+
