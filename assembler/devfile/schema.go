@@ -42,6 +42,7 @@ var groupKinds = map[string]bool{"build": true, "run": true, "test": true, "debu
 // generator's metadata rules (stacks need name, displayName, language,
 // projectType and a version).
 func (ps *problems) checkDevfile(file string, top *yaml.Node, stackMeta bool) {
+	before := len(ps.List)
 	for _, k := range keys(top) {
 		if !topLevelKeys[k.Value] {
 			ps.add(file, k.Line, "unknown top-level field %q (the devfile schema allows: schemaVersion, metadata, parent, variables, attributes, projects, starterProjects, dependentProjects, components, commands, events)", k.Value)
@@ -57,6 +58,7 @@ func (ps *problems) checkDevfile(file string, top *yaml.Node, stackMeta bool) {
 		m := schemaVersionRe.FindStringSubmatch(sv)
 		if !supported[m[1]+"."+m[2]] {
 			ps.add(file, keyLine(top, "schemaVersion"), "schemaVersion %s is not supported (devfile schemas exist for 2.0, 2.1, 2.2 and 2.3)", sv)
+			sv = ""
 		}
 	}
 
@@ -101,6 +103,13 @@ func (ps *problems) checkDevfile(file string, top *yaml.Node, stackMeta bool) {
 	ps.checkEvents(file, top, commands, hasParent)
 	ps.checkProjects(file, top, "starterProjects")
 	ps.checkProjects(file, top, "projects")
+	if schemaVersionRe.MatchString(sv) {
+		reported := map[int]bool{}
+		for _, p := range ps.List[before:] {
+			reported[p.Line] = true
+		}
+		ps.checkSchema(file, top, sv, reported)
+	}
 }
 
 // checkName checks a name or id field of list element n.
