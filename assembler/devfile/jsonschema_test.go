@@ -1,6 +1,8 @@
 package devfile_test
 
 import (
+	"bytes"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -73,4 +75,23 @@ func TestSchemaVersionPatchFallback(t *testing.T) {
 	write(javaDevfile, strings.Replace(src, "      image: ubi9\n", "      image: ubi9\n      args: tail\n", 1))(t, dir)
 	_, err := devfile.Index(dir)
 	checkProblems(t, err, []want{{javaDevfile, 12, "args: got string, want array (devfile schema 2.2.2)"}})
+}
+
+// TestMissingLastModifiedWarns: without last_modified.json the index is
+// still made, with a warning that says what is lost and how the registry's
+// build makes the file.
+func TestMissingLastModifiedWarns(t *testing.T) {
+	dir := copyRegistry(t)
+	remove("last_modified.json")(t, dir)
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if _, err := devfile.Index(dir, devfile.WithLogger(log)); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, s := range []string{"level=WARN", "no last_modified.json", "every lastModified in the index will be empty", "generate_last_mod_file.sh", "git log -1"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("log lacks %q:\n%s", s, out)
+		}
+	}
 }

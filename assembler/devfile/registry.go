@@ -164,8 +164,11 @@ func exists(p string) bool {
 func (r *registry) readLastModified() error {
 	b, err := os.ReadFile(filepath.Join(r.root, LastModifiedFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		// The index generator requires it; without it every date is zero.
-		r.log.Debug("devfile: no last_modified.json; lastModified dates will be 0001-01-01T00:00:00Z", "root", r.root)
+		// The current index generator fails without it; assemble goes on,
+		// but the index then carries no real dates, which should be seen.
+		r.log.Warn("devfile: no "+LastModifiedFile+": every lastModified in the index will be empty (0001-01-01T00:00:00Z); "+
+			"the registry's own build makes the file with .ci/generate_last_mod_file.sh, which takes each stack's and sample's last commit date (git log -1 --format=%aI -- <dir>)",
+			"root", r.root)
 		return nil
 	}
 	if err != nil {
