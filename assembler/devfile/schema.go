@@ -7,12 +7,13 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// The devfile checks below are structural: they cover what the devfile 2.x
-// JSON schema and the devfile library's semantic validation reject most
-// often (required fields, one type per component or command, name
-// patterns, references between commands, components and events, default
-// commands), with lines. They do not fetch parents or plugins, substitute
-// {{variables}}, or check every schema constraint; the devfile library
+// The devfile checks below are structural: they cover the devfile
+// library's semantic validation (references between commands, components
+// and events, default commands, unique names) and the schema rules users
+// break most often, with messages that say what to do. Everything else the
+// devfile 2.x JSON schema says (types, enums, unknown fields) is checked
+// against the schema itself (jsonschema.go). They do not fetch parents or
+// plugins or substitute {{variables}}; the devfile library
 // (github.com/devfile/library/v2), which does, needs Kubernetes client
 // modules this project does not take on.
 
