@@ -239,7 +239,7 @@ func (l *loader) readSchemas(ctx context.Context, groups []*Group, images []plan
 	case l.in.NoSchemas:
 		l.res.Schemas = "left out (--no-schemas): input_schema, output_schema and secrets_schema are null"
 	case l.in.MetadataPython != "":
-		ex, err := extractHost(ctx, l.in.MetadataPython, l.root, pieceNames(l.repo.pieces), ps)
+		ex, err := extractHost(ctx, l.in.Cache, l.in.MetadataPython, l.root, pieceNames(l.repo.pieces), ps)
 		if err != nil {
 			return nil, err
 		}
@@ -272,7 +272,7 @@ func (l *loader) readSchemasInImages(ctx context.Context, groups []*Group, image
 	schemas, pydantic := map[string]schemaSet{}, "?"
 	var versions []string
 	for i, g := range groups {
-		ex, err := extractInImage(ctx, l.in.Builder, l.root, images[i], g, ps)
+		ex, err := extractInImage(ctx, l.in.Builder, l.in.Cache, l.root, images[i], g, ps)
 		if err != nil {
 			return nil, "", err
 		}
