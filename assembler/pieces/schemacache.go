@@ -1,6 +1,7 @@
 package pieces
 
 import (
+	"archive/tar"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -263,21 +265,25 @@ func hostRun(exe, root string, names []string, run func() ([]byte, error)) schem
 	}
 }
 
-// imageRun is the extraction in a group's image img. The key holds every
-// layer but the top one, which is the repository layer (groupImage puts it
-// last, and the extraction image has no metadata layer), and the image's
-// run settings; the files read under RepositoryDir are those of root, as
-// the repository layer copied them, compared by content. So an edit to a
-// piece.py that models.py does not import changes neither.
+// imageRun is the extraction in a group's image img. The key holds the
+// image's run settings and every layer that is not a copy of the
+// repository: the repository layer, and a Dockerfile's COPY of pieces/ (as
+// Domino's Dockerfiles do), hold files of root, and the files read under
+// RepositoryDir are compared with root's by content instead. So an edit to
+// a piece.py that models.py does not import changes neither.
 func imageRun(img v1.Image, platform, root, group string, names []string, run func() ([]byte, error)) (schemaRun, error) {
 	ls, err := img.Layers()
 	if err != nil {
 		return schemaRun{}, err
 	}
 	parts := []string{"image", platform, strings.Join(names, "\x00")}
-	for i, l := range ls {
-		if i == len(ls)-1 {
-			break
+	for _, l := range ls {
+		copied, err := copiesRepository(l, root)
+		if err != nil {
+			return schemaRun{}, err
+		}
+		if copied {
+			continue
 		}
 		d, err := l.Digest()
 		if err != nil {
@@ -298,12 +304,88 @@ func imageRun(img v1.Image, platform, root, group string, names []string, run fu
 		what: group + "'s image",
 		key:  cacheKey(parts...),
 		local: func(p string) (string, bool, bool) {
-			rel, ok := strings.CutPrefix(p, RepositoryDir)
-			if !ok || (rel != "" && rel[0] != '/') {
+			rel, ok := inRepositoryDir(p)
+			if !ok {
 				return "", false, false
 			}
 			return filepath.Join(root, filepath.FromSlash(rel)), true, true
 		},
 		run: run,
 	}, nil
+}
+
+// inRepositoryDir is p's place under RepositoryDir ("" for the folder itself).
+func inRepositoryDir(p string) (string, bool) {
+	rel, ok := strings.CutPrefix(path.Clean("/"+p), RepositoryDir)
+	if !ok || (rel != "" && rel[0] != '/') {
+		return "", false
+	}
+	return strings.TrimPrefix(rel, "/"), true
+}
+
+// copiesRepository reports whether layer l holds only files of root, each
+// under RepositoryDir as it is in root (and folders on the way there): then
+// what extraction reads of it is what it reads of root. It stops at the
+// first entry that is not, so a base's large layers cost one header.
+func copiesRepository(l v1.Layer, root string) (bool, error) {
+	rc, err := l.Uncompressed()
+	if err != nil {
+		return false, err
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return true, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("reading a layer: %w", err)
+		}
+		name := path.Clean("/" + h.Name)
+		if strings.HasPrefix(path.Base(name), ".wh.") {
+			return false, nil
+		}
+		rel, ok := inRepositoryDir(name)
+		if !ok {
+			// Folders above RepositoryDir come with a copy into it.
+			if h.Typeflag == tar.TypeDir && strings.HasPrefix(RepositoryDir, name+"/") || name == "/" {
+				continue
+			}
+			return false, nil
+		}
+		if same, err := sameAsRoot(tr, h, filepath.Join(root, filepath.FromSlash(rel))); err != nil || !same {
+			return false, err
+		}
+	}
+}
+
+// sameAsRoot reports whether the layer entry h (its content in r) is what
+// root holds at host.
+func sameAsRoot(r io.Reader, h *tar.Header, host string) (bool, error) {
+	fi, err := os.Lstat(host)
+	if err != nil {
+		return false, nil
+	}
+	switch h.Typeflag {
+	case tar.TypeDir:
+		return fi.IsDir(), nil
+	case tar.TypeSymlink:
+		target, err := os.Readlink(host)
+		return err == nil && target == h.Linkname, nil
+	case tar.TypeReg:
+		if !fi.Mode().IsRegular() || fi.Size() != h.Size {
+			return false, nil
+		}
+		in, err := stateOf(host, false, true)
+		if err != nil {
+			return false, nil
+		}
+		sum := sha256.New()
+		if _, err := io.Copy(sum, r); err != nil {
+			return false, fmt.Errorf("reading a layer: %w", err)
+		}
+		return hex.EncodeToString(sum.Sum(nil)) == in, nil
+	}
+	return false, nil
 }

@@ -1,11 +1,13 @@
 package pieces
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -128,22 +130,60 @@ func (b *layeredBuilder) Build(ctx context.Context, root string, im plan.Image, 
 	if _, err := b.fakeBuilder.Build(ctx, root, im, platform); err != nil {
 		return nil, err
 	}
-	var all bytes.Buffer
+	files := map[string]string{}
 	err := filepath.Walk(filepath.Join(root, "pieces"), func(p string, fi os.FileInfo, err error) error {
 		if err != nil || fi.IsDir() {
 			return err
 		}
 		data, err := os.ReadFile(p)
-		all.WriteString(p + "\n")
-		all.Write(data)
+		rel, _ := filepath.Rel(root, p)
+		files[RepositoryDir+"/"+filepath.ToSlash(rel)] = string(data)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return mutate.AppendLayers(empty.Image,
-		static.NewLayer([]byte(b.base), types.OCILayer),
-		static.NewLayer(all.Bytes(), types.OCILayer))
+	return mutate.AppendLayers(empty.Image, tarLayer(map[string]string{"/usr/bin/python3": b.base}), tarLayer(files))
+}
+
+// tarLayer is a layer of the files (absolute path: content).
+func tarLayer(files map[string]string) v1.Layer {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(n, "/"), Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(files[n]))})
+		tw.Write([]byte(files[n]))
+	}
+	tw.Close()
+	return static.NewLayer(buf.Bytes(), types.OCIUncompressedLayer)
+}
+
+// A layer is taken as a copy of the repository only when every entry is
+// under RepositoryDir and the same as the repository's file, as a
+// Dockerfile's COPY pieces makes it; else its digest is in the key.
+func TestCopiesRepository(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "pieces/A/models.py"), "x = 1\n")
+	for _, c := range []struct {
+		files map[string]string
+		want  bool
+	}{
+		{map[string]string{RepositoryDir + "/pieces/A/models.py": "x = 1\n"}, true},
+		{map[string]string{RepositoryDir + "/pieces/A/models.py": "x = 2\n"}, false},
+		{map[string]string{RepositoryDir + "/pieces/A/extra.py": ""}, false},
+		{map[string]string{RepositoryDir + "/pieces/A/models.py": "x = 1\n", "/usr/lib/x": ""}, false},
+		{map[string]string{RepositoryDir + "/pieces/A/.wh.models.py": ""}, false},
+	} {
+		got, err := copiesRepository(tarLayer(c.files), root)
+		if err != nil || got != c.want {
+			t.Errorf("%v: %v, %v; want %v", c.files, got, err, c.want)
+		}
+	}
 }
 
 // In each group's image: a piece.py edit changes the repository layer but
