@@ -89,7 +89,8 @@ func (ps *problems) checkDevfile(file string, top *yaml.Node, stackMeta bool) {
 		case !metadataVersionRe.MatchString(v):
 			ps.add(file, keyLine(md, "version"), "metadata.version %q is not a semantic version (1.0.0)", v)
 		case !tagRe.MatchString(v):
-			ps.add(file, keyLine(md, "version"), "metadata.version %q cannot be an OCI tag (the stack is pushed as devfile-catalog/<stack>:<version>): drop the +build part", v)
+			ps.add(file, keyLine(md, "version"), "metadata.version %q cannot be an OCI tag (the stack is pushed as devfile-catalog/<stack>:<version>): %s (the devfile schema allows build metadata), "+
+				"but '+' is not allowed in an OCI tag, so assemble cannot push it: drop the +build part", v, generatorAccepts)
 		}
 	}
 	for _, f := range []string{"tags", "architectures"} {
