@@ -63,7 +63,8 @@ type cacheEntry struct {
 }
 
 // readPath maps a path the script read to the host path that decides its
-// content and how to compare it; keep is false for paths the key covers.
+// content (relative: to the run's base) and how to compare it; keep is
+// false for paths the key covers.
 type readPath func(p string) (host string, byContent, keep bool)
 
 // schemaRun is one extraction: where it runs, its key and how to run it.
@@ -71,7 +72,9 @@ type schemaRun struct {
 	what  string // for logs: "the host's /usr/bin/python3", "group0's image"
 	key   string
 	local readPath
-	run   func() ([]byte, error)
+	// base is the folder relative read paths are in ("": all are absolute).
+	base string
+	run  func() ([]byte, error)
 }
 
 // output returns the extraction's output from cache when every read of the
@@ -79,7 +82,7 @@ type schemaRun struct {
 func (r schemaRun) output(ctx context.Context, c Cache) ([]byte, error) {
 	log := logctx.From(ctx)
 	if c != nil {
-		if out, ok := lookup(c, r.key); ok {
+		if out, ok := lookup(c, r.key, r.base); ok {
 			log.Debug("pydantic schemas taken from the cache: nothing they read changed", "where", r.what)
 			return out, nil
 		}
@@ -89,14 +92,15 @@ func (r schemaRun) output(ctx context.Context, c Cache) ([]byte, error) {
 	if err != nil || c == nil {
 		return out, err
 	}
-	if err := keep(c, r.key, out, r.local); err != nil {
+	if err := keep(c, r.key, r.base, out, r.local); err != nil {
 		log.Debug("not caching the schema extraction", "where", r.what, "err", err)
 	}
 	return out, nil
 }
 
-// lookup returns the kept output under key when all its reads are unchanged.
-func lookup(c Cache, key string) ([]byte, bool) {
+// lookup returns the kept output under key when all its reads (relative
+// ones in base) are unchanged.
+func lookup(c Cache, key, base string) ([]byte, bool) {
 	data, ok, err := c.Get(key)
 	if err != nil || !ok {
 		return nil, false
@@ -106,7 +110,7 @@ func lookup(c Cache, key string) ([]byte, bool) {
 		return nil, false
 	}
 	for _, s := range e.Reads {
-		if now, err := stateOf(s.Path, s.Dir, s.ByContent); err != nil || now != s.State {
+		if now, err := stateOf(inBase(base, s.Path), s.Dir, s.ByContent); err != nil || now != s.State {
 			return nil, false
 		}
 	}
@@ -115,7 +119,7 @@ func lookup(c Cache, key string) ([]byte, bool) {
 
 // keep stores out under key with the state of everything it read, unless
 // the script could not record its reads (a Python without audit hooks).
-func keep(c Cache, key string, out []byte, local readPath) error {
+func keep(c Cache, key, base string, out []byte, local readPath) error {
 	var res struct {
 		Reads *struct{ Files, Dirs []string }
 	}
@@ -138,7 +142,7 @@ func keep(c Cache, key string, out []byte, local readPath) error {
 		}
 		seen[s] = true
 		var err error
-		if s.State, err = stateOf(host, dir, byContent); err != nil {
+		if s.State, err = stateOf(inBase(base, host), dir, byContent); err != nil {
 			return err
 		}
 		reads = append(reads, s)
@@ -166,6 +170,14 @@ func keep(c Cache, key string, out []byte, local readPath) error {
 		return err
 	}
 	return c.Put(key, data)
+}
+
+// inBase resolves a relative read path in base.
+func inBase(base, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(base, p)
 }
 
 // sourceOfBytecode maps .../__pycache__/mod.cpython-311.pyc to .../mod.py.
@@ -270,7 +282,9 @@ func hostRun(exe, root string, names []string, run func() ([]byte, error)) schem
 // repository: the repository layer, and a Dockerfile's COPY of pieces/ (as
 // Domino's Dockerfiles do), hold files of root, and the files read under
 // RepositoryDir are compared with root's by content instead. So an edit to
-// a piece.py that models.py does not import changes neither.
+// a piece.py that models.py does not import changes neither. Read paths
+// are kept relative to root, so another checkout of the same repository
+// (a CI job's new folder) finds the entry.
 func imageRun(img v1.Image, platform, root, group string, names []string, run func() ([]byte, error)) (schemaRun, error) {
 	ls, err := img.Layers()
 	if err != nil {
@@ -308,9 +322,13 @@ func imageRun(img v1.Image, platform, root, group string, names []string, run fu
 			if !ok {
 				return "", false, false
 			}
-			return filepath.Join(root, filepath.FromSlash(rel)), true, true
+			if rel == "" {
+				rel = "."
+			}
+			return filepath.FromSlash(rel), true, true
 		},
-		run: run,
+		base: root,
+		run:  run,
 	}, nil
 }
 

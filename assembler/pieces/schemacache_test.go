@@ -222,6 +222,15 @@ func TestSchemaCacheInImages(t *testing.T) {
 		t.Error("the edited models.py's schema is not in the metadata")
 	}
 
+	// Another checkout of the same repository finds the entries.
+	other := copyRepo(t, repo)
+	ob := &layeredBuilder{fakeBuilder: fakeBuilder{python: py, root: other}, base: b.base}
+	oin := in
+	oin.Builder = ob
+	if _, runs, hits = loadCounted(t, other, oin); runs != 0 || hits != 3 {
+		t.Errorf("in another checkout: %d runs, %d hits; want 0 and 3", runs, hits)
+	}
+
 	b.base = "base 2"
 	if _, runs, _ = loadCounted(t, repo, in); runs != 3 {
 		t.Errorf("after a change below the repository layer: %d runs, want 3", runs)
@@ -237,26 +246,26 @@ func TestSchemaCacheEntry(t *testing.T) {
 	c := testCache(t)
 	out := []byte(`{"pieces": {}, "reads": {"files": ["` + f + `", "` + filepath.Join(dir, "gone.py") + `"], "dirs": ["` + dir + `"]}}`)
 	local := func(p string) (string, bool, bool) { return p, true, true }
-	if err := keep(c, "k.json", out, local); err != nil {
+	if err := keep(c, "k.json", "", out, local); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := lookup(c, "k.json"); !ok || !bytes.Equal(got, out) {
+	if got, ok := lookup(c, "k.json", ""); !ok || !bytes.Equal(got, out) {
 		t.Fatalf("unchanged entry not taken: %v %s", ok, got)
 	}
 	writeFile(t, f, "x = 2\n")
-	if _, ok := lookup(c, "k.json"); ok {
+	if _, ok := lookup(c, "k.json", ""); ok {
 		t.Error("entry taken after a read file changed")
 	}
 	writeFile(t, f, "x = 1\n")
-	if _, ok := lookup(c, "k.json"); !ok {
+	if _, ok := lookup(c, "k.json", ""); !ok {
 		t.Error("entry not taken once the file is back as it was")
 	}
 	writeFile(t, filepath.Join(dir, "gone.py"), "")
-	if _, ok := lookup(c, "k.json"); ok {
+	if _, ok := lookup(c, "k.json", ""); ok {
 		t.Error("entry taken after a file it found missing appeared")
 	}
 	// Without recorded reads (Python before 3.8) nothing is kept.
-	if err := keep(c, "n.json", []byte(`{"pieces": {}, "reads": null}`), local); err == nil || !strings.Contains(err.Error(), "3.8") {
+	if err := keep(c, "n.json", "", []byte(`{"pieces": {}, "reads": null}`), local); err == nil || !strings.Contains(err.Error(), "3.8") {
 		t.Errorf("keeping an output without reads: %v", err)
 	}
 	if src, ok := sourceOfBytecode("/x/pkg/__pycache__/mod.cpython-311.pyc"); !ok || src != "/x/pkg/mod.py" {
