@@ -152,7 +152,7 @@ func (s *services) Build(ctx context.Context, root string, im plan.Image, platfo
 // Run implements plan.Builder: a command in the sandbox, its stdout returned.
 func (s *services) Run(ctx context.Context, img v1.Image, cmd, env []string, user, workdir string) ([]byte, error) {
 	if s.o.noRun {
-		return nil, fmt.Errorf("refusing to run %s (--no-run)", quote.Command(strings.Join(cmd, " ")))
+		return nil, &plan.RunRefusedError{Command: quote.Command(strings.Join(cmd, " "))}
 	}
 	var out bytes.Buffer
 	res, err := run.Run(ctx, run.Spec{Base: img, Command: cmd, Env: env, User: user, WorkDir: workdir, Stdout: &out, Stderr: s.o.runOutput})
