@@ -18,14 +18,14 @@ var nativeSyscalls = syscallTable{arch: unix.AUDIT_ARCH_AARCH64, calls: map[stri
 	"sethostname": unix.SYS_SETHOSTNAME, "setdomainname": unix.SYS_SETDOMAINNAME, "swapon": unix.SYS_SWAPON,
 	"swapoff": unix.SYS_SWAPOFF, "settimeofday": unix.SYS_SETTIMEOFDAY, "clock_settime": unix.SYS_CLOCK_SETTIME,
 	"vhangup": unix.SYS_VHANGUP,
-	"kcmp": unix.SYS_KCMP, "pidfd_getfd": unix.SYS_PIDFD_GETFD, "process_madvise": unix.SYS_PROCESS_MADVISE,
+	"kcmp":    unix.SYS_KCMP, "pidfd_getfd": unix.SYS_PIDFD_GETFD, "process_madvise": unix.SYS_PROCESS_MADVISE,
 	"get_mempolicy": unix.SYS_GET_MEMPOLICY, "mbind": unix.SYS_MBIND, "set_mempolicy": unix.SYS_SET_MEMPOLICY,
 	"set_mempolicy_home_node": unix.SYS_SET_MEMPOLICY_HOME_NODE, "migrate_pages": unix.SYS_MIGRATE_PAGES,
 	"move_pages": unix.SYS_MOVE_PAGES, "open_by_handle_at": unix.SYS_OPEN_BY_HANDLE_AT,
 	"userfaultfd": unix.SYS_USERFAULTFD, "io_uring_setup": unix.SYS_IO_URING_SETUP,
 	"io_uring_enter": unix.SYS_IO_URING_ENTER, "io_uring_register": unix.SYS_IO_URING_REGISTER,
 	"nfsservctl": unix.SYS_NFSSERVCTL,
-	"clone": unix.SYS_CLONE, "clone3": unix.SYS_CLONE3, "socket": unix.SYS_SOCKET, "personality": unix.SYS_PERSONALITY,
+	"clone":      unix.SYS_CLONE, "clone3": unix.SYS_CLONE3, "socket": unix.SYS_SOCKET, "personality": unix.SYS_PERSONALITY,
 }}
 
 // compatSyscalls is empty: 32-bit Arm calls (which few arm64 kernels still

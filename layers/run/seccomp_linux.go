@@ -75,12 +75,11 @@ const (
 	offArg0 = 16
 )
 
-// seccompProgram builds the filter: calls of the native architecture and of
-// its compat one (i386 on amd64) are checked against their own numbers;
+// seccompFilter is the filter: calls of the native architecture and of its
+// compat one (i386 on amd64) are checked against their own numbers;
 // anything else (x32, AArch32, unknown) is refused.
-func seccompProgram() ([]bpf.RawInstruction, error) {
-	var prog []bpf.Instruction
-	prog = append(prog, bpf.LoadAbsolute{Off: offArch, Size: 4})
+func seccompFilter() []bpf.Instruction {
+	prog := []bpf.Instruction{bpf.LoadAbsolute{Off: offArch, Size: 4}}
 	tables := []syscallTable{nativeSyscalls}
 	if compatSyscalls.calls != nil {
 		tables = append(tables, compatSyscalls)
@@ -94,8 +93,7 @@ func seccompProgram() ([]bpf.RawInstruction, error) {
 			bpf.Jump{Skip: uint32(len(body))})
 		prog = append(prog, body...)
 	}
-	prog = append(prog, bpf.RetConstant{Val: retEPERM})
-	return bpf.Assemble(prog)
+	return append(prog, bpf.RetConstant{Val: retEPERM})
 }
 
 // archRules checks the call number (reloaded first) and returns from every
@@ -145,7 +143,7 @@ func archRules(t syscallTable) []bpf.Instruction {
 // installSeccomp loads the filter on the calling thread (no TSYNC: the
 // sandbox's other threads stay unfiltered). no_new_privs must be set.
 func installSeccomp() error {
-	raw, err := seccompProgram()
+	raw, err := bpf.Assemble(seccompFilter())
 	if err != nil {
 		return fmt.Errorf("assembling the seccomp filter: %w", err)
 	}
