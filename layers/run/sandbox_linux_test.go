@@ -153,7 +153,7 @@ SANDBOXPROBE=1 /bin/sandboxprobe
 	want := []string{
 		"0", // no process shows the host's environment
 		"hostname: assemble",
-		"chroot: ok", // CAP_SYS_CHROOT is in Docker's set
+		"chroot: ok",              // CAP_SYS_CHROOT is in Docker's set
 		"CapEff:00000000a80425fb", // Docker's default set, rootless too
 		"CapBnd:00000000a80425fb",
 		"CapAmb:0000000000000000",
