@@ -36,7 +36,7 @@ import (
 
 // keyVersion changes whenever the sandbox can produce other entries for the
 // same inputs (how the diff is taken, what the command sees).
-const keyVersion = "assemble-run-v1"
+const keyVersion = "assemble-run-v2"
 
 // Spec is one command to run over a filesystem.
 type Spec struct {
