@@ -160,7 +160,6 @@ SANDBOXPROBE=1 /bin/sandboxprobe
 		"NoNewPrivs:1",
 		"Seccomp:2",
 		"links: lo ",
-		"dev: fd full null ptmx pts random shm stderr stdin stdout tty urandom zero ",
 		"masked: 0 0",
 		"readonly: " + strconv.Itoa(wantRO),
 		"work: ok",
@@ -179,20 +178,28 @@ SANDBOXPROBE=1 /bin/sandboxprobe
 			t.Errorf("output lacks %q", w)
 		}
 	}
+	// tty is bound only where the host has one to bind.
+	if dev := strings.Replace(lineOf(out, "dev: "), " tty ", " ", 1); dev != "dev: fd full null ptmx pts random shm stderr stdin stdout urandom zero " {
+		t.Errorf("devices: %q", dev)
+	}
 	if strings.Contains(out, "hello from the host") {
 		t.Error("reached the host's network")
 	}
 	// Root in the sandbox is never the host's root.
 	var ns, host, size int
-	if _, err := fmt.Sscanf(strings.SplitN(out[strings.Index(out, "uid_map: "):], "\n", 2)[0], "uid_map: %d %d %d", &ns, &host, &size); err != nil {
+	if _, err := fmt.Sscanf(lineOf(out, "uid_map: "), "uid_map: %d %d %d", &ns, &host, &size); err != nil {
 		t.Errorf("uid_map: %v", err)
 	}
-	wantHost := defaultBase
-	if rootless {
-		wantHost = os.Geteuid()
+	wantHost, wantSize := os.Geteuid(), 1
+	if !rootless {
+		r, err := rootIDRange()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantHost, wantSize = int(r.UID), int(r.Size)
 	}
-	if ns != 0 || host != wantHost || host == 0 {
-		t.Errorf("sandbox root is host id %d, want %d", host, wantHost)
+	if ns != 0 || host != wantHost || size != wantSize || host == 0 {
+		t.Errorf("sandbox ids 0-%d are host ids from %d, want 0-%d from %d", size-1, host, wantSize-1, wantHost)
 	}
 	// Only the probe's work is a change: no mount point, no masks.
 	got := byPath(res.Entries)
@@ -212,6 +219,16 @@ SANDBOXPROBE=1 /bin/sandboxprobe
 	if t.Failed() || testing.Verbose() {
 		t.Logf("sandbox output:\n%s", out)
 	}
+}
+
+// lineOf returns the first line of out that starts with prefix.
+func lineOf(out, prefix string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return ""
 }
 
 // TestSandbox: as root, a RUN cannot change the host (kernel settings,
@@ -320,15 +337,51 @@ func TestRootIDRange(t *testing.T) {
 // with the fix.
 func TestRunOwnerBeyondRange(t *testing.T) {
 	testtool.RequireRoot(t)
-	big := defaultSize + 5
+	r, err := rootIDRange()
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := int(r.Size) + 5
 	img := busyboxImage(t, regular("etc/big.txt", 0o644, big, "owned beyond the range\n"))
 	res, out := run(t, Spec{Base: img, Command: shell("echo more >> /etc/big.txt; stat -c %u /etc/big.txt")})
 	if e := byPath(res.Entries)["etc/big.txt"]; e.UID != big || e.GID != big || content(t, e) != "owned beyond the range\nmore\n" {
 		t.Errorf("etc/big.txt: %+v (sandbox saw owner %s)", e, out)
 	}
 	var buf bytes.Buffer
-	_, err := Run(context.Background(), Spec{Base: img, User: strconv.Itoa(big), Command: shell("true"), Stderr: &buf}, WithTempDir(t.TempDir()))
+	_, err = Run(context.Background(), Spec{Base: img, User: strconv.Itoa(big), Command: shell("true"), Stderr: &buf}, WithTempDir(t.TempDir()))
 	if err == nil || !strings.Contains(err.Error(), "/etc/subuid") {
 		t.Errorf("USER %d: %v", big, err)
+	}
+}
+
+// TestSandboxNeedsExecutableBinary: as root the sandbox runs this program
+// again as an unprivileged id; a binary only root may run is refused with
+// the fix, not run as root instead.
+func TestSandboxNeedsExecutableBinary(t *testing.T) {
+	if os.Getenv("ASSEMBLE_NOEXEC_HELPER") == "1" {
+		_, err := Run(context.Background(), Spec{Base: busyboxImage(t), Command: shell("true")}, WithTempDir(t.TempDir()))
+		if err == nil || !strings.Contains(err.Error(), "chmod a+rx") {
+			t.Errorf("a binary only root may execute: %v", err)
+		}
+		t.Log(err)
+		return
+	}
+	testtool.RequireRoot(t)
+	bin := filepath.Join(t.TempDir(), "run.test")
+	self, err := os.ReadFile("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, self, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^TestSandboxNeedsExecutableBinary$", "-test.v")
+	cmd.Env = append(os.Environ(), "ASSEMBLE_NOEXEC_HELPER=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestSandboxNeedsExecutableBinary") {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	if testing.Verbose() {
+		t.Logf("helper:\n%s", out)
 	}
 }
