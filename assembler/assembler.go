@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/assemble-build/assemble/assembler/dockerfile"
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/layers"
@@ -46,6 +47,7 @@ type Option func(*options) error
 type options struct {
 	cache       *layers.Cache
 	cacheDir    string
+	shared      layers.Shared // --cache-from/--cache-to (sharedcache.go)
 	compression layers.Compression
 	created     time.Time
 	platforms   []string
@@ -62,11 +64,14 @@ type options struct {
 	builder     bool
 	contexts    map[string]string
 	buildArgs   map[string]string
+	secrets     []dockerfile.Secret
+	sshAgents   []dockerfile.SSHAgent
 	target      string
 	dockerfile  string
 	tagScheme   string
 	tagZone     *time.Location
 	logger      *slog.Logger
+	sbom        string // SBOM format; "" writes no SBOM or provenance
 
 	// request and the settings below go to the conventions.
 	request plan.Request
@@ -192,6 +197,29 @@ func WithBuilder() Option { return set(func(o *options) { o.builder = true }) }
 func WithBuildContexts(m map[string]string) Option {
 	return set(func(o *options) { o.contexts = m })
 }
+
+// Secrets and SSH agents of a Dockerfile's RUN --mount, as the Dockerfile
+// convention defines them: the CLI parses its flags with ParseSecret and
+// ParseSSH without importing the convention.
+type (
+	// Secret is a build secret (--secret id=ID,src=FILE or env=VARIABLE).
+	Secret = dockerfile.Secret
+	// SSHAgent is a forwarded SSH agent (--ssh ID[=SOCKET]).
+	SSHAgent = dockerfile.SSHAgent
+)
+
+// ParseSecret reads a --secret flag as docker buildx takes it.
+func ParseSecret(flag string) (Secret, error) { return dockerfile.ParseSecret(flag) }
+
+// ParseSSH reads a --ssh flag as docker buildx takes it (agent sockets).
+func ParseSSH(flag string) (SSHAgent, error) { return dockerfile.ParseSSH(flag) }
+
+// WithSecrets gives a Dockerfile's RUN --mount=type=secret its secrets
+// (--secret).
+func WithSecrets(s []Secret) Option { return set(func(o *options) { o.secrets = s }) }
+
+// WithSSH gives a Dockerfile's RUN --mount=type=ssh its agents (--ssh).
+func WithSSH(a []SSHAgent) Option { return set(func(o *options) { o.sshAgents = a }) }
 
 // WithBuildArgs sets Dockerfile build arguments.
 func WithBuildArgs(m map[string]string) Option { return set(func(o *options) { o.buildArgs = m }) }

@@ -27,6 +27,9 @@ type Built struct {
 	Digest v1.Hash
 	// Layers lists the layers this build made or took from the cache, per platform.
 	Layers []LayerReport
+	// Attestations are the SBOM and provenance of each platform image
+	// (WithSBOM), with the referrers that carry them.
+	Attestations []Attestation
 }
 
 // LayerReport says what happened to one layer.
@@ -117,11 +120,12 @@ func (s *services) buildImage(ctx context.Context, im plan.Image, annotations ma
 	}
 	var images []v1.Image
 	for _, ps := range platforms {
-		img, err := s.buildPlatform(ctx, im, ps, annotations)
+		img, atts, err := s.recording().buildPlatform(ctx, im, ps, annotations)
 		if err != nil {
 			return b, err
 		}
 		images = append(images, img)
+		b.Attestations = append(b.Attestations, atts...)
 	}
 	var err error
 	if len(images) == 1 {
@@ -141,31 +145,44 @@ func (s *services) buildImage(ctx context.Context, im plan.Image, annotations ma
 }
 
 // buildPlatform builds im for one platform: its base (or Dockerfile), then
-// its layers, each made by its kind's factory over the stack so far.
-func (s *services) buildPlatform(ctx context.Context, im plan.Image, ps string, annotations map[string]string) (v1.Image, error) {
+// its layers, each made by its kind's factory over the stack so far; and,
+// with SBOMs on, the documents of what it installed.
+func (s *services) buildPlatform(ctx context.Context, im plan.Image, ps string, annotations map[string]string) (v1.Image, []Attestation, error) {
 	plat, err := oci.ParsePlatform(ps)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var base v1.Image
+	baseRef := im.Base
 	if im.Dockerfile != nil {
-		if base, err = s.forPlatform(ps).buildDockerfile(ctx, *im.Dockerfile, plat); err != nil {
-			return nil, err
+		// The Dockerfile's stages name their own bases, and a package
+		// installed in a build stage need not be in the image: its SBOM
+		// lists neither.
+		baseRef = ""
+		df := s.forPlatform(ps)
+		df.installed = nil
+		if base, err = df.buildDockerfile(ctx, *im.Dockerfile, plat); err != nil {
+			return nil, nil, err
 		}
 	} else if base, err = s.Base(ctx, im.Base, plat); err != nil {
-		return nil, fmt.Errorf("base %s for %s: %w", im.Base, ps, err)
+		return nil, nil, fmt.Errorf("base %s for %s: %w", im.Base, ps, err)
 	}
 	st := &stack{o: s.o, name: im.Name, platform: ps, base: base, cur: base, report: s.report}
 	for _, l := range im.Layers {
 		made, err := s.layerSpecs(ctx, l, below{img: st.cur, platform: plat})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := st.addAll(ctx, l, made); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return oci.Stack(st.base, st.adds, configFor(im.Config), s.o.created, merge(annotations, im.Annotations))
+	img, err := oci.Stack(st.base, st.adds, configFor(im.Config), s.o.created, merge(annotations, im.Annotations))
+	if err != nil {
+		return nil, nil, err
+	}
+	atts, err := s.attestations(im, ps, baseRef, base, img, annotations)
+	return img, atts, err
 }
 
 // buildDockerfile builds a Dockerfile image through the frontend, with the
@@ -180,7 +197,8 @@ func (s *services) buildDockerfile(ctx context.Context, df plan.Dockerfile, plat
 	return dockerfile.Build(ctx, s.p.Root, df, plat, s,
 		dockerfile.WithCreated(o.created), dockerfile.WithBuildContexts(contexts),
 		dockerfile.WithNoRun(o.noRun), dockerfile.WithRunOutput(o.runOutput),
-		dockerfile.WithListingCache(o.cache.Namespace("listings")))
+		dockerfile.WithListingCache(o.cache.Namespace("listings")),
+		dockerfile.WithSecrets(o.secrets...), dockerfile.WithSSH(o.sshAgents...))
 }
 
 // stack is an image being built for one platform: the base, the layers added
@@ -218,7 +236,7 @@ func (st *stack) add(ctx context.Context, spec layers.Spec, comment string) erro
 	if err != nil {
 		return err
 	}
-	layer := st.o.cache.Layer(res.Descriptor)
+	layer := st.o.cache.LayerOf(res)
 	st.adds = append(st.adds, oci.Addition{Layer: layer, CreatedBy: "assemble: " + spec.Describe(), Comment: comment})
 	st.cur, err = mutate.Append(st.cur, mutate.Addendum{Layer: layer})
 	return err
@@ -231,7 +249,7 @@ func (st *stack) build(ctx context.Context, spec layers.Spec) (layers.Result, er
 	}
 	o := st.o
 	track := o.reporter.Layer(spec.Describe(), estimateOf(spec))
-	res, err := o.cache.Build(ctx, spec, layers.WithCompression(o.compression), layers.WithModTime(o.created), layers.WithWriteProgress(track))
+	res, err := o.cache.Build(ctx, spec, layers.WithCompression(o.compression), layers.WithModTime(o.created), layers.WithWriteProgress(track), layers.WithShared(o.shared))
 	track(-1)
 	if err != nil {
 		return res, err
@@ -239,6 +257,9 @@ func (st *stack) build(ctx context.Context, spec layers.Spec) (layers.Result, er
 	state := "built"
 	if res.Hit {
 		state = "cached"
+	}
+	if res.Shared {
+		state = "cached (shared)"
 	}
 	o.reporter.Step(fmt.Sprintf("%s [%s] layer %s: %s %s (%s)", st.name, st.platform, spec.Describe(), state, res.Digest.String()[:19], HumanSize(res.Size)))
 	*st.report = append(*st.report, LayerReport{Platform: st.platform, Description: spec.Describe(), Digest: res.Digest, Size: res.Size, Cached: res.Hit})

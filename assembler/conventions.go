@@ -24,7 +24,7 @@ import (
 func (o *options) conventionList() []plan.Convention {
 	return []plan.Convention{
 		explicit.Convention{},
-		pieces.Convention{Settings: o.pieces},
+		pieces.Convention{Settings: o.pieces, Cache: o.cache.Namespace(pieces.CacheNamespace)},
 		devfile.Convention{Settings: o.devfile},
 		binder.Convention{Settings: o.binder},
 		dockerfile.Convention{},

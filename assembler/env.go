@@ -108,7 +108,7 @@ func (e *env) index(ctx context.Context, suite, arch string) (*deb.Index, error)
 
 // debianRoot returns the layer specs of a minimal Debian root for a platform,
 // and its dpkg status (known without reading the layers back).
-func (e *env) debianRoot(ctx context.Context, suite string, platform v1.Platform) ([]layers.Spec, []byte, error) {
+func (e *env) debianRoot(ctx context.Context, suite string, platform v1.Platform, rec *installed) ([]layers.Spec, []byte, error) {
 	arch, err := deb.DebianArch(platform.OS + "/" + platform.Architecture)
 	if err != nil {
 		return nil, nil, err
@@ -121,6 +121,7 @@ func (e *env) debianRoot(ctx context.Context, suite string, platform v1.Platform
 	if err != nil {
 		return nil, nil, fmt.Errorf("resolving the %s base set: %w", suite, err)
 	}
+	rec.addDebs(suite, ix, pkgs)
 	if err := e.client.Fetch(ctx, pkgs); err != nil {
 		return nil, nil, err
 	}
@@ -164,7 +165,7 @@ func (e *env) seedDpkgStatus(img v1.Image, status []byte) error {
 }
 
 // debLayers resolves a Debian layer's packages against what img already has.
-func (e *env) debLayers(ctx context.Context, l plan.Layer, img v1.Image, platform v1.Platform) ([]layers.Spec, error) {
+func (e *env) debLayers(ctx context.Context, l plan.Layer, img v1.Image, platform v1.Platform, rec *installed) ([]layers.Spec, error) {
 	arch, err := deb.DebianArch(platform.OS + "/" + platform.Architecture)
 	if err != nil {
 		return nil, err
@@ -193,6 +194,7 @@ func (e *env) debLayers(ctx context.Context, l plan.Layer, img v1.Image, platfor
 	if err != nil {
 		return nil, err
 	}
+	rec.addDebs(suite, ix, pkgs)
 	if err := e.client.Fetch(ctx, pkgs); err != nil {
 		return nil, err
 	}

@@ -77,7 +77,7 @@ func (s *services) filesLayer(_ context.Context, l plan.Layer, _ below) (specs, 
 
 // debLayer resolves Debian packages against what the image below has.
 func (s *services) debLayer(ctx context.Context, l plan.Layer, at below) (specs, error) {
-	ss, err := s.env.debLayers(ctx, l, at.img, at.platform)
+	ss, err := s.env.debLayers(ctx, l, at.img, at.platform, s.installed)
 	if err != nil {
 		return specs{}, &sourcedError{source: l.Source, err: err}
 	}
@@ -94,6 +94,7 @@ func (s *services) pythonLayer(ctx context.Context, l plan.Layer, at below) (spe
 	if err != nil {
 		return specs{}, err
 	}
+	s.installed.addWheels(set)
 	for _, r := range set {
 		logctx.From(ctx).Debug("python requirement resolved", "name", r.Name, "version", r.Version, "file", r.Filename, "sha256", r.SHA256)
 	}

@@ -7,7 +7,7 @@ func Items(built []Built) []sink.Item {
 	var items []sink.Item
 	for _, b := range built {
 		for _, ref := range RefsFor(b.Plan) {
-			items = append(items, sink.Item{Name: ref, Image: b.Image, Index: b.Index})
+			items = append(items, sink.Item{Name: ref, Image: b.Image, Index: b.Index, Referrers: b.referrers()})
 		}
 	}
 	return items

@@ -34,6 +34,9 @@ type services struct {
 	name     string
 	platform string
 	report   *[]LayerReport
+	// installed records what a platform build installs, for its SBOM
+	// (nil when SBOMs are off).
+	installed *installed
 }
 
 // newServices returns the services of one plan, with one environment for
@@ -69,7 +72,7 @@ func (s *services) Base(ctx context.Context, ref string, platform v1.Platform) (
 			return nil, err
 		}
 		st := &stack{o: s.o, name: s.name, platform: osArchVariant(platform).String(), base: img, cur: img, report: s.report}
-		specs, status, err := s.env.debianRoot(ctx, suite, platform)
+		specs, status, err := s.env.debianRoot(ctx, suite, platform, s.installed)
 		if err != nil {
 			return nil, fmt.Errorf("base %s: %w", ref, err)
 		}
@@ -107,7 +110,7 @@ func (s *services) Layer(ctx context.Context, spec layers.Spec) (v1.Layer, error
 	if err != nil {
 		return nil, err
 	}
-	return s.o.cache.Layer(res.Descriptor), nil
+	return s.o.cache.LayerOf(res), nil
 }
 
 // Env returns the specs of a deb or python plan layer on img, made by the
@@ -149,7 +152,7 @@ func (s *services) Build(ctx context.Context, root string, im plan.Image, platfo
 // Run implements plan.Builder: a command in the sandbox, its stdout returned.
 func (s *services) Run(ctx context.Context, img v1.Image, cmd, env []string, user, workdir string) ([]byte, error) {
 	if s.o.noRun {
-		return nil, fmt.Errorf("refusing to run %s (--no-run)", quote.Command(strings.Join(cmd, " ")))
+		return nil, &plan.RunRefusedError{Command: quote.Command(strings.Join(cmd, " "))}
 	}
 	var out bytes.Buffer
 	res, err := run.Run(ctx, run.Spec{Base: img, Command: cmd, Env: env, User: user, WorkDir: workdir, Stdout: &out, Stderr: s.o.runOutput})

@@ -243,12 +243,26 @@ if [ "$only" = all ] || [ "$only" = pieces ]; then
   nochange=$(best_of 5 $A --cache-dir "$work/pc" build "$repo" $P -o "oci:$work/pl")
   $A --cache-dir "$work/pc" build "$repo" $P -o "oci:$work/pl" --json > "$work/p2.json"
   piece=$(ls -d "$repo"/pieces/*Piece | head -1)
+  # -v logs each schema extraction as run or taken from the cache.
+  pyruns() { grep -c "running Python to read the pydantic schemas" "$1" || true; }
   echo "# edited" >> "$piece/piece.py"
-  s=$(date +%s.%N); $A --cache-dir "$work/pc" build "$repo" $P -o "oci:$work/pl" --json > "$work/p3.json"; e=$(date +%s.%N)
+  s=$(date +%s.%N); $A -v --cache-dir "$work/pc" build "$repo" $P -o "oci:$work/pl" --json > "$work/p3.json" 2> "$work/p3.log"; e=$(date +%s.%N)
   edit=$(printf '%.3f' "$(echo "$e - $s" | bc -l)")
+  # The schemas read in each group's image (python3 in the sandbox), as without
+  # --metadata-python: the first build runs Python once per group, an edit none.
+  PI="--base oci:$work/pbase:domino-base:latest --find-links $wh --no-index"
+  $A --cache-dir "$work/pc" build "$repo" $PI -o "oci:$work/pl" >/dev/null
+  edits=""
+  for i in $(seq "$runs"); do
+    echo "# edited $i" >> "$piece/piece.py"
+    s=$(date +%s.%N); $A -v --cache-dir "$work/pc" build "$repo" $PI -o "oci:$work/pl" --json > "$work/p4.json" 2> "$work/p4.log"; e=$(date +%s.%N)
+    t=$(echo "$e - $s" | bc -l)
+    { [ -z "$edits" ] || [ "$(echo "$t < $edits" | bc -l)" = 1 ]; } && edits=$t
+  done
   echo "  cold ${cold}s ($(built "$work/p1.json") layers built)"
   echo "  unchanged ${nochange}s ($(built "$work/p2.json") layers built; goal < 0.3 s)"
-  echo "  one piece.py edited ${edit}s ($(built "$work/p3.json") layers built; goal < 1 s)"
+  echo "  one piece.py edited, --metadata-python ${edit}s ($(built "$work/p3.json") layers built, Python run $(pyruns "$work/p3.log") times; goal < 1 s)"
+  echo "  one piece.py edited, schemas read in the images (best of $runs) $(printf '%.3f' "$edits")s ($(built "$work/p4.json") layers built, Python run $(pyruns "$work/p4.log") times; goal < 1 s)"
 fi
 
 if [ "$only" = all ] || [ "$only" = binder ]; then

@@ -26,6 +26,7 @@ type buildOptions struct {
 	compression Compression
 	modTime     time.Time
 	progress    func(written int64)
+	shared      Shared
 }
 
 // WithCompression picks the compressor (default Gzip).
@@ -49,6 +50,9 @@ type Result struct {
 	Descriptor
 	Key string // the full layer key (hex), as stored under keys/
 	Hit bool   // true when the layer came from the cache
+	// Shared is true when the hit came from a shared cache (WithShared).
+	Shared bool
+	layer  v1.Layer // a shared hit used in place (see LayerOf)
 }
 
 // Build returns the layer for spec from the cache, or writes it once and
@@ -64,9 +68,21 @@ func (c *Cache) Build(ctx context.Context, spec Spec, opts ...BuildOption) (Resu
 		return Result{}, err
 	}
 	key := fullKey(specKey, o)
+	res, err := c.build(ctx, spec, key, o)
+	if err == nil && o.shared != nil {
+		o.shared.Record(key, res.Descriptor, c.LayerOf(res))
+	}
+	return res, err
+}
+
+// build takes key from this cache, else the shared one, else writes it.
+func (c *Cache) build(ctx context.Context, spec Spec, key string, o buildOptions) (Result, error) {
 	if d, ok := c.lookup(ctx, key); ok {
 		logctx.From(ctx).Debug("layer cache hit", "layer", spec.Describe(), "digest", d.Digest)
 		return Result{Descriptor: d, Key: key, Hit: true}, nil
+	}
+	if res, ok := c.fromShared(ctx, o, key, spec); ok {
+		return res, nil
 	}
 	entries, err := spec.Entries(ctx)
 	if err != nil {

@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -55,21 +56,56 @@ type Files struct {
 func ReadIgnoreFile(root string) (patterns []string, name string, err error) {
 	for _, n := range []string{".containerignore", ".dockerignore"} {
 		p := filepath.Join(root, n)
-		f, err := os.Open(p)
+		data, err := ReadIgnoreLink(root, p)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return nil, "", fmt.Errorf("reading %s: %w", p, err)
+			return nil, "", err
 		}
-		defer f.Close()
-		pats, err := ignorefile.ReadAll(f)
+		pats, err := ignorefile.ReadAll(bytes.NewReader(data))
 		if err != nil {
 			return nil, "", fmt.Errorf("reading %s: %w", p, err)
 		}
 		return pats, p, nil
 	}
 	return nil, "", nil
+}
+
+// ReadIgnoreLink reads the ignore file p. When p is a symbolic link it is
+// read only if it leads inside root (the context it filters): a link out
+// of it is an error, since a build must not read the host's files. A
+// missing file (or a dangling link) is fs.ErrNotExist.
+func ReadIgnoreLink(root, p string) ([]byte, error) {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("reading %s: %w", p, err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("reading %s: %w", p, err)
+		}
+		rr, err := filepath.EvalSymlinks(root)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", p, err)
+		}
+		if !within(rr, real) {
+			return nil, fmt.Errorf("%s is a symbolic link to %s, outside %s: replace it with the file itself or a link inside %s", p, real, root, root)
+		}
+		p = real
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", p, err)
+	}
+	return data, nil
 }
 
 // Describe implements Spec.

@@ -63,10 +63,10 @@ func (g *Generated) Entries(context.Context) ([]Entry, error) {
 		}
 		if mode&fs.ModeDir != 0 {
 			// A directory with its owner (a home directory made for a user).
-			out = append(out, Entry{Path: f.Path, Type: TypeDir, Mode: mode.Perm(), UID: f.UID, GID: f.GID})
+			out = append(out, Entry{Path: f.Path, Type: TypeDir, Mode: mode & ModeBits, UID: f.UID, GID: f.GID})
 			continue
 		}
-		out = append(out, Entry{Path: f.Path, Type: TypeFile, Mode: mode, UID: f.UID, GID: f.GID, Size: int64(len(content)),
+		out = append(out, Entry{Path: f.Path, Type: TypeFile, Mode: mode & ModeBits, UID: f.UID, GID: f.GID, Size: int64(len(content)),
 			Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(content)), nil }})
 	}
 	return out, nil

@@ -18,10 +18,7 @@ func HostEntry(p string, info fs.FileInfo) (e Entry, ok bool, err error) {
 	case m.IsDir():
 		return Entry{Type: TypeDir, Mode: 0o755}, true, nil
 	case m.IsRegular():
-		e = Entry{Type: TypeFile, Mode: 0o644, Size: info.Size()}
-		if m&0o111 != 0 {
-			e.Mode = 0o755
-		}
+		e = Entry{Type: TypeFile, Mode: HostFileMode(m), Size: info.Size()}
 		e.Open = func() (io.ReadCloser, error) { return os.Open(p) }
 		return e, true, nil
 	case m&fs.ModeSymlink != 0:

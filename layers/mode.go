@@ -46,3 +46,14 @@ func UnixMode(m fs.FileMode) int64 {
 	}
 	return v
 }
+
+// HostFileMode is the mode a layer gives a regular file read from a
+// checkout: 0755 when any execute bit is set, else 0644. It is all git
+// records of a file's mode, so two checkouts made under different umasks
+// (002, 077) give the same layer.
+func HostFileMode(m fs.FileMode) fs.FileMode {
+	if m&0o111 != 0 {
+		return 0o755
+	}
+	return 0o644
+}

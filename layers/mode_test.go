@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"context"
 	"io/fs"
 	"testing"
 )
@@ -22,5 +23,24 @@ func TestModeConversions(t *testing.T) {
 	}
 	if got := ModeFromUnix(0o100644); got != 0o644 {
 		t.Errorf("type bits kept: %v", got)
+	}
+}
+
+// A generated directory keeps its set-id and sticky bits (a setgid home
+// directory stays setgid), and type bits never reach an entry's mode.
+func TestGeneratedModes(t *testing.T) {
+	g := &Generated{Files: []GeneratedFile{
+		{Path: "home/u", Mode: fs.ModeDir | fs.ModeSetgid | 0o775},
+		{Path: "bin/tool", Mode: fs.ModeSetuid | 0o755},
+	}}
+	es, err := g.Entries(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es[0].Type != TypeDir || es[0].Mode != fs.ModeSetgid|0o775 {
+		t.Errorf("home/u: %v %v", es[0].Type, es[0].Mode)
+	}
+	if es[1].Type != TypeFile || es[1].Mode != fs.ModeSetuid|0o755 {
+		t.Errorf("bin/tool: %v %v", es[1].Type, es[1].Mode)
 	}
 }

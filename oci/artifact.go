@@ -56,7 +56,10 @@ type Spec struct {
 	Layers       []Blob
 	// Annotations are manifest annotations.
 	Annotations map[string]string
-	Packing     Packing
+	// Subject, when set, is the manifest this artifact refers to (an OCI
+	// 1.1 referrer: an SBOM or a signature of an image). PackOCI only.
+	Subject *v1.Descriptor
+	Packing Packing
 }
 
 // Artifact builds the manifest of s as a v1.Image that every sink can
@@ -69,8 +72,8 @@ func Artifact(s Spec) (v1.Image, error) {
 	if s.Packing != PackOCI && s.Packing != PackORASv1 {
 		return nil, fmt.Errorf("artifact: unknown packing %d", s.Packing)
 	}
-	if s.Packing == PackORASv1 && s.ArtifactType != "" {
-		return nil, errors.New("artifact: oras-go v1 manifests have no artifactType: use PackOCI")
+	if s.Packing == PackORASv1 && (s.ArtifactType != "" || s.Subject != nil) {
+		return nil, errors.New("artifact: oras-go v1 manifests have no artifactType or subject: use PackOCI")
 	}
 	cfg := s.Config
 	if cfg == nil {
@@ -128,6 +131,9 @@ func Artifact(s Spec) (v1.Image, error) {
 	case PackOCI:
 		m.MediaType = string(types.OCIManifestSchema1)
 		m.ArtifactType = s.ArtifactType
+		if d := s.Subject; d != nil {
+			m.Subject = &descriptor{MediaType: string(d.MediaType), Digest: d.Digest.String(), Size: d.Size}
+		}
 	case PackORASv1:
 		sort.SliceStable(m.Layers, func(i, j int) bool { return m.Layers[i].Digest < m.Layers[j].Digest })
 	}
@@ -164,6 +170,7 @@ type manifest struct {
 	ArtifactType  string            `json:"artifactType,omitempty"`
 	Config        descriptor        `json:"config"`
 	Layers        []descriptor      `json:"layers"`
+	Subject       *descriptor       `json:"subject,omitempty"`
 	Annotations   map[string]string `json:"annotations,omitempty"`
 }
 

@@ -256,6 +256,21 @@ func (f *ImageFS) Resolve(name string) (string, error) {
 	return p, nil
 }
 
+// LinkKey identifies a regular file's content: paths with equal keys are
+// hard links to one file (one inode once the image is extracted).
+type LinkKey struct{ c *fsContent }
+
+// HardLink returns the key of the regular file at name (links in the
+// directories above name followed, not name itself) and whether another
+// path of the image is a hard link to the same file.
+func (f *ImageFS) HardLink(name string) (LinkKey, bool) {
+	n, err := f.lookup("lstat", name, false)
+	if err != nil || n.content == nil || !n.Mode.IsRegular() {
+		return LinkKey{}, false
+	}
+	return LinkKey{n.content}, n.content.refs > 1
+}
+
 // openContent reads a file that was not kept in memory by streaming its
 // layer again up to it.
 func (f *ImageFS) openContent(c *fsContent) (io.ReadCloser, error) {

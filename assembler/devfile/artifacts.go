@@ -40,7 +40,8 @@ func mediaType(name string) (mt string, skip bool, err error) {
 		// its own push fails; clients that pull all types accept it.
 		return VSXMediaType, false, nil
 	}
-	return "", false, fmt.Errorf("the devfile registry has no media type for %s and cannot push it: remove it, or rename it -offline.zip if it is an offline bundle", name)
+	return "", false, fmt.Errorf("the devfile registry has no media type for %s and cannot push it: %s and lists it among the resources, "+
+		"but the index server pushes only the files it has a media type for and fails on this one, so assemble cannot push it either: remove it, or rename it -offline.zip if it is an offline bundle", name, generatorAccepts)
 }
 
 // artifacts makes one artifact per stack version, named

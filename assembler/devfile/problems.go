@@ -158,3 +158,9 @@ func keys(n *yaml.Node) []*yaml.Node {
 	}
 	return ks
 }
+
+// generatorAccepts begins the explanation of a check where assemble is
+// stricter than registry-support's index generator: each such message goes
+// on to say why assemble cannot accept what the generator does, and what
+// to change.
+const generatorAccepts = "registry-support's index generator accepts this"

@@ -151,7 +151,8 @@ func (r *registry) resolve(rel string) (string, error) {
 		return "", fmt.Errorf("resolving %s: %w", r.root, err)
 	}
 	if p != rootReal && !strings.HasPrefix(p, rootReal+string(filepath.Separator)) {
-		return "", &fileError{rel, fmt.Sprintf("leads outside the repository (to %s): copy the file in instead of linking it", p)}
+		return "", &fileError{rel, fmt.Sprintf("leads outside the repository (to %s): registry-support's index generator follows the link, "+
+			"but what is pushed must come from the repository alone, or the same commit would push different artifacts on another machine, so assemble refuses it: copy the file in instead of linking it", p)}
 	}
 	return p, nil
 }
@@ -164,8 +165,11 @@ func exists(p string) bool {
 func (r *registry) readLastModified() error {
 	b, err := os.ReadFile(filepath.Join(r.root, LastModifiedFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		// The index generator requires it; without it every date is zero.
-		r.log.Debug("devfile: no last_modified.json; lastModified dates will be 0001-01-01T00:00:00Z", "root", r.root)
+		// The current index generator fails without it; assemble goes on,
+		// but the index then carries no real dates, which should be seen.
+		r.log.Warn("devfile: no "+LastModifiedFile+": every lastModified in the index will be empty (0001-01-01T00:00:00Z); "+
+			"the registry's own build makes the file with .ci/generate_last_mod_file.sh, which takes each stack's and sample's last commit date (git log -1 --format=%aI -- <dir>)",
+			"root", r.root)
 		return nil
 	}
 	if err != nil {
@@ -192,7 +196,13 @@ func (r *registry) readStack(dir string) (*stack, error) {
 	st := &stack{dir: dir, rel: StacksDir + "/" + dir}
 	before := len(r.problems.List)
 	if !repoComponentRe.MatchString(dir) {
-		r.problems.add(st.rel, 0, "stack directory name %q cannot be an OCI repository name (devfile-catalog/%s): use lower-case letters, digits, '.', '_' and '-'", dir, dir)
+		rename := "use lower-case letters, digits, '.', '_' and '-'"
+		if l := strings.ToLower(dir); repoComponentRe.MatchString(l) {
+			rename = fmt.Sprintf("rename it %s", l)
+		}
+		r.problems.add(st.rel, 0, "stack directory name %q cannot be an OCI repository name (devfile-catalog/%s): %s, "+
+			"but the stack is pushed under its directory name and an OCI repository name must be lower-case letters, digits, '.', '_' and '-', so assemble cannot push it: %s",
+			dir, dir, generatorAccepts, rename)
 	}
 	abs := filepath.Join(r.root, StacksDir, dir)
 	if !exists(filepath.Join(abs, StackFile)) {
@@ -240,7 +250,9 @@ func (r *registry) readStack(dir string) (*stack, error) {
 			continue
 		}
 		if v.info.Version != sv.Version {
-			r.problems.add(v.rel+"/"+v.devfile, v.verLine, "metadata.version %q does not match its directory %s listed in stack.yaml: the registry looks for stacks/%s/%s/", v.info.Version, sv.Version, dir, v.info.Version)
+			r.problems.add(v.rel+"/"+v.devfile, v.verLine, "metadata.version %q does not match its directory %s listed in stack.yaml: %s and indexes the version as %s, "+
+				"but the registry looks for its files in stacks/%s/%s/, so assemble cannot push devfile-catalog/%s:%s from them: make metadata.version and the directory the same",
+				v.info.Version, sv.Version, generatorAccepts, v.info.Version, dir, v.info.Version, dir, v.info.Version)
 		}
 		st.versions = append(st.versions, v)
 		st.item.Versions = append(st.item.Versions, v.info)
@@ -291,7 +303,8 @@ func (r *registry) checkStackYAML(file string, top *yaml.Node, info *entry) {
 			continue
 		}
 		if prev, ok := seen[v.Version]; ok {
-			r.problems.add(file, line, "version %s is listed twice (first at line %d)", v.Version, prev)
+			r.problems.add(file, line, "version %s is listed twice (first at line %d): %s and indexes it twice, but both would be pushed as the one tag %s/%s:%s, so assemble cannot push them: keep one entry",
+				v.Version, prev, generatorAccepts, catalogPrefix, path.Base(path.Dir(file)), v.Version)
 		}
 		seen[v.Version] = line
 		if v.Git == nil {
@@ -308,9 +321,14 @@ func (r *registry) checkStackYAML(file string, top *yaml.Node, info *entry) {
 	r.checkDeploymentScopes(file, keyLine(top, "deploymentScopes"), info.DeploymentScopes)
 }
 
+// checkDeploymentScopes applies the index schema's rule for
+// deploymentScopes, which the generator itself never checks (neither in
+// stack.yaml nor in extraDevfileEntries.yaml).
 func (r *registry) checkDeploymentScopes(file string, line int, m map[string]bool) {
+	const why = "registry-support's index generator does not check deploymentScopes and would copy it into index.json, " +
+		"but the index schema has two scopes only and clients filter stacks and samples by them, so a misspelt scope would silently match nothing; assemble refuses it"
 	if len(m) > 2 {
-		r.problems.add(file, line, "deploymentScopes has %d keys; at most 2 (innerloop, outerloop) are allowed", len(m))
+		r.problems.add(file, line, "deploymentScopes has %d keys; at most 2 (innerloop, outerloop) are allowed: %s: keep innerloop and outerloop only", len(m), why)
 	}
 	var ks []string
 	for k := range m {
@@ -319,7 +337,7 @@ func (r *registry) checkDeploymentScopes(file string, line int, m map[string]boo
 	sort.Strings(ks)
 	for _, k := range ks {
 		if k != deploymentInnerLoop && k != deploymentOuterLoop {
-			r.problems.add(file, line, "deploymentScopes key %q must be innerloop or outerloop", k)
+			r.problems.add(file, line, "deploymentScopes key %q must be innerloop or outerloop: %s: rename or remove it", k, why)
 		}
 	}
 }

@@ -7,12 +7,13 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// The devfile checks below are structural: they cover what the devfile 2.x
-// JSON schema and the devfile library's semantic validation reject most
-// often (required fields, one type per component or command, name
-// patterns, references between commands, components and events, default
-// commands), with lines. They do not fetch parents or plugins, substitute
-// {{variables}}, or check every schema constraint; the devfile library
+// The devfile checks below are structural: they cover the devfile
+// library's semantic validation (references between commands, components
+// and events, default commands, unique names) and the schema rules users
+// break most often, with messages that say what to do. Everything else the
+// devfile 2.x JSON schema says (types, enums, unknown fields) is checked
+// against the schema itself (jsonschema.go). They do not fetch parents or
+// plugins or substitute {{variables}}; the devfile library
 // (github.com/devfile/library/v2), which does, needs Kubernetes client
 // modules this project does not take on.
 
@@ -42,6 +43,7 @@ var groupKinds = map[string]bool{"build": true, "run": true, "test": true, "debu
 // generator's metadata rules (stacks need name, displayName, language,
 // projectType and a version).
 func (ps *problems) checkDevfile(file string, top *yaml.Node, stackMeta bool) {
+	before := len(ps.List)
 	for _, k := range keys(top) {
 		if !topLevelKeys[k.Value] {
 			ps.add(file, k.Line, "unknown top-level field %q (the devfile schema allows: schemaVersion, metadata, parent, variables, attributes, projects, starterProjects, dependentProjects, components, commands, events)", k.Value)
@@ -57,6 +59,7 @@ func (ps *problems) checkDevfile(file string, top *yaml.Node, stackMeta bool) {
 		m := schemaVersionRe.FindStringSubmatch(sv)
 		if !supported[m[1]+"."+m[2]] {
 			ps.add(file, keyLine(top, "schemaVersion"), "schemaVersion %s is not supported (devfile schemas exist for 2.0, 2.1, 2.2 and 2.3)", sv)
+			sv = ""
 		}
 	}
 
@@ -86,7 +89,8 @@ func (ps *problems) checkDevfile(file string, top *yaml.Node, stackMeta bool) {
 		case !metadataVersionRe.MatchString(v):
 			ps.add(file, keyLine(md, "version"), "metadata.version %q is not a semantic version (1.0.0)", v)
 		case !tagRe.MatchString(v):
-			ps.add(file, keyLine(md, "version"), "metadata.version %q cannot be an OCI tag (the stack is pushed as devfile-catalog/<stack>:<version>): drop the +build part", v)
+			ps.add(file, keyLine(md, "version"), "metadata.version %q cannot be an OCI tag (the stack is pushed as devfile-catalog/<stack>:<version>): %s (the devfile schema allows build metadata), "+
+				"but '+' is not allowed in an OCI tag, so assemble cannot push it: drop the +build part", v, generatorAccepts)
 		}
 	}
 	for _, f := range []string{"tags", "architectures"} {
@@ -101,6 +105,13 @@ func (ps *problems) checkDevfile(file string, top *yaml.Node, stackMeta bool) {
 	ps.checkEvents(file, top, commands, hasParent)
 	ps.checkProjects(file, top, "starterProjects")
 	ps.checkProjects(file, top, "projects")
+	if schemaVersionRe.MatchString(sv) {
+		reported := map[int]bool{}
+		for _, p := range ps.List[before:] {
+			reported[p.Line] = true
+		}
+		ps.checkSchema(file, top, sv, reported)
+	}
 }
 
 // checkName checks a name or id field of list element n.

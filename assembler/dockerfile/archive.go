@@ -8,7 +8,6 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -117,7 +116,9 @@ func (c *copier) tryUnpack(name string, open func() (io.ReadCloser, error), dest
 		if err != nil {
 			return true, err
 		}
-		if err := c.parents(existing, append(missing, resolved)); err != nil {
+		// BuildKit's unpack makes dest with MkdirAll(0755, --chown).
+		uid, gid := c.newDirOwner()
+		if err := c.parentsAs(existing, append(missing, resolved), 0o755, uid, gid); err != nil {
 			return true, err
 		}
 	}
@@ -212,7 +213,10 @@ func (c *copier) unpackEntry(archive string, tr *tar.Reader, hdr *tar.Header, de
 	if old, _, _ := c.t.lookup(resolved, false); old != nil && old.IsDir() && e.Type != layers.TypeDir {
 		return fmt.Errorf("archive %s: %s would replace the directory /%s", archive, hdr.Name, resolved)
 	}
-	if err := c.parents(existing, missing); err != nil {
+	// Directories the archive implies but does not hold are root's, 0755,
+	// --chown or not: BuildKit's unpacker (go-archive) makes them so, and
+	// gives --chown's owner only to the archive's own entries.
+	if err := c.parentsAs(existing, missing, 0o755, 0, 0); err != nil {
 		return err
 	}
 	e.Path = resolved
@@ -290,18 +294,6 @@ func (c *copier) placeURL(raw, dest string, destIsDir bool) error {
 	// As Docker: a downloaded file is 0600 unless --chmod says otherwise.
 	e := layers.Entry{Type: layers.TypeFile, Mode: c.mode.apply(0o600, false), UID: uid, GID: gid, Size: n, Open: open}
 	return c.putFile(target, e, "")
-}
-
-// readIfExists reads p, or returns nil when it does not exist.
-func readIfExists(p string) ([]byte, error) {
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", p, err)
-	}
-	return b, nil
 }
 
 // readIgnore parses an ignore file's patterns.

@@ -94,6 +94,9 @@ func newBuilder(ctx context.Context, root string, df plan.Dockerfile, platform v
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range d.warnings {
+		logctx.From(ctx).Warn(w)
+	}
 	return &builder{ctx: ctx, d: d, o: o, svc: svc, platform: platform, built: map[int]*stage{}, building: map[int]bool{}, images: map[string]*imageSource{}}, nil
 }
 
@@ -111,11 +114,11 @@ func (b *builder) target() (int, error) {
 	if name == "" {
 		return len(b.d.stages) - 1, nil
 	}
+	if i, ok := b.stageIndex(name, len(b.d.stages)); ok {
+		return i, nil
+	}
 	var names []string
-	for i, st := range b.d.stages {
-		if st.Name == strings.ToLower(name) {
-			return i, nil
-		}
+	for _, st := range b.d.stages {
 		if st.Name != "" {
 			names = append(names, st.Name)
 		}
@@ -282,10 +285,11 @@ func (b *builder) buildStage(i int) (*stage, error) {
 	return s, nil
 }
 
-// stageIndex finds a stage named name defined before stage i.
+// stageIndex finds the stage named name defined last before stage i (as
+// BuildKit, where a later stage of the same name replaces the earlier).
 func (b *builder) stageIndex(name string, before int) (int, bool) {
 	lname := strings.ToLower(name)
-	for j := 0; j < before; j++ {
+	for j := before - 1; j >= 0; j-- {
 		if b.d.stages[j].Name != "" && b.d.stages[j].Name == lname {
 			return j, true
 		}
@@ -503,6 +507,8 @@ func (s *stage) dispatch(cmd instructions.Command) error {
 		return s.addInstr(c, text)
 	case *instructions.RunCommand:
 		return s.runInstr(c, text)
+	case *instructions.VolumeCommand:
+		return s.volume(c, text)
 	case *instructions.OnbuildCommand:
 		s.cf.Config.OnBuild = append(s.cf.Config.OnBuild, c.Expression)
 		s.img = nil
@@ -646,13 +652,9 @@ func (s *stage) workdir(c *instructions.WorkdirCommand, text string) error {
 			uid, gid = id.uid, id.gid
 		}
 	}
-	resolved, existing, missing, err := t.place(strings.TrimPrefix(wd, "/"))
+	entries, err := newDirEntries(t, strings.TrimPrefix(wd, "/"), uid, gid)
 	if err != nil {
 		return fmt.Errorf("WORKDIR %s: %w", wd, err)
-	}
-	entries := existing
-	for _, m := range append(missing, resolved) {
-		entries = append(entries, layers.Entry{Path: m, Type: layers.TypeDir, Mode: 0o755, UID: uid, GID: gid})
 	}
 	s.b.step(s, c.Location(), text, "layer: directory "+wd)
 	if s.b.dry() {

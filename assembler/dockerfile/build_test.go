@@ -82,7 +82,7 @@ CMD echo $A
 		"MAINTAINER someone@example.com (empty)",
 		"USER 1000:1000 (empty)",
 		"EXPOSE [53/udp 8080/tcp 9000/tcp 9001/tcp] (empty)",
-		"VOLUME [/data /cache] (empty)",
+		"VOLUME [/data /cache]", // makes /data and /cache (issue 18)
 		"WORKDIR / (empty)",
 		"STOPSIGNAL SIGINT (empty)",
 		"SHELL [/bin/bash -o pipefail -c] (empty)",
@@ -98,8 +98,8 @@ CMD echo $A
 	if h[11] != `ENTRYPOINT ["/app"] (empty)` || h[12] != `CMD ["/bin/bash" "-o" "pipefail" "-c" "echo $A"] (empty)` || len(h) != 13 {
 		t.Errorf("history tail = %q", h[11:])
 	}
-	if m, _ := img.Manifest(); len(m.Layers) != 0 {
-		t.Errorf("%d layers, want none", len(m.Layers))
+	if m, _ := img.Manifest(); len(m.Layers) != 1 {
+		t.Errorf("%d layers, want one (VOLUME's directories)", len(m.Layers))
 	}
 	// ENTRYPOINT without CMD in the same stage clears the base's CMD.
 	dir2 := repo(t, map[string]string{"Dockerfile": "FROM scratch AS a\nCMD [\"x\"]\nFROM a\nENTRYPOINT [\"y\"]\n"})

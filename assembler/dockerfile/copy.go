@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"path"
 	"path/filepath"
@@ -56,6 +57,9 @@ type copier struct {
 	entries []layers.Entry
 	// prov maps image paths to repository paths (files from the context).
 	prov map[string]string
+	// links maps a source file with several names (info.hardLink) to the
+	// image path of the first name placed from the current source.
+	links map[any]string
 }
 
 func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }
@@ -78,6 +82,12 @@ func (s *stage) copyInstr(req copyRequest) error {
 	if err != nil {
 		return err
 	}
+	// The destination's links are followed, the last one's too, even
+	// dangling (BuildKit resolves it in the stage's root): COPY to a link
+	// writes where it points, and the link stays.
+	if destRel, err = c.t.rootPath(destRel); err != nil {
+		return fmt.Errorf("%s destination %s: %w", verb, req.params.DestPath, err)
+	}
 	src, fromLabel, err := s.copySource(req)
 	if err != nil {
 		return err
@@ -86,13 +96,14 @@ func (s *stage) copyInstr(req copyRequest) error {
 	if err != nil {
 		return err
 	}
-	if len(items) > 1 && !destIsDir && !req.parents {
-		if n, _, _ := c.t.lookup(destRel, true); n == nil || !n.IsDir() {
-			return fmt.Errorf("%s with more than one source needs a directory destination ending in / (got %s)", verb, req.params.DestPath)
-		}
-		destIsDir = true
-	}
+	// Several sources, named or matched, are copied one after the other
+	// onto the destination, as BuildKit's file op copies them (one copy
+	// per source, one per match): into it when it is a directory, else
+	// each file replacing the previous one.
 	for _, it := range items {
+		// BuildKit copies each source (each match of a wildcard) on its
+		// own: hard links are kept within one, not across two.
+		clear(c.links)
 		if err := c.place(src, it, destRel, destIsDir); err != nil {
 			return fmt.Errorf("%s %s: %w", verb, it.name(), err)
 		}
@@ -131,7 +142,7 @@ func checkCopyRequest(req copyRequest) error {
 // entries are placed against.
 func (s *stage) newCopier(req copyRequest) (*copier, error) {
 	verb := req.verb()
-	c := &copier{s: s, req: req, byPath: map[string]int{}, prov: map[string]string{}}
+	c := &copier{s: s, req: req, byPath: map[string]int{}, prov: map[string]string{}, links: map[any]string{}}
 	var err error
 	if c.mode, err = parseChmod(req.chmod); err != nil {
 		return nil, err
@@ -467,7 +478,7 @@ func (c *copier) place(src source, it copyItem, dest string, destIsDir bool) err
 		if i.isDir() {
 			return c.putDir(src, resolved, target, i)
 		}
-		return c.putFile(target, c.fileEntry(src, resolved, i), c.repo(src, resolved))
+		return c.putSource(src, resolved, i, target)
 	}
 	if i.isDir() {
 		return c.putDir(src, resolved, dest, i)
@@ -479,7 +490,7 @@ func (c *copier) place(src source, it copyItem, dest string, destIsDir bool) err
 		}
 	}
 	target := c.fileTarget(dest, destIsDir, path.Base(it.path))
-	return c.putFile(target, c.fileEntry(src, resolved, i), c.repo(src, resolved))
+	return c.putSource(src, resolved, i, target)
 }
 
 func (c *copier) unpackLocal() bool {
@@ -558,7 +569,16 @@ func (c *copier) add(e layers.Entry, repo string) error {
 
 // parents adds the directories above a target: existing ones as they are,
 // missing ones new.
+// Missing ones are made as BuildKit's copy makes them (fsutil's MkdirAll):
+// with the mode of an octal --chmod (permission bits only), else 0755, and
+// the --chown owner, else root.
 func (c *copier) parents(existing []layers.Entry, missing []string) error {
+	uid, gid := c.newDirOwner()
+	return c.parentsAs(existing, missing, c.mode.newDir(), uid, gid)
+}
+
+// parentsAs is parents with the mode and owner of missing directories given.
+func (c *copier) parentsAs(existing []layers.Entry, missing []string, mode fs.FileMode, uid, gid int) error {
 	for _, e := range existing {
 		if _, ok := c.byPath[e.Path]; ok {
 			continue
@@ -566,33 +586,61 @@ func (c *copier) parents(existing []layers.Entry, missing []string) error {
 		c.byPath[e.Path] = len(c.entries)
 		c.entries = append(c.entries, e)
 	}
-	uid, gid := c.newDirOwner()
 	for _, m := range missing {
-		if err := c.add(layers.Entry{Path: m, Type: layers.TypeDir, Mode: 0o755, UID: uid, GID: gid}, ""); err != nil {
+		if err := c.add(layers.Entry{Path: m, Type: layers.TypeDir, Mode: mode, UID: uid, GID: gid}, ""); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// putSource places file p of src (described by i) at target. A file with
+// several names in the source, one of which this copy already placed,
+// becomes a hard link to it, as BuildKit's copy keeps hard links (one inode
+// and its link count in the image).
+func (c *copier) putSource(src source, p string, i info, target string) error {
+	e := c.fileEntry(src, p, i)
+	first, linked := "", false
+	if i.hardLink != nil {
+		first, linked = c.links[i.hardLink]
+		if j, ok := c.byPath[first]; linked && (!ok || c.entries[j].Type != layers.TypeFile) {
+			linked = false // the first name was replaced since
+		}
+	}
+	if linked {
+		e = layers.Entry{Type: layers.TypeHardlink, Link: first, Mode: e.Mode, UID: e.UID, GID: e.GID}
+	}
+	placed, err := c.putFileAt(target, e, c.repo(src, p))
+	if err == nil && i.hardLink != nil && !linked {
+		c.links[i.hardLink] = placed
+	}
+	return err
+}
+
 // putFile places a file or symlink entry at target: the directories above
 // it are followed through links, the last component is replaced.
 func (c *copier) putFile(target string, e layers.Entry, repo string) error {
+	_, err := c.putFileAt(target, e, repo)
+	return err
+}
+
+// putFileAt is putFile, returning the image path the entry landed at.
+func (c *copier) putFileAt(target string, e layers.Entry, repo string) (string, error) {
 	if target == "" {
-		return errors.New("cannot replace the root directory with a file")
+		return "", errors.New("cannot replace the root directory with a file")
 	}
 	resolved, existing, missing, err := c.t.place(target)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if n, _, _ := c.t.lookup(resolved, false); n != nil && n.IsDir() {
-		return fmt.Errorf("cannot replace directory /%s with a file", resolved)
+		return "", fmt.Errorf("cannot replace directory /%s with a file", resolved)
 	}
 	if err := c.parents(existing, missing); err != nil {
-		return err
+		return "", err
 	}
 	e.Path = resolved
-	return c.add(e, repo)
+	return resolved, c.add(e, repo)
 }
 
 // putDir copies directory p of src into target (its contents, as Docker
@@ -619,8 +667,12 @@ func (c *copier) putDir(src source, p, target string, i info) error {
 			if err := c.parents(existing, missing); err != nil {
 				return err
 			}
-			uid, gid := c.ownerOf(src, i)
-			if err := c.add(layers.Entry{Path: resolved, Type: layers.TypeDir, Mode: c.mode.apply(i.mode, true), UID: uid, GID: gid}, c.repo(src, p)); err != nil {
+			// BuildKit copies a directory's contents into a destination it
+			// creates as it creates parents (0755 or an octal --chmod's
+			// permissions, the --chown owner or root), not with the source
+			// directory's mode and owner.
+			uid, gid := c.newDirOwner()
+			if err := c.add(layers.Entry{Path: resolved, Type: layers.TypeDir, Mode: c.mode.newDir(), UID: uid, GID: gid}, c.repo(src, p)); err != nil {
 				return err
 			}
 		}
@@ -695,7 +747,7 @@ func (c *copier) putChildren(src source, p, target, rel string) error {
 				}
 			}
 		default:
-			if err := c.putFile(ct, c.fileEntry(src, cp, ci), c.repo(src, cp)); err != nil {
+			if err := c.putSource(src, cp, ci, ct); err != nil {
 				return err
 			}
 		}
@@ -821,9 +873,10 @@ func (b *builder) mainContext() (*hostSource, error) {
 		return b.context, nil
 	}
 	var patterns []string
-	if data, err := readIfExists(b.d.abs + ".dockerignore"); err != nil {
+	// A symlinked ignore file is read only if it leads inside the context.
+	if data, err := layers.ReadIgnoreLink(b.d.contextDir, b.d.abs+".dockerignore"); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
-	} else if data != nil {
+	} else if err == nil {
 		patterns, err = readIgnore(data)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s.dockerignore: %w", b.d.abs, err)

@@ -71,6 +71,8 @@ type expFile struct {
 	Owner   string  `json:"owner"`
 	Content *string `json:"content"`
 	Link    string  `json:"link"`
+	// Links is a regular file's link count (hard links), when above 1.
+	Links int `json:"links"`
 }
 
 func TestCorpus(t *testing.T) {
@@ -303,6 +305,9 @@ func (e expFile) check(f file) string {
 	}
 	if e.Link != "" && e.Link != f.link {
 		return fmt.Sprintf("link %q, want %q", f.link, e.Link)
+	}
+	if e.Links != 0 && e.Links != max(f.nlink, 1) {
+		return fmt.Sprintf("%d links, want %d", max(f.nlink, 1), e.Links)
 	}
 	return ""
 }

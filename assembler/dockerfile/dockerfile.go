@@ -13,8 +13,10 @@
 // commands whose words it can expand for certain is translated.
 //
 // Where it knowingly differs from BuildKit:
-//   - RUN --mount is refused, except type=cache, which is not mounted (the
-//     command's writes there stay in its layer; a translated RUN needs none).
+//   - RUN --mount=type=cache is not mounted (the command's writes there
+//     stay in its layer; a translated RUN needs none). Bind, tmpfs, secret
+//     and ssh mounts are as in BuildKit; a bind's source is read into a
+//     layer of the cache first (that is how the RUN's key covers it).
 //   - ADD of a git repository is refused.
 //   - HEALTHCHECK --start-interval is not kept (go-containerregistry's
 //     config has no field for it).
@@ -23,6 +25,12 @@
 //   - A symbolic link in the build context that leads outside it, and an
 //     archive entry below a symbolic link the archive made, are errors.
 //   - An unknown user or group name in --chown is an error (BuildKit uses root).
+//   - Files from a local context (the build context or a directory given
+//     as a build context) get the modes git records, so that the checkout's
+//     umask never changes an image: 0644, or 0755 when executable (from
+//     git's index for tracked files, from any execute bit for others and
+//     outside a git work tree), directories 0755, no set-id or sticky bits.
+//     BuildKit keeps the modes on disk. --chmod still sets them.
 //   - History entries carry the comment "assemble.dockerfile.v0".
 package dockerfile
 
@@ -83,6 +91,8 @@ type options struct {
 	httpClient *http.Client
 	runOptions []run.Option
 	listings   ListingStore
+	secrets    map[string]Secret
+	ssh        map[string]string // agent id -> socket
 }
 
 // ListingStore keeps entries by key, atomically (a layers.Namespace).
@@ -152,6 +162,8 @@ func makeOptions(df plan.Dockerfile, opts []Option) *options {
 	o := &options{
 		buildArgs:  map[string]string{},
 		contexts:   map[string]string{},
+		secrets:    map[string]Secret{},
+		ssh:        map[string]string{},
 		created:    time.Unix(0, 0).UTC(),
 		httpClient: remote.DefaultHTTPClient(),
 	}

@@ -29,7 +29,8 @@ func TestMalformed(t *testing.T) {
 		{"ARG S=x\nFROM scratch\nCOPY --from=${S} /a /a\n", []string{"Dockerfile:3:", "variables are not expanded in --from"}},
 		{"FROM scratch\nCOPY <<EOF /x\nnever closed\n", []string{"Dockerfile"}},
 		{"FROM scratch\nSHELL /bin/sh -c\n", []string{"Dockerfile:2:", "SHELL"}},
-		{"FROM scratch AS a\nFROM a AS a\n", []string{"Dockerfile:2:", `stage name "a" is already used at line 1`}},
+		// A repeated stage name is a warning now (issue 18): TestDuplicateStageNameWarns.
+		{"FROM scratch\nRUN\n", []string{"Dockerfile:2:", "RUN has no command"}},
 		{"FROM scratch\nADD https://example.com/repo.git /src\n", []string{"Dockerfile:2:", "git sources are not supported"}},
 		{"FROM scratch\nHEALTHCHECK --interval=xyz CMD true\n", []string{"Dockerfile:2:", "invalid duration"}},
 		{"FROM scratch\nRUN --network=bogus true\n", []string{"Dockerfile:2:", "network"}},

@@ -145,10 +145,12 @@ type file struct {
 	uid, gid int
 	link     string
 	content  string
+	// nlink is a regular file's link count when it has other names (0: one).
+	nlink int
 }
 
 func (f file) String() string {
-	return fmt.Sprintf("type %c mode %04o owner %d:%d link %q content %q", f.typ, f.mode, f.uid, f.gid, f.link, f.content)
+	return fmt.Sprintf("type %c mode %04o owner %d:%d link %q content %q links %d", f.typ, f.mode, f.uid, f.gid, f.link, f.content, f.nlink)
 }
 
 // flatten applies an image's layers (whiteouts included) into a map of
@@ -160,6 +162,8 @@ func flatten(t testing.TB, img v1.Image) map[string]file {
 		t.Fatal(err)
 	}
 	out := map[string]file{}
+	ids := map[string]int{} // regular file path -> inode number, shared by hard links
+	inodes := 0
 	for _, l := range ls {
 		rc, err := l.Uncompressed()
 		if err != nil {
@@ -176,6 +180,7 @@ func flatten(t testing.TB, img v1.Image) map[string]file {
 				for k := range out {
 					if strings.HasPrefix(k, dir) {
 						delete(out, k)
+						delete(ids, k)
 					}
 				}
 				return
@@ -185,22 +190,28 @@ func flatten(t testing.TB, img v1.Image) map[string]file {
 				for k := range out {
 					if k == victim || strings.HasPrefix(k, victim+"/") {
 						delete(out, k)
+						delete(ids, k)
 					}
 				}
 				return
 			}
 			f := file{typ: h.Typeflag, mode: h.Mode & 0o7777, uid: h.Uid, gid: h.Gid, link: h.Linkname}
+			delete(ids, name)
 			if h.Typeflag == tar.TypeReg {
 				b, _ := io.ReadAll(body)
 				f.content = string(b)
+				inodes++
+				ids[name] = inodes
 			}
 			if h.Typeflag == tar.TypeLink {
-				f = out[h.Linkname]
+				target := strings.TrimPrefix(h.Linkname, "./")
+				f = out[target]
 				for _, a := range adds {
-					if a.name == h.Linkname {
+					if a.name == target {
 						f = a.f
 					}
 				}
+				ids[name] = ids[target]
 			}
 			adds = append(adds, struct {
 				name string
@@ -210,6 +221,17 @@ func flatten(t testing.TB, img v1.Image) map[string]file {
 		rc.Close()
 		for _, a := range adds {
 			out[a.name] = a.f
+		}
+	}
+	// A regular file's link count: how many paths share its inode.
+	count := map[int]int{}
+	for _, id := range ids {
+		count[id]++
+	}
+	for p, id := range ids {
+		if f, ok := out[p]; ok && count[id] > 1 {
+			f.nlink = count[id]
+			out[p] = f
 		}
 	}
 	return out

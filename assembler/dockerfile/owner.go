@@ -184,6 +184,16 @@ func parseChmod(s string) (*chmod, error) {
 	return c, nil
 }
 
+// newDir is the mode of a directory COPY creates (a missing parent, a new
+// destination): an octal --chmod's permission bits, else 0755, as
+// BuildKit's copy passes the octal mode, and only it, to MkdirAll.
+func (c *chmod) newDir() fs.FileMode {
+	if c == nil || !c.isOctal {
+		return 0o755
+	}
+	return c.octal & fs.ModePerm
+}
+
 // apply returns the mode a file of mode m gets.
 func (c *chmod) apply(m fs.FileMode, dir bool) fs.FileMode {
 	if c == nil {

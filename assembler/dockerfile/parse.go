@@ -37,6 +37,8 @@ type dockerfile struct {
 	metaKeys map[string]bool
 	// target is the stage to build ("" for the last one).
 	target string
+	// warnings are what BuildKit's linter would report, logged by the build.
+	warnings []string
 }
 
 // load reads and parses the Dockerfile of df.
@@ -88,16 +90,7 @@ func load(root string, df plan.Dockerfile, o *options, platform v1.Platform) (*d
 	}
 	d.stages = stages
 	d.lex = shell.NewLex(res.EscapeToken)
-	seen := map[string]int{}
-	for _, st := range stages {
-		if st.Name == "" {
-			continue
-		}
-		if line, ok := seen[st.Name]; ok {
-			return nil, fmt.Errorf("%s:%d: stage name %q is already used at line %d", d.name, lineOf(st.Location), st.Name, line)
-		}
-		seen[st.Name] = lineOf(st.Location)
-	}
+	d.warnings = duplicateStages(d.name, stages)
 
 	target := ""
 	if o.target != nil {
@@ -129,6 +122,24 @@ func load(root string, df plan.Dockerfile, o *options, platform v1.Platform) (*d
 		}
 	}
 	return d, nil
+}
+
+// duplicateStages warns of a stage name used twice: BuildKit's linter
+// (DuplicateStageName) only warns, and a name then means the last stage
+// defined with it before the reference.
+func duplicateStages(file string, stages []instructions.Stage) []string {
+	var out []string
+	seen := map[string]int{}
+	for _, st := range stages {
+		if st.Name == "" {
+			continue
+		}
+		if line, ok := seen[st.Name]; ok {
+			out = append(out, fmt.Sprintf("%s:%d: stage name %q is already used at line %d; references to it mean the later stage", file, lineOf(st.Location), st.Name, line))
+		}
+		seen[st.Name] = lineOf(st.Location)
+	}
+	return out
 }
 
 // located turns an error from BuildKit's parser into "Dockerfile:LINE: message".

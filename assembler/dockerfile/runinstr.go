@@ -9,7 +9,6 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
-	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/internal/quote"
 	"github.com/assemble-build/assemble/layers/run"
 )
@@ -21,6 +20,9 @@ const emptyLayerDiffID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b
 // runInstr carries out a RUN: translated into package layers when it is
 // a package install, else executed in the sandbox.
 func (s *stage) runInstr(c *instructions.RunCommand, text string) error {
+	if len(c.Files) == 0 && strings.TrimSpace(strings.Join(c.CmdLine, " ")) == "" {
+		return errors.New("RUN has no command: give it one (RUN CMD, RUN [\"EXE\", ...] or a heredoc)")
+	}
 	if sec := instructions.GetSecurity(c); sec != "" && sec != "sandbox" {
 		return fmt.Errorf("RUN --security=%s is not supported", sec)
 	}
@@ -107,16 +109,17 @@ func (s *stage) runTranslated(r runStep, installs []install) error {
 // sandbox, unless --no-run forbids it.
 func (s *stage) runExecuted(r runStep, why string) error {
 	b := s.b
-	mounts := instructions.GetMounts(r.c)
-	for _, m := range mounts {
-		if m.Type != instructions.MountTypeCache {
-			return fmt.Errorf("RUN --mount=type=%s is not supported; copy what the command needs into the stage first", m.Type)
-		}
-	}
 	if b.o.noRun && !b.dry() {
 		return fmt.Errorf("RUN would execute a command (%s), and running commands is turned off (--no-run): %s", why, quote.Command(r.text))
 	}
+	mounts, env, err := s.runMounts(r.c)
+	if err != nil {
+		return err
+	}
 	becomes := "run in the sandbox (" + why + ")"
+	if len(mounts) > 0 {
+		becomes += "; mounts: " + describeMounts(mounts)
+	}
 	if b.o.noRun {
 		becomes += "; refused with --no-run"
 	}
@@ -124,14 +127,11 @@ func (s *stage) runExecuted(r runStep, why string) error {
 	if b.dry() {
 		return nil
 	}
-	if len(mounts) > 0 {
-		logctx.From(s.b.ctx).Warn("RUN --mount=type=cache: no cache is mounted; what the command writes there stays in the layer", "line", r.where)
-	}
 	img, err := s.image()
 	if err != nil {
 		return err
 	}
-	spec := s.sandboxSpec(img, r)
+	spec := s.sandboxSpec(img, r, mounts, env)
 	// The layer may read the sandbox's result until it is added.
 	defer spec.Close()
 	l, err := b.svc.Layer(b.ctx, spec)
@@ -147,8 +147,9 @@ func (s *stage) runExecuted(r runStep, why string) error {
 }
 
 // sandboxSpec is the layer of what the RUN's command changes over img,
-// run with the stage's env, user and working directory.
-func (s *stage) sandboxSpec(img v1.Image, r runStep) *run.Layer {
+// run with the stage's env (and env), user and working directory, and the
+// RUN's mounts.
+func (s *stage) sandboxSpec(img v1.Image, r runStep, mounts []run.Mount, env []string) *run.Layer {
 	wd := s.cf.Config.WorkingDir
 	if wd == "" {
 		wd = "/"
@@ -156,12 +157,13 @@ func (s *stage) sandboxSpec(img v1.Image, r runStep) *run.Layer {
 	return run.NewLayer(run.Spec{
 		Base:    img,
 		Command: r.argv,
-		Env:     append([]string(nil), s.env...),
+		Env:     append(append([]string(nil), s.env...), env...),
 		User:    s.cf.Config.User,
 		WorkDir: wd,
 		Network: instructions.GetNetwork(r.c) == instructions.NetworkHost,
 		Stdout:  s.b.o.runOutput,
 		Stderr:  s.b.o.runOutput,
+		Mounts:  mounts,
 	}, s.b.o.runOptions...)
 }
 

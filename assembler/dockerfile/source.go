@@ -2,6 +2,7 @@ package dockerfile
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,11 +13,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/patternmatcher"
 
+	"github.com/assemble-build/assemble/internal/git"
 	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/oci"
@@ -49,7 +52,13 @@ type info struct {
 	size     int64
 	link     string
 	special  bool // device, pipe or socket: not copied
+	// hardLink, for a regular file with other names in the source,
+	// identifies the file: equal values are hard links to one file.
+	hardLink any
 }
+
+// inode identifies a host file.
+type inode struct{ dev, ino uint64 }
 
 func (i info) isDir() bool { return i.typ == layers.TypeDir }
 
@@ -65,6 +74,9 @@ type hostSource struct {
 	inRepo     bool
 	ignore     *patternmatcher.PatternMatcher
 	exclusions bool
+	// gitModes are the modes git's index records for the files below
+	// root (0644 or 0755), when root is in a git work tree.
+	gitModes map[string]fs.FileMode
 }
 
 func newHostSource(name, dir, repoRoot string, ignore []string) (*hostSource, error) {
@@ -79,7 +91,7 @@ func newHostSource(name, dir, repoRoot string, ignore []string) (*hostSource, er
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", name, err)
 	}
-	h := &hostSource{name: name, root: abs, fsys: fsys}
+	h := &hostSource{name: name, root: abs, fsys: fsys, gitModes: gitModes(abs)}
 	if rr, err := filepath.EvalSymlinks(repoRoot); err == nil {
 		if rel, err := filepath.Rel(rr, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
 			h.rel, h.inRepo = filepath.ToSlash(rel), true
@@ -150,24 +162,28 @@ func (h *hostSource) lstat(p string) (info, error) {
 		}
 		return info{}, &fs.PathError{Op: "lstat", Path: p, Err: err}
 	}
-	i, err := h.info(p, fi)
-	if p == "" && i.isDir() {
-		// The context's own directory is where the build reads from, not a
-		// file of it: its mode (often 0700 for a temporary checkout) is not
-		// what a directory copied from it should get.
-		i.mode = 0o755
-	}
-	return i, err
+	return h.info(p, fi)
 }
 
+// info describes host file p. Modes are normalised so that the checkout's
+// umask never changes a layer: a directory is 0755, a regular file 0644 or
+// 0755, as git's index records it, or for a file git does not track (or
+// outside a git work tree) from its execute bits (layers.HostFileMode).
+// Set-id and sticky bits are dropped: git keeps none. --chmod still wins.
 func (h *hostSource) info(p string, fi fs.FileInfo) (info, error) {
 	m := fi.Mode()
-	i := info{mode: m & layers.ModeBits}
+	var i info
 	switch {
 	case m.IsDir():
-		i.typ = layers.TypeDir
+		i.typ, i.mode = layers.TypeDir, 0o755
 	case m.IsRegular():
-		i.typ, i.size = layers.TypeFile, fi.Size()
+		i.typ, i.size, i.mode = layers.TypeFile, fi.Size(), layers.HostFileMode(m)
+		if gm, ok := h.gitModes[p]; ok {
+			i.mode = gm
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+			i.hardLink = inode{uint64(st.Dev), st.Ino}
+		}
 	case m&fs.ModeSymlink != 0:
 		target, err := h.fsys.Readlink(p)
 		if err != nil {
@@ -178,6 +194,31 @@ func (h *hostSource) info(p string, fi fs.FileInfo) (info, error) {
 		i.special = true
 	}
 	return i, nil
+}
+
+// gitModes lists the regular files git's index holds below dir (paths
+// relative to dir) with the mode git records: 0755 for 100755, else 0644.
+// Outside a git work tree (or without git) it is nil.
+func gitModes(dir string) map[string]fs.FileMode {
+	out, err := git.Output(dir, "ls-files", "--stage", "-z")
+	if err != nil {
+		return nil
+	}
+	modes := map[string]fs.FileMode{}
+	for _, rec := range bytes.Split(out, []byte{0}) {
+		// "<mode> <object> <stage>\t<path>"
+		meta, name, ok := bytes.Cut(rec, []byte{'\t'})
+		if !ok {
+			continue
+		}
+		switch {
+		case bytes.HasPrefix(meta, []byte("100755 ")):
+			modes[string(name)] = 0o755
+		case bytes.HasPrefix(meta, []byte("100644 ")):
+			modes[string(name)] = 0o644
+		}
+	}
+	return modes
 }
 
 func (h *hostSource) readDir(p string) ([]string, error) {
@@ -308,6 +349,9 @@ func (s *imageSource) lstat(p string) (info, error) {
 		i.typ = layers.TypeDir
 	case tar.TypeReg:
 		i.typ = layers.TypeFile
+		if k, ok := s.fsys.HardLink(fsName(p)); ok {
+			i.hardLink = k
+		}
 	case tar.TypeSymlink:
 		i.typ, i.mode = layers.TypeSymlink, 0o777
 	default:

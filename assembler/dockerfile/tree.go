@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"path"
 	"strings"
 
@@ -189,11 +190,58 @@ func (t *tree) lookup(p string, follow bool) (*oci.Node, string, error) {
 	return t.fs.Lookup(p, follow)
 }
 
+// maxLinkHops bounds the symbolic links followed while resolving one path.
+const maxLinkHops = 255
+
+// rootPath resolves every symbolic link in image path p, the last
+// component's included, as BuildKit resolves a destination (continuity's
+// fs.RootPath over the stage's root): an absolute target starts at the
+// image root, ".." never climbs above it, and a missing component (a
+// dangling link's target included) is kept as it is named, to be created.
+func (t *tree) rootPath(p string) (string, error) {
+	p, err := layers.CleanPath(p)
+	if err != nil {
+		return "", err
+	}
+	parts := strings.Split(p, "/")
+	cur, hops := "", 0
+	for len(parts) > 0 {
+		part := parts[0]
+		parts = parts[1:]
+		switch part {
+		case "", ".":
+			continue
+		case "..":
+			if cur = path.Dir(cur); cur == "." {
+				cur = ""
+			}
+			continue
+		}
+		next := path.Join(cur, part)
+		n, _, err := t.lookup(next, false)
+		if err != nil || n == nil || n.Mode&fs.ModeSymlink == 0 {
+			// A directory, a file (place reports it if something goes
+			// below it) or nothing yet: no link to follow.
+			cur = next
+			continue
+		}
+		if hops++; hops > maxLinkHops {
+			return "", fmt.Errorf("/%s: too many levels of symbolic links", next)
+		}
+		if strings.HasPrefix(n.Link, "/") {
+			cur = ""
+		}
+		parts = append(strings.Split(n.Link, "/"), parts...)
+	}
+	return cur, nil
+}
+
 // place resolves where an entry for image path p lands: the directories
-// above it are followed through symbolic links. It returns the resolved
-// path, the existing directories on the way (as entries that keep their
-// owner and mode, since a layer must list the parents of what it holds) and
-// the missing ones, which the caller creates.
+// above it are followed through symbolic links (dangling ones to the
+// target they name, which is created), the last component is not. It
+// returns the resolved path, the existing directories on the way (as
+// entries that keep their owner and mode, since a layer must list the
+// parents of what it holds) and the missing ones, which the caller creates.
 func (t *tree) place(p string) (resolved string, existing []layers.Entry, missing []string, err error) {
 	p, err = layers.CleanPath(p)
 	if err != nil {
@@ -203,33 +251,35 @@ func (t *tree) place(p string) (resolved string, existing []layers.Entry, missin
 		return "", nil, nil, nil
 	}
 	dir, base := path.Split(p)
-	dir = strings.TrimSuffix(dir, "/")
-	// Walk the parent component by component so the missing tail is known.
+	if dir, err = t.rootPath(dir); err != nil {
+		return "", nil, nil, err
+	}
+	// Walk the resolved parent component by component so the missing tail
+	// is known.
 	cur := ""
 	for _, part := range strings.Split(dir, "/") {
 		if part == "" {
 			continue
 		}
-		next := path.Join(cur, part)
-		n, r, err := t.lookup(next, true)
+		cur = path.Join(cur, part)
+		if len(missing) > 0 {
+			missing = append(missing, cur) // below a missing one
+			continue
+		}
+		n, _, err := t.lookup(cur, false)
 		if err != nil {
 			return "", nil, nil, err
 		}
-		if n == nil {
-			// Missing, and so is everything below it.
-			cur = next
+		switch {
+		case n == nil:
 			missing = append(missing, cur)
-			continue
+		case !n.IsDir():
+			return "", nil, nil, fmt.Errorf("/%s is not a directory", cur)
+		default:
+			// The layer repeats the parent as the image has it, set-id and
+			// sticky bits included: a sticky /tmp must stay sticky.
+			existing = append(existing, layers.Entry{Path: cur, Type: layers.TypeDir, Mode: n.Mode & layers.ModeBits, UID: n.UID, GID: n.GID})
 		}
-		if !n.IsDir() {
-			return "", nil, nil, fmt.Errorf("/%s is not a directory", r)
-		}
-		if len(missing) == 0 {
-			// Permission bits only: these parent entries have never carried
-			// set-id or sticky bits, and carrying them would change layers.
-			existing = append(existing, layers.Entry{Path: r, Type: layers.TypeDir, Mode: n.Mode.Perm(), UID: n.UID, GID: n.GID})
-		}
-		cur = r
 	}
 	return path.Join(cur, base), existing, missing, nil
 }

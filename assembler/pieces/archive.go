@@ -57,7 +57,11 @@ func WriteReleaseArchive(dir, version, file string, opts ...ArchiveOption) error
 		root = real
 	}
 	ps := &problems{}
-	cfg, ok := readConfig(root, ps)
+	need := ""
+	if version == "" {
+		need = "the release archive's folder name (<REPOSITORY_NAME>-<VERSION>) needs it"
+	}
+	cfg, ok := readConfig(root, ps, need)
 	if !ok {
 		return ps.err(root, "has no usable config.toml")
 	}

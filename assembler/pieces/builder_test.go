@@ -173,3 +173,25 @@ func TestBaseContexts(t *testing.T) {
 func (b *fakeBuilder) Snapshot(_ context.Context, img v1.Image, _ []string) (fs.FS, error) {
 	return oci.FS(img)
 }
+
+// With --no-run, the refused extraction is one line that names the group
+// and the flags, without the script and without blaming the base.
+func TestSchemasRefusedByNoRun(t *testing.T) {
+	repo := miniRepo(t, validFiles())
+	b := &fakeBuilder{root: repo, fail: &plan.RunRefusedError{Command: "python3 -c 'import importlib, json, os, sys'"}}
+	_, _, err := Load(context.Background(), repo, Input{Request: plan.Request{Builder: b}})
+	if err == nil {
+		t.Fatal("no error when running is refused")
+	}
+	msg := err.Error()
+	for _, w := range []string{"group0 (OnePiece)", "--no-run", "--metadata-python", "--no-schemas"} {
+		if !strings.Contains(msg, w) {
+			t.Errorf("error lacks %q: %s", w, msg)
+		}
+	}
+	for _, no := range []string{"\n", "importlib", "base"} {
+		if strings.Contains(msg, no) {
+			t.Errorf("error has %q: %s", no, msg)
+		}
+	}
+}

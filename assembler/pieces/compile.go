@@ -61,7 +61,9 @@ func compileMetadata(ps []*piece, schemas map[string]schemaSet, sourceURL string
 		m := defaultMetadata()
 		if p.metadata != nil {
 			op := p.metadata.Clone()
-			if op.Get("name") == nil {
+			// An empty name is accepted (Domino's check skips a falsy
+			// name) and stands for the folder name.
+			if n := op.Get("name"); n == nil || n.Text() == "" {
 				op.Set("name", pyjson.String(p.name))
 			}
 			deepUpdate(m, op)

@@ -21,6 +21,9 @@ type config struct {
 	RepositoryName string
 	Label          string
 	Version        string
+	// versionMissing: [repository] has no VERSION key, which Domino only
+	// warns about.
+	versionMissing bool
 }
 
 // Domino's validate_repo_name rejects whitespace and these characters.
@@ -33,8 +36,11 @@ var (
 	tagRe           = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 )
 
-// readConfig reads config.toml, reporting every problem.
-func readConfig(root string, ps *problems) (*config, bool) {
+// readConfig reads config.toml, reporting every problem. A missing VERSION
+// is a problem only when versionNeed says what needs it, as "X needs it" ("" when nothing
+// does: Domino's validate_config then only prints "Missing required
+// fields", and the caller warns the same way).
+func readConfig(root string, ps *problems, versionNeed string) (*config, bool) {
 	data, err := os.ReadFile(filepath.Join(root, ConfigFile))
 	if errors.Is(err, os.ErrNotExist) {
 		ps.add(ConfigFile, 0, "missing config.toml file: a pieces repository has config.toml with a [repository] table (REGISTRY_NAME, REPOSITORY_NAME, VERSION)")
@@ -88,7 +94,15 @@ func readConfig(root string, ps *problems) (*config, bool) {
 	}
 	c.RegistryName = get("REGISTRY_NAME", true)
 	c.RepositoryName = get("REPOSITORY_NAME", true)
-	c.Version = get("VERSION", true)
+	_, hasVersion := repo["VERSION"]
+	c.Version = get("VERSION", hasVersion)
+	if !hasVersion {
+		c.versionMissing = true
+		if versionNeed != "" {
+			ps.add(ConfigFile, 0, "[repository] lacks VERSION, and %s: add VERSION = \"0.1.0\" to [repository] (Domino only prints \"Missing required fields\", but it cannot tag images without it)", versionNeed)
+			good = false
+		}
+	}
 	c.Label = get("REPOSITORY_LABEL", false)
 	if n := c.RepositoryName; n != "" {
 		line := keyLine(data, "REPOSITORY_NAME")

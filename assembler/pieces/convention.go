@@ -22,10 +22,17 @@ type Settings struct {
 type Input struct {
 	plan.Request
 	Settings
+	// Cache keeps schema extractions between runs (nil: none).
+	Cache Cache
 }
 
 // Convention is a Domino pieces repository as a plan.Convention.
-type Convention struct{ Settings Settings }
+type Convention struct {
+	Settings Settings
+	// Cache keeps schema extractions between runs (the pipeline gives its
+	// cache's CacheNamespace); nil runs Python every time.
+	Cache Cache
+}
 
 // Name implements plan.Convention.
 func (Convention) Name() string { return Name }
@@ -36,7 +43,7 @@ func (Convention) Detect(dir string) (bool, string) { return Detect(dir) }
 // Load implements plan.Convention: the plan carries the version, the groups
 // as summary lines and PIECES_IMAGES_MAP under OutputImagesMap.
 func (c Convention) Load(ctx context.Context, dir string, req plan.Request) (*plan.Plan, error) {
-	p, res, err := Load(ctx, dir, Input{Request: req, Settings: c.Settings})
+	p, res, err := Load(ctx, dir, Input{Request: req, Settings: c.Settings, Cache: c.Cache})
 	if err != nil {
 		return nil, err
 	}

@@ -32,7 +32,7 @@ func FuzzReadRepository(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(root, "pieces", "AddPiece", "metadata.json"), metadata, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		r, err := readRepository(root)
+		r, err := readRepository(root, "the image tags need it")
 		if err != nil {
 			return
 		}

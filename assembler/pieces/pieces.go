@@ -10,10 +10,11 @@
 // compiled_metadata.json and the group numbers are the same on every
 // machine. Groups are formed exactly as Domino forms them: one group per
 // distinct (dockerfile, requirements_file) pair, pieces without a
-// dependency sharing one group, numbered group0, group1, ... by first
-// appearance in that order. A repository whose pieces Domino happened to
-// list in another order may therefore get other group numbers (and so other
-// image tags) than `domino piece organize` gave it.
+// dependency sharing one group. When the repository has a
+// .domino/dependencies_map.json, every group whose pair it lists keeps its
+// number there (so its source_image tag stays what Domino published), and
+// new groups take the lowest numbers it does not list; without one, groups
+// are numbered group0, group1, ... by first appearance in sorted order.
 package pieces
 
 import (
@@ -128,16 +129,24 @@ func Load(ctx context.Context, dir string, in Input) (*plan.Plan, *Result, error
 	if err != nil {
 		return nil, nil, fmt.Errorf("repository %s: %w", dir, err)
 	}
-	repo, err := readRepository(root)
+	versionNeed := ""
+	if in.Version == "" {
+		versionNeed = "the image tags (<VERSION>-group<N>) need it; --version-tag would replace it"
+	}
+	repo, err := readRepository(root, versionNeed)
 	if err != nil {
 		return nil, nil, err
+	}
+	if repo.config.versionMissing {
+		logctx.From(ctx).Warn("config.toml: Missing required fields: VERSION (Domino prints this and goes on; the image tags use --version-tag)", "version", in.Version)
 	}
 	l, err := newLoader(root, repo, in)
 	if err != nil {
 		return nil, nil, err
 	}
+	l.numbers = readNumbering(ctx, root)
 	// The groups depend on the dependencies only; the schemas add secrets.
-	groups := formGroups(groupInputs(compileMetadata(repo.pieces, nil, l.res.SourceURL)))
+	groups := l.numbers.apply(formGroups(groupInputs(compileMetadata(repo.pieces, nil, l.res.SourceURL))))
 	images := l.groupImages(groups)
 
 	// A builder means the images will be built: Domino's Dockerfiles COPY .domino.
@@ -176,6 +185,8 @@ type loader struct {
 	imageName string
 	base      string
 	res       *Result
+	// numbers are the committed dependencies map's group numbers (nil: none).
+	numbers *numbering
 }
 
 // newLoader settles the version (checked as a tag), the source URL, the
@@ -228,7 +239,7 @@ func (l *loader) readSchemas(ctx context.Context, groups []*Group, images []plan
 	case l.in.NoSchemas:
 		l.res.Schemas = "left out (--no-schemas): input_schema, output_schema and secrets_schema are null"
 	case l.in.MetadataPython != "":
-		ex, err := extractHost(ctx, l.in.MetadataPython, l.root, pieceNames(l.repo.pieces), ps)
+		ex, err := extractHost(ctx, l.in.Cache, l.in.MetadataPython, l.root, pieceNames(l.repo.pieces), ps)
 		if err != nil {
 			return nil, err
 		}
@@ -261,7 +272,7 @@ func (l *loader) readSchemasInImages(ctx context.Context, groups []*Group, image
 	schemas, pydantic := map[string]schemaSet{}, "?"
 	var versions []string
 	for i, g := range groups {
-		ex, err := extractInImage(ctx, l.in.Builder, l.root, images[i], g, ps)
+		ex, err := extractInImage(ctx, l.in.Builder, l.in.Cache, l.root, images[i], g, ps)
 		if err != nil {
 			return nil, "", err
 		}
@@ -282,7 +293,7 @@ func (l *loader) readSchemasInImages(ctx context.Context, groups []*Group, image
 // dependencies_map.json, as json.dump(indent=4) writes them.
 func (l *loader) compile(schemas map[string]schemaSet) []*Group {
 	compiled := compileMetadata(l.repo.pieces, schemas, l.res.SourceURL)
-	groups := formGroups(groupInputs(compiled))
+	groups := l.numbers.apply(formGroups(groupInputs(compiled)))
 	for _, g := range groups {
 		g.Image = l.imageName + ":" + l.tag(g)
 	}

@@ -3,6 +3,7 @@ package pieces
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,10 +22,31 @@ import (
 // v2's model_json_schema(), else v1's schema(). Anything a models.py prints
 // goes to stderr, so stdout holds only the JSON. It never writes bytecode
 // into the repository.
+//
+// Under "reads" it lists every file opened and folder listed once it
+// started (an audit hook; the import caches are dropped so that folders
+// listed at start-up are listed again), or null without sys.addaudithook:
+// the schema cache takes an extraction again only when all of them are
+// unchanged.
 const extractScript = `import importlib, json, os, sys, traceback
 sys.dont_write_bytecode = True
 out, sys.stdout = sys.stdout, sys.stderr
 pieces_dir = os.path.abspath(sys.argv[1])
+files, dirs = set(), set()
+def audit(event, args):
+    if event != "open" and event != "os.listdir" and event != "os.scandir":
+        return
+    p = args[0] if args else None
+    if p is None and event != "open":
+        p = "."
+    if isinstance(p, bytes):
+        p = os.fsdecode(p)
+    if isinstance(p, str):
+        (files if event == "open" else dirs).add(os.path.abspath(p))
+track = hasattr(sys, "addaudithook")
+if track:
+    sys.addaudithook(audit)
+    importlib.invalidate_caches()
 if pieces_dir not in sys.path:
     sys.path.append(pieces_dir)
 try:
@@ -53,6 +75,7 @@ for name in sys.argv[2:]:
                 where = "%s:%d" % (fr.filename, fr.lineno)
         r = {"error": "".join(traceback.format_exception_only(type(e), e)).strip(), "where": where}
     res["pieces"][name] = r
+res["reads"] = {"files": sorted(files), "dirs": sorted(dirs)} if track else None
 out.write(json.dumps(res))
 out.flush()
 `
@@ -124,22 +147,31 @@ func head(b []byte, n int) string {
 }
 
 // extractHost runs extractScript with a host interpreter, in the repository
-// root as Domino's CLI runs.
-func extractHost(ctx context.Context, python, root string, names []string, ps *problems) (*extraction, error) {
+// root as Domino's CLI runs, or takes its output from c (nil: no cache).
+func extractHost(ctx context.Context, c Cache, python, root string, names []string, ps *problems) (*extraction, error) {
 	exe, err := exec.LookPath(python)
 	if err != nil {
 		return nil, fmt.Errorf("--metadata-python %s: %w: give the path of a Python interpreter that has pydantic (and whatever the pieces' models.py import), or use --no-schemas", python, err)
 	}
-	piecesDir := filepath.Join(root, "pieces")
-	cmd := exec.CommandContext(ctx, exe, append([]string{"-c", extractScript, piecesDir}, names...)...)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("running %s to read the pieces' models: %w\n%s", exe, err, tail(stderr.Bytes(), 2000))
+	if exe, err = filepath.Abs(exe); err != nil {
+		return nil, fmt.Errorf("--metadata-python %s: %w", python, err)
 	}
-	return parseExtraction(stdout.Bytes(), piecesDir, "the host's "+exe, ps)
+	piecesDir := filepath.Join(root, "pieces")
+	out, err := hostRun(exe, root, names, func() ([]byte, error) {
+		cmd := exec.CommandContext(ctx, exe, append([]string{"-c", extractScript, piecesDir}, names...)...)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("running %s to read the pieces' models: %w\n%s", exe, err, tail(stderr.Bytes(), 2000))
+		}
+		return stdout.Bytes(), nil
+	}).output(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return parseExtraction(out, piecesDir, "the host's "+exe, ps)
 }
 
 func tail(b []byte, n int) string {
@@ -154,15 +186,28 @@ const imagePiecesDir = RepositoryDir + "/pieces"
 
 // extractInImage builds the group's image without the generated metadata
 // and runs extractScript in it with python3, so models.py imports exactly
-// what the piece will have at run time.
-func extractInImage(ctx context.Context, b plan.Builder, root string, im plan.Image, g *Group, ps *problems) (*extraction, error) {
+// what the piece will have at run time; or takes the output from c (nil:
+// no cache).
+func extractInImage(ctx context.Context, b plan.Builder, c Cache, root string, im plan.Image, g *Group, ps *problems) (*extraction, error) {
 	platform := "linux/" + runtime.GOARCH
 	img, err := b.Build(ctx, root, im, platform)
 	if err != nil {
 		return nil, fmt.Errorf("building the %s image to read its pieces' models: %w", g.Name, err)
 	}
-	cmd := append([]string{"python3", "-c", extractScript, imagePiecesDir}, g.Pieces...)
-	out, err := b.Run(ctx, img, cmd, []string{"PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8"}, "", RepositoryDir)
+	r, err := imageRun(img, platform, root, g.Name, g.Pieces, func() ([]byte, error) {
+		cmd := append([]string{"python3", "-c", extractScript, imagePiecesDir}, g.Pieces...)
+		return b.Run(ctx, img, cmd, []string{"PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8"}, "", RepositoryDir)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the %s image's layers: %w", g.Name, err)
+	}
+	out, err := r.output(ctx, c)
+	var refused *plan.RunRefusedError
+	if errors.As(err, &refused) {
+		// One line: the script is no news, and the base is not at fault.
+		return nil, fmt.Errorf("%s (%s) needs to run Python in its image to read the pydantic schemas of its models.py, and --no-run refuses it: "+
+			"give --metadata-python PYTHON to read them with a host interpreter, or --no-schemas to leave them null", g.Name, strings.Join(g.Pieces, ", "))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the pydantic schemas of %s (%s) by running python3 in its image: %w\n"+
 			"The image's base needs python3 with pydantic (Domino's domino-base-piece has them). "+

@@ -32,11 +32,12 @@ type repository struct {
 
 // readRepository validates the repository with Domino's rules
 // (validate_repository_structure and validate_pieces_folders) and reports
-// every problem at once.
-func readRepository(root string) (*repository, error) {
+// every problem at once. versionNeed says what needs config.toml's VERSION
+// ("" when nothing does).
+func readRepository(root, versionNeed string) (*repository, error) {
 	ps := &problems{}
 	r := &repository{root: root, depFiles: map[string]bool{}}
-	cfg, ok := readConfig(root, ps)
+	cfg, ok := readConfig(root, ps, versionNeed)
 	if ok {
 		r.config = cfg
 	}
@@ -118,7 +119,8 @@ func readPieces(root string, depFiles map[string]bool, ps *problems) []*piece {
 			}
 			if validateMetadata(p.metaFile(), v, ps) {
 				p.metadata = v
-				if name := v.Get("name"); name != nil && name.Text() != n {
+				// Domino compares a truthy name only: an empty one stands for the folder name.
+				if name := v.Get("name"); name != nil && name.Text() != "" && name.Text() != n {
 					ps.add(p.metaFile(), 0, "name %q differs from the folder name %q: The following Pieces have inconsistent names: %s (make \"name\" equal to the folder name)", name.Text(), n, n)
 				}
 				checkDependencyFiles(p, v, depFiles, ps)

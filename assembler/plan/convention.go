@@ -42,6 +42,16 @@ type Request struct {
 	WriteMetadata bool
 }
 
+// RunRefusedError is a Builder's refusal to run a command because running
+// is turned off (--no-run). Conventions recognise it to say what to do
+// instead, rather than quoting the command.
+type RunRefusedError struct {
+	// Command is the refused command, quoted for a message.
+	Command string
+}
+
+func (e *RunRefusedError) Error() string { return "refusing to run " + e.Command + " (--no-run)" }
+
 // Builder builds images while a convention plans (e.g. to extract metadata by
 // running Python inside a group's image). The pipeline implements it.
 type Builder interface {

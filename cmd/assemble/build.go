@@ -40,6 +40,8 @@ type buildFlags struct {
 	imagesMap   string
 	release     string
 	remote      remoteFlags
+	shared      sharedCacheFlags
+	sbom        sbomFlags
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -107,9 +109,13 @@ SOURCE_DATE_EPOCH sets every timestamp (default 0).`,
 	fl.StringVar(&f.dockerfile.target, "target", "", "build this stage of the Dockerfile")
 	fl.StringArrayVar(&f.dockerfile.buildArgs, "build-arg", nil, "Dockerfile build argument NAME=VALUE (repeatable)")
 	fl.StringArrayVar(&f.dockerfile.contexts, "build-context", nil, "NAME=SOURCE: a Dockerfile FROM NAME or COPY --from=NAME takes SOURCE (oci:DIR:TAG, docker://REF, deb:bookworm, a directory) (repeatable)")
+	fl.StringArrayVar(&f.dockerfile.secrets, "secret", nil, "id=ID,src=FILE or id=ID,env=VARIABLE: a secret for Dockerfile RUN --mount=type=secret, never stored in the image or the cache (repeatable)")
+	fl.StringArrayVar(&f.dockerfile.ssh, "ssh", nil, "ID or ID=SOCKET: forward an SSH agent (default: the one SSH_AUTH_SOCK names) to Dockerfile RUN --mount=type=ssh; --ssh default (repeatable)")
 	fl.StringVar(&f.imagesMap, "pieces-images-map", "", "Domino: write PIECES_IMAGES_MAP (piece -> image) as JSON to FILE")
 	fl.StringVar(&f.release, "release-archive", "", "Domino: write a reproducible VERSION.tar.gz of the repository to FILE")
 	f.remote.addOne(fl)
+	f.shared.add(fl)
+	f.sbom.add(fl)
 	addQuiet(fl, g)
 	return cmd
 }
@@ -146,7 +152,11 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 	if err != nil {
 		return err
 	}
-	a, err := assembler.New(append(opts, assembler.WithCompression(comp), assembler.WithCreated(created))...)
+	shared, sharedOpts, err := f.shared.open(rem)
+	if err != nil {
+		return err
+	}
+	a, err := assembler.New(append(append(opts, sharedOpts...), assembler.WithCompression(comp), assembler.WithCreated(created))...)
 	if err != nil {
 		return err
 	}
@@ -154,6 +164,10 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 	if err != nil {
 		return err
 	}
+	if err := f.shared.pickImage(p); err != nil {
+		return err
+	}
+	f.mountInto(shared, p)
 	if err := f.checkPush(p); err != nil {
 		return err
 	}
@@ -164,15 +178,25 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 	if err != nil {
 		return err
 	}
+	if err := f.sbom.writeFiles(built); err != nil {
+		return err
+	}
 	results, err := publish(ctx, pr, sinks, assembler.Items(built))
 	if err != nil {
+		return err
+	}
+	if err := flushShared(ctx, pr, shared, results); err != nil {
 		return err
 	}
 	if err := f.writeRunOutputs(a, p, dir, results); err != nil {
 		return err
 	}
 	if f.json {
-		return printJSON(cmd, buildReport(built, results))
+		report, err := withSharedStats(buildReport(built, results), shared)
+		if err != nil {
+			return err
+		}
+		return printJSON(cmd, report)
 	}
 	return nil
 }
@@ -257,6 +281,11 @@ func (f *buildFlags) options(g *globals, rem *remote.Registries, pr *progress) (
 		return nil, err
 	}
 	opts = append(opts, dfOpts...)
+	sbomOpts, err := f.sbom.options()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, sbomOpts...)
 	if g.progress != "none" {
 		opts = append(opts, assembler.WithRunOutput(os.Stderr))
 	}

@@ -20,11 +20,15 @@ func newCacheCmd(g *globals) *cobra.Command {
 }
 
 func newCacheDuCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var shared cacheRefFlags
+	du := &cobra.Command{
 		Use:   "du",
-		Short: "Show how much the cache holds, namespace by namespace",
+		Short: "Show how much the cache holds, namespace by namespace (or a shared cache's entries, with --cache-ref)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if shared.ref != "" {
+				return shared.usage(cmd, g)
+			}
 			c, err := g.openCache()
 			if err != nil {
 				return err
@@ -37,6 +41,8 @@ func newCacheDuCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	shared.add(du.Flags())
+	return du
 }
 
 // printUsage writes one line per namespace, names aligned, then the total.
@@ -87,6 +93,7 @@ func newCacheVerifyCmd(g *globals) *cobra.Command {
 
 func newCachePruneCmd(g *globals) *cobra.Command {
 	var keepDays int
+	var shared cacheRefFlags
 	prune := &cobra.Command{
 		Use:   "prune",
 		Short: "Remove cache entries not used for --keep-days days",
@@ -94,6 +101,9 @@ func newCachePruneCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if keepDays < 0 {
 				return fmt.Errorf("--keep-days %d: must be 0 or more", keepDays)
+			}
+			if shared.ref != "" {
+				return shared.prune(cmd, g, keepDays)
 			}
 			c, err := g.openCache()
 			if err != nil {
@@ -107,6 +117,7 @@ func newCachePruneCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	prune.Flags().IntVar(&keepDays, "keep-days", 30, "keep entries used within this many days (0 empties the cache)")
+	prune.Flags().IntVar(&keepDays, "keep-days", 30, "keep entries used within this many days (0 empties the cache); with --cache-ref, entries written within this many days")
+	shared.add(prune.Flags())
 	return prune
 }

@@ -26,6 +26,7 @@ func newCopyCmd(g *globals) *cobra.Command {
 	var rf remoteFlags
 	var ma multiArchFlags
 	var deb debianSourceFlags
+	var noReferrers bool
 	cmd := &cobra.Command{
 		Use:   "copy SRC DEST",
 		Short: "Copy an image between any two transports (oci:, oci-archive:, docker-archive:, docker://, deb:SUITE)",
@@ -36,7 +37,8 @@ another one (docker-archive: needs one platform). --multi-arch index-only
 writes the index alone, to a docker:// destination that holds its images.
 SRC may be deb:SUITE, a minimal Debian root built from packages (for
 --platform, or this machine's). A DEST that names no image (oci:DIR,
-docker-archive:FILE) gets SRC's repository and tag.`,
+docker-archive:FILE) gets SRC's repository and tag. The image's OCI
+referrers (SBOMs, provenance) come along unless --no-referrers.`,
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: completeRefs(true),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -80,6 +82,11 @@ docker-archive:FILE) gets SRC's repository and tag.`,
 			if err != nil {
 				return err
 			}
+			if !noReferrers {
+				if item.Referrers, err = referrersOf(ctx, src, item); err != nil {
+					return err
+				}
+			}
 			res, err := dst.Write(ctx, []sink.Item{item})
 			if err != nil {
 				return writeError(dst, err)
@@ -96,6 +103,7 @@ docker-archive:FILE) gets SRC's repository and tag.`,
 	rf.addTwo(fl)
 	addQuiet(fl, g)
 	deb.add(fl)
+	fl.BoolVar(&noReferrers, "no-referrers", false, "leave SRC's referrers (SBOMs, provenance, signatures) behind")
 	return cmd
 }
 

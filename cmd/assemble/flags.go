@@ -91,6 +91,8 @@ func (s *sourceFlags) options() []assembler.Option {
 type dockerfileFlags struct {
 	file, target        string
 	buildArgs, contexts []string
+	// secrets and ssh are build's --secret and --ssh.
+	secrets, ssh []string
 }
 
 // options parses the Dockerfile flags; a --build-context that is a local
@@ -110,8 +112,25 @@ func (d *dockerfileFlags) options() ([]assembler.Option, error) {
 			contexts[name] = abs
 		}
 	}
+	var secrets []assembler.Secret
+	for _, v := range d.secrets {
+		s, err := assembler.ParseSecret(v)
+		if err != nil {
+			return nil, err
+		}
+		secrets = append(secrets, s)
+	}
+	var agents []assembler.SSHAgent
+	for _, v := range d.ssh {
+		a, err := assembler.ParseSSH(v)
+		if err != nil {
+			return nil, err
+		}
+		agents = append(agents, a)
+	}
 	return []assembler.Option{assembler.WithBuildArgs(buildArgs), assembler.WithBuildContexts(contexts),
-		assembler.WithTarget(d.target), assembler.WithDockerfile(d.file)}, nil
+		assembler.WithTarget(d.target), assembler.WithDockerfile(d.file),
+		assembler.WithSecrets(secrets), assembler.WithSSH(agents)}, nil
 }
 
 // keyValues parses repeated NAME=VALUE flags.

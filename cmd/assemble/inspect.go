@@ -44,7 +44,7 @@ type inspectReport struct {
 func newInspectCmd(g *globals) *cobra.Command {
 	var rf remoteFlags
 	var deb debianSourceFlags
-	var raw, config bool
+	var raw, config, sbom bool
 	cmd := &cobra.Command{
 		Use:   "inspect REF",
 		Short: "Print an image's manifest digest, platforms, config and layers as JSON",
@@ -53,7 +53,8 @@ deb:SUITE, built for this machine's platform) and prints its digest, media
 type, and each image's platform, config and layers as JSON. As skopeo
 inspect does, --raw prints the manifest (or index) bytes as stored, --config
 the image config (this machine's platform's, from an index) indented, and
---config --raw the config blob as stored.`,
+--config --raw the config blob as stored. --sbom prints the SBOM that
+assemble build attached to the image (an OCI referrer), as stored.`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeRefs(false),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -67,12 +68,15 @@ the image config (this machine's platform's, from an index) indented, and
 				return err
 			}
 			mode := multiArchAll
-			if config {
+			if config || sbom {
 				mode = multiArchSystem
 			}
 			item, err := readItem(ctx, src, "", mode)
 			if err != nil {
 				return err
+			}
+			if sbom {
+				return printSBOM(ctx, cmd.OutOrStdout(), src, item)
 			}
 			if raw || config {
 				return printRaw(cmd.OutOrStdout(), item, config, raw)
@@ -120,6 +124,7 @@ the image config (this machine's platform's, from an index) indented, and
 	fl := cmd.Flags()
 	fl.BoolVar(&raw, "raw", false, "print the manifest or index bytes as stored (with --config: the config blob as stored)")
 	fl.BoolVar(&config, "config", false, "print the image config (from an index: this machine's platform's)")
+	fl.BoolVar(&sbom, "sbom", false, "print the SBOM attached to the image (from an index: this machine's platform's) as stored")
 	rf.addOne(fl)
 	deb.add(fl)
 	return cmd

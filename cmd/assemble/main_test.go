@@ -95,7 +95,10 @@ func readIndex(t testing.TB, layout string) map[string]string {
 	}
 	out := map[string]string{}
 	for _, m := range idx.Manifests {
-		out[m.Annotations["org.opencontainers.image.ref.name"]] = m.Digest
+		// Unnamed entries are the images' referrers (SBOMs, provenance).
+		if n := m.Annotations["org.opencontainers.image.ref.name"]; n != "" {
+			out[n] = m.Digest
+		}
 	}
 	return out
 }

@@ -256,14 +256,16 @@ func checkGroupsRun(t *testing.T, layout, expected string) {
 
 // checkPushUploadsOnce pushes to a real registry under --registry: every
 // blob is uploaded once, and the repository and metadata layers, shared by
-// the three images, are among them.
+// the three images, are among them. The images' blobs and manifests are
+// counted, so the push leaves out their SBOMs (--sbom=false): those are
+// pushed and checked in sbom_e2e_test.go.
 func (b *piecesBuild) checkPushUploadsOnce(t *testing.T) {
 	t.Helper()
 	reg := ocitest.StartRegistry(t)
 	pushed := filepath.Join(t.TempDir(), "pushed")
 	mustAssemble(t, b.cache, "--insecure-registry", reg.Host, "build", b.repo, "--base", b.base, "--find-links", b.wheels, "--no-index",
 		"--metadata-python", b.hostPy, "--registry", reg.Host+"/assemble-build", "--version-tag", "development",
-		"--push", "-o", "oci:"+pushed)
+		"--push", "-o", "oci:"+pushed, "--sbom=false")
 	blobs := map[string][]string{}
 	var shared []string
 	count := map[string]int{}

@@ -103,3 +103,41 @@ func TestPiecesValidationErrorsCLI(t *testing.T) {
 		t.Errorf("missing --metadata-python interpreter: %v\n%s", r.err, r.stderr)
 	}
 }
+
+// --no-run refuses the in-image schema extraction in one line that names the
+// group and what to do, without quoting the script.
+func TestPiecesNoRunCLI(t *testing.T) {
+	repo := t.TempDir()
+	for p, c := range map[string]string{
+		"config.toml":                    "[repository]\nREGISTRY_NAME = \"owner\"\nREPOSITORY_NAME = \"repo\"\nVERSION = \"0.1.0\"\n",
+		"dependencies/.keep":             "",
+		"pieces/EchoPiece/models.py":     "",
+		"pieces/EchoPiece/piece.py":      "",
+		"pieces/EchoPiece/metadata.json": `{"name": "EchoPiece", "description": "d"}`,
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(repo, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(repo, p), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := assemble(t, t.TempDir(), "build", repo, "--no-run", "--base", "scratch", "-o", "oci:"+filepath.Join(t.TempDir(), "layout"))
+	if r.err == nil {
+		t.Fatal("--no-run built without the schemas")
+	}
+	var line string
+	for _, l := range strings.Split(r.stderr, "\n") {
+		if strings.Contains(l, "--no-run refuses") {
+			line = l
+		}
+		if strings.Contains(l, "importlib") {
+			t.Errorf("the error quotes the script: %s", l)
+		}
+	}
+	for _, want := range []string{"group0 (EchoPiece)", "--metadata-python", "--no-schemas"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("error line lacks %q:\n%s", want, r.stderr)
+		}
+	}
+}

@@ -16,6 +16,7 @@ type planFlags struct {
 	platforms   []string
 	base        string
 	resolve     bool
+	matrix      bool
 	sources     sourceFlags
 	conventions conventionFlags
 	dockerfile  dockerfileFlags
@@ -37,6 +38,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 	fl.StringVar(&f.base, "base", "", "override every image's base, as for build")
 	f.conventions.add(fl)
 	f.sources.add(fl)
+	fl.BoolVar(&f.matrix, "matrix", false, "print a JSON list with one entry per image (id, name, tags, platforms, the command building just that image), for a CI job matrix")
 	fl.BoolVar(&f.resolve, "resolve", false, "resolve Debian and Python layers (building what they need into the cache) and show the probed interpreter and the pinned set")
 	fl.StringVarP(&f.dockerfile.file, "file", "f", "", "the Dockerfile, as for build")
 	fl.StringVar(&f.dockerfile.target, "target", "", "the Dockerfile stage, as for build")
@@ -55,6 +57,9 @@ func runPlan(cmd *cobra.Command, g *globals, f *planFlags, dir string) error {
 	p, err := a.Plan(cmd.Context(), dir)
 	if err != nil {
 		return err
+	}
+	if f.matrix {
+		return printMatrix(cmd, f, p, dir)
 	}
 	hits, err := a.Status(cmd.Context(), p)
 	if err != nil {

@@ -22,8 +22,10 @@ func TestPushToRealRegistry(t *testing.T) {
 	ref := reg.Ref("demo/busybox-hello:latest")
 	r := mustAssemble(t, cache, "--insecure-registry", reg.Host, "build", repo, "-o", "oci:"+layout, "-o", "docker://"+ref, "--json")
 	digest := jsonDigest(t, r.stdout)
-	if up := reg.Count(ocitest.UploadPut); up != 2 {
-		t.Errorf("first push uploaded %d blobs, want 2 (one layer, one config)", up)
+	// Two of the image (one layer, one config) and three of its referrers
+	// (the SBOM, the provenance, and the empty config they share).
+	if up := reg.Count(ocitest.UploadPut); up != 2+3 {
+		t.Errorf("first push uploaded %d blobs, want 5 (one layer, one config; SBOM, provenance, empty config)", up)
 	}
 
 	skopeo := testtool.RequireTool(t, "skopeo")

@@ -227,7 +227,7 @@ func readControlTar(r io.Reader, member, debName string) (*paragraph, []ctlFile,
 			}
 			continue
 		}
-		files = append(files, ctlFile{Name: name, Mode: fs.FileMode(h.Mode) & 0o7777, Data: data})
+		files = append(files, ctlFile{Name: name, Mode: layers.ModeFromUnix(h.Mode), Data: data})
 	}
 	if ctl == nil {
 		return nil, nil, fmt.Errorf("%s: %s has no control file", debName, member)

@@ -390,3 +390,37 @@ func readDebControl(path string) (*paragraph, string, int64, error) {
 	}
 	return dc, hex.EncodeToString(h.Sum(nil)), cr.N, nil
 }
+
+// IndexFile is one verified file an Index was read from, by digest: a
+// suite's Release (the signed text of InRelease, or Release checked against
+// Release.gpg) and each Packages index it lists.
+type IndexFile struct {
+	URI    string
+	SHA256 string // hex
+}
+
+// Files lists the verified files the index was read from, in source
+// order, for a build's provenance. A local directory has none: its .deb
+// files are named by their own digests.
+func (ix *Index) Files() []IndexFile {
+	var out []IndexFile
+	seen := map[string]bool{}
+	for _, part := range ix.parts {
+		pf := part.file
+		if pf == nil {
+			continue
+		}
+		if rel := pf.rel.url + "Release"; !seen[rel] {
+			seen[rel] = true
+			out = append(out, IndexFile{URI: rel, SHA256: pf.rel.digest})
+		}
+		plain, ok, comprName, compr := pf.indexFiles()
+		switch {
+		case ok:
+			out = append(out, IndexFile{URI: pf.name(), SHA256: plain.hex})
+		case comprName != "":
+			out = append(out, IndexFile{URI: pf.rel.url + comprName, SHA256: compr.hex})
+		}
+	}
+	return out
+}

@@ -103,6 +103,11 @@ func sandbox(cfg childConfig, layerStream io.Reader) childResult {
 	if err != nil {
 		return fail("setting up the sandbox: %v", err)
 	}
+	more, err := setupRunMounts(cfg, rootfs, br)
+	created = append(created, more...)
+	if err != nil {
+		return fail("%v", err)
+	}
 	if err := pivotRoot(rootfs); err != nil {
 		return fail("entering the sandbox root: %v", err)
 	}

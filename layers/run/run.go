@@ -65,6 +65,10 @@ type Spec struct {
 	Network bool
 	// Stdout and Stderr receive the command's output as it runs; nil drops it.
 	Stdout, Stderr io.Writer
+	// Mounts are RUN --mount's (bind, tmpfs, secret, ssh), set up in the
+	// order of their targets, as BuildKit sorts them, so a mount inside
+	// another comes after it.
+	Mounts []Mount
 }
 
 // Option adjusts how Run works.
@@ -165,6 +169,10 @@ func (l *Layer) Key(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("RUN %s: digest of the base image: %w", command(l.spec.Command), err)
 	}
+	mounts, err := mountKeys(l.spec.Mounts)
+	if err != nil {
+		return "", fmt.Errorf("RUN %s: %w", command(l.spec.Command), err)
+	}
 	k, err := json.Marshal(struct {
 		Version string
 		Base    string
@@ -173,7 +181,8 @@ func (l *Layer) Key(ctx context.Context) (string, error) {
 		User    string
 		WorkDir string
 		Network bool
-	}{keyVersion, d.String(), l.spec.Command, l.spec.Env, l.spec.User, l.spec.WorkDir, l.spec.Network})
+		Mounts  []mountKey `json:",omitempty"`
+	}{keyVersion, d.String(), l.spec.Command, l.spec.Env, l.spec.User, l.spec.WorkDir, l.spec.Network, mounts})
 	if err != nil {
 		return "", err
 	}

@@ -633,5 +633,6 @@ rm /etc/delete.txt
 	if err == nil || !strings.Contains(err.Error(), "run assemble as root") {
 		t.Errorf("USER 1000 rootless: %v", err)
 	}
+	rootlessMounts(t)
 	checkSandbox(t, probeImage(t, os.Getenv("ASSEMBLE_PROBE")), true)
 }

@@ -56,6 +56,8 @@ type childConfig struct {
 	// mount, for a sandbox whose root may not search the directories above
 	// it; the sandbox attaches it (attachWorkDir).
 	DirTree bool
+	// Mounts are the RUN's --mounts (mount_linux.go).
+	Mounts []childMount `json:",omitempty"`
 }
 
 type childResult struct {
@@ -131,12 +133,18 @@ func runIn(ctx context.Context, dir string, s Spec, o options, imgLayers []v1.La
 		if ids, err = rootIDRange(); err != nil {
 			return nil, err
 		}
+	}
+	mountLayers, stopMounts, err := prepareMounts(ctx, dir, s, &cfg)
+	if err != nil {
+		return nil, fmt.Errorf("RUN %s: %w", command(s.Command), err)
+	}
+	defer stopMounts()
+	imgLayers = append(imgLayers[:len(imgLayers):len(imgLayers)], mountLayers...)
+	if !rootless {
 		// The sandbox's root is ids.UID on the host: it must own what it
-		// writes into.
-		for _, p := range []string{dir, rootfs} {
-			if err := os.Chown(p, int(ids.UID), int(ids.GID)); err != nil {
-				return nil, fmt.Errorf("RUN: %w", err)
-			}
+		// writes into, and the ssh sockets it hands on.
+		if err := ownWorkDir(dir, ids); err != nil {
+			return nil, err
 		}
 	}
 	out := &tail{max: 8 << 10}

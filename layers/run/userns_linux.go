@@ -156,6 +156,24 @@ func fileIDs(file string) (map[string]uint32, error) {
 	return out, nil
 }
 
+// ownWorkDir gives the work directory and what it holds so far (rootfs,
+// resolv.conf, hosts, ssh sockets) to the sandbox's root.
+func ownWorkDir(dir string, ids idRange) error {
+	names, err := readDirNames(dir)
+	if err != nil {
+		return fmt.Errorf("RUN: %w", err)
+	}
+	for _, p := range append([]string{dir}, names...) {
+		if p != dir {
+			p = dir + "/" + p
+		}
+		if err := os.Lchown(p, int(ids.UID), int(ids.GID)); err != nil {
+			return fmt.Errorf("RUN: %w", err)
+		}
+	}
+	return nil
+}
+
 // workDirFile opens the work directory for the sandbox (descriptor fdDir).
 // A root build's sandbox runs as an unprivileged host id that may not
 // search the directories above the work directory (a private TMPDIR), and

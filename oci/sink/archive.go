@@ -170,8 +170,14 @@ func (s *ociArchiveSink) Write(ctx context.Context, items []Item) ([]Result, err
 	if err != nil {
 		return nil, err
 	}
+	refs, err := planReferrers(p, items)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.spec, err)
+	}
 	empty := &v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
-	index, err := json.Marshal(mergeIndex(empty, names, descs))
+	idx := mergeIndex(empty, names, descs)
+	idx.Manifests = addReferrers(idx.Manifests, refs)
+	index, err := json.Marshal(idx)
 	if err != nil {
 		return nil, err
 	}

@@ -56,6 +56,10 @@ func (s *layoutSink) Write(ctx context.Context, items []Item) ([]Result, error) 
 	if err != nil {
 		return nil, err
 	}
+	refs, err := planReferrers(p, items)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.spec, err)
+	}
 	if err := writeBlobs(ctx, s.dir, p, s.cfg); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.spec, err)
 	}
@@ -63,6 +67,7 @@ func (s *layoutSink) Write(ctx context.Context, items []Item) ([]Result, error) 
 		return nil, fmt.Errorf("%s: %w", s.spec, err)
 	}
 	idx := mergeIndex(old, names, descs)
+	idx.Manifests = addReferrers(idx.Manifests, refs)
 	b, err := json.Marshal(idx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.spec, err)

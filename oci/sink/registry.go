@@ -82,6 +82,9 @@ func (s *registrySink) Write(ctx context.Context, items []Item) ([]Result, error
 	if err := s.putAll(ctx, pusher, targets); err != nil {
 		return nil, err
 	}
+	if err := s.pushReferrers(ctx, puller, pusher, targets); err != nil {
+		return nil, err
+	}
 	res := make([]Result, len(targets))
 	for i, t := range targets {
 		res[i] = Result{Sink: s.spec, Ref: t.ref.String(), Digest: t.desc.Digest, MediaType: t.desc.MediaType}

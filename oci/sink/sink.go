@@ -24,6 +24,11 @@ type Item struct {
 	Name  string // the image's reference: "app:1.0" or "registry.example/ns/app:1.0"
 	Image v1.Image
 	Index v1.ImageIndex // exactly one of Image and Index is set
+	// Referrers are artifacts whose manifest names a manifest of this item
+	// as its subject (SBOMs, provenance). They are written beside it: in a
+	// layout as untagged manifests of index.json, in a registry by digest
+	// (the registry, or the sha256-HEX fallback tag, lists them).
+	Referrers []v1.Image
 }
 
 // Result says what was written for one item.

@@ -205,16 +205,18 @@ func (b *layoutBase) resolve() (*v1.Descriptor, *v1.IndexManifest, []byte, error
 	if b.tag != "" {
 		return nil, nil, nil, fmt.Errorf("%s: no image named %q in %s; it has: %s", b.spec, b.tag, b.store, listOrNone(names))
 	}
+	// Referrers (SBOMs, provenance) beside an image are not images to pick.
+	imgs := withoutReferrers(m)
 	switch {
-	case len(m.Manifests) == 1:
-		return &m.Manifests[0], m, raw, nil
-	case len(m.Manifests) == 0:
+	case len(imgs.Manifests) == 1:
+		return &imgs.Manifests[0], m, raw, nil
+	case len(imgs.Manifests) == 0:
 		return nil, nil, nil, fmt.Errorf("%s: the layout %s holds no image", b.spec, b.store)
-	case len(names) == 0 && allHavePlatform(m):
+	case len(names) == 0 && allHavePlatform(imgs):
 		return nil, m, raw, nil
 	}
 	return nil, nil, nil, fmt.Errorf("%s: the layout holds %d images; name one as %s:NAME; names: %s",
-		b.spec, len(m.Manifests), strings.TrimSuffix(b.spec, ":"), listOrNone(names))
+		b.spec, len(imgs.Manifests), strings.TrimSuffix(b.spec, ":"), listOrNone(names))
 }
 
 func listOrNone(s []string) string {

@@ -1,0 +1,246 @@
+package assembler
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/layers/deb"
+	"github.com/assemble-build/assemble/layers/wheel"
+	"github.com/assemble-build/assemble/oci"
+	"github.com/assemble-build/assemble/oci/attest"
+)
+
+// WithSBOM makes Build write, for each platform image, an SBOM in format
+// ("spdx" or "cyclonedx") and a SLSA provenance statement, as OCI 1.1
+// referrers of the image (Built.Attestations). "" writes none.
+func WithSBOM(format string) Option {
+	return func(o *options) error {
+		if format != "" {
+			if err := attest.CheckFormat(format); err != nil {
+				return fmt.Errorf("--sbom-format: %w", err)
+			}
+		}
+		o.sbom = format
+		return nil
+	}
+}
+
+// Attestation is one document about one platform image of a Built, and
+// the artifact that carries it as a referrer of that image.
+type Attestation struct {
+	Platform string
+	Subject  v1.Hash
+	attest.Document
+	Referrer v1.Image
+}
+
+// installed is what a build put into one platform image, recorded as the
+// layer factories resolve it: the SBOM lists these, not a scan.
+type installed struct {
+	mu      sync.Mutex
+	suite   string
+	debs    []*deb.Package
+	wheels  []wheel.Resolved
+	indexes []deb.IndexFile
+	seenIx  map[*deb.Index]bool
+}
+
+// addDebs records Debian packages and the index they were resolved from.
+// A nil receiver records nothing (SBOMs off, or outside a platform build).
+func (r *installed) addDebs(suite string, ix *deb.Index, pkgs []*deb.Package) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.suite == "" {
+		r.suite = suite
+	}
+	r.debs = append(r.debs, pkgs...)
+	if r.seenIx == nil {
+		r.seenIx = map[*deb.Index]bool{}
+	}
+	if !r.seenIx[ix] {
+		r.seenIx[ix] = true
+		r.indexes = append(r.indexes, ix.Files()...)
+	}
+}
+
+// addWheels records the Python distributions a layer installs (not those
+// the image below already had).
+func (r *installed) addWheels(set []wheel.Resolved) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, w := range set {
+		if !w.Installed {
+			r.wheels = append(r.wheels, w)
+		}
+	}
+}
+
+// recording returns the services for building one platform of an image,
+// recording what it installs when SBOMs are on.
+func (s *services) recording() *services {
+	c := *s
+	c.installed = nil
+	if s.o.sbom != "" {
+		c.installed = &installed{}
+	}
+	return &c
+}
+
+// attestations writes the documents of one platform image and their referrers.
+func (s *services) attestations(im plan.Image, ps, baseRef string, base, img v1.Image, annotations map[string]string) ([]Attestation, error) {
+	if s.installed == nil {
+		return nil, nil
+	}
+	in, err := s.attestInput(im, ps, baseRef, base, img, annotations)
+	if err != nil {
+		return nil, fmt.Errorf("SBOM of %s [%s]: %w", im.Name, ps, err)
+	}
+	docs, err := attest.Documents(in, s.o.sbom)
+	if err != nil {
+		return nil, err
+	}
+	var out []Attestation
+	for _, d := range docs {
+		ref, err := attest.Referrer(in.Subject, d, s.o.created)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Attestation{Platform: ps, Subject: in.Subject.Digest, Document: d, Referrer: ref})
+	}
+	return out, nil
+}
+
+// attestInput gathers what the documents say of one platform image.
+func (s *services) attestInput(im plan.Image, ps, baseRef string, base, img v1.Image, annotations map[string]string) (attest.Input, error) {
+	rec := s.installed
+	in := attest.Input{Name: im.Name, Platform: ps, Created: s.o.created, Distro: attest.DistroOf(rec.suite),
+		Repo:       attest.Repo{Revision: annotations[oci.AnnotationRevision], Source: annotations[oci.AnnotationSource]},
+		Invocation: attest.Invocation{Convention: s.p.Convention, Parameters: s.o.outputParameters()},
+		Indexes:    materialsOf(rec.indexes)}
+	var err error
+	if in.Subject.Digest, err = img.Digest(); err != nil {
+		return in, err
+	}
+	if in.Subject.MediaType, err = img.MediaType(); err != nil {
+		return in, err
+	}
+	if in.Subject.Size, err = img.Size(); err != nil {
+		return in, err
+	}
+	if baseRef != "" && base != nil {
+		in.Base.Ref = baseRef
+		if in.Base.Digest, err = base.Digest(); err != nil {
+			return in, err
+		}
+	}
+	licenses, err := s.env.licenses(img, rec.debs)
+	if err != nil {
+		return in, err
+	}
+	for _, p := range rec.debs {
+		in.Debs = append(in.Debs, attest.Deb{Name: p.Name, Version: p.Version, Arch: p.Architecture, Source: p.Source,
+			SHA256: p.SHA256, Filename: path.Base(p.Filename), Depends: p.Depends, PreDepends: p.PreDepends, License: licenses[p.Name]})
+	}
+	for _, w := range rec.wheels {
+		in.Wheels = append(in.Wheels, attest.Wheel{Name: w.Name, Version: w.Version, Filename: w.Filename, SHA256: w.SHA256, URL: w.URL, RequestedBy: w.RequestedBy})
+	}
+	return in, nil
+}
+
+func materialsOf(files []deb.IndexFile) []attest.Material {
+	out := make([]attest.Material, 0, len(files))
+	for _, f := range files {
+		out = append(out, attest.Material{URI: f.URI, SHA256: f.SHA256})
+	}
+	return out
+}
+
+// outputParameters are the settings that change what a build writes, for
+// the provenance's external parameters.
+func (o *options) outputParameters() map[string]string {
+	p := map[string]string{"compression": o.compression.Name, "created": o.created.Format("2006-01-02T15:04:05Z")}
+	set := func(k, v string) {
+		if v != "" {
+			p[k] = v
+		}
+	}
+	set("base", o.base)
+	set("platforms", strings.Join(o.platforms, ","))
+	set("debian-mirror", o.debian.Mirror)
+	set("debian-local-dir", o.debian.LocalDir)
+	set("index-url", o.python.IndexURL)
+	set("extra-index-url", strings.Join(o.python.ExtraIndex, ","))
+	set("find-links", strings.Join(o.python.FindLinks, ","))
+	if o.python.NoIndex {
+		p["no-index"] = "true"
+	}
+	set("target", o.target)
+	set("dockerfile", o.dockerfile)
+	keys := make([]string, 0, len(o.buildArgs))
+	for k := range o.buildArgs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		p["build-arg:"+k] = o.buildArgs[k]
+	}
+	return p
+}
+
+// licenses reads the machine-readable copyright files of pkgs from img,
+// as a probe (cached by the image's layers).
+func (e *env) licenses(img v1.Image, pkgs []*deb.Package) (map[string]string, error) {
+	out := map[string]string{}
+	if len(pkgs) == 0 {
+		return out, nil
+	}
+	// The probe is named by the packages asked about as well as by the
+	// layers: two builds may reach the same layers having recorded
+	// different sets (a deb: base, or the same root taken as a base).
+	h := sha256.New()
+	for _, p := range pkgs {
+		io.WriteString(h, p.Name+"\n")
+	}
+	name := "deb-licenses-" + hex.EncodeToString(h.Sum(nil))[:16]
+	err := e.probe(img, name, &out, func(fsys fs.FS) error {
+		for _, p := range pkgs {
+			// A missing or unreadable file (a doc directory linked to
+			// another package's) leaves the license unknown, as in the
+			// SBOM of a package with a free-form copyright file.
+			b, err := fs.ReadFile(fsys, "usr/share/doc/"+p.Name+"/copyright")
+			if err != nil {
+				continue
+			}
+			if l := attest.License(b); l != "" {
+				out[p.Name] = l
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// referrers are the referrers of b's images, for the sinks.
+func (b Built) referrers() []v1.Image {
+	var out []v1.Image
+	for _, a := range b.Attestations {
+		out = append(out, a.Referrer)
+	}
+	return out
+}
