@@ -211,8 +211,9 @@ func (m *materialiser) apply(hdr *tar.Header, tr io.Reader, target string) error
 func (m *materialiser) setMeta(target string, hdr *tar.Header, sum *[32]byte) error {
 	info := &baseInfo{uid: hdr.Uid, gid: hdr.Gid, hash: sum}
 	if err := os.Lchown(target, hdr.Uid, hdr.Gid); err != nil {
-		// Rootless, only root is mapped: keep the image's owner on record.
-		if !m.rootless || !(errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EPERM)) {
+		// An owner the sandbox's user namespace does not map (rootless maps
+		// only root): keep the image's owner on record.
+		if !errors.Is(err, syscall.EINVAL) && !(m.rootless && errors.Is(err, syscall.EPERM)) {
 			return err
 		}
 	}

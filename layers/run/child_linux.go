@@ -72,11 +72,18 @@ func sandbox(cfg childConfig, layerStream io.Reader) childResult {
 	fail := func(format string, args ...any) childResult {
 		return childResult{Error: fmt.Sprintf(format, args...)}
 	}
-	rootfs := filepath.Join(cfg.Dir, "rootfs")
 	// Nothing mounted here may reach the host's mount table.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fail("making mounts private: %v", err)
 	}
+	if cfg.DirTree {
+		dir, err := attachWorkDir()
+		if err != nil {
+			return fail("%v", err)
+		}
+		cfg.Dir = dir
+	}
+	rootfs := filepath.Join(cfg.Dir, "rootfs")
 	m := newMaterialiser(rootfs, cfg.Rootless)
 	br := bufio.NewReaderSize(layerStream, 1<<20)
 	for i := 0; i < cfg.Layers; i++ {
@@ -217,6 +224,9 @@ func setupMounts(cfg childConfig, rootfs string) ([]string, error) {
 	if sys, err := point("sys", true); err == nil {
 		_ = unix.Mount("sysfs", sys, "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 	}
+	if err := maskKernelFiles(rootfs); err != nil {
+		return nil, err
+	}
 	if cfg.Network {
 		for _, name := range []string{"resolv.conf", "hosts"} {
 			p, err := point("etc/"+name, false)
@@ -272,8 +282,8 @@ func runCommand(cfg childConfig) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if cfg.Rootless && (u.UID != 0 || u.GID != 0) {
-		return 0, fmt.Errorf("user %q (uid %d, gid %d): without root, assemble maps only root into the sandbox; run assemble as root to RUN as another user", cfg.User, u.UID, u.GID)
+	if err := checkMapped(cfg, u); err != nil {
+		return 0, err
 	}
 	env := slices.Clone(cfg.Env)
 	if !hasEnv(env, "PATH") {
@@ -309,7 +319,11 @@ func runCommand(cfg childConfig) (int, error) {
 		Stderr:      os.Stderr,
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Credential: cred},
 	}
-	if err := cmd.Run(); err != nil {
+	err = startConfined(cmd)
+	if err == nil {
+		err = cmd.Wait()
+	}
+	if err != nil {
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) {
 			return 0, fmt.Errorf("starting %s: %w", cfg.Args[0], err)
@@ -321,6 +335,22 @@ func runCommand(cfg childConfig) (int, error) {
 		return ws.ExitStatus(), nil
 	}
 	return 0, nil
+}
+
+// checkMapped refuses a user the sandbox's user namespace has no ids for.
+func checkMapped(cfg childConfig, u execUser) error {
+	if cfg.Rootless && (u.UID != 0 || u.GID != 0) {
+		return fmt.Errorf("user %q (uid %d, gid %d): without root, assemble maps only root into the sandbox; run assemble as root to RUN as another user", cfg.User, u.UID, u.GID)
+	}
+	if cfg.MappedIDs == 0 {
+		return nil
+	}
+	for _, id := range append([]int{u.UID, u.GID}, u.Groups...) {
+		if id >= int(cfg.MappedIDs) {
+			return fmt.Errorf("user %q: id %d is beyond the %d ids the sandbox maps (set a larger range for user %q in /etc/subuid and /etc/subgid)", cfg.User, id, cfg.MappedIDs, subIDUser)
+		}
+	}
+	return nil
 }
 
 // mkdirAllOwned makes the missing directories of dir owned by uid:gid, as

@@ -36,7 +36,8 @@ type childMount struct {
 	Size     int64  `json:",omitempty"`
 	// Data is a secret's value: it crosses the config pipe only.
 	Data []byte `json:",omitempty"`
-	// Socket is the ssh mount's forwarding socket in the work directory.
+	// Socket is the ssh mount's forwarding socket, by its name in the work
+	// directory (which the sandbox may see at another path).
 	Socket string `json:",omitempty"`
 	Mode   uint32 `json:",omitempty"`
 	UID    int    `json:",omitempty"`
@@ -77,7 +78,7 @@ func prepareMounts(ctx context.Context, dir string, s Spec, cfg *childConfig) (e
 				return nil, nil, fmt.Errorf("ssh mount at %s: %w", m.Target, err)
 			}
 			fwds = append(fwds, f)
-			cm.Socket = f.path
+			cm.Socket = filepath.Base(f.path)
 		}
 		cfg.Mounts = append(cfg.Mounts, cm)
 	}
@@ -282,7 +283,7 @@ func mountOne(cfg childConfig, i int, m childMount, rootfs, src string, add func
 		if err != nil {
 			return "", err
 		}
-		if err := unix.Mount(m.Socket, p, "", unix.MS_BIND, ""); err != nil {
+		if err := unix.Mount(filepath.Join(cfg.Dir, m.Socket), p, "", unix.MS_BIND, ""); err != nil {
 			return "", err
 		}
 		return p, os.Lchown(p, m.UID, m.GID)

@@ -9,12 +9,17 @@
 // is all cmd/assemble and test binaries need; no TestMain is required.
 // MaybeRunChild is exported for a main that wants to say so explicitly.
 //
-// As real root the sandbox maps every id to itself in a new user namespace
-// (so owners are kept and the command's root has no power over the host);
-// without root it maps root in the namespace to the invoking user, which
-// needs unprivileged user namespaces, and other owners are recorded from
-// the base image rather than set on disk (a command cannot then run as, or
-// chown to, another user).
+// As real root the sandbox maps its ids 0 up to an unprivileged host range
+// in a new user namespace (user "containers" in /etc/subuid and
+// /etc/subgid, else a fixed range: see rootIDRange), so owners inside are
+// the image's and the command's root is nobody on the host; without root it
+// maps root in the namespace to the invoking user, which needs unprivileged
+// user namespaces, and other owners are recorded from the base image rather
+// than set on disk (a command cannot then run as, or chown to, another
+// user). Either way the command gets Docker's default capabilities,
+// no_new_privs, a seccomp filter equivalent to Docker's default profile
+// (deniedSyscalls), read-only and masked kernel files (maskKernelFiles) and
+// only /dev/null-style devices; README's "The RUN sandbox" says it all.
 package run
 
 import (
@@ -36,7 +41,7 @@ import (
 
 // keyVersion changes whenever the sandbox can produce other entries for the
 // same inputs (how the diff is taken, what the command sees).
-const keyVersion = "assemble-run-v1"
+const keyVersion = "assemble-run-v2"
 
 // Spec is one command to run over a filesystem.
 type Spec struct {

@@ -582,8 +582,9 @@ func TestRootless(t *testing.T) {
 	if err := os.Chown(work, 65534, 65534); err != nil {
 		t.Fatal(err)
 	}
+	probe := buildProbe(t, dir)
 	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", bin, "-test.run=^TestRootless$", "-test.v")
-	cmd.Env = []string{"ASSEMBLE_ROOTLESS_HELPER=1", "TMPDIR=" + work, "PATH=/usr/bin:/bin"}
+	cmd.Env = []string{"ASSEMBLE_ROOTLESS_HELPER=1", "ASSEMBLE_PROBE=" + probe, "TMPDIR=" + work, "PATH=/usr/bin:/bin"}
 	out, err := cmd.CombinedOutput()
 	t.Logf("rootless run:\n%s", out)
 	if err != nil {
@@ -633,4 +634,5 @@ rm /etc/delete.txt
 		t.Errorf("USER 1000 rootless: %v", err)
 	}
 	rootlessMounts(t)
+	checkSandbox(t, probeImage(t, os.Getenv("ASSEMBLE_PROBE")), true)
 }

@@ -33,6 +33,7 @@ const (
 	fdConfig = 3 // childConfig, JSON, parent -> child
 	fdResult = 4 // childResult, JSON, child -> parent
 	fdLayers = 5 // the base's uncompressed layers, framed, parent -> child
+	fdDir    = 6 // the work directory
 )
 
 // childConfig is everything the sandbox needs besides the layers.
@@ -48,6 +49,13 @@ type childConfig struct {
 	// Rootless: only root is mapped in the user namespace, so other owners
 	// cannot be set on disk; the sandbox records them instead.
 	Rootless bool
+	// MappedIDs is how many ids (0 up) the user namespace maps; 0 for all
+	// (no user namespace).
+	MappedIDs uint32
+	// DirTree: descriptor fdDir is a detached copy of the work directory's
+	// mount, for a sandbox whose root may not search the directories above
+	// it; the sandbox attaches it (attachWorkDir).
+	DirTree bool
 	// Mounts are the RUN's --mounts (mount_linux.go).
 	Mounts []childMount `json:",omitempty"`
 }
@@ -119,12 +127,26 @@ func runIn(ctx context.Context, dir string, s Spec, o options, imgLayers []v1.La
 		Dir: dir, Layers: len(imgLayers), Args: s.Command, Env: s.Env, User: s.User,
 		WorkDir: s.WorkDir, Network: s.Network, Hostname: o.hostname, Rootless: rootless,
 	}
+	var ids idRange
+	if !rootless {
+		var err error
+		if ids, err = rootIDRange(); err != nil {
+			return nil, err
+		}
+	}
 	mountLayers, stopMounts, err := prepareMounts(ctx, dir, s, &cfg)
 	if err != nil {
 		return nil, fmt.Errorf("RUN %s: %w", command(s.Command), err)
 	}
 	defer stopMounts()
 	imgLayers = append(imgLayers[:len(imgLayers):len(imgLayers)], mountLayers...)
+	if !rootless {
+		// The sandbox's root is ids.UID on the host: it must own what it
+		// writes into, and the ssh sockets it hands on.
+		if err := ownWorkDir(dir, ids); err != nil {
+			return nil, err
+		}
+	}
 	out := &tail{max: 8 << 10}
 	// One lock over both streams: callers often pass one writer for both.
 	var mu sync.Mutex
@@ -136,7 +158,7 @@ func runIn(ctx context.Context, dir string, s Spec, o options, imgLayers []v1.La
 		stderr.w = io.MultiWriter(s.Stderr, out)
 	}
 
-	result, sandboxErr, err := startSandbox(ctx, cfg, imgLayers, stdout, stderr, rootless)
+	result, sandboxErr, err := startSandbox(ctx, cfg, imgLayers, stdout, stderr, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -174,8 +196,9 @@ func runIn(ctx context.Context, dir string, s Spec, o options, imgLayers []v1.La
 }
 
 // startSandbox runs the child and returns its report. sandboxErr is a
-// failure of the sandbox process itself once it reported.
-func startSandbox(ctx context.Context, cfg childConfig, imgLayers []v1.Layer, stdout, stderr io.Writer, rootless bool) (res childResult, sandboxErr, err error) {
+// failure of the sandbox process itself once it reported. ids is the host
+// range of a root build (zero when rootless).
+func startSandbox(ctx context.Context, cfg childConfig, imgLayers []v1.Layer, stdout, stderr io.Writer, ids idRange) (res childResult, sandboxErr, err error) {
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
 		return res, nil, err
@@ -194,54 +217,21 @@ func startSandbox(ctx context.Context, cfg childConfig, imgLayers []v1.Layer, st
 	}
 	defer layR.Close()
 	defer layW.Close()
+	dirF, err := workDirFile(&cfg)
+	if err != nil {
+		return res, nil, err
+	}
+	defer dirF.Close()
 
 	// Pdeathsig fires when the thread that started the child exits, so the
 	// goroutine keeps its thread until the child is gone.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 
-	newCmd := func(userns bool) *exec.Cmd {
-		cmd := exec.CommandContext(ctx, "/proc/self/exe")
-		cmd.Args = []string{"assemble-sandbox"}
-		cmd.Env = []string{childEnv + "=1"}
-		cmd.Dir = "/"
-		cmd.Stdout, cmd.Stderr = stdout, stderr
-		cmd.ExtraFiles = []*os.File{cfgR, resW, layR}
-		flags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC)
-		if !cfg.Network {
-			flags |= syscall.CLONE_NEWNET
-		}
-		attr := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if userns {
-			flags |= syscall.CLONE_NEWUSER
-			if rootless {
-				attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
-				attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
-			} else {
-				// Every id maps to itself: owners on disk are the image's,
-				// yet the command's root holds capabilities only over what
-				// its namespaces own.
-				attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}}
-				attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}}
-				attr.GidMappingsEnableSetgroups = true
-			}
-		}
-		attr.Cloneflags = flags
-		cmd.SysProcAttr = attr
-		return cmd
-	}
-	cmd := newCmd(true)
-	if err := cmd.Start(); err != nil {
-		if rootless {
-			return res, nil, fmt.Errorf("RUN needs unprivileged user namespaces when not run as root (check sysctl user.max_user_namespaces and kernel.unprivileged_userns_clone, or AppArmor's restriction on them): %w", err)
-		}
-		// Real root in a place that forbids user namespaces (a container
-		// without them): namespaces of every other kind still isolate.
-		logctx.From(ctx).Debug("RUN sandbox: no user namespace, falling back", "err", err)
-		cmd = newCmd(false)
-		if err := cmd.Start(); err != nil {
-			return res, nil, fmt.Errorf("starting the RUN sandbox: %w", err)
-		}
+	files := []*os.File{cfgR, resW, layR, dirF}
+	cmd, err := startChild(ctx, &cfg, files, stdout, stderr, ids)
+	if err != nil {
+		return res, nil, err
 	}
 	cfgR.Close()
 	resW.Close()
@@ -274,6 +264,69 @@ func startSandbox(ctx context.Context, cfg childConfig, imgLayers []v1.Layer, st
 		return res, nil, fmt.Errorf("reading the RUN sandbox's report: %w", err)
 	}
 	return res, waitErr, nil
+}
+
+// startChild starts the sandbox process in new namespaces, a user
+// namespace included where the kernel allows one. It sets cfg.MappedIDs
+// to what the namespace maps.
+func startChild(ctx context.Context, cfg *childConfig, files []*os.File, stdout, stderr io.Writer, ids idRange) (*exec.Cmd, error) {
+	newCmd := func(userns bool) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, "/proc/self/exe")
+		cmd.Args = []string{"assemble-sandbox"}
+		cmd.Env = []string{childEnv + "=1"}
+		cmd.Dir = "/"
+		cmd.Stdout, cmd.Stderr = stdout, stderr
+		cmd.ExtraFiles = files
+		flags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC)
+		if !cfg.Network {
+			flags |= syscall.CLONE_NEWNET
+		}
+		attr := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		switch {
+		case userns && cfg.Rootless:
+			flags |= syscall.CLONE_NEWUSER
+			attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
+			attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
+		case userns:
+			// Container root is an unprivileged host id: what the command
+			// reaches on the host, it reaches as nobody in particular.
+			// Owners inside are the image's (the sandbox sees ids 0 up).
+			flags |= syscall.CLONE_NEWUSER
+			attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(ids.UID), Size: int(ids.Size)}}
+			attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(ids.GID), Size: int(ids.Size)}}
+			attr.GidMappingsEnableSetgroups = true
+			// The process is still host root until it takes the
+			// namespace's root as its own.
+			attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+		}
+		attr.Cloneflags = flags
+		cmd.SysProcAttr = attr
+		return cmd
+	}
+	cfg.MappedIDs = 1
+	if !cfg.Rootless {
+		cfg.MappedIDs = ids.Size
+	}
+	cmd := newCmd(true)
+	err := cmd.Start()
+	switch {
+	case err == nil:
+		return cmd, nil
+	case errors.Is(err, syscall.EACCES):
+		return nil, fmt.Errorf("starting the RUN sandbox: %w (the sandbox runs this program again as an unprivileged id: it must be executable by all, chmod a+rx)", err)
+	case cfg.Rootless:
+		return nil, fmt.Errorf("RUN needs unprivileged user namespaces when not run as root (check sysctl user.max_user_namespaces and kernel.unprivileged_userns_clone, or AppArmor's restriction on them): %w", err)
+	}
+	// Real root in a place that forbids user namespaces (a container
+	// without them): namespaces of every other kind, the capability limits,
+	// the seccomp filter and the masks still hold, but root is host root.
+	logctx.From(ctx).Warn("RUN sandbox: no user namespace; the command runs as the host's root with Docker's default capabilities", "err", err)
+	cfg.MappedIDs = 0
+	cmd = newCmd(false)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the RUN sandbox: %w", err)
+	}
+	return cmd, nil
 }
 
 // streamLayers sends each layer's tar as length-prefixed chunks ending with
