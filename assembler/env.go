@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"path/filepath"
 	"strings"
@@ -362,23 +361,37 @@ func (e *env) pythonTarget(img v1.Image, platform v1.Platform, interpreter strin
 }
 
 // probe runs f over img's filesystem unless a result for the same layers is
-// cached; v is what f fills and what is stored.
+// cached, or one for the layers below them that the layers added on top
+// cannot have changed (see probereuse.go); v is what f fills and what is
+// stored.
 func (e *env) probe(img v1.Image, name string, v any, f func(fs.FS) error) error {
-	chain, err := chainID(img)
+	ids, err := chainIDs(img)
 	if err != nil {
 		return err
 	}
-	if b, ok, err := e.o.cache.Namespace("probes").Get(chain + "-" + name + ".json"); err == nil && ok && json.Unmarshal(b, v) == nil {
+	ns := e.o.cache.Namespace("probes")
+	top := len(ids) - 1
+	if b, ok, err := ns.Get(ids[top] + "-" + name + ".json"); err == nil && ok && json.Unmarshal(b, v) == nil {
 		return nil
+	}
+	if ok, err := e.reuseProbe(img, ids, name, v); err != nil || ok {
+		return err
 	}
 	fsys, err := oci.FS(img, oci.WithFSLogger(e.o.logger))
 	if err != nil {
 		return fmt.Errorf("reading the image's files: %w", err)
 	}
-	if err := f(fsys); err != nil {
+	rec := newRecordingFS(fsys)
+	if err := f(rec); err != nil {
 		return err
 	}
-	return e.store(img, name, v)
+	if err := e.store(img, name, v); err != nil {
+		return err
+	}
+	if rs, ok := rec.readSet(); ok {
+		return e.storeReads(img, ids, name, v, rs)
+	}
+	return nil
 }
 
 // store keeps a probe result for img's layers.
@@ -394,15 +407,12 @@ func (e *env) store(img v1.Image, name string, v any) error {
 	return e.o.cache.Namespace("probes").Put(chain+"-"+name+".json", b)
 }
 
-// chainID names a stack of layers by its diffIDs, as the OCI spec's ChainID.
+// chainID names a stack of layers by its diffIDs (a hash of their list, not
+// the OCI spec's ChainID).
 func chainID(img v1.Image) (string, error) {
-	cf, err := img.ConfigFile()
+	ids, err := chainIDs(img)
 	if err != nil {
 		return "", err
 	}
-	h := sha256.New()
-	for _, d := range cf.RootFS.DiffIDs {
-		io.WriteString(h, d.String()+"\n")
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return ids[len(ids)-1], nil
 }
