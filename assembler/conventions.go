@@ -128,7 +128,21 @@ func (a *Assembler) detect(dir string) (plan.Convention, string, error) {
 		}
 		names = append(names, c.Name())
 	}
+	// Nothing more specific matched: a convention with a default for any
+	// directory (repo2docker's default buildpack) takes it.
+	for _, c := range a.conventions {
+		if f, ok := c.(fallback); ok {
+			if ok, why := f.Fallback(dir); ok {
+				return c, why, nil
+			}
+		}
+	}
 	return nil, "", fmt.Errorf("%s: %w (looked for: %s): add an %s that lists the images to build", dir, ErrNoConvention, strings.Join(names, ", "), explicit.FileName)
+}
+
+// fallback is a convention that builds a directory no convention matched.
+type fallback interface {
+	Fallback(dir string) (ok bool, reason string)
 }
 
 // releaser is a convention that also makes a release archive of a repository.

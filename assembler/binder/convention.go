@@ -56,6 +56,23 @@ func (Convention) Detect(dir string) (bool, string) {
 	return Detect(dir)
 }
 
+// Fallback takes a directory no convention matched, as repo2docker's
+// default buildpack (PythonBuildPack) builds a repository with no
+// configuration file: the Python environment and the repository. An empty
+// directory is left out (it is more likely a wrong path than a repository).
+func (Convention) Fallback(dir string) (bool, string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false, ""
+	}
+	for _, e := range entries {
+		if e.Name() != ".git" {
+			return true, "repo2docker's default buildpack (no configuration file matched another convention)"
+		}
+	}
+	return false, ""
+}
+
 // Load implements plan.Convention; what it ignores and how it differs from
 // repo2docker become summary lines.
 func (c Convention) Load(ctx context.Context, dir string, req plan.Request) (*plan.Plan, error) {

@@ -20,15 +20,6 @@ import (
 // and podman assume.
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// suitePython is the python3 of each Debian suite, for deb: bases.
-var suitePython = map[string]string{"buster": "3.7", "bullseye": "3.9", "bookworm": "3.11", "trixie": "3.13"}
-
-// envPackages are what repo2docker's base image and Python buildpack give
-// every image, as Debian packages: Python with pip (postBuild scripts and
-// users call pip), and repo2docker's base packages less, unzip and
-// gettext-base (envsubst).
-var envPackages = []string{"python3", "python3-pip", "less", "unzip", "gettext-base"}
-
 // builder plans the image of PythonBuildPack or PipfileBuildPack.
 type builder struct {
 	r   *repo
@@ -111,11 +102,12 @@ func (b *builder) readBase(ctx context.Context) error {
 // template orders them: the user (with the entrypoint), system packages,
 // Python packages, the repository, then what must run over the repository.
 func (b *builder) image(ctx context.Context) (plan.Image, error) {
-	im := plan.Image{Base: b.base}
+	var im plan.Image
 	py, err := b.pythonPlan(ctx)
 	if err != nil {
 		return im, err
 	}
+	im.Base = b.base // runtime.txt may have chosen the Debian release
 	users, err := b.userLayer()
 	if err != nil {
 		return im, err
@@ -127,6 +119,9 @@ func (b *builder) image(ctx context.Context) (plan.Image, error) {
 	}
 	im.Layers = append(im.Layers, system...)
 	if py.layer != nil {
+		if b.venv() {
+			py.layer.Interpreter = NBPythonPrefix + "/bin/python"
+		}
 		im.Layers = append(im.Layers, plan.Layer{Kind: plan.KindPython, Python: py.layer, Source: strings.Join(py.sources, " "), Comment: "Python packages"})
 	}
 	repo, err := b.repositoryLayers(py)
@@ -176,17 +171,12 @@ func (b *builder) userLayer() (plan.Layer, error) {
 		Comment: fmt.Sprintf("notebook user %s (%d:%d), home %s; repo2docker-entrypoint", u.name, u.uid, u.uid, u.home)}, nil
 }
 
-// systemLayers are the Debian packages: Python and repo2docker's base
-// packages over a deb: base, then apt.txt's.
+// systemLayers are the shared environment of a deb: base (Python, Node,
+// the notebook user's Python environment), then apt.txt's packages.
 func (b *builder) systemLayers() ([]plan.Layer, error) {
 	var out []plan.Layer
-	if b.debSuite != "" {
-		var pkgs []plan.Package
-		for _, n := range envPackages {
-			pkgs = append(pkgs, plan.Package{Name: n, Where: "repo2docker: Python and base packages"})
-		}
-		out = append(out, plan.Layer{Kind: plan.KindDeb, Deb: &plan.DebLayer{Packages: pkgs}, Source: "repo2docker: Python and base packages",
-			Comment: "python3, pip and repo2docker's base packages"})
+	if b.venv() {
+		out = append(out, b.envLayers()...)
 	} else {
 		b.res.Notes = append(b.res.Notes, "base "+b.base+" is used as it is: its Python (if any) takes the requirements, and repo2docker's base packages (less, unzip, gettext-base) are not added")
 	}
@@ -214,9 +204,13 @@ func (b *builder) repositoryLayers(py *pyPlan) ([]plan.Layer, error) {
 		Files: &plan.FilesLayer{Dir: ".", Dest: u.repoDir, UID: u.uid, GID: u.uid, Exclude: ignore, NoIgnoreFile: true}}}
 	env := b.env()
 	if len(py.local) > 0 {
-		out = append(out, plan.Layer{Kind: plan.KindRun, Source: py.local[0].where, Comment: "the repository's Python packages",
-			Run: &plan.RunLayer{Command: []string{"/bin/sh", "-c", pipLocalScript(py.local, u)}, WorkDir: u.repoDir,
-				Env: withEnv(env, "PIP_BREAK_SYSTEM_PACKAGES=1", "PIP_ROOT_USER_ACTION=ignore", "PIP_NO_INPUT=1", "PIP_DISABLE_PIP_VERSION_CHECK=1")}})
+		run := &plan.RunLayer{Command: []string{"/bin/sh", "-c", pipLocalScript(py.local, u)}, WorkDir: u.repoDir,
+			Env: withEnv(env, "PIP_BREAK_SYSTEM_PACKAGES=1", "PIP_ROOT_USER_ACTION=ignore", "PIP_NO_INPUT=1", "PIP_DISABLE_PIP_VERSION_CHECK=1")}
+		if b.venv() {
+			// Into the user's environment, as the user: what pip writes stays theirs.
+			run.User = u.name
+		}
+		out = append(out, plan.Layer{Kind: plan.KindRun, Source: py.local[0].where, Comment: "the repository's Python packages", Run: run})
 	}
 	if pb := r.path("postBuild"); r.exists(pb) {
 		r.note(pb)
@@ -252,7 +246,8 @@ func (b *builder) config(py *pyPlan) plan.Config {
 }
 
 // env is the image's environment in repo2docker's order, with its PATH:
-// ~/.local/bin, $REPO_DIR/.local/bin, then the base's.
+// ~/.local/bin, $REPO_DIR/.local/bin, the Python environment and npm's
+// global bin (on a deb: base), then the base's.
 func (b *builder) env() []string {
 	u := b.u
 	env := []string{
@@ -264,14 +259,13 @@ func (b *builder) env() []string {
 		"HOME=" + u.home,
 		"APP_BASE=" + AppBase,
 		"REPO_DIR=" + u.repoDir,
-		"PATH=" + u.home + "/.local/bin:" + u.repoDir + "/.local/bin:" + b.basePath,
 	}
-	if b.debSuite != "" {
-		// Debian marks its Python externally managed; pip in a notebook or
-		// postBuild should install (to ~/.local) as it does in repo2docker's.
-		env = append(env, "PIP_BREAK_SYSTEM_PACKAGES=1")
+	front := u.home + "/.local/bin:" + u.repoDir + "/.local/bin:"
+	if b.venv() {
+		env = append(env, venvEnv()...)
+		front += NBPythonPrefix + "/bin:" + NPMDir + "/bin:"
 	}
-	return env
+	return append(env, "PATH="+front+b.basePath)
 }
 
 // pyPlan is what goes to pip: a python layer and the repository's packages.
@@ -472,6 +466,9 @@ func (e *pyEnv) checkVersions() error {
 	}
 	v, err := wheel.ParseVersion(b.python)
 	if err == nil && !spec.Contains(v, true) {
+		if b.in.Base == "" && e.want == "" && b.pickSuiteFor(spec, e.reqPyFrom+" "+e.requiresPython) {
+			return nil
+		}
 		return fmt.Errorf("%s %q excludes %s (%s): %s", e.reqPyFrom, e.requiresPython, b.pyFrom, b.python, baseAdvice(e.requiresPython))
 	}
 	return nil
@@ -485,6 +482,13 @@ func (b *builder) checkPython(want, from string) error {
 	}
 	if want == b.python || (!strings.Contains(want, ".") && strings.SplitN(b.python, ".", 2)[0] == want) {
 		return nil
+	}
+	if b.in.Base == "" {
+		if b.pickSuite(want, from) {
+			return nil
+		}
+		return fmt.Errorf("%s asks for Python %s, which no Debian release carries (the default base %s has %s; Debian's releases have %s): ask for one of those, or %s",
+			from, want, DefaultBase, b.python, availablePythons(), baseAdvice(want))
 	}
 	what := b.pyFrom
 	if b.in.Base == "" {

@@ -84,7 +84,7 @@ func TestLoadBare(t *testing.T) {
 	if im.Base != DefaultBase || p.Debian == nil || p.Debian.Suite != "bookworm" {
 		t.Errorf("base %q, debian %+v", im.Base, p.Debian)
 	}
-	want := []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "files:repository"}
+	want := []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "deb:repo2docker: Node", "run:repo2docker: Python environment", "files:repository"}
 	if got := kinds(im); !reflect.DeepEqual(got, want) {
 		t.Errorf("layers %v, want %v", got, want)
 	}
@@ -92,7 +92,9 @@ func TestLoadBare(t *testing.T) {
 	env := envMap(c.Env)
 	for k, v := range map[string]string{
 		"HOME": "/home/jovyan", "USER": "jovyan", "REPO_DIR": "/home/jovyan", "APP_BASE": "/srv", "SHELL": "/bin/bash",
-		"PATH":             "/home/jovyan/.local/bin:/home/jovyan/.local/bin:" + defaultPath,
+		"PATH":             "/home/jovyan/.local/bin:/home/jovyan/.local/bin:/srv/conda/envs/notebook/bin:/srv/npm/bin:" + defaultPath,
+		"NB_PYTHON_PREFIX": "/srv/conda/envs/notebook", "KERNEL_PYTHON_PREFIX": "/srv/conda/envs/notebook",
+		"NPM_DIR": "/srv/npm", "NPM_CONFIG_GLOBALCONFIG": "/srv/npm/npmrc",
 		"PYTHONUNBUFFERED": "1", "LANG": "C.UTF-8",
 	} {
 		if env[k] != v {
@@ -118,7 +120,7 @@ func TestLoadBare(t *testing.T) {
 	for _, pk := range deb.Packages {
 		names = append(names, pk.Name)
 	}
-	if !slices.Contains(names, "python3") || !slices.Contains(names, "python3-pip") || !slices.Contains(names, "gettext-base") {
+	if !slices.Contains(names, "python3") || !slices.Contains(names, "python3-venv") || !slices.Contains(names, "gettext-base") {
 		t.Errorf("environment packages %v", names)
 	}
 
@@ -193,7 +195,7 @@ func TestLoadAptTxt(t *testing.T) {
 		t.Errorf("files read %v", res.Files)
 	}
 	// apt.txt sits above the environment packages and below the repository.
-	if got := kinds(p.Images[0]); !reflect.DeepEqual(got[1:4], []string{"deb:repo2docker: Python and base packages", "deb:apt.txt", "files:repository"}) {
+	if got := kinds(p.Images[0]); !reflect.DeepEqual(got[1:6], []string{"deb:repo2docker: Python and base packages", "deb:repo2docker: Node", "run:repo2docker: Python environment", "deb:apt.txt", "files:repository"}) {
 		t.Errorf("order %v", got)
 	}
 	err := loadErr(t, map[string]string{"apt.txt": "jq\nPython3\n"}, Input{})
@@ -440,7 +442,7 @@ python_version = "3.11"
 	// setup.py is not installed implicitly (pipfile/setup-py-implicit).
 	p, res := load(t, map[string]string{"Pipfile": "[packages]\nx = \"*\"\n", "setup.py": ""}, Input{})
 	for _, l := range p.Images[0].Layers {
-		if l.Kind == plan.KindRun {
+		if l.Kind == plan.KindRun && l.Source != "repo2docker: Python environment" {
 			t.Errorf("setup.py installed under Pipfile: %+v", l.Run)
 		}
 	}
@@ -474,7 +476,7 @@ func TestLoadRootPackage(t *testing.T) {
 			t.Errorf("script lacks %q:\n%s", want, script)
 		}
 	}
-	if run.User != "" || run.Network || envMap(run.Env)["PIP_BREAK_SYSTEM_PACKAGES"] != "1" {
+	if run.User != "jovyan" || run.Network || envMap(run.Env)["PIP_BREAK_SYSTEM_PACKAGES"] != "1" {
 		t.Errorf("run %+v", run)
 	}
 	if n := strings.Count(strings.Join(run.Env, " "), "PIP_BREAK_SYSTEM_PACKAGES="); n != 1 {
@@ -483,9 +485,14 @@ func TestLoadRootPackage(t *testing.T) {
 	if !slices.Contains(res.Files, "pyproject.toml") {
 		t.Errorf("files %v", res.Files)
 	}
-	// requires-python that excludes the base's Python is an error.
-	err := loadErr(t, map[string]string{"pyproject.toml": strings.Replace(pyproject, ">=3.9", ">=3.12", 1)}, Input{})
-	if !strings.Contains(err.Error(), "requires-python") || !strings.Contains(err.Error(), "python:3.12-slim-bookworm") {
+	// requires-python that excludes the default base's Python picks the
+	// newest Debian release it allows; one no release carries is an error.
+	p, _ = load(t, map[string]string{"pyproject.toml": strings.Replace(pyproject, ">=3.9", ">=3.12", 1)}, Input{})
+	if p.Images[0].Base != "deb:trixie" || p.Debian.Suite != "trixie" {
+		t.Errorf("requires-python >=3.12: base %s", p.Images[0].Base)
+	}
+	err := loadErr(t, map[string]string{"pyproject.toml": strings.Replace(pyproject, ">=3.9", ">=3.14", 1)}, Input{})
+	if !strings.Contains(err.Error(), "requires-python") || !strings.Contains(err.Error(), "python:3.14-slim-bookworm") {
 		t.Errorf("requires-python: %v", err)
 	}
 	// setup.py: no static dependencies; the package alone.
@@ -503,7 +510,7 @@ func TestLoadRootPackage(t *testing.T) {
 	}
 	n := 0
 	for _, l := range im.Layers {
-		if l.Kind == plan.KindRun {
+		if l.Kind == plan.KindRun && l.Source != "repo2docker: Python environment" {
 			n++
 			if !strings.Contains(l.Run.Command[2], "-e '.'") || l.Source != "requirements.txt:1" {
 				t.Errorf("editable install %s:\n%s", l.Source, l.Run.Command[2])
@@ -557,7 +564,7 @@ func TestLoadUserAndRepoDir(t *testing.T) {
 	im := p.Images[0]
 	env := envMap(im.Config.Env)
 	if env["HOME"] != "/home/alice" || env["REPO_DIR"] != "/srv/repo" || env["USER"] != "alice" ||
-		!strings.HasPrefix(env["PATH"], "/home/alice/.local/bin:/srv/repo/.local/bin:/usr/local/sbin") {
+		!strings.HasPrefix(env["PATH"], "/home/alice/.local/bin:/srv/repo/.local/bin:/srv/conda/envs/notebook/bin:/srv/npm/bin:/usr/local/sbin") {
 		t.Errorf("env %v", env)
 	}
 	if im.Config.User != "alice" || im.Config.WorkingDir != "/srv/repo" {
@@ -659,15 +666,15 @@ func TestLoadTestdata(t *testing.T) {
 		layers    []string
 		err       []string
 	}{
-		"bare":                      {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "files:repository"}, nil},
-		"apt-packages":              {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "deb:apt.txt", "files:repository"}, nil},
-		"requirements":              {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "python:requirements.txt", "files:repository"}, nil},
-		"binder-dir":                {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "deb:binder/apt.txt", "python:binder/requirements.txt", "files:repository", "run:binder/postBuild"}, nil},
-		"runtime":                   {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "files:repository"}, nil},
-		"pipfile-lock":              {Pipfile, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "python:Pipfile.lock", "files:repository"}, nil},
-		"postbuild":                 {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "python:requirements.txt", "files:repository", "run:postBuild"}, nil},
-		"start":                     {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "files:repository"}, nil},
-		"python-package":            {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "python:pyproject.toml", "files:repository", "run:pyproject.toml"}, nil},
+		"bare":                      {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "deb:repo2docker: Node", "run:repo2docker: Python environment", "files:repository"}, nil},
+		"apt-packages":              {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "deb:repo2docker: Node", "run:repo2docker: Python environment", "deb:apt.txt", "files:repository"}, nil},
+		"requirements":              {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "deb:repo2docker: Node", "run:repo2docker: Python environment", "python:requirements.txt", "files:repository"}, nil},
+		"binder-dir":                {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "deb:repo2docker: Node", "run:repo2docker: Python environment", "deb:binder/apt.txt", "python:binder/requirements.txt", "files:repository", "run:binder/postBuild"}, nil},
+		"runtime":                   {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "deb:repo2docker: Node", "run:repo2docker: Python environment", "files:repository"}, nil},
+		"pipfile-lock":              {Pipfile, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "deb:repo2docker: Node", "run:repo2docker: Python environment", "python:Pipfile.lock", "files:repository"}, nil},
+		"postbuild":                 {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "deb:repo2docker: Node", "run:repo2docker: Python environment", "python:requirements.txt", "files:repository", "run:postBuild"}, nil},
+		"start":                     {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "deb:repo2docker: Node", "run:repo2docker: Python environment", "files:repository"}, nil},
+		"python-package":            {Python, []string{"generated:repo2docker: notebook user", "deb:repo2docker: Python and base packages", "deb:repo2docker: Node", "run:repo2docker: Python environment", "python:pyproject.toml", "files:repository", "run:pyproject.toml"}, nil},
 		"dockerfile":                {Docker, nil, nil},
 		"unsupported-conda":         {"", nil, []string{"environment.yml", Conda}},
 		"unsupported-r":             {"", nil, []string{"runtime.txt", "install.R", R}},

@@ -81,7 +81,8 @@ func (l *layerSpec) Key(context.Context) (string, error) {
 		Dirs     []string      `json:"dirs"`
 		Dists    []keyDist     `json:"dists"`
 		Replaced []keyReplaced `json:"replaced,omitempty"`
-	}{V: LayerVersion, Python: l.t.Python, Interp: l.t.Interpreter,
+		Owner    *Owner        `json:"owner,omitempty"`
+	}{V: LayerVersion, Python: l.t.Python, Interp: l.t.Interpreter, Owner: l.t.Owner,
 		Dirs: []string{l.t.Purelib, l.t.Platlib, l.t.Scripts, l.t.Data, l.t.Headers}}
 	for _, r := range l.set {
 		if r.SHA256 == "" {
@@ -162,6 +163,9 @@ func (l *layerSpec) Entries(ctx context.Context) ([]layers.Entry, error) {
 	}
 	entries, err := toEntries(dedupeByDest(all))
 	if err != nil {
+		return nil, err
+	}
+	if err := l.t.Owner.apply(entries); err != nil {
 		return nil, err
 	}
 	written := map[string]bool{}

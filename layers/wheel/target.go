@@ -32,6 +32,15 @@ type Target struct {
 	Arch        string // "x86_64", "aarch64"
 	// Installed are distributions already in the image, by normalized name.
 	Installed map[string]InstalledDist
+	// Owner, when set, owns what is installed under its prefix: a virtual
+	// environment made for a user, who must be able to pip install into it.
+	Owner *Owner `json:",omitempty"`
+}
+
+// Owner is the numeric owner of an environment's prefix.
+type Owner struct {
+	Prefix   string
+	UID, GID int
 }
 
 // InstalledDist is a distribution found in one of the image's site directories.
@@ -120,6 +129,11 @@ func Probe(root fs.FS, opts ...ProbeOption) (*Target, error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
 	}
+	if cfg.interpreter != "" {
+		if vt, ok, err := probeVenv(root, cfg); ok || err != nil {
+			return vt, err
+		}
+	}
 	t := &Target{Implementation: "cp"}
 	// A python:3.X image has its own Python under /usr/local; Debian's is in /usr.
 	var prefix string
@@ -141,15 +155,9 @@ func Probe(root fs.FS, opts ...ProbeOption) (*Target, error) {
 	if prefix == "" {
 		return nil, errors.New("probing image: no Python 3 standard library (lib/python3.X/os.py) under /usr/local or /usr; install python3 in the base image first")
 	}
-	lib := "/" + prefix + "/lib/python" + t.Python
-	if prefix == "usr/local" {
-		t.Purelib = lib + "/site-packages"
-		t.Interpreter = "/usr/local/bin/python3"
-	} else {
-		// Debian's python3 makes pip install into /usr/local (its posix_local scheme).
-		t.Purelib = "/usr/local/lib/python" + t.Python + "/dist-packages"
-		t.Interpreter = "/usr/bin/python3"
-	}
+	// Debian's python3 makes pip install into /usr/local (its posix_local scheme).
+	t.Purelib = systemPurelib(prefix, t.Python)
+	t.Interpreter = "/" + prefix + "/bin/python3"
 	t.Platlib, t.Scripts, t.Data = t.Purelib, "/usr/local/bin", "/usr/local"
 	t.Headers = "/usr/local/include/python" + t.Python
 	if prefix == "usr" {
@@ -168,32 +176,54 @@ func Probe(root fs.FS, opts ...ProbeOption) (*Target, error) {
 	}
 	status := readDpkgStatus(root)
 	t.PythonFull = pythonFullVersion(root, prefix, t.Python, status)
+	if err := probeSystem(root, t, status, cfg); err != nil {
+		return nil, err
+	}
+	t.Installed = scanSiteDirs(root, systemSiteDirs(t, prefix), cfg.logger)
+	return t, nil
+}
+
+// systemSiteDirs are the site directories of a system Python, in sys.path
+// order: Debian's python3 also sees its packages' dist-packages.
+func systemSiteDirs(t *Target, prefix string) []string {
+	siteDirs := []string{t.Purelib}
+	if prefix == "usr" {
+		siteDirs = append(siteDirs, "/usr/lib/python3/dist-packages", "/usr/lib/python"+t.Python+"/dist-packages")
+	}
+	return siteDirs
+}
+
+// probeSystem fills in what the image's system gives every interpreter:
+// architecture and C library.
+func probeSystem(root fs.FS, t *Target, status map[string]dpkgPkg, cfg *probeConfig) error {
 	t.Arch = cfg.arch
 	if t.Arch == "" {
 		t.Arch = probeArch(root, status)
 	}
 	if t.Arch == "" {
-		return nil, errors.New("probing image: cannot tell the architecture (no lib/<triplet> dir, ld-linux or dpkg status); pass WithArch")
+		return errors.New("probing image: cannot tell the architecture (no lib/<triplet> dir, ld-linux or dpkg status); pass WithArch")
 	}
 	t.Glibc = probeGlibc(root, status)
 	t.Musl = probeMusl(root)
 	if t.Glibc == "" && t.Musl == "" {
 		cfg.logger.Debug("wheel: no C library found in image; only pure and linux_* wheels will match")
 	}
-	siteDirs := []string{t.Purelib}
-	if prefix == "usr" {
-		siteDirs = append(siteDirs, "/usr/lib/python3/dist-packages", lib+"/dist-packages")
-	}
-	t.Installed = map[string]InstalledDist{}
-	for _, d := range siteDirs {
-		for _, dist := range scanSiteDir(root, d, cfg.logger) {
+	return nil
+}
+
+// scanSiteDirs lists the distributions of site directories; the first
+// directory on sys.path holding a name wins.
+func scanSiteDirs(root fs.FS, dirs []string, log *slog.Logger) map[string]InstalledDist {
+	out := map[string]InstalledDist{}
+	for _, d := range dirs {
+		for _, dist := range scanSiteDir(root, d, log) {
 			k := NormalizeName(dist.Name)
-			if _, ok := t.Installed[k]; !ok { // first on sys.path wins
-				t.Installed[k] = dist
+			if _, ok := out[k]; !ok {
+				out[k] = dist
 			}
 		}
 	}
-	return t, nil
+	return out
 }
 
 // interpreterScheme turns an interpreter path into its prefix ("usr/local")
