@@ -133,7 +133,7 @@ func Load(ctx context.Context, dir string, in Input, opts ...Option) (*plan.Plan
 	switch d.buildpack {
 	case Docker:
 		im, err = dockerImage(r, in, u, res)
-	case Python, Pipfile:
+	case Python, Pipfile, Conda:
 		b := newBuilder(r, d, in, u, o, res)
 		im, err = b.image(ctx)
 		if b.debSuite != "" {

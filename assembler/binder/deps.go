@@ -1,10 +1,13 @@
 package binder
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"path"
 	"regexp"
 	"slices"
@@ -320,9 +323,11 @@ func (r *repo) pipenvLock(rel string) (*pipenvPlan, error) {
 	pp := &pipenvPlan{sources: lock.Meta.Sources}
 	pp.pythonFrom(rel+": _meta.requires.", func(k string) string { return lock.Meta.Requires[k] })
 	dir := pipenvDir(rel)
+	at := lockEntryLines(b)
+	lineOf := map[string]int{}
 	sections := []pipenvSection[lockEntry]{{"default", lock.Default}, {"develop", lock.Develop}}
 	err = addPipenvPackages(pp, sections, func(section, n string, e lockEntry) (string, *localRef, error) {
-		where := fmt.Sprintf("%s: %s.%s", rel, section, n)
+		where := fmt.Sprintf("%s:%d: %s.%s", rel, at[section+"."+n], section, n)
 		switch {
 		case e.Git != "":
 			return "", nil, fmt.Errorf("%s: installing from git (%s) is not supported: assemble installs released wheels; pin a released version or build a wheel into a wheelhouse (--find-links DIR)", where, e.Git)
@@ -330,12 +335,87 @@ func (r *repo) pipenvLock(rel string) (*pipenvPlan, error) {
 			ref, err := r.local(e.Path, e.Editable, dir, where)
 			return "", &ref, err
 		}
-		return lockLine(n, e), nil, nil
+		line := lockLine(n, e)
+		lineOf[line] = at[section+"."+n]
+		return line, nil, nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	pp.packages = alignLines(pp.packages, lineOf)
 	return pp, nil
+}
+
+// lockEntryLines finds the line of each package entry of a Pipfile.lock
+// ("default.numpy" -> 42), reading the JSON's tokens with their offsets.
+func lockEntryLines(b []byte) map[string]int {
+	type frame struct{ object, wantKey bool }
+	out := map[string]int{}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var stack []frame
+	section := ""
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1].object {
+			stack[n-1].wantKey = true
+		}
+	}
+	for {
+		off := int(dec.InputOffset())
+		tok, err := dec.Token()
+		if err != nil {
+			return out
+		}
+		n := len(stack)
+		if k, ok := tok.(string); ok && n > 0 && stack[n-1].object && stack[n-1].wantKey {
+			stack[n-1].wantKey = false
+			switch {
+			case n == 1:
+				section = k
+			case n == 2 && (section == "default" || section == "develop"):
+				// The key's quote follows the separator that ends at off.
+				q := off + max(bytes.IndexByte(b[off:], '"'), 0)
+				out[section+"."+k] = 1 + bytes.Count(b[:q], []byte("\n"))
+			}
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{object: true, wantKey: true})
+		case json.Delim('['):
+			stack = append(stack, frame{})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:n-1]
+			valueDone()
+		default:
+			valueDone()
+		}
+	}
+}
+
+// alignLines places each requirement line on the line of the lock entry it
+// comes from (blank lines between), so that the resolver's messages,
+// which name the line of the inline requirements ("from Pipfile.lock:42"),
+// point at the entry in the lock. Lines without a known place go last.
+func alignLines(lines []string, lineOf map[string]int) []string {
+	sorted := slices.Clone(lines)
+	slices.SortStableFunc(sorted, func(a, b string) int {
+		la, lb := lineOf[a], lineOf[b]
+		if la == 0 {
+			la = math.MaxInt
+		}
+		if lb == 0 {
+			lb = math.MaxInt
+		}
+		return cmp.Compare(la, lb)
+	})
+	var out []string
+	for _, l := range sorted {
+		for n := lineOf[l]; n > 0 && len(out) < n-1; {
+			out = append(out, "")
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 // lockLine is a Pipfile.lock entry as a requirement line, pinned and hashed.

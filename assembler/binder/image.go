@@ -290,6 +290,10 @@ func (b *builder) python3() (*pyPlan, error) {
 		if err := e.python(); err != nil {
 			return nil, err
 		}
+	case Conda:
+		if err := e.conda(); err != nil {
+			return nil, err
+		}
 	}
 	if err := e.checkVersions(); err != nil {
 		return nil, err
@@ -449,7 +453,7 @@ func (e *pyEnv) pyproject() error {
 // pyproject's requires-python against the base's Python.
 func (e *pyEnv) checkVersions() error {
 	b := e.b
-	if e.want == "" && b.d.runtime != nil && b.d.runtime.Name == "python" {
+	if e.want == "" && b.d.runtime != nil && b.d.runtime.Name == "python" && b.d.buildpack != Conda {
 		e.want, e.wantFrom = majorMinor(b.d.runtime.Version), b.r.path("runtime.txt")
 	}
 	if e.want != "" {

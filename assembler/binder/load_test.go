@@ -359,9 +359,11 @@ func TestLoadPipfileLock(t *testing.T) {
 		t.Fatalf("buildpack %s", res.Buildpack)
 	}
 	l := layerBy(t, p.Images[0], plan.KindPython, "Pipfile.lock")
-	want := []string{
-		"pkg-b[fast]==1.0 ; python_version >= '3.6' --hash=sha256:cccc",
+	// Each on the line of its entry in the lock (lock_test.go).
+	want := []string{"", "", "",
 		"there==0.0.9 --hash=sha256:aaaa --hash=sha256:bbbb",
+		"pkg-b[fast]==1.0 ; python_version >= '3.6' --hash=sha256:cccc",
+		"", "",
 		"pytest==7.0 --hash=sha256:dddd",
 	}
 	if !reflect.DeepEqual(l.Python.Packages, want) || len(l.Python.Requirements) != 0 || l.Python.IndexURL != "" {
@@ -629,7 +631,7 @@ func TestLoadUnsupported(t *testing.T) {
 		insteadOf string
 	}{
 		{map[string]string{"environment.yml": "dependencies: [numpy]\n", "requirements.txt": "x\n"}, "environment.yml", Conda, "requirements.txt"},
-		{map[string]string{"binder/environment.yaml": ""}, "binder/environment.yaml", Conda, "mambaorg/micromamba"},
+		{map[string]string{"binder/environment.yaml": "dependencies: [r-base]\n"}, "binder/environment.yaml", Conda, "mambaorg/micromamba"},
 		{map[string]string{"runtime.txt": "r-2025-07-01\n", "install.R": "install.packages('x')\n"}, "install.R", R, "r-cran-"},
 		{map[string]string{"DESCRIPTION": "Package: x\n"}, "DESCRIPTION", R, "rocker/binder"},
 		{map[string]string{"Project.toml": "[deps]\n"}, "Project.toml", JuliaProjectToml, "julia"},
