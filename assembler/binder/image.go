@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -118,6 +119,9 @@ func (b *builder) image(ctx context.Context) (plan.Image, error) {
 		return im, err
 	}
 	im.Layers = append(im.Layers, system...)
+	if err := b.localDeps(ctx, py, slices.Clone(im.Layers)); err != nil {
+		return im, err
+	}
 	if py.layer != nil {
 		if b.venv() {
 			py.layer.Interpreter = NBPythonPrefix + "/bin/python"
@@ -205,7 +209,7 @@ func (b *builder) repositoryLayers(py *pyPlan) ([]plan.Layer, error) {
 	env := b.env()
 	if len(py.local) > 0 {
 		run := &plan.RunLayer{Command: []string{"/bin/sh", "-c", pipLocalScript(py.local, u)}, WorkDir: u.repoDir,
-			Env: withEnv(env, "PIP_BREAK_SYSTEM_PACKAGES=1", "PIP_ROOT_USER_ACTION=ignore", "PIP_NO_INPUT=1", "PIP_DISABLE_PIP_VERSION_CHECK=1")}
+			Env: withEnv(env, "PIP_BREAK_SYSTEM_PACKAGES=1", "PIP_ROOT_USER_ACTION=ignore", "PIP_NO_INPUT=1", "PIP_DISABLE_PIP_VERSION_CHECK=1", "PYTHONDONTWRITEBYTECODE=1")}
 		if b.venv() {
 			// Into the user's environment, as the user: what pip writes stays theirs.
 			run.User = u.name
@@ -623,7 +627,7 @@ func pipLocalScript(refs []localRef, u notebookUser) string {
 		fmt.Fprintf(&b, "cd %s\n", shellQuote(dir))
 		fmt.Fprintf(&b, "python3 -m pip install --no-index --no-build-isolation --no-cache-dir --no-compile %s%s || "+
 			"{ echo %s >&2; exit 1; }\n", flag, shellQuote(l.arg),
-			shellQuote(fmt.Sprintf("assemble: pip could not install %s (%s) offline: its build backend and dependencies must already be installed; list them in requirements.txt (or pyproject.toml's [build-system] requires and [project] dependencies)", l.arg, l.where)))
+			shellQuote(fmt.Sprintf("assemble: pip could not install %s (%s) offline: the dependencies the package declares were installed from the Python sources (--find-links, --index-url) before it; its build backend must be setuptools or named in pyproject.toml's [build-system] requires (see pip's message above)", l.arg, l.where)))
 	}
 	fmt.Fprintf(&b, "find %s -xdev -user 0 -exec chown -h %d:%d {} +\n", shellQuote(u.repoDir), u.uid, u.uid)
 	return b.String()

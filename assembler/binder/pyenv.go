@@ -2,6 +2,7 @@ package binder
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/assemble-build/assemble/assembler/plan"
@@ -39,6 +40,18 @@ var suitePython = map[string]string{"buster": "3.7", "bullseye": "3.9", "bookwor
 // python3-pip-whl), and repo2docker's base packages less, unzip and
 // gettext-base (envsubst).
 var envPackages = []string{"python3", "python3-venv", "less", "unzip", "gettext-base"}
+
+// buildWheels are the Debian packages holding the setuptools and wheel
+// wheels of each release (bullseye's python-pip-whl holds them itself):
+// repo2docker's environment has setuptools and wheel, and pip needs them
+// to install a setup.py package without downloading a build backend.
+var buildWheels = map[string][]string{
+	"bookworm": {"python3-setuptools-whl", "python3-wheel-whl"},
+	"trixie":   {"python3-setuptools-whl", "python3-wheel-whl"},
+}
+
+// debianWheels is where Debian keeps the wheels ensurepip installs.
+const debianWheels = "/usr/share/python-wheels"
 
 // nodePackages are Node and npm, which repo2docker's base environment has
 // (jupyter labextension and postBuild scripts call npm).
@@ -102,7 +115,7 @@ func (b *builder) envLayers() []plan.Layer {
 		return out
 	}
 	return []plan.Layer{
-		{Kind: plan.KindDeb, Deb: &plan.DebLayer{Packages: pkgs(envPackages, "repo2docker: Python and base packages")},
+		{Kind: plan.KindDeb, Deb: &plan.DebLayer{Packages: pkgs(append(slices.Clone(envPackages), buildWheels[b.debSuite]...), "repo2docker: Python and base packages")},
 			Source: "repo2docker: Python and base packages", Comment: "python3, venv and repo2docker's base packages"},
 		{Kind: plan.KindDeb, Deb: &plan.DebLayer{Packages: pkgs(nodePackages, "repo2docker: Node")},
 			Source: "repo2docker: Node", Comment: "nodejs and npm"},
@@ -112,14 +125,18 @@ func (b *builder) envLayers() []plan.Layer {
 }
 
 // venvScript makes the virtual environment with pip (ensurepip installs
-// Debian's own pip wheel, offline) and npm's global prefix, both the
-// notebook user's, as repo2docker chowns its conda and npm directories.
+// Debian's own pip wheel, offline), setuptools and wheel (from Debian's
+// wheels too), and npm's global prefix, both the notebook user's, as
+// repo2docker chowns its conda and npm directories.
 func venvScript(u notebookUser) string {
 	own := fmt.Sprintf("%d:%d", u.uid, u.uid)
 	return strings.Join([]string{
 		"set -e",
 		"python3 -m venv " + NBPythonPrefix,
-		NBPythonPrefix + "/bin/python -m pip --version >/dev/null",
+		NBPythonPrefix + "/bin/python -m pip install --quiet --no-index --no-cache-dir --disable-pip-version-check --find-links " + debianWheels + " setuptools wheel",
+		// Compiled now, valid whatever the files' times in later layers, so
+		// that running pip later writes no bytecode into those layers.
+		NBPythonPrefix + "/bin/python -m compileall -q --invalidation-mode unchecked-hash " + NBPythonPrefix + "/lib",
 		"mkdir -p " + NPMDir + "/bin",
 		"echo prefix=" + NPMDir + " > " + NPMDir + "/npmrc",
 		"chown -R " + own + " " + AppBase + "/conda " + NPMDir,

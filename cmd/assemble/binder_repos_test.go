@@ -170,7 +170,7 @@ func TestBinderImageConfig(t *testing.T) {
 		t.Errorf("labels %v", c.Labels)
 	}
 	env := strings.Join(c.Env, "\n")
-	for _, want := range []string{"HOME=/home/jovyan", "USER=jovyan", "REPO_DIR=/home/jovyan", "APP_BASE=/srv", "PATH=/home/jovyan/.local/bin:/home/jovyan/.local/bin:/usr/local/sbin:"} {
+	for _, want := range []string{"HOME=/home/jovyan", "USER=jovyan", "REPO_DIR=/home/jovyan", "APP_BASE=/srv", "PATH=/home/jovyan/.local/bin:/home/jovyan/.local/bin:/srv/conda/envs/notebook/bin:/srv/npm/bin:/usr/local/sbin:", "NB_PYTHON_PREFIX=/srv/conda/envs/notebook"} {
 		if !strings.Contains(env, want) {
 			t.Errorf("env lacks %q:\n%s", want, env)
 		}

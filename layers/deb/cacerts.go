@@ -3,7 +3,6 @@ package deb
 import (
 	"bytes"
 	"crypto/sha1"
-	"crypto/x509"
 	"encoding/asn1"
 	"encoding/binary"
 	"encoding/pem"
@@ -102,16 +101,37 @@ func subjectHash(data []byte) (string, error) {
 	if len(certs) != 1 {
 		return "", nil
 	}
-	cert, err := x509.ParseCertificate(certs[0].Bytes)
+	subject, err := rawSubject(certs[0].Bytes)
 	if err != nil {
 		return "", err
 	}
-	canon, err := canonicalName(cert.RawSubject)
+	canon, err := canonicalName(subject)
 	if err != nil {
 		return "", err
 	}
 	sum := sha1.Sum(canon)
 	return fmt.Sprintf("%08x", binary.LittleEndian.Uint32(sum[:4])), nil
+}
+
+// rawSubject is the DER subject Name of a certificate, read without
+// x509.ParseCertificate, which refuses certificates Debian still ships
+// (bullseye's EC-ACC has a negative serial number); openssl rehash links
+// them all.
+func rawSubject(der []byte) ([]byte, error) {
+	var cert struct {
+		TBS struct {
+			Version  int `asn1:"optional,explicit,default:0,tag:0"`
+			Serial   asn1.RawValue
+			SigAlg   asn1.RawValue
+			Issuer   asn1.RawValue
+			Validity asn1.RawValue
+			Subject  asn1.RawValue
+		}
+	}
+	if _, err := asn1.Unmarshal(der, &cert); err != nil {
+		return nil, fmt.Errorf("certificate: %w", err)
+	}
+	return cert.TBS.Subject.FullBytes, nil
 }
 
 // canonicalName is OpenSSL's x509_name_canon: every RDN set re-encoded with

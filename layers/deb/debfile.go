@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -368,6 +369,11 @@ func (dc *debContents) readData(r io.Reader, member, debName string, st *stager)
 		}
 		if clean == "" {
 			continue // "./", the root
+		}
+		if h.Typeflag == tar.TypeSymlink && usrMerged[clean] && strings.TrimPrefix(path.Clean(h.Linkname), "/") == "usr/"+clean {
+			// trixie's base-files ships the merged-/usr links (/bin ->
+			// usr/bin) that every layer here makes itself.
+			continue
 		}
 		e := layers.Entry{
 			Path: mergeUsr(clean),

@@ -1,0 +1,5 @@
+import binderdep
+
+
+def answer():
+    return binderdep.answer()
