@@ -128,6 +128,13 @@ func (b *builder) image(ctx context.Context) (plan.Image, error) {
 		}
 		im.Layers = append(im.Layers, plan.Layer{Kind: plan.KindPython, Python: py.layer, Source: strings.Join(py.sources, " "), Comment: "Python packages"})
 	}
+	backend, err := b.backendLayer(py)
+	if err != nil {
+		return im, err
+	}
+	if backend != nil {
+		im.Layers = append(im.Layers, *backend)
+	}
 	repo, err := b.repositoryLayers(py)
 	if err != nil {
 		return im, err
@@ -208,7 +215,7 @@ func (b *builder) repositoryLayers(py *pyPlan) ([]plan.Layer, error) {
 		Files: &plan.FilesLayer{Dir: ".", Dest: u.repoDir, UID: u.uid, GID: u.uid, Exclude: ignore, NoIgnoreFile: true}}}
 	env := b.env()
 	if len(py.local) > 0 {
-		run := &plan.RunLayer{Command: []string{"/bin/sh", "-c", pipLocalScript(py.local, u)}, WorkDir: u.repoDir,
+		run := &plan.RunLayer{Command: []string{"/bin/sh", "-c", pipLocalScript(py.local, py.backends, u)}, WorkDir: u.repoDir,
 			Env: withEnv(env, "PIP_BREAK_SYSTEM_PACKAGES=1", "PIP_ROOT_USER_ACTION=ignore", "PIP_NO_INPUT=1", "PIP_DISABLE_PIP_VERSION_CHECK=1", "PYTHONDONTWRITEBYTECODE=1")}
 		if b.venv() {
 			// Into the user's environment, as the user: what pip writes stays theirs.
@@ -278,6 +285,9 @@ type pyPlan struct {
 	sources []string
 	local   []localRef
 	names   []string
+	// backends are the build backends' names the local packages need
+	// only while they are installed.
+	backends []string
 }
 
 // python3 decides what the buildpack installs with pip and checks the Python
@@ -435,7 +445,13 @@ func (e *pyEnv) pyproject() error {
 	if err != nil {
 		return err
 	}
-	e.layer.Packages = append(e.layer.Packages, pp.strings(pp.BuildSystem, "requires")...)
+	// setuptools and wheel belong to the environment; another backend is
+	// installed only while the package is (backendLayer).
+	for _, req := range pp.strings(pp.BuildSystem, "requires") {
+		if isBuildTool(req) {
+			e.layer.Packages = append(e.layer.Packages, req)
+		}
+	}
 	dynamic := pp.strings(pp.Project, "dynamic")
 	if !contains(dynamic, "dependencies") {
 		deps := pp.strings(pp.Project, "dependencies")
@@ -612,7 +628,7 @@ func (b *builder) ignorePatterns() ([]string, error) {
 // pipLocalScript installs the repository's packages with pip, offline, into
 // the interpreter below (their dependencies are already there), then gives
 // what pip left in the repository (build/, *.egg-info) to the notebook user.
-func pipLocalScript(refs []localRef, u notebookUser) string {
+func pipLocalScript(refs []localRef, backends []string, u notebookUser) string {
 	var b strings.Builder
 	b.WriteString("set -e\n")
 	for _, l := range refs {
@@ -628,6 +644,12 @@ func pipLocalScript(refs []localRef, u notebookUser) string {
 		fmt.Fprintf(&b, "python3 -m pip install --no-index --no-build-isolation --no-cache-dir --no-compile %s%s || "+
 			"{ echo %s >&2; exit 1; }\n", flag, shellQuote(l.arg),
 			shellQuote(fmt.Sprintf("assemble: pip could not install %s (%s) offline: the dependencies the package declares were installed from the Python sources (--find-links, --index-url) before it; its build backend must be setuptools or named in pyproject.toml's [build-system] requires (see pip's message above)", l.arg, l.where)))
+	}
+	if len(backends) > 0 {
+		// Gone again, with what only they needed, as pip's isolated build
+		// would leave them out of the environment.
+		fmt.Fprintf(&b, "drop=$(python3 -c %s %s)\n", shellQuote(backendsOnlyScript), strings.Join(backends, " "))
+		b.WriteString("if [ -n \"$drop\" ]; then python3 -m pip uninstall --yes --quiet $drop; fi\n")
 	}
 	fmt.Fprintf(&b, "find %s -xdev -user 0 -exec chown -h %d:%d {} +\n", shellQuote(u.repoDir), u.uid, u.uid)
 	return b.String()

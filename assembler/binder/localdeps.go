@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -206,3 +207,81 @@ func (b *builder) buildRequires(dir string) ([]string, error) {
 	}
 	return pp.strings(pp.BuildSystem, "requires"), nil
 }
+
+// isBuildTool reports a setuptools or wheel requirement: the environment
+// has both, as repo2docker's has.
+func isBuildTool(req string) bool {
+	q, err := wheel.ParseRequirement(req)
+	if err != nil {
+		return false
+	}
+	n := wheel.NormalizeName(q.Name)
+	return n == "setuptools" || n == "wheel"
+}
+
+// backendLayer installs the build backends of the repository's packages
+// that the environment lacks (hatchling, flit-core, ...) below the
+// repository, for pip to build them offline; the install step removes them
+// again. setuptools and wheel requirements join py's layer.
+func (b *builder) backendLayer(py *pyPlan) (*plan.Layer, error) {
+	var drop, where []string
+	for _, l := range py.local {
+		arg, _ := splitExtras(l.arg)
+		dir := path.Clean(path.Join(l.dir, arg))
+		reqs, err := b.buildRequires(dir)
+		if err != nil {
+			return nil, err
+		}
+		for _, req := range reqs {
+			switch {
+			case !isBuildTool(req):
+				drop = append(drop, req)
+				where = append(where, path.Join(dir, "pyproject.toml"))
+			case l.where != "pyproject.toml": // the root package's are in already
+				if py.layer == nil {
+					py.layer = &plan.PythonLayer{}
+				}
+				py.layer.Packages = append(py.layer.Packages, req)
+			}
+		}
+	}
+	if len(drop) == 0 {
+		return nil, nil
+	}
+	for _, req := range drop {
+		if q, err := wheel.ParseRequirement(req); err == nil {
+			py.backends = append(py.backends, wheel.NormalizeName(q.Name))
+		}
+	}
+	layer := &plan.PythonLayer{Packages: drop}
+	if b.venv() {
+		layer.Interpreter = NBPythonPrefix + "/bin/python"
+	}
+	return &plan.Layer{Kind: plan.KindPython, Python: layer, Source: strings.Join(slices.Compact(where), " "),
+		Comment: "build backends, removed once the repository's packages are installed"}, nil
+}
+
+// backendsOnlyScript prints the distributions that only the backends named
+// in its arguments need: their closure of requirements, less the closure of
+// every requested distribution (pip's REQUESTED) and of pip, setuptools and
+// wheel.
+const backendsOnlyScript = `import re, sys
+from importlib import metadata
+norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+dists = {norm(d.metadata["Name"]): d for d in metadata.distributions()}
+def closure(roots):
+    seen, todo = set(), list(roots)
+    while todo:
+        n = todo.pop()
+        if n in seen or n not in dists:
+            continue
+        seen.add(n)
+        for r in dists[n].requires or []:
+            m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", r)
+            if m and "extra==" not in r.replace(" ", ""):
+                todo.append(norm(m.group(1)))
+    return seen
+roots = {norm(a) for a in sys.argv[1:]}
+keep = {"pip", "setuptools", "wheel"} | {n for n, d in dists.items() if n not in roots and d.read_text("REQUESTED") is not None}
+print(" ".join(sorted(closure(roots) - closure(keep))))
+`
