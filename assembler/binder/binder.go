@@ -8,8 +8,12 @@
 // repo2docker's Python and Pipfile buildpacks honour become layers that need
 // no daemon (Debian packages, Python wheels, the repository's files) and run
 // layers only where a script must run (postBuild, a package of the
-// repository). The buildpacks assemble cannot honour yet (conda, R, Julia,
-// Nix) give one error naming the file, the buildpack and what to use instead.
+// repository). An environment.yml that needs only Python and pip is built
+// the same way; the buildpacks assemble cannot honour yet (conda packages,
+// R, Julia, Nix) give one error naming the file, the buildpack and what to
+// use instead. On a deb: base the Python environment is a virtual
+// environment at repo2docker's NB_PYTHON_PREFIX that the notebook user owns
+// (pyenv.go), and runtime.txt picks the Debian release.
 //
 // The image keeps repo2docker's shape: the notebook user (jovyan, uid and gid
 // 1000), HOME, REPO_DIR, APP_BASE, its PATH order, WORKDIR $REPO_DIR, its
