@@ -431,7 +431,7 @@ func (e *pyEnv) python() error {
 	if pkg != "" && !hasRootRef(e.out.local) {
 		r.note(pkg)
 		e.out.local = append(e.out.local, localRef{arg: ".", where: pkg})
-		b.res.Notes = append(b.res.Notes, pkg+": the package is installed with pip --no-index after the repository is copied; its dependencies must be in the Python layer (requirements.txt or pyproject's [project] dependencies)")
+		b.res.Notes = append(b.res.Notes, pkg+": the package is installed with pip --no-index after the repository is copied; the dependencies it declares are installed before it from the Python sources")
 	}
 	return nil
 }
