@@ -221,7 +221,7 @@ func (e *env) pythonLayer(ctx context.Context, l plan.Layer, img v1.Image, platf
 		parsed = append(parsed, r)
 	}
 	if len(py.Packages) > 0 {
-		r, err := wheel.ParseRequirementsReader(l.Source, strings.NewReader(strings.Join(py.Packages, "\n")), wheel.WithBaseDir(e.p.Root))
+		r, err := wheel.ParseRequirementsReader(l.Source, strings.NewReader(inlineRequirements(py.Packages, py.PackageLines)), wheel.WithBaseDir(e.p.Root))
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -415,4 +415,27 @@ func chainID(img v1.Image) (string, error) {
 		return "", err
 	}
 	return ids[len(ids)-1], nil
+}
+
+// inlineRequirements is a layer's inline packages as a requirements text,
+// each on the line PackageLines gives it (blank lines between), so the
+// parser's line numbers are those of the file the packages came from; lines
+// with no place, or out of order, follow.
+func inlineRequirements(pkgs []string, lines []int) string {
+	var text, rest []string
+	for i, p := range pkgs {
+		n := 0
+		if i < len(lines) {
+			n = lines[i]
+		}
+		if n <= len(text) {
+			rest = append(rest, p)
+			continue
+		}
+		for len(text) < n-1 {
+			text = append(text, "")
+		}
+		text = append(text, p)
+	}
+	return strings.Join(append(text, rest...), "\n")
 }

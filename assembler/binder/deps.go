@@ -297,6 +297,7 @@ type lockEntry struct {
 // pipenvPlan is what a Pipfile or Pipfile.lock asks pipenv to install.
 type pipenvPlan struct {
 	packages []string
+	lines    []int // where each of packages is in its file, when known (Pipfile.lock)
 	names    []string
 	local    []localRef
 	sources  []pipSource
@@ -342,7 +343,7 @@ func (r *repo) pipenvLock(rel string) (*pipenvPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	pp.packages = alignLines(pp.packages, lineOf)
+	pp.packages, pp.lines = sortByLine(pp.packages, lineOf)
 	return pp, nil
 }
 
@@ -392,11 +393,10 @@ func lockEntryLines(b []byte) map[string]int {
 	}
 }
 
-// alignLines places each requirement line on the line of the lock entry it
-// comes from (blank lines between), so that the resolver's messages,
-// which name the line of the inline requirements ("from Pipfile.lock:42"),
-// point at the entry in the lock. Lines without a known place go last.
-func alignLines(lines []string, lineOf map[string]int) []string {
+// sortByLine orders requirement lines as their lock entries are ordered and
+// returns each one's line (0 when unknown, those last), so the resolver's
+// messages name the entry's line in the lock ("from Pipfile.lock:42").
+func sortByLine(lines []string, lineOf map[string]int) ([]string, []int) {
 	sorted := slices.Clone(lines)
 	slices.SortStableFunc(sorted, func(a, b string) int {
 		la, lb := lineOf[a], lineOf[b]
@@ -408,14 +408,11 @@ func alignLines(lines []string, lineOf map[string]int) []string {
 		}
 		return cmp.Compare(la, lb)
 	})
-	var out []string
-	for _, l := range sorted {
-		for n := lineOf[l]; n > 0 && len(out) < n-1; {
-			out = append(out, "")
-		}
-		out = append(out, l)
+	at := make([]int, len(sorted))
+	for i, l := range sorted {
+		at[i] = lineOf[l]
 	}
-	return out
+	return sorted, at
 }
 
 // lockLine is a Pipfile.lock entry as a requirement line, pinned and hashed.

@@ -386,6 +386,12 @@ func (e *pyEnv) pipfile() error {
 	if err != nil {
 		return err
 	}
+	if len(pp.lines) > 0 {
+		for len(e.layer.PackageLines) < len(e.layer.Packages) {
+			e.layer.PackageLines = append(e.layer.PackageLines, 0)
+		}
+		e.layer.PackageLines = append(e.layer.PackageLines, pp.lines...)
+	}
 	e.layer.Packages = append(e.layer.Packages, pp.packages...)
 	e.out.names = append(e.out.names, pp.names...)
 	e.out.local = append(e.out.local, pp.local...)

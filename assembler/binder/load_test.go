@@ -359,14 +359,13 @@ func TestLoadPipfileLock(t *testing.T) {
 		t.Fatalf("buildpack %s", res.Buildpack)
 	}
 	l := layerBy(t, p.Images[0], plan.KindPython, "Pipfile.lock")
-	// Each on the line of its entry in the lock (lock_test.go).
-	want := []string{"", "", "",
+	// Each with the line of its entry in the lock (lock_test.go).
+	want := []string{
 		"there==0.0.9 --hash=sha256:aaaa --hash=sha256:bbbb",
 		"pkg-b[fast]==1.0 ; python_version >= '3.6' --hash=sha256:cccc",
-		"", "",
 		"pytest==7.0 --hash=sha256:dddd",
 	}
-	if !reflect.DeepEqual(l.Python.Packages, want) || len(l.Python.Requirements) != 0 || l.Python.IndexURL != "" {
+	if !reflect.DeepEqual(l.Python.Packages, want) || !reflect.DeepEqual(l.Python.PackageLines, []int{4, 5, 8}) || len(l.Python.Requirements) != 0 || l.Python.IndexURL != "" {
 		t.Errorf("python layer %+v", l.Python)
 	}
 	ignored := strings.Join(res.Ignored, "\n")

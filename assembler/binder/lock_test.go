@@ -2,13 +2,12 @@ package binder
 
 import (
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/assemble-build/assemble/assembler/plan"
 )
 
-// Pipfile.lock's requirements sit on the lines of their entries in the lock,
+// Pipfile.lock's requirements carry the lines of their entries in the lock,
 // so that the resolver's messages ("from Pipfile.lock:N") point there.
 func TestLockEntryLines(t *testing.T) {
 	lock := `{
@@ -30,27 +29,8 @@ func TestLockEntryLines(t *testing.T) {
 	}
 	p, _ := load(t, map[string]string{"binder/Pipfile.lock": lock}, Input{})
 	py := layerBy(t, p.Images[0], plan.KindPython, "").Python
-	for n, l := range py.Packages {
-		switch n + 1 {
-		case 4:
-			if !strings.HasPrefix(l, "binderdemo==1.0 --hash=sha256:aa") {
-				t.Errorf("line 4: %q", l)
-			}
-		case 8:
-			if !strings.HasPrefix(l, "binderdep==2.0 ; python_version") {
-				t.Errorf("line 8: %q", l)
-			}
-		case 10:
-			if l != "binderdev==0.1" {
-				t.Errorf("line 10: %q", l)
-			}
-		default:
-			if l != "" {
-				t.Errorf("line %d: %q", n+1, l)
-			}
-		}
-	}
-	if len(py.Packages) != 10 {
-		t.Errorf("%d lines: %q", len(py.Packages), py.Packages)
+	wantPkgs := []string{"binderdemo==1.0 --hash=sha256:aa --hash=sha256:bb", "binderdep==2.0 ; python_version >= '3'", "binderdev==0.1"}
+	if !reflect.DeepEqual(py.Packages, wantPkgs) || !reflect.DeepEqual(py.PackageLines, []int{4, 8, 10}) {
+		t.Errorf("packages %q at lines %v, want %q at [4 8 10]", py.Packages, py.PackageLines, wantPkgs)
 	}
 }

@@ -122,12 +122,16 @@ type PythonLayer struct {
 	// Requirements are requirements files, relative to the repository root.
 	Requirements []string `json:"requirements,omitempty"`
 	// Packages are requirement lines given inline ("requests>=2", "numpy==1.26.4").
-	Packages    []string `json:"packages,omitempty"`
-	IndexURL    string   `json:"indexURL,omitempty"`
-	ExtraIndex  []string `json:"extraIndexURLs,omitempty"`
-	FindLinks   []string `json:"findLinks,omitempty"`
-	NoIndex     bool     `json:"noIndex,omitempty"`
-	Interpreter string   `json:"interpreter,omitempty"`
+	Packages []string `json:"packages,omitempty"`
+	// PackageLines, when set, gives the line of Source each of Packages
+	// comes from (0: none), so the resolver's messages point into that file
+	// (a Pipfile.lock entry) rather than at the inline list.
+	PackageLines []int    `json:"packageLines,omitempty"`
+	IndexURL     string   `json:"indexURL,omitempty"`
+	ExtraIndex   []string `json:"extraIndexURLs,omitempty"`
+	FindLinks    []string `json:"findLinks,omitempty"`
+	NoIndex      bool     `json:"noIndex,omitempty"`
+	Interpreter  string   `json:"interpreter,omitempty"`
 }
 
 // RunLayer runs a command in the sandbox over the layers below it; what the
