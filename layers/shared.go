@@ -11,6 +11,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/assemble-build/assemble/internal/ctxio"
 	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/internal/verified"
 )
@@ -117,7 +118,7 @@ func (c *Cache) fetchShared(ctx context.Context, d Descriptor, open func(context
 	pr, pw := io.Pipe()
 	diffID := make(chan diffResult, 1)
 	go func() { diffID <- uncompressedDigest(comp, pr) }()
-	_, copyErr := io.Copy(io.MultiWriter(tmp, pw), &ctxReader{ctx: ctx, r: vr})
+	_, copyErr := io.Copy(io.MultiWriter(tmp, pw), ctxio.Reader(ctx, vr))
 	pw.CloseWithError(copyErr)
 	got := <-diffID
 	if copyErr != nil {
@@ -174,16 +175,4 @@ func uncompressedDigest(comp Compression, r io.Reader) diffResult {
 		return diffResult{err: err}
 	}
 	return diffResult{h: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}}
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

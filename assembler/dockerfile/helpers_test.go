@@ -305,19 +305,8 @@ func busyboxLayout(t testing.TB) string {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	data := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, tarball.WithMediaType(types.OCILayer))
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := oci.Scratch(amd64())
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err = mutate.Append(img, mutate.Addendum{Layer: l, History: v1.History{CreatedBy: "busybox test base"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := tarImage(t, buf.Bytes(), "busybox test base")
+	var err error
 	cf, _ := img.ConfigFile()
 	cf = cf.DeepCopy()
 	cf.Config.Env = []string{"PATH=/bin:/usr/bin", "BASE_VAR=base"}
@@ -382,4 +371,22 @@ func podmanRun(t testing.TB, layoutDir, tag string, args ...string) string {
 		t.Fatalf("podman run: %v\n%s%s", err, out, stderr.String())
 	}
 	return string(out)
+}
+
+// tarImage is a linux/amd64 image of one layer, the tar data.
+func tarImage(t testing.TB, data []byte, createdBy string) v1.Image {
+	t.Helper()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, tarball.WithMediaType(types.OCILayer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := oci.Scratch(amd64())
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err = mutate.Append(img, mutate.Addendum{Layer: l, History: v1.History{CreatedBy: createdBy}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }

@@ -3,20 +3,13 @@ package dockerfile
 import (
 	"archive/tar"
 	"bytes"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
-
 	"github.com/assemble-build/assemble/internal/testtool"
-	"github.com/assemble-build/assemble/oci"
 )
 
 // Hard links stay hard links: files hard-linked in the context, in a
@@ -112,18 +105,7 @@ func linkBase(t *testing.T) string {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	data := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, tarball.WithMediaType(types.OCILayer))
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := oci.Scratch(amd64())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if img, err = mutate.Append(img, mutate.Addendum{Layer: l, History: v1.History{CreatedBy: "link base"}}); err != nil {
-		t.Fatal(err)
-	}
+	img := tarImage(t, buf.Bytes(), "link base")
 	return "oci:" + writeLayout(t, filepath.Join(t.TempDir(), "links"), img, "links") + ":links"
 }
 

@@ -13,14 +13,10 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/internal/testtool"
-	"github.com/assemble-build/assemble/oci"
 )
 
 // specialBase writes an image whose /tmp is 1777, /var/local 2775 and
@@ -41,19 +37,7 @@ func specialBase(t *testing.T) string {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	data := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, tarball.WithMediaType(types.OCILayer))
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := oci.Scratch(amd64())
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err = mutate.Append(img, mutate.Addendum{Layer: l, History: v1.History{CreatedBy: "special base"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := tarImage(t, buf.Bytes(), "special base")
 	return "oci:" + writeLayout(t, filepath.Join(t.TempDir(), "special"), img, "special") + ":special"
 }
 

@@ -154,26 +154,9 @@ func setupMounts(cfg childConfig, rootfs string) ([]string, error) {
 	var created []string
 	add := func(p string) { created = append(created, p) }
 	point := func(rel string, dir bool) (string, error) {
-		p, err := resolveIn(rootfs, rel, true, add)
+		p, err := mountPoint(rootfs, rel, dir, add)
 		if err != nil {
-			return "", err
-		}
-		fi, err := os.Lstat(p)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			if dir {
-				err = os.Mkdir(p, 0o755)
-			} else {
-				err = os.WriteFile(p, nil, 0o644)
-			}
-			if err != nil {
-				return "", err
-			}
-			add(p)
-		case err != nil:
-			return "", err
-		case fi.IsDir() != dir:
-			return "", fmt.Errorf("/%s in the image is not a %s", rel, map[bool]string{true: "directory", false: "file"}[dir])
+			return "", fmt.Errorf("/%s: %w", rel, err)
 		}
 		return p, nil
 	}

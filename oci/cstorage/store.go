@@ -6,10 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sync/atomic"
 
+	"github.com/assemble-build/assemble/internal/ctxio"
 	"github.com/assemble-build/assemble/oci/cstorage/internal/storage"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	digest "github.com/opencontainers/go-digest"
@@ -197,7 +197,7 @@ func putLayer(ctx context.Context, store storage.Store, parent string, l v1.Laye
 	defer rc.Close()
 	// The store computes both digests of what it reads; they are checked
 	// below rather than handed to it, which it would trust.
-	layer, _, err := store.PutLayer(id, parent, nil, "", false, nil, &ctxReader{ctx: ctx, r: rc})
+	layer, _, err := store.PutLayer(id, parent, nil, "", false, nil, ctxio.Reader(ctx, rc))
 	if errors.Is(err, storage.ErrDuplicateID) {
 		return id, nil // written meanwhile by another process
 	}
@@ -210,17 +210,4 @@ func putLayer(ctx context.Context, store storage.Store, parent string, l v1.Laye
 			blobDigest, layer.CompressedDigest, layer.UncompressedDigest, blobDigest, diffID)
 	}
 	return id, nil
-}
-
-// ctxReader stops a layer extraction when ctx is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
