@@ -47,6 +47,7 @@ type Cache struct {
 
 	mu       sync.Mutex
 	verified map[string]bool // blob paths whose digest was checked in this process
+	inputs   *InputLog       // when set, records the download store's uses (LogInputs)
 
 	ownerMu sync.Mutex
 	own     *tempOwner // this process's lock on its temporary items
@@ -143,8 +144,10 @@ func (c *Cache) BlobPath(h v1.Hash) string {
 }
 
 // DownloadPath is where the download with digest "sha256:<hex>" lives (it
-// may not exist; Download checks it).
+// may not exist; Download checks it). Readers that open it directly are
+// logged too (LogInputs): the bundle carries what is there.
 func (c *Cache) DownloadPath(digest string) string {
+	c.logDownload(digest)
 	return c.downloads.Path(strings.TrimPrefix(digest, "sha256:"))
 }
 
@@ -193,6 +196,7 @@ func (c *Cache) Download(ctx context.Context, want string, fetch func(ctx contex
 		p := c.downloads.Path(wantHex)
 		if c.verifyFile(p, -1, h) {
 			c.used(p)
+			c.logDownload(want)
 			return p, want, nil
 		}
 	}
@@ -224,6 +228,7 @@ func (c *Cache) Download(ctx context.Context, want string, fetch func(ctx contex
 	if fi, err := os.Stat(p); err == nil {
 		c.writeStamp(p, fi)
 	}
+	c.logDownload("sha256:" + got)
 	return p, "sha256:" + got, nil
 }
 
@@ -236,6 +241,7 @@ var ErrDigestMismatch = errors.New("digest mismatch")
 // SetRef records that name (a URL, say) has content digest in the download
 // store, so an offline build can find content whose digest is not known in advance.
 func (c *Cache) SetRef(name, digest string) error {
+	c.logRef(name, digest)
 	return c.refs.Put(refKey(name), []byte(digest))
 }
 
@@ -252,6 +258,7 @@ func (c *Cache) Ref(name string) (string, bool) {
 	if !c.verifyFile(c.downloads.Path(h.Hex), -1, h) {
 		return "", false
 	}
+	c.logRef(name, h.String())
 	return h.String(), true
 }
 

@@ -42,6 +42,8 @@ type buildFlags struct {
 	remote      remoteFlags
 	shared      sharedCacheFlags
 	sbom        sbomFlags
+	bundle      string        // --bundle FILE: inputs to read into the cache first
+	cache       *layers.Cache // the cache opened for --bundle or by `assemble bundle`
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -101,6 +103,7 @@ SOURCE_DATE_EPOCH sets every timestamp (default 0).`,
 	fl.StringVar(&f.imageRefs, "image-refs", "", "write each reference written, with its digest, one a line, to FILE: oci:DIR:REF@sha256:... for files, REF@sha256:... for a registry")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON on stdout")
 	fl.BoolVar(&f.offline, "offline", false, "never use the network for inputs; fail naming what the cache lacks")
+	fl.StringVar(&f.bundle, "bundle", "", "read the inputs in FILE (written by assemble bundle) into the cache first, verifying each; with --offline, build with no network")
 	f.sources.add(fl)
 	f.conventions.add(fl)
 	fl.StringVar(&f.metadataOut, "metadata-out", "", "write the plan's generated files (metadata JSON, index.json) under DIR")
@@ -132,6 +135,9 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 	}
 	created, err := assembler.SourceDateEpoch()
 	if err != nil {
+		return err
+	}
+	if err := f.importBundle(ctx, g); err != nil {
 		return err
 	}
 	// Before the bars start: --creds USER asks for the password here.
@@ -270,6 +276,7 @@ func (f *buildFlags) options(g *globals, rem *remote.Registries, pr *progress) (
 	}
 	opts = append(opts, f.sources.options()...)
 	opts = append(opts, f.conventions.options()...)
+	opts = append(opts, f.cacheOptions()...)
 	if len(f.platforms) > 0 {
 		opts = append(opts, assembler.WithPlatforms(f.platforms...))
 	}

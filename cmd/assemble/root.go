@@ -72,7 +72,7 @@ archives, or pushes to registries. No Docker daemon, no root.`,
 	pf.StringVar(&g.storage.root, "storage-root", "", "containers-storage: outputs: the store's root (default: podman's, from storage.conf)")
 	pf.StringVar(&g.storage.runRoot, "storage-runroot", "", "containers-storage: outputs: the store's run root")
 	pf.StringVar(&g.storage.driver, "storage-driver", "", "containers-storage: outputs: the storage driver (overlay, vfs)")
-	root.AddCommand(newBuildCmd(g), newPlanCmd(g), newCopyCmd(g), newInspectCmd(g), newSyncCmd(g), newCacheCmd(g), newVersionCmd(),
+	root.AddCommand(newBuildCmd(g), newBundleCmd(g), newPlanCmd(g), newCopyCmd(g), newInspectCmd(g), newSyncCmd(g), newCacheCmd(g), newVersionCmd(),
 		newLoginCmd(g), newLogoutCmd())
 	return root
 }
