@@ -1,0 +1,162 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/assemble-build/assemble/internal/testtool"
+	"github.com/assemble-build/assemble/layers/bundle"
+)
+
+// The air gap: build testdata/debian (deb:bookworm bases, python3 and jq
+// from the Debian archive) online, bundle its inputs, then build it again
+// from the bundle alone, with an empty cache, in a network namespace with
+// no interfaces: the same manifest digests. A bundle with one byte changed
+// is refused, naming the entry and the URL it holds.
+func TestBundleAirGap(t *testing.T) {
+	hostIsAmd64(t)
+	unshare := testtool.RequireTool(t, "unshare")
+	online := filepath.Join(t.TempDir(), "online")
+	mustAssemble(t, testtool.CacheDir(t), "build", "../../testdata/debian", "-o", "oci:"+online)
+	want := readIndex(t, online)
+
+	file := filepath.Join(t.TempDir(), "inputs.bundle")
+	mustAssemble(t, testtool.CacheDir(t), "bundle", "../../testdata/debian", "-o", file)
+	fi, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := bundleManifest(t, file)
+	// Inputs found by URL carry it; .deb files and indexes are found by
+	// the hashes the signed InRelease lists.
+	if !bundleNames(m, "/dists/bookworm/InRelease") {
+		t.Errorf("the bundle holds no InRelease")
+	}
+
+	offline := filepath.Join(t.TempDir(), "offline")
+	start := time.Now()
+	r := airGapped(t, unshare, t.TempDir(), "build", "../../testdata/debian", "--bundle", file, "--offline", "-o", "oci:"+offline)
+	if r.err != nil {
+		t.Fatalf("offline build from the bundle: %v\n%s", r.err, r.stderr)
+	}
+	t.Logf("bundle: %d bytes, %d inputs; offline build from it with an empty cache, no network: %s", fi.Size(), len(m.Layers), time.Since(start).Round(time.Millisecond))
+	if got := readIndex(t, offline); !reflect.DeepEqual(got, want) {
+		t.Errorf("offline build from the bundle gave %v, online %v", got, want)
+	}
+
+	// One byte changed inside the InRelease: refused, naming the entry.
+	bad := filepath.Join(t.TempDir(), "bad.bundle")
+	entry := flipInBundle(t, file, bad, "/dists/bookworm/InRelease")
+	r = airGapped(t, unshare, t.TempDir(), "build", "../../testdata/debian", "--bundle", bad, "--offline", "-o", "oci:"+filepath.Join(t.TempDir(), "x"))
+	if r.err == nil {
+		t.Fatal("a bundle with a changed byte was accepted")
+	}
+	for _, w := range []string{bad, "entry " + entry, "/dists/bookworm/InRelease", "digest mismatch"} {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("error lacks %q:\n%s", w, r.stderr)
+		}
+	}
+	t.Logf("refused: %s", strings.TrimSpace(r.stderr))
+}
+
+// airGapped runs the CLI in a new network namespace (no interfaces).
+func airGapped(t *testing.T, unshare, cache string, args ...string) result {
+	t.Helper()
+	full := append([]string{"--net", bin, "--cache-dir", cache, "--progress", "plain"}, args...)
+	cmd := exec.Command(unshare, full...)
+	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=", mainEnv+"=1")
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	return result{so.String(), se.String(), err}
+}
+
+type bundleDesc struct {
+	Digest      string            `json:"digest"`
+	Annotations map[string]string `json:"annotations"`
+}
+
+type bundleMan struct {
+	ArtifactType string       `json:"artifactType"`
+	Layers       []bundleDesc `json:"layers"`
+}
+
+// bundleManifest reads the bundle's artifact manifest (the tar's third entry).
+func bundleManifest(t *testing.T, file string) bundleMan {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for i := 0; i < 3; i++ {
+		if _, err := tr.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var m bundleMan
+	if err := json.NewDecoder(tr).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	if m.ArtifactType != bundle.ArtifactType {
+		t.Fatalf("bundle manifest's artifactType %q", m.ArtifactType)
+	}
+	return m
+}
+
+func bundleNames(m bundleMan, part string) bool {
+	for _, l := range m.Layers {
+		if strings.Contains(l.Annotations[bundle.NamesAnnotation], part) {
+			return true
+		}
+	}
+	return false
+}
+
+// flipInBundle copies file to out with one byte of the first blob named
+// *part* changed, and returns that blob's entry name.
+func flipInBundle(t *testing.T, file, out, part string) string {
+	t.Helper()
+	var digest string
+	for _, l := range bundleManifest(t, file).Layers {
+		if strings.Contains(l.Annotations[bundle.NamesAnnotation], part) {
+			digest = l.Digest
+			break
+		}
+	}
+	entry := "blobs/sha256/" + strings.TrimPrefix(digest, "sha256:")
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bytes.NewReader(b)
+	tr := tar.NewReader(br)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			t.Fatalf("no entry %s in the bundle", entry)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Name == entry {
+			// The reader stops at the header's end: the data starts here.
+			b[int64(len(b))-int64(br.Len())+h.Size/2] ^= 0xff
+			break
+		}
+	}
+	if err := os.WriteFile(out, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return entry
+}
