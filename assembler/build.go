@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 
@@ -12,7 +13,9 @@ import (
 
 	"github.com/assemble-build/assemble/assembler/dockerfile"
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/remote"
 	"github.com/assemble-build/assemble/layers"
+	"github.com/assemble-build/assemble/layers/bundle"
 	"github.com/assemble-build/assemble/layers/wheel"
 	"github.com/assemble-build/assemble/oci"
 )
@@ -198,7 +201,18 @@ func (s *services) buildDockerfile(ctx context.Context, df plan.Dockerfile, plat
 		dockerfile.WithCreated(o.created), dockerfile.WithBuildContexts(contexts),
 		dockerfile.WithNoRun(o.noRun), dockerfile.WithRunOutput(o.runOutput),
 		dockerfile.WithListingCache(o.cache.Namespace("listings")),
-		dockerfile.WithSecrets(o.secrets...), dockerfile.WithSSH(o.sshAgents...))
+		dockerfile.WithSecrets(o.secrets...), dockerfile.WithSSH(o.sshAgents...),
+		// ADD URLs through the download store: kept online (so a bundle
+		// carries them), served from it offline.
+		dockerfile.WithHTTPClient(addClient(o)))
+}
+
+// addClient is the shared HTTP client with its transport going through the
+// download store (bundle.Transport).
+func addClient(o *options) *http.Client {
+	c := *remote.DefaultHTTPClient()
+	c.Transport = bundle.Transport(o.cache, c.Transport, o.offline)
+	return &c
 }
 
 // stack is an image being built for one platform: the base, the layers added

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -159,4 +161,40 @@ func flipInBundle(t *testing.T, file, out, part string) string {
 		t.Fatal(err)
 	}
 	return entry
+}
+
+// A Dockerfile's ADD URL travels in the bundle: built from it offline, with
+// an empty cache, no network and the server gone, the same image; without
+// it, the offline build names the URL it lacks.
+func TestBundleADDURL(t *testing.T) {
+	unshare := testtool.RequireTool(t, "unshare")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "carried across the gap\n")
+	}))
+	repo := dockerfileRepo(t, map[string]string{
+		"Dockerfile": "FROM scratch\nADD " + srv.URL + "/greeting.txt /greeting.txt\n",
+	})
+	cache := t.TempDir()
+	online := filepath.Join(t.TempDir(), "online")
+	mustAssemble(t, cache, "build", repo, "--platform", "linux/amd64", "-o", "oci:"+online)
+	file := filepath.Join(t.TempDir(), "add.bundle")
+	mustAssemble(t, cache, "bundle", repo, "--platform", "linux/amd64", "-o", file)
+	srv.Close()
+	if !bundleNames(bundleManifest(t, file), srv.URL+"/greeting.txt") {
+		t.Errorf("the bundle does not name %s/greeting.txt", srv.URL)
+	}
+
+	offline := filepath.Join(t.TempDir(), "offline")
+	r := airGapped(t, unshare, t.TempDir(), "build", repo, "--platform", "linux/amd64", "--bundle", file, "--offline", "-o", "oci:"+offline)
+	if r.err != nil {
+		t.Fatalf("offline build from the bundle: %v\n%s", r.err, r.stderr)
+	}
+	if got, want := readIndex(t, offline), readIndex(t, online); !reflect.DeepEqual(got, want) {
+		t.Errorf("offline build from the bundle gave %v, online %v", got, want)
+	}
+
+	r = airGapped(t, unshare, t.TempDir(), "build", repo, "--platform", "linux/amd64", "--offline", "-o", "oci:"+filepath.Join(t.TempDir(), "x"))
+	if r.err == nil || !strings.Contains(r.stderr, srv.URL+"/greeting.txt is not in the cache") {
+		t.Errorf("offline without the bundle: %v\n%s", r.err, r.stderr)
+	}
 }
