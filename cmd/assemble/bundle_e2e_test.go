@@ -3,7 +3,9 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"net/http"
@@ -196,5 +198,67 @@ func TestBundleADDURL(t *testing.T) {
 	r = airGapped(t, unshare, t.TempDir(), "build", repo, "--platform", "linux/amd64", "--offline", "-o", "oci:"+filepath.Join(t.TempDir(), "x"))
 	if r.err == nil || !strings.Contains(r.stderr, srv.URL+"/greeting.txt is not in the cache") {
 		t.Errorf("offline without the bundle: %v\n%s", r.err, r.stderr)
+	}
+}
+
+// Wheels from a Python index travel too: a deb:bookworm + python3 image
+// with a requirement from a local simple index (then closed) builds from
+// the bundle alone, with no network, to the same digest.
+func TestBundleWheelIndex(t *testing.T) {
+	hostIsAmd64(t)
+	unshare := testtool.RequireTool(t, "unshare")
+	wheels := t.TempDir()
+	writeTestWheel(t, wheels, "assemblegreet", "1.0", map[string]string{
+		"assemblegreet/__init__.py": "def greet():\n    return 'from the bundle'\n",
+	})
+	const whl = "assemblegreet-1.0-py3-none-any.whl"
+	data, err := os.ReadFile(filepath.Join(wheels, whl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/simple/assemblegreet/", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, `<html><body><a href="/files/%s#sha256=%x">%s</a></body></html>`, whl, sum, whl)
+	})
+	mux.HandleFunc("/files/"+whl, func(w http.ResponseWriter, _ *http.Request) { w.Write(data) })
+	srv := httptest.NewServer(mux)
+	repo := filepath.Join(t.TempDir(), "repo")
+	testtool.CopyTree(t, "../../testdata/debian", repo)
+	os.WriteFile(filepath.Join(repo, "requirements.txt"), []byte("assemblegreet==1.0\n"), 0o644)
+	os.WriteFile(filepath.Join(repo, "assemble.toml"), []byte(`[[image]]
+name = "py"
+base = "deb:bookworm"
+[[image.layer]]
+type = "deb"
+packages = ["python3"]
+[[image.layer]]
+type = "python"
+requirements = ["requirements.txt"]
+`), 0o644)
+	index := srv.URL + "/simple/"
+	online := filepath.Join(t.TempDir(), "online")
+	mustAssemble(t, testtool.CacheDir(t), "build", repo, "--index-url", index, "-o", "oci:"+online)
+	file := filepath.Join(t.TempDir(), "py.bundle")
+	mustAssemble(t, testtool.CacheDir(t), "bundle", repo, "--index-url", index, "-o", file)
+	srv.Close()
+	m := bundleManifest(t, file)
+	if !bundleNames(m, index+"assemblegreet/") {
+		t.Errorf("the bundle does not name the index page %sassemblegreet/", index)
+	}
+	found := false
+	for _, l := range m.Layers {
+		found = found || l.Digest == fmt.Sprintf("sha256:%x", sum)
+	}
+	if !found {
+		t.Errorf("the bundle lacks the wheel (sha256:%x)", sum)
+	}
+	offline := filepath.Join(t.TempDir(), "offline")
+	r := airGapped(t, unshare, t.TempDir(), "build", repo, "--index-url", index, "--bundle", file, "--offline", "-o", "oci:"+offline)
+	if r.err != nil {
+		t.Fatalf("offline build from the bundle: %v\n%s", r.err, r.stderr)
+	}
+	if got, want := readIndex(t, offline), readIndex(t, online); !reflect.DeepEqual(got, want) {
+		t.Errorf("offline build from the bundle gave %v, online %v", got, want)
 	}
 }
