@@ -225,8 +225,7 @@ func TestBundleWheelIndex(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	repo := filepath.Join(t.TempDir(), "repo")
 	testtool.CopyTree(t, "../../testdata/debian", repo)
-	os.WriteFile(filepath.Join(repo, "requirements.txt"), []byte("assemblegreet==1.0\n"), 0o644)
-	os.WriteFile(filepath.Join(repo, "assemble.toml"), []byte(`[[image]]
+	files := map[string]string{"requirements.txt": "assemblegreet==1.0\n", "assemble.toml": `[[image]]
 name = "py"
 base = "deb:bookworm"
 [[image.layer]]
@@ -235,7 +234,12 @@ packages = ["python3"]
 [[image.layer]]
 type = "python"
 requirements = ["requirements.txt"]
-`), 0o644)
+`}
+	for n, c := range files {
+		if err := os.WriteFile(filepath.Join(repo, n), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	index := srv.URL + "/simple/"
 	online := filepath.Join(t.TempDir(), "online")
 	mustAssemble(t, testtool.CacheDir(t), "build", repo, "--index-url", index, "-o", "oci:"+online)
