@@ -10,6 +10,7 @@ import (
 	"github.com/assemble-build/assemble/assembler"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/layers/bundle"
+	"github.com/assemble-build/assemble/oci/source"
 )
 
 func newBundleCmd(g *globals) *cobra.Command {
@@ -21,15 +22,16 @@ func newBundleCmd(g *globals) *cobra.Command {
 		Long: `Bundle builds DIR's images as build does (online, or from the cache) and writes
 every input the build took from outside the repository to FILE, an OCI layout
 in a tar: Debian InRelease files, Packages indexes and .deb files, wheels and
-Python index pages, ADD URLs, each under the URLs it came from.
+Python index pages, ADD URLs, each under the URLs it came from, and every
+registry base (docker://REF, FROM): the manifest or index as the registry
+served it, the config and layers of the images used, and which digest the
+reference resolved to.
 
 On a machine with no network:
   assemble build DIR --bundle FILE --offline -o oci:OUT
 reads FILE (verifying every entry; a changed byte is refused, naming it) into
-the cache and builds the same images, checking signatures and hashes as online.
-
-Base images from registries are not carried: use deb:SUITE, scratch or an
-oci:/oci-archive: base that travels with the repository.`,
+the cache and builds the same images, checking signatures and hashes as online;
+registry bases keep their names, so annotations and digests do not change.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBundle(cmd, g, f, dirArg(args), out)
@@ -102,5 +104,8 @@ func (f *buildFlags) cacheOptions() []assembler.Option {
 	if f.cache == nil {
 		return nil
 	}
-	return []assembler.Option{assembler.WithCache(f.cache)}
+	// The registry bases go through the download store too: recorded
+	// online (so a bundle carries them), read from it offline.
+	return []assembler.Option{assembler.WithCache(f.cache),
+		assembler.WithSourceOptions(source.WithStore(f.cache, f.offline))}
 }

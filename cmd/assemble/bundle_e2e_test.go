@@ -17,8 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	ggcr "github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/layers/bundle"
+	"github.com/assemble-build/assemble/oci/ocitest"
 )
 
 // The air gap: build testdata/debian (deb:bookworm bases, python3 and jq
@@ -259,6 +264,78 @@ requirements = ["requirements.txt"]
 	}
 	offline := filepath.Join(t.TempDir(), "offline")
 	r := airGapped(t, unshare, t.TempDir(), "build", repo, "--index-url", index, "--bundle", file, "--offline", "-o", "oci:"+offline)
+	if r.err != nil {
+		t.Fatalf("offline build from the bundle: %v\n%s", r.err, r.stderr)
+	}
+	if got, want := readIndex(t, offline), readIndex(t, online); !reflect.DeepEqual(got, want) {
+		t.Errorf("offline build from the bundle gave %v, online %v", got, want)
+	}
+}
+
+// A registry base travels in the bundle: a two-platform index pushed to a
+// real docker-registry, built on with FROM, bundled, then built from the
+// bundle with an empty cache and no network: the same manifest digests (so
+// the same base name and digest annotations). The bundle records which
+// digest the reference resolved to and holds the index as served, with the
+// manifests, configs and layers of both platforms.
+func TestBundleRegistryBase(t *testing.T) {
+	unshare := testtool.RequireTool(t, "unshare")
+	reg := ocitest.StartRegistry(t)
+	base := reg.Ref("ns/base:1")
+	idx := ocitest.Index(t, 16, 2, 2048, v1.Platform{OS: "linux", Architecture: "amd64"}, v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"})
+	ref, err := name.ParseReference(base, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ggcr.WriteIndex(ref, idx); err != nil {
+		t.Fatalf("pushing the base: %v", err)
+	}
+	repo := dockerfileRepo(t, map[string]string{
+		"Dockerfile":   "FROM " + base + "\nCOPY greeting.txt /greeting.txt\n",
+		"greeting.txt": "built on a registry base\n",
+	})
+	args := []string{"--insecure-registry", reg.Host}
+	build := append(args, "build", repo, "--platform", "linux/amd64,linux/arm64")
+	online := filepath.Join(t.TempDir(), "online")
+	mustAssemble(t, t.TempDir(), append(build, "-o", "oci:"+online)...)
+	file := filepath.Join(t.TempDir(), "base.bundle")
+	mustAssemble(t, t.TempDir(), append(args, "bundle", repo, "--platform", "linux/amd64,linux/arm64", "-o", file)...)
+
+	held := map[string]bool{}
+	m := bundleManifest(t, file)
+	for _, l := range m.Layers {
+		held[l.Digest] = true
+		if l.Digest == ocitest.Digest(t, idx).String() && l.Annotations[bundle.NamesAnnotation] != "docker://"+base {
+			t.Errorf("the base's index is recorded under %q, want docker://%s", l.Annotations[bundle.NamesAnnotation], base)
+		}
+	}
+	want := []string{ocitest.Digest(t, idx).String()}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range im.Manifests {
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mf, err := img.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, d.Digest.String(), mf.Config.Digest.String())
+		for _, l := range mf.Layers {
+			want = append(want, l.Digest.String())
+		}
+	}
+	for _, d := range want {
+		if !held[d] {
+			t.Errorf("the bundle lacks the base's blob %s", d)
+		}
+	}
+
+	offline := filepath.Join(t.TempDir(), "offline")
+	r := airGapped(t, unshare, t.TempDir(), append(build, "--bundle", file, "--offline", "-o", "oci:"+offline)...)
 	if r.err != nil {
 		t.Fatalf("offline build from the bundle: %v\n%s", r.err, r.stderr)
 	}

@@ -47,6 +47,9 @@ type registryBase struct {
 	spec   string
 	ref    name.Reference
 	remote *remote.Registries
+	// store, when set, keeps what the registry served (see WithStore).
+	store   Store
+	offline bool
 
 	mu   sync.Mutex
 	desc *ggcr.Descriptor
@@ -78,6 +81,13 @@ func (b *registryBase) get(ctx context.Context) (*ggcr.Descriptor, error) {
 }
 
 func (b *registryBase) Image(ctx context.Context, p v1.Platform) (v1.Image, error) {
+	if b.store != nil {
+		return b.storedImage(ctx, p)
+	}
+	return b.remoteImage(ctx, p)
+}
+
+func (b *registryBase) remoteImage(ctx context.Context, p v1.Platform) (v1.Image, error) {
 	d, err := b.get(ctx)
 	if err != nil {
 		return nil, err
@@ -104,6 +114,13 @@ func (b *registryBase) Image(ctx context.Context, p v1.Platform) (v1.Image, erro
 }
 
 func (b *registryBase) Index(ctx context.Context) (v1.ImageIndex, error) {
+	if b.store != nil && b.offline {
+		d, err := b.storedTop()
+		if err != nil || !d.MediaType.IsIndex() {
+			return nil, err
+		}
+		return newLayoutIndex(downloadStore{b.store}, d)
+	}
 	d, err := b.get(ctx)
 	if err != nil {
 		return nil, err

@@ -38,7 +38,9 @@ type Named interface {
 const Forms = "scratch, oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF], docker://REF"
 
 type config struct {
-	remote *remote.Registries
+	remote  *remote.Registries
+	store   Store
+	offline bool
 }
 
 // Option configures Parse.
@@ -47,6 +49,18 @@ type Option func(*config)
 // WithRemote shares one remote.Registries (credentials, insecure hosts,
 // transport, retries) between several Parse calls and sinks.
 func WithRemote(r *remote.Registries) Option { return func(c *config) { c.remote = r } }
+
+// WithStore keeps the registry bases in the cache's download store, so that
+// `assemble bundle` carries them and a build from a bundle finds them:
+// online, every manifest or index is stored as the registry served it, with
+// the config and layer blobs of the images used, and its reference is
+// recorded as a name ("docker://" and the full reference) for the digest
+// it resolved to; offline, the reference is resolved from that name, every
+// blob read from the store and verified by digest, never the network.
+// The base keeps its name either way, so annotations and digests match.
+func WithStore(s Store, offline bool) Option {
+	return func(c *config) { c.store, c.offline = s, offline }
+}
 
 // Parse reads a base reference: scratch, oci:DIR[:TAG], oci-archive:FILE[:TAG],
 // docker-archive:FILE[:REF] or docker://REF. It checks the form only; files
@@ -103,7 +117,7 @@ func Parse(ref string, opts ...Option) (Base, error) {
 		if err != nil {
 			return nil, bad(err.Error())
 		}
-		return &registryBase{spec: ref, ref: parsed, remote: c.remote}, nil
+		return &registryBase{spec: ref, ref: parsed, remote: c.remote, store: c.store, offline: c.offline}, nil
 	case "containers-storage", "deb":
 		return nil, bad(fmt.Sprintf("transport %q is not read by this package", transport))
 	default:
