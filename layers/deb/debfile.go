@@ -338,7 +338,7 @@ func readDeb(r io.Reader, debName string, st *stager) (*debContents, error) {
 }
 
 func (dc *debContents) readData(r io.Reader, member, debName string, st *stager) error {
-	dr, err := decompressor(member, r)
+	dr, err := bulkDecompressor(member, r)
 	if err != nil {
 		return fmt.Errorf("%s: %s: %w", debName, member, err)
 	}

@@ -93,7 +93,7 @@ func (c *Client) packagesPath(ctx context.Context, pf *packagesFile) (string, er
 			return err
 		}
 		defer f.Close()
-		r, err := decompressor(comprName, f)
+		r, err := bulkDecompressor(comprName, f)
 		if err != nil {
 			return fmt.Errorf("%s%s: %w", rel.url, comprName, err)
 		}
