@@ -5,7 +5,7 @@
 # docker-registry time).
 #
 #   bench/run.sh            all benchmarks
-#   bench/run.sh layer      one of: layer noop push memory debian python sync dockerfile pieces binder
+#   bench/run.sh layer      one of: layer noop push memory debian python sync dockerfile pieces binder scale
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -43,10 +43,15 @@ if [ "$only" = all ] || [ "$only" = layer ]; then
   for comp in gzip zstd; do
     # A new cache and layout each run (deleting the last ones is not part of the build).
     ours=$(best_of "$runs" bash -c "d=$work/run\$RANDOM\$RANDOM; $A --cache-dir \$d/c build $tree -o oci:\$d/o --compression $comp")
+    # The image's one layer is the largest blob of the last run's layout.
+    oursize=$(find "$(ls -d "$work"/run*/o | head -1)/blobs" -type f -printf '%s\n' | sort -n | tail -1)
     rm -rf "$work"/run*
     if [ $comp = gzip ]; then
       peer=$(best_of "$runs" bash -c "tar --sort=name -C $tree -cf - . | pigz -p2 > $work/peer.tgz")
       name="tar --sort=name | pigz -p2"
+      # pigz's default level is 6.
+      peersize=$(stat -c %s "$work/peer.tgz")
+      echo "  gzip size: assemble $oursize bytes  pigz -6 $peersize bytes  ratio assemble/pigz: $(printf '%.4f' "$(echo "$oursize / $peersize" | bc -l)") (goal <= 1.03)"
     else
       peer=$(best_of "$runs" bash -c "tar --sort=name -C $tree -cf - . | zstd -q -T2 > $work/peer.zst")
       name="tar --sort=name | zstd -T2"
@@ -280,4 +285,47 @@ if [ "$only" = all ] || [ "$only" = binder ]; then
     { [ -z "$edits" ] || [ "$(echo "$t < $edits" | bc -l)" = 1 ]; } && edits=$t
   done
   echo "  cold ${cold}s; one notebook changed $(printf '%.3f' "$edits")s ($(grep -c '"cached": false' "$work/b5.json") layer rebuilt; goal < 0.5 s)"
+fi
+
+if [ "$only" = all ] || [ "$only" = scale ]; then
+  echo "== generated repositories of 1k, 10k and 100k files: cold build, no-op rebuild, peak RSS (cold best of $runs, no-op best of 5)"
+  # peak_rss CMD...: runs CMD, prints its wall time (s) and peak RSS (kB).
+  peak_rss() {
+    local s e rss
+    s=$(date +%s.%N)
+    if [ -x /usr/bin/time ]; then
+      /usr/bin/time -f '%M' -o "$work/rss" "$@" >/dev/null 2>"$work/err" || { echo "failed: $*" >&2; cat "$work/err" >&2; exit 1; }
+    else
+      python3 -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[2:], check=True, stdout=subprocess.DEVNULL)
+open(sys.argv[1], "w").write("%d\n" % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$work/rss" "$@" 2>"$work/err" || { echo "failed: $*" >&2; cat "$work/err" >&2; exit 1; }
+    fi
+    e=$(date +%s.%N)
+    rss=$(tail -n1 "$work/rss")
+    printf '%.3f %s' "$(echo "$e - $s" | bc -l)" "$rss"
+  }
+  # best_rss N CMD...: the fastest wall time of N runs and the largest peak RSS (MB).
+  best_rss() {
+    local n=$1; shift
+    local best="" max=0 t r
+    for _ in $(seq "$n"); do
+      read -r t r < <(peak_rss "$@")
+      if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; fi
+      [ "$r" -gt "$max" ] && max=$r
+    done
+    echo "$best $((max / 1024))"
+  }
+  printf '  %-7s %9s %11s %12s %12s %13s %12s\n' files MB cold_s cold_rss_MB noop_s noop_rss_MB "tar|pigz_s"
+  for n in 1000 10000 100000; do
+    repo="$work/scale$n"
+    # n files of 0.25-4 kB of source-like text, 100 to a directory.
+    python3 bench/mkrepo.py "$repo" "$n"
+    mb=$(du -sm --apparent-size "$repo" | cut -f1)
+    read -r cold coldrss < <(best_rss "$runs" bash -c "rm -rf $work/sc$n && $A --cache-dir $work/sc$n/c build $repo -o oci:$work/sc$n/o")
+    read -r noop nooprss < <(best_rss 5 $A --cache-dir "$work/sc$n/c" build "$repo" -o "oci:$work/sc$n/o")
+    peer=$(best_of "$runs" bash -c "tar --sort=name -C $repo -cf - . | pigz -p2 > $work/scale.tgz")
+    printf '  %-7s %9s %11s %12s %12s %13s %12s\n' "$n" "$mb" "$cold" "$coldrss" "$noop" "$nooprss" "$peer"
+    rm -rf "$repo" "$work/sc$n" "$work/scale.tgz"
+  done
+  echo "  goals: no-op rebuild of 100k files < 0.3 s; peak RSS < 200 MB"
 fi
