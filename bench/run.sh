@@ -6,6 +6,7 @@
 #
 #   bench/run.sh            all benchmarks
 #   bench/run.sh layer      one of: layer noop push memory debian python sync dockerfile pieces binder scale
+#   SCALE_FILES="1000 5000" bench/run.sh scale   other repository sizes for the scale case
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -302,7 +303,7 @@ open(sys.argv[1], "w").write("%d\n" % resource.getrusage(resource.RUSAGE_CHILDRE
     fi
     e=$(date +%s.%N)
     rss=$(tail -n1 "$work/rss")
-    printf '%.3f %s' "$(echo "$e - $s" | bc -l)" "$rss"
+    printf '%.3f %s\n' "$(echo "$e - $s" | bc -l)" "$rss"
   }
   # best_rss N CMD...: the fastest wall time of N runs and the largest peak RSS (MB).
   best_rss() {
@@ -316,7 +317,7 @@ open(sys.argv[1], "w").write("%d\n" % resource.getrusage(resource.RUSAGE_CHILDRE
     echo "$best $((max / 1024))"
   }
   printf '  %-7s %9s %11s %12s %12s %13s %12s\n' files MB cold_s cold_rss_MB noop_s noop_rss_MB "tar|pigz_s"
-  for n in 1000 10000 100000; do
+  for n in ${SCALE_FILES:-1000 10000 100000}; do
     repo="$work/scale$n"
     # n files of 0.25-4 kB of source-like text, 100 to a directory.
     python3 bench/mkrepo.py "$repo" "$n"
