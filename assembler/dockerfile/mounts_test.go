@@ -208,27 +208,7 @@ func TestRunMountSSH(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sockDir, err := os.MkdirTemp("", "agent-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(sockDir) })
-	sock := filepath.Join(sockDir, "agent.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("agent says hello\n"))
-			c.Close()
-		}
-	}()
+	sock, _ := testtool.AgentStandIn(t, "agent says hello\n")
 	dir := repo(t, map[string]string{"Dockerfile": `FROM base
 RUN --mount=type=bind,source=dial,target=/usr/local/bin/dial --mount=type=ssh test -S /run/buildkit/ssh_agent.0 && test "$SSH_AUTH_SOCK" = /run/buildkit/ssh_agent.0 && /usr/local/bin/dial "$SSH_AUTH_SOCK" > /agent.txt
 RUN --mount=type=ssh,id=other,target=/agent test ! -e /agent && echo ok > /optional-ok

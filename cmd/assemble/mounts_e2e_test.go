@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"io"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +31,7 @@ func TestDockerfileSecretSSHFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("ASSEMBLE_E2E_SECRET", envVal)
-	sock, connected := agentStandIn(t)
+	sock, connected := testtool.AgentStandIn(t, "hello from the agent\n")
 
 	repo := dockerfileRepo(t, map[string]string{"Dockerfile": `FROM scratch
 COPY busybox /bin/busybox
@@ -111,34 +110,4 @@ RUN --mount=type=ssh /bin/busybox test -S "$SSH_AUTH_SOCK" && /bin/dial "$SSH_AU
 			}
 		}
 	}
-}
-
-// agentStandIn listens on a unix socket like an SSH agent, greeting each
-// connection; connected receives a value per connection.
-func agentStandIn(t *testing.T) (string, <-chan struct{}) {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "agent-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "agent.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	connected := make(chan struct{}, 16)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			connected <- struct{}{}
-			c.Write([]byte("hello from the agent\n"))
-			c.Close()
-		}
-	}()
-	return sock, connected
 }

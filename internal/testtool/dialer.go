@@ -1,6 +1,7 @@
 package testtool
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,4 +49,38 @@ func UnixDialer(t testing.TB) string {
 		t.Fatalf("building the unix socket dialer: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// AgentStandIn listens on a unix socket like an SSH agent, writing greeting
+// to each connection; connected receives a value per connection (up to 16
+// waiting). The socket goes with t.
+func AgentStandIn(t testing.TB, greeting string) (sock string, connected <-chan struct{}) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "agent-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock = filepath.Join(dir, "agent.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	ch := make(chan struct{}, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+			c.Write([]byte(greeting))
+			c.Close()
+		}
+	}()
+	return sock, ch
 }
