@@ -47,6 +47,8 @@ const (
 	Mount          Kind = "mount"           // POST /v2/<name>/blobs/uploads/?mount=... (201 mounted, 202 fell back to an upload)
 	UploadPatch    Kind = "upload-patch"    // PATCH /v2/<name>/blobs/uploads/<id>
 	UploadPut      Kind = "upload-put"      // PUT /v2/<name>/blobs/uploads/<id>?digest=...
+	UploadStatus   Kind = "upload-status"   // GET /v2/<name>/blobs/uploads/<id> (how much the registry holds)
+	UploadCancel   Kind = "upload-cancel"   // DELETE /v2/<name>/blobs/uploads/<id>
 	TagsList       Kind = "tags-list"       // GET /v2/<name>/tags/list
 	Other          Kind = "other"
 )
@@ -59,8 +61,10 @@ type Request struct {
 	Kind     Kind
 	Repo     string // repository name, when the path has one
 	Digest   string // blob or manifest digest in the path or ?digest=, if any
-	Status   int    // status answered to the client
+	Status   int    // status answered to the client; 0: the connection was dropped
 	Injected bool   // answered by an injected Fault, not by the registry
+	// ContentRange is the request's Content-Range header (chunked upload PATCHes).
+	ContentRange string
 }
 
 // Fault makes the proxy answer matching requests itself.
@@ -69,9 +73,16 @@ type Fault struct {
 	Method string // "" matches any method
 	Repo   string // "" matches any repository
 	Times  int    // how many matching requests fail; 0 means 1
+	// When, if set, must also hold for the request (e.g. a Content-Range test).
+	When   func(*http.Request) bool
 	Status int
 	Header map[string]string // e.g. {"Retry-After": "1"}
 	Body   string
+	// DropAfter > 0 makes the proxy read that many bytes of the request
+	// body and then drop the connection without an answer: a network
+	// failure mid-upload. Nothing reaches the registry, as with a proxy
+	// that buffers request bodies (nginx's default). Status is unused.
+	DropAfter int64
 }
 
 // Registry is a registry (docker-registry or an in-process one) reached
@@ -386,11 +397,14 @@ func (r *Registry) Mounted() []string {
 func (r *Registry) String() string {
 	var b strings.Builder
 	for _, q := range r.Requests() {
-		inj := ""
+		inj, rng := "", ""
 		if q.Injected {
 			inj = " (injected)"
 		}
-		fmt.Fprintf(&b, "%s %s%s -> %d%s\n", q.Method, q.Path, querySuffix(q.Query), q.Status, inj)
+		if q.ContentRange != "" {
+			rng = " [" + q.ContentRange + "]"
+		}
+		fmt.Fprintf(&b, "%s %s%s%s -> %d%s\n", q.Method, q.Path, querySuffix(q.Query), rng, q.Status, inj)
 	}
 	return b.String()
 }
@@ -455,6 +469,10 @@ func Classify(method string, u *url.URL) (Kind, string, string) {
 				return UploadPatch, repo, ""
 			case http.MethodPut:
 				return UploadPut, repo, q.Get("digest")
+			case http.MethodGet:
+				return UploadStatus, repo, ""
+			case http.MethodDelete:
+				return UploadCancel, repo, ""
 			}
 		case "/blobs/":
 			switch method {
@@ -490,13 +508,15 @@ func (s *statusRecorder) Flush() {
 func (r *Registry) handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		kind, repo, digest := Classify(req.Method, req.URL)
-		rec := Request{Method: req.Method, Path: req.URL.Path, Query: req.URL.Query(), Kind: kind, Repo: repo, Digest: digest}
+		rec := Request{Method: req.Method, Path: req.URL.Path, Query: req.URL.Query(), Kind: kind, Repo: repo, Digest: digest,
+			ContentRange: req.Header.Get("Content-Range")}
 
 		r.mu.Lock()
 		user, pass := r.user, r.pass
 		var fault *Fault
 		for _, f := range r.faults {
-			if f.Times > 0 && (f.Kind == "" || f.Kind == kind) && (f.Method == "" || f.Method == req.Method) && (f.Repo == "" || f.Repo == repo) {
+			if f.Times > 0 && (f.Kind == "" || f.Kind == kind) && (f.Method == "" || f.Method == req.Method) &&
+				(f.Repo == "" || f.Repo == repo) && (f.When == nil || f.When(req)) {
 				f.Times--
 				c := *f
 				fault = &c
@@ -519,6 +539,12 @@ func (r *Registry) handler(next http.Handler) http.Handler {
 			_, _ = w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`))
 			record(http.StatusUnauthorized, true)
 			return
+		}
+		if fault != nil && fault.DropAfter > 0 {
+			_, _ = io.CopyN(io.Discard, req.Body, fault.DropAfter)
+			record(0, true)
+			// net/http closes the connection without an answer.
+			panic(http.ErrAbortHandler)
 		}
 		if fault != nil {
 			// Drain the body so the client sees our answer, not a reset.

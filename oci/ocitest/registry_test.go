@@ -1,6 +1,7 @@
 package ocitest_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -121,5 +122,58 @@ func TestInProcessRegistry(t *testing.T) {
 	d, err := remote.Head(ref, remote.WithAuth(&authn.Basic{Username: "u", Password: "p"}))
 	if err != nil || d.Digest != ocitest.Digest(t, img) {
 		t.Errorf("registry holds %v (%v), want %s", d, err, ocitest.Digest(t, img))
+	}
+}
+
+// A DropAfter fault reads part of the body and closes the connection with
+// no answer and nothing forwarded; When narrows a fault to some requests;
+// chunked-upload requests are classified with their Content-Range.
+func TestDropConnectionFault(t *testing.T) {
+	reg := ocitest.StartRegistry(t)
+	resp, err := http.Post("http://"+reg.Host+"/v2/drop/app/blobs/uploads/", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusAccepted || loc == "" {
+		t.Fatalf("POST: %d, Location %q", resp.StatusCode, loc)
+	}
+	reg.Inject(ocitest.Fault{Kind: ocitest.UploadPatch, DropAfter: 10,
+		When: func(r *http.Request) bool { return r.Header.Get("Content-Range") == "0-99" }})
+	patch := func(body string) (*http.Response, error) {
+		req, _ := http.NewRequest(http.MethodPatch, loc, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/octet-stream")
+		req.Header.Set("Content-Range", fmt.Sprintf("0-%d", len(body)-1))
+		return http.DefaultClient.Do(req)
+	}
+	if resp, err := patch(strings.Repeat("x", 100)); err == nil {
+		resp.Body.Close()
+		t.Fatalf("dropped PATCH answered %d", resp.StatusCode)
+	}
+	// Nothing reached the registry: it still holds no byte.
+	resp, err = http.Get(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Range") != "0-0" {
+		t.Errorf("upload status after the drop: %d, Range %q", resp.StatusCode, resp.Header.Get("Range"))
+	}
+	// When did not match: the registry answers.
+	resp, err = patch(strings.Repeat("y", 50))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || resp.Header.Get("Range") != "0-49" {
+		t.Errorf("PATCH after the drop: %d, Range %q", resp.StatusCode, resp.Header.Get("Range"))
+	}
+	var kinds []string
+	for _, q := range reg.Requests() {
+		kinds = append(kinds, fmt.Sprintf("%s[%s]:%d", q.Kind, q.ContentRange, q.Status))
+	}
+	if got, want := strings.Join(kinds, " "), "upload-start[]:202 upload-patch[0-99]:0 upload-status[]:204 upload-patch[0-49]:202"; got != want {
+		t.Errorf("requests %s, want %s", got, want)
 	}
 }

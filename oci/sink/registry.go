@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/assemble-build/assemble/internal/remote"
 	"github.com/assemble-build/assemble/oci"
@@ -33,6 +34,9 @@ type registrySink struct {
 	spec  string
 	fixed name.Reference // docker://REF; nil: each item to its Name
 	cfg   *config
+	// noChunks holds the registries (host) that refused a chunked upload
+	// in this push: their other large layers go in one PATCH at once.
+	noChunks sync.Map
 }
 
 func (s *registrySink) String() string { return s.spec }
@@ -225,7 +229,8 @@ func (s *registrySink) putAll(ctx context.Context, pusher *ggcr.Pusher, targets 
 }
 
 // upload sends one blob (HEAD first; mounted when it is a layer of a base
-// image in the same registry). Layers are wrapped only to count bytes; a
+// image in the same registry). Large layers go in chunks (chunked.go).
+// Otherwise ggcr uploads it; layers are wrapped only to count bytes; a
 // ggcr.MountableLayer is rebuilt around the wrapper, since ggcr recognises
 // mountable layers by that exact type.
 func (s *registrySink) upload(ctx context.Context, p *ggcr.Pusher, repo name.Repository, b *blob) (rerr error) {
@@ -233,6 +238,9 @@ func (s *registrySink) upload(ctx context.Context, p *ggcr.Pusher, repo name.Rep
 	if b.isLayer {
 		pc := &progressCounter{tr: s.cfg.tracker(shortDigest(b.desc.Digest), b.desc.Size)}
 		defer func() { pc.finish(b.desc.Size, rerr) }()
+		if done, err := s.uploadChunked(ctx, repo, mountSource(l, repo), b, pc); done || err != nil {
+			return err
+		}
 		if ml, ok := l.(*ggcr.MountableLayer); ok {
 			l = &ggcr.MountableLayer{Layer: &countingLayer{Layer: ml.Layer, pc: pc}, Reference: ml.Reference}
 		} else if _, ok := l.(*stream.Layer); !ok {
@@ -244,13 +252,15 @@ func (s *registrySink) upload(ctx context.Context, p *ggcr.Pusher, repo name.Rep
 
 // mount makes a blob uploaded to one repository available in another of
 // the same registry (ggcr HEADs it first and falls back to an upload if the
-// registry refuses the mount).
+// registry refuses the mount; a large layer's fallback goes in chunks).
 func (s *registrySink) mount(ctx context.Context, p *ggcr.Pusher, repo, from name.Repository, b *blob) error {
-	l := b.layer
-	if ml, ok := l.(*ggcr.MountableLayer); ok {
-		l = ml.Layer
+	if b.isLayer && s.chunked(repo, b) {
+		pc := &progressCounter{tr: nopTracker{}}
+		if done, err := s.uploadChunked(ctx, repo, &from, b, pc); done || err != nil {
+			return err
+		}
 	}
-	return p.Upload(ctx, repo, &ggcr.MountableLayer{Layer: l, Reference: from.Digest(b.desc.Digest.String())})
+	return p.Upload(ctx, repo, &ggcr.MountableLayer{Layer: unmount(b.layer), Reference: from.Digest(b.desc.Digest.String())})
 }
 
 // putManifests puts the children of an index by digest, then the node

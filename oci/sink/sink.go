@@ -77,6 +77,9 @@ const Forms = "oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF],
 type config struct {
 	remote   *remote.Registries
 	progress Progress
+	// Layers of at least chunkThreshold bytes go to registries in chunks
+	// of chunkSize (0: the defaults; a negative threshold: never).
+	chunkThreshold, chunkSize int64
 }
 
 // Option configures a sink.
