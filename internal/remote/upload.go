@@ -64,6 +64,18 @@ const (
 	BlobMounted                          // mounted from another repository
 )
 
+func (r UploadResult) String() string {
+	switch r {
+	case BlobUploaded:
+		return "uploaded"
+	case BlobExisted:
+		return "existed"
+	case BlobMounted:
+		return "mounted"
+	}
+	return "unknown"
+}
+
 type chunkConfig struct {
 	size int64
 	from *name.Repository

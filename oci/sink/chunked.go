@@ -67,7 +67,7 @@ func (s *registrySink) uploadChunked(ctx context.Context, repo name.Repository, 
 	if err != nil {
 		return true, err
 	}
-	logctx.From(ctx).Debug("layer uploaded in chunks", "repository", repo.String(), "digest", b.desc.Digest.String(), "result", int(res))
+	logctx.From(ctx).Debug("layer uploaded in chunks", "repository", repo.String(), "digest", b.desc.Digest.String(), "result", res.String())
 	return true, nil
 }
 

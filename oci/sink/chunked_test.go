@@ -14,6 +14,7 @@ import (
 
 	"github.com/assemble-build/assemble/oci/ocitest"
 	"github.com/assemble-build/assemble/oci/sink"
+	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -253,5 +254,37 @@ func TestChunkedUploadMountsAndThreshold(t *testing.T) {
 	push(t, []sink.Item{{Name: reg.Ref("ns/three:1"), Image: img2}}, sink.WithChunkedUpload(-1, chunk))
 	if n := len(chunkStarts(reg)); n != 0 {
 		t.Errorf("%d chunk PATCHes with chunks off\n%s", n, reg)
+	}
+}
+
+type basicKeychain struct{ user, pass string }
+
+func (k basicKeychain) Resolve(authn.Resource) (authn.Authenticator, error) {
+	return &authn.Basic{Username: k.user, Password: k.pass}, nil
+}
+
+// docker-registry with htpasswd: chunks and the resume carry the
+// credentials, and a push without them says how to log in.
+func TestChunkedUploadWithCredentials(t *testing.T) {
+	reg := ocitest.StartRegistry(t, ocitest.WithHtpasswd("bob", "chunk-pass"))
+	img, big := bigImage(t, 100)
+	ref := reg.Ref("private/big:1")
+	items := []sink.Item{{Name: ref, Image: img}}
+	_, err := sink.Registry(fast, anonymous, smallChunks).Write(ctx, items)
+	if err == nil || !strings.Contains(err.Error(), "authentication required by "+reg.Host) {
+		t.Errorf("anonymous chunked push: %v", err)
+	}
+	reg.Reset()
+	reg.Inject(ocitest.Fault{Kind: ocitest.UploadPatch, When: rangeFrom(3 * chunk), DropAfter: chunk / 4})
+	push(t, items, smallChunks, sink.WithKeychain(basicKeychain{"bob", "chunk-pass"}))
+	want := slices.Insert(offsets(big.Size), 4, 3*chunk)
+	if got := chunkStarts(reg); !slices.Equal(got, want) {
+		t.Errorf("chunk PATCHes at %v, want %v\n%s", got, want, reg)
+	}
+	for _, q := range reg.Requests() {
+		// The ping's 401 is the challenge; every other request has credentials.
+		if q.Status == http.StatusUnauthorized && q.Kind != ocitest.Ping {
+			t.Errorf("%s %s refused: credentials not sent\n%s", q.Method, q.Path, reg)
+		}
 	}
 }
