@@ -14,6 +14,7 @@ import (
 func newSyncCmd(g *globals) *cobra.Command {
 	var auth, images, legacy string
 	var procs, retries int
+	var noReferrers bool
 	var rf remoteFlags
 	var osFilter, archFilter []string
 	cmd := &cobra.Command{
@@ -25,8 +26,10 @@ insecure) and --images (source -> destination(s); no tag means all tags, a
 comma list, /regex/ tags or a digest), YAML or JSON by extension, or the legacy
 combined --config. Manifests, indexes and blobs stream without touching disk;
 an image whose destination is already equal is skipped, as is every blob the
-destination has; blobs are mounted within one registry. Prints a summary and
-exits non-zero if anything failed (the rest is still synced).`,
+destination has; blobs are mounted within one registry. Each image's OCI
+referrers (SBOMs, provenance, signatures) come along, read through the
+referrers API or the sha256-HEX fallback tag, unless --no-referrers. Prints a
+summary and exits non-zero if anything failed (the rest is still synced).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var cfg *sync.Config
@@ -51,7 +54,7 @@ exits non-zero if anything failed (the rest is still synced).`,
 			if err != nil {
 				return err
 			}
-			opts = append(opts, sync.WithProcs(procs), sync.WithRetries(retries), sync.WithOS(osFilter...), sync.WithArch(archFilter...), sync.WithLogger(slog.Default()))
+			opts = append(opts, sync.WithProcs(procs), sync.WithRetries(retries), sync.WithOS(osFilter...), sync.WithArch(archFilter...), sync.WithReferrers(!noReferrers), sync.WithLogger(slog.Default()))
 			sum, runErr := sync.Run(cmd.Context(), cfg, opts...)
 			if sum != nil {
 				if _, err := sum.WriteTo(os.Stdout); err != nil {
@@ -72,6 +75,7 @@ exits non-zero if anything failed (the rest is still synced).`,
 	fl.IntVar(&retries, "retries", 2, "times to retry a failed image")
 	rf.addSync(fl, &retries)
 	fl.StringSliceVar(&osFilter, "os", nil, "keep only these OSes of multi-platform images")
+	fl.BoolVar(&noReferrers, "no-referrers", false, "leave the images' referrers (SBOMs, provenance, signatures) behind")
 	fl.StringSliceVar(&archFilter, "arch", nil, "keep only these architectures of multi-platform images")
 	return cmd
 }

@@ -75,16 +75,12 @@ func (b *layoutBase) Referrers(_ context.Context, subject v1.Hash) ([]v1.Image, 
 func (b *registryBase) Referrers(ctx context.Context, subject v1.Hash) ([]v1.Image, error) {
 	opts := b.remote.Options(ctx)
 	d := b.ref.Context().Digest(subject.String())
-	idx, err := ggcr.Referrers(d, opts...)
+	refs, err := remote.Referrers(ctx, d, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("referrers of %s: %w", d, remote.AuthError(b.ref, err))
-	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		return nil, err
+		return nil, remote.AuthError(b.ref, err)
 	}
 	var out []v1.Image
-	for _, r := range m.Manifests {
+	for _, r := range refs {
 		img, err := ggcr.Image(b.ref.Context().Digest(r.Digest.String()), opts...)
 		if err != nil {
 			return nil, fmt.Errorf("referrer %s of %s: %w", r.Digest, d, remote.AuthError(b.ref, err))

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	stdsync "sync"
@@ -40,6 +41,8 @@ type runner struct {
 	mu      stdsync.Mutex
 	clients map[string]*repoClient
 	schemes map[string]bool // insecure registry -> reachable over HTTPS
+	// subjects serialise referrer writes per destination subject.
+	subjects map[string]*stdsync.Mutex
 }
 
 func newRunner(cfg *Config, o options) *runner {
@@ -48,12 +51,13 @@ func newRunner(cfg *Config, o options) *runner {
 		base = remote.BaseTransport()
 	}
 	return &runner{
-		base:    base,
-		cfg:     cfg,
-		o:       o,
-		blobs:   make(chan struct{}, o.procs),
-		clients: map[string]*repoClient{},
-		schemes: map[string]bool{},
+		base:     base,
+		cfg:      cfg,
+		o:        o,
+		blobs:    make(chan struct{}, o.procs),
+		clients:  map[string]*repoClient{},
+		schemes:  map[string]bool{},
+		subjects: map[string]*stdsync.Mutex{},
 	}
 }
 
@@ -67,6 +71,8 @@ type repoClient struct {
 	fromSide bool
 	puller   *ggcr.Puller
 	pusher   *ggcr.Pusher
+	// opts made puller and pusher; listing referrers takes them.
+	opts []ggcr.Option
 }
 
 func (c *repoClient) ref(item string) name.Reference {
@@ -129,7 +135,7 @@ func (r *runner) client(ctx context.Context, u imageURL, sd side) (*repoClient, 
 	if err != nil {
 		return nil, err
 	}
-	c = &repoClient{repo: repo, auth: a, hasAuth: found, fromSide: fromSide, puller: puller, pusher: pusher}
+	c = &repoClient{repo: repo, auth: a, hasAuth: found, fromSide: fromSide, puller: puller, pusher: pusher, opts: ropts}
 	r.mu.Lock()
 	if old, ok := r.clients[key]; ok {
 		c = old
@@ -207,6 +213,10 @@ func (r *runner) listTags(ctx context.Context, src imageURL) ([]string, error) {
 	if err != nil {
 		return nil, r.explain(err, "listing tags of", src.repository(), c)
 	}
+	// A referrers fallback tag is an index of its subject's artifacts: it
+	// travels with the subject (or is left with --no-referrers), never as
+	// an image of its own.
+	tags = slices.DeleteFunc(tags, remote.IsReferrersTag)
 	sort.Strings(tags)
 	return tags, nil
 }
@@ -276,19 +286,32 @@ func (r *runner) copyPair(ctx context.Context, p pair) ImageResult {
 		return fail(fmt.Errorf("destination %s names a digest, but the image to write has digest %s (the platform filter rewrote the index): give the destination a tag", p.dstString(), m.digest))
 	}
 	dstRef := dst.ref(p.dstItem)
+	same := false
 	if !r.o.force {
-		same, err := r.exists(ctx, dst, dstRef, m.digest)
+		same, err = r.exists(ctx, dst, dstRef, m.digest)
 		if err != nil {
 			return fail(r.explain(err, "checking destination", p.dstString(), dst))
 		}
-		if same {
-			return ImageResult{Status: StatusSkipped, Digest: m.digest.String(), Reason: "destination has the same manifest"}
+	}
+	if !same {
+		if err := r.copyManifest(ctx, src, dst, m, dstRef); err != nil {
+			return fail(err)
 		}
 	}
-	if err := r.copyManifest(ctx, src, dst, m, dstRef); err != nil {
-		return fail(err)
+	// Referrers are carried even when the image was already there: an
+	// SBOM or signature may have been attached to it since the last run.
+	nref, err := r.carryReferrers(ctx, src, dst, m, desc.Digest)
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w", p.srcString(), err))
 	}
-	return ImageResult{Status: StatusCopied, Digest: m.digest.String()}
+	res := ImageResult{Status: StatusCopied, Digest: m.digest.String(), Referrers: nref}
+	if same {
+		res.Status, res.Reason = StatusSkipped, "destination has the same manifest"
+		if nref > 0 {
+			res.Reason += fmt.Sprintf("; %d new referrer(s) copied", nref)
+		}
+	}
+	return res
 }
 
 // exists reports whether ref at the destination is the manifest with digest want (one HEAD).
@@ -314,7 +337,10 @@ func (r *runner) copyManifest(ctx context.Context, src, dst *repoClient, m manif
 		}
 		g, gctx := errgroup.WithContext(ctx)
 		for _, d := range idx.Manifests {
-			g.Go(func() error { return r.copyChild(gctx, src, dst, d) })
+			g.Go(func() error {
+				_, err := r.copyChild(gctx, src, dst, d)
+				return err
+			})
 		}
 		if err := g.Wait(); err != nil {
 			return err
@@ -366,28 +392,29 @@ func (r *runner) copyManifest(ctx context.Context, src, dst *repoClient, m manif
 	return nil
 }
 
-// copyChild copies one manifest of an index, unless the destination has it.
-func (r *runner) copyChild(ctx context.Context, src, dst *repoClient, d v1.Descriptor) error {
+// copyChild copies one manifest of an index (or a referrer), unless the
+// destination has it; copied says whether it was written.
+func (r *runner) copyChild(ctx context.Context, src, dst *repoClient, d v1.Descriptor) (copied bool, err error) {
 	ref := dst.repo.Digest(d.Digest.String())
 	if !r.o.force {
 		same, err := r.exists(ctx, dst, ref, d.Digest)
 		if err != nil {
-			return r.explain(err, "checking destination", ref.String(), dst)
+			return false, r.explain(err, "checking destination", ref.String(), dst)
 		}
 		if same {
-			return nil
+			return false, nil
 		}
 	}
 	// A digest reference makes go-containerregistry verify the bytes.
 	desc, err := src.puller.Get(ctx, src.repo.Digest(d.Digest.String()))
 	if err != nil {
-		return r.explain(err, "reading source", src.repo.Digest(d.Digest.String()).String(), src)
+		return false, r.explain(err, "reading source", src.repo.Digest(d.Digest.String()).String(), src)
 	}
 	m := manifest{raw: desc.Manifest, mediaType: desc.MediaType, digest: d.Digest}
 	if d.MediaType != "" && d.MediaType != desc.MediaType {
 		m.mediaType = d.MediaType
 	}
-	return r.copyManifest(ctx, src, dst, m, ref)
+	return true, r.copyManifest(ctx, src, dst, m, ref)
 }
 
 // copyBlobs streams blobs the destination lacks, at most procs at a time

@@ -29,6 +29,8 @@ type options struct {
 	force      bool
 	transport  http.RoundTripper
 	logger     *slog.Logger
+	// noReferrers leaves the images' OCI 1.1 referrers behind.
+	noReferrers bool
 	// sides are the --src-/--dest- settings; index side.
 	sides [2]SideDefaults
 }
@@ -112,6 +114,16 @@ func WithForce(force bool) Option {
 	return func(o *options) { o.force = force }
 }
 
+// WithReferrers says whether each image's OCI 1.1 referrers (SBOMs,
+// provenance, signatures, and theirs in turn) are copied with it, as
+// assemble copy does (default true; false is --no-referrers). They are read
+// from the source's referrers API or its sha256-HEX fallback tag, and
+// written so that the destination lists them either way. Fallback tags are
+// never synced as images of their own.
+func WithReferrers(carry bool) Option {
+	return func(o *options) { o.noReferrers = !carry }
+}
+
 // WithTransport sets the HTTP transport under authentication (tests, proxies).
 func WithTransport(rt http.RoundTripper) Option {
 	return func(o *options) { o.transport = rt }
@@ -150,6 +162,8 @@ type ImageResult struct {
 	Err    error
 	// Attempts counts the rounds this image took part in.
 	Attempts int
+	// Referrers counts the referrers written to the destination.
+	Referrers int
 }
 
 // Summary is what Run did.
@@ -160,6 +174,8 @@ type Summary struct {
 	// were already at the destination or mounted from another repository.
 	BlobsCopied, BlobsReused int
 	BytesCopied              int64
+	// ReferrersCopied counts the referrer manifests written.
+	ReferrersCopied int
 }
 
 // WriteTo prints one line per image and a totals line.
@@ -184,8 +200,12 @@ func (s *Summary) WriteTo(w io.Writer) (int64, error) {
 			return n, err
 		}
 	}
-	err := p("%d copied, %d skipped, %d failed; %d blobs copied (%d bytes), %d reused\n",
-		s.Copied, s.Skipped, s.Failed, s.BlobsCopied, s.BytesCopied, s.BlobsReused)
+	refs := ""
+	if s.ReferrersCopied > 0 {
+		refs = fmt.Sprintf("; %d referrers copied", s.ReferrersCopied)
+	}
+	err := p("%d copied, %d skipped, %d failed; %d blobs copied (%d bytes), %d reused%s\n",
+		s.Copied, s.Skipped, s.Failed, s.BlobsCopied, s.BytesCopied, s.BlobsReused, refs)
 	return n, err
 }
 
@@ -292,6 +312,8 @@ func Run(ctx context.Context, cfg *Config, opts ...Option) (*Summary, error) {
 		BlobsCopied: int(r.stats.blobsCopied.Load()),
 		BlobsReused: int(r.stats.blobsReused.Load()),
 		BytesCopied: r.stats.bytes.Load(),
+
+		ReferrersCopied: int(r.stats.referrers.Load()),
 	}
 	var failed []ImageResult
 	for k, res := range results {
@@ -441,4 +463,5 @@ type stats struct {
 	blobsCopied atomic.Int64
 	blobsReused atomic.Int64
 	bytes       atomic.Int64
+	referrers   atomic.Int64
 }
