@@ -5,7 +5,7 @@
 # docker-registry time).
 #
 #   bench/run.sh            all benchmarks
-#   bench/run.sh layer      one of: layer noop push bigpush memory debian python sync dockerfile pieces binder scale
+#   bench/run.sh layer      one of: layer noop push bigpush memory debian python sync dockerfile pieces binder scale bounds
 #   BENCH_SCRATCH=/big/disk BIGPUSH_GIB=3 bench/run.sh bigpush   where the 3 GiB push case puts its ~10 GB, and its size
 #   SCALE_FILES="1000 5000" bench/run.sh scale   other repository sizes for the scale case
 set -euo pipefail
@@ -380,4 +380,24 @@ open(sys.argv[1], "w").write("%d\n" % resource.getrusage(resource.RUSAGE_CHILDRE
     rm -rf "$repo" "$work/sc$n" "$work/scale.tgz"
   done
   echo "  goals: no-op rebuild of 100k files < 0.3 s; peak RSS < 200 MB"
+fi
+
+if [ "$only" = all ] || [ "$only" = bounds ]; then
+  echo "== inputs with bounds: a 100 MB random file as a repository's convention file, refused"
+  printf '  %-16s %12s  %s\n' file peak_rss_MB error
+  head -c $((100 << 20)) /dev/urandom > "$work/big"
+  for f in Dockerfile assemble.toml requirements.txt; do
+    repo="$work/bounds-$f"
+    mkdir -p "$repo"
+    ln "$work/big" "$repo/$f"
+    # It must fail; GNU time's last line is the peak RSS in kB.
+    out=$( { /usr/bin/time -f '%M' $A --cache-dir "$work/bc" build "$repo" --offline -o "oci:$work/bounds-out" >/dev/null; } 2>&1 || true)
+    rss=$(echo "$out" | tail -n1)
+    msg=$(echo "$out" | grep -o 'is 100 MiB, more than the [0-9]* MiB' | head -1)
+    printf '  %-16s %12s  %s\n' "$f" "$((rss / 1024))" "${msg:-NOT REFUSED}"
+    [ ! -e "$work/bounds-out" ] || echo "  $work/bounds-out was written" >&2
+    rm -rf "$repo"
+  done
+  rm -f "$work/big"
+  echo "  goal: refused with the limit named, peak RSS < 100 MB (450 MB before)"
 fi

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/assemble-build/assemble/internal/bounded"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 	"golang.org/x/sync/errgroup"
@@ -101,7 +102,7 @@ func ReadIgnoreLink(root, p string) ([]byte, error) {
 		}
 		p = real
 	}
-	data, err := os.ReadFile(p)
+	data, err := bounded.ReadFile(p, bounded.IgnoreFile)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", p, err)
 	}

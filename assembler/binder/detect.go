@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/assemble-build/assemble/internal/bounded"
 )
 
 // repo2docker's buildpack names, as its classes are called, so that a user
@@ -29,9 +30,20 @@ const (
 	Python             = "PythonBuildPack"
 )
 
-// maxConfigSize bounds what is read of one configuration file: they are
-// small, and a huge one is a mistake, not input to hold in memory.
-const maxConfigSize = 16 << 20
+// kindOf is the kind of repo2docker file rel is, which bounds what is read
+// of it: a huge one is a mistake, not input to hold in memory.
+func kindOf(rel string) bounded.Kind {
+	switch base := path.Base(filepath.ToSlash(rel)); {
+	case base == "Dockerfile":
+		return bounded.Dockerfile
+	case base == ".dockerignore" || base == ".containerignore":
+		return bounded.IgnoreFile
+	case strings.HasSuffix(base, ".txt") || strings.HasPrefix(base, "environment") || base == "REQUIRE" || base == "install.R" || base == "DESCRIPTION":
+		// requirements.txt, apt.txt, environment.yml, conda lock files, ...
+		return bounded.PackageList
+	}
+	return bounded.Config
+}
 
 // repo is a repository being read, with repo2docker's configuration
 // directory already chosen.
@@ -121,10 +133,7 @@ func (r *repo) readFile(rel string) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("reading %s: not a regular file", rel)
 	}
-	if fi.Size() > maxConfigSize {
-		return nil, fmt.Errorf("reading %s: %d bytes is too large for a configuration file (at most %d)", rel, fi.Size(), maxConfigSize)
-	}
-	b, err := os.ReadFile(p)
+	b, err := bounded.ReadFile(p, kindOf(rel))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", rel, err)
 	}
@@ -294,7 +303,7 @@ func (r *repo) legacy() error {
 		return err
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 64<<10), maxConfigSize)
+	sc.Buffer(make([]byte, 64<<10), int(bounded.Dockerfile.Limit))
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
 		if !strings.HasPrefix(line, "FROM") {

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/assemble-build/assemble/internal/bounded"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -129,7 +130,7 @@ func (r *registry) readFile(rel string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(p)
+	b, err := bounded.ReadFile(p, bounded.Config)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", rel, err)
 	}
@@ -163,7 +164,7 @@ func exists(p string) bool {
 }
 
 func (r *registry) readLastModified() error {
-	b, err := os.ReadFile(filepath.Join(r.root, LastModifiedFile))
+	b, err := bounded.ReadFile(filepath.Join(r.root, LastModifiedFile), bounded.GeneratedMap)
 	if errors.Is(err, fs.ErrNotExist) {
 		// The current index generator fails without it; assemble goes on,
 		// but the index then carries no real dates, which should be seen.
@@ -614,7 +615,7 @@ func (r *registry) validateItem(file string, line int, e entry) {
 // readExtra reads extraDevfileEntries.yaml: samples (and stacks) hosted
 // elsewhere, which go into the index as they are, with their type added.
 func (r *registry) readExtra() error {
-	src, err := os.ReadFile(filepath.Join(r.root, ExtraEntriesFile))
+	src, err := bounded.ReadFile(filepath.Join(r.root, ExtraEntriesFile), bounded.Config)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/bounded"
 	"github.com/assemble-build/assemble/layers"
 )
 
@@ -70,7 +71,7 @@ func load(root string, df plan.Dockerfile, o *options, platform v1.Platform) (*d
 	if fi, err := os.Stat(d.contextDir); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("build context %s is not a directory", d.contextDir)
 	}
-	data, err := os.ReadFile(abs)
+	data, err := bounded.ReadFile(abs, bounded.Dockerfile)
 	if err != nil {
 		return nil, fmt.Errorf("reading the Dockerfile: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/bounded"
 )
 
 // FileName is the file this convention reads, at the repository root.
@@ -98,7 +99,7 @@ func Load(dir string) (*plan.Plan, error) {
 		return nil, err
 	}
 	path := filepath.Join(root, FileName)
-	src, err := os.ReadFile(path)
+	src, err := bounded.ReadFile(path, bounded.Config)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
@@ -273,7 +274,7 @@ func convertLayer(root, at string, l layer) (plan.Layer, []string) {
 
 // readAptTxt reads an apt.txt: one package a line, # comments, blank lines.
 func readAptTxt(path, rel string) ([]plan.Package, error) {
-	b, err := os.ReadFile(path)
+	b, err := bounded.ReadFile(path, bounded.PackageList)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", rel, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/assemble-build/assemble/internal/bounded"
 )
 
 // ConfigFile is the repository's configuration, at its root.
@@ -41,7 +42,7 @@ var (
 // does: Domino's validate_config then only prints "Missing required
 // fields", and the caller warns the same way).
 func readConfig(root string, ps *problems, versionNeed string) (*config, bool) {
-	data, err := os.ReadFile(filepath.Join(root, ConfigFile))
+	data, err := bounded.ReadFile(filepath.Join(root, ConfigFile), bounded.Config)
 	if errors.Is(err, os.ErrNotExist) {
 		ps.add(ConfigFile, 0, "missing config.toml file: a pieces repository has config.toml with a [repository] table (REGISTRY_NAME, REPOSITORY_NAME, VERSION)")
 		return nil, false
@@ -144,9 +145,11 @@ func keyLine(data []byte, key string) int {
 // even when the rest of the file does not parse (so the error is reported
 // by this convention rather than "no convention matched").
 func hasRepositoryTable(path string) bool {
-	data, err := os.ReadFile(path)
+	data, err := bounded.ReadFile(path, bounded.Config)
 	if err != nil {
-		return false
+		// Too large to look into: say so (reading it again refuses it)
+		// rather than "no convention matched".
+		return bounded.IsTooLarge(err)
 	}
 	var doc map[string]any
 	if _, err := toml.Decode(string(data), &doc); err == nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/bounded"
 )
 
 // Runtime layout of a piece image (domino-base-piece and run_piece_docker.py).
@@ -104,7 +105,7 @@ func BaseContexts(dir, base string) map[string]string {
 		if !e.Type().IsRegular() {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(dir, "dependencies", e.Name()))
+		data, err := bounded.ReadFile(filepath.Join(dir, "dependencies", e.Name()), bounded.Dockerfile)
 		if err != nil {
 			continue
 		}

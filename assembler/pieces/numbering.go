@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/assemble-build/assemble/internal/bounded"
 	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/internal/pyjson"
 )
@@ -33,7 +34,7 @@ type numbering struct {
 // that the build rewrites.
 func readNumbering(ctx context.Context, root string) *numbering {
 	file := filepath.Join(root, filepath.FromSlash(DependenciesMapFile))
-	data, err := os.ReadFile(file)
+	data, err := bounded.ReadFile(file, bounded.GeneratedMap)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

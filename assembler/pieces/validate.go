@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/assemble-build/assemble/internal/bounded"
 	"github.com/assemble-build/assemble/internal/pyjson"
 )
 
@@ -101,7 +102,7 @@ func readPieces(root string, depFiles map[string]bool, ps *problems) []*piece {
 			}
 		}
 		mf := filepath.Join(dir, "metadata.json")
-		data, err := os.ReadFile(mf)
+		data, err := bounded.ReadFile(mf, bounded.Config)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 		case err != nil:

@@ -2,6 +2,7 @@ package wheel
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/assemble-build/assemble/internal/bounded"
 )
 
 // Requirements is what a pip requirements file (and the files it includes)
@@ -111,12 +114,11 @@ func (p *reqParser) file(path string, constraint bool, stack []string) error {
 			return fmt.Errorf("requirements file %s includes itself (through %s)", path, strings.Join(stack, " -> "))
 		}
 	}
-	f, err := os.Open(path)
+	b, err := bounded.ReadFile(path, bounded.PackageList)
 	if err != nil {
 		return fmt.Errorf("reading requirements file: %w", err)
 	}
-	defer f.Close()
-	return p.parse(path, filepath.Dir(path), f, constraint, append(stack, abs))
+	return p.parse(path, filepath.Dir(path), bytes.NewReader(b), constraint, append(stack, abs))
 }
 
 var (

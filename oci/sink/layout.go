@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/assemble-build/assemble/internal/atomicfile"
+	"github.com/assemble-build/assemble/internal/bounded"
 	"github.com/assemble-build/assemble/internal/testhook"
 	"github.com/assemble-build/assemble/oci"
 )
@@ -113,7 +114,7 @@ func results(spec, transport, path string, names []string, descs []v1.Descriptor
 // readLayoutIndex reads DIR/index.json; a missing file gives an empty index.
 func readLayoutIndex(dir string) (*v1.IndexManifest, error) {
 	p := filepath.Join(dir, "index.json")
-	b, err := os.ReadFile(p)
+	b, err := bounded.ReadFile(p, bounded.GeneratedMap)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}, nil
 	}

@@ -14,6 +14,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/assemble-build/assemble/internal/bounded"
 )
 
 // Position is where something was written in a configuration file.
@@ -118,7 +120,7 @@ func LoadLegacyConfig(path string) (*Config, error) {
 }
 
 func readTree(path string) (*node, error) {
-	data, err := os.ReadFile(path)
+	data, err := bounded.ReadFile(path, bounded.Config)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
