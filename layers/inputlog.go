@@ -15,16 +15,51 @@ type InputLog struct {
 	mu        sync.Mutex
 	downloads map[string]bool   // "sha256:<hex>"
 	refs      map[string]string // name -> "sha256:<hex>"
+	derived   map[string]string // download -> the download it is made from
 }
 
 // LogInputs starts recording the download store's uses in the returned log
 // (replacing any earlier log of this cache).
 func (c *Cache) LogInputs() *InputLog {
-	l := &InputLog{downloads: map[string]bool{}, refs: map[string]string{}}
+	l := &InputLog{downloads: map[string]bool{}, refs: map[string]string{}, derived: map[string]string{}}
 	c.mu.Lock()
 	c.inputs = l
 	c.mu.Unlock()
 	return l
+}
+
+// LoggingInputs reports whether a log is recording the download store's
+// uses: sources read from the host (local package directories) are then
+// copied into the store too, so that the bundle can carry them.
+func (c *Cache) LoggingInputs() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.inputs != nil
+}
+
+// LogDerived records that the download d is made, offline too, from the
+// download src and verified as it is made (an uncompressed Packages index
+// from its .xz, checked against the signed Release), so a bundle that
+// carries src leaves d out.
+func (c *Cache) LogDerived(d, src string) {
+	c.mu.Lock()
+	l := c.inputs
+	c.mu.Unlock()
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	l.derived[d] = src
+	l.downloads[src] = true
+	l.mu.Unlock()
+}
+
+// DerivedFrom returns the download d is made from, if one was logged.
+func (l *InputLog) DerivedFrom(d string) (string, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	src, ok := l.derived[d]
+	return src, ok
 }
 
 func (c *Cache) logDownload(digest string) {

@@ -22,7 +22,9 @@ func newBundleCmd(g *globals) *cobra.Command {
 		Long: `Bundle builds DIR's images as build does (online, or from the cache) and writes
 every input the build took from outside the repository to FILE, an OCI layout
 in a tar: Debian InRelease files, Packages indexes and .deb files, wheels and
-Python index pages, ADD URLs, each under the URLs it came from, and every
+Python index pages, ADD URLs, each under the URLs it came from, the
+wheelhouse (--find-links DIR) and .deb (--debian-dir DIR) directories' listings
+and the files used from them, and every
 registry base (docker://REF, FROM): the manifest or index as the registry
 served it, the config and layers of the images used, and which digest the
 reference resolved to.

@@ -50,6 +50,20 @@ func TestBundleAirGap(t *testing.T) {
 	if !bundleNames(m, "/dists/bookworm/InRelease") {
 		t.Errorf("the bundle holds no InRelease")
 	}
+	// A Packages index travels compressed only: offline it is
+	// decompressed and checked against the signed InRelease again.
+	var plain, xz int
+	for _, head := range bundleBlobHeads(t, file) {
+		switch {
+		case bytes.HasPrefix(head, []byte("Package: ")):
+			plain++
+		case bytes.HasPrefix(head, []byte("\xfd7zXZ\x00")):
+			xz++
+		}
+	}
+	if plain != 0 || xz == 0 {
+		t.Errorf("the bundle holds %d uncompressed and %d xz Packages indexes, want 0 and some", plain, xz)
+	}
 
 	offline := filepath.Join(t.TempDir(), "offline")
 	start := time.Now()
@@ -121,6 +135,32 @@ func bundleManifest(t *testing.T, file string) bundleMan {
 		t.Fatalf("bundle manifest's artifactType %q", m.ArtifactType)
 	}
 	return m
+}
+
+// bundleBlobHeads returns the first bytes of every blob of the bundle.
+func bundleBlobHeads(t *testing.T, file string) map[string][]byte {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string][]byte{}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(h.Name, "blobs/") {
+			head := make([]byte, 16)
+			n, _ := io.ReadFull(tr, head)
+			out[h.Name] = head[:n]
+		}
+	}
 }
 
 func bundleNames(m bundleMan, part string) bool {
@@ -377,5 +417,111 @@ func registryBaseRoundTrip(t *testing.T, unshare, host, repo, ref, top string, b
 	want := readIndex(t, online)
 	if got := readIndex(t, offline); len(want) == 0 || !reflect.DeepEqual(got, want) {
 		t.Errorf("offline build from the bundle gave %v, online %v", got, want)
+	}
+}
+
+// Host directories a build reads packages from travel too: a wheelhouse
+// (--find-links DIR --no-index) and a directory of .deb files
+// (--debian-dir DIR). The bundle carries each directory's listing and the
+// files the build used (not the others); the offline build, with an empty
+// cache, no network and the directories gone, gives the same digests.
+func TestBundleLocalDirectories(t *testing.T) {
+	hostIsAmd64(t)
+	unshare := testtool.RequireTool(t, "unshare")
+	dpkgDeb := testtool.RequireTool(t, "dpkg-deb")
+	root := t.TempDir()
+	wheels, debs := filepath.Join(root, "wheels"), filepath.Join(root, "debs")
+	writeTestWheel(t, wheels, "assemblegreet", "1.0", map[string]string{"assemblegreet/__init__.py": "X = 1\n"})
+	writeTestWheel(t, wheels, "assembleunused", "1.0", map[string]string{"assembleunused/__init__.py": "X = 2\n"})
+	writeTestDeb(t, dpkgDeb, debs, "asm-base", "Essential: yes\nPriority: required\n")
+	writeTestDeb(t, dpkgDeb, debs, "asm-hello", "Depends: asm-base\n")
+	writeTestDeb(t, dpkgDeb, debs, "asm-unused", "")
+	used := map[string]string{}
+	for _, f := range []string{"wheels/assemblegreet-1.0-py3-none-any.whl", "wheels/assembleunused-1.0-py3-none-any.whl",
+		"debs/asm-hello_1.0_amd64.deb", "debs/asm-unused_1.0_amd64.deb"} {
+		b, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		used[f] = fmt.Sprintf("sha256:%x", sha256.Sum256(b))
+	}
+
+	// The wheelhouse, into deb:bookworm + python3 from the Debian archive.
+	py := filepath.Join(root, "py")
+	testtool.CopyTree(t, "../../testdata/debian", py)
+	mustWrite(t, filepath.Join(py, "requirements.txt"), "assemblegreet==1.0\n")
+	mustWrite(t, filepath.Join(py, "assemble.toml"), "[[image]]\nname = \"py\"\nbase = \"deb:bookworm\"\n"+
+		"[[image.layer]]\ntype = \"deb\"\npackages = [\"python3\"]\n[[image.layer]]\ntype = \"python\"\nrequirements = [\"requirements.txt\"]\n")
+	// The .deb directory, as the only Debian source.
+	local := filepath.Join(root, "local")
+	mustWrite(t, filepath.Join(local, "assemble.toml"), "[[image]]\nname = \"local\"\nbase = \"deb:bookworm\"\n"+
+		"[[image.layer]]\ntype = \"deb\"\npackages = [\"asm-hello\"]\n")
+
+	for _, c := range []struct {
+		repo, dir string
+		flags     []string
+	}{
+		{py, wheels, []string{"--find-links", wheels, "--no-index"}},
+		{local, debs, []string{"--debian-dir", debs}},
+	} {
+		t.Run(filepath.Base(c.repo), func(t *testing.T) {
+			online := filepath.Join(t.TempDir(), "online")
+			mustAssemble(t, testtool.CacheDir(t), append([]string{"build", c.repo, "-o", "oci:" + online}, c.flags...)...)
+			file := filepath.Join(t.TempDir(), "local.bundle")
+			mustAssemble(t, testtool.CacheDir(t), append([]string{"bundle", c.repo, "-o", file}, c.flags...)...)
+			m := bundleManifest(t, file)
+			if !bundleNames(m, c.dir) {
+				t.Errorf("the bundle does not name the directory %s", c.dir)
+			}
+			has := map[string]bool{}
+			for _, l := range m.Layers {
+				has[l.Digest] = true
+			}
+			for f, d := range used {
+				if want := !strings.Contains(f, "unused"); strings.HasPrefix(f, filepath.Base(c.dir)+"/") && has[d] != want {
+					t.Errorf("bundle holds %s: %v, want %v", f, has[d], want)
+				}
+			}
+			away := c.dir + ".away"
+			if err := os.Rename(c.dir, away); err != nil {
+				t.Fatal(err)
+			}
+			defer os.Rename(away, c.dir)
+			offline := filepath.Join(t.TempDir(), "offline")
+			r := airGapped(t, unshare, t.TempDir(), append([]string{"build", c.repo, "--bundle", file, "--offline", "-o", "oci:" + offline}, c.flags...)...)
+			if r.err != nil {
+				t.Fatalf("offline build from the bundle, %s gone: %v\n%s", c.dir, r.err, r.stderr)
+			}
+			if got, want := readIndex(t, offline), readIndex(t, online); len(want) == 0 || !reflect.DeepEqual(got, want) {
+				t.Errorf("offline build from the bundle gave %v, online %v", got, want)
+			}
+			if c.dir != debs {
+				return // with no bundle, the Debian archive's absence is named first
+			}
+			// Without the bundle the directory's absence is named.
+			r = airGapped(t, unshare, t.TempDir(), append([]string{"build", c.repo, "--offline", "-o", "oci:" + filepath.Join(t.TempDir(), "x")}, c.flags...)...)
+			if r.err == nil || !strings.Contains(r.stderr, c.dir) {
+				t.Errorf("offline, no bundle, %s gone: %v\n%s", c.dir, r.err, r.stderr)
+			}
+		})
+	}
+}
+
+// writeTestDeb builds a .deb of one file with dpkg-deb, its control file
+// given extra fields.
+func writeTestDeb(t *testing.T, dpkgDeb, dir, name, fields string) {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), name)
+	mustWrite(t, filepath.Join(src, "usr/share", name, "README"), "hello from "+name+"\n")
+	mustWrite(t, filepath.Join(src, "DEBIAN/control"), "Package: "+name+"\nVersion: 1.0\nArchitecture: amd64\n"+
+		"Maintainer: Test <test@example.org>\nDescription: test package\n"+fields)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Fixed times, owners and compression: the same bytes on every run.
+	cmd := exec.Command(dpkgDeb, "--root-owner-group", "-Zgzip", "--build", src, filepath.Join(dir, name+"_1.0_amd64.deb"))
+	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("dpkg-deb: %v\n%s", err, out)
 	}
 }

@@ -132,6 +132,9 @@ func buildManifest(cache *layers.Cache, log *layers.InputLog) (manifest, Stats, 
 		Config: descriptor{MediaType: emptyConfigType, Digest: "sha256:" + hex.EncodeToString(csum[:]), Size: int64(len(emptyConfig))},
 		Layers: []descriptor{}}
 	for _, d := range log.Downloads() {
+		if derivable(cache, log, d, names) {
+			continue
+		}
 		fi, err := os.Stat(cache.DownloadPath(d))
 		if errors.Is(err, fs.ErrNotExist) && len(names[d]) == 0 {
 			continue // looked for (DownloadPath) but never there: not an input
@@ -149,6 +152,19 @@ func buildManifest(cache *layers.Cache, log *layers.InputLog) (manifest, Stats, 
 		st.Bytes += fi.Size()
 	}
 	return m, st, nil
+}
+
+// derivable reports whether the download d can be left out: it has no
+// name of its own and the offline build makes it again from another
+// download the bundle carries (an uncompressed Packages index from its
+// compressed one, both listed in the signed Release).
+func derivable(cache *layers.Cache, log *layers.InputLog, d string, names map[string][]string) bool {
+	src, ok := log.DerivedFrom(d)
+	if !ok || len(names[d]) > 0 {
+		return false
+	}
+	fi, err := os.Stat(cache.DownloadPath(src))
+	return err == nil && fi.Mode().IsRegular()
 }
 
 func blobName(digest string) string {

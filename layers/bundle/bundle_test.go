@@ -178,3 +178,43 @@ func TestRefused(t *testing.T) {
 		})
 	}
 }
+
+// A download the offline build makes again from another (an uncompressed
+// Packages index from its .xz) is left out when the bundle carries that
+// other one, and kept when it does not (the cache lost it).
+func TestDerivedLeftOut(t *testing.T) {
+	c, err := layers.OpenCache(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := c.LogInputs()
+	put := func(content string) string {
+		_, d, err := c.Download(context.Background(), "", func(_ context.Context, w io.Writer) error {
+			_, err := io.WriteString(w, content)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	plain, xz := put("Package: a\n\nPackage: b\n"), put("compressed index")
+	c.LogDerived(plain, xz)
+	st, err := Write(c, log, filepath.Join(t.TempDir(), "b.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Blobs != 1 || st.Bytes != int64(len("compressed index")) {
+		t.Errorf("wrote %+v, want the compressed index alone", st)
+	}
+	if err := os.Remove(c.DownloadPath(xz)); err != nil {
+		t.Fatal(err)
+	}
+	st, err = Write(c, log, filepath.Join(t.TempDir(), "b.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Blobs != 1 || st.Bytes != int64(len("Package: a\n\nPackage: b\n")) {
+		t.Errorf("without the compressed index: wrote %+v, want the uncompressed one", st)
+	}
+}

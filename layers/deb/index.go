@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	"os"
 	"path"
@@ -321,50 +320,31 @@ func validName(n string) bool {
 }
 
 // scanLocal reads a directory of .deb files (recursively, in name order):
-// its absolute path and the packages of the architecture.
+// its absolute path and the packages of the architecture. Offline, a
+// directory that is not there is read from the listing a bundle carried
+// (see localDebs).
 func (c *Client) scanLocal(ctx context.Context, src Source, arch string) (string, []*Package, error) {
 	dir, err := filepath.Abs(src.LocalDir)
 	if err != nil {
 		return "", nil, fmt.Errorf("local package directory %s: %w", src.LocalDir, err)
 	}
 	o := &origin{localDir: dir}
-	var files []string
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() && strings.HasSuffix(p, ".deb") {
-			files = append(files, p)
-		}
-		return nil
-	})
+	debs, err := c.localDebs(ctx, dir)
 	if err != nil {
-		return "", nil, fmt.Errorf("reading local package directory %s: %w", dir, err)
+		return "", nil, err
 	}
-	if len(files) == 0 {
-		return "", nil, fmt.Errorf("local package directory %s has no .deb files", dir)
-	}
-	sort.Strings(files)
 	var pkgs []*Package
-	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			return "", nil, err
-		}
-		ctl, sum, size, err := readDebControl(f)
+	for _, d := range debs {
+		pkg, err := packageFromParagraph(&paragraph{Fields: d.Control}, arch)
 		if err != nil {
-			return "", nil, err
-		}
-		pkg, err := packageFromParagraph(ctl, arch)
-		if err != nil {
-			return "", nil, fmt.Errorf("%s: control file: %w", f, err)
+			return "", nil, fmt.Errorf("%s: control file: %w", filepath.Join(dir, filepath.FromSlash(d.File)), err)
 		}
 		if pkg == nil {
 			continue
 		}
-		rel, _ := filepath.Rel(dir, f)
-		pkg.Filename = filepath.ToSlash(rel)
-		pkg.SHA256 = sum
-		pkg.Size = size
+		pkg.Filename = d.File
+		pkg.SHA256 = d.SHA256
+		pkg.Size = d.Size
 		pkg.origin = o
 		pkgs = append(pkgs, pkg)
 	}

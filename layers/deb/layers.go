@@ -407,7 +407,7 @@ func (c *Client) mkStage(pattern string) (string, error) {
 // into the cache when needed.
 func (c *Client) debPath(ctx context.Context, p *Package) (string, error) {
 	if lp := p.localPath(); lp != "" {
-		return lp, nil
+		return c.localDebPath(ctx, p, lp)
 	}
 	if p.origin == nil {
 		return "", fmt.Errorf("package %s has no source (not from an Index)", p)

@@ -49,9 +49,14 @@ func (pf *packagesFile) indexFiles() (plain releaseFile, hasPlain bool, comprNam
 // now, so a missing or tampered index fails Client.Index as it always did.
 func (c *Client) preparePackages(ctx context.Context, src Source, rel *release, comp string) (*packagesFile, error) {
 	pf := &packagesFile{src: src, rel: rel, comp: comp, base: comp + "/binary-" + src.Arch + "/Packages"}
-	plain, hasPlain, comprName, _ := pf.indexFiles()
+	plain, hasPlain, comprName, compr := pf.indexFiles()
 	if comprName == "" && !hasPlain {
 		return nil, fmt.Errorf("%sInRelease lists no %s index", rel.url, pf.base)
+	}
+	if hasPlain && comprName != "" {
+		// A bundle carries the compressed index alone: offline, it is
+		// decompressed and checked against the signed Release again.
+		c.cache.LogDerived("sha256:"+plain.hex, "sha256:"+compr.hex)
 	}
 	if hasPlain {
 		if fi, err := os.Stat(c.downloadPathOf("sha256:" + plain.hex)); err == nil && fi.Mode().IsRegular() && fi.Size() == plain.size {

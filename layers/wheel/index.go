@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime"
 	"net/http"
 	"net/url"
@@ -505,24 +506,82 @@ func parseJSONPage(pageURL string, b []byte) ([]fileLink, error) {
 	return out, nil
 }
 
-// dirLinks lists a wheelhouse directory.
-func dirLinks(dir string) ([]fileLink, error) {
-	ents, err := os.ReadDir(dir)
+// dirLinks lists a wheelhouse directory. When the cache records inputs
+// for a bundle, the listing goes to the download store under the
+// directory's name (and each wheel read from it, by fetchFile, under its
+// file:// URL); offline, a directory that is not there is listed from
+// that record, and its wheels come from the store, checked by digest.
+func (c *client) dirLinks(ctx context.Context, dir string) ([]fileLink, error) {
+	abs, err := filepath.Abs(dir)
 	if err != nil {
+		return nil, fmt.Errorf("wheelhouse (--find-links) %s: %w", dir, err)
+	}
+	ref := "wheel-dir:" + abs
+	var names []string
+	ents, err := os.ReadDir(dir)
+	here := err == nil
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && c.offline:
+		if names, err = c.storedDir(ref); err != nil {
+			return nil, fmt.Errorf("reading wheelhouse (--find-links) %s: it is not here: %w", dir, err)
+		}
+	case err != nil:
 		return nil, fmt.Errorf("reading wheelhouse (--find-links) %s: %w", dir, err)
+	default:
+		for _, e := range ents {
+			if e.Type().IsRegular() || e.Type()&os.ModeSymlink != 0 {
+				names = append(names, e.Name())
+			}
+		}
+		if c.cache.LoggingInputs() {
+			if err := c.storeDir(ctx, ref, names); err != nil {
+				return nil, fmt.Errorf("recording wheelhouse (--find-links) %s: %w", dir, err)
+			}
+		}
 	}
 	var out []fileLink
-	for _, e := range ents {
-		if !e.Type().IsRegular() && e.Type()&os.ModeSymlink == 0 {
-			continue
+	for _, n := range names {
+		p := filepath.Join(dir, n)
+		l := fileLink{Filename: n, From: dir, URL: (&url.URL{Scheme: "file", Path: filepath.ToSlash(p)}).String()}
+		if here {
+			l.Local = p
 		}
-		p := filepath.Join(dir, e.Name())
-		out = append(out, fileLink{
-			Filename: e.Name(), Local: p, From: dir,
-			URL: (&url.URL{Scheme: "file", Path: filepath.ToSlash(p)}).String(),
-		})
+		out = append(out, l)
 	}
 	return out, nil
+}
+
+// storeDir keeps a wheelhouse's file names in the download store.
+func (c *client) storeDir(ctx context.Context, ref string, names []string) error {
+	b, err := json.Marshal(names)
+	if err != nil {
+		return err
+	}
+	_, d, err := c.cache.Download(ctx, "", func(_ context.Context, w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return c.cache.SetRef(ref, d)
+}
+
+// storedDir reads the file names storeDir kept.
+func (c *client) storedDir(ref string) ([]string, error) {
+	d, ok := c.cache.Ref(ref)
+	if !ok {
+		return nil, fmt.Errorf("no bundle carried it: %w", layers.ErrNotCached)
+	}
+	b, err := os.ReadFile(c.cache.DownloadPath(d))
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	if err := json.Unmarshal(b, &names); err != nil {
+		return nil, fmt.Errorf("its record %s: %w", d, err)
+	}
+	return names, nil
 }
 
 // fetchFile stores a link's file in the download store, verifying the
@@ -568,7 +627,9 @@ func (c *client) fetchFile(ctx context.Context, l fileLink) (string, string, err
 		}
 		return "", "", fmt.Errorf("fetching %s: %w", l.Filename, err)
 	}
-	if l.Local == "" && want == "" {
+	// A wheelhouse file is found by its file:// URL offline when a bundle
+	// carries it (the directory may not be there).
+	if want == "" && (l.Local == "" || c.cache.LoggingInputs()) {
 		_ = c.cache.SetRef(ref, digest)
 	}
 	return p, strings.TrimPrefix(digest, "sha256:"), nil

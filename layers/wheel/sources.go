@@ -196,7 +196,7 @@ func (s *session) said(name string, p *project, i int) string {
 // a find-links page, or a wheelhouse directory.
 func (s *session) pageLinks(pageURL string, dir bool) ([]fileLink, error) {
 	if dir {
-		return dirLinks(pageURL)
+		return s.r.client.dirLinks(s.ctx, pageURL)
 	}
 	return s.r.client.page(s.ctx, pageURL)
 }
