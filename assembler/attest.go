@@ -1,18 +1,21 @@
 package assembler
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/assemble-build/assemble/assembler/dockerfile"
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/layers/deb"
 	"github.com/assemble-build/assemble/layers/wheel"
@@ -47,12 +50,18 @@ type Attestation struct {
 // installed is what a build put into one platform image, recorded as the
 // layer factories resolve it: the SBOM lists these, not a scan.
 type installed struct {
-	mu      sync.Mutex
-	suite   string
-	debs    []*deb.Package
-	wheels  []wheel.Resolved
-	indexes []deb.IndexFile
-	seenIx  map[*deb.Index]bool
+	mu     sync.Mutex
+	suite  string
+	debs   []*deb.Package
+	wheels []wheel.Resolved
+	// sites are the site directories the wheels went into, where their
+	// metadata (and so their licenses) is read back from the image.
+	sites   []string
+	indexes []*deb.Index
+	// stages holds, while a Dockerfile builds, what each of its translated
+	// installs put in, by the install's source ("Dockerfile:LINE"): only
+	// the target's chain of stages is in the image (takeStages).
+	stages map[string]*installed
 }
 
 // addDebs records Debian packages and the index they were resolved from.
@@ -67,28 +76,97 @@ func (r *installed) addDebs(suite string, ix *deb.Index, pkgs []*deb.Package) {
 		r.suite = suite
 	}
 	r.debs = append(r.debs, pkgs...)
-	if r.seenIx == nil {
-		r.seenIx = map[*deb.Index]bool{}
-	}
-	if !r.seenIx[ix] {
-		r.seenIx[ix] = true
-		r.indexes = append(r.indexes, ix.Files()...)
+	if !slices.Contains(r.indexes, ix) {
+		r.indexes = append(r.indexes, ix)
 	}
 }
 
-// addWheels records the Python distributions a layer installs (not those
-// the image below already had).
-func (r *installed) addWheels(set []wheel.Resolved) {
+// addWheels records the Python distributions a layer installs into t (not
+// those the image below already had).
+func (r *installed) addWheels(set []wheel.Resolved, t *wheel.Target) {
 	if r == nil {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	n := len(r.wheels)
 	for _, w := range set {
 		if !w.Installed {
 			r.wheels = append(r.wheels, w)
 		}
 	}
+	if len(r.wheels) > n {
+		r.addSites(t.Purelib, t.Platlib)
+	}
+}
+
+func (r *installed) addSites(dirs ...string) {
+	for _, d := range dirs {
+		if d != "" && !slices.Contains(r.sites, d) {
+			r.sites = append(r.sites, d)
+		}
+	}
+}
+
+// stage returns the record of the Dockerfile install at source.
+func (r *installed) stage(source string) *installed {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stages == nil {
+		r.stages = map[string]*installed{}
+	}
+	if r.stages[source] == nil {
+		r.stages[source] = &installed{}
+	}
+	return r.stages[source]
+}
+
+// takeStages adds what the Dockerfile installs at sources recorded.
+func (r *installed) takeStages(sources []string) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, src := range sources {
+		st := r.stages[src]
+		if st == nil {
+			continue
+		}
+		if r.suite == "" {
+			r.suite = st.suite
+		}
+		r.debs = append(r.debs, st.debs...)
+		r.wheels = append(r.wheels, st.wheels...)
+		r.addSites(st.sites...)
+		for _, ix := range st.indexes {
+			if !slices.Contains(r.indexes, ix) {
+				r.indexes = append(r.indexes, ix)
+			}
+		}
+	}
+}
+
+// recordTarget records what went into a Dockerfile's image: its chain's
+// base (a deb: root's packages, as the deb: convention lists them; an
+// image's by its digest only) and the chain's translated installs.
+func (s *services) recordTarget(ctx context.Context, t *dockerfile.Target, platform v1.Platform) error {
+	rec := s.installed
+	if rec == nil {
+		return nil
+	}
+	if suite, ok := strings.CutPrefix(t.Base, DebianBase); ok {
+		ix, pkgs, err := s.env.debianBaseSet(ctx, suite, platform)
+		if err != nil {
+			return fmt.Errorf("base %s: %w", t.Base, err)
+		}
+		rec.addDebs(suite, ix, pkgs)
+	}
+	rec.takeStages(t.Installs)
+	return nil
 }
 
 // recording returns the services for building one platform of an image,
@@ -157,16 +235,24 @@ func (s *services) attestInput(im plan.Image, ps, baseRef string, base, img v1.I
 		in.Debs = append(in.Debs, attest.Deb{Name: p.Name, Version: p.Version, Arch: p.Architecture, Source: p.Source,
 			SHA256: p.SHA256, Filename: path.Base(p.Filename), Depends: p.Depends, PreDepends: p.PreDepends, License: licenses[p.Name]})
 	}
+	wlicenses, err := s.env.wheelLicenses(img, rec.wheels, rec.sites)
+	if err != nil {
+		return in, err
+	}
 	for _, w := range rec.wheels {
-		in.Wheels = append(in.Wheels, attest.Wheel{Name: w.Name, Version: w.Version, Filename: w.Filename, SHA256: w.SHA256, URL: w.URL, RequestedBy: w.RequestedBy})
+		in.Wheels = append(in.Wheels, attest.Wheel{Name: w.Name, Version: w.Version, Filename: w.Filename, SHA256: w.SHA256, URL: w.URL,
+			RequestedBy: w.RequestedBy, License: wlicenses[wheel.NormalizeName(w.Name)]})
 	}
 	return in, nil
 }
 
-func materialsOf(files []deb.IndexFile) []attest.Material {
-	out := make([]attest.Material, 0, len(files))
-	for _, f := range files {
-		out = append(out, attest.Material{URI: f.URI, SHA256: f.SHA256})
+// materialsOf lists the files of the indexes packages were resolved from.
+func materialsOf(ixs []*deb.Index) []attest.Material {
+	var out []attest.Material
+	for _, ix := range ixs {
+		for _, f := range ix.Files() {
+			out = append(out, attest.Material{URI: f.URI, SHA256: f.SHA256})
+		}
 	}
 	return out
 }
@@ -229,6 +315,60 @@ func (e *env) licenses(img v1.Image, pkgs []*deb.Package) (map[string]string, er
 			}
 			if l := attest.License(b); l != "" {
 				out[p.Name] = l
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// wheelLicenseProbe names the probe of Python licenses; its version
+// changes when PythonLicense reads the metadata differently, so that no
+// result of an older reading is taken from the cache.
+const wheelLicenseProbe = "wheel-licenses-v1"
+
+// wheelLicenses reads the license fields of the installed distributions'
+// metadata from img (each .dist-info in the site directories the wheels
+// went into), as a probe, and returns their SPDX expressions by
+// normalised name.
+func (e *env) wheelLicenses(img v1.Image, ws []wheel.Resolved, sites []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(ws) == 0 {
+		return out, nil
+	}
+	want := map[string]string{} // normalised name -> version
+	h := sha256.New()
+	for _, d := range sites {
+		io.WriteString(h, "site "+d+"\n")
+	}
+	for _, w := range ws {
+		want[wheel.NormalizeName(w.Name)] = w.Version
+		io.WriteString(h, w.Name+" "+w.Version+"\n")
+	}
+	name := wheelLicenseProbe + "-" + hex.EncodeToString(h.Sum(nil))[:16]
+	err := e.probe(img, name, &out, func(fsys fs.FS) error {
+		for _, site := range sites {
+			ents, err := fs.ReadDir(fsys, strings.TrimPrefix(site, "/"))
+			if err != nil {
+				continue // a site directory nothing went into on this path
+			}
+			for _, ent := range ents {
+				stem, ok := strings.CutSuffix(ent.Name(), ".dist-info")
+				dist, _, _ := strings.Cut(stem, "-")
+				if _, wanted := want[wheel.NormalizeName(dist)]; !ok || !wanted {
+					continue
+				}
+				b, err := fs.ReadFile(fsys, path.Join(strings.TrimPrefix(site, "/"), ent.Name(), "METADATA"))
+				if err != nil {
+					continue
+				}
+				m, err := wheel.ParseMetadata(b)
+				if err != nil || want[wheel.NormalizeName(m.Name)] != m.Version {
+					continue
+				}
+				if l := attest.PythonLicense(m.LicenseExpression, m.License, m.LicenseClassifiers); l != "" {
+					out[wheel.NormalizeName(m.Name)] = l
+				}
 			}
 		}
 		return nil

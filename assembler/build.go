@@ -155,20 +155,22 @@ func (s *services) buildPlatform(ctx context.Context, im plan.Image, ps string, 
 	if err != nil {
 		return nil, nil, err
 	}
-	var base v1.Image
-	baseRef := im.Base
+	// base is what the plan's layers go on; from (by fromRef) the base the
+	// SBOM names: for a Dockerfile, the image its target's chain of stages
+	// starts from.
+	var base, from v1.Image
+	fromRef := im.Base
 	if im.Dockerfile != nil {
-		// The Dockerfile's stages name their own bases, and a package
-		// installed in a build stage need not be in the image: its SBOM
-		// lists neither.
-		baseRef = ""
-		df := s.forPlatform(ps)
-		df.installed = nil
-		if base, err = df.buildDockerfile(ctx, *im.Dockerfile, plat); err != nil {
+		t, err := s.dockerfileImage(ctx, *im.Dockerfile, ps, plat)
+		if err != nil {
 			return nil, nil, err
 		}
-	} else if base, err = s.Base(ctx, im.Base, plat); err != nil {
-		return nil, nil, fmt.Errorf("base %s for %s: %w", im.Base, ps, err)
+		base, from, fromRef = t.Image, t.BaseImage, t.Base
+	} else {
+		if base, err = s.Base(ctx, im.Base, plat); err != nil {
+			return nil, nil, fmt.Errorf("base %s for %s: %w", im.Base, ps, err)
+		}
+		from = base
 	}
 	st := &stack{o: s.o, name: im.Name, platform: ps, base: base, cur: base, report: s.report}
 	for _, l := range im.Layers {
@@ -184,20 +186,34 @@ func (s *services) buildPlatform(ctx context.Context, im plan.Image, ps string, 
 	if err != nil {
 		return nil, nil, err
 	}
-	atts, err := s.attestations(im, ps, baseRef, base, img, annotations)
+	atts, err := s.attestations(im, ps, fromRef, from, img, annotations)
 	return img, atts, err
+}
+
+// dockerfileImage builds a Dockerfile image for one platform. A package a
+// stage installs is in the image only when the stage is in the target's
+// chain (FROM stage, FROM stage, ...): each translated install records
+// apart, and the record takes the chain's installs and its base's.
+func (s *services) dockerfileImage(ctx context.Context, df plan.Dockerfile, ps string, plat v1.Platform) (*dockerfile.Target, error) {
+	b := s.forPlatform(ps)
+	b.installed, b.stages = nil, s.installed
+	t, err := b.buildDockerfile(ctx, df, plat)
+	if err != nil {
+		return nil, err
+	}
+	return t, s.recordTarget(ctx, t, plat)
 }
 
 // buildDockerfile builds a Dockerfile image through the frontend, with the
 // plan's and the command line's build contexts and arguments.
-func (s *services) buildDockerfile(ctx context.Context, df plan.Dockerfile, plat v1.Platform) (v1.Image, error) {
+func (s *services) buildDockerfile(ctx context.Context, df plan.Dockerfile, plat v1.Platform) (*dockerfile.Target, error) {
 	o := s.o
 	if o.target != "" {
 		df.Target = o.target
 	}
 	df.BuildArgs = merge(df.BuildArgs, o.buildArgs)
 	contexts := merge(df.BuildContexts, o.contexts)
-	return dockerfile.Build(ctx, s.p.Root, df, plat, s,
+	return dockerfile.BuildTarget(ctx, s.p.Root, df, plat, s,
 		dockerfile.WithCreated(o.created), dockerfile.WithBuildContexts(contexts),
 		dockerfile.WithNoRun(o.noRun), dockerfile.WithRunOutput(o.runOutput),
 		dockerfile.WithListingCache(o.cache.Namespace("listings")),

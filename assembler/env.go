@@ -108,6 +108,25 @@ func (e *env) index(ctx context.Context, suite, arch string) (*deb.Index, error)
 // debianRoot returns the layer specs of a minimal Debian root for a platform,
 // and its dpkg status (known without reading the layers back).
 func (e *env) debianRoot(ctx context.Context, suite string, platform v1.Platform, rec *installed) ([]layers.Spec, []byte, error) {
+	ix, pkgs, err := e.debianBaseSet(ctx, suite, platform)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec.addDebs(suite, ix, pkgs)
+	if err := e.client.Fetch(ctx, pkgs); err != nil {
+		return nil, nil, err
+	}
+	status, err := e.client.Status(ctx, pkgs)
+	if err != nil {
+		return nil, nil, err
+	}
+	specs, err := e.client.Layers(ctx, pkgs)
+	return specs, status, err
+}
+
+// debianBaseSet resolves the packages of a minimal Debian root for a
+// platform, and returns them with the index they come from.
+func (e *env) debianBaseSet(ctx context.Context, suite string, platform v1.Platform) (*deb.Index, []*deb.Package, error) {
 	arch, err := deb.DebianArch(platform.OS + "/" + platform.Architecture)
 	if err != nil {
 		return nil, nil, err
@@ -120,16 +139,7 @@ func (e *env) debianRoot(ctx context.Context, suite string, platform v1.Platform
 	if err != nil {
 		return nil, nil, fmt.Errorf("resolving the %s base set: %w", suite, err)
 	}
-	rec.addDebs(suite, ix, pkgs)
-	if err := e.client.Fetch(ctx, pkgs); err != nil {
-		return nil, nil, err
-	}
-	status, err := e.client.Status(ctx, pkgs)
-	if err != nil {
-		return nil, nil, err
-	}
-	specs, err := e.client.Layers(ctx, pkgs)
-	return specs, status, err
+	return ix, pkgs, nil
 }
 
 // aptSources is the /etc/apt/sources.list a deb: base gets, naming the

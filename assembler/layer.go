@@ -94,7 +94,7 @@ func (s *services) pythonLayer(ctx context.Context, l plan.Layer, at below) (spe
 	if err != nil {
 		return specs{}, err
 	}
-	s.installed.addWheels(set)
+	s.installed.addWheels(set, target)
 	for _, r := range set {
 		logctx.From(ctx).Debug("python requirement resolved", "name", r.Name, "version", r.Version, "file", r.Filename, "sha256", r.SHA256)
 	}

@@ -37,6 +37,11 @@ type services struct {
 	// installed records what a platform build installs, for its SBOM
 	// (nil when SBOMs are off).
 	installed *installed
+	// stages, while the Dockerfile frontend builds, is the platform's
+	// record, where each translated install records apart by its source
+	// (installed is nil then: what a stage installs is in the image only
+	// when the stage is in the target's chain).
+	stages *installed
 }
 
 // newServices returns the services of one plan, with one environment for
@@ -122,7 +127,11 @@ func (s *services) Env(ctx context.Context, l plan.Layer, img v1.Image, platform
 	if l.Kind != plan.KindDeb && l.Kind != plan.KindPython {
 		return nil, fmt.Errorf("%s: %s is not a package layer", l.Source, l.Kind)
 	}
-	made, err := s.layerSpecs(ctx, l, below{img: img, platform: platform})
+	rec := *s
+	if s.stages != nil {
+		rec.installed = s.stages.stage(l.Source)
+	}
+	made, err := rec.layerSpecs(ctx, l, below{img: img, platform: platform})
 	if se, ok := err.(*sourcedError); ok {
 		err = se.err
 	}

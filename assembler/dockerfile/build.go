@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,6 +32,34 @@ const historyComment = "assemble.dockerfile.v0"
 // Build builds the Dockerfile df of the repository at root for one
 // platform and returns the target stage's image.
 func Build(ctx context.Context, root string, df plan.Dockerfile, platform v1.Platform, svc Services, opts ...Option) (v1.Image, error) {
+	t, err := BuildTarget(ctx, root, df, platform, svc, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return t.Image, nil
+}
+
+// Target is the target stage, built, with what went into its image: what
+// an SBOM of the image lists.
+type Target struct {
+	Image v1.Image
+	// Base is the reference the target's chain of stages (FROM a stage,
+	// FROM a stage, ... FROM an image) starts from, as Services.Base (or a
+	// build-context directory) was given it; "" for scratch. BaseImage is
+	// that image.
+	Base      string
+	BaseImage v1.Image
+	// Installs are the Sources ("Dockerfile:LINE") of the package layers
+	// translated from RUN lines of the chain's stages, in order: the
+	// plan.Layer.Source that Services.Env was given for each. A stage the
+	// chain only COPYs files from is not in it: its packages are not in
+	// the image, since copying files copies no package database.
+	Installs []string
+}
+
+// BuildTarget builds the Dockerfile as Build does and says what went into
+// the target stage's image.
+func BuildTarget(ctx context.Context, root string, df plan.Dockerfile, platform v1.Platform, svc Services, opts ...Option) (*Target, error) {
 	if svc == nil {
 		return nil, errors.New("dockerfile.Build needs Services")
 	}
@@ -49,7 +78,11 @@ func Build(ctx context.Context, root string, df plan.Dockerfile, platform v1.Pla
 		s.cf.OSVersion = platform.OSVersion
 	}
 	s.img = nil
-	return s.image()
+	img, err := s.image()
+	if err != nil {
+		return nil, err
+	}
+	return &Target{Image: img, Base: s.from.ref, BaseImage: s.from.img, Installs: slices.Clone(s.installs)}, nil
 }
 
 // Describe lists what each instruction of the stages the target needs
@@ -176,6 +209,12 @@ type stage struct {
 	// order, for RUN history lines.
 	args   []instructions.KeyValuePairOptional
 	cmdSet bool
+
+	// from is the image the stage's chain of stages starts from (zero for
+	// scratch), and installs the sources of the package layers translated
+	// in the chain: what the stage's image holds, for Target.
+	from     baseImage
+	installs []string
 
 	tree *tree
 	// prov maps image paths to the repository files COPY put there, while
@@ -324,6 +363,7 @@ func (s *stage) fromStage(parent *stage) error {
 	s.cf = parent.cf.DeepCopy()
 	s.env = append([]string(nil), parent.env...)
 	s.args = append([]instructions.KeyValuePairOptional(nil), parent.args...)
+	s.from, s.installs = parent.from, slices.Clone(parent.installs)
 	if s.b.dry() {
 		s.tree = newTree(s.b.ctx)
 		for k, v := range parent.prov {
@@ -368,6 +408,9 @@ func (s *stage) fromExternal(ref string) error {
 		return fmt.Errorf("reading the base's config: %w", err)
 	}
 	s.base = img
+	if ref != "scratch" {
+		s.from = baseImage{ref: ref, img: img}
+	}
 	s.cf = cf.DeepCopy()
 	if s.cf.OS == "" {
 		s.cf.OS, s.cf.Architecture, s.cf.Variant = s.platform.OS, s.platform.Architecture, s.platform.Variant
@@ -381,6 +424,13 @@ func (s *stage) fromExternal(ref string) error {
 	}
 	s.initConfig(ref == "scratch")
 	return nil
+}
+
+// baseImage is an image a stage starts from, and the reference it was
+// opened by.
+type baseImage struct {
+	ref string
+	img v1.Image
 }
 
 // initConfig prepares a stage's config as BuildKit does: no creation time,

@@ -3,6 +3,7 @@ package dockerfile
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -92,6 +93,9 @@ func (s *stage) runTranslated(r runStep, installs []install) error {
 		specs, err := b.svc.Env(b.ctx, in.layer, img, s.platform)
 		if err != nil {
 			return fmt.Errorf("RUN, translated to a %s: %w", in.what, err)
+		}
+		if src := in.layer.Source; !slices.Contains(s.installs, src) {
+			s.installs = append(s.installs, src)
 		}
 		if len(specs) == 0 {
 			s.history(r.createdBy, "translated to a "+in.what+": everything is installed already", false)

@@ -15,6 +15,12 @@ type Metadata struct {
 	RequiresPython string
 	RequiresDist   []string
 	ProvidesExtra  []string
+	// The license fields, for an SBOM: License-Expression (PEP 639, an
+	// SPDX expression), License (free text, often a name) and the
+	// "License :: ..." classifiers, as written.
+	LicenseExpression  string
+	License            string
+	LicenseClassifiers []string
 }
 
 // parseHeaders reads RFC 822 style headers up to the first blank line.
@@ -86,6 +92,12 @@ func ParseMetadata(b []byte) (*Metadata, error) {
 	}
 	for _, e := range h["provides-extra"] {
 		m.ProvidesExtra = append(m.ProvidesExtra, NormalizeName(e))
+	}
+	m.LicenseExpression, m.License = one("license-expression"), one("license")
+	for _, c := range h["classifier"] {
+		if strings.HasPrefix(c, "License ::") {
+			m.LicenseClassifiers = append(m.LicenseClassifiers, c)
+		}
 	}
 	return m, nil
 }

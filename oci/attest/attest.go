@@ -74,6 +74,9 @@ type Wheel struct {
 	// distribution ("flask 3.0.0", "flask[async] 3.0.0") or a
 	// requirements file line.
 	RequestedBy []string
+	// License is an SPDX expression from the distribution's metadata
+	// (PythonLicense); "" when it states none for certain.
+	License string
 }
 
 // Repo is the repository the image was built from.

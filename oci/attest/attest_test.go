@@ -31,7 +31,7 @@ func testInput(t *testing.T) Input {
 			{Name: "python3.11", Version: "3.11.2-6", Arch: "amd64", SHA256: strings.Repeat("2", 64), PreDepends: "libc6 (>= 2.36)", License: "PSF-2.0"},
 			{Name: "libc6", Version: "2.36-9+deb12u4", Arch: "amd64", SHA256: strings.Repeat("3", 64), License: "LGPL-2.1-or-later AND LicenseRef-public-domain"},
 		},
-		Wheels: []Wheel{{Name: "Typing_Extensions", Version: "4.9.0", Filename: "typing_extensions-4.9.0-py3-none-any.whl", SHA256: strings.Repeat("4", 64), RequestedBy: []string{"pydantic[email] 2.5.0"}},
+		Wheels: []Wheel{{Name: "Typing_Extensions", Version: "4.9.0", Filename: "typing_extensions-4.9.0-py3-none-any.whl", SHA256: strings.Repeat("4", 64), RequestedBy: []string{"pydantic[email] 2.5.0"}, License: "PSF-2.0"},
 			{Name: "pydantic", Version: "2.5.0", RequestedBy: []string{"requirements.txt:1"}}},
 		Repo:       Repo{Revision: strings.Repeat("5", 40), Source: "https://git.example/app.git"},
 		Invocation: Invocation{Convention: "assemble.toml", Parameters: map[string]string{"compression": "gzip"}},
@@ -79,6 +79,13 @@ func TestSPDXValidates(t *testing.T) {
 	}
 	if len(doc.OtherLicenses) != 1 || doc.OtherLicenses[0].LicenseIdentifier != "LicenseRef-public-domain" {
 		t.Errorf("extracted licenses: %+v", doc.OtherLicenses)
+	}
+	declared := map[string]string{}
+	for _, p := range doc.Packages {
+		declared[p.PackageName] = p.PackageLicenseDeclared
+	}
+	if declared["Typing_Extensions"] != "PSF-2.0" || declared["pydantic"] != "NOASSERTION" {
+		t.Errorf("declared licenses of the wheels: %v", declared)
 	}
 }
 
@@ -129,6 +136,11 @@ func TestCycloneDX(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("python3 does not depend on python3.11: %+v", *bom.Dependencies)
+	}
+	for _, c := range *bom.Components {
+		if c.Name == "Typing_Extensions" && (c.Licenses == nil || (*c.Licenses)[0].Expression != "PSF-2.0") {
+			t.Errorf("typing-extensions' licenses: %+v", c.Licenses)
+		}
 	}
 }
 
@@ -220,5 +232,53 @@ func TestReferrer(t *testing.T) {
 	if m.Subject == nil || m.Subject.Digest != in.Subject.Digest || m.Subject.Size != 629 || m.ArtifactType != SPDXMediaType ||
 		len(m.Layers) != 1 || m.Layers[0].Annotations["org.opencontainers.image.title"] != "sbom.spdx.json" || m.Config.MediaType != "application/vnd.oci.empty.v1+json" {
 		t.Errorf("referrer manifest: %+v", m)
+	}
+}
+
+// A Python distribution's license: License-Expression, else a License
+// field that is an SPDX expression, else classifiers that name one license
+// (a family's only with a License field that says which); else none.
+func TestPythonLicense(t *testing.T) {
+	osi := func(names ...string) []string {
+		var out []string
+		for _, n := range names {
+			out = append(out, "License :: OSI Approved :: "+n)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		expr, license string
+		classifiers   []string
+		want          string
+	}{
+		{"MIT OR Apache-2.0", "MIT", osi("BSD License"), "MIT OR Apache-2.0"},
+		{"mit", "", nil, "MIT"},                                  // normalised
+		{"MIT or nonsense", "BSD-3-Clause", nil, "BSD-3-Clause"}, // an invalid expression is passed over
+		{"", "Apache-2.0", osi("Apache Software License"), "Apache-2.0"},
+		{"", "GPL-2.0-or-later WITH Classpath-exception-2.0", nil, "GPL-2.0-or-later WITH Classpath-exception-2.0"},
+		{"LicenseRef-Proprietary", "", nil, ""},        // a reference the document would have to define
+		{"", "MIT License", osi("MIT License"), "MIT"}, // pip's and wheel's style: "License: MIT"
+		{"", "", osi("MIT License"), "MIT"},            // setuptools 66: the classifier alone
+		{"", "", append(osi("MIT License"), "License :: OSI Approved"), "MIT"},
+		{"", "", osi("Python Software Foundation License"), "PSF-2.0"},
+		{"", "", osi("GNU General Public License v3 or later (GPLv3+)"), "GPL-3.0-or-later"},
+		{"", "", []string{"License :: CC0 1.0 Universal (CC0 1.0) Public Domain Dedication"}, "CC0-1.0"},
+		{"", "Apache 2.0", osi("Apache Software License"), "Apache-2.0"},
+		{"", "Apache License, Version 2.0", osi("Apache Software License"), "Apache-2.0"},
+		{"", "", osi("Apache Software License"), ""}, // 1.0, 1.1 or 2.0
+		{"", "BSD", osi("BSD License"), ""},          // 2, 3 or 4 clauses
+		{"", "BSD 3-Clause", osi("BSD License"), "BSD-3-Clause"},
+		{"", "New BSD License", osi("BSD License"), "BSD-3-Clause"},
+		{"", "Simplified BSD", osi("BSD License"), "BSD-2-Clause"},
+		{"", "Copyright (c) 2005, NumPy Developers.\nAll rights reserved.", osi("BSD License"), ""},
+		{"", "", osi("GNU Lesser General Public License v2 (LGPLv2)"), ""}, // 2.0 or 2.1
+		{"", "", osi("MIT License", "Apache Software License"), ""},        // both? either?
+		{"", "", []string{"License :: Other/Proprietary License"}, ""},
+		{"", "UNKNOWN", nil, ""},
+		{"", "", nil, ""},
+	} {
+		if got := PythonLicense(c.expr, c.license, c.classifiers); got != c.want {
+			t.Errorf("PythonLicense(%q, %q, %q) = %q, want %q", c.expr, c.license, c.classifiers, got, c.want)
+		}
 	}
 }

@@ -53,6 +53,9 @@ func CycloneDX(in Input) ([]byte, error) {
 		if w.SHA256 != "" {
 			c.Hashes = &[]cdx.Hash{{Algorithm: cdx.HashAlgoSHA256, Value: w.SHA256}}
 		}
+		if w.License != "" {
+			c.Licenses = &cdx.Licenses{{Expression: w.License}}
+		}
 		comps, top = append(comps, c), append(top, c.BOMRef)
 	}
 	deps := []cdx.Dependency{{Ref: imgRef, Dependencies: &top}}

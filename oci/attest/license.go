@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/github/go-spdx/v2/spdxexp"
 )
 
 // License reads a Debian copyright file and returns the SPDX expression
@@ -137,4 +139,105 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// PythonLicense is the SPDX expression of a Python distribution's license,
+// from its core metadata's fields, or "" when they state none for
+// certain. In order: License-Expression (PEP 639), when it is a valid
+// expression; a License field that is one (many say "MIT" or
+// "Apache-2.0"); else the "License :: ..." classifiers, when each names
+// one SPDX license and all the same one. Two classifiers do not say
+// whether their licenses apply together or as a choice, so they give "";
+// references to licenses a document would have to define (LicenseRef-)
+// are not taken.
+func PythonLicense(expression, license string, classifiers []string) string {
+	if e, ok := spdxExpression(expression); ok {
+		return e
+	}
+	if e, ok := spdxExpression(license); ok {
+		return e
+	}
+	id := ""
+	for _, c := range classifiers {
+		name := c[strings.LastIndex(c, "::")+2:]
+		name = strings.TrimSpace(name)
+		if name == "OSI Approved" {
+			continue // says nothing of which license
+		}
+		l := classifierLicense(name, license)
+		if l == "" || id != "" && l != id {
+			return ""
+		}
+		id = l
+	}
+	return id
+}
+
+// spdxExpression validates s as an SPDX license expression (go-spdx's
+// license list) and returns it normalised ("mit" → "MIT").
+func spdxExpression(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.ContainsAny(s, "\n\r") {
+		return "", false
+	}
+	ok, bad := spdxexp.ValidateAndNormalizeLicensesWithOptions([]string{s},
+		spdxexp.ValidateLicensesOptions{FailAllLicenseRefs: true, FailAllDocumentRefs: true})
+	if len(bad) > 0 || len(ok) != 1 {
+		return "", false
+	}
+	return ok[0], true
+}
+
+// classifierIDs are the license classifiers (their last part) that name
+// one SPDX license. "Apache Software License" and "BSD License" cover
+// several (Apache 1.0 to 2.0; BSD with 2, 3 or 4 clauses), and
+// "GNU Lesser General Public License v2" is 2.0 or 2.1: those are in
+// classifierFamilies.
+var classifierIDs = map[string]string{
+	"MIT License": "MIT", "MIT No Attribution License (MIT-0)": "MIT-0", "CMU License (MIT-CMU)": "MIT-CMU",
+	"ISC License (ISCL)": "ISC", "Boost Software License 1.0 (BSL-1.0)": "BSL-1.0",
+	"Mozilla Public License 1.1 (MPL 1.1)": "MPL-1.1", "Mozilla Public License 2.0 (MPL 2.0)": "MPL-2.0",
+	"Eclipse Public License 1.0 (EPL-1.0)": "EPL-1.0", "Eclipse Public License 2.0 (EPL-2.0)": "EPL-2.0",
+	"GNU General Public License v2 (GPLv2)": "GPL-2.0-only", "GNU General Public License v2 or later (GPLv2+)": "GPL-2.0-or-later",
+	"GNU General Public License v3 (GPLv3)": "GPL-3.0-only", "GNU General Public License v3 or later (GPLv3+)": "GPL-3.0-or-later",
+	"GNU Lesser General Public License v3 (LGPLv3)": "LGPL-3.0-only", "GNU Lesser General Public License v3 or later (LGPLv3+)": "LGPL-3.0-or-later",
+	"GNU Affero General Public License v3": "AGPL-3.0-only", "GNU Affero General Public License v3 or later (AGPLv3+)": "AGPL-3.0-or-later",
+	"Python Software Foundation License": "PSF-2.0", "The Unlicense (Unlicense)": "Unlicense", "zlib/libpng License": "Zlib",
+	"Universal Permissive License (UPL)": "UPL-1.0", "PostgreSQL License": "PostgreSQL", "SIL Open Font License 1.1 (OFL-1.1)": "OFL-1.1",
+	"Blue Oak Model License (BlueOak-1.0.0)": "BlueOak-1.0.0", "Common Development and Distribution License 1.0 (CDDL-1.0)": "CDDL-1.0",
+	"European Union Public Licence 1.1 (EUPL 1.1)": "EUPL-1.1", "European Union Public Licence 1.2 (EUPL 1.2)": "EUPL-1.2",
+	"Historical Permission Notice and Disclaimer (HPND)": "HPND", "University of Illinois/NCSA Open Source License": "NCSA",
+	"W3C License": "W3C", "Open Software License 3.0 (OSL-3.0)": "OSL-3.0", "Mulan Permissive Software License v2 (MulanPSL-2.0)": "MulanPSL-2.0",
+	"Educational Community License, Version 2.0 (ECL-2.0)": "ECL-2.0", "CC0 1.0 Universal (CC0 1.0) Public Domain Dedication": "CC0-1.0",
+}
+
+// classifierFamilies are the classifiers of several licenses, with the
+// License field's words that say which one (a short field: "Apache 2.0",
+// "BSD 3-Clause", "New BSD"), checked in order.
+var classifierFamilies = map[string][]struct {
+	says *regexp.Regexp
+	id   string
+}{
+	"Apache Software License": {
+		{regexp.MustCompile(`(?i)^apache(?:[\s,-]+(?:software\s+)?licen[sc]e)?[\s,-]*(?:v|version\s*)?2(?:\.0)?$`), "Apache-2.0"},
+	},
+	"BSD License": {
+		{regexp.MustCompile(`(?i)^(?:(?:the\s+)?(?:new|modified|revised|3[\s-]*clause)\s+bsd|bsd[\s-]*(?:\(?3[\s-]*clause\)?|3|new|revised))(?:\s+licen[sc]e)?$`), "BSD-3-Clause"},
+		{regexp.MustCompile(`(?i)^(?:(?:the\s+)?(?:simplified|freebsd|2[\s-]*clause)\s+bsd|bsd[\s-]*(?:\(?2[\s-]*clause\)?|2|simplified))(?:\s+licen[sc]e)?$`), "BSD-2-Clause"},
+	},
+}
+
+// classifierLicense maps one classifier (its last part) to an SPDX
+// identifier, with the License field to tell a family's licenses apart.
+func classifierLicense(name, license string) string {
+	if id, ok := classifierIDs[name]; ok {
+		return id
+	}
+	license = strings.TrimSpace(license)
+	for _, f := range classifierFamilies[name] {
+		if f.says.MatchString(license) {
+			return f.id
+		}
+	}
+	return ""
 }

@@ -152,6 +152,9 @@ func spdxWheel(w Wheel) *spdx.Package {
 	if w.SHA256 != "" {
 		p.PackageChecksums = []common.Checksum{{Algorithm: common.SHA256, Value: w.SHA256}}
 	}
+	if w.License != "" {
+		p.PackageLicenseDeclared = w.License
+	}
 	return p
 }
 
