@@ -75,9 +75,26 @@ func (r *installed) addDebs(suite string, ix *deb.Index, pkgs []*deb.Package) {
 	if r.suite == "" {
 		r.suite = suite
 	}
-	r.debs = append(r.debs, pkgs...)
+	r.putDebs(pkgs)
 	if !slices.Contains(r.indexes, ix) {
 		r.indexes = append(r.indexes, ix)
+	}
+}
+
+// putDebs and putWheels add packages; one installed later replaces one
+// of the same name (and architecture) installed below it, as in the image.
+func (r *installed) putDebs(pkgs []*deb.Package) {
+	for _, p := range pkgs {
+		r.debs = slices.DeleteFunc(r.debs, func(q *deb.Package) bool { return q.Name == p.Name && q.Architecture == p.Architecture })
+		r.debs = append(r.debs, p)
+	}
+}
+
+func (r *installed) putWheels(ws []wheel.Resolved) {
+	for _, w := range ws {
+		n := wheel.NormalizeName(w.Name)
+		r.wheels = slices.DeleteFunc(r.wheels, func(v wheel.Resolved) bool { return wheel.NormalizeName(v.Name) == n })
+		r.wheels = append(r.wheels, w)
 	}
 }
 
@@ -89,13 +106,14 @@ func (r *installed) addWheels(set []wheel.Resolved, t *wheel.Target) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n := len(r.wheels)
+	var added []wheel.Resolved
 	for _, w := range set {
 		if !w.Installed {
-			r.wheels = append(r.wheels, w)
+			added = append(added, w)
 		}
 	}
-	if len(r.wheels) > n {
+	if len(added) > 0 {
+		r.putWheels(added)
 		r.addSites(t.Purelib, t.Platlib)
 	}
 }
@@ -139,8 +157,8 @@ func (r *installed) takeStages(sources []string) {
 		if r.suite == "" {
 			r.suite = st.suite
 		}
-		r.debs = append(r.debs, st.debs...)
-		r.wheels = append(r.wheels, st.wheels...)
+		r.putDebs(st.debs)
+		r.putWheels(st.wheels)
 		r.addSites(st.sites...)
 		for _, ix := range st.indexes {
 			if !slices.Contains(r.indexes, ix) {
