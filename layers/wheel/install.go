@@ -22,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/assemble-build/assemble/internal/pyjson"
+	"github.com/assemble-build/assemble/internal/pyscript"
 	"github.com/assemble-build/assemble/layers"
 )
 
@@ -135,43 +136,6 @@ func (cs closers) Close() error {
 		}
 	}
 	return first
-}
-
-// Interpreter paths longer than this (with "#!" and newline) or with spaces
-// get distlib's /bin/sh trampoline, as Linux truncates long shebangs.
-const maxShebang = 127
-
-func shebangLine(interp string) string {
-	if !strings.Contains(interp, " ") && len(interp)+3 <= maxShebang {
-		return "#!" + interp + "\n"
-	}
-	q := interp
-	if strings.Contains(q, " ") {
-		q = `"` + q + `"`
-	}
-	return "#!/bin/sh\n'''exec' " + q + " \"$0\" \"$@\"\n' '''\n"
-}
-
-var entryPointRE = regexp.MustCompile(`^([\w.]+)\s*(?::\s*([\w.]+)\s*)?(?:\[[^\]]*\]\s*)?$`)
-
-// launcher is the console script pip (through distlib) writes for an entry point.
-func launcher(interp, name, value string) ([]byte, error) {
-	m := entryPointRE.FindStringSubmatch(strings.TrimSpace(value))
-	if m == nil {
-		return nil, fmt.Errorf("invalid script entry point %s = %s", name, value)
-	}
-	if m[2] == "" {
-		return nil, fmt.Errorf("invalid script entry point %s = %s: a callable suffix (module:function) is required", name, value)
-	}
-	mod, attr := m[1], m[2]
-	importName, _, _ := strings.Cut(attr, ".")
-	return []byte(shebangLine(interp) + "# -*- coding: utf-8 -*-\n" +
-		"import re\n" +
-		"import sys\n" +
-		"from " + mod + " import " + importName + "\n" +
-		"if __name__ == '__main__':\n" +
-		"    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n" +
-		"    sys.exit(" + attr + "())\n"), nil
 }
 
 type entryPoint struct{ name, value string }
@@ -451,7 +415,7 @@ func (w *wheelArchive) entryPointScripts(t *Target) ([]installedFile, error) {
 		if ep.name == "" || strings.ContainsAny(ep.name, "/\\") || ep.name == "." || ep.name == ".." {
 			return nil, fmt.Errorf("wheel %s: entry point name %q is not a file name", w.filename, ep.name)
 		}
-		b, err := launcher(t.Interpreter, ep.name, ep.value)
+		b, err := pyscript.Launcher(t.Interpreter, ep.name, ep.value)
 		if err != nil {
 			return nil, fmt.Errorf("wheel %s: %w", w.filename, err)
 		}
