@@ -2,6 +2,7 @@ package conda
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -72,8 +73,9 @@ func (f *Fetcher) Fetch(ctx context.Context, r Record) (string, error) {
 		return "", err
 	}
 	var fetch func(context.Context, io.Writer) error
+	got := sha256.New()
 	if !f.offline {
-		fetch = func(ctx context.Context, w io.Writer) error { return f.get(ctx, r.URL, w) }
+		fetch = func(ctx context.Context, w io.Writer) error { return f.get(ctx, r.URL, io.MultiWriter(w, got)) }
 	}
 	p, _, err := f.cache.Download(ctx, want, fetch)
 	switch {
@@ -82,8 +84,8 @@ func (f *Fetcher) Fetch(ctx context.Context, r Record) (string, error) {
 	case errors.Is(err, layers.ErrNotCached):
 		return "", fmt.Errorf("conda package %s (%s, %s): %w", r.Filename, redact.Password(r.URL), want, ErrOffline)
 	case errors.Is(err, layers.ErrDigestMismatch):
-		return "", fmt.Errorf("conda package %s from %s: %w (the channel's repodata says %s); the file or the index is corrupt or was tampered with, and nothing was kept",
-			r.Filename, redact.Password(r.URL), err, want)
+		return "", fmt.Errorf("conda package %s from %s has sha256:%x, but the channel's repodata says %s; the file or the index is corrupt or was tampered with, and nothing was kept: %w",
+			r.Filename, redact.Password(r.URL), got.Sum(nil), want, layers.ErrDigestMismatch)
 	}
 	return "", fmt.Errorf("conda package %s: %w", r.Filename, err)
 }

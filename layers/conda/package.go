@@ -193,7 +193,7 @@ func (pc *pkgContents) addInfo(tr *tar.Reader, h *tar.Header, name string) error
 func (pc *pkgContents) addMember(tr *tar.Reader, h *tar.Header) error {
 	name, err := layers.CleanEntryName(h.Name)
 	if err != nil {
-		return fmt.Errorf("member %q: %w; refusing to install the package", h.Name, err)
+		return fmt.Errorf("member %q leaves the prefix (an absolute path, a \"..\" component or a NUL); refusing to install the package", h.Name)
 	}
 	if name == "" {
 		return nil // the archive's "./"
