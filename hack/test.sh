@@ -10,7 +10,7 @@ packages=(
   skopeo umoci podman runc uidmap docker-registry mmdebstrap
   pigz zstd xz-utils hyperfine busybox-static file debian-archive-keyring
   python3 python3-dev python3-pip gcc python3-pip-whl python3-setuptools-whl python3-wheel-whl
-  buildah python3-pydantic
+  buildah python3-pydantic conda-package-handling
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -17,6 +17,7 @@ import (
 // packages names where a tool comes from, for the failure message.
 var packages = map[string]string{
 	"busybox":         "busybox-static",
+	"cph":             "conda-package-handling",
 	"docker-registry": "docker-registry",
 	"dpkg-query":      "dpkg",
 	"gcc":             "gcc",
