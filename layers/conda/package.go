@@ -126,18 +126,37 @@ func checkCondaMetadata(f *zip.File) error {
 	return nil
 }
 
+// zstdDecoders are reused across packages: a .conda member's frame may
+// declare a window of 64 MiB or more (cph writes level 22), which a new
+// decoder allocates and clears for even the smallest package.
+var zstdDecoders = sync.Pool{New: func() any {
+	d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<30))
+	if err != nil {
+		return err
+	}
+	return d
+}}
+
 func readZstdTar(f *zip.File, each func(*tar.Reader, *tar.Header) error) error {
 	rc, err := f.Open()
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	zr, err := zstd.NewReader(bufio.NewReaderSize(rc, 1<<16), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<30))
-	if err != nil {
+	v := zstdDecoders.Get()
+	d, ok := v.(*zstd.Decoder)
+	if !ok {
+		return fmt.Errorf("zstd: %v", v)
+	}
+	if err := d.Reset(bufio.NewReaderSize(rc, 1<<16)); err != nil {
 		return fmt.Errorf("zstd: %w", err)
 	}
-	defer zr.Close()
-	return eachTar(zr, each)
+	defer func() {
+		if d.Reset(nil) == nil {
+			zstdDecoders.Put(d)
+		}
+	}()
+	return eachTar(d, each)
 }
 
 // readTarBz2 reads the old format: one bzip2 tar with info/ beside the content.
