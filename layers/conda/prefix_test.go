@@ -79,8 +79,8 @@ func TestReplaceBinaryRefusesLongerPrefix(t *testing.T) {
 
 func TestSplitQuoted(t *testing.T) {
 	for in, want := range map[string][]string{
-		`bin/x`:                         {"bin/x"},
-		`/opt/ph text bin/x`:            {"/opt/ph", "text", "bin/x"},
+		`bin/x`:                          {"bin/x"},
+		`/opt/ph text bin/x`:             {"/opt/ph", "text", "bin/x"},
 		`"/opt/p h" binary "lib/a b.so"`: {"/opt/p h", "binary", "lib/a b.so"},
 	} {
 		got, err := splitQuoted(in)
