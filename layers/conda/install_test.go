@@ -168,15 +168,18 @@ func checkTree(t *testing.T, b built) {
 
 // metaJSON is what the test reads of a conda-meta record.
 type metaJSON struct {
-	Name, Version, Build, Channel, Subdir, Fn, URL, MD5, SHA256, License string
-	BuildNumber                                                          int      `json:"build_number"`
-	Size                                                                 int64    `json:"size"`
-	Depends                                                              []string `json:"depends"`
-	Constrains                                                           []string `json:"constrains"`
-	Timestamp                                                            int64    `json:"timestamp"`
-	Files                                                                []string `json:"files"`
-	RequestedSpec                                                        string   `json:"requested_spec"`
-	Link                                                                 struct {
+	Name, Version, Build string
+	Channel, Subdir      string
+	Fn, URL              string
+	MD5, SHA256, License string
+	BuildNumber          int      `json:"build_number"`
+	Size                 int64    `json:"size"`
+	Depends              []string `json:"depends"`
+	Constrains           []string `json:"constrains"`
+	Timestamp            int64    `json:"timestamp"`
+	Files                []string `json:"files"`
+	RequestedSpec        string   `json:"requested_spec"`
+	Link                 struct {
 		Source string `json:"source"`
 		Type   int    `json:"type"`
 	} `json:"link"`
