@@ -102,7 +102,24 @@ func installPackage(pc *pkgContents, r Record, env *installEnv) ([]installed, er
 	if err := pc.stage.flush(); err != nil {
 		return nil, fmt.Errorf("conda package %s: staging: %w", pc.filename, err)
 	}
-	return out, nil
+	return lastWins(out), nil
+}
+
+// lastWins keeps the last of a package's paths with one name (an entry
+// point replaces a python-scripts file of its name, as conda writes it
+// after linking), in the first one's place.
+func lastWins(files []installed) []installed {
+	at := map[string]int{}
+	out := files[:0]
+	for _, f := range files {
+		if i, ok := at[f.rel]; ok {
+			out[i] = f
+			continue
+		}
+		at[f.rel] = len(out)
+		out = append(out, f)
+	}
+	return out
 }
 
 // indexNoarch is info/index.json's noarch ("python", "generic", or true

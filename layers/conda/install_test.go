@@ -281,3 +281,33 @@ func TestLayerDeterministic(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestBelow: the repository's environment over the base environment in
+// the same prefix: noarch: python uses the python of the layer below, the
+// layer holds only its own packages' records, and the history lists both.
+func TestBelow(t *testing.T) {
+	_, recs := testChannel(t)
+	python, hello := recs[0], recs[3]
+	base := condatest.Solution([]string{"python=3.11"}, python)
+	cache := newCache(t)
+	spec := conda.NewLayer(cache, condatest.Solution([]string{"hello"}, hello), prefix, conda.WithBelow(base))
+	b := buildLayer(t, cache, spec)
+	if got := b.file(t, "bin/hello"); !strings.HasPrefix(got, "#!"+prefix+"/bin/python3.11\n") {
+		t.Errorf("bin/hello: %q", got)
+	}
+	if _, err := os.Lstat(condatest.PrefixPath(b.root, prefix, "bin/python3.11")); !os.IsNotExist(err) {
+		t.Errorf("the layer holds the base's python (%v)", err)
+	}
+	if _, err := os.Stat(condatest.PrefixPath(b.root, prefix, "conda-meta/python-3.11.2-h_0.json")); !os.IsNotExist(err) {
+		t.Errorf("the layer holds the base's conda-meta record (%v)", err)
+	}
+	h := b.file(t, "conda-meta/history")
+	ip, ih := strings.Index(h, "::python-3.11.2-h_0\n"), strings.Index(h, "::hello-1.0-pyh_0\n")
+	if strings.Count(h, "==> 1970-01-01 00:00:00 <==") != 2 || ip < 0 || ih < ip ||
+		!strings.Contains(h, `# update specs: ["python=3.11"]`) || !strings.HasSuffix(h, `# update specs: ["hello"]`+"\n") {
+		t.Errorf("history:\n%s", h)
+	}
+	if desc := spec.Describe(); desc != "conda install -p "+prefix+" hello=1.0" {
+		t.Errorf("Describe: %q", desc)
+	}
+}
