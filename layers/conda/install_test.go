@@ -311,3 +311,18 @@ func TestBelow(t *testing.T) {
 		t.Errorf("Describe: %q", desc)
 	}
 }
+
+// TestBaseHistory: with the history of the environment below, the layer
+// appends its block to it, as conda appends to the file.
+func TestBaseHistory(t *testing.T) {
+	_, recs := testChannel(t)
+	below := "==> 2024-01-01 00:00:00 <==\n# cmd: micromamba create -p /srv/conda/envs/notebook python\n+x/linux-64::python-3.11.2-h_0\n# update specs: [\"python\"]" // no final newline
+	cache := newCache(t)
+	b := buildLayer(t, cache, conda.NewLayer(cache, condatest.Solution([]string{"hello"}, recs[3]), prefix,
+		conda.WithBelow(condatest.Solution(nil, recs[0])), conda.WithBaseHistory([]byte(below))))
+	h := b.file(t, "conda-meta/history")
+	if !strings.HasPrefix(h, below+"\n==> 1970-01-01 00:00:00 <==\n") || strings.Count(h, "==>") != 2 ||
+		!strings.HasSuffix(h, "::hello-1.0-pyh_0\n# update specs: [\"hello\"]\n") {
+		t.Errorf("history:\n%s", h)
+	}
+}

@@ -48,6 +48,14 @@ func WithBelow(sols ...Solution) LayerOption {
 	return func(l *layerSpec) { l.below = append(l.below, sols...) }
 }
 
+// WithBaseHistory is the conda-meta/history of the environment in the
+// image below (read from its files): the layer's history is that, then
+// its own block, as conda appends to the file. Without it, the history is
+// made of a block per WithBelow solution and the layer's own.
+func WithBaseHistory(h []byte) LayerOption {
+	return func(l *layerSpec) { l.baseHistory = append([]byte{}, h...) }
+}
+
 // WithFetcher fetches packages missing from the download store with f
 // (default: a Fetcher over the layer's cache; pass one built with Offline
 // for --offline).
@@ -66,15 +74,17 @@ func WithWorkers(n int) LayerOption {
 type owner struct{ UID, GID int }
 
 type layerSpec struct {
-	cache   *layers.Cache
-	sol     Solution
-	prefix  string
-	below   []Solution
-	owner   *owner
-	time    time.Time
-	desc    string
-	fetcher *Fetcher
-	workers int
+	cache  *layers.Cache
+	sol    Solution
+	prefix string
+	below  []Solution
+	// baseHistory is the history below (nil: made from below).
+	baseHistory []byte
+	owner       *owner
+	time        time.Time
+	desc        string
+	fetcher     *Fetcher
+	workers     int
 
 	mu     sync.Mutex
 	stages []*stageDir
@@ -121,13 +131,14 @@ func (l *layerSpec) Key(context.Context) (string, error) {
 		}
 	}
 	k := struct {
-		V      string     `json:"v"`
-		Prefix string     `json:"prefix"`
-		Sol    Solution   `json:"solution"`
-		Below  []Solution `json:"below,omitempty"`
-		Owner  *owner     `json:"owner,omitempty"`
-		Time   int64      `json:"time"`
-	}{LayerVersion, l.prefix, l.sol, l.below, l.owner, l.time.Unix()}
+		V           string     `json:"v"`
+		Prefix      string     `json:"prefix"`
+		Sol         Solution   `json:"solution"`
+		Below       []Solution `json:"below,omitempty"`
+		BaseHistory []byte     `json:"baseHistory,omitempty"`
+		Owner       *owner     `json:"owner,omitempty"`
+		Time        int64      `json:"time"`
+	}{LayerVersion, l.prefix, l.sol, l.below, l.baseHistory, l.owner, l.time.Unix()}
 	b, err := json.Marshal(k)
 	if err != nil {
 		return "", err
@@ -299,10 +310,23 @@ func (l *layerSpec) layout(ctx context.Context, recs []Record, results [][]insta
 		final[rel] = installed{rel: rel, kind: layers.TypeFile, mode: 0o644, size: int64(len(b)), data: b}
 		order = append(order, rel)
 	}
-	h := history(l.time, append(append([]Solution(nil), l.below...), l.sol)...)
+	h := l.history()
 	final["conda-meta/history"] = installed{rel: "conda-meta/history", kind: layers.TypeFile, mode: 0o644, size: int64(len(h)), data: h}
 	order = append(order, "conda-meta/history")
 	return l.entries(final, order, stage), nil
+}
+
+// history is conda-meta/history: the one below with this layer's block
+// appended, or blocks for the solutions below and this one.
+func (l *layerSpec) history() []byte {
+	if l.baseHistory == nil {
+		return history(l.time, append(append([]Solution(nil), l.below...), l.sol)...)
+	}
+	h := l.baseHistory
+	if len(h) > 0 && h[len(h)-1] != '\n' {
+		h = append(h, '\n')
+	}
+	return append(h, history(l.time, l.sol)...)
 }
 
 // checkParents refuses a path below another path that is not a directory
