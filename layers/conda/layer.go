@@ -215,6 +215,12 @@ func (l *layerSpec) Entries(ctx context.Context) ([]layers.Entry, error) {
 		stage.remove()
 		return nil, err
 	}
+	stage.mu.Lock()
+	unread := stage.refs
+	stage.mu.Unlock()
+	if unread == 0 {
+		stage.remove() // every file is in memory
+	}
 	l.mu.Lock()
 	l.stages = append(l.stages, stage)
 	l.mu.Unlock()
