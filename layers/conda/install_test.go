@@ -326,3 +326,21 @@ func TestBaseHistory(t *testing.T) {
 		t.Errorf("history:\n%s", h)
 	}
 }
+
+// TestClobber: two packages writing one path: the later in the solution's
+// order wins (micromamba's clobbering); a path below another package's
+// file is refused.
+func TestClobber(t *testing.T) {
+	ch := condatest.NewChannel(t, t.TempDir())
+	recs := ch.AddAll(t,
+		condatest.Package{Name: "first", Version: "1", Files: map[string]condatest.File{"share/x": {Data: "first\n"}, "share/y": {Data: "file\n"}}},
+		condatest.Package{Name: "second", Version: "1", Files: map[string]condatest.File{"share/x": {Data: "second\n"}}},
+		condatest.Package{Name: "third", Version: "1", Files: map[string]condatest.File{"share/y/z": {Data: "below a file\n"}}},
+	)
+	cache := newCache(t)
+	b := buildLayer(t, cache, conda.NewLayer(cache, condatest.Solution(nil, recs[0], recs[1]), prefix))
+	if got := b.file(t, "share/x"); got != "second\n" {
+		t.Errorf("share/x: %q", got)
+	}
+	refused(t, newCache(t), condatest.Solution(nil, recs[0], recs[2]), prefix, "share/y/z", "third-1-0.conda", "first-1-0.conda", "not a directory")
+}
