@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,9 +22,9 @@ var binaryData = "\x7fELF\x02\x01\x00" + ph + "/lib:" + ph + "/lib64\x00tail\x00
 // testChannel is a channel with the cases of the issue: text and binary
 // placeholders, a noarch: python package with an entry point, both
 // formats, an old package without info/paths.json, links, directories.
-func testChannel(t testing.TB) (*condatest.Channel, []conda.Record) {
+func testChannel(t testing.TB, dir string) (*condatest.Channel, []conda.Record) {
 	t.Helper()
-	ch := condatest.NewChannel(t, t.TempDir())
+	ch := condatest.NewChannel(t, dir)
 	recs := ch.AddAll(t,
 		condatest.Package{Name: "python", Version: "3.11.2", Build: "h_0", License: "PSF-2.0", Timestamp: 1700000000000,
 			Files: map[string]condatest.File{
@@ -62,8 +63,40 @@ func testChannel(t testing.TB) (*condatest.Channel, []conda.Record) {
 	return ch, recs
 }
 
+// shared is testChannel built once for the tests that only read it (cph is
+// slow to start); TestMain removes it.
+var shared struct {
+	once sync.Once
+	dir  string
+	recs []conda.Record
+}
+
+func sharedChannel(t testing.TB) []conda.Record {
+	t.Helper()
+	shared.once.Do(func() {
+		dir, err := os.MkdirTemp("", "conda-channel-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		shared.dir = dir
+		_, shared.recs = testChannel(t, dir)
+	})
+	if shared.recs == nil {
+		t.Fatal("building the shared test channel failed (see the first test)")
+	}
+	return append([]conda.Record(nil), shared.recs...)
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+	os.Exit(code)
+}
+
 func TestInstallLocalChannel(t *testing.T) {
-	_, recs := testChannel(t)
+	recs := sharedChannel(t)
 	cache := newCache(t)
 	sol := condatest.Solution([]string{"python=3.11", "hello", "textpkg", "binpkg >=2", "legacy"}, recs...)
 	when := time.Unix(1700000000, 0)
@@ -261,7 +294,7 @@ func contains(list []string, s string) bool {
 // TestLayerDeterministic: the same packages give the same layer digest in
 // another cache, and a second build is a cache hit.
 func TestLayerDeterministic(t *testing.T) {
-	_, recs := testChannel(t)
+	recs := sharedChannel(t)
 	sol := condatest.Solution([]string{"hello"}, recs...)
 	c1, c2 := newCache(t), newCache(t)
 	a := buildLayer(t, c1, conda.NewLayer(c1, sol, prefix))
@@ -286,7 +319,7 @@ func TestLayerDeterministic(t *testing.T) {
 // the same prefix: noarch: python uses the python of the layer below, the
 // layer holds only its own packages' records, and the history lists both.
 func TestBelow(t *testing.T) {
-	_, recs := testChannel(t)
+	recs := sharedChannel(t)
 	python, hello := recs[0], recs[3]
 	base := condatest.Solution([]string{"python=3.11"}, python)
 	cache := newCache(t)
@@ -315,7 +348,7 @@ func TestBelow(t *testing.T) {
 // TestBaseHistory: with the history of the environment below, the layer
 // appends its block to it, as conda appends to the file.
 func TestBaseHistory(t *testing.T) {
-	_, recs := testChannel(t)
+	recs := sharedChannel(t)
 	below := "==> 2024-01-01 00:00:00 <==\n# cmd: micromamba create -p /srv/conda/envs/notebook python\n+x/linux-64::python-3.11.2-h_0\n# update specs: [\"python\"]" // no final newline
 	cache := newCache(t)
 	b := buildLayer(t, cache, conda.NewLayer(cache, condatest.Solution([]string{"hello"}, recs[3]), prefix,

@@ -97,7 +97,7 @@ func TestRefuseBadPrefix(t *testing.T) {
 // TestOffline: with Offline, a layer builds from the download store alone,
 // and what the store lacks is listed, every package at once.
 func TestOffline(t *testing.T) {
-	_, recs := testChannel(t)
+	_, recs := testChannel(t, t.TempDir()) // its own: the test removes its files
 	sol := condatest.Solution([]string{"hello"}, recs...)
 	cache := newCache(t)
 	buildLayer(t, cache, conda.NewLayer(cache, sol, prefix))
