@@ -29,10 +29,9 @@ type installed struct {
 	m    *member // a member's staged bytes (m.off, size)
 	pc   *pkgContents
 	// off is where rewritten content was put back into the stage file
-	// (when data is nil and m is nil).
-	off    int64
-	staged bool
-	pd     pathData
+	// (when data and m are nil).
+	off int64
+	pd  pathData
 }
 
 // pathData is a path as conda-meta's paths_data lists it.
@@ -210,7 +209,7 @@ func (pc *pkgContents) rewrite(inf installed, pe pathEntry, prefix string) (inst
 	if err != nil {
 		return installed{}, fmt.Errorf("conda package %s: staging %s: %w", pc.filename, pe.Path, err)
 	}
-	inf.off, inf.staged = off, true
+	inf.off = off
 	return inf, nil
 }
 
