@@ -280,6 +280,18 @@ func checkMeta(t *testing.T, b built, recs []conda.Record) {
 	if bin.RequestedSpec != "binpkg >=2" {
 		t.Errorf("binpkg's requested_spec %q", bin.RequestedSpec)
 	}
+	var text metaJSON
+	json.Unmarshal([]byte(b.file(t, "conda-meta/textpkg-1.0-h1_0.json")), &text)
+	types := map[string]string{}
+	for _, p := range text.PathsData.Paths {
+		types[p.Path] = p.PathType
+		if p.Path == "share/textpkg/nolink.txt" && !p.NoLink {
+			t.Error("nolink.txt is not recorded no_link")
+		}
+	}
+	if types["share/textpkg/latest"] != "softlink" || types["share/textpkg/empty"] != "directory" || types["bin/textpkg"] != "hardlink" {
+		t.Errorf("textpkg's path types: %v", types)
+	}
 }
 
 func contains(list []string, s string) bool {
@@ -376,4 +388,19 @@ func TestClobber(t *testing.T) {
 		t.Errorf("share/x: %q", got)
 	}
 	refused(t, newCache(t), condatest.Solution(nil, recs[0], recs[2]), prefix, "share/y/z", "third-1-0.conda", "first-1-0.conda", "not a directory")
+}
+
+// TestTarHardlink: a hard link inside a package installs as a copy of its
+// target; one to a member not before it is refused.
+func TestTarHardlink(t *testing.T) {
+	ch := condatest.NewChannel(t, t.TempDir())
+	ok := ch.Raw(t, condatest.Package{Name: "linked", Version: "1"}, []condatest.Member{
+		{Name: "lib/libx.so.1", Data: "ELF", Mode: 0o755}, {Name: "lib/libx.so", Hardlink: "lib/libx.so.1"}})
+	bad := ch.Raw(t, condatest.Package{Name: "dangling", Version: "1"}, []condatest.Member{{Name: "lib/a", Hardlink: "lib/b"}})
+	cache := newCache(t)
+	b := buildLayer(t, cache, conda.NewLayer(cache, condatest.Solution(nil, ok), prefix))
+	if got := b.file(t, "lib/libx.so"); got != "ELF" {
+		t.Errorf("lib/libx.so: %q", got)
+	}
+	refused(t, newCache(t), condatest.Solution(nil, bad), prefix, "dangling-1-0.conda", "lib/a", `"lib/b"`, "hard link")
 }

@@ -390,7 +390,9 @@ type Member struct {
 	Name string
 	Data string
 	Link string // a symlink's target
-	Mode int64
+	// Hardlink makes the member a hard link to an earlier member.
+	Hardlink string
+	Mode     int64
 }
 
 // Raw puts a .conda package with exactly these content members (and an
@@ -454,13 +456,16 @@ func zstdTar(t testing.TB, members []Member) []byte {
 		if h.Mode == 0 {
 			h.Mode = 0o644
 		}
-		if m.Link != "" {
+		switch {
+		case m.Link != "":
 			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, m.Link, 0
+		case m.Hardlink != "":
+			h.Typeflag, h.Linkname, h.Size = tar.TypeLink, m.Hardlink, 0
 		}
 		if err := tw.WriteHeader(h); err != nil {
 			t.Fatal(err)
 		}
-		if m.Link == "" {
+		if h.Size > 0 {
 			if _, err := tw.Write([]byte(m.Data)); err != nil {
 				t.Fatal(err)
 			}
