@@ -69,10 +69,11 @@ func TestRefuseUnsafeMembers(t *testing.T) {
 }
 
 // TestRefuseShortPlaceholder: a binary file whose placeholder is shorter
-// than the prefix cannot take it.
+// than the prefix cannot take it (an old package: info/has_prefix, no
+// info/paths.json).
 func TestRefuseShortPlaceholder(t *testing.T) {
 	ch := condatest.NewChannel(t, t.TempDir())
-	r := ch.Add(t, condatest.Package{Name: "oldbin", Version: "1", Placeholder: condatest.ShortPlaceholder, TarBz2: true,
+	r := ch.Add(t, condatest.Package{Name: "oldbin", Version: "1", Placeholder: condatest.ShortPlaceholder, TarBz2: true, Legacy: true,
 		Files: map[string]condatest.File{"lib/libold.so": {Data: "\x00" + condatest.ShortPlaceholder + "/lib\x00", PrefixMode: "binary"}}})
 	long := "/srv/conda/envs/a-rather-long-environment-name"
 	refused(t, newCache(t), condatest.Solution(nil, r), long,
