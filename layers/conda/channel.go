@@ -81,18 +81,18 @@ type Client struct {
 	offline bool
 }
 
-// Option configures a Client.
-type Option func(*Client)
+// ClientOption configures a Client.
+type ClientOption func(*Client)
 
 // WithOffline reads repodata only from the download store.
-func WithOffline(offline bool) Option { return func(c *Client) { c.offline = offline } }
+func WithOffline(offline bool) ClientOption { return func(c *Client) { c.offline = offline } }
 
-// WithHTTPClient sets the HTTP client (default: the project's shared client,
-// with retries and proxies).
-func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+// WithIndexHTTPClient sets the HTTP client repodata is fetched with
+// (default: the project's shared client, with retries and proxies).
+func WithIndexHTTPClient(h *http.Client) ClientOption { return func(c *Client) { c.http = h } }
 
 // NewClient returns a channel client over the cache's download store.
-func NewClient(cache *layers.Cache, opts ...Option) *Client {
+func NewClient(cache *layers.Cache, opts ...ClientOption) *Client {
 	c := &Client{cache: cache, http: remote.DefaultHTTPClient()}
 	for _, o := range opts {
 		o(c)

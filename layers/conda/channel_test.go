@@ -211,7 +211,7 @@ func TestChannelHTTPOffline(t *testing.T) {
 	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 500) }))
 	defer bad.Close()
 	ch, _ = ParseChannel(bad.URL+"/c", "")
-	if _, err := NewClient(testCache(t), WithHTTPClient(http.DefaultClient)).Repodata(context.Background(), ch, "noarch"); err == nil || !strings.Contains(err.Error(), "500") {
+	if _, err := NewClient(testCache(t), WithIndexHTTPClient(http.DefaultClient)).Repodata(context.Background(), ch, "noarch"); err == nil || !strings.Contains(err.Error(), "500") {
 		t.Errorf("500: %v", err)
 	}
 }

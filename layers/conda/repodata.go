@@ -9,10 +9,10 @@ import (
 	jsoniter "github.com/json-iterator/go"
 )
 
-// json is jsoniter in the standard library's mode: conda-forge's linux-64
-// index is hundreds of megabytes, and only the records of packages the
-// solver looks at are decoded at all.
-var json = jsoniter.ConfigCompatibleWithStandardLibrary
+// fastJSON is jsoniter in the standard library's mode: conda-forge's
+// linux-64 index is hundreds of megabytes, and only the records of
+// packages the solver looks at are decoded at all.
+var fastJSON = jsoniter.ConfigCompatibleWithStandardLibrary
 
 // Repodata is one subdir of one channel: its records by package name,
 // decoded on first use.
@@ -48,7 +48,7 @@ type repodataFile struct {
 // prefers it.
 func ParseRepodata(ch Channel, subdir string, b []byte) (*Repodata, error) {
 	var f repodataFile
-	if err := json.Unmarshal(b, &f); err != nil {
+	if err := fastJSON.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("not a conda repodata.json: %w", err)
 	}
 	rd := &Repodata{Channel: ch, Subdir: subdir, raw: map[string][]rawEntry{}, decoded: map[string][]Record{}}
@@ -118,7 +118,7 @@ func (rd *Repodata) Records(name string) ([]Record, error) {
 	var recs []Record
 	for _, e := range rd.raw[name] {
 		var rr rawRecord
-		if err := json.Unmarshal(e.msg, &rr); err != nil {
+		if err := fastJSON.Unmarshal(e.msg, &rr); err != nil {
 			return nil, fmt.Errorf("%s/%s: record %s: %w", rd.Channel.Name, rd.Subdir, e.fn, err)
 		}
 		r := rr.Record

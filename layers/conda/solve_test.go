@@ -24,7 +24,7 @@ func channel(t testing.TB, name, subdir string, recs ...Record) *Repodata {
 		}
 		pk[fmt.Sprintf("%s-%s-%s.conda", r.Name, r.Version, r.Build)] = r
 	}
-	b, err := json.Marshal(map[string]any{"info": map[string]string{"subdir": subdir}, "packages.conda": pk})
+	b, err := fastJSON.Marshal(map[string]any{"info": map[string]string{"subdir": subdir}, "packages.conda": pk})
 	if err != nil {
 		t.Fatal(err)
 	}
