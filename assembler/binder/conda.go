@@ -8,22 +8,32 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/assemble-build/assemble/assembler/plan"
+
 	"github.com/assemble-build/assemble/layers/wheel"
 )
 
 // An environment.yml that asks conda for nothing but Python, pip and a pip:
 // list is a Python environment in all but name: it is built as the Python
 // buildpack builds requirements, on the Debian release carrying the Python
-// version it names. Anything else needs conda and stays refused, naming the
-// conda packages.
+// version it names. One that asks for conda packages (or has an explicit
+// lock beside it) is installed as conda would: repo2docker's base
+// environment at NB_PYTHON_PREFIX in one layer, the file's packages in the
+// next, both resolved from its channels by layers/conda (condaenv.go).
 
 // condaEnv is what an environment.yml asks for.
 type condaEnv struct {
 	python   string   // "3.11" from python=3.11; "" when unpinned
+	pySpec   string   // the python spec as written ("python=3.11")
 	pyLine   int      // where python is pinned
 	pip      []string // the pip: list, in order
 	pipLine  int
 	condaPkg []string // conda packages other than python and pip, with their lines
+	// specs are every match spec of dependencies, with where each is.
+	specs []plan.CondaSpec
+	// names are the conda packages' names.
+	names    []string
+	channels []string
 }
 
 // condaSpecRE splits a conda match spec "name[=|==|>=...]version[=build]".
@@ -50,6 +60,11 @@ func (r *repo) readCondaEnv(rel string) (*condaEnv, error) {
 		return nil, fmt.Errorf("%s:%d: the file must be a mapping (name:, channels:, dependencies:), as conda requires", rel, top.Line)
 	}
 	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value == "channels" {
+			if err := env.readChannels(rel, top.Content[i+1]); err != nil {
+				return nil, err
+			}
+		}
 		if top.Content[i].Value != "dependencies" {
 			continue
 		}
@@ -87,25 +102,42 @@ func (env *condaEnv) add(rel string, d *yaml.Node) error {
 		return fmt.Errorf("%s: a dependency must be a conda match spec or a pip: list", where)
 	}
 	spec := strings.TrimSpace(d.Value)
-	m := condaSpecRE.FindStringSubmatch(spec)
+	bare := spec
+	if i := strings.LastIndex(bare, "::"); i >= 0 {
+		bare = bare[i+2:] // channel::name
+	}
+	m := condaSpecRE.FindStringSubmatch(bare)
 	if m == nil {
 		return fmt.Errorf("%s: %q is not a conda match spec", where, spec)
 	}
 	name := strings.ToLower(m[1])
-	if i := strings.LastIndex(name, "::"); i >= 0 {
-		name = name[i+2:]
-	}
+	env.specs = append(env.specs, plan.CondaSpec{Spec: spec, Where: where})
+	env.names = append(env.names, name)
 	switch name {
 	case "pip":
 		return nil
 	case "python":
-		env.python, env.pyLine = condaPython(m[2]), d.Line
+		env.python, env.pySpec, env.pyLine = condaPython(m[2]), spec, d.Line
 		if m[2] != "" && env.python == "" {
 			return fmt.Errorf("%s: python%s: pin a Python version as python=3.X", where, m[2])
 		}
 		return nil
 	}
 	env.condaPkg = append(env.condaPkg, fmt.Sprintf("%s (line %d)", spec, d.Line))
+	return nil
+}
+
+// readChannels takes the channels: list.
+func (env *condaEnv) readChannels(rel string, n *yaml.Node) error {
+	if n.Kind != yaml.SequenceNode {
+		return fmt.Errorf("%s:%d: channels must be a list of channel names or URLs", rel, n.Line)
+	}
+	for _, c := range n.Content {
+		if c.Kind != yaml.ScalarNode || strings.TrimSpace(c.Value) == "" {
+			return fmt.Errorf("%s:%d: a channel is a name (conda-forge) or a URL", rel, c.Line)
+		}
+		env.channels = append(env.channels, strings.TrimSpace(c.Value))
+	}
 	return nil
 }
 
@@ -133,13 +165,25 @@ func (e *pyEnv) conda() error {
 	if err != nil {
 		return err
 	}
-	if len(env.condaPkg) > 0 {
+	var rpkgs []string
+	for i, n := range env.names {
+		if strings.HasPrefix(n, "r-") {
+			rpkgs = append(rpkgs, env.specs[i].Spec+" ("+env.specs[i].Where+")")
+		}
+	}
+	if len(rpkgs) > 0 {
 		u := unsupported(r, b.d).(*UnsupportedError)
-		u.Why = "it installs conda packages, which only conda/mamba can: " + strings.Join(env.condaPkg, ", ")
-		u.Instead = "list only python=3.X, pip and a pip: list in " + rel + " (that is built without conda), or " + u.Instead
+		u.Why += ": " + strings.Join(rpkgs, ", ")
 		return u
 	}
-	if env.python != "" {
+	locks, err := r.condaLocks(path.Dir(rel))
+	if err != nil {
+		return err
+	}
+	if len(env.condaPkg) > 0 || len(locks) > 0 {
+		b.conda = newCondaPlan(b, rel, env, locks)
+		e.out.names = append(e.out.names, b.conda.names...)
+	} else if env.python != "" {
 		e.want, e.wantFrom = env.python, fmt.Sprintf("%s:%d", rel, env.pyLine)
 	}
 	if len(env.pip) > 0 {

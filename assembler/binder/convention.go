@@ -17,6 +17,9 @@ type Settings struct {
 	UserID   int
 	// TargetRepoDir is where the repository goes in the image (default: the user's home).
 	TargetRepoDir string
+	// CondaBaseEnv are the MatchSpecs of the base conda environment besides
+	// python (nil: repo2docker's notebook stack, DefaultCondaBaseEnv).
+	CondaBaseEnv []string
 }
 
 // DefaultSettings are repo2docker's: user jovyan, uid 1000, the repository in its home.

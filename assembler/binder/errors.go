@@ -25,9 +25,9 @@ func unsupported(r *repo, d *detection) error {
 	e := &UnsupportedError{File: d.reason, Buildpack: d.buildpack}
 	switch d.buildpack {
 	case Conda:
-		e.Why = "it solves the environment with conda/mamba from conda-forge"
-		e.Instead = "list pip packages in " + r.path("requirements.txt") + " and Debian packages in " + r.path("apt.txt") + " and remove " + d.reason +
-			" (while it is there repo2docker ignores requirements.txt and Pipfile), or add " + r.path("Dockerfile") + " FROM a conda image such as docker.io/mambaorg/micromamba"
+		e.Why = "it installs R from conda, and repo2docker then adds IRkernel, devtools, RStudio and Shiny, which assemble does not"
+		e.Instead = "Debian's R: r-base and r-cran-* packages in " + r.path("apt.txt") + ", pip packages in " + r.path("requirements.txt") + " and no " + d.reason +
+			" (while it is there repo2docker ignores requirements.txt and Pipfile), or add " + r.path("Dockerfile") + " FROM an R image such as docker.io/rocker/binder"
 	case R:
 		e.Why = "it installs R from Posit's packages and runs install.R or DESCRIPTION with a CRAN snapshot"
 		if r.exists(r.path("install.R")) {

@@ -36,6 +36,8 @@ type builder struct {
 	basePath string
 	python   string // the base's Python ("3.11"), "" when unknown
 	pyFrom   string // where python came from, for messages
+	// conda, when set, is the conda environment environment.yml asks for.
+	conda *condaPlan
 }
 
 // newBuilder starts planning on the base asked for (deb:bookworm by default).
@@ -123,7 +125,7 @@ func (b *builder) image(ctx context.Context) (plan.Image, error) {
 		return im, err
 	}
 	if py.layer != nil {
-		if b.venv() {
+		if b.venv() || b.conda != nil {
 			py.layer.Interpreter = NBPythonPrefix + "/bin/python"
 		}
 		im.Layers = append(im.Layers, plan.Layer{Kind: plan.KindPython, Python: py.layer, Source: strings.Join(py.sources, " "), Comment: "Python packages"})
@@ -185,8 +187,10 @@ func (b *builder) userLayer() (plan.Layer, error) {
 // systemLayers are the shared environment of a deb: base (Python, Node,
 // the notebook user's Python environment), then apt.txt's packages.
 func (b *builder) systemLayers() ([]plan.Layer, error) {
-	var out []plan.Layer
-	if b.venv() {
+	var out, above []plan.Layer
+	if b.conda != nil {
+		out, above = b.condaLayers()
+	} else if b.venv() {
 		out = append(out, b.envLayers()...)
 	} else {
 		b.res.Notes = append(b.res.Notes, "base "+b.base+" is used as it is: its Python (if any) takes the requirements, and repo2docker's base packages (less, unzip, gettext-base) are not added")
@@ -200,7 +204,7 @@ func (b *builder) systemLayers() ([]plan.Layer, error) {
 			out = append(out, plan.Layer{Kind: plan.KindDeb, Deb: &plan.DebLayer{Packages: pkgs}, Source: apt, Comment: "apt.txt"})
 		}
 	}
-	return out, nil
+	return append(out, above...), nil
 }
 
 // repositoryLayers are the repository's files, then what runs over them:
@@ -217,7 +221,7 @@ func (b *builder) repositoryLayers(py *pyPlan) ([]plan.Layer, error) {
 	if len(py.local) > 0 {
 		run := &plan.RunLayer{Command: []string{"/bin/sh", "-c", pipLocalScript(py.local, py.backends, u)}, WorkDir: u.repoDir,
 			Env: withEnv(env, "PIP_BREAK_SYSTEM_PACKAGES=1", "PIP_ROOT_USER_ACTION=ignore", "PIP_NO_INPUT=1", "PIP_DISABLE_PIP_VERSION_CHECK=1", "PYTHONDONTWRITEBYTECODE=1")}
-		if b.venv() {
+		if b.venv() || b.conda != nil {
 			// Into the user's environment, as the user: what pip writes stays theirs.
 			run.User = u.name
 		}
@@ -272,7 +276,11 @@ func (b *builder) env() []string {
 		"REPO_DIR=" + u.repoDir,
 	}
 	front := u.home + "/.local/bin:" + u.repoDir + "/.local/bin:"
-	if b.venv() {
+	switch {
+	case b.conda != nil:
+		env = append(env, condaEnvVars()...)
+		front += NBPythonPrefix + "/bin:" + CondaDir + "/bin:"
+	case b.venv():
 		env = append(env, venvEnv()...)
 		front += NBPythonPrefix + "/bin:" + NPMDir + "/bin:"
 	}

@@ -629,8 +629,8 @@ func TestLoadUnsupported(t *testing.T) {
 		file, bp  string
 		insteadOf string
 	}{
-		{map[string]string{"environment.yml": "dependencies: [numpy]\n", "requirements.txt": "x\n"}, "environment.yml", Conda, "requirements.txt"},
-		{map[string]string{"binder/environment.yaml": "dependencies: [r-base]\n"}, "binder/environment.yaml", Conda, "mambaorg/micromamba"},
+		{map[string]string{"environment.yml": "dependencies: [r-base]\n", "requirements.txt": "x\n"}, "environment.yml", Conda, "requirements.txt"},
+		{map[string]string{"binder/environment.yaml": "dependencies: [r-base]\n"}, "binder/environment.yaml", Conda, "rocker/binder"},
 		{map[string]string{"runtime.txt": "r-2025-07-01\n", "install.R": "install.packages('x')\n"}, "install.R", R, "r-cran-"},
 		{map[string]string{"DESCRIPTION": "Package: x\n"}, "DESCRIPTION", R, "rocker/binder"},
 		{map[string]string{"Project.toml": "[deps]\n"}, "Project.toml", JuliaProjectToml, "julia"},

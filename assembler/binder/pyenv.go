@@ -68,7 +68,7 @@ func availablePythons() string {
 
 // venv reports whether the image gets the virtual environment: on a deb:
 // base, whose python3 is Debian's. Another base's Python is used as it is.
-func (b *builder) venv() bool { return b.debSuite != "" }
+func (b *builder) venv() bool { return b.debSuite != "" && b.conda == nil }
 
 // useSuite makes the image a deb: image of suite, every Debian layer
 // resolved against it.

@@ -76,6 +76,7 @@ const (
 	KindPython    = "python"
 	KindRun       = "run"
 	KindGenerated = "generated"
+	KindConda     = "conda"
 )
 
 // Layer is one declarative layer spec. Exactly the field named by Kind is set.
@@ -88,6 +89,7 @@ type Layer struct {
 	Python    *PythonLayer    `json:"python,omitempty"`
 	Run       *RunLayer       `json:"run,omitempty"`
 	Generated *GeneratedLayer `json:"generated,omitempty"`
+	Conda     *CondaLayer     `json:"conda,omitempty"`
 	// Comment is a short note kept in the image history.
 	Comment string `json:"comment,omitempty"`
 }
@@ -132,6 +134,31 @@ type PythonLayer struct {
 	FindLinks    []string `json:"findLinks,omitempty"`
 	NoIndex      bool     `json:"noIndex,omitempty"`
 	Interpreter  string   `json:"interpreter,omitempty"`
+}
+
+// CondaLayer installs a conda environment (or adds to one a layer below
+// made) at Prefix: MatchSpecs resolved against Channels, or an explicit
+// lock installed as it is.
+type CondaLayer struct {
+	// Prefix is the environment's directory in the image ("/srv/conda/envs/notebook").
+	Prefix string `json:"prefix"`
+	// Channels are names (through the channel alias) or URLs, highest
+	// priority first.
+	Channels []string `json:"channels,omitempty"`
+	// Specs are the MatchSpecs asked for, each with where it was asked.
+	Specs []CondaSpec `json:"specs,omitempty"`
+	// Locks are explicit lock files (repository-relative) by conda subdir
+	// ("linux-64"): a platform with one installs it as it is, unsolved.
+	Locks map[string]string `json:"locks,omitempty"`
+	// UID and GID own the environment (repo2docker's NB_USER owns it).
+	UID int `json:"uid"`
+	GID int `json:"gid"`
+}
+
+// CondaSpec is one MatchSpec and where it was written ("environment.yml:5").
+type CondaSpec struct {
+	Spec  string `json:"spec"`
+	Where string `json:"where,omitempty"`
 }
 
 // RunLayer runs a command in the sandbox over the layers below it; what the
