@@ -59,6 +59,7 @@ type options struct {
 	offline     bool
 	debian      Debian
 	python      Python
+	conda       Conda
 	noRun       bool
 	runOutput   io.Writer
 	builder     bool

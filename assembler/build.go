@@ -45,6 +45,8 @@ type LayerReport struct {
 	// Python, for a python layer: the interpreter found in the image below
 	// and the resolved set, so it can be pinned.
 	Python *PythonReport `json:"python,omitempty"`
+	// Conda, for a conda layer: the solution as an explicit lock.
+	Conda *CondaReport `json:"conda,omitempty"`
 }
 
 // PythonReport is what a python layer was resolved against and to.
@@ -253,6 +255,9 @@ func (st *stack) addAll(ctx context.Context, l plan.Layer, made specs) error {
 		if err := st.add(ctx, spec, l.Comment); err != nil {
 			return fmt.Errorf("%s: %w", l.Source, err)
 		}
+	}
+	if made.conda != nil && len(*st.report) > 0 {
+		(*st.report)[len(*st.report)-1].Conda = made.conda
 	}
 	if made.python != nil && len(*st.report) > 0 {
 		(*st.report)[len(*st.report)-1].Python = made.python

@@ -16,6 +16,7 @@ import (
 
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/layers"
+	"github.com/assemble-build/assemble/layers/conda"
 	"github.com/assemble-build/assemble/layers/deb"
 	"github.com/assemble-build/assemble/layers/wheel"
 	"github.com/assemble-build/assemble/oci"
@@ -55,6 +56,8 @@ type env struct {
 
 	mu      sync.Mutex
 	indexes map[string]*deb.Index
+	// condaIndexes are the conda channels' repodata, by channels and subdir.
+	condaIndexes map[string]*conda.Index
 }
 
 // newEnv returns the environment of one plan: Build makes one, shared by

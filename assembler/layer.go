@@ -25,6 +25,8 @@ type specs struct {
 	step string
 	// python, for a python layer, is attached to the report of its layer.
 	python *PythonReport
+	// conda, for a conda layer, likewise.
+	conda *CondaReport
 }
 
 // below is the image a plan layer goes on: the stack so far, for one platform.
@@ -43,6 +45,7 @@ var layerFactories = map[string]layerFactory{
 	plan.KindPython:    (*services).pythonLayer,
 	plan.KindRun:       (*services).runLayer,
 	plan.KindGenerated: (*services).generatedLayer,
+	plan.KindConda:     (*services).condaLayer,
 }
 
 // layerSpecs turns a plan layer into specs by its kind's factory.

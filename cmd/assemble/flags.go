@@ -33,6 +33,7 @@ func (c *conventionFlags) add(fl *pflag.FlagSet) {
 	fl.StringVar(&c.binder.UserName, "user-name", user.UserName, "Binder: the notebook user's name")
 	fl.IntVar(&c.binder.UserID, "user-id", user.UserID, "Binder: the notebook user's uid and gid (not 0)")
 	fl.StringVar(&c.binder.TargetRepoDir, "target-repo-dir", "", "Binder: where the repository goes in the image (default: the user's home)")
+	fl.StringSliceVar(&c.binder.CondaBaseEnv, "conda-base-env", nil, "Binder: the base conda environment's packages besides python, as MatchSpecs (default: repo2docker's notebook stack)")
 }
 
 // options hands the conventions' flags to the pipeline; a notebook user
@@ -49,6 +50,7 @@ func (c *conventionFlags) options() []assembler.Option {
 type sourceFlags struct {
 	debian assembler.Debian
 	python assembler.Python
+	conda  assembler.Conda
 }
 
 func (s *sourceFlags) add(fl *pflag.FlagSet) {
@@ -58,6 +60,7 @@ func (s *sourceFlags) add(fl *pflag.FlagSet) {
 	fl.StringArrayVar(&p.ExtraIndex, "extra-index-url", nil, "extra Python package index (repeatable)")
 	fl.StringArrayVar(&p.FindLinks, "find-links", nil, "a directory of wheels (wheelhouse) or a page of links (repeatable)")
 	fl.BoolVar(&p.NoIndex, "no-index", false, "use only --find-links for Python packages")
+	fl.StringVar(&s.conda.ChannelAlias, "conda-channel-alias", "", "where conda channel names point (conda's channel_alias, for a mirror; default https://conda.anaconda.org)")
 }
 
 // addDebian adds the Debian archive flags alone (copy and inspect, for deb:SUITE).
@@ -84,7 +87,7 @@ func (d *debianSourceFlags) options() []assembler.Option {
 }
 
 func (s *sourceFlags) options() []assembler.Option {
-	return []assembler.Option{assembler.WithDebian(s.debian), assembler.WithPython(s.python)}
+	return []assembler.Option{assembler.WithDebian(s.debian), assembler.WithPython(s.python), assembler.WithConda(s.conda)}
 }
 
 // dockerfileFlags are the Dockerfile frontend's flags, shared by build and plan.

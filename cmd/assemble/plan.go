@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -198,11 +199,15 @@ func layerReports(built []assembler.Built) map[string][]assembler.LayerReport {
 }
 
 // printResolved shows, for each python layer, the interpreter it was
-// resolved for and the resolved set as a pinned requirements file.
+// resolved for and the resolved set as a pinned requirements file; for each
+// conda layer, its solution as an explicit lock.
 func printResolved(cmd *cobra.Command, built []assembler.Built) {
 	w := cmd.OutOrStdout()
 	for _, b := range built {
 		for _, l := range b.Layers {
+			if c := l.Conda; c != nil {
+				printCondaResolved(w, b.Plan.Name, l, c)
+			}
 			if l.Python == nil {
 				continue
 			}
@@ -213,5 +218,24 @@ func printResolved(cmd *cobra.Command, built []assembler.Built) {
 				fmt.Fprintf(w, "    %s\n", line)
 			}
 		}
+	}
+}
+
+// printCondaResolved shows a conda layer's solution as an explicit lock
+// (conda's `@EXPLICIT` format, each URL with its sha256), or the lock file
+// it installed.
+func printCondaResolved(w io.Writer, name string, l assembler.LayerReport, c *assembler.CondaReport) {
+	glibc := ""
+	if c.Glibc != "" {
+		glibc = ", glibc " + c.Glibc
+	}
+	fmt.Fprintf(w, "\n%s [%s] %s\n  conda environment %s (%s%s): %d packages\n", name, l.Platform, l.Description, c.Prefix, c.Subdir, glibc, c.Packages)
+	if c.LockFile != "" {
+		fmt.Fprintf(w, "  installed as it is from %s\n", c.LockFile)
+		return
+	}
+	fmt.Fprintf(w, "  resolved (save as conda-%s.lock to install exactly this):\n", c.Subdir)
+	for _, line := range strings.Split(strings.TrimRight(c.Lock, "\n"), "\n") {
+		fmt.Fprintf(w, "    %s\n", line)
 	}
 }

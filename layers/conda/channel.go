@@ -239,3 +239,39 @@ func decompress(b []byte, form string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// Subdir is the conda subdir of a platform ("linux/amd64" -> "linux-64").
+func Subdir(os, arch string) (string, error) {
+	if os != "linux" {
+		return "", fmt.Errorf("conda environments are built for Linux, not %s", os)
+	}
+	switch arch {
+	case "amd64":
+		return "linux-64", nil
+	case "arm64":
+		return "linux-aarch64", nil
+	case "ppc64le", "s390x":
+		return "linux-" + arch, nil
+	case "386":
+		return "linux-32", nil
+	case "arm":
+		return "linux-armv7l", nil
+	}
+	return "", fmt.Errorf("no conda subdir for linux/%s", arch)
+}
+
+// Archspec is __archspec's build string for a platform's architecture: the
+// generic microarchitecture, as conda reports it where it cannot tell more.
+func Archspec(arch string) string {
+	switch arch {
+	case "amd64":
+		return "x86_64"
+	case "arm64":
+		return "aarch64"
+	case "arm":
+		return "armv7l"
+	case "386":
+		return "x86"
+	}
+	return arch
+}

@@ -160,6 +160,10 @@ func noarchOf(v any) string {
 		if x {
 			return "generic"
 		}
+	case map[string]any: // {"type": "python"}, as some records write it
+		if t, ok := x["type"].(string); ok {
+			return t
+		}
 	}
 	return ""
 }

@@ -399,6 +399,10 @@ var (
 	muslApkVerRE = regexp.MustCompile(`(?m)^P:musl\nV:(\d+\.\d+)`)
 )
 
+// ProbeGlibc is the glibc version of an image's files ("2.36"), "" when it
+// has none: what conda's __glibc virtual package is, without a Python.
+func ProbeGlibc(root fs.FS) string { return probeGlibc(root, readDpkgStatus(root)) }
+
 // probeGlibc finds the glibc version from libc-2.X.so file names (glibc
 // before 2.34), the dpkg status of libc6, or the GLIBC_2.X symbol versions
 // in libc.so.6.
