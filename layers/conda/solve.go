@@ -289,10 +289,11 @@ func (s *solver) assign(st *state, name string, c *Record, depth int) (*state, b
 			return nil, false, err
 		}
 		q := req{spec: ms, why: who + " constrains " + cs}
+		next.cons[ms.Name] = append(append([]req(nil), next.cons[ms.Name]...), q)
 		if a := next.assigned[ms.Name]; a != nil && !s.satisfies(a, []req{q}) {
+			s.noteConflict(next, ms.Name, depth+1)
 			return nil, false, nil
 		}
-		next.cons[ms.Name] = append(append([]req(nil), next.cons[ms.Name]...), q)
 	}
 	var added []string
 	for _, d := range c.Depends {
@@ -301,10 +302,11 @@ func (s *solver) assign(st *state, name string, c *Record, depth int) (*state, b
 			return nil, false, err
 		}
 		q := req{spec: ms, why: who + " depends on " + d}
+		next.reqs[ms.Name] = append(append([]req(nil), next.reqs[ms.Name]...), q)
 		if a := next.assigned[ms.Name]; a != nil && !s.satisfies(a, []req{q}) {
+			s.noteConflict(next, ms.Name, depth+1)
 			return nil, false, nil
 		}
-		next.reqs[ms.Name] = append(append([]req(nil), next.reqs[ms.Name]...), q)
 		added = append(added, ms.Name)
 	}
 	// Forward check: a dependency left with no candidate fails here, where
@@ -410,7 +412,11 @@ func (s *solver) noteConflict(st *state, name string, depth int) {
 	all, _ := s.candidates(name, st.reqs[name])
 	c := &conflict{name: name, depth: depth, reqs: append(append([]req(nil), st.reqs[name]...), st.cons[name]...), tried: all}
 	if a := st.assigned[name]; a != nil {
-		c.fixed = fmt.Sprintf("%s %s %s (%s)", a.Name, a.Version, a.Build, st.fixed[name])
+		why := st.fixed[name]
+		if why == "" {
+			why = "chosen for " + firstWhy(st.reqs[name])
+		}
+		c.fixed = fmt.Sprintf("%s %s %s (%s)", a.Name, a.Version, a.Build, why)
 	}
 	s.best = c
 }

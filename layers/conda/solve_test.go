@@ -229,3 +229,21 @@ func TestSolveMaxSteps(t *testing.T) {
 	}
 	mustSolve(t, ix, []string{"a"}, "z=1=h0_0 b=1.29=h0_0 a=1.29=h0_0")
 }
+
+// A dependency on a package already chosen, or provided by the image, that
+// it does not satisfy is reported with the chain that asked.
+func TestSolveConflictWithChosen(t *testing.T) {
+	ix := NewIndex(channel(t, "c", "linux-64",
+		pkg("hello", "2.0", 0, "lib 2.*"), pkg("lib", "2.0", 0, "__glibc >=9.0"),
+		pkg("x", "1.0", 0, "y", "z"), pkg("y", "1.0", 0, "w 1.*"), pkg("z", "1.0", 0, "w 2.*"), pkg("w", "1.0", 0), pkg("w", "2.0", 0),
+	))
+	_, err := solve(t, ix, []string{"hello"}, WithVirtual(VirtualPackages("2.36", "x86_64")...))
+	if err == nil || !strings.Contains(err.Error(), "environment.yml:4 asks for hello → hello 2.0 h0_0 depends on lib 2.* → lib 2.0 h0_0 depends on __glibc >=9.0") ||
+		!strings.Contains(err.Error(), "but __glibc is __glibc 2.36 0 (provided by the image)") {
+		t.Errorf("%v", err)
+	}
+	_, err = solve(t, ix, []string{"x"})
+	if err == nil || !strings.Contains(err.Error(), "cannot satisfy w:") || !strings.Contains(err.Error(), "depends on w 1.*") || !strings.Contains(err.Error(), "depends on w 2.*") {
+		t.Errorf("%v", err)
+	}
+}
