@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -175,6 +177,16 @@ func describe(l plan.Layer) string {
 		return "deb " + strings.Join(names, " ")
 	case l.Python != nil:
 		return "python " + strings.Join(append(append([]string(nil), l.Python.Requirements...), l.Python.Packages...), " ")
+	case l.Conda != nil:
+		var specs []string
+		for _, s := range l.Conda.Specs {
+			specs = append(specs, s.Spec)
+		}
+		s := "conda " + l.Conda.Prefix + " " + strings.Join(specs, " ")
+		if len(l.Conda.Locks) > 0 {
+			s += " (explicit locks for " + strings.Join(slices.Sorted(maps.Keys(l.Conda.Locks)), ", ") + ")"
+		}
+		return s
 	case l.Run != nil:
 		return "run " + strings.Join(l.Run.Command, " ")
 	case l.Generated != nil:
