@@ -81,6 +81,9 @@ func (e *env) condaLayer(ctx context.Context, l plan.Layer, img v1.Image, platfo
 		if sol, _, err = conda.ParseExplicit(lock, b); err != nil {
 			return nil, nil, err
 		}
+		if sol, err = e.completeLock(ctx, sol, subdir); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", lock, err)
+		}
 		rep.LockFile = lock
 	} else {
 		if sol, rep.Glibc, err = e.condaSolve(ctx, c, img, platform, subdir, below); err != nil {
@@ -172,4 +175,23 @@ func (e *env) glibc(img v1.Image, platform v1.Platform) (string, error) {
 		return nil
 	})
 	return v, err
+}
+
+// completeLock gives a lock's records without a sha256 (conda-lock writes
+// md5 hashes) their repodata record, so every package is still checked by
+// its sha256. A lock with sha256 hashes is installed without the channels.
+func (e *env) completeLock(ctx context.Context, sol conda.Solution, subdir string) (conda.Solution, error) {
+	complete := true
+	for _, r := range sol.Records {
+		complete = complete && r.SHA256 != ""
+	}
+	if complete {
+		return sol, nil
+	}
+	chans, _ := conda.LockChannels(sol)
+	ix, err := e.condaIndex(ctx, chans, subdir)
+	if err != nil {
+		return conda.Solution{}, err
+	}
+	return ix.Complete(sol)
 }

@@ -133,3 +133,63 @@ func explicitRecord(line string) (Record, error) {
 	}
 	return r, nil
 }
+
+// Complete fills in what an explicit lock does not say (sha256, depends,
+// constrains, size, ...) from the channels' repodata: conda-lock writes
+// md5 hashes, and every package is checked by its sha256. A record the
+// index lacks, or whose md5 differs from the index's, is refused.
+func (ix *Index) Complete(sol Solution) (Solution, error) {
+	out := Solution{Requested: sol.Requested}
+	for _, r := range sol.Records {
+		full, err := ix.lookup(r)
+		if err != nil {
+			return Solution{}, err
+		}
+		out.Records = append(out.Records, full)
+	}
+	return out, nil
+}
+
+func (ix *Index) lookup(r Record) (Record, error) {
+	for _, rd := range ix.subdirs {
+		if rd.Channel.URL != r.Channel || rd.Subdir != r.Subdir {
+			continue
+		}
+		recs, err := rd.Records(r.Name)
+		if err != nil {
+			return Record{}, err
+		}
+		for _, c := range recs {
+			if c.Filename != r.Filename {
+				continue
+			}
+			if r.MD5 != "" && c.MD5 != "" && !strings.EqualFold(r.MD5, c.MD5) {
+				return Record{}, fmt.Errorf("%s: the lock's md5 %s is not the channel's %s (the lock is stale, or the channel changed the package)", r.Filename, r.MD5, c.MD5)
+			}
+			if r.SHA256 != "" && !strings.EqualFold(r.SHA256, c.SHA256) {
+				return Record{}, fmt.Errorf("%s: the lock's sha256 %s is not the channel's %s", r.Filename, r.SHA256, c.SHA256)
+			}
+			c.URL = r.URL
+			return c, nil
+		}
+	}
+	return Record{}, fmt.Errorf("%s: not in %s/%s/repodata.json, so its sha256 is not known (give the lock sha256 hashes, as `conda list --explicit --sha256` writes them)", r.Filename, r.Channel, r.Subdir)
+}
+
+// LockChannels are the channels and subdirs an explicit lock's packages
+// come from, to read their repodata for Complete.
+func LockChannels(sol Solution) (chans []Channel, subdirs []string) {
+	seen := map[string]bool{}
+	sds := map[string]bool{}
+	for _, r := range sol.Records {
+		if !seen[r.Channel] {
+			seen[r.Channel] = true
+			chans = append(chans, Channel{Name: r.Channel, URL: r.Channel})
+		}
+		if r.Subdir != "noarch" && !sds[r.Subdir] {
+			sds[r.Subdir] = true
+			subdirs = append(subdirs, r.Subdir)
+		}
+	}
+	return chans, subdirs
+}

@@ -57,3 +57,35 @@ func TestParseExplicitRefusals(t *testing.T) {
 		}
 	}
 }
+
+// A lock with md5 hashes (conda-lock's) is completed from the channel's
+// repodata: sha256 and depends; a stale md5 or an unknown package is refused.
+func TestCompleteLock(t *testing.T) {
+	rd := channel(t, "c", "linux-64", pkg("a", "1.0", 0, "b"))
+	recs, _ := rd.Records("a")
+	a := recs[0]
+	a.MD5 = strings.Repeat("1", 32)
+	rd.decoded["a"][0].MD5 = a.MD5
+	ix := NewIndex(rd)
+	lock := "@EXPLICIT\n" + a.URL + "#" + a.MD5 + "\n"
+	sol, _, err := ParseExplicit("l", []byte(lock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chans, sds := LockChannels(sol)
+	if len(chans) != 1 || chans[0].URL != a.Channel || strings.Join(sds, ",") != "linux-64" {
+		t.Errorf("%v %v", chans, sds)
+	}
+	full, err := ix.Complete(sol)
+	if err != nil || full.Records[0].SHA256 != a.SHA256 || strings.Join(full.Records[0].Depends, ",") != "b" {
+		t.Fatalf("%+v %v", full, err)
+	}
+	sol.Records[0].MD5 = strings.Repeat("2", 32)
+	if _, err := ix.Complete(sol); err == nil || !strings.Contains(err.Error(), "the lock is stale") {
+		t.Errorf("stale md5: %v", err)
+	}
+	sol.Records[0].Filename = "a-9-0.conda"
+	if _, err := ix.Complete(sol); err == nil || !strings.Contains(err.Error(), "not in https://conda.example/c/linux-64/repodata.json") {
+		t.Errorf("unknown: %v", err)
+	}
+}
