@@ -9,9 +9,10 @@
 // no daemon (Debian packages, Python wheels, the repository's files) and run
 // layers only where a script must run (postBuild, a package of the
 // repository). An environment.yml that needs only Python and pip is built
-// the same way; the buildpacks assemble cannot honour yet (conda packages,
-// R, Julia, Nix) give one error naming the file, the buildpack and what to
-// use instead. On a deb: base the Python environment is a virtual
+// the same way; one with conda packages becomes conda layers at
+// repo2docker's prefix (condaenv.go); the buildpacks assemble cannot honour
+// yet (R, from conda too, Julia, Nix) give one error naming the file, the
+// buildpack and what to use instead. On a deb: base the Python environment is a virtual
 // environment at repo2docker's NB_PYTHON_PREFIX that the notebook user owns
 // (pyenv.go), and runtime.txt picks the Debian release.
 //
