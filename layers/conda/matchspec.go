@@ -110,7 +110,7 @@ func (s *VersionSpec) String() string { return s.raw }
 
 // Match reports whether version (as a repodata record writes it) satisfies s.
 func (s *VersionSpec) Match(version string) bool {
-	v, err := ParseVersion(version)
+	v, err := parseVersionCached(version)
 	if err != nil {
 		return false
 	}

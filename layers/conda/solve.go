@@ -389,8 +389,8 @@ func (s *solver) better(a, b *Record) bool {
 	if fa, fb := trackFeatureCount(a), trackFeatureCount(b); fa != fb {
 		return fa < fb
 	}
-	va, ea := ParseVersion(a.Version)
-	vb, eb := ParseVersion(b.Version)
+	va, ea := parseVersionCached(a.Version)
+	vb, eb := parseVersionCached(b.Version)
 	if ea == nil && eb == nil {
 		if c := va.Compare(vb); c != 0 {
 			return c > 0

@@ -247,3 +247,32 @@ func TestSolveConflictWithChosen(t *testing.T) {
 		t.Errorf("%v", err)
 	}
 }
+
+// BenchmarkSolve solves 30 requests over a channel of 200 packages with 20
+// versions each, every version depending on three others.
+func BenchmarkSolve(b *testing.B) {
+	var recs []Record
+	for n := 0; n < 200; n++ {
+		for v := 0; v < 20; v++ {
+			var deps []string
+			for k := 1; k <= 3; k++ {
+				if d := n + k*7; d < 200 {
+					deps = append(deps, fmt.Sprintf("p%d >=1.%d", d, v/2))
+				}
+			}
+			recs = append(recs, pkg(fmt.Sprintf("p%d", n), fmt.Sprintf("1.%d", v), 0, deps...))
+		}
+	}
+	ix := NewIndex(channel(b, "c", "linux-64", recs...))
+	var reqs []Request
+	for n := 0; n < 30; n++ {
+		reqs = append(reqs, Request{Spec: fmt.Sprintf("p%d", n*3), Where: "x"})
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sol, err := ix.Solve(reqs)
+		if err != nil || len(sol.Records) == 0 {
+			b.Fatal(err)
+		}
+	}
+}

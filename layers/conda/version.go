@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Version is a conda version in conda's VersionOrder: an epoch ("1!"), the
@@ -78,6 +79,25 @@ func ParseVersion(s string) (Version, error) {
 		}
 	}
 	return out, nil
+}
+
+// parsedVersions keeps parsed repodata versions: the solver matches the
+// same few thousand version strings against specs again and again.
+var parsedVersions sync.Map // string -> versionResult
+
+type versionResult struct {
+	v   Version
+	err error
+}
+
+func parseVersionCached(s string) (Version, error) {
+	if r, ok := parsedVersions.Load(s); ok {
+		vr := r.(versionResult)
+		return vr.v, vr.err
+	}
+	v, err := ParseVersion(s)
+	parsedVersions.Store(s, versionResult{v, err})
+	return v, err
 }
 
 // MustParseVersion is ParseVersion for versions known to be good (tests, tables).
