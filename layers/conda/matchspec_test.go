@@ -31,6 +31,12 @@ func TestParseMatchSpec(t *testing.T) {
 		{spec: "openssl >=1.1.1a,<1.1.2a", name: "openssl", match: []*Record{rec("openssl", "1.1.1w", "x", 0)}, nomatch: []*Record{rec("openssl", "3.0.0", "x", 0)}},
 		{spec: "__glibc >=2.17", name: "__glibc", match: []*Record{rec("__glibc", "2.36", "0", 0)}, nomatch: []*Record{rec("__glibc", "2.12", "0", 0)}},
 		{spec: "libblas * *mkl", name: "libblas", match: []*Record{rec("libblas", "3.9.0", "20_linux64_mkl", 20)}, nomatch: []*Record{rec("libblas", "3.9.0", "20_linux64_openblas", 20)}},
+		// conda-forge's own depends lines.
+		{spec: "python_abi 3.11.* *_cp311", name: "python_abi", match: []*Record{rec("python_abi", "3.11", "4_cp311", 4)}, nomatch: []*Record{rec("python_abi", "3.11", "4_pypy39_pp73", 4)}},
+		{spec: "openssl >=3.2.1,<4.0a0", name: "openssl", match: []*Record{rec("openssl", "3.3.2", "hb9d3cd8_0", 0)}, nomatch: []*Record{rec("openssl", "4.0.0", "h", 0), rec("openssl", "4.0a1", "h", 0)}},
+		{spec: "python >=3.9,<3.10.0a0", name: "python", match: []*Record{rec("python", "3.9.19", "h", 0)}, nomatch: []*Record{rec("python", "3.10.0rc1", "h", 0)}},
+		{spec: "_openmp_mutex >=4.5", name: "_openmp_mutex", match: []*Record{rec("_openmp_mutex", "4.5", "2_gnu", 2)}},
+		{spec: "nodejs >=18,<19.0a0|>=20", name: "nodejs", match: []*Record{rec("nodejs", "22.1", "h", 0)}, nomatch: []*Record{rec("nodejs", "19.1", "h", 0)}},
 		{spec: "pkg[subdir=noarch]", name: "pkg", sub: "noarch", nomatch: []*Record{rec("pkg", "1", "x", 0)}},
 	} {
 		ms, err := ParseMatchSpec(c.spec)
