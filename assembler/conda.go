@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -108,9 +107,6 @@ func (e *env) condaLayer(ctx context.Context, l plan.Layer, img v1.Image, platfo
 func (e *env) condaSolve(ctx context.Context, c *plan.CondaLayer, img v1.Image, platform v1.Platform, subdir string, below []conda.Record) (conda.Solution, string, error) {
 	var chans []conda.Channel
 	for _, name := range c.Channels {
-		if !strings.Contains(name, "://") && !filepath.IsAbs(name) && strings.HasPrefix(name, ".") {
-			name = filepath.Join(e.p.Root, name) // a channel directory of the repository
-		}
 		ch, err := conda.ParseChannel(name, e.o.conda.ChannelAlias)
 		if err != nil {
 			return conda.Solution{}, "", err

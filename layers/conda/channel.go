@@ -61,6 +61,9 @@ func ParseChannel(s, alias string) (Channel, error) {
 		}
 		return Channel{Name: s, URL: s}, nil
 	}
+	if strings.HasPrefix(s, ".") {
+		return Channel{}, fmt.Errorf("channel %q: a relative path; give the channel's URL (file:///abs/path for a directory)", s)
+	}
 	if strings.ContainsAny(s, " :\\") {
 		return Channel{}, fmt.Errorf("channel %q: not a channel name or URL", s)
 	}

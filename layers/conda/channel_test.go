@@ -33,7 +33,7 @@ func TestParseChannel(t *testing.T) {
 	if got, _ := ParseChannel("conda-forge", "https://mirror.example/conda/"); got.URL != "https://mirror.example/conda/conda-forge" {
 		t.Errorf("alias: %+v", got)
 	}
-	for _, bad := range []string{"", "defaults", "ftp://x/y", "a b", `c:\x`} {
+	for _, bad := range []string{"", "defaults", "ftp://x/y", "a b", `c:\x`, "./chan", "../chan"} {
 		if _, err := ParseChannel(bad, ""); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
