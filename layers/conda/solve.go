@@ -112,8 +112,8 @@ func (ix *Index) Solve(reqs []Request, opts ...SolveOption) (Solution, error) {
 	for _, f := range opts {
 		f(&o)
 	}
-	s := &solver{ix: ix, o: o, specs: map[string]*MatchSpec{}, cands: map[string][]*Record{}}
-	st := &state{assigned: map[string]*Record{}, reqs: map[string][]req{}, cons: map[string][]req{}, fixed: map[string]string{}}
+	s := &solver{ix: ix, o: o, specs: map[string]*MatchSpec{}, cands: map[string][]*Record{}, top: map[string]int{}}
+	st := &state{assigned: map[string]*Record{}, reqs: map[string][]req{}, cons: map[string][]req{}, fixed: map[string]string{}, memo: map[string][]*Record{}}
 	for i := range o.virtual {
 		r := &o.virtual[i]
 		st.assigned[r.Name], st.fixed[r.Name] = r, "provided by the image"
@@ -130,6 +130,9 @@ func (ix *Index) Solve(reqs []Request, opts ...SolveOption) (Solution, error) {
 		}
 		sol.Requested = append(sol.Requested, q.Spec)
 		st.reqs[ms.Name] = append(st.reqs[ms.Name], req{spec: ms, why: q.Where + " asks for " + ms.String()})
+		if _, ok := s.top[ms.Name]; !ok {
+			s.top[ms.Name] = len(s.top)
+		}
 	}
 	if err := s.checkFixed(st); err != nil {
 		return Solution{}, err
@@ -158,15 +161,17 @@ type state struct {
 	reqs     map[string][]req
 	cons     map[string][]req
 	fixed    map[string]string // names not chosen by the solver, and why
+	memo     map[string][]*Record
 }
 
 func (st *state) clone() *state {
-	return &state{assigned: maps.Clone(st.assigned), reqs: maps.Clone(st.reqs), cons: maps.Clone(st.cons), fixed: st.fixed}
+	return &state{assigned: maps.Clone(st.assigned), reqs: maps.Clone(st.reqs), cons: maps.Clone(st.cons), fixed: st.fixed, memo: maps.Clone(st.memo)}
 }
 
 type solver struct {
 	ix    *Index
 	o     solveOptions
+	top   map[string]int // names the user asked for, in order
 	specs map[string]*MatchSpec
 	cands map[string][]*Record
 	steps int
@@ -210,9 +215,11 @@ func (s *solver) search(st *state, depth int) (*state, error) {
 	return nil, nil
 }
 
-// pick chooses the next name to decide: of the required names not yet
-// chosen, the one with fewest viable candidates (a dead end shows soonest),
-// ties by name.
+// pick chooses the next name to decide, of the required names not yet
+// chosen: one with no candidate left (a dead end shows at once), else the
+// first the user asked for (so what was asked for gets the newest versions,
+// as conda maximises requested packages first), else the one with fewest
+// candidates; ties by name.
 func (s *solver) pick(st *state) (string, []*Record, error) {
 	var best string
 	var bestViable []*Record
@@ -223,34 +230,45 @@ func (s *solver) pick(st *state) (string, []*Record, error) {
 		}
 	}
 	sort.Strings(names)
+	topName, topRank := "", len(s.top)
 	for _, n := range names {
 		v, err := s.viable(st, n)
 		if err != nil {
 			return "", nil, err
 		}
+		if len(v) == 0 {
+			return n, nil, nil
+		}
+		if r, ok := s.top[n]; ok && r < topRank {
+			topName, topRank = n, r
+		}
 		if best == "" || len(v) < len(bestViable) {
 			best, bestViable = n, v
 		}
-		if len(v) == 0 {
-			break
-		}
+	}
+	if topName != "" {
+		return topName, st.memo[topName], nil
 	}
 	return best, bestViable, nil
 }
 
 // viable lists name's candidates that satisfy every request and constraint
-// on it, best first.
+// on it, best first; kept in the state until they change.
 func (s *solver) viable(st *state, name string) ([]*Record, error) {
+	if v, ok := st.memo[name]; ok {
+		return v, nil
+	}
 	all, err := s.candidates(name, st.reqs[name])
 	if err != nil {
 		return nil, err
 	}
-	var out []*Record
+	out := []*Record{}
 	for _, r := range all {
 		if s.satisfies(r, st.reqs[name]) && s.satisfies(r, st.cons[name]) {
 			out = append(out, r)
 		}
 	}
+	st.memo[name] = out
 	return out, nil
 }
 
@@ -290,6 +308,7 @@ func (s *solver) assign(st *state, name string, c *Record, depth int) (*state, b
 		}
 		q := req{spec: ms, why: who + " constrains " + cs}
 		next.cons[ms.Name] = append(append([]req(nil), next.cons[ms.Name]...), q)
+		delete(next.memo, ms.Name)
 		if a := next.assigned[ms.Name]; a != nil && !s.satisfies(a, []req{q}) {
 			s.noteConflict(next, ms.Name, depth+1)
 			return nil, false, nil
@@ -303,6 +322,7 @@ func (s *solver) assign(st *state, name string, c *Record, depth int) (*state, b
 		}
 		q := req{spec: ms, why: who + " depends on " + d}
 		next.reqs[ms.Name] = append(append([]req(nil), next.reqs[ms.Name]...), q)
+		delete(next.memo, ms.Name)
 		if a := next.assigned[ms.Name]; a != nil && !s.satisfies(a, []req{q}) {
 			s.noteConflict(next, ms.Name, depth+1)
 			return nil, false, nil

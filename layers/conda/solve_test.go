@@ -276,3 +276,14 @@ func BenchmarkSolve(b *testing.B) {
 		}
 	}
 }
+
+// What was asked for is decided first, so it gets its newest version even
+// where deciding a dependency with fewer candidates first would hold it back.
+func TestSolveRequestedFirst(t *testing.T) {
+	ix := NewIndex(channel(t, "c", "linux-64",
+		pkg("app", "3.0", 0, "lib >=2"), pkg("app", "2.0", 0, "lib"), pkg("app", "1.0", 0, "lib"),
+		pkg("tool", "1.0", 0, "lib"),
+		pkg("lib", "2.0", 0), pkg("lib", "1.0", 0),
+	))
+	mustSolve(t, ix, []string{"tool", "app"}, "lib=2.0=h0_0 app=3.0=h0_0 tool=1.0=h0_0")
+}
