@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -129,6 +130,10 @@ func (e *env) condaSolve(ctx context.Context, c *plan.CondaLayer, img v1.Image, 
 		reqs = append(reqs, conda.Request{Spec: s.Spec, Where: s.Where})
 	}
 	sol, err := ix.Solve(reqs, conda.WithVirtual(conda.VirtualPackages(glibc, conda.Archspec(platform.Architecture))...), conda.WithInstalled(below...))
+	var ce *conda.ConflictError
+	if errors.As(err, &ce) && ce.Below {
+		err = fmt.Errorf("%w\n  (a layer cannot change the packages of the layer below: ask for %s as the environment below has it, or leave it out of that environment)", err, ce.Name)
+	}
 	return sol, glibc, err
 }
 

@@ -91,6 +91,11 @@ func TestCondaLayers(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "environment.yml: cannot satisfy __glibc") {
 		t.Errorf("no glibc: %v", err)
 	}
+	// A request the environment below does not meet cannot be met above it.
+	_, err = s.layerSpecs(context.Background(), plan.Layer{Kind: plan.KindConda, Source: "environment.yml", Conda: &plan.CondaLayer{Prefix: prefix, Channels: []string{ch.URL}, Specs: []plan.CondaSpec{{Spec: "liba >=2", Where: "environment.yml:5"}}}}, below{img: img, platform: v1.Platform{OS: "linux", Architecture: "amd64"}})
+	if err == nil || !strings.Contains(err.Error(), "environment.yml:5 asks for liba >=2") || !strings.Contains(err.Error(), "but liba is liba 1.0 0 (installed in the environment below)") || !strings.Contains(err.Error(), "ask for liba as the environment below has it") {
+		t.Errorf("below: %v", err)
+	}
 	// The lock written by the first solve, installed as it is.
 	if err := os.WriteFile(filepath.Join(root, "conda-linux-64.lock"), []byte(rep.Lock), 0o644); err != nil {
 		t.Fatal(err)

@@ -120,7 +120,7 @@ func (ix *Index) Solve(reqs []Request, opts ...SolveOption) (Solution, error) {
 	}
 	for i := range o.installed {
 		r := &o.installed[i]
-		st.assigned[r.Name], st.fixed[r.Name] = r, "installed in the environment below"
+		st.assigned[r.Name], st.fixed[r.Name] = r, installedBelow
 	}
 	sol := Solution{}
 	for _, q := range reqs {
@@ -441,11 +441,16 @@ func (s *solver) noteConflict(st *state, name string, depth int) {
 	s.best = c
 }
 
+const installedBelow = "installed in the environment below"
+
 // ConflictError is an unsatisfiable environment: the package no choice
 // could satisfy, and every request on it with the chain that led to it.
 type ConflictError struct {
 	Name     string
 	Requests []string
+	// Below is set when the package is one the environment below holds,
+	// which a layer above cannot change.
+	Below bool
 	// Fixed is the package's record when the image or the environment
 	// below already has it.
 	Fixed     string
@@ -482,7 +487,7 @@ func (s *solver) conflictError() error {
 	if c == nil {
 		return fmt.Errorf("the environment cannot be resolved")
 	}
-	e := &ConflictError{Name: c.name, Fixed: c.fixed}
+	e := &ConflictError{Name: c.name, Fixed: c.fixed, Below: strings.HasSuffix(c.fixed, "("+installedBelow+")")}
 	for _, q := range c.reqs {
 		e.Requests = append(e.Requests, q.why)
 	}
