@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -67,10 +69,11 @@ func (e *env) condaLayer(ctx context.Context, l plan.Layer, img v1.Image, platfo
 	if err != nil {
 		return nil, nil, err
 	}
-	below, err := e.condaInstalled(img, c.Prefix)
+	env, err := e.condaInstalled(img, c.Prefix)
 	if err != nil {
 		return nil, nil, err
 	}
+	below := env.Records
 	rep := &CondaReport{Prefix: c.Prefix, Subdir: subdir}
 	var sol conda.Solution
 	if lock := c.Locks[subdir]; lock != "" {
@@ -100,6 +103,9 @@ func (e *env) condaLayer(ctx context.Context, l plan.Layer, img v1.Image, platfo
 		conda.WithFetcher(conda.NewFetcher(e.o.cache, fopts...)), conda.WithDescription("conda " + l.Source)}
 	if len(below) > 0 {
 		opts = append(opts, conda.WithBelow(conda.Solution{Records: below}))
+	}
+	if env.History != nil {
+		opts = append(opts, conda.WithBaseHistory(env.History))
 	}
 	return conda.NewLayer(e.o.cache, sol, c.Prefix, opts...), rep, nil
 }
@@ -156,16 +162,31 @@ func (e *env) condaIndex(ctx context.Context, chans []conda.Channel, subdir stri
 	return ix, nil
 }
 
-// condaInstalled lists the packages img already has in prefix.
-func (e *env) condaInstalled(img v1.Image, prefix string) ([]conda.Record, error) {
+// condaEnv is what img's environment at a prefix already holds.
+type condaEnv struct {
+	Records []conda.Record `json:"records,omitempty"`
+	// History is its conda-meta/history, which a layer above extends.
+	History []byte `json:"history,omitempty"`
+}
+
+// condaInstalled reads the environment img already has at prefix.
+func (e *env) condaInstalled(img v1.Image, prefix string) (condaEnv, error) {
 	sum := sha256.Sum256([]byte(prefix))
-	var recs []conda.Record
-	err := e.probe(img, "conda-meta-"+hex.EncodeToString(sum[:8]), &recs, func(fsys fs.FS) error {
+	var ce condaEnv
+	err := e.probe(img, "conda-env-"+hex.EncodeToString(sum[:8]), &ce, func(fsys fs.FS) error {
 		var err error
-		recs, err = conda.ReadInstalled(fsys, prefix)
-		return err
+		if ce.Records, err = conda.ReadInstalled(fsys, prefix); err != nil {
+			return err
+		}
+		h, err := fs.ReadFile(fsys, strings.TrimPrefix(path.Join(prefix, "conda-meta/history"), "/"))
+		if err == nil {
+			ce.History = h
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("reading %s/conda-meta/history: %w", prefix, err)
+		}
+		return nil
 	})
-	return recs, err
+	return ce, err
 }
 
 // glibc is the image's glibc version, for __glibc.

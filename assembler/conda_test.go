@@ -87,6 +87,10 @@ func TestCondaLayers(t *testing.T) {
 	if b, err := fs.ReadFile(fsys, "opt/env/share/a.txt"); err != nil || string(b) != prefix+"\n" {
 		t.Errorf("a.txt %q %v", b, err)
 	}
+	// The upper layer's history extends the one below: both blocks.
+	if h, err := fs.ReadFile(fsys, "opt/env/conda-meta/history"); err != nil || !strings.Contains(string(h), "+"+ch.URL+"/linux-64::liba-1.0-0") || !strings.Contains(string(h), "+"+ch.URL+"/noarch::tool-1.0-0") {
+		t.Errorf("history %q %v", h, err)
+	}
 	_, err = s.layerSpecs(context.Background(), plan.Layer{Kind: plan.KindConda, Source: "environment.yml", Conda: &plan.CondaLayer{Prefix: prefix, Channels: []string{ch.URL}, Specs: []plan.CondaSpec{{Spec: "needsglibc", Where: "environment.yml:4"}}}}, below{img: img, platform: v1.Platform{OS: "linux", Architecture: "amd64"}})
 	if err == nil || !strings.Contains(err.Error(), "environment.yml: cannot satisfy __glibc") {
 		t.Errorf("no glibc: %v", err)
