@@ -92,8 +92,9 @@ func TestBinderConda(t *testing.T) {
 	if out := podmanRun(t, img, "hello"); out != "hello from /srv/conda/envs/notebook/share/greet python 3.11\n" {
 		t.Errorf("hello printed %q", out)
 	}
-	if out := podmanRun(t, img, "sh", "-c", "command -v python; binderdemo; ls /srv/conda/envs/notebook/conda-meta"); !strings.Contains(out, "/srv/conda/envs/notebook/bin/python\nbinderdemo 1.0") ||
-		!strings.Contains(out, "hello-1.0-pyh_0.json") || !strings.Contains(out, "python-3.11.2-debian_0.json") {
+	if out := podmanRun(t, img, "sh", "-c", "command -v python; binderdemo; ls /srv/conda/envs/notebook/conda-meta; cat /srv/conda/envs/notebook/conda-meta/history"); !strings.Contains(out, "/srv/conda/envs/notebook/bin/python\nbinderdemo 1.0") ||
+		!strings.Contains(out, "hello-1.0-pyh_0.json") || !strings.Contains(out, "python-3.11.2-debian_0.json") ||
+		!strings.Contains(out, "/linux-64::python-3.11.2-debian_0") || !strings.Contains(out, "/noarch::hello-1.0-pyh_0") {
 		t.Errorf("environment:\n%s", out)
 	}
 	srv.Close()
