@@ -417,7 +417,7 @@ func (e *env) store(img v1.Image, name string, v any) error {
 	if err != nil {
 		return err
 	}
-	return e.o.cache.Namespace("probes").Put(chain+"-"+name+".json", b)
+	return e.putProbe(chain+"-"+name+".json", b)
 }
 
 // chainID names a stack of layers by its diffIDs (a hash of their list, not

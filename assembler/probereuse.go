@@ -2,6 +2,7 @@ package assembler
 
 import (
 	"archive/tar"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -420,7 +421,7 @@ func (e *env) storeReads(img v1.Image, ids []string, name string, v any, rs read
 	if err != nil {
 		return err
 	}
-	if err := e.o.cache.Namespace("probes").Put(ids[low]+"-"+name+".json", b); err != nil {
+	if err := e.putProbe(ids[low]+"-"+name+".json", b); err != nil {
 		return err
 	}
 	return e.putReads(ids[low], name, lowSet)
@@ -431,5 +432,16 @@ func (e *env) putReads(chain, name string, rs readSet) error {
 	if err != nil {
 		return err
 	}
-	return e.o.cache.Namespace("probes").Put(chain+"-"+name+".reads.json", b)
+	return e.putProbe(chain+"-"+name+".reads.json", b)
+}
+
+// putProbe keeps b under key in the probes namespace, unless it is there
+// already: a rebuild records the same probes again, and each write is a
+// file synced to disk and renamed.
+func (e *env) putProbe(key string, b []byte) error {
+	ns := e.o.cache.Namespace("probes")
+	if old, ok, err := ns.Get(key); err == nil && ok && bytes.Equal(old, b) {
+		return nil
+	}
+	return ns.Put(key, b)
 }

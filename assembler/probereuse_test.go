@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"io"
 	"io/fs"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -165,5 +167,43 @@ func TestProbeReusedAcrossRebuilds(t *testing.T) {
 		if runs != 1 || got != first {
 			t.Fatalf("edit %d: %d runs, result %q (first %q)", i+1, runs, got, first)
 		}
+	}
+}
+
+// A rebuild records the same probe results again: they are compared, not
+// written (each write is a synced temporary file and a rename); a changed
+// result is written.
+func TestProbeStoreSkipsUnchanged(t *testing.T) {
+	e := probeEnv(t)
+	img := testImage(t, probeBase(t))
+	chain, err := chainID(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := e.o.cache.Namespace("probes").Path(chain + "-os-release.json")
+	inode := func() uint64 {
+		t.Helper()
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Ino
+	}
+	v := map[string]string{"ID": "debian"}
+	if err := e.store(img, "os-release", v); err != nil {
+		t.Fatal(err)
+	}
+	first := inode()
+	if err := e.store(img, "os-release", v); err != nil {
+		t.Fatal(err)
+	}
+	if inode() != first {
+		t.Error("an unchanged probe result was written again")
+	}
+	if err := e.store(img, "os-release", map[string]string{"ID": "ubuntu"}); err != nil {
+		t.Fatal(err)
+	}
+	if b, ok, err := e.o.cache.Namespace("probes").Get(chain + "-os-release.json"); err != nil || !ok || !strings.Contains(string(b), "ubuntu") {
+		t.Errorf("a changed probe result was not written: %s %v %v", b, ok, err)
 	}
 }

@@ -5,7 +5,7 @@
 # docker-registry time).
 #
 #   bench/run.sh            all benchmarks
-#   bench/run.sh layer      one of: layer noop push bigpush memory debian python sync dockerfile pieces binder scale bounds
+#   bench/run.sh layer      one of: layer noop push bigpush memory debian python sync dockerfile pieces binder scale bounds plan
 #   BENCH_SCRATCH=/big/disk BIGPUSH_GIB=3 bench/run.sh bigpush   where the 3 GiB push case puts its ~10 GB, and its size
 #   SCALE_FILES="1000 5000" bench/run.sh scale   other repository sizes for the scale case
 set -euo pipefail
@@ -400,4 +400,29 @@ if [ "$only" = all ] || [ "$only" = bounds ]; then
   done
   rm -f "$work/big"
   echo "  goal: refused with the limit named, peak RSS < 100 MB (450 MB before)"
+fi
+
+if [ "$only" = all ] || [ "$only" = plan ]; then
+  echo "== plans that grow: a Domino repository of 20 dependency groups, a devfile registry of 90 stack versions"
+  # Domino: 2 Dockerfile groups, 17 requirements groups, one without
+  # dependencies, 3 pieces each; a git checkout, as CI has it.
+  wh="$work/plwheels"
+  python3 bench/mkwheels.py --from testdata/pieces/wheels/domino_py domino-py 0.9.4 "$wh"
+  repo="$work/plpieces"
+  python3 bench/mkpieces.py "$repo" "$wh" 20
+  git -C "$repo" init -q && git -C "$repo" add -A && git -C "$repo" -c user.name=bench -c user.email=bench@example.com commit -qm bench
+  $A --cache-dir "$work/plc0" build testdata/pieces/base --find-links "$wh" --no-index -o "oci:$work/plbase" >/dev/null
+  P="--base oci:$work/plbase:domino-base:latest --find-links $wh --no-index"
+  # Cold: the base's cache only (a copy each run); the schemas read by
+  # python3 in each group's image, as Domino does. Once: it runs Python 20 times.
+  cold=$(best_of 1 bash -c "rm -rf $work/plc && cp -al $work/plc0 $work/plc && $A --cache-dir $work/plc build $repo $P -o oci:$work/plo")
+  $A --cache-dir "$work/plc" build "$repo" $P -o "oci:$work/plo" --json > "$work/pl.json"
+  unchanged=$(best_of 5 $A --cache-dir "$work/plc" build "$repo" $P -o "oci:$work/plo")
+  echo "  Domino, 20 groups: cold ${cold}s, unchanged ${unchanged}s ($(grep -c '"cached": false' "$work/pl.json" || true) layers rebuilt; goal < 0.5 s)"
+  dev="$work/pldevfile"
+  python3 bench/mkdevfiles.py "$dev" 90
+  cold=$(best_of "$runs" bash -c "d=$work/pld\$RANDOM\$RANDOM; $A --cache-dir \$d/c build $dev -o oci:\$d/o")
+  d=$(ls -d "$work"/pld[0-9]* | tail -1)
+  unchanged=$(best_of 5 $A --cache-dir "$d/c" build "$dev" -o "oci:$d/o")
+  echo "  devfile registry, $(find "$dev/stacks" -name devfile.yaml | wc -l) artifacts: cold ${cold}s, unchanged ${unchanged}s (goal < 0.5 s)"
 fi

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -50,6 +51,16 @@ type Node struct {
 
 // IsDir reports whether n is a directory.
 func (n *Node) IsDir() bool { return n.Mode.IsDir() }
+
+// Names are the names of a directory's entries, sorted (none for a file).
+func (n *Node) Names() []string {
+	names := make([]string, 0, len(n.children))
+	for name := range n.children {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
 
 // Data is the content of a regular file the tree kept in memory (nil when
 // it was not kept). The caller must not change it.

@@ -2,7 +2,9 @@ package dockerfile
 
 import (
 	"fmt"
+	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -245,5 +247,75 @@ func (s *stage) findLinks(v string) (string, string) {
 	if strings.Contains(v, "://") {
 		return v, ""
 	}
-	return s.fromContext(v, "--find-links directory")
+	repo, why := s.fromContext(v, "--find-links directory")
+	if why == "" {
+		return repo, ""
+	}
+	if dir, ok := s.linksFromContext(v); ok {
+		return dir, ""
+	}
+	return "", why
+}
+
+// linksFromContext finds the build context's directory whose distributions
+// the image directory p holds, when the directory as a whole is no longer
+// a copy of it (a requirements file COPY'd in beside the wheels). pip's
+// --find-links only looks at the files of the directory whose names are
+// distributions, so the two are the same to pip when both hold the same
+// distributions, each an unchanged COPY of the other's.
+func (s *stage) linksFromContext(p string) (string, bool) {
+	t, err := s.files()
+	if err != nil {
+		return "", false
+	}
+	n, rel, err := t.lookup(s.imagePath(p), true)
+	if err != nil || n == nil || !n.IsDir() {
+		return "", false
+	}
+	inImage := map[string]bool{}
+	dir := ""
+	for _, name := range n.Names() {
+		if !isDistribution(name) {
+			continue
+		}
+		repo, ok := s.prov[path.Join(rel, name)]
+		if !ok || path.Base(repo) != name || dir != "" && path.Dir(repo) != dir {
+			return "", false
+		}
+		dir = path.Dir(repo)
+		inImage[name] = true
+	}
+	if dir == "" {
+		return "", false
+	}
+	// What the Python layer will read: every distribution of the
+	// context's directory (those a .dockerignore kept out included).
+	ents, err := os.ReadDir(filepath.Join(s.b.d.root, filepath.FromSlash(dir)))
+	if err != nil {
+		return "", false
+	}
+	seen := 0
+	for _, e := range ents {
+		if isDistribution(e.Name()) {
+			if !inImage[e.Name()] {
+				return "", false
+			}
+			seen++
+		}
+	}
+	return dir, seen == len(inImage)
+}
+
+// distExts are the archive suffixes pip's find-links takes a file for a
+// distribution by (pip's WHEEL_EXTENSION and ARCHIVE_EXTENSIONS).
+var distExts = []string{".whl", ".zip", ".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tlz", ".tar.lz", ".tar.lzma"}
+
+func isDistribution(name string) bool {
+	lower := strings.ToLower(name)
+	for _, ext := range distExts {
+		if strings.HasSuffix(lower, ext) {
+			return true
+		}
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/layers"
 )
 
 // The shell parser reads words as sh does (quotes, escapes, line
@@ -186,4 +187,60 @@ func checkTranslate(t *testing.T, s *stage, run, want string) (got translation, 
 		t.Errorf("%q: why = %q, want it to mention %q", run, got.why, want)
 	}
 	return got, want == "" && got.why == ""
+}
+
+// pip install --break-system-packages (or PIP_BREAK_SYSTEM_PACKAGES=1, as
+// pip reads it) is translated: the flag only lifts pip's refusal of an
+// externally managed Python. A --find-links directory COPY'd from the
+// context stays a wheelhouse of the context when a requirements file is
+// COPY'd in beside the wheels, as long as both hold the same
+// distributions; otherwise, and for options that move the install, the
+// RUN runs.
+func TestTranslatePipBreakSystemPackages(t *testing.T) {
+	const whl = "a-1.0-py3-none-any.whl"
+	dir := repo(t, map[string]string{"wheels/" + whl: "", "wheels/README": "", "requirements.txt": "a\n", "more/" + whl: "", "more/b-1.0.tar.gz": ""})
+	newStage := func(env []string, imageFiles ...string) *stage {
+		s := translateStage("", nil, env)
+		s.b.d = &dockerfile{root: dir}
+		entries := []layers.Entry{{Path: "wheels", Type: layers.TypeDir, Mode: 0o755}}
+		for _, f := range imageFiles {
+			entries = append(entries, layers.Entry{Path: f, Type: layers.TypeFile, Mode: 0o644})
+		}
+		if err := s.tree.apply(entries); err != nil {
+			t.Fatal(err)
+		}
+		// From the context: the wheel and the requirements file; not the README.
+		s.prov["wheels/"+whl] = "wheels/" + whl
+		s.prov["wheels/requirements.txt"] = "requirements.txt"
+		return s
+	}
+	run := "python3 -m pip install --break-system-packages --no-index --find-links /wheels -r /wheels/requirements.txt"
+	cases := []struct {
+		name  string
+		s     *stage
+		run   string
+		want  string
+		links string
+	}{
+		{"flag", newStage(nil, "wheels/"+whl, "wheels/requirements.txt", "wheels/README"), run, "", "wheels"},
+		{"variable in front", newStage(nil, "wheels/"+whl), "PIP_BREAK_SYSTEM_PACKAGES=1 pip install -f /wheels a", "", "wheels"},
+		{"stage variable", newStage([]string{"PIP_BREAK_SYSTEM_PACKAGES=1"}, "wheels/"+whl), "pip install --find-links=/wheels a", "", "wheels"},
+		{"a wheel not from the context", newStage(nil, "wheels/"+whl, "wheels/b-1.0-py3-none-any.whl"), run, "--find-links directory /wheels", ""},
+		{"--user", newStage(nil, "wheels/"+whl), "pip install --break-system-packages --user a", "--user", ""},
+		{"--target", newStage(nil, "wheels/"+whl), "pip install --break-system-packages --target /opt a", "--target", ""},
+	}
+	for _, c := range cases {
+		got, ok := checkTranslate(t, c.s, c.run, c.want)
+		if !ok {
+			continue
+		}
+		if py := got.installs[0].layer.Python; len(py.FindLinks) != 1 || py.FindLinks[0] != c.links {
+			t.Errorf("%s: find-links = %q, want %q", c.name, py.FindLinks, c.links)
+		}
+	}
+	// The context's directory has a distribution the image's lacks: pip in
+	// the image would not see it, the Python layer would.
+	s := newStage(nil, "wheels/"+whl)
+	s.prov["wheels/"+whl] = "more/" + whl
+	checkTranslate(t, s, run, "--find-links directory /wheels")
 }

@@ -271,8 +271,9 @@ func (l *loader) readSchemas(ctx context.Context, groups []*Group, images []plan
 func (l *loader) readSchemasInImages(ctx context.Context, groups []*Group, images []plan.Image, ps *problems) (map[string]schemaSet, string, error) {
 	schemas, pydantic := map[string]schemaSet{}, "?"
 	var versions []string
+	copies := newRepoCopies(l.root)
 	for i, g := range groups {
-		ex, err := extractInImage(ctx, l.in.Builder, l.in.Cache, l.root, images[i], g, ps)
+		ex, err := extractInImage(ctx, l.in.Builder, l.in.Cache, copies, images[i], g, ps)
 		if err != nil {
 			return nil, "", err
 		}

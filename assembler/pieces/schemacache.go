@@ -285,23 +285,23 @@ func hostRun(exe, root string, names []string, run func() ([]byte, error)) schem
 // a piece.py that models.py does not import changes neither. Read paths
 // are kept relative to root, so another checkout of the same repository
 // (a CI job's new folder) finds the entry.
-func imageRun(img v1.Image, platform, root, group string, names []string, run func() ([]byte, error)) (schemaRun, error) {
+func imageRun(img v1.Image, platform string, copies *repoCopies, group string, names []string, run func() ([]byte, error)) (schemaRun, error) {
 	ls, err := img.Layers()
 	if err != nil {
 		return schemaRun{}, err
 	}
 	parts := []string{"image", platform, strings.Join(names, "\x00")}
 	for _, l := range ls {
-		copied, err := copiesRepository(l, root)
+		d, err := l.Digest()
+		if err != nil {
+			return schemaRun{}, err
+		}
+		copied, err := copies.copies(l, d)
 		if err != nil {
 			return schemaRun{}, err
 		}
 		if copied {
 			continue
-		}
-		d, err := l.Digest()
-		if err != nil {
-			return schemaRun{}, err
 		}
 		parts = append(parts, d.String())
 	}
@@ -327,9 +327,35 @@ func imageRun(img v1.Image, platform, root, group string, names []string, run fu
 			}
 			return filepath.FromSlash(rel), true, true
 		},
-		base: root,
+		base: copies.root,
 		run:  run,
 	}, nil
+}
+
+// repoCopies remembers, for one load, which layers copiesRepository found
+// to be copies of root. Every group's image holds the same repository
+// layer (and a Dockerfile group the same COPY of pieces/), so reading it
+// and hashing the repository's files once serves all the groups.
+type repoCopies struct {
+	root  string
+	known map[v1.Hash]bool
+}
+
+func newRepoCopies(root string) *repoCopies {
+	return &repoCopies{root: root, known: map[v1.Hash]bool{}}
+}
+
+// copies is copiesRepository(l, root), once per layer digest d.
+func (c *repoCopies) copies(l v1.Layer, d v1.Hash) (bool, error) {
+	if ok, seen := c.known[d]; seen {
+		return ok, nil
+	}
+	ok, err := copiesRepository(l, c.root)
+	if err != nil {
+		return false, err
+	}
+	c.known[d] = ok
+	return ok, nil
 }
 
 // inRepositoryDir is p's place under RepositoryDir ("" for the folder itself).

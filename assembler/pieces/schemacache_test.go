@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -183,6 +184,46 @@ func TestCopiesRepository(t *testing.T) {
 		if err != nil || got != c.want {
 			t.Errorf("%v: %v, %v; want %v", c.files, got, err, c.want)
 		}
+	}
+}
+
+// countingLayer counts how often its content is read.
+type countingLayer struct {
+	v1.Layer
+	reads *int
+}
+
+func (l countingLayer) Uncompressed() (io.ReadCloser, error) {
+	*l.reads++
+	return l.Layer.Uncompressed()
+}
+
+// The groups' images share the repository layer: it is read and compared
+// with the repository once per load, not once per group, and every group's
+// key leaves it out alike.
+func TestRepoCopiesOncePerLayer(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "pieces/A/models.py"), "x = 1\n")
+	reads := 0
+	repoLayer := countingLayer{tarLayer(map[string]string{RepositoryDir + "/pieces/A/models.py": "x = 1\n"}), &reads}
+	copies := newRepoCopies(root)
+	var keys []string
+	for _, req := range []string{"a", "b", "c"} {
+		img, err := mutate.AppendLayers(empty.Image, tarLayer(map[string]string{"/usr/lib/" + req: req}), repoLayer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := imageRun(img, "linux/amd64", copies, "group", []string{"A"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, r.key)
+	}
+	if reads != 1 {
+		t.Errorf("the repository layer was read %d times for 3 groups", reads)
+	}
+	if keys[0] == keys[1] || keys[1] == keys[2] {
+		t.Errorf("groups with other layers below share a key: %v", keys)
 	}
 }
 

@@ -188,13 +188,14 @@ const imagePiecesDir = RepositoryDir + "/pieces"
 // and runs extractScript in it with python3, so models.py imports exactly
 // what the piece will have at run time; or takes the output from c (nil:
 // no cache).
-func extractInImage(ctx context.Context, b plan.Builder, c Cache, root string, im plan.Image, g *Group, ps *problems) (*extraction, error) {
+func extractInImage(ctx context.Context, b plan.Builder, c Cache, copies *repoCopies, im plan.Image, g *Group, ps *problems) (*extraction, error) {
+	root := copies.root
 	platform := "linux/" + runtime.GOARCH
 	img, err := b.Build(ctx, root, im, platform)
 	if err != nil {
 		return nil, fmt.Errorf("building the %s image to read its pieces' models: %w", g.Name, err)
 	}
-	r, err := imageRun(img, platform, root, g.Name, g.Pieces, func() ([]byte, error) {
+	r, err := imageRun(img, platform, copies, g.Name, g.Pieces, func() ([]byte, error) {
 		cmd := append([]string{"python3", "-c", extractScript, imagePiecesDir}, g.Pieces...)
 		return b.Run(ctx, img, cmd, []string{"PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8"}, "", RepositoryDir)
 	})

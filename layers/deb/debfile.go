@@ -181,7 +181,7 @@ type debContents struct {
 
 // readControlTar reads control.tar's files.
 func readControlTar(r io.Reader, member, debName string) (*paragraph, []ctlFile, error) {
-	dr, err := decompressor(member, r)
+	dr, err := bulkDecompressor(member, r)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %s: %w", debName, member, err)
 	}

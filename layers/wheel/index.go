@@ -620,7 +620,7 @@ func (c *client) fetchFile(ctx context.Context, l fileLink) (string, string, err
 		}
 		return nil
 	}
-	p, digest, err := c.cache.Download(ctx, want, fetch)
+	p, digest, err := c.cache.Download(ctx, localDigest(want, l.Local), fetch)
 	if err != nil {
 		if errors.Is(err, layers.ErrDigestMismatch) {
 			return "", "", fmt.Errorf("%s from %s does not match the index's sha256 %s; the file or the index is corrupt (or tampered with): %w", l.Filename, l.From, l.SHA256, err)
