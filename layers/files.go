@@ -13,7 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -199,7 +199,13 @@ func (f *Files) walk(ctx context.Context) ([]Entry, *contentIDs, error) {
 		return []Entry{e}, nil, nil
 	}
 	w.git = openGitIndex(ctx, root)
+	if w.git != nil {
+		w.kept = make([]walked, 0, len(w.git.idx.Entries)) // about what a checkout holds
+	}
 	if err := filepath.WalkDir(top, w.visit); err != nil {
+		return nil, nil, err
+	}
+	if err := w.describe(); err != nil {
 		return nil, nil, err
 	}
 	entries := w.entries
@@ -259,6 +265,7 @@ type filesWalk struct {
 	root, top, dest          string
 	ignore, exclude, include *patternmatcher.PatternMatcher
 	links                    map[inode]string // first path of each hard-linked inode
+	kept                     []walked         // what the walk keeps, in walk order
 	entries                  []Entry
 	// git, when the tree is in a git work tree, names clean tracked files:
 	// oids is aligned with entries; gitattributes lists the attribute
@@ -283,7 +290,8 @@ func (w *filesWalk) compile() error {
 	return nil
 }
 
-// visit is the filepath.WalkDir callback: filter p, then record its entry.
+// visit is the filepath.WalkDir callback: filter p, and keep it for
+// describe, which stats what is kept in parallel after the walk.
 func (w *filesWalk) visit(p string, d fs.DirEntry, walkErr error) error {
 	if walkErr != nil {
 		return fmt.Errorf("reading %s: %w", p, walkErr)
@@ -294,8 +302,7 @@ func (w *filesWalk) visit(p string, d fs.DirEntry, walkErr error) error {
 	if p == w.top {
 		return nil
 	}
-	relTop := filepath.ToSlash(must(filepath.Rel(w.top, p)))
-	relRoot := filepath.ToSlash(must(filepath.Rel(w.root, p)))
+	relTop, relRoot := relTo(w.top, p), relTo(w.root, p)
 	if relRoot == ".git" {
 		// Never part of a layer: it differs between checkouts. A linked
 		// worktree's .git is a file, and SkipDir there would skip the
@@ -312,29 +319,104 @@ func (w *filesWalk) visit(p string, d fs.DirEntry, walkErr error) error {
 	if err != nil || !keep {
 		return err
 	}
-	info, err := d.Info()
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", p, err)
-	}
-	e, err := w.f.entry(w.root, p, info, path.Join(w.dest, relTop))
-	if err != nil {
-		return err
-	}
-	if e.Type == TypeFile {
-		e = w.hardlink(e, info)
-	}
-	if w.include != nil && e.Type == TypeDir {
+	if w.include != nil && d.IsDir() {
 		return nil // directories come back as parents of what is included
 	}
-	w.entries = append(w.entries, e)
-	if w.git != nil {
-		var oid string
-		if e.Type == TypeFile {
-			oid, _ = w.git.oid(p, info)
-		}
-		w.oids = append(w.oids, oid)
-	}
+	w.kept = append(w.kept, walked{p: p, relTop: relTop, d: d})
 	return nil
+}
+
+// walked is a path the walk keeps.
+type walked struct {
+	p, relTop string
+	d         fs.DirEntry
+}
+
+// described is what describe learns of a walked path.
+type described struct {
+	e     Entry
+	oid   string
+	err   error
+	inode inode // set for a file with more than one link
+}
+
+// describe stats the kept paths and turns them into entries (and object
+// IDs), in parallel: on a large tree the stat calls are most of a no-op
+// rebuild's time. Hard links and errors are then taken in walk order, as
+// a serial walk would.
+func (w *filesWalk) describe() error {
+	const chunk = 512
+	out := make([]described, len(w.kept))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for lo := 0; lo < len(w.kept); lo += chunk {
+		hi := min(lo+chunk, len(w.kept))
+		g.Go(func() error {
+			hint := -1
+			for i := lo; i < hi; i++ {
+				out[i] = w.describeOne(w.kept[i], &hint)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	w.entries = make([]Entry, 0, len(w.kept))
+	if w.git != nil {
+		w.oids = make([]string, 0, len(w.kept))
+	}
+	for i := range out {
+		k := &out[i]
+		if k.err != nil {
+			return k.err
+		}
+		if w.include != nil && k.e.Type == TypeDir {
+			continue // a link to a directory, or a directory replaced since the walk
+		}
+		if k.e.Type == TypeFile {
+			if k.e = w.hardlink(k.e, k.inode); k.e.Type != TypeFile {
+				k.oid = ""
+			}
+		}
+		w.entries = append(w.entries, k.e)
+		if w.git != nil {
+			w.oids = append(w.oids, k.oid)
+		}
+	}
+	w.kept = nil
+	return nil
+}
+
+func (w *filesWalk) describeOne(k walked, hint *int) (d described) {
+	if d.err = w.ctx.Err(); d.err != nil {
+		return d
+	}
+	info, err := k.d.Info()
+	if err != nil {
+		d.err = fmt.Errorf("reading %s: %w", k.p, err)
+		return d
+	}
+	d.e, d.err = w.f.entry(w.root, k.p, info, path.Join(w.dest, k.relTop))
+	if d.err == nil && d.e.Type == TypeFile {
+		if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+			d.inode = inode{uint64(st.Dev), st.Ino}
+		}
+		if w.git != nil {
+			d.oid, _ = w.git.oid(k.p, info, hint)
+		}
+	}
+	return d
+}
+
+// relTo is p relative to base (a directory p is in, as the walk joins
+// them), slash-separated.
+func relTo(base, p string) string {
+	if p == base {
+		return "."
+	}
+	if rest, ok := strings.CutPrefix(p, base); ok && (strings.HasSuffix(base, "/") || strings.HasPrefix(rest, "/")) {
+		return filepath.ToSlash(strings.TrimPrefix(rest, "/"))
+	}
+	return filepath.ToSlash(must(filepath.Rel(base, p)))
 }
 
 // keep applies the ignore file, then exclude, then include. It returns
@@ -365,12 +447,10 @@ func (w *filesWalk) keep(p, relRoot, relTop string, isDir bool) (bool, error) {
 
 // hardlink turns the second and later paths of a hard-linked file into
 // links to the first.
-func (w *filesWalk) hardlink(e Entry, info fs.FileInfo) Entry {
-	st, ok := info.Sys().(*syscall.Stat_t)
-	if !ok || st.Nlink <= 1 {
+func (w *filesWalk) hardlink(e Entry, k inode) Entry {
+	if k == (inode{}) {
 		return e
 	}
-	k := inode{uint64(st.Dev), st.Ino}
 	if first, ok := w.links[k]; ok {
 		return Entry{Path: e.Path, Type: TypeHardlink, Link: first, Mode: e.Mode, UID: e.UID, GID: e.GID}
 	}
@@ -400,16 +480,11 @@ func (f *Files) entry(root, p string, info fs.FileInfo, dest string) (Entry, err
 // kind names its object format first.
 func (f *Files) hash(ctx context.Context, ids *contentIDs) (string, error) {
 	var known []string
-	if ids != nil {
-		known = ids.oids
-	}
-	order := sortedOrder(f.entries)
-	sorted, known := permute(f.entries, order), permute(known, order)
 	sum := sha256Sum
 	if ids != nil {
-		sum = blobSum(ids.format)
+		known, sum = ids.oids, blobSum(ids.format)
 	}
-	sums, err := contentSums(ctx, sorted, known, sum)
+	sums, err := contentSums(ctx, f.entries, known, sum)
 	if err != nil {
 		return "", err
 	}
@@ -418,7 +493,8 @@ func (f *Files) hash(ctx context.Context, ids *contentIDs) (string, error) {
 	if ids != nil {
 		b = fmt.Appendf(b, "git-%s\x00", ids.format)
 	}
-	for i, e := range sorted {
+	for _, i := range sortedOrder(f.entries) {
+		e := &f.entries[i]
 		// As fmt's "%s\x00%d\x00%o\x00%d:%d\x00%s\x00", without its cost per entry.
 		b = append(append(b, e.Path...), 0)
 		b = append(strconv.AppendUint(b, uint64(e.Type), 10), 0)
@@ -445,19 +521,9 @@ func sortedOrder(entries []Entry) []int {
 	for i := range order {
 		order[i] = i
 	}
-	sort.Slice(order, func(i, j int) bool { return entries[order[i]].Path < entries[order[j]].Path })
+	// A walk's order is nearly sorted, which pdqsort makes short work of.
+	slices.SortFunc(order, func(i, j int) int { return strings.Compare(entries[i].Path, entries[j].Path) })
 	return order
-}
-
-func permute[T any](s []T, order []int) []T {
-	if s == nil {
-		return nil
-	}
-	out := make([]T, len(order))
-	for i, j := range order {
-		out[i] = s[j]
-	}
-	return out
 }
 
 // ContentSums returns the hex sha256 of every regular file's content ("" for

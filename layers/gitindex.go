@@ -56,12 +56,15 @@ func openGitIndex(ctx context.Context, root string) *gitIndex {
 
 // oid returns the object ID of the work tree file p (an absolute path
 // inside the tree, symlinks resolved) when git's index vouches for it.
-func (g *gitIndex) oid(p string, fi fs.FileInfo) (string, bool) {
+// hint is where in the index to look first (see git.Index.LookupNear);
+// oid moves it on.
+func (g *gitIndex) oid(p string, fi fs.FileInfo, hint *int) (string, bool) {
 	rel, ok := strings.CutPrefix(p, g.wt.Top+string(filepath.Separator))
 	if !ok {
 		return "", false
 	}
-	e, ok := g.idx.Lookup(filepath.ToSlash(rel))
+	e, next, ok := g.idx.LookupNear(filepath.ToSlash(rel), *hint)
+	*hint = next
 	if !ok || !g.idx.Clean(e, fi) {
 		return "", false
 	}

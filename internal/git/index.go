@@ -142,11 +142,22 @@ func inOrder(a, b IndexEntry) bool {
 
 // Lookup returns the stage-0 entry for path, if there is one.
 func (idx *Index) Lookup(path string) (*IndexEntry, bool) {
-	i := sort.Search(len(idx.Entries), func(i int) bool { return idx.Entries[i].Path >= path })
-	if i < len(idx.Entries) && idx.Entries[i].Path == path && idx.Entries[i].Stage == 0 {
-		return &idx.Entries[i], true
+	e, _, ok := idx.LookupNear(path, -1)
+	return e, ok
+}
+
+// LookupNear is Lookup for paths asked in about the index's own order (a
+// directory walk's): it tries the entry at hint first, and returns the
+// position to try for the next path.
+func (idx *Index) LookupNear(path string, hint int) (*IndexEntry, int, bool) {
+	i := hint
+	if i < 0 || i >= len(idx.Entries) || idx.Entries[i].Path != path {
+		i = sort.Search(len(idx.Entries), func(i int) bool { return idx.Entries[i].Path >= path })
 	}
-	return nil, false
+	if i < len(idx.Entries) && idx.Entries[i].Path == path && idx.Entries[i].Stage == 0 {
+		return &idx.Entries[i], i + 1, true
+	}
+	return nil, i, false
 }
 
 // Clean reports whether the work tree file fi (as os.Lstat or a directory
