@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/hex"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
+	"time"
 
 	"github.com/assemble-build/assemble/internal/git"
 	"github.com/assemble-build/assemble/internal/logctx"
@@ -39,7 +43,7 @@ func openGitIndex(ctx context.Context, root string) *gitIndex {
 		log.Debug("files: unknown git object format, reading every file", "format", wt.ObjectFormat)
 		return nil
 	}
-	idx, err := wt.ReadIndex()
+	idx, err := readIndexOnce(wt)
 	if err != nil {
 		// A missing index (a new repository) or one being rewritten.
 		log.Debug("files: not using the git index, reading every file", "err", err)
@@ -52,6 +56,48 @@ func openGitIndex(ctx context.Context, root string) *gitIndex {
 		}
 	}
 	return &gitIndex{wt: wt, idx: idx}
+}
+
+// indexes keeps the indexes read in this process, so that the files
+// layers of one build over one repository parse its index once. An entry
+// holds while the index file is the same (size, mtime, inode).
+var indexes struct {
+	sync.Mutex
+	m map[indexFile]*git.Index
+}
+
+type indexFile struct {
+	path  string
+	size  int64
+	mtime time.Time
+	ino   uint64
+}
+
+func readIndexOnce(wt git.WorkTree) (*git.Index, error) {
+	p := filepath.Join(wt.GitDir, "index")
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	k := indexFile{path: p, size: fi.Size(), mtime: fi.ModTime()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		k.ino = st.Ino
+	}
+	indexes.Lock()
+	defer indexes.Unlock()
+	if idx, ok := indexes.m[k]; ok {
+		return idx, nil
+	}
+	idx, err := wt.ReadIndex()
+	if err != nil {
+		return nil, err
+	}
+	if indexes.m == nil {
+		indexes.m = map[indexFile]*git.Index{}
+	}
+	clear(indexes.m) // one repository at a time is what a build reads
+	indexes.m[k] = idx
+	return idx, nil
 }
 
 // oid returns the object ID of the work tree file p (an absolute path
