@@ -332,79 +332,85 @@ type walked struct {
 	d         fs.DirEntry
 }
 
-// described is what describe learns of a walked path.
-type described struct {
-	e     Entry
-	oid   string
-	err   error
-	inode inode // set for a file with more than one link
-}
-
 // describe stats the kept paths and turns them into entries (and object
 // IDs), in parallel: on a large tree the stat calls are most of a no-op
 // rebuild's time. Hard links and errors are then taken in walk order, as
 // a serial walk would.
 func (w *filesWalk) describe() error {
 	const chunk = 512
-	out := make([]described, len(w.kept))
+	n := len(w.kept)
+	// Filled in place, then compacted: a large tree's entries are most of
+	// the memory a layer key takes.
+	entries, errs, links := make([]Entry, n), make([]error, n), make([]inode, n)
+	var oids []string
+	if w.git != nil {
+		oids = make([]string, n)
+	}
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for lo := 0; lo < len(w.kept); lo += chunk {
-		hi := min(lo+chunk, len(w.kept))
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
 		g.Go(func() error {
 			hint := -1
 			for i := lo; i < hi; i++ {
-				out[i] = w.describeOne(w.kept[i], &hint)
+				entries[i], links[i], errs[i] = w.describeOne(w.kept[i], oids, i, &hint)
 			}
 			return nil
 		})
 	}
 	_ = g.Wait()
-	w.entries = make([]Entry, 0, len(w.kept))
-	if w.git != nil {
-		w.oids = make([]string, 0, len(w.kept))
-	}
-	for i := range out {
-		k := &out[i]
-		if k.err != nil {
-			return k.err
+	w.kept = nil
+	j := 0
+	for i := range entries {
+		if errs[i] != nil {
+			return errs[i]
 		}
-		if w.include != nil && k.e.Type == TypeDir {
+		e := entries[i]
+		if w.include != nil && e.Type == TypeDir {
 			continue // a link to a directory, or a directory replaced since the walk
 		}
-		if k.e.Type == TypeFile {
-			if k.e = w.hardlink(k.e, k.inode); k.e.Type != TypeFile {
-				k.oid = ""
+		if e.Type == TypeFile {
+			e = w.hardlink(e, links[i])
+		}
+		entries[j] = e
+		if oids != nil {
+			oids[j] = oids[i]
+			if e.Type != TypeFile {
+				oids[j] = ""
 			}
 		}
-		w.entries = append(w.entries, k.e)
-		if w.git != nil {
-			w.oids = append(w.oids, k.oid)
-		}
+		j++
 	}
-	w.kept = nil
+	clear(entries[j:])
+	w.entries = entries[:j]
+	if oids != nil {
+		w.oids = oids[:j]
+	}
 	return nil
 }
 
-func (w *filesWalk) describeOne(k walked, hint *int) (d described) {
-	if d.err = w.ctx.Err(); d.err != nil {
-		return d
+// describeOne stats one kept path; a clean tracked file's object ID goes
+// to oids[i].
+func (w *filesWalk) describeOne(k walked, oids []string, i int, hint *int) (Entry, inode, error) {
+	if err := w.ctx.Err(); err != nil {
+		return Entry{}, inode{}, err
 	}
 	info, err := k.d.Info()
 	if err != nil {
-		d.err = fmt.Errorf("reading %s: %w", k.p, err)
-		return d
+		return Entry{}, inode{}, fmt.Errorf("reading %s: %w", k.p, err)
 	}
-	d.e, d.err = w.f.entry(w.root, k.p, info, path.Join(w.dest, k.relTop))
-	if d.err == nil && d.e.Type == TypeFile {
-		if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
-			d.inode = inode{uint64(st.Dev), st.Ino}
-		}
-		if w.git != nil {
-			d.oid, _ = w.git.oid(k.p, info, hint)
-		}
+	e, err := w.f.entry(w.root, k.p, info, path.Join(w.dest, k.relTop))
+	if err != nil || e.Type != TypeFile {
+		return e, inode{}, err
 	}
-	return d
+	var link inode
+	if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+		link = inode{uint64(st.Dev), st.Ino}
+	}
+	if oids != nil {
+		oids[i], _ = w.git.oid(k.p, info, hint)
+	}
+	return e, link, nil
 }
 
 // relTo is p relative to base (a directory p is in, as the walk joins

@@ -123,10 +123,17 @@ func (g *gitIndex) oid(p string, fi fs.FileInfo, hint *int) (string, bool) {
 // index lists the tracked ones elsewhere, and top's ancestors up to the
 // work tree's top may hold more.
 func (g *gitIndex) trusted(ctx context.Context, top string, seen []string) bool {
+	log := logctx.From(ctx)
 	files := append([]string(nil), seen...)
 	for i := range g.idx.Entries {
 		if p := g.idx.Entries[i].Path; path.Base(p) == ".gitattributes" {
-			files = append(files, filepath.Join(g.wt.Top, filepath.FromSlash(p)))
+			full := filepath.Join(g.wt.Top, filepath.FromSlash(p))
+			if _, err := os.Lstat(full); err != nil {
+				// git would fall back to the index's copy, unread here.
+				log.Debug("files: a tracked .gitattributes is not in the work tree, reading every file", "path", full)
+				return false
+			}
+			files = append(files, full)
 		}
 	}
 	for d := top; within(g.wt.Top, d); d = filepath.Dir(d) {
@@ -136,7 +143,7 @@ func (g *gitIndex) trusted(ctx context.Context, top string, seen []string) bool 
 		}
 	}
 	if converts, why := g.wt.Converts(files); converts {
-		logctx.From(ctx).Debug("files: git may convert content, reading every file", "why", why)
+		log.Debug("files: git may convert content, reading every file", "why", why)
 		return false
 	}
 	return true

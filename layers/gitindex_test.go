@@ -234,3 +234,12 @@ func TestGitKeySubmoduleFilesAreRead(t *testing.T) {
 		t.Error("a file of a submodule changed: key unchanged")
 	}
 }
+
+func TestGitKeyTrackedAttributesMissingFromTheWorkTree(t *testing.T) {
+	dir := checkout(t)
+	settle(t, dir)
+	must0(t, os.Remove(filepath.Join(dir, ".gitattributes")))
+	if n, _ := fromIndex(t, repoFiles(t, dir)); n != 0 {
+		t.Errorf("a tracked .gitattributes deleted (git reads the index's copy): %d files from the index, want 0", n)
+	}
+}

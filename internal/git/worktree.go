@@ -59,7 +59,9 @@ func (w WorkTree) ReadIndex() (*Index, error) {
 // files) sets such an attribute. It returns why, for the log.
 func (w WorkTree) Converts(gitattributes []string) (bool, string) {
 	cfg := Query(w.Top, "config", "--type=path", "--get-regexp", `^core\.(autocrlf|attributesfile)$`)
-	attrFiles := append([]string{filepath.Join(w.CommonDir, "info", "attributes"), "/etc/gitattributes"}, gitattributes...)
+	// The system's file is $(prefix)/etc/gitattributes: /etc for a
+	// distribution's git, /usr/local/etc for one built from source.
+	attrFiles := append([]string{filepath.Join(w.CommonDir, "info", "attributes"), "/etc/gitattributes", "/usr/local/etc/gitattributes"}, gitattributes...)
 	userAttrs := ""
 	for _, line := range strings.Split(cfg, "\n") {
 		k, v, _ := strings.Cut(line, " ")
