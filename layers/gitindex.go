@@ -149,7 +149,11 @@ func (g *gitIndex) trusted(ctx context.Context, top string, seen []string) bool 
 	return true
 }
 
-// blobSum hashes content as git hashes a blob in objectFormat.
+// blobSum hashes content as git hashes a blob in objectFormat. In a sha1
+// repository that is SHA-1, without the collision detection git's own
+// hashing has: the content git vouches for has been through git (which
+// refuses a known collision attack when it receives or adds objects),
+// and what is read here is the user's own work tree.
 func blobSum(objectFormat string) func(Entry, []byte) (string, error) {
 	return func(e Entry, buf []byte) (string, error) {
 		h := git.NewHash(objectFormat)
