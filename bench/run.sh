@@ -8,7 +8,7 @@
 #   bench/run.sh layer      one of: layer noop push bigpush memory debian python sync dockerfile pieces binder scale bounds
 #   BENCH_SCRATCH=/big/disk BIGPUSH_GIB=3 bench/run.sh bigpush   where the 3 GiB push case puts its ~10 GB, and its size
 #   SCALE_FILES="1000 5000" bench/run.sh scale   other repository sizes for the scale case
-#   SCALE_BIG=1 SCALE_DIR=/big/disk bench/run.sh scale   adds a 5 GB repository (12 GB of disk)
+#   SCALE_BIG=1 BENCH_SCRATCH=/big/disk bench/run.sh scale   adds a 5 GB repository (about 12 GB of disk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -367,9 +367,9 @@ open(sys.argv[1], "w").write("%d\n" % resource.getrusage(resource.RUSAGE_CHILDRE
     echo "$best $((max / 1024))"
   }
   # The repositories are git checkouts (mkrepo.py commits them), as CI's are.
-  # SCALE_BIG=1 adds one of 5 GB (5120 files of about 1 MB) in $SCALE_DIR
-  # (default: the work directory): it needs about 12 GB of free disk.
-  sdir=${SCALE_DIR:-$work}/assemble-scale-$$
+  # SCALE_BIG=1 adds one of 5 GB (5120 files of about 1 MB) under
+  # $BENCH_SCRATCH (default: the work directory): about 12 GB of disk.
+  sdir=${BENCH_SCRATCH:-$work}/assemble-scale-$$
   mkdir -p "$sdir"
   trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work" "$sdir"' EXIT
   cases=""
