@@ -199,13 +199,14 @@ func (f *Files) walk(ctx context.Context) ([]Entry, *contentIDs, error) {
 		return []Entry{e}, nil, nil
 	}
 	w.git = openGitIndex(ctx, root)
-	if w.git != nil {
-		w.kept = make([]walked, 0, len(w.git.idx.Entries)) // about what a checkout holds
-	}
-	if err := filepath.WalkDir(top, w.visit); err != nil {
+	w.workers.SetLimit(runtime.GOMAXPROCS(0))
+	err = filepath.WalkDir(top, w.visit)
+	w.flush()
+	_ = w.workers.Wait()
+	if err != nil {
 		return nil, nil, err
 	}
-	if err := w.describe(); err != nil {
+	if err := w.merge(); err != nil {
 		return nil, nil, err
 	}
 	entries := w.entries
@@ -265,8 +266,11 @@ type filesWalk struct {
 	root, top, dest          string
 	ignore, exclude, include *patternmatcher.PatternMatcher
 	links                    map[inode]string // first path of each hard-linked inode
-	kept                     []walked         // what the walk keeps, in walk order
-	entries                  []Entry
+	// The walk keeps paths in chunks that workers stat while it goes on.
+	pending []walked
+	chunks  []*describeChunk
+	workers errgroup.Group
+	entries []Entry
 	// git, when the tree is in a git work tree, names clean tracked files:
 	// oids is aligned with entries; gitattributes lists the attribute
 	// files met, which may make the IDs describe other bytes.
@@ -290,8 +294,8 @@ func (w *filesWalk) compile() error {
 	return nil
 }
 
-// visit is the filepath.WalkDir callback: filter p, and keep it for
-// describe, which stats what is kept in parallel after the walk.
+// visit is the filepath.WalkDir callback: filter p, and keep it for the
+// workers that stat what is kept (see describeChunk).
 func (w *filesWalk) visit(p string, d fs.DirEntry, walkErr error) error {
 	if walkErr != nil {
 		return fmt.Errorf("reading %s: %w", p, walkErr)
@@ -322,7 +326,10 @@ func (w *filesWalk) visit(p string, d fs.DirEntry, walkErr error) error {
 	if w.include != nil && d.IsDir() {
 		return nil // directories come back as parents of what is included
 	}
-	w.kept = append(w.kept, walked{p: p, relTop: relTop, d: d})
+	w.pending = append(w.pending, walked{p: p, relTop: relTop, d: d})
+	if len(w.pending) == describeChunkSize {
+		w.flush()
+	}
 	return nil
 }
 
@@ -332,60 +339,77 @@ type walked struct {
 	d         fs.DirEntry
 }
 
-// describe stats the kept paths and turns them into entries (and object
-// IDs), in parallel: on a large tree the stat calls are most of a no-op
-// rebuild's time. Hard links and errors are then taken in walk order, as
-// a serial walk would.
-func (w *filesWalk) describe() error {
-	const chunk = 512
-	n := len(w.kept)
-	// Filled in place, then compacted: a large tree's entries are most of
-	// the memory a layer key takes.
-	entries, errs, links := make([]Entry, n), make([]error, n), make([]inode, n)
-	var oids []string
+// describeChunkSize is how many kept paths a worker stats at a time.
+const describeChunkSize = 512
+
+// describeChunk is a run of kept paths, stat'ed and turned into entries
+// (and object IDs) by a worker while the walk goes on: on a large tree the
+// stat calls are most of a no-op rebuild's time. Hard links and errors are
+// then taken in walk order by merge, as a serial walk would.
+type describeChunk struct {
+	kept    []walked
+	entries []Entry
+	links   []inode
+	errs    []error
+	oids    []string
+}
+
+// flush hands the pending paths to a worker.
+func (w *filesWalk) flush() {
+	if len(w.pending) == 0 {
+		return
+	}
+	c := &describeChunk{kept: w.pending}
+	w.chunks = append(w.chunks, c)
+	w.pending = make([]walked, 0, describeChunkSize)
+	w.workers.Go(func() error {
+		n := len(c.kept)
+		c.entries, c.links, c.errs = make([]Entry, n), make([]inode, n), make([]error, n)
+		if w.git != nil {
+			c.oids = make([]string, n)
+		}
+		hint := -1
+		for i, k := range c.kept {
+			c.entries[i], c.links[i], c.errs[i] = w.describeOne(k, c.oids, i, &hint)
+		}
+		c.kept = nil
+		return nil
+	})
+}
+
+// merge takes the chunks' entries in walk order: the first error, hard
+// links to the first path of their inode.
+func (w *filesWalk) merge() error {
+	n := 0
+	for _, c := range w.chunks {
+		n += len(c.entries)
+	}
+	w.entries = make([]Entry, 0, n)
 	if w.git != nil {
-		oids = make([]string, n)
+		w.oids = make([]string, 0, n)
 	}
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		g.Go(func() error {
-			hint := -1
-			for i := lo; i < hi; i++ {
-				entries[i], links[i], errs[i] = w.describeOne(w.kept[i], oids, i, &hint)
+	for _, c := range w.chunks {
+		for i, e := range c.entries {
+			if c.errs[i] != nil {
+				return c.errs[i]
 			}
-			return nil
-		})
-	}
-	_ = g.Wait()
-	w.kept = nil
-	j := 0
-	for i := range entries {
-		if errs[i] != nil {
-			return errs[i]
-		}
-		e := entries[i]
-		if w.include != nil && e.Type == TypeDir {
-			continue // a link to a directory, or a directory replaced since the walk
-		}
-		if e.Type == TypeFile {
-			e = w.hardlink(e, links[i])
-		}
-		entries[j] = e
-		if oids != nil {
-			oids[j] = oids[i]
-			if e.Type != TypeFile {
-				oids[j] = ""
+			if w.include != nil && e.Type == TypeDir {
+				continue // a link to a directory, or a directory replaced since the walk
+			}
+			if e.Type == TypeFile {
+				e = w.hardlink(e, c.links[i])
+			}
+			w.entries = append(w.entries, e)
+			if w.git != nil {
+				oid := c.oids[i]
+				if e.Type != TypeFile {
+					oid = ""
+				}
+				w.oids = append(w.oids, oid)
 			}
 		}
-		j++
 	}
-	clear(entries[j:])
-	w.entries = entries[:j]
-	if oids != nil {
-		w.oids = oids[:j]
-	}
+	w.chunks = nil
 	return nil
 }
 
