@@ -8,6 +8,7 @@
 #   bench/run.sh layer      one of: layer noop push bigpush memory debian python sync dockerfile pieces binder scale bounds plan
 #   BENCH_SCRATCH=/big/disk BIGPUSH_GIB=3 bench/run.sh bigpush   where the 3 GiB push case puts its ~10 GB, and its size
 #   SCALE_FILES="1000 5000" bench/run.sh scale   other repository sizes for the scale case
+#   SCALE_BIG=1 BENCH_SCRATCH=/big/disk bench/run.sh scale   adds a 5 GB repository (about 12 GB of disk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -338,7 +339,7 @@ if [ "$only" = all ] || [ "$only" = binder ]; then
 fi
 
 if [ "$only" = all ] || [ "$only" = scale ]; then
-  echo "== generated repositories of 1k, 10k and 100k files: cold build, no-op rebuild, peak RSS (cold best of $runs, no-op best of 5)"
+  echo "== generated git repositories of 1k, 10k and 100k files${SCALE_BIG:+ and 5 GB}: cold build, no-op rebuild, peak RSS (cold best of $runs, no-op best of 5)"
   # peak_rss CMD...: runs CMD, prints its wall time (s) and peak RSS (kB).
   peak_rss() {
     local s e rss
@@ -365,20 +366,43 @@ open(sys.argv[1], "w").write("%d\n" % resource.getrusage(resource.RUSAGE_CHILDRE
     done
     echo "$best $((max / 1024))"
   }
-  printf '  %-7s %9s %11s %12s %12s %13s %12s\n' files MB cold_s cold_rss_MB noop_s noop_rss_MB "tar|pigz_s"
-  for n in ${SCALE_FILES:-1000 10000 100000}; do
-    repo="$work/scale$n"
-    # n files of 0.25-4 kB of source-like text, 100 to a directory.
-    python3 bench/mkrepo.py "$repo" "$n"
-    mb=$(du -sm --apparent-size "$repo" | cut -f1)
+  # The repositories are git checkouts (mkrepo.py commits them), as CI's are.
+  # SCALE_BIG=1 adds one of 5 GB (5120 files of about 1 MB) under
+  # $BENCH_SCRATCH (default: the work directory): about 12 GB of disk.
+  sdir=${BENCH_SCRATCH:-$work}/assemble-scale-$$
+  mkdir -p "$sdir"
+  trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work" "$sdir"' EXIT
+  cases=""
+  for n in ${SCALE_FILES:-1000 10000 100000}; do cases="$cases $n:0"; done
+  [ -z "${SCALE_BIG:-}" ] || cases="$cases 5120:1024"
+  printf '  %-12s %7s %9s %9s %8s %9s %8s %11s %11s\n' files MB cold_s tar_pigz_s noop_s cold_RSS noop_RSS "cold_s/GB" "pigz_s/GB"
+  first=""; last=""
+  for c in $cases; do
+    n=${c%:*} kb=${c#*:}
+    repo="$sdir/scale$n" label=$n
+    [ "$kb" = 0 ] || label="${n}x${kb}kB"
+    # n files of 0.25-4 kB of source-like text (or about kb kB each), 100 to a directory.
+    python3 bench/mkrepo.py "$repo" "$n" $( [ "$kb" = 0 ] || echo "$kb" )
+    mb=$(echo "scale=1; $(du -sk --apparent-size --exclude=.git "$repo" | cut -f1) / 1024" | bc -l)
+    r=$runs; [ "$kb" = 0 ] || r=1
     # A new cache and layout each cold run (deleting is not timed); the no-op rebuilds reuse one.
-    read -r cold coldrss < <(best_rss "$runs" bash -c "d=$work/sc$n/cold\$RANDOM\$RANDOM; $A --cache-dir \$d/c build $repo -o oci:\$d/o")
-    d=$(ls -d "$work/sc$n"/cold* | tail -1)
+    read -r cold coldrss < <(best_rss "$r" bash -c "d=$sdir/sc$n/cold\$RANDOM\$RANDOM; $A --cache-dir \$d/c build $repo -o oci:\$d/o")
+    d=$(ls -d "$sdir/sc$n"/cold* | tail -1)
     read -r noop nooprss < <(best_rss 5 $A --cache-dir "$d/c" build "$repo" -o "oci:$d/o")
-    peer=$(best_of "$runs" bash -c "tar --sort=name -C $repo -cf - . | pigz -p2 > $work/scale.tgz")
-    printf '  %-7s %9s %11s %12s %12s %13s %12s\n' "$n" "$mb" "$cold" "$coldrss" "$noop" "$nooprss" "$peer"
-    rm -rf "$repo" "$work/sc$n" "$work/scale.tgz"
+    peer=$(best_of "$r" bash -c "tar --sort=name --exclude=./.git -C $repo -cf - . | pigz -p2 > $sdir/scale.tgz")
+    printf '  %-12s %7s %9s %9s %8s %9s %8s %11.2f %11.2f\n' "$label" "$mb" "$cold" "$peer" "$noop" "$coldrss" "$nooprss" \
+      "$(echo "$cold * 1024 / $mb" | bc -l)" "$(echo "$peer * 1024 / $mb" | bc -l)"
+    [ -n "$first" ] || first="$mb $cold $peer"
+    last="$mb $cold $peer"
+    rm -rf "$repo" "$sdir/sc$n" "$sdir/scale.tgz"
   done
+  # The slope from the smallest repository to the largest: seconds per GB
+  # more, for assemble's cold build and for tar | pigz -p2.
+  read -r mb0 c0 p0 <<<"$first"; read -r mb1 c1 p1 <<<"$last"
+  if [ "$(echo "$mb1 > $mb0" | bc -l)" = 1 ]; then
+    ours=$(echo "($c1 - $c0) * 1024 / ($mb1 - $mb0)" | bc -l); theirs=$(echo "($p1 - $p0) * 1024 / ($mb1 - $mb0)" | bc -l)
+    printf '  cold slope, %s MB to %s MB: assemble %.2f s/GB, tar|pigz -p2 %.2f s/GB, ratio assemble/peer %.2f (goal <= 1)\n' "$mb0" "$mb1" "$ours" "$theirs" "$(echo "$ours / $theirs" | bc -l)"
+  fi
   echo "  goals: no-op rebuild of 100k files < 0.3 s; peak RSS < 200 MB"
 fi
 

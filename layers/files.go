@@ -13,7 +13,8 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
-	"sort"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -50,6 +51,14 @@ type Files struct {
 	entries []Entry
 	key     string
 	err     error
+}
+
+// contentIDs are what git's index says of a Files tree's entries: the
+// object ID of each clean tracked file (aligned with the entries, "" where
+// the file must be read), in the repository's object format.
+type contentIDs struct {
+	format string
+	oids   []string
 }
 
 // ReadIgnoreFile reads root's .containerignore, or else its .dockerignore,
@@ -126,7 +135,8 @@ func (f *Files) dest() string {
 }
 
 // Key implements Spec: a digest over every entry's path, type, mode, owner,
-// link target and content.
+// link target and content. In a git work tree a clean tracked file's
+// content is named by its object ID from git's index, unread; see gitIndex.
 func (f *Files) Key(ctx context.Context) (string, error) {
 	f.scan(ctx)
 	return f.key, f.err
@@ -154,39 +164,50 @@ func (f *Files) Entries(ctx context.Context) ([]Entry, error) {
 
 func (f *Files) scan(ctx context.Context) {
 	f.once.Do(func() {
-		f.entries, f.err = f.walk(ctx)
+		var ids *contentIDs
+		f.entries, ids, f.err = f.walk(ctx)
 		if f.err == nil {
-			f.key, f.err = f.hash(ctx)
+			f.key, f.err = f.hash(ctx, ids)
 		}
 	})
 }
 
-func (f *Files) walk(ctx context.Context) ([]Entry, error) {
+// walk lists the tree's entries and, in a git work tree whose index can be
+// trusted, the object IDs of the clean tracked files among them.
+func (f *Files) walk(ctx context.Context) ([]Entry, *contentIDs, error) {
 	root, top, fi, err := f.locate()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dest, err := CleanPath(f.dest())
 	if err != nil {
-		return nil, fmt.Errorf("destination %q: %w", f.Dest, err)
+		return nil, nil, fmt.Errorf("destination %q: %w", f.Dest, err)
 	}
 	w := &filesWalk{f: f, ctx: ctx, root: root, top: top, dest: dest, links: map[inode]string{}}
 	if err := w.compile(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !fi.IsDir() {
 		// A single file: it lands at Dest (a file path) when Dest does not end in "/".
 		e, err := f.entry(root, top, fi, dest)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if strings.HasSuffix(f.Dest, "/") {
 			e.Path = path.Join(dest, filepath.Base(top))
 		}
-		return []Entry{e}, nil
+		return []Entry{e}, nil, nil
 	}
-	if err := filepath.WalkDir(top, w.visit); err != nil {
-		return nil, err
+	w.git = openGitIndex(ctx, root)
+	w.workers.SetLimit(runtime.GOMAXPROCS(0))
+	err = filepath.WalkDir(top, w.visit)
+	w.flush()
+	_ = w.workers.Wait()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := w.merge(); err != nil {
+		return nil, nil, err
 	}
 	entries := w.entries
 	if w.include != nil {
@@ -195,7 +216,13 @@ func (f *Files) walk(ctx context.Context) ([]Entry, error) {
 	if dest != "" {
 		entries = append(entries, Entry{Path: dest, Type: TypeDir, Mode: 0o755, UID: f.UID, GID: f.GID})
 	}
-	return entries, nil
+	var ids *contentIDs
+	if w.git != nil && w.git.trusted(ctx, top, w.gitattributes) {
+		// Entries appended after the walk (directories) have no ID.
+		oids := append(w.oids, make([]string, len(entries)-len(w.oids))...)
+		ids = &contentIDs{format: w.git.wt.ObjectFormat, oids: oids}
+	}
+	return entries, ids, nil
 }
 
 // locate resolves the repository root and the file or directory to copy,
@@ -239,7 +266,17 @@ type filesWalk struct {
 	root, top, dest          string
 	ignore, exclude, include *patternmatcher.PatternMatcher
 	links                    map[inode]string // first path of each hard-linked inode
-	entries                  []Entry
+	// The walk keeps paths in chunks that workers stat while it goes on.
+	pending []walked
+	chunks  []*describeChunk
+	workers errgroup.Group
+	entries []Entry
+	// git, when the tree is in a git work tree, names clean tracked files:
+	// oids is aligned with entries; gitattributes lists the attribute
+	// files met, which may make the IDs describe other bytes.
+	git           *gitIndex
+	oids          []string
+	gitattributes []string
 }
 
 // compile builds the ignore, exclude and include matchers.
@@ -257,7 +294,8 @@ func (w *filesWalk) compile() error {
 	return nil
 }
 
-// visit is the filepath.WalkDir callback: filter p, then record its entry.
+// visit is the filepath.WalkDir callback: filter p, and keep it for the
+// workers that stat what is kept (see describeChunk).
 func (w *filesWalk) visit(p string, d fs.DirEntry, walkErr error) error {
 	if walkErr != nil {
 		return fmt.Errorf("reading %s: %w", p, walkErr)
@@ -268,31 +306,147 @@ func (w *filesWalk) visit(p string, d fs.DirEntry, walkErr error) error {
 	if p == w.top {
 		return nil
 	}
-	relTop := filepath.ToSlash(must(filepath.Rel(w.top, p)))
-	relRoot := filepath.ToSlash(must(filepath.Rel(w.root, p)))
+	relTop, relRoot := relTo(w.top, p), relTo(w.root, p)
 	if relRoot == ".git" {
-		return filepath.SkipDir // never part of a layer: it differs between checkouts
+		// Never part of a layer: it differs between checkouts. A linked
+		// worktree's .git is a file, and SkipDir there would skip the
+		// rest of the top directory.
+		if d.IsDir() {
+			return filepath.SkipDir
+		}
+		return nil
+	}
+	if w.git != nil && d.Name() == ".gitattributes" {
+		w.gitattributes = append(w.gitattributes, p) // it applies whether or not the layer keeps it
 	}
 	keep, err := w.keep(p, relRoot, relTop, d.IsDir())
 	if err != nil || !keep {
 		return err
 	}
-	info, err := d.Info()
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", p, err)
-	}
-	e, err := w.f.entry(w.root, p, info, path.Join(w.dest, relTop))
-	if err != nil {
-		return err
-	}
-	if e.Type == TypeFile {
-		e = w.hardlink(e, info)
-	}
-	if w.include != nil && e.Type == TypeDir {
+	if w.include != nil && d.IsDir() {
 		return nil // directories come back as parents of what is included
 	}
-	w.entries = append(w.entries, e)
+	w.pending = append(w.pending, walked{p: p, relTop: relTop, d: d})
+	if len(w.pending) == describeChunkSize {
+		w.flush()
+	}
 	return nil
+}
+
+// walked is a path the walk keeps.
+type walked struct {
+	p, relTop string
+	d         fs.DirEntry
+}
+
+// describeChunkSize is how many kept paths a worker stats at a time.
+const describeChunkSize = 512
+
+// describeChunk is a run of kept paths, stat'ed and turned into entries
+// (and object IDs) by a worker while the walk goes on: on a large tree the
+// stat calls are most of a no-op rebuild's time. Hard links and errors are
+// then taken in walk order by merge, as a serial walk would.
+type describeChunk struct {
+	kept    []walked
+	entries []Entry
+	links   []inode
+	errs    []error
+	oids    []string
+}
+
+// flush hands the pending paths to a worker.
+func (w *filesWalk) flush() {
+	if len(w.pending) == 0 {
+		return
+	}
+	c := &describeChunk{kept: w.pending}
+	w.chunks = append(w.chunks, c)
+	w.pending = make([]walked, 0, describeChunkSize)
+	w.workers.Go(func() error {
+		n := len(c.kept)
+		c.entries, c.links, c.errs = make([]Entry, n), make([]inode, n), make([]error, n)
+		if w.git != nil {
+			c.oids = make([]string, n)
+		}
+		hint := -1
+		for i, k := range c.kept {
+			c.entries[i], c.links[i], c.errs[i] = w.describeOne(k, c.oids, i, &hint)
+		}
+		c.kept = nil
+		return nil
+	})
+}
+
+// merge takes the chunks' entries in walk order: the first error, hard
+// links to the first path of their inode.
+func (w *filesWalk) merge() error {
+	n := 0
+	for _, c := range w.chunks {
+		n += len(c.entries)
+	}
+	w.entries = make([]Entry, 0, n)
+	if w.git != nil {
+		w.oids = make([]string, 0, n)
+	}
+	for _, c := range w.chunks {
+		for i, e := range c.entries {
+			if c.errs[i] != nil {
+				return c.errs[i]
+			}
+			if w.include != nil && e.Type == TypeDir {
+				continue // a link to a directory, or a directory replaced since the walk
+			}
+			if e.Type == TypeFile {
+				e = w.hardlink(e, c.links[i])
+			}
+			w.entries = append(w.entries, e)
+			if w.git != nil {
+				oid := c.oids[i]
+				if e.Type != TypeFile {
+					oid = ""
+				}
+				w.oids = append(w.oids, oid)
+			}
+		}
+	}
+	w.chunks = nil
+	return nil
+}
+
+// describeOne stats one kept path; a clean tracked file's object ID goes
+// to oids[i].
+func (w *filesWalk) describeOne(k walked, oids []string, i int, hint *int) (Entry, inode, error) {
+	if err := w.ctx.Err(); err != nil {
+		return Entry{}, inode{}, err
+	}
+	info, err := k.d.Info()
+	if err != nil {
+		return Entry{}, inode{}, fmt.Errorf("reading %s: %w", k.p, err)
+	}
+	e, err := w.f.entry(w.root, k.p, info, path.Join(w.dest, k.relTop))
+	if err != nil || e.Type != TypeFile {
+		return e, inode{}, err
+	}
+	var link inode
+	if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+		link = inode{uint64(st.Dev), st.Ino}
+	}
+	if oids != nil {
+		oids[i], _ = w.git.oid(k.p, info, hint)
+	}
+	return e, link, nil
+}
+
+// relTo is p relative to base (a directory p is in, as the walk joins
+// them), slash-separated.
+func relTo(base, p string) string {
+	if p == base {
+		return "."
+	}
+	if rest, ok := strings.CutPrefix(p, base); ok && (strings.HasSuffix(base, "/") || strings.HasPrefix(rest, "/")) {
+		return filepath.ToSlash(strings.TrimPrefix(rest, "/"))
+	}
+	return filepath.ToSlash(must(filepath.Rel(base, p)))
 }
 
 // keep applies the ignore file, then exclude, then include. It returns
@@ -323,12 +477,10 @@ func (w *filesWalk) keep(p, relRoot, relTop string, isDir bool) (bool, error) {
 
 // hardlink turns the second and later paths of a hard-linked file into
 // links to the first.
-func (w *filesWalk) hardlink(e Entry, info fs.FileInfo) Entry {
-	st, ok := info.Sys().(*syscall.Stat_t)
-	if !ok || st.Nlink <= 1 {
+func (w *filesWalk) hardlink(e Entry, k inode) Entry {
+	if k == (inode{}) {
 		return e
 	}
-	k := inode{uint64(st.Dev), st.Ino}
 	if first, ok := w.links[k]; ok {
 		return Entry{Path: e.Path, Type: TypeHardlink, Link: first, Mode: e.Mode, UID: e.UID, GID: e.GID}
 	}
@@ -352,68 +504,137 @@ func (f *Files) entry(root, p string, info fs.FileInfo, dest string) (Entry, err
 	return e, nil
 }
 
-func (f *Files) hash(ctx context.Context) (string, error) {
-	sorted := append([]Entry(nil), f.entries...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
-	sums, err := ContentSums(ctx, sorted)
+// hash digests the entries in path order. A file's content is named by its
+// sha256, or in a git work tree (ids set) by its git object ID, taken from
+// the index or else read: the two kinds of key never meet, since the git
+// kind names its object format first.
+func (f *Files) hash(ctx context.Context, ids *contentIDs) (string, error) {
+	var known []string
+	sum := sha256Sum
+	if ids != nil {
+		known, sum = ids.oids, blobSum(ids.format)
+	}
+	sums, err := contentSums(ctx, f.entries, known, sum)
 	if err != nil {
 		return "", err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "files\x00%d:%d\x00", f.UID, f.GID)
-	for i, e := range sorted {
-		fmt.Fprintf(h, "%s\x00%d\x00%o\x00%d:%d\x00%s\x00", e.Path, e.Type, e.Mode, e.UID, e.GID, e.Link)
+	b := fmt.Appendf(nil, "files\x00%d:%d\x00", f.UID, f.GID)
+	if ids != nil {
+		b = fmt.Appendf(b, "git-%s\x00", ids.format)
+	}
+	for _, i := range sortedOrder(f.entries) {
+		e := &f.entries[i]
+		// As fmt's "%s\x00%d\x00%o\x00%d:%d\x00%s\x00", without its cost per entry.
+		b = append(append(b, e.Path...), 0)
+		b = append(strconv.AppendUint(b, uint64(e.Type), 10), 0)
+		b = append(strconv.AppendUint(b, uint64(e.Mode), 8), 0)
+		b = append(strconv.AppendInt(b, int64(e.UID), 10), ':')
+		b = append(strconv.AppendInt(b, int64(e.GID), 10), 0)
+		b = append(append(b, e.Link...), 0)
 		if e.Type == TypeFile {
-			fmt.Fprintf(h, "%d\x00%s\x00", e.Size, sums[i])
+			b = append(strconv.AppendInt(b, e.Size, 10), 0)
+			b = append(append(b, sums[i]...), 0)
+		}
+		if len(b) > 32<<10 {
+			h.Write(b)
+			b = b[:0]
 		}
 	}
+	h.Write(b)
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// sortedOrder is the permutation that sorts entries by path.
+func sortedOrder(entries []Entry) []int {
+	order := make([]int, len(entries))
+	for i := range order {
+		order[i] = i
+	}
+	// A walk's order is nearly sorted, which pdqsort makes short work of.
+	slices.SortFunc(order, func(i, j int) int { return strings.Compare(entries[i].Path, entries[j].Path) })
+	return order
 }
 
 // ContentSums returns the hex sha256 of every regular file's content ("" for
 // other entries and empty files), computed in parallel: most of a cold
 // layer key's cost. A file whose size differs from its entry's is an error.
 func ContentSums(ctx context.Context, entries []Entry) ([]string, error) {
+	return contentSums(ctx, entries, nil, sha256Sum)
+}
+
+// contentSums is ContentSums with sum naming each file's content, except
+// where known (when not nil) already has a name for it. Each of a few
+// workers reads its files through one buffer.
+func contentSums(ctx context.Context, entries []Entry, known []string, sum func(Entry, []byte) (string, error)) ([]string, error) {
 	sums := make([]string, len(entries))
+	work := make(chan int)
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, e := range entries {
-		if e.Type != TypeFile || e.Size == 0 {
-			continue
-		}
+	for range runtime.GOMAXPROCS(0) {
 		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
-				return err
+			buf := make([]byte, 64<<10)
+			for i := range work {
+				s, err := sum(entries[i], buf)
+				if err != nil {
+					return err
+				}
+				sums[i] = s
 			}
-			sum, err := contentSum(e)
-			sums[i] = sum
-			return err
+			return nil
 		})
 	}
+	g.Go(func() error {
+		defer close(work)
+		for i, e := range entries {
+			if e.Type != TypeFile || e.Size == 0 {
+				continue // an empty file is named by its size alone, in either kind of key
+			}
+			if known != nil && known[i] != "" {
+				sums[i] = known[i]
+				continue
+			}
+			select {
+			case work <- i:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return nil
+	})
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	return sums, nil
 }
 
-func contentSum(e Entry) (string, error) {
+func sha256Sum(e Entry, buf []byte) (string, error) {
+	h := sha256.New()
+	if err := copyContent(h, e, buf); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// copyContent writes e's content to w through buf, checking its size.
+func copyContent(w io.Writer, e Entry, buf []byte) error {
 	if e.Open == nil {
-		return "", fmt.Errorf("%s: no content", e.Path)
+		return fmt.Errorf("%s: no content", e.Path)
 	}
 	rc, err := e.Open()
 	if err != nil {
-		return "", fmt.Errorf("reading %s: %w", e.Path, err)
+		return fmt.Errorf("reading %s: %w", e.Path, err)
 	}
 	defer rc.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, rc)
+	// Hidden behind a plain Reader, a file cannot choose io.Copy's path
+	// (os.File.WriteTo), which allocates a buffer per file.
+	n, err := io.CopyBuffer(w, struct{ io.Reader }{rc}, buf)
 	if err != nil {
-		return "", fmt.Errorf("reading %s: %w", e.Path, err)
+		return fmt.Errorf("reading %s: %w", e.Path, err)
 	}
 	if n != e.Size {
-		return "", fmt.Errorf("%s changed while it was read (%d bytes, expected %d)", e.Path, n, e.Size)
+		return fmt.Errorf("%s changed while it was read (%d bytes, expected %d)", e.Path, n, e.Size)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return nil
 }
 
 func withParents(entries []Entry, dest string, uid, gid int) []Entry {

@@ -1,0 +1,295 @@
+package git
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"sort"
+)
+
+// IndexEntry is one path of a git index, with the stat data git recorded
+// when it last knew the work tree file to match the entry's object. Times,
+// inode and size are kept as git keeps them: truncated to 32 bits.
+type IndexEntry struct {
+	Path                      string
+	CTimeSec, CTimeNsec       uint32
+	MTimeSec, MTimeNsec       uint32
+	Dev, Ino, Mode, UID, GID  uint32
+	Size                      uint32
+	OID                       string // hex object ID
+	Stage                     int    // 0, or 1-3 for an unmerged path
+	AssumeValid, SkipWorktree bool
+	IntentToAdd               bool
+}
+
+// Index is a parsed git index file (versions 2, 3 and 4).
+type Index struct {
+	Version int
+	// Entries are sorted by path as git sorts them (bytewise, then stage).
+	Entries []IndexEntry
+	// Extensions are the signatures of the extensions present ("TREE",
+	// "link", "sdir", ...), whose content is skipped.
+	Extensions []string
+	// MTimeSec and MTimeNsec are the index file's own modification time,
+	// against which racily clean entries are told (see Clean).
+	MTimeSec, MTimeNsec int64
+}
+
+// HashSize is the object ID length in bytes of a repository object format
+// ("sha1" or "sha256"), or 0 for an unknown format.
+func HashSize(objectFormat string) int {
+	switch objectFormat {
+	case "sha1":
+		return sha1.Size
+	case "sha256":
+		return sha256.Size
+	}
+	return 0
+}
+
+// NewHash returns the hash of objectFormat (nil when unknown).
+func NewHash(objectFormat string) hash.Hash {
+	switch objectFormat {
+	case "sha1":
+		return sha1.New()
+	case "sha256":
+		return sha256.New()
+	}
+	return nil
+}
+
+// ReadIndex reads the index file p of a repository whose object format is
+// objectFormat, checking its trailing checksum.
+func ReadIndex(p, objectFormat string) (*Index, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("reading git index %s: %w", p, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("reading git index %s: %w", p, err)
+	}
+	data := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, fmt.Errorf("reading git index %s: %w", p, err)
+	}
+	idx, err := ParseIndex(data, objectFormat)
+	if err != nil {
+		return nil, fmt.Errorf("git index %s: %w", p, err)
+	}
+	idx.MTimeSec, idx.MTimeNsec = fi.ModTime().Unix(), int64(fi.ModTime().Nanosecond())
+	return idx, nil
+}
+
+var errShort = errors.New("truncated")
+
+// ParseIndex parses the bytes of an index file. A trailing checksum of all
+// zeros (index.skipHash) is accepted unchecked, as git does.
+func ParseIndex(data []byte, objectFormat string) (*Index, error) {
+	hs := HashSize(objectFormat)
+	if hs == 0 {
+		return nil, fmt.Errorf("unknown object format %q", objectFormat)
+	}
+	if len(data) < 12+hs || string(data[:4]) != "DIRC" {
+		return nil, errors.New("not a git index (no DIRC header)")
+	}
+	body, sum := data[:len(data)-hs], data[len(data)-hs:]
+	if !bytes.Equal(sum, make([]byte, hs)) {
+		h := NewHash(objectFormat)
+		h.Write(body)
+		if !bytes.Equal(h.Sum(nil), sum) {
+			return nil, errors.New("checksum mismatch (the file is corrupt or being written)")
+		}
+	}
+	idx := &Index{Version: int(binary.BigEndian.Uint32(body[4:8]))}
+	if idx.Version < 2 || idx.Version > 4 {
+		return nil, fmt.Errorf("index version %d is not supported (2, 3 or 4)", idx.Version)
+	}
+	n := int(binary.BigEndian.Uint32(body[8:12]))
+	r := &indexReader{data: body, off: 12, hs: hs, version: idx.Version, str: string(body)}
+	if n > len(body)/(40+hs) {
+		return nil, fmt.Errorf("%d entries cannot fit in %d bytes", n, len(body))
+	}
+	idx.Entries = make([]IndexEntry, n)
+	for i := range idx.Entries {
+		if err := r.entry(&idx.Entries[i]); err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i, err)
+		}
+		if i > 0 && !inOrder(idx.Entries[i-1], idx.Entries[i]) {
+			return nil, fmt.Errorf("entries out of order at %q", idx.Entries[i].Path)
+		}
+	}
+	exts, err := r.extensions()
+	if err != nil {
+		return nil, err
+	}
+	idx.Extensions = exts
+	return idx, nil
+}
+
+func inOrder(a, b IndexEntry) bool {
+	return a.Path < b.Path || a.Path == b.Path && a.Stage < b.Stage
+}
+
+// Lookup returns the stage-0 entry for path, if there is one.
+func (idx *Index) Lookup(path string) (*IndexEntry, bool) {
+	e, _, ok := idx.LookupNear(path, -1)
+	return e, ok
+}
+
+// LookupNear is Lookup for paths asked in about the index's own order (a
+// directory walk's): it tries the entry at hint first, and returns the
+// position to try for the next path.
+func (idx *Index) LookupNear(path string, hint int) (*IndexEntry, int, bool) {
+	i := hint
+	if i < 0 || i >= len(idx.Entries) || idx.Entries[i].Path != path {
+		i = sort.Search(len(idx.Entries), func(i int) bool { return idx.Entries[i].Path >= path })
+	}
+	if i < len(idx.Entries) && idx.Entries[i].Path == path && idx.Entries[i].Stage == 0 {
+		return &idx.Entries[i], i + 1, true
+	}
+	return nil, i, false
+}
+
+// Clean reports whether the work tree file fi (as os.Lstat or a directory
+// walk gave it) still holds e's object, by git's own rules: a regular file
+// whose stat data is what git recorded, and not racily clean (an entry
+// whose mtime is not older than the index file itself may have changed
+// within the same timestamp tick after git looked at it, so only reading
+// it can tell). Entries git does not check (assume-unchanged,
+// skip-worktree), intent-to-add entries and unmerged paths are never clean
+// here. Without stat data (another OS) nothing is.
+func (idx *Index) Clean(e *IndexEntry, fi fs.FileInfo) bool {
+	if e.Stage != 0 || e.AssumeValid || e.SkipWorktree || e.IntentToAdd || e.Mode&0o170000 != 0o100000 || !fi.Mode().IsRegular() {
+		return false
+	}
+	st, ok := statOf(fi)
+	if !ok {
+		return false
+	}
+	if uint32(st.mtimeSec) != e.MTimeSec || uint32(st.mtimeNsec) != e.MTimeNsec ||
+		uint32(st.ctimeSec) != e.CTimeSec || uint32(st.ctimeNsec) != e.CTimeNsec ||
+		uint32(st.ino) != e.Ino || st.uid != e.UID || st.gid != e.GID || uint32(fi.Size()) != e.Size {
+		return false
+	}
+	racy := st.mtimeSec > idx.MTimeSec || st.mtimeSec == idx.MTimeSec && st.mtimeNsec >= idx.MTimeNsec
+	return !racy
+}
+
+// Has reports whether the index has an extension with signature sig.
+func (idx *Index) Has(sig string) bool {
+	for _, s := range idx.Extensions {
+		if s == sig {
+			return true
+		}
+	}
+	return false
+}
+
+type indexReader struct {
+	data     []byte
+	str      string // data as one string: v2/v3 paths are slices of it
+	off, hs  int
+	version  int
+	lastPath string // v4's prefix compression is against the previous path
+}
+
+func (r *indexReader) entry(e *IndexEntry) error {
+	start := r.off
+	fixed := 40 + r.hs + 2
+	if r.off+fixed > len(r.data) {
+		return errShort
+	}
+	u := func(i int) uint32 { return binary.BigEndian.Uint32(r.data[start+4*i:]) }
+	e.CTimeSec, e.CTimeNsec, e.MTimeSec, e.MTimeNsec = u(0), u(1), u(2), u(3)
+	e.Dev, e.Ino, e.Mode, e.UID, e.GID, e.Size = u(4), u(5), u(6), u(7), u(8), u(9)
+	e.OID = hex.EncodeToString(r.data[start+40 : start+40+r.hs])
+	flags := binary.BigEndian.Uint16(r.data[start+40+r.hs:])
+	r.off = start + fixed
+	e.AssumeValid = flags&0x8000 != 0
+	e.Stage = int(flags>>12) & 3
+	if flags&0x4000 != 0 {
+		if r.version < 3 {
+			return errors.New("extended flags in a version 2 index")
+		}
+		if r.off+2 > len(r.data) {
+			return errShort
+		}
+		ext := binary.BigEndian.Uint16(r.data[r.off:])
+		r.off += 2
+		e.SkipWorktree, e.IntentToAdd = ext&0x4000 != 0, ext&0x2000 != 0
+	}
+	if r.version == 4 {
+		return r.path4(e)
+	}
+	nul := bytes.IndexByte(r.data[r.off:], 0)
+	if nul < 0 {
+		return errShort
+	}
+	e.Path = r.str[r.off : r.off+nul]
+	// Entries are padded with 1-8 NULs to a multiple of 8 bytes.
+	r.off = start + (r.off-start+nul+8)&^7
+	if r.off > len(r.data) {
+		return errShort
+	}
+	return nil
+}
+
+// path4 reads a version 4 path: how many bytes to drop from the end of the
+// previous path (an offset varint), then the NUL-terminated rest.
+func (r *indexReader) path4(e *IndexEntry) error {
+	var drop uint64
+	for i := 0; ; i++ {
+		if r.off >= len(r.data) || i > 9 {
+			return errShort
+		}
+		c := r.data[r.off]
+		r.off++
+		if i > 0 {
+			drop++
+		}
+		drop = drop<<7 | uint64(c&0x7f)
+		if c&0x80 == 0 {
+			break
+		}
+	}
+	if drop > uint64(len(r.lastPath)) {
+		return fmt.Errorf("path prefix drops %d bytes of %q", drop, r.lastPath)
+	}
+	nul := bytes.IndexByte(r.data[r.off:], 0)
+	if nul < 0 {
+		return errShort
+	}
+	e.Path = r.lastPath[:len(r.lastPath)-int(drop)] + r.str[r.off:r.off+nul]
+	r.lastPath = e.Path
+	r.off += nul + 1
+	return nil
+}
+
+// extensions reads the signatures of the extensions after the entries.
+func (r *indexReader) extensions() ([]string, error) {
+	var sigs []string
+	for r.off < len(r.data) {
+		if r.off+8 > len(r.data) {
+			return nil, errors.New("extension header truncated")
+		}
+		sig := string(r.data[r.off : r.off+4])
+		size := int(binary.BigEndian.Uint32(r.data[r.off+4:]))
+		r.off += 8
+		if size < 0 || r.off+size > len(r.data) {
+			return nil, fmt.Errorf("extension %q truncated", sig)
+		}
+		r.off += size
+		sigs = append(sigs, sig)
+	}
+	return sigs, nil
+}

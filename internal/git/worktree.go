@@ -1,0 +1,141 @@
+package git
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// WorkTree is the git work tree a directory lies in.
+type WorkTree struct {
+	// Top is the work tree's top directory, symlinks resolved.
+	Top string
+	// GitDir holds its index: .git, or a linked worktree's directory
+	// under the main repository's .git/worktrees (when .git is a file).
+	GitDir string
+	// CommonDir is the repository's shared directory (info/, objects/).
+	CommonDir string
+	// ObjectFormat is "sha1" or "sha256".
+	ObjectFormat string
+}
+
+// FindWorkTree asks git which work tree dir lies in. It fails when dir is
+// in none, git is missing, or the repository is bare.
+func FindWorkTree(dir string) (WorkTree, error) {
+	out, err := Run(dir, "rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir", "--show-object-format")
+	if err != nil {
+		return WorkTree{}, err
+	}
+	lines := strings.Split(out, "\n")
+	if len(lines) != 4 {
+		return WorkTree{}, fmt.Errorf("git rev-parse in %s: unexpected output %q", dir, out)
+	}
+	w := WorkTree{Top: lines[0], GitDir: lines[1], CommonDir: lines[2], ObjectFormat: lines[3]}
+	if !filepath.IsAbs(w.CommonDir) {
+		w.CommonDir = filepath.Join(dir, w.CommonDir)
+	}
+	if real, err := filepath.EvalSymlinks(w.Top); err == nil {
+		w.Top = real
+	}
+	return w, nil
+}
+
+// ReadIndex reads the work tree's index.
+func (w WorkTree) ReadIndex() (*Index, error) {
+	return ReadIndex(filepath.Join(w.GitDir, "index"), w.ObjectFormat)
+}
+
+// Converts reports whether git may hold a work tree file as other bytes
+// than the file has (end-of-line conversion, a clean/smudge filter such as
+// Git LFS, ident, a working tree encoding), so that an index entry's
+// object ID would not name the bytes on disk: core.autocrlf is set, or one
+// of the attribute files (gitattributes, which the caller lists from the
+// tree, plus the repository's info/attributes and the user's and system's
+// files) sets such an attribute. It returns why, for the log.
+func (w WorkTree) Converts(gitattributes []string) (bool, string) {
+	cfg := Query(w.Top, "config", "--type=path", "--get-regexp", `^core\.(autocrlf|attributesfile)$`)
+	// The system's file is $(prefix)/etc/gitattributes: /etc for a
+	// distribution's git, /usr/local/etc for one built from source.
+	attrFiles := append([]string{filepath.Join(w.CommonDir, "info", "attributes"), "/etc/gitattributes", "/usr/local/etc/gitattributes"}, gitattributes...)
+	userAttrs := ""
+	for _, line := range strings.Split(cfg, "\n") {
+		k, v, _ := strings.Cut(line, " ")
+		switch strings.ToLower(k) {
+		case "core.autocrlf":
+			if !strings.EqualFold(v, "false") {
+				return true, "core.autocrlf is " + v
+			}
+		case "core.attributesfile":
+			userAttrs = v
+		}
+	}
+	if userAttrs == "" {
+		userAttrs = defaultUserAttributes()
+	}
+	for _, p := range append(attrFiles, userAttrs) {
+		if p == "" {
+			continue
+		}
+		data, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return true, fmt.Sprintf("reading %s: %v", p, err)
+		}
+		if attr := convertingAttribute(data); attr != "" {
+			return true, fmt.Sprintf("%s sets %s", p, attr)
+		}
+	}
+	return false, ""
+}
+
+func defaultUserAttributes() string {
+	if x := os.Getenv("XDG_CONFIG_HOME"); x != "" {
+		return filepath.Join(x, "git", "attributes")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".config", "git", "attributes")
+	}
+	return ""
+}
+
+// converting are the attributes under which git may store other bytes than
+// a work tree file holds (gitattributes(5), "Effects").
+var converting = map[string]bool{
+	"text": true, "eol": true, "crlf": true, "filter": true, "ident": true, "working-tree-encoding": true,
+}
+
+// convertingAttribute returns the first attribute of a gitattributes file
+// that may convert content, or "". Unsetting one ("-text", "binary") or
+// leaving it unspecified ("!text") converts nothing; any other mention of
+// one does, in any line and any macro definition, so a macro that sets one
+// is caught where it is defined.
+func convertingAttribute(data []byte) string {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 || strings.HasPrefix(fields[0], "#") {
+			continue
+		}
+		for _, attr := range fields[1:] {
+			if strings.HasPrefix(attr, "-") || strings.HasPrefix(attr, "!") {
+				continue
+			}
+			name, _, _ := strings.Cut(attr, "=")
+			if converting[name] {
+				return attr
+			}
+		}
+	}
+	if sc.Err() != nil {
+		return "an unreadable line"
+	}
+	return ""
+}
