@@ -34,11 +34,13 @@ type Input struct {
 	Base    Base
 	Debs    []Deb
 	Wheels  []Wheel
+	Conda   []Conda
 	Repo    Repo
 	// Invocation is what produced the image, for the provenance.
 	Invocation Invocation
-	// Indexes are the package indexes the Debian packages were resolved
-	// from (InRelease files and Packages indexes), by hash.
+	// Indexes are the package indexes the packages were resolved from
+	// (InRelease files and Packages indexes, conda repodata.json files)
+	// and the lock files installed as they are, by hash.
 	Indexes []Material
 }
 
@@ -79,6 +81,27 @@ type Wheel struct {
 	License string
 }
 
+// Conda is one conda package the build installed into an environment.
+type Conda struct {
+	Name, Version, Build string
+	// Subdir is the channel's platform directory ("linux-64", "noarch").
+	Subdir string
+	// Channel is the channel as its purl qualifier names it: its name
+	// when it is under the channel alias ("conda-forge"), else its URL.
+	Channel string
+	// Filename is the package file ("zlib-1.3.1-h4ab18f5_1.conda"), URL
+	// where it was fetched from (without credentials), SHA256 its hex
+	// digest as the repodata gives it (and the install checked).
+	Filename, URL, SHA256 string
+	// Prefix is the environment it went into.
+	Prefix string
+	// Depends are the names of the packages its depends name.
+	Depends []string
+	// License is an SPDX expression (CondaLicense); "" when the
+	// repodata's license field is not one.
+	License string
+}
+
 // Repo is the repository the image was built from.
 type Repo struct {
 	Revision string // git commit
@@ -95,6 +118,7 @@ type Invocation struct {
 
 // Material is one input named by its digest.
 type Material struct {
+	Name   string // what it is, when the URI does not say ("conda lock")
 	URI    string
 	SHA256 string // hex
 }
@@ -183,6 +207,39 @@ func normalizePyName(n string) string {
 	return b.String()
 }
 
+// condaPURL is a conda package's package URL, as the purl spec's conda
+// type writes it: qualifiers build, channel, subdir and type (the file's
+// format, "conda" or "tar.bz2"), in that (sorted) order.
+func condaPURL(c Conda) string {
+	u := fmt.Sprintf("pkg:conda/%s@%s", strings.ToLower(c.Name), purlEscape(c.Version))
+	var q []string
+	add := func(k, v string) {
+		if v != "" {
+			q = append(q, k+"="+purlQualifier(v))
+		}
+	}
+	add("build", c.Build)
+	add("channel", c.Channel)
+	add("subdir", c.Subdir)
+	switch {
+	case strings.HasSuffix(c.Filename, ".conda"):
+		add("type", "conda")
+	case strings.HasSuffix(c.Filename, ".tar.bz2"):
+		add("type", "tar.bz2")
+	}
+	if len(q) == 0 {
+		return u
+	}
+	return u + "?" + strings.Join(q, "&")
+}
+
+// purlQualifier percent-encodes a qualifier value: as a version, and the
+// separators of qualifiers. A channel URL keeps its ":" and "/", which
+// the purl spec lets a qualifier value hold as they are.
+func purlQualifier(s string) string {
+	return strings.NewReplacer("%", "%25", "+", "%2B", " ", "%20", "?", "%3F", "#", "%23", "@", "%40", "&", "%26", "=", "%3D").Replace(s)
+}
+
 // purlEscape percent-encodes what a purl version may not hold as is
 // (":" of an epoch, "+" which would read as a space).
 func purlEscape(s string) string {
@@ -247,6 +304,27 @@ func wheelDepends(ws []Wheel) map[string][]string {
 	return out
 }
 
+// condaDepends maps each conda package (by its index in cs) to the
+// indexes of the packages of the same environment it depends on; a
+// dependency met outside the set (a virtual package such as __glibc) is
+// left out.
+func condaDepends(cs []Conda) map[int][]int {
+	at := map[string]int{}
+	for i, c := range cs {
+		at[c.Prefix+"\x00"+c.Name] = i
+	}
+	out := map[int][]int{}
+	for i, c := range cs {
+		for _, n := range c.Depends {
+			if j, ok := at[c.Prefix+"\x00"+n]; ok && j != i && !slices.Contains(out[i], j) {
+				out[i] = append(out[i], j)
+			}
+		}
+		slices.Sort(out[i])
+	}
+	return out
+}
+
 // relName is the package name of one alternative ("libc6:any (>= 2.34)" → "libc6").
 func relName(alt string) string {
 	alt = strings.TrimSpace(alt)
@@ -273,6 +351,18 @@ func sortedDebs(ds []Deb) []Deb {
 func sortedWheels(ws []Wheel) []Wheel {
 	out := append([]Wheel(nil), ws...)
 	sort.Slice(out, func(i, j int) bool { return normalizePyName(out[i].Name) < normalizePyName(out[j].Name) })
+	return out
+}
+
+// sortedConda orders conda packages by environment, then name.
+func sortedConda(cs []Conda) []Conda {
+	out := append([]Conda(nil), cs...)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Prefix != out[j].Prefix {
+			return out[i].Prefix < out[j].Prefix
+		}
+		return out[i].Name < out[j].Name
+	})
 	return out
 }
 

@@ -10,7 +10,7 @@ import (
 
 // CycloneDX writes in as a CycloneDX 1.5 JSON BOM: the image as the
 // metadata component; the base, the repository, the Debian packages and
-// the Python distributions as components; dependencies from the image to
+// the Python distributions and the conda packages as components; dependencies from the image to
 // each, and between Debian packages where both ends were installed. The
 // serial number is a name-based UUID of the image's name and digest.
 func CycloneDX(in Input) ([]byte, error) {
@@ -58,6 +58,11 @@ func CycloneDX(in Input) ([]byte, error) {
 		}
 		comps, top = append(comps, c), append(top, c.BOMRef)
 	}
+	condas := sortedConda(in.Conda)
+	crefs := condaRefs(condas)
+	for i, c := range condas {
+		comps, top = append(comps, cdxConda(c, crefs[i])), append(top, crefs[i])
+	}
 	deps := []cdx.Dependency{{Ref: imgRef, Dependencies: &top}}
 	byName := map[string]Deb{}
 	for _, d := range debs {
@@ -74,6 +79,16 @@ func CycloneDX(in Input) ([]byte, error) {
 		}
 	}
 	deps = append(deps, cdxWheelDeps(wheels)...)
+	cdeps := condaDepends(condas)
+	for i := range condas {
+		var on []string
+		for _, j := range cdeps[i] {
+			on = append(on, crefs[j])
+		}
+		if len(on) > 0 {
+			deps = append(deps, cdx.Dependency{Ref: crefs[i], Dependencies: &on})
+		}
+	}
 	bom.Components, bom.Dependencies = &comps, &deps
 	var buf bytes.Buffer
 	enc := cdx.NewBOMEncoder(&buf, cdx.BOMFileFormatJSON).SetPretty(true).SetEscapeHTML(false)
@@ -114,6 +129,39 @@ func cdxWheelDeps(wheels []Wheel) []cdx.Dependency {
 		if len(on) > 0 {
 			out = append(out, cdx.Dependency{Ref: pypiPURL(w), Dependencies: &on})
 		}
+	}
+	return out
+}
+
+// cdxConda is one conda package, with the properties a purl does not hold.
+func cdxConda(c Conda, ref string) cdx.Component {
+	comp := cdx.Component{BOMRef: ref, Type: cdx.ComponentTypeLibrary, Name: c.Name, Version: c.Version, PackageURL: condaPURL(c)}
+	if c.SHA256 != "" {
+		comp.Hashes = &[]cdx.Hash{{Algorithm: cdx.HashAlgoSHA256, Value: c.SHA256}}
+	}
+	if c.URL != "" {
+		comp.ExternalReferences = &[]cdx.ExternalReference{{Type: cdx.ERTypeDistribution, URL: c.URL}}
+	}
+	comp.Properties = &[]cdx.Property{{Name: "assemble:conda:filename", Value: c.Filename}, {Name: "assemble:conda:prefix", Value: c.Prefix}}
+	if c.License != "" {
+		comp.Licenses = &cdx.Licenses{{Expression: c.License}}
+	}
+	return comp
+}
+
+// condaRefs are the BOM references of sorted conda packages: the purl,
+// and for the same package in a second environment the purl with that
+// environment, since a reference must be unique.
+func condaRefs(cs []Conda) []string {
+	out := make([]string, len(cs))
+	seen := map[string]bool{}
+	for i, c := range cs {
+		ref := condaPURL(c)
+		if seen[ref] {
+			ref += "#" + c.Prefix
+		}
+		seen[ref] = true
+		out[i] = ref
 	}
 	return out
 }

@@ -173,6 +173,15 @@ func PythonLicense(expression, license string, classifiers []string) string {
 	return id
 }
 
+// CondaLicense is the SPDX expression of a conda package's repodata
+// license field, or "" when the field is not a valid expression (conda-forge
+// asks for SPDX, but older packages say "BSD 3-Clause" or "GPL"): such a
+// field is not guessed at, as the SBOM says NOASSERTION.
+func CondaLicense(field string) string {
+	e, _ := spdxExpression(field)
+	return e
+}
+
 // spdxExpression validates s as an SPDX license expression (go-spdx's
 // license list) and returns it normalised ("mit" → "MIT").
 func spdxExpression(s string) (string, bool) {

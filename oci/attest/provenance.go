@@ -108,7 +108,7 @@ func materials(in Input) []resourceDescriptor {
 		out = append(out, d)
 	}
 	for _, m := range in.Indexes {
-		out = append(out, resourceDescriptor{URI: m.URI, Digest: map[string]string{"sha256": m.SHA256}})
+		out = append(out, resourceDescriptor{Name: m.Name, URI: m.URI, Digest: map[string]string{"sha256": m.SHA256}})
 	}
 	return out
 }

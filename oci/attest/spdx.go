@@ -17,9 +17,9 @@ import (
 const spdxNamespaceBase = "https://github.com/assemble-build/assemble/spdx/"
 
 // SPDX writes in as an SPDX 2.3 JSON document: the image package, which
-// DESCRIBES; the base, the repository, every Debian package and Python
-// distribution, which the image CONTAINS; and DEPENDS_ON between Debian
-// packages where both ends were installed.
+// DESCRIBES; the base, the repository, every Debian package, Python
+// distribution and conda package, which the image CONTAINS; and DEPENDS_ON
+// between packages of a kind where both ends were installed.
 func SPDX(in Input) ([]byte, error) {
 	doc := &spdx.Document{
 		SPDXVersion:       spdx.Version,
@@ -75,6 +75,18 @@ func SPDX(in Input) ([]byte, error) {
 	for _, w := range wheels {
 		for _, n := range wdeps[normalizePyName(w.Name)] {
 			rel(pyID(w.Name), common.TypeRelationshipDependsOn, pyID(n))
+		}
+	}
+	condas := sortedConda(in.Conda)
+	cids := condaIDs(condas)
+	for i, c := range condas {
+		doc.Packages = append(doc.Packages, spdxConda(c, cids[i]))
+		rel("Image", common.TypeRelationshipContains, cids[i])
+	}
+	cdeps := condaDepends(condas)
+	for i := range condas {
+		for _, j := range cdeps[i] {
+			rel(cids[i], common.TypeRelationshipDependsOn, cids[j])
 		}
 	}
 	for _, ref := range sortedKeys(licenses) {
@@ -156,6 +168,44 @@ func spdxWheel(w Wheel) *spdx.Package {
 		p.PackageLicenseDeclared = w.License
 	}
 	return p
+}
+
+// spdxConda is one conda package: downloaded from its URL, with the
+// repodata's sha256 and, when it is an SPDX expression, its license.
+func spdxConda(c Conda, id common.ElementID) *spdx.Package {
+	p := &spdx.Package{
+		PackageName: c.Name, PackageSPDXIdentifier: id, PackageVersion: c.Version, PackageFileName: c.Filename,
+		PackageDownloadLocation: "NOASSERTION", PrimaryPackagePurpose: "LIBRARY",
+		PackageSupplier:         &common.Supplier{Supplier: "NOASSERTION"},
+		PackageLicenseConcluded: "NOASSERTION", PackageLicenseDeclared: "NOASSERTION", PackageCopyrightText: "NOASSERTION",
+		PackageComment:            "conda build " + c.Build + ", subdir " + c.Subdir + ", in environment " + c.Prefix,
+		PackageExternalReferences: []*spdx.PackageExternalReference{{Category: common.CategoryPackageManager, RefType: common.TypePackageManagerPURL, Locator: condaPURL(c)}},
+	}
+	if c.URL != "" {
+		p.PackageDownloadLocation = c.URL
+	}
+	if c.SHA256 != "" {
+		p.PackageChecksums = []common.Checksum{{Algorithm: common.SHA256, Value: c.SHA256}}
+	}
+	if c.License != "" {
+		p.PackageLicenseDeclared = c.License
+	}
+	return p
+}
+
+// condaIDs are the SPDX identifiers of sorted conda packages: "Conda-NAME",
+// numbered from the second environment that holds a package of that name.
+func condaIDs(cs []Conda) []common.ElementID {
+	out := make([]common.ElementID, len(cs))
+	seen := map[string]int{}
+	for i, c := range cs {
+		id := "Conda-" + spdxIDPart(c.Name)
+		if seen[id]++; seen[id] > 1 {
+			id = fmt.Sprintf("%s-%d", id, seen[id])
+		}
+		out[i] = common.ElementID(id)
+	}
+	return out
 }
 
 func debID(name string) common.ElementID { return common.ElementID("Deb-" + spdxIDPart(name)) }
