@@ -4,10 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -17,6 +21,8 @@ import (
 
 	"github.com/assemble-build/assemble/assembler/dockerfile"
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/redact"
+	"github.com/assemble-build/assemble/layers/conda"
 	"github.com/assemble-build/assemble/layers/deb"
 	"github.com/assemble-build/assemble/layers/wheel"
 	"github.com/assemble-build/assemble/oci"
@@ -58,6 +64,10 @@ type installed struct {
 	// metadata (and so their licenses) is read back from the image.
 	sites   []string
 	indexes []*deb.Index
+	// conda are the conda packages (by environment and name), and
+	// condaInputs the repodata files and lock files they came from.
+	conda       []attest.Conda
+	condaInputs []attest.Material
 	// stages holds, while a Dockerfile builds, what each of its translated
 	// installs put in, by the install's source ("Dockerfile:LINE"): only
 	// the target's chain of stages is in the image (takeStages).
@@ -95,6 +105,28 @@ func (r *installed) putWheels(ws []wheel.Resolved) {
 		n := wheel.NormalizeName(w.Name)
 		r.wheels = slices.DeleteFunc(r.wheels, func(v wheel.Resolved) bool { return wheel.NormalizeName(v.Name) == n })
 		r.wheels = append(r.wheels, w)
+	}
+}
+
+// addConda records the conda packages a layer installs and its inputs.
+func (r *installed) addConda(pkgs []attest.Conda, inputs []attest.Material) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.putConda(pkgs, inputs)
+}
+
+func (r *installed) putConda(pkgs []attest.Conda, inputs []attest.Material) {
+	for _, p := range pkgs {
+		r.conda = slices.DeleteFunc(r.conda, func(q attest.Conda) bool { return q.Prefix == p.Prefix && q.Name == p.Name })
+		r.conda = append(r.conda, p)
+	}
+	for _, m := range inputs {
+		if !slices.Contains(r.condaInputs, m) {
+			r.condaInputs = append(r.condaInputs, m)
+		}
 	}
 }
 
@@ -159,6 +191,7 @@ func (r *installed) takeStages(sources []string) {
 		}
 		r.putDebs(st.debs)
 		r.putWheels(st.wheels)
+		r.putConda(st.conda, st.condaInputs)
 		r.addSites(st.sites...)
 		for _, ix := range st.indexes {
 			if !slices.Contains(r.indexes, ix) {
@@ -228,7 +261,7 @@ func (s *services) attestInput(im plan.Image, ps, baseRef string, base, img v1.I
 	in := attest.Input{Name: im.Name, Platform: ps, Created: s.o.created, Distro: attest.DistroOf(rec.suite),
 		Repo:       attest.Repo{Revision: annotations[oci.AnnotationRevision], Source: annotations[oci.AnnotationSource]},
 		Invocation: attest.Invocation{Convention: s.p.Convention, Parameters: s.o.outputParameters()},
-		Indexes:    materialsOf(rec.indexes)}
+		Indexes:    append(materialsOf(rec.indexes), sortedMaterials(rec.condaInputs)...), Conda: slices.Clone(rec.conda)}
 	var err error
 	if in.Subject.Digest, err = img.Digest(); err != nil {
 		return in, err
@@ -400,5 +433,119 @@ func (b Built) referrers() []v1.Image {
 	for _, a := range b.Attestations {
 		out = append(out, a.Referrer)
 	}
+	return out
+}
+
+// recordConda records, when SBOMs are on, the packages a conda layer
+// installs (as its solution gives them, each checked against its sha256
+// when the layer is made), the repodata they were resolved from and the
+// lock file installed.
+func (s *services) recordConda(l plan.Layer, rep *CondaReport) error {
+	if s.installed == nil {
+		return nil
+	}
+	inputs, err := s.env.condaInputs(rep)
+	if err != nil {
+		return err
+	}
+	pkgs := make([]attest.Conda, 0, len(rep.sol.Records))
+	for _, r := range rep.sol.Records {
+		pkgs = append(pkgs, condaPackage(r, l.Conda.Prefix, s.o.conda.ChannelAlias))
+	}
+	s.installed.addConda(pkgs, inputs)
+	return nil
+}
+
+// condaPackage is one solution record as the SBOM lists it.
+func condaPackage(r conda.Record, prefix, alias string) attest.Conda {
+	p := attest.Conda{Name: r.Name, Version: r.Version, Build: r.Build, Subdir: r.Subdir, Channel: condaChannelName(r.Channel, alias),
+		Filename: r.Filename, URL: redact.Userinfo(r.URL), SHA256: r.SHA256, Prefix: prefix, License: attest.CondaLicense(r.License)}
+	for _, d := range r.Depends {
+		// A depends the parser refuses cannot have been met by the
+		// solver either: there is no package to relate it to.
+		if ms, err := conda.ParseMatchSpec(d); err == nil && !slices.Contains(p.Depends, ms.Name) {
+			p.Depends = append(p.Depends, ms.Name)
+		}
+	}
+	return p
+}
+
+// condaChannelName is a channel as its packages' purls name it: by name
+// when it is under the channel alias (a mirror's packages are the same
+// packages) or conda's default alias, else by its URL.
+func condaChannelName(u, alias string) string {
+	for _, a := range []string{alias, conda.DefaultChannelAlias} {
+		if a == "" {
+			continue
+		}
+		if name, ok := strings.CutPrefix(u, strings.TrimRight(a, "/")+"/"); ok && name != "" {
+			return name
+		}
+	}
+	return redact.Userinfo(u)
+}
+
+// condaRepodataForms are the forms of a subdir's index, best first, as
+// layers/conda fetches them and records them in the download store (under
+// "conda-repodata:URL"): its Repodata does not carry the digest of the
+// file it was read from, so the provenance looks the file up there.
+var condaRepodataForms = []string{"repodata.json.zst", "repodata.json.bz2", "repodata.json"}
+
+// condaInputs are the materials of a conda layer: the repodata files of
+// the channels it read (the platform's subdir and noarch), and the lock
+// file it installed.
+func (e *env) condaInputs(rep *CondaReport) ([]attest.Material, error) {
+	var out []attest.Material
+	if rep.LockFile != "" {
+		b, err := os.ReadFile(filepath.Join(e.p.Root, filepath.FromSlash(rep.LockFile)))
+		if err != nil {
+			return nil, fmt.Errorf("reading the lock: %w", err)
+		}
+		sum := sha256.Sum256(b)
+		out = append(out, attest.Material{Name: "conda lock", URI: rep.LockFile, SHA256: hex.EncodeToString(sum[:])})
+	}
+	for _, ch := range rep.channels {
+		for _, sd := range []string{rep.Subdir, "noarch"} {
+			m, ok, err := e.repodataMaterial(ch.URL + "/" + sd + "/")
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				out = append(out, m)
+			}
+		}
+	}
+	return out, nil
+}
+
+// repodataMaterial is the index file read below base (a subdir's URL
+// with a trailing slash); none when the channel has no such subdir.
+func (e *env) repodataMaterial(base string) (attest.Material, bool, error) {
+	for _, form := range condaRepodataForms {
+		if dir, ok := strings.CutPrefix(base, "file://"); ok {
+			if d, err := url.PathUnescape(dir); err == nil {
+				dir = d
+			}
+			b, err := os.ReadFile(filepath.Join(filepath.FromSlash(dir), form))
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return attest.Material{}, false, fmt.Errorf("reading the channel's index: %w", err)
+			}
+			sum := sha256.Sum256(b)
+			return attest.Material{URI: base + form, SHA256: hex.EncodeToString(sum[:])}, true, nil
+		}
+		if d, ok := e.o.cache.Ref("conda-repodata:" + base + form); ok {
+			return attest.Material{URI: redact.Userinfo(base + form), SHA256: strings.TrimPrefix(d, "sha256:")}, true, nil
+		}
+	}
+	return attest.Material{}, false, nil
+}
+
+// sortedMaterials orders materials by URI, whatever order layers were made in.
+func sortedMaterials(ms []attest.Material) []attest.Material {
+	out := slices.Clone(ms)
+	slices.SortFunc(out, func(a, b attest.Material) int { return strings.Compare(a.URI, b.URI) })
 	return out
 }

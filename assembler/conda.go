@@ -42,6 +42,11 @@ type CondaReport struct {
 	Lock string `json:"lock,omitempty"`
 	// LockFile is the repository's lock file the layer installed.
 	LockFile string `json:"lockFile,omitempty"`
+
+	// sol is what the layer installs, and channels the channels whose
+	// repodata it was resolved (or its lock completed) from: for the SBOM.
+	sol      conda.Solution
+	channels []conda.Channel
 }
 
 // condaLayer resolves (or reads the lock of) a conda plan layer against
@@ -55,6 +60,9 @@ func (s *services) condaLayer(ctx context.Context, l plan.Layer, at below) (spec
 	glibc := ""
 	if rep.Glibc != "" {
 		glibc = ", glibc " + rep.Glibc
+	}
+	if err := s.recordConda(l, rep); err != nil {
+		return specs{}, &sourcedError{source: l.Source, err: err}
 	}
 	return specs{
 		specs: []layers.Spec{spec},
@@ -84,17 +92,17 @@ func (e *env) condaLayer(ctx context.Context, l plan.Layer, img v1.Image, platfo
 		if sol, _, err = conda.ParseExplicit(lock, b); err != nil {
 			return nil, nil, err
 		}
-		if sol, err = e.completeLock(ctx, sol, subdir); err != nil {
+		if sol, rep.channels, err = e.completeLock(ctx, sol, subdir); err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", lock, err)
 		}
 		rep.LockFile = lock
 	} else {
-		if sol, rep.Glibc, err = e.condaSolve(ctx, c, img, platform, subdir, below); err != nil {
+		if sol, rep.channels, rep.Glibc, err = e.condaSolve(ctx, c, img, platform, subdir, below); err != nil {
 			return nil, nil, err
 		}
 		rep.Lock = string(conda.FormatExplicit(sol, subdir))
 	}
-	rep.Packages = len(sol.Records)
+	rep.Packages, rep.sol = len(sol.Records), sol
 	var fopts []conda.FetchOption
 	if e.o.offline {
 		fopts = append(fopts, conda.Offline())
@@ -111,25 +119,26 @@ func (e *env) condaLayer(ctx context.Context, l plan.Layer, img v1.Image, platfo
 }
 
 // condaSolve resolves a conda layer's specs from its channels.
-func (e *env) condaSolve(ctx context.Context, c *plan.CondaLayer, img v1.Image, platform v1.Platform, subdir string, below []conda.Record) (conda.Solution, string, error) {
+// It returns the channels as well, whose repodata the SBOM's provenance names.
+func (e *env) condaSolve(ctx context.Context, c *plan.CondaLayer, img v1.Image, platform v1.Platform, subdir string, below []conda.Record) (conda.Solution, []conda.Channel, string, error) {
 	var chans []conda.Channel
 	for _, name := range c.Channels {
 		ch, err := conda.ParseChannel(name, e.o.conda.ChannelAlias)
 		if err != nil {
-			return conda.Solution{}, "", err
+			return conda.Solution{}, nil, "", err
 		}
 		chans = append(chans, ch)
 	}
 	if len(chans) == 0 {
-		return conda.Solution{}, "", fmt.Errorf("a conda layer needs channels")
+		return conda.Solution{}, nil, "", fmt.Errorf("a conda layer needs channels")
 	}
 	ix, err := e.condaIndex(ctx, chans, subdir)
 	if err != nil {
-		return conda.Solution{}, "", err
+		return conda.Solution{}, nil, "", err
 	}
 	glibc, err := e.glibc(img, platform)
 	if err != nil {
-		return conda.Solution{}, "", err
+		return conda.Solution{}, nil, "", err
 	}
 	var reqs []conda.Request
 	for _, s := range c.Specs {
@@ -140,7 +149,7 @@ func (e *env) condaSolve(ctx context.Context, c *plan.CondaLayer, img v1.Image, 
 	if errors.As(err, &ce) && ce.Below {
 		err = fmt.Errorf("%w\n  (a layer cannot change the packages of the layer below: ask for %s as the environment below has it, or leave it out of that environment)", err, ce.Name)
 	}
-	return sol, glibc, err
+	return sol, chans, glibc, err
 }
 
 // condaIndex reads the channels' repodata once per run.
@@ -202,18 +211,20 @@ func (e *env) glibc(img v1.Image, platform v1.Platform) (string, error) {
 // completeLock gives a lock's records without a sha256 (conda-lock writes
 // md5 hashes) their repodata record, so every package is still checked by
 // its sha256. A lock with sha256 hashes is installed without the channels.
-func (e *env) completeLock(ctx context.Context, sol conda.Solution, subdir string) (conda.Solution, error) {
+// It returns the channels it read.
+func (e *env) completeLock(ctx context.Context, sol conda.Solution, subdir string) (conda.Solution, []conda.Channel, error) {
 	complete := true
 	for _, r := range sol.Records {
 		complete = complete && r.SHA256 != ""
 	}
 	if complete {
-		return sol, nil
+		return sol, nil, nil
 	}
 	chans, _ := conda.LockChannels(sol)
 	ix, err := e.condaIndex(ctx, chans, subdir)
 	if err != nil {
-		return conda.Solution{}, err
+		return conda.Solution{}, nil, err
 	}
-	return ix.Complete(sol)
+	sol, err = ix.Complete(sol)
+	return sol, chans, err
 }
