@@ -55,7 +55,7 @@ func TestCondaLicense(t *testing.T) {
 	for field, want := range map[string]string{
 		"BSD-3-Clause": "BSD-3-Clause", "mit": "MIT", "Apache-2.0 OR MIT": "Apache-2.0 OR MIT",
 		"GPL-2.0-or-later AND LGPL-2.1-only": "GPL-2.0-or-later AND LGPL-2.1-only",
-		"BSD 3-Clause": "", "GPL": "", "": "", "LicenseRef-Proprietary": "", "PSF": "", "Apache 2.0\nMIT": "",
+		"BSD 3-Clause":                       "", "GPL": "", "": "", "LicenseRef-Proprietary": "", "PSF": "", "Apache 2.0\nMIT": "",
 	} {
 		if got := CondaLicense(field); got != want {
 			t.Errorf("CondaLicense(%q) = %q, want %q", field, got, want)
