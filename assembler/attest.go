@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -485,12 +483,6 @@ func condaChannelName(u, alias string) string {
 	return redact.Userinfo(u)
 }
 
-// condaRepodataForms are the forms of a subdir's index, best first, as
-// layers/conda fetches them and records them in the download store (under
-// "conda-repodata:URL"): its Repodata does not carry the digest of the
-// file it was read from, so the provenance looks the file up there.
-var condaRepodataForms = []string{"repodata.json.zst", "repodata.json.bz2", "repodata.json"}
-
 // condaInputs are the materials of a conda layer: the repodata files of
 // the channels it read (the platform's subdir and noarch), and the lock
 // file it installed.
@@ -504,43 +496,10 @@ func (e *env) condaInputs(rep *CondaReport) ([]attest.Material, error) {
 		sum := sha256.Sum256(b)
 		out = append(out, attest.Material{Name: "conda lock", URI: rep.LockFile, SHA256: hex.EncodeToString(sum[:])})
 	}
-	for _, ch := range rep.channels {
-		for _, sd := range []string{rep.Subdir, "noarch"} {
-			m, ok, err := e.repodataMaterial(ch.URL + "/" + sd + "/")
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				out = append(out, m)
-			}
-		}
+	for _, f := range rep.indexFiles {
+		out = append(out, attest.Material{URI: redact.Userinfo(f.URL), SHA256: f.SHA256})
 	}
 	return out, nil
-}
-
-// repodataMaterial is the index file read below base (a subdir's URL
-// with a trailing slash); none when the channel has no such subdir.
-func (e *env) repodataMaterial(base string) (attest.Material, bool, error) {
-	for _, form := range condaRepodataForms {
-		if dir, ok := strings.CutPrefix(base, "file://"); ok {
-			if d, err := url.PathUnescape(dir); err == nil {
-				dir = d
-			}
-			b, err := os.ReadFile(filepath.Join(filepath.FromSlash(dir), form))
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			if err != nil {
-				return attest.Material{}, false, fmt.Errorf("reading the channel's index: %w", err)
-			}
-			sum := sha256.Sum256(b)
-			return attest.Material{URI: base + form, SHA256: hex.EncodeToString(sum[:])}, true, nil
-		}
-		if d, ok := e.o.cache.Ref("conda-repodata:" + base + form); ok {
-			return attest.Material{URI: redact.Userinfo(base + form), SHA256: strings.TrimPrefix(d, "sha256:")}, true, nil
-		}
-	}
-	return attest.Material{}, false, nil
 }
 
 // sortedMaterials orders materials by URI, whatever order layers were made in.

@@ -43,10 +43,10 @@ type CondaReport struct {
 	// LockFile is the repository's lock file the layer installed.
 	LockFile string `json:"lockFile,omitempty"`
 
-	// sol is what the layer installs, and channels the channels whose
-	// repodata it was resolved (or its lock completed) from: for the SBOM.
-	sol      conda.Solution
-	channels []conda.Channel
+	// sol is what the layer installs, and indexFiles the repodata files
+	// it was resolved (or its lock completed) from: for the SBOM.
+	sol        conda.Solution
+	indexFiles []conda.IndexFile
 }
 
 // condaLayer resolves (or reads the lock of) a conda plan layer against
@@ -92,12 +92,12 @@ func (e *env) condaLayer(ctx context.Context, l plan.Layer, img v1.Image, platfo
 		if sol, _, err = conda.ParseExplicit(lock, b); err != nil {
 			return nil, nil, err
 		}
-		if sol, rep.channels, err = e.completeLock(ctx, sol, subdir); err != nil {
+		if sol, rep.indexFiles, err = e.completeLock(ctx, sol, subdir); err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", lock, err)
 		}
 		rep.LockFile = lock
 	} else {
-		if sol, rep.channels, rep.Glibc, err = e.condaSolve(ctx, c, img, platform, subdir, below); err != nil {
+		if sol, rep.indexFiles, rep.Glibc, err = e.condaSolve(ctx, c, img, platform, subdir, below); err != nil {
 			return nil, nil, err
 		}
 		rep.Lock = string(conda.FormatExplicit(sol, subdir))
@@ -119,8 +119,8 @@ func (e *env) condaLayer(ctx context.Context, l plan.Layer, img v1.Image, platfo
 }
 
 // condaSolve resolves a conda layer's specs from its channels.
-// It returns the channels as well, whose repodata the SBOM's provenance names.
-func (e *env) condaSolve(ctx context.Context, c *plan.CondaLayer, img v1.Image, platform v1.Platform, subdir string, below []conda.Record) (conda.Solution, []conda.Channel, string, error) {
+// It returns the repodata files read as well, which the provenance names.
+func (e *env) condaSolve(ctx context.Context, c *plan.CondaLayer, img v1.Image, platform v1.Platform, subdir string, below []conda.Record) (conda.Solution, []conda.IndexFile, string, error) {
 	var chans []conda.Channel
 	for _, name := range c.Channels {
 		ch, err := conda.ParseChannel(name, e.o.conda.ChannelAlias)
@@ -149,7 +149,7 @@ func (e *env) condaSolve(ctx context.Context, c *plan.CondaLayer, img v1.Image, 
 	if errors.As(err, &ce) && ce.Below {
 		err = fmt.Errorf("%w\n  (a layer cannot change the packages of the layer below: ask for %s as the environment below has it, or leave it out of that environment)", err, ce.Name)
 	}
-	return sol, chans, glibc, err
+	return sol, ix.Files(), glibc, err
 }
 
 // condaIndex reads the channels' repodata once per run.
@@ -211,8 +211,8 @@ func (e *env) glibc(img v1.Image, platform v1.Platform) (string, error) {
 // completeLock gives a lock's records without a sha256 (conda-lock writes
 // md5 hashes) their repodata record, so every package is still checked by
 // its sha256. A lock with sha256 hashes is installed without the channels.
-// It returns the channels it read.
-func (e *env) completeLock(ctx context.Context, sol conda.Solution, subdir string) (conda.Solution, []conda.Channel, error) {
+// It returns the repodata files it read.
+func (e *env) completeLock(ctx context.Context, sol conda.Solution, subdir string) (conda.Solution, []conda.IndexFile, error) {
 	complete := true
 	for _, r := range sol.Records {
 		complete = complete && r.SHA256 != ""
@@ -226,5 +226,5 @@ func (e *env) completeLock(ctx context.Context, sol conda.Solution, subdir strin
 		return conda.Solution{}, nil, err
 	}
 	sol, err = ix.Complete(sol)
-	return sol, chans, err
+	return sol, ix.Files(), err
 }

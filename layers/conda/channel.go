@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/bzip2"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -111,7 +113,7 @@ var repodataForms = []string{"repodata.json.zst", "repodata.json.bz2", "repodata
 // index is fetched (it changes) and recorded in the download store;
 // offline, the recorded copy is used.
 func (c *Client) Repodata(ctx context.Context, ch Channel, subdir string) (*Repodata, error) {
-	b, form, err := c.fetchIndex(ctx, ch, subdir)
+	b, form, digest, err := c.fetchIndex(ctx, ch, subdir)
 	if errors.Is(err, errNoIndex) {
 		if subdir == "noarch" {
 			return nil, fmt.Errorf("channel %s has no noarch/repodata.json (is %s a conda channel?)", ch.Name, redact.Password(ch.URL))
@@ -130,28 +132,35 @@ func (c *Client) Repodata(ctx context.Context, ch Channel, subdir string) (*Repo
 	if err != nil {
 		return nil, fmt.Errorf("%s/%s/%s: %w", redact.Password(ch.URL), subdir, form, err)
 	}
+	rd.File = IndexFile{URL: ch.URL + "/" + subdir + "/" + form, SHA256: strings.TrimPrefix(digest, "sha256:")}
 	return rd, nil
 }
 
 var errNoIndex = errors.New("no repodata")
 
-// fetchIndex returns the best form of a subdir's index the channel has.
-func (c *Client) fetchIndex(ctx context.Context, ch Channel, subdir string) ([]byte, string, error) {
+// fetchIndex returns the best form of a subdir's index the channel has,
+// its form and its digest.
+func (c *Client) fetchIndex(ctx context.Context, ch Channel, subdir string) ([]byte, string, string, error) {
 	base := ch.URL + "/" + subdir + "/"
 	if strings.HasPrefix(base, "file://") {
-		return readLocalIndex(strings.TrimPrefix(base, "file://"))
+		b, form, err := readLocalIndex(strings.TrimPrefix(base, "file://"))
+		if err != nil {
+			return nil, "", "", err
+		}
+		sum := sha256.Sum256(b)
+		return b, form, "sha256:" + hex.EncodeToString(sum[:]), nil
 	}
 	if c.offline {
 		for _, form := range repodataForms {
 			if d, ok := c.cache.Ref("conda-repodata:" + base + form); ok {
 				b, err := c.readDownload(ctx, d)
-				return b, form, err
+				return b, form, d, err
 			}
 		}
 		if _, ok := c.cache.Ref("conda-repodata-missing:" + base); ok {
-			return nil, "", errNoIndex
+			return nil, "", "", errNoIndex
 		}
-		return nil, "", fmt.Errorf("%srepodata.json is not in the cache (offline; build once online first): %w", redact.Password(base), layers.ErrNotCached)
+		return nil, "", "", fmt.Errorf("%srepodata.json is not in the cache (offline; build once online first): %w", redact.Password(base), layers.ErrNotCached)
 	}
 	for _, form := range repodataForms {
 		d, err := c.download(ctx, base+form)
@@ -159,18 +168,18 @@ func (c *Client) fetchIndex(ctx context.Context, ch Channel, subdir string) ([]b
 			continue
 		}
 		if err != nil {
-			return nil, "", err
+			return nil, "", "", err
 		}
 		if err := c.cache.SetRef("conda-repodata:"+base+form, d); err != nil {
-			return nil, "", err
+			return nil, "", "", err
 		}
 		b, err := c.readDownload(ctx, d)
-		return b, form, err
+		return b, form, d, err
 	}
 	if _, d, err := c.cache.Download(ctx, "", func(context.Context, io.Writer) error { return nil }); err == nil {
 		_ = c.cache.SetRef("conda-repodata-missing:"+base, d)
 	}
-	return nil, "", errNoIndex
+	return nil, "", "", errNoIndex
 }
 
 // download fetches u into the download store; a 404 is errNoIndex.

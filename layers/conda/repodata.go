@@ -19,11 +19,21 @@ var fastJSON = jsoniter.ConfigCompatibleWithStandardLibrary
 type Repodata struct {
 	Channel Channel
 	Subdir  string
+	// File is the index file it was read from; empty for a subdir the
+	// channel does not have.
+	File    IndexFile
 	baseURL string
 
 	mu      sync.Mutex
 	raw     map[string][]rawEntry
 	decoded map[string][]Record
+}
+
+// IndexFile names one repodata file as it was read: its URL (with any
+// credentials in it) and the sha256 of its bytes, for provenance.
+type IndexFile struct {
+	URL    string
+	SHA256 string
 }
 
 type rawEntry struct {

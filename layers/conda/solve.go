@@ -27,6 +27,17 @@ func NewIndex(subdirs ...*Repodata) *Index {
 	return ix
 }
 
+// Files are the repodata files the index was read from, in channel order.
+func (ix *Index) Files() []IndexFile {
+	var out []IndexFile
+	for _, rd := range ix.subdirs {
+		if rd.File.URL != "" {
+			out = append(out, rd.File)
+		}
+	}
+	return out
+}
+
 // Index reads the repodata of channels for a platform subdir ("linux-64")
 // and noarch.
 func (c *Client) Index(ctx context.Context, channels []Channel, subdir string) (*Index, error) {
