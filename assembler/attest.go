@@ -19,7 +19,6 @@ import (
 
 	"github.com/assemble-build/assemble/assembler/dockerfile"
 	"github.com/assemble-build/assemble/assembler/plan"
-	"github.com/assemble-build/assemble/internal/redact"
 	"github.com/assemble-build/assemble/layers/conda"
 	"github.com/assemble-build/assemble/layers/deb"
 	"github.com/assemble-build/assemble/layers/wheel"
@@ -457,7 +456,7 @@ func (s *services) recordConda(l plan.Layer, rep *CondaReport) error {
 // condaPackage is one solution record as the SBOM lists it.
 func condaPackage(r conda.Record, prefix, alias string) attest.Conda {
 	p := attest.Conda{Name: r.Name, Version: r.Version, Build: r.Build, Subdir: r.Subdir, Channel: condaChannelName(r.Channel, alias),
-		Filename: r.Filename, URL: redact.Userinfo(r.URL), SHA256: r.SHA256, Prefix: prefix, License: attest.CondaLicense(r.License)}
+		Filename: r.Filename, URL: conda.PublicURL(r.URL), SHA256: r.SHA256, Prefix: prefix, License: attest.CondaLicense(r.License)}
 	for _, d := range r.Depends {
 		// A depends the parser refuses cannot have been met by the
 		// solver either: there is no package to relate it to.
@@ -480,7 +479,7 @@ func condaChannelName(u, alias string) string {
 			return name
 		}
 	}
-	return redact.Userinfo(u)
+	return conda.PublicURL(u)
 }
 
 // condaInputs are the materials of a conda layer: the repodata files of
@@ -497,7 +496,7 @@ func (e *env) condaInputs(rep *CondaReport) ([]attest.Material, error) {
 		out = append(out, attest.Material{Name: "conda lock", URI: rep.LockFile, SHA256: hex.EncodeToString(sum[:])})
 	}
 	for _, f := range rep.indexFiles {
-		out = append(out, attest.Material{URI: redact.Userinfo(f.URL), SHA256: f.SHA256})
+		out = append(out, attest.Material{URI: conda.PublicURL(f.URL), SHA256: f.SHA256})
 	}
 	return out, nil
 }

@@ -20,10 +20,10 @@ func metaRecord(r Record, files []installed, requested string) []byte {
 	o.Set("version", pyjson.String(r.Version))
 	o.Set("build", pyjson.String(r.Build))
 	o.Set("build_number", pyjson.Number(strconv.Itoa(r.BuildNumber)))
-	o.Set("channel", pyjson.String(r.Channel))
+	o.Set("channel", pyjson.String(PublicURL(r.Channel)))
 	o.Set("subdir", pyjson.String(r.Subdir))
 	o.Set("fn", pyjson.String(r.Filename))
-	o.Set("url", pyjson.String(r.URL))
+	o.Set("url", pyjson.String(PublicURL(r.URL)))
 	o.Set("md5", pyjson.String(r.MD5))
 	o.Set("sha256", pyjson.String(r.SHA256))
 	o.Set("size", pyjson.Number(strconv.FormatInt(r.Size, 10)))
@@ -108,7 +108,7 @@ func history(t time.Time, sols ...Solution) []byte {
 		b.WriteString("# cmd: assemble\n")
 		b.WriteString("# conda version: " + historyCondaVersion + "\n")
 		for _, r := range s.Records {
-			fmt.Fprintf(&b, "+%s/%s::%s\n", strings.TrimSuffix(r.Channel, "/"), r.Subdir, metaName(r))
+			fmt.Fprintf(&b, "+%s/%s::%s\n", strings.TrimSuffix(PublicURL(r.Channel), "/"), r.Subdir, metaName(r))
 		}
 		specs := make([]string, len(s.Requested))
 		for i, q := range s.Requested {
