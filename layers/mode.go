@@ -1,6 +1,10 @@
 package layers
 
-import "io/fs"
+import (
+	"archive/tar"
+	"fmt"
+	"io/fs"
+)
 
 // ModeBits are the mode bits a layer entry keeps: permissions plus setuid,
 // setgid and sticky. fs.FileMode holds the last three in bits of its own,
@@ -56,4 +60,17 @@ func HostFileMode(m fs.FileMode) fs.FileMode {
 		return 0o755
 	}
 	return 0o644
+}
+
+// TarTypeName names a tar entry type a package may not hold, for messages.
+func TarTypeName(t byte) string {
+	switch t {
+	case tar.TypeChar:
+		return "character device"
+	case tar.TypeBlock:
+		return "block device"
+	case tar.TypeFifo:
+		return "FIFO"
+	}
+	return fmt.Sprintf("tar entry of type %q", t)
 }

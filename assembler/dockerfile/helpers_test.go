@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -356,21 +355,7 @@ func configOfUser(u string) *v1.ConfigFile { return &v1.ConfigFile{Config: v1.Co
 // podmanRun runs an image of an OCI layout with podman (no daemon).
 func podmanRun(t testing.TB, layoutDir, tag string, args ...string) string {
 	t.Helper()
-	podman := testtool.RequireTool(t, "podman")
-	testtool.RequireTool(t, "runc")
-	root := shortDir(t)
-	full := append([]string{"--storage-driver", "vfs", "--root", filepath.Join(root, "root"), "--runroot", filepath.Join(root, "run"),
-		"--cgroup-manager", "cgroupfs", "--runtime", "runc", "run", "--rm", "--network", "none",
-		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "oci:" + layoutDir + ":" + tag}, args...)
-	cmd := exec.Command(podman, full...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	testtool.AwaitProcesses(t, filepath.Join(root, "root"))
-	if err != nil {
-		t.Fatalf("podman run: %v\n%s%s", err, out, stderr.String())
-	}
-	return string(out)
+	return testtool.PodmanRun(t, shortDir(t), nil, "oci:"+layoutDir+":"+tag, args...)
 }
 
 // tarImage is a linux/amd64 image of one layer, the tar data.

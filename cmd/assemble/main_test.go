@@ -105,8 +105,6 @@ func readIndex(t testing.TB, layout string) map[string]string {
 
 func podmanRun(t testing.TB, image string, args ...string) string {
 	t.Helper()
-	podman := testtool.RequireTool(t, "podman")
-	testtool.RequireTool(t, "runc")
 	// One store per test, so an image is imported once however often it runs.
 	v, _ := podmanRoots.LoadOrStore(t.Name(), "")
 	root := v.(string)
@@ -116,18 +114,7 @@ func podmanRun(t testing.TB, image string, args ...string) string {
 		podmanRoots.Store(t.Name(), root)
 		t.Cleanup(func() { podmanRoots.Delete(t.Name()) })
 	}
-	full := append([]string{"--storage-driver", "vfs", "--root", filepath.Join(root, "root"), "--runroot", filepath.Join(root, "run"),
-		"--cgroup-manager", "cgroupfs", "--runtime", "runc", "run", "--rm", "--network", "none",
-		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", image}, args...)
-	cmd := exec.Command(podman, full...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr // podman's pull progress
-	out, err := cmd.Output()
-	testtool.AwaitProcesses(t, filepath.Join(root, "root"))
-	if err != nil {
-		t.Fatalf("podman run %s: %v\n%s%s", image, err, out, stderr.String())
-	}
-	return string(out)
+	return testtool.PodmanRun(t, root, nil, image, args...)
 }
 
 func hostIsAmd64(t testing.TB) {
@@ -138,19 +125,5 @@ func hostIsAmd64(t testing.TB) {
 
 var podmanRoots sync.Map // test name -> podman storage root
 
-// shortTempDir is a short, lower-case temporary directory: podman refuses
-// long run roots and takes an oci: layout's path as an image name, which
-// must be lower-case.
-func shortTempDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("/tmp", "asm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir = strings.ToLower(dir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
+// shortTempDir is testtool.ShortTempDir (podman's short, lower-case paths).
+func shortTempDir(t testing.TB) string { return testtool.ShortTempDir(t) }

@@ -238,22 +238,10 @@ func (pc *pkgContents) addMember(tr *tar.Reader, h *tar.Header) error {
 		c.name, c.mode = name, m.mode
 		m = &c
 	default:
-		return fmt.Errorf("member %s is a %s; a conda package holds only files, directories and links; refusing to install the package", name, tarTypeName(h.Typeflag))
+		return fmt.Errorf("member %s is a %s; a conda package holds only files, directories and links; refusing to install the package", name, layers.TarTypeName(h.Typeflag))
 	}
 	pc.members[name] = m
 	return nil
-}
-
-func tarTypeName(t byte) string {
-	switch t {
-	case tar.TypeChar:
-		return "character device"
-	case tar.TypeBlock:
-		return "block device"
-	case tar.TypeFifo:
-		return "FIFO"
-	}
-	return fmt.Sprintf("tar entry of type %q", t)
 }
 
 // read returns a regular member's staged bytes in memory.

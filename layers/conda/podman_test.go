@@ -2,14 +2,10 @@ package conda_test
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 
 	"github.com/assemble-build/assemble/internal/testtool"
@@ -85,7 +81,7 @@ func TestPodmanRunsEntryPoint(t *testing.T) {
 	if runtime.GOARCH != "amd64" {
 		t.Skip("the Debian base is built for amd64; podman runs it on amd64 hosts")
 	}
-	podman := testtool.RequireTool(t, "podman")
+	testtool.RequireTool(t, "podman")
 	testtool.RequireTool(t, "runc")
 	testtool.RequireTool(t, "cph")
 	cache := layerstest.SharedCache(t)
@@ -124,7 +120,7 @@ func TestPodmanRunsEntryPoint(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dir := shortTempDir(t)
+	dir := testtool.ShortTempDir(t)
 	lp, err := layout.Write(filepath.Join(dir, "layout"), empty.Index)
 	if err != nil {
 		t.Fatal(err)
@@ -132,43 +128,9 @@ func TestPodmanRunsEntryPoint(t *testing.T) {
 	if err := lp.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "conda"})); err != nil {
 		t.Fatal(err)
 	}
-	out := podmanRun(t, podman, dir, []string{"--user", "1000"}, "oci:"+filepath.Join(dir, "layout")+":conda", prefix+"/bin/hello")
+	out := testtool.PodmanRun(t, dir, []string{"--user", "1000"}, "oci:"+filepath.Join(dir, "layout")+":conda", prefix+"/bin/hello")
 	want := "hello from " + prefix + "/share/hello python 3.11 prefix " + prefix + "\n"
 	if out != want {
 		t.Errorf("the entry point printed %q, want %q", out, want)
 	}
-}
-
-// podmanRun runs cmd in image with podman (no daemon), options before the image.
-func podmanRun(t *testing.T, podman, root string, options []string, image string, cmd ...string) string {
-	t.Helper()
-	full := append([]string{"--storage-driver", "vfs", "--root", filepath.Join(root, "root"), "--runroot", filepath.Join(root, "run"),
-		"--cgroup-manager", "cgroupfs", "--runtime", "runc", "run", "--rm", "--network", "none",
-		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"}, options...)
-	full = append(append(full, image), cmd...)
-	c := exec.Command(podman, full...)
-	var stderr bytes.Buffer
-	c.Stderr = &stderr
-	out, err := c.Output()
-	testtool.AwaitProcesses(t, filepath.Join(root, "root"))
-	if err != nil {
-		t.Fatalf("podman run: %v\n%s%s", err, out, stderr.String())
-	}
-	return string(out)
-}
-
-// shortTempDir: podman refuses a run root longer than 50 characters, and
-// an oci: layout's path must be lower-case.
-func shortTempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("/tmp", "asmconda")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir = strings.ToLower(dir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
 }

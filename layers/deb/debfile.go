@@ -426,23 +426,11 @@ func (dc *debContents) readData(r io.Reader, member, debName string, st *stager)
 			}
 			regular[e.Path] = true
 		default:
-			return fmt.Errorf("%s: %s: %q is a %s, which a package may not contain", debName, member, h.Name, tarTypeName(h.Typeflag))
+			return fmt.Errorf("%s: %s: %q is a %s, which a package may not contain", debName, member, h.Name, layers.TarTypeName(h.Typeflag))
 		}
 		de.entry = e
 		dc.entries = append(dc.entries, de)
 	}
-}
-
-func tarTypeName(t byte) string {
-	switch t {
-	case tar.TypeChar:
-		return "character device"
-	case tar.TypeBlock:
-		return "block device"
-	case tar.TypeFifo:
-		return "FIFO"
-	}
-	return fmt.Sprintf("tar entry of type %q", t)
 }
 
 // Regular files up to maxMemFile bytes are kept in memory while the
