@@ -3,9 +3,11 @@ package layers
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -135,3 +137,28 @@ type countWriter struct{ n int64 }
 func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
 var _ io.Writer = (*countWriter)(nil)
+
+// BenchmarkWriteSmallLayer writes a layer of a few small files, as most of
+// an image's layers are: what a writer costs to set up and tear down.
+func BenchmarkWriteSmallLayer(b *testing.B) {
+	var entries []Entry
+	for i := range 20 {
+		entries = append(entries, fileEntry(fmt.Sprintf("etc/app/file%02d.conf", i), strings.Repeat("key = value\n", 100)))
+	}
+	for _, comp := range []Compression{Gzip, Zstd} {
+		b.Run(comp.Name, func(b *testing.B) {
+			c, err := OpenCache(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			start := cpuTime()
+			for i := 0; i < b.N; i++ {
+				if _, err := c.writeLayer(context.Background(), entries, buildOptions{compression: comp}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportCPU(b, start, 0, 0)
+		})
+	}
+}

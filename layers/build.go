@@ -146,7 +146,7 @@ func (c *Cache) writeLayer(ctx context.Context, entries []Entry, o buildOptions)
 // it.
 func compressTar(ctx context.Context, f io.Writer, entries []Entry, o buildOptions) (Descriptor, error) {
 	digester := sha256.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(f, digester), 1<<20)
+	bw := bufio.NewWriterSize(io.MultiWriter(f, digester), 64<<10) // coalesces headers and trailers; jobs and blocks pass through
 	counted := &iocount.Writer{W: bw}
 	zw, err := o.compression.NewWriter(counted)
 	if err != nil {

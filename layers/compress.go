@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -92,26 +93,92 @@ func (c Compression) Params() string {
 // cuts) off; at most 4, as each job in flight holds 8 MB or more.
 func zstdWorkers() int { return min(max(runtime.GOMAXPROCS(0), 2), 4) }
 
-// NewWriter wraps w with the compressor.
+// NewWriter wraps w with the compressor. A writer costs more to set up than
+// most layers cost to compress (zstd: an 8 MB job buffer, and hash tables and
+// a history per worker; pgzip: a flate state per block), so a writer closed
+// without error is kept for the next one. Reset starts an independent stream:
+// a reused writer writes the same bytes as a new one.
 func (c Compression) NewWriter(w io.Writer) (io.WriteCloser, error) {
+	p, _ := writerPools.LoadOrStore(c, new(sync.Pool))
+	pool := p.(*sync.Pool)
+	if zw, ok := pool.Get().(resetWriter); ok {
+		zw.Reset(w)
+		if err := c.configure(zw); err != nil {
+			return nil, err
+		}
+		return &pooledWriter{zw: zw, pool: pool}, nil
+	}
+	zw, err := c.newWriter(w)
+	if err != nil {
+		return nil, err
+	}
+	return &pooledWriter{zw: zw, pool: pool}, nil
+}
+
+// writerPools holds a *sync.Pool of closed writers for each Compression.
+var writerPools sync.Map
+
+type resetWriter interface {
+	io.WriteCloser
+	Reset(w io.Writer)
+}
+
+// newWriter makes a new writer, not taken from the pool.
+func (c Compression) newWriter(w io.Writer) (resetWriter, error) {
 	switch c.Name {
 	case "gzip":
 		zw, err := pgzip.NewWriterLevel(w, c.Level)
 		if err != nil {
 			return nil, err
 		}
-		if err := zw.SetConcurrency(gzipBlock, 2*runtime.GOMAXPROCS(0)); err != nil {
-			return nil, err
-		}
-		zw.OS = 255 // unknown: the same on every machine
-		// The zero time.Time would be written as a 2042 date: MTIME 0 means "none".
-		zw.ModTime = time.Unix(0, 0)
-		return zw, nil
+		return zw, c.configure(zw)
 	case "zstd":
 		return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.EncoderLevel(c.Level)), zstd.WithWindowSize(zstdWindow),
 			zstd.WithEncoderConcurrency(zstdWorkers()), zstd.WithConcurrentBlocks(true), zstd.WithZeroFrames(true))
 	}
 	return nil, fmt.Errorf("unknown compression %q", c.Name)
+}
+
+// configure sets what pgzip's Reset sets back to its defaults.
+func (c Compression) configure(zw resetWriter) error {
+	gz, ok := zw.(*pgzip.Writer)
+	if !ok {
+		return nil
+	}
+	if err := gz.SetConcurrency(gzipBlock, 2*runtime.GOMAXPROCS(0)); err != nil {
+		return err
+	}
+	gz.OS = 255 // unknown: the same on every machine
+	// The zero time.Time would be written as a 2042 date: MTIME 0 means "none".
+	gz.ModTime = time.Unix(0, 0)
+	return nil
+}
+
+// pooledWriter returns its writer to the pool when it closes without error.
+type pooledWriter struct {
+	zw   resetWriter
+	pool *sync.Pool
+}
+
+func (p *pooledWriter) Write(b []byte) (int, error) {
+	if p.zw == nil {
+		return 0, errors.New("write to a closed compressor")
+	}
+	return p.zw.Write(b)
+}
+
+func (p *pooledWriter) Close() error {
+	zw := p.zw
+	if zw == nil {
+		return nil
+	}
+	p.zw = nil
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	zw.Reset(nil) // holds no reference to the finished stream's writer
+	p.pool.Put(zw)
+	return nil
 }
 
 // NewReader decompresses a blob written by NewWriter (or any gzip/zstd stream).
