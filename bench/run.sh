@@ -44,6 +44,7 @@ if [ "$only" = all ] || [ "$only" = layer ]; then
   mb=$(du -sm --apparent-size "$tree" | cut -f1)
   echo "== layer write, ${mb} MB tree (best of $runs, each run of ours beside one of the peer's; load average $(cut -d' ' -f1-3 /proc/loadavg))"
   min_of() { if [ -z "$1" ] || [ "$(echo "$2 < $1" | bc -l)" = 1 ]; then echo "$2"; else echo "$1"; fi; }
+  declare -A peers
   for comp in gzip zstd; do
     if [ $comp = gzip ]; then
       # pigz's default level is 6.
@@ -61,13 +62,19 @@ if [ "$only" = all ] || [ "$only" = layer ]; then
     oursize=$(find "$(ls -d "$work"/run*/o | head -1)/blobs" -type f -printf '%s\n' | sort -n | tail -1)
     peersize=$(stat -c %s "$work/peer.out")
     rm -rf "$work"/run* "$work/peer.out"
+    peers[$comp]=$peer
     echo "  $comp: assemble ${ours}s  $name ${peer}s  throughput ratio assemble/peer: $(ratio "$peer" "$ours")x (goal >= $goal)"
     echo "  $comp size: assemble $oursize bytes  ${name#* | } $peersize bytes  ratio assemble/peer: $(printf '%.4f' "$(echo "$oursize / $peersize" | bc -l)") (goal <= 1.03)"
   done
-  # The compressor alone, from one tar of the same tree in memory, beside the
-  # C tools fed the same bytes (layers/bench_test.go): no file reads, no hashes.
-  ASSEMBLE_BENCH_TREE="$tree" go test -run '^$' -bench '^BenchmarkCompress$' -benchtime "${runs}x" ./layers/ > "$work/compress.txt"
-  mbs() { awk -v n="^BenchmarkCompress/$1(-[0-9]+)?\$" '$1 ~ n { for (i = 1; i < NF; i++) if ($(i+1) == "MB/s") print $i }' "$work/compress.txt"; }
+  # The layer write alone (layers/bench_test.go: read, tar, both hashes,
+  # compress, temp file; the content key, computed before it, is not in it),
+  # beside the peer's times above; and the compressor alone, from one tar of
+  # the tree in memory, beside the C tools fed the same bytes.
+  ASSEMBLE_BENCH_TREE="$tree" go test -run '^$' -bench '^Benchmark(WriteLayer|Compress)$' -benchtime "${runs}x" ./layers/ > "$work/gobench.txt"
+  field() { awk -v n="^Benchmark$1(-[0-9]+)?\$" -v u="$2" '$1 ~ n { for (i = 1; i < NF; i++) if ($(i+1) == u) print $i }' "$work/gobench.txt"; }
+  wl() { printf '%.3f' "$(echo "$(field "WriteLayer/$1" ns/op) / 1000000000" | bc -l)"; }
+  echo "  layer write alone: gzip $(wl gzip)s (ratio $(ratio "${peers[gzip]}" "$(wl gzip)")x), zstd $(wl zstd)s (ratio $(ratio "${peers[zstd]}" "$(wl zstd)")x), against the peers' times above"
+  mbs() { field "Compress/$1" MB/s; }
   echo "  compressor alone, in memory: zstd $(mbs zstd) MB/s, zstd -3 -T2 $(mbs zstd-3-T2) MB/s (ratio $(ratio "$(mbs zstd)" "$(mbs zstd-3-T2)")x); gzip $(mbs gzip) MB/s, pigz -6 -p2 $(mbs pigz-6-p2) MB/s (ratio $(ratio "$(mbs gzip)" "$(mbs pigz-6-p2)")x)"
   echo "  load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
   rm -rf "$tree" "$work/c" "$work/o"
