@@ -44,6 +44,11 @@ if [ "$only" = all ] || [ "$only" = layer ]; then
   mb=$(du -sm --apparent-size "$tree" | cut -f1)
   echo "== layer write, ${mb} MB tree (best of $runs, each run of ours beside one of the peer's; load average $(cut -d' ' -f1-3 /proc/loadavg))"
   min_of() { if [ -z "$1" ] || [ "$(echo "$2 < $1" | bc -l)" = 1 ]; then echo "$2"; else echo "$1"; fi; }
+  # wall_cpu CMD...: the wall and CPU (user + system, children included) seconds of one run.
+  wall_cpu() {
+    /usr/bin/time -f '%e %U %S' -o "$work/wc" "$@" >/dev/null 2>"$work/err" || { echo "failed: $*" >&2; cat "$work/err" >&2; exit 1; }
+    awk '{ printf "%s %.2f\n", $1, $2 + $3 }' "$work/wc"
+  }
   declare -A peers
   for comp in gzip zstd; do
     if [ $comp = gzip ]; then
@@ -52,11 +57,15 @@ if [ "$only" = all ] || [ "$only" = layer ]; then
     else
       peercmd="tar --sort=name -C $tree -cf - . | zstd -q -3 -T2 > $work/peer.out" name="tar --sort=name | zstd -3 -T2" goal=0.9
     fi
-    ours="" peer=""
+    ours="" peer="" ourscpu="" peercpu=""
     for _ in $(seq "$runs"); do
       # A new cache and layout each run (deleting the last ones is not part of the build).
-      ours=$(min_of "$ours" "$(best_of 1 bash -c "d=$work/run\$RANDOM\$RANDOM; $A --cache-dir \$d/c build $tree -o oci:\$d/o --compression $comp")")
-      peer=$(min_of "$peer" "$(best_of 1 bash -c "$peercmd")")
+      tc=$(wall_cpu bash -c "d=$work/run\$RANDOM\$RANDOM; $A --cache-dir \$d/c build $tree -o oci:\$d/o --compression $comp")
+      read -r t c <<< "$tc"
+      ours=$(min_of "$ours" "$t") ourscpu=$(min_of "$ourscpu" "$c")
+      tc=$(wall_cpu bash -c "$peercmd")
+      read -r t c <<< "$tc"
+      peer=$(min_of "$peer" "$t") peercpu=$(min_of "$peercpu" "$c")
     done
     # The image's one layer is the largest blob of the last run's layout.
     oursize=$(find "$(ls -d "$work"/run*/o | head -1)/blobs" -type f -printf '%s\n' | sort -n | tail -1)
@@ -64,6 +73,9 @@ if [ "$only" = all ] || [ "$only" = layer ]; then
     rm -rf "$work"/run* "$work/peer.out"
     peers[$comp]=$peer
     echo "  $comp: assemble ${ours}s  $name ${peer}s  throughput ratio assemble/peer: $(ratio "$peer" "$ours")x (goal >= $goal)"
+    # CPU time moves far less with the load than wall time: with both keeping two idle cores
+    # busy, the throughput ratio would be this one.
+    echo "  $comp CPU: assemble ${ourscpu}s  ${name#* | } (with tar) ${peercpu}s  CPU ratio peer/assemble: $(ratio "$peercpu" "$ourscpu")x"
     echo "  $comp size: assemble $oursize bytes  ${name#* | } $peersize bytes  ratio assemble/peer: $(printf '%.4f' "$(echo "$oursize / $peersize" | bc -l)") (goal <= 1.03)"
   done
   # The layer write alone (layers/bench_test.go: read, tar, both hashes,
