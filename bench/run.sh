@@ -50,14 +50,15 @@ if [ "$only" = all ] || [ "$only" = layer ]; then
     awk '{ printf "%s %.2f\n", $1, $2 + $3 }' "$work/wc"
   }
   declare -A peers
-  for comp in gzip zstd; do
-    if [ $comp = gzip ]; then
+  # layer_case COMP [TAR_ARGS]: ours and the peer's, best of $runs, each run of ours beside one of the peer's.
+  layer_case() {
+    local comp=$1 tarargs=${2:-} peercmd name goal ours="" peer="" ourscpu="" peercpu="" tc t c oursize peersize
+    if [ "$comp" = gzip ]; then
       # pigz's default level is 6.
-      peercmd="tar --sort=name -C $tree -cf - . | pigz -6 -p2 > $work/peer.out" name="tar --sort=name | pigz -6 -p2" goal=1.4
+      peercmd="tar --sort=name $tarargs -C $tree -cf - . | pigz -6 -p2 > $work/peer.out" name="tar --sort=name | pigz -6 -p2" goal=1.4
     else
-      peercmd="tar --sort=name -C $tree -cf - . | zstd -q -3 -T2 > $work/peer.out" name="tar --sort=name | zstd -3 -T2" goal=0.9
+      peercmd="tar --sort=name $tarargs -C $tree -cf - . | zstd -q -3 -T2 > $work/peer.out" name="tar --sort=name | zstd -3 -T2" goal=0.9
     fi
-    ours="" peer="" ourscpu="" peercpu=""
     for _ in $(seq "$runs"); do
       # A new cache and layout each run (deleting the last ones is not part of the build).
       tc=$(wall_cpu bash -c "d=$work/run\$RANDOM\$RANDOM; $A --cache-dir \$d/c build $tree -o oci:\$d/o --compression $comp")
@@ -77,7 +78,9 @@ if [ "$only" = all ] || [ "$only" = layer ]; then
     # busy, the throughput ratio would be this one.
     echo "  $comp CPU: assemble ${ourscpu}s  ${name#* | } (with tar) ${peercpu}s  CPU ratio peer/assemble: $(ratio "$peercpu" "$ourscpu")x"
     echo "  $comp size: assemble $oursize bytes  ${name#* | } $peersize bytes  ratio assemble/peer: $(printf '%.4f' "$(echo "$oursize / $peersize" | bc -l)") (goal <= 1.03)"
-  done
+  }
+  layer_case gzip
+  layer_case zstd
   # The layer write alone (layers/bench_test.go: read, tar, both hashes,
   # compress, temp file; the content key, computed before it, is not in it),
   # beside the peer's times above; and the compressor alone, from one tar of
@@ -88,6 +91,11 @@ if [ "$only" = all ] || [ "$only" = layer ]; then
   echo "  layer write alone: gzip $(wl gzip)s (ratio $(ratio "${peers[gzip]}" "$(wl gzip)")x), zstd $(wl zstd)s (ratio $(ratio "${peers[zstd]}" "$(wl zstd)")x), against the peers' times above"
   mbs() { field "Compress/$1" MB/s; }
   echo "  compressor alone, in memory: zstd $(mbs zstd) MB/s, zstd -3 -T2 $(mbs zstd-3-T2) MB/s (ratio $(ratio "$(mbs zstd)" "$(mbs zstd-3-T2)")x); gzip $(mbs gzip) MB/s, pigz -6 -p2 $(mbs pigz-6-p2) MB/s (ratio $(ratio "$(mbs gzip)" "$(mbs pigz-6-p2)")x)"
+  # The same tree as a git checkout, as CI has it: clean tracked files are keyed from git's
+  # index, unread, so the tree is read once (the tar leaves .git out, as assemble does).
+  git -C "$tree" init -q && git -C "$tree" add -A && git -C "$tree" -c user.name=bench -c user.email=bench@example.com commit -qm bench
+  echo "  the tree as a git checkout:"
+  layer_case zstd --exclude=./.git
   echo "  load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
   rm -rf "$tree" "$work/c" "$work/o"
 fi
