@@ -42,26 +42,62 @@ if [ "$only" = all ] || [ "$only" = layer ]; then
   cp -a /usr/local/go "$tree"
   printf '[[image]]\nname = "tree"\n[[image.layer]]\ndir = "."\n' > "$tree/assemble.toml"
   mb=$(du -sm --apparent-size "$tree" | cut -f1)
-  echo "== layer write, ${mb} MB tree (best of $runs)"
-  for comp in gzip zstd; do
-    # A new cache and layout each run (deleting the last ones is not part of the build).
-    ours=$(best_of "$runs" bash -c "d=$work/run\$RANDOM\$RANDOM; $A --cache-dir \$d/c build $tree -o oci:\$d/o --compression $comp")
+  echo "== layer write, ${mb} MB tree (best of $runs, each run of ours beside one of the peer's; load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  min_of() { if [ -z "$1" ] || [ "$(echo "$2 < $1" | bc -l)" = 1 ]; then echo "$2"; else echo "$1"; fi; }
+  # wall_cpu CMD...: the wall and CPU (user + system, children included) seconds of one run.
+  wall_cpu() {
+    /usr/bin/time -f '%e %U %S' -o "$work/wc" "$@" >/dev/null 2>"$work/err" || { echo "failed: $*" >&2; cat "$work/err" >&2; exit 1; }
+    awk '{ printf "%s %.2f\n", $1, $2 + $3 }' "$work/wc"
+  }
+  declare -A peers
+  # layer_case COMP [TAR_ARGS]: ours and the peer's, best of $runs, each run of ours beside one of the peer's.
+  layer_case() {
+    local comp=$1 tarargs=${2:-} peercmd name goal ours="" peer="" ourscpu="" peercpu="" tc t c oursize peersize
+    if [ "$comp" = gzip ]; then
+      # pigz's default level is 6.
+      peercmd="tar --sort=name $tarargs -C $tree -cf - . | pigz -6 -p2 > $work/peer.out" name="tar --sort=name | pigz -6 -p2" goal=1.4
+    else
+      peercmd="tar --sort=name $tarargs -C $tree -cf - . | zstd -q -3 -T2 > $work/peer.out" name="tar --sort=name | zstd -3 -T2" goal=0.9
+    fi
+    for _ in $(seq "$runs"); do
+      # A new cache and layout each run (deleting the last ones is not part of the build).
+      tc=$(wall_cpu bash -c "d=$work/run\$RANDOM\$RANDOM; $A --cache-dir \$d/c build $tree -o oci:\$d/o --compression $comp")
+      read -r t c <<< "$tc"
+      ours=$(min_of "$ours" "$t") ourscpu=$(min_of "$ourscpu" "$c")
+      tc=$(wall_cpu bash -c "$peercmd")
+      read -r t c <<< "$tc"
+      peer=$(min_of "$peer" "$t") peercpu=$(min_of "$peercpu" "$c")
+    done
     # The image's one layer is the largest blob of the last run's layout.
     oursize=$(find "$(ls -d "$work"/run*/o | head -1)/blobs" -type f -printf '%s\n' | sort -n | tail -1)
-    rm -rf "$work"/run*
-    if [ $comp = gzip ]; then
-      peer=$(best_of "$runs" bash -c "tar --sort=name -C $tree -cf - . | pigz -p2 > $work/peer.tgz")
-      name="tar --sort=name | pigz -p2"
-      # pigz's default level is 6.
-      peersize=$(stat -c %s "$work/peer.tgz")
-      echo "  gzip size: assemble $oursize bytes  pigz -6 $peersize bytes  ratio assemble/pigz: $(printf '%.4f' "$(echo "$oursize / $peersize" | bc -l)") (goal <= 1.03)"
-    else
-      peer=$(best_of "$runs" bash -c "tar --sort=name -C $tree -cf - . | zstd -q -T2 > $work/peer.zst")
-      name="tar --sort=name | zstd -T2"
-    fi
-    echo "  $comp: assemble ${ours}s  $name ${peer}s  throughput ratio assemble/peer: $(ratio "$peer" "$ours")x (goal >= 0.9)"
-  done
-  rm -rf "$tree" "$work/c" "$work/o" "$work"/peer.*
+    peersize=$(stat -c %s "$work/peer.out")
+    rm -rf "$work"/run* "$work/peer.out"
+    peers[$comp]=$peer
+    echo "  $comp: assemble ${ours}s  $name ${peer}s  throughput ratio assemble/peer: $(ratio "$peer" "$ours")x (goal >= $goal)"
+    # CPU time moves far less with the load than wall time: with both keeping two idle cores
+    # busy, the throughput ratio would be this one.
+    echo "  $comp CPU: assemble ${ourscpu}s  ${name#* | } (with tar) ${peercpu}s  CPU ratio peer/assemble: $(ratio "$peercpu" "$ourscpu")x"
+    echo "  $comp size: assemble $oursize bytes  ${name#* | } $peersize bytes  ratio assemble/peer: $(printf '%.4f' "$(echo "$oursize / $peersize" | bc -l)") (goal <= 1.03)"
+  }
+  layer_case gzip
+  layer_case zstd
+  # The layer write alone (layers/bench_test.go: read, tar, both hashes,
+  # compress, temp file; the content key, computed before it, is not in it),
+  # beside the peer's times above; and the compressor alone, from one tar of
+  # the tree in memory, beside the C tools fed the same bytes.
+  ASSEMBLE_BENCH_TREE="$tree" go test -run '^$' -bench '^Benchmark(WriteLayer|Compress)$' -benchtime "${runs}x" ./layers/ > "$work/gobench.txt"
+  field() { awk -v n="^Benchmark$1(-[0-9]+)?\$" -v u="$2" '$1 ~ n { for (i = 1; i < NF; i++) if ($(i+1) == u) print $i }' "$work/gobench.txt"; }
+  wl() { printf '%.3f' "$(echo "$(field "WriteLayer/$1" ns/op) / 1000000000" | bc -l)"; }
+  echo "  layer write alone: gzip $(wl gzip)s (ratio $(ratio "${peers[gzip]}" "$(wl gzip)")x), zstd $(wl zstd)s (ratio $(ratio "${peers[zstd]}" "$(wl zstd)")x), against the peers' times above"
+  mbs() { field "Compress/$1" MB/s; }
+  echo "  compressor alone, in memory: zstd $(mbs zstd) MB/s, zstd -3 -T2 $(mbs zstd-3-T2) MB/s (ratio $(ratio "$(mbs zstd)" "$(mbs zstd-3-T2)")x); gzip $(mbs gzip) MB/s, pigz -6 -p2 $(mbs pigz-6-p2) MB/s (ratio $(ratio "$(mbs gzip)" "$(mbs pigz-6-p2)")x)"
+  # The same tree as a git checkout, as CI has it: clean tracked files are keyed from git's
+  # index, unread, so the tree is read once (the tar leaves .git out, as assemble does).
+  git -C "$tree" init -q && git -C "$tree" add -A && git -C "$tree" -c user.name=bench -c user.email=bench@example.com commit -qm bench
+  echo "  the tree as a git checkout:"
+  layer_case zstd --exclude=./.git
+  echo "  load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  rm -rf "$tree" "$work/c" "$work/o"
 fi
 
 if [ "$only" = all ] || [ "$only" = noop ]; then

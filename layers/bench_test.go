@@ -1,24 +1,54 @@
 package layers
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
-// BenchmarkWriteLayer writes a layer of the tree in ASSEMBLE_BENCH_TREE
-// (default /usr/local/go/src) with each compressor; the reported MB/s is
-// uncompressed tar throughput. bench/compare.sh runs it beside tar|pigz.
-func BenchmarkWriteLayer(b *testing.B) {
-	tree := os.Getenv("ASSEMBLE_BENCH_TREE")
-	if tree == "" {
-		tree = "/usr/local/go/src"
+// benchTree is the tree the layer benchmarks write: ASSEMBLE_BENCH_TREE, or
+// Go's own sources.
+func benchTree() string {
+	if t := os.Getenv("ASSEMBLE_BENCH_TREE"); t != "" {
+		return t
 	}
+	return "/usr/local/go/src"
+}
+
+// cpuTime is the process's user+system time so far: on a machine shared with
+// other work, CPU per op moves far less than wall time per op.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU adds cpu-ms/op and the compression ratio to a benchmark's line.
+func reportCPU(b *testing.B, start time.Duration, in, out int64) {
+	b.ReportMetric(float64((cpuTime()-start).Milliseconds())/float64(b.N), "cpu-ms/op")
+	if in > 0 {
+		b.ReportMetric(float64(out)/float64(in), "ratio")
+	}
+}
+
+// BenchmarkWriteLayer writes a layer of benchTree with each compressor, the
+// whole pipeline (read, tar, diffID, compress, digest, temp file, rename);
+// MB/s is uncompressed tar throughput. bench/run.sh layer sets it beside
+// tar | pigz and tar | zstd.
+func BenchmarkWriteLayer(b *testing.B) {
 	for _, comp := range []Compression{Gzip, Zstd} {
 		b.Run(comp.Name, func(b *testing.B) {
 			ctx := context.Background()
-			f := &Files{Root: tree}
-			entries, err := f.Entries(ctx)
+			entries, err := (&Files{Root: benchTree()}).Entries(ctx)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -31,12 +61,104 @@ func BenchmarkWriteLayer(b *testing.B) {
 				size += e.Size
 			}
 			b.SetBytes(size)
+			var d Descriptor
 			b.ResetTimer()
+			start := cpuTime()
 			for i := 0; i < b.N; i++ {
-				if _, err := c.writeLayer(ctx, entries, buildOptions{compression: comp}); err != nil {
+				if d, err = c.writeLayer(ctx, entries, buildOptions{compression: comp}); err != nil {
 					b.Fatal(err)
 				}
 			}
+			reportCPU(b, start, size, d.Size)
+		})
+	}
+}
+
+// BenchmarkCompress is the compressor alone over a tar of benchTree held in
+// memory, beside the C tools where they are installed (tar | zstd -3 -T2,
+// tar | pigz -6 -p2), fed from the same bytes. MB/s is uncompressed
+// throughput; cpu-ms/op counts this process's CPU (the peers' own CPU is
+// not in it: compare their MB/s).
+func BenchmarkCompress(b *testing.B) {
+	entries, err := (&Files{Root: benchTree()}).Entries(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var tarball bytes.Buffer
+	if err := WriteTar(&tarball, entries, time.Unix(0, 0)); err != nil {
+		b.Fatal(err)
+	}
+	data := tarball.Bytes()
+	for _, comp := range []Compression{Gzip, Zstd} {
+		b.Run(comp.Name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			var n int64
+			start := cpuTime()
+			for i := 0; i < b.N; i++ {
+				cw := &countWriter{}
+				zw, err := comp.NewWriter(cw)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := zw.Write(data); err != nil {
+					b.Fatal(err)
+				}
+				if err := zw.Close(); err != nil {
+					b.Fatal(err)
+				}
+				n = cw.n
+			}
+			reportCPU(b, start, int64(len(data)), n)
+		})
+	}
+	for name, argv := range map[string][]string{"zstd-3-T2": {"zstd", "-q", "-3", "-T2", "-c"}, "pigz-6-p2": {"pigz", "-6", "-p2", "-c"}} {
+		b.Run(name, func(b *testing.B) {
+			if _, err := exec.LookPath(argv[0]); err != nil {
+				b.Skipf("%s is not installed", argv[0])
+			}
+			b.SetBytes(int64(len(data)))
+			var n int64
+			for i := 0; i < b.N; i++ {
+				cw := &countWriter{}
+				cmd := exec.Command(argv[0], argv[1:]...)
+				cmd.Stdin, cmd.Stdout = bytes.NewReader(data), cw
+				if err := cmd.Run(); err != nil {
+					b.Fatal(err)
+				}
+				n = cw.n
+			}
+			b.ReportMetric(float64(n)/float64(len(data)), "ratio")
+		})
+	}
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+var _ io.Writer = (*countWriter)(nil)
+
+// BenchmarkWriteSmallLayer writes a layer of a few small files, as most of
+// an image's layers are: what a writer costs to set up and tear down.
+func BenchmarkWriteSmallLayer(b *testing.B) {
+	var entries []Entry
+	for i := range 20 {
+		entries = append(entries, fileEntry(fmt.Sprintf("etc/app/file%02d.conf", i), strings.Repeat("key = value\n", 100)))
+	}
+	for _, comp := range []Compression{Gzip, Zstd} {
+		b.Run(comp.Name, func(b *testing.B) {
+			c, err := OpenCache(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			start := cpuTime()
+			for i := 0; i < b.N; i++ {
+				if _, err := c.writeLayer(context.Background(), entries, buildOptions{compression: comp}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportCPU(b, start, 0, 0)
 		})
 	}
 }

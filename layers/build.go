@@ -109,8 +109,8 @@ func fullKey(specKey string, o buildOptions) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// writeLayer streams tar -> (diffID hash, compressor -> (digest hash, temp
-// file)) in one pass, then renames the file into blobs/.
+// writeLayer writes the layer to a temp file in one pass (compressTar), then
+// renames the file into blobs/.
 func (c *Cache) writeLayer(ctx context.Context, entries []Entry, o buildOptions) (Descriptor, error) {
 	tmp, err := c.TempFile("layer-*")
 	if err != nil {
@@ -118,53 +118,13 @@ func (c *Cache) writeLayer(ctx context.Context, entries []Entry, o buildOptions)
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-
-	digester := sha256.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(tmp, digester), 1<<20)
-	counted := &iocount.Writer{W: bw}
-	zw, err := o.compression.NewWriter(counted)
+	d, err := compressTar(ctx, tmp, entries, o)
 	if err != nil {
 		return Descriptor{}, err
-	}
-	// The tar writer and the compressor run in two goroutines joined by a
-	// pipe, so that a two-core machine uses both.
-	pr, pw := io.Pipe()
-	diffIDer := sha256.New()
-	var tarErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var w io.Writer = io.MultiWriter(pw, diffIDer)
-		if o.progress != nil {
-			w = &progressWriter{w: w, f: o.progress}
-		}
-		tarErr = WriteTar(&ctxWriter{ctx: ctx, w: w}, entries, o.modTime)
-		pw.CloseWithError(tarErr)
-	}()
-	_, copyErr := io.CopyBuffer(zw, pr, make([]byte, 1<<20))
-	pr.CloseWithError(copyErr)
-	<-done
-	if tarErr != nil {
-		return Descriptor{}, tarErr
-	}
-	if copyErr != nil {
-		return Descriptor{}, fmt.Errorf("compressing layer: %w", copyErr)
-	}
-	if err := zw.Close(); err != nil {
-		return Descriptor{}, fmt.Errorf("compressing layer: %w", err)
-	}
-	if err := bw.Flush(); err != nil {
-		return Descriptor{}, fmt.Errorf("writing %s: %w", tmp.Name(), err)
 	}
 	testhook.Pause("layer-write") // written, not yet in blobs/: the kill test stops here
 	if err := tmp.Close(); err != nil {
 		return Descriptor{}, fmt.Errorf("writing %s: %w", tmp.Name(), err)
-	}
-	d := Descriptor{
-		MediaType: o.compression.MediaType(),
-		Digest:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(digester.Sum(nil))},
-		DiffID:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diffIDer.Sum(nil))},
-		Size:      counted.N,
 	}
 	p, err := c.blobs.PutFile(d.Digest.Hex, tmp.Name())
 	if err != nil {
@@ -175,6 +135,44 @@ func (c *Cache) writeLayer(ctx context.Context, entries []Entry, o buildOptions)
 		c.writeStamp(p, fi)
 	}
 	return d, nil
+}
+
+// compressTar writes entries as a tar through the diffID hash into the
+// compressor, and the compressed stream through the digest hash and a buffer
+// into f. Both compressors run their own workers (zstd's jobs, pgzip's
+// blocks) and copy what they are given, so the tar is written to them
+// directly, with no pipe: this goroutine reads the files and hashes the tar,
+// the workers compress, and the one that writes their output in order hashes
+// it.
+func compressTar(ctx context.Context, f io.Writer, entries []Entry, o buildOptions) (Descriptor, error) {
+	digester := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(f, digester), 64<<10) // coalesces headers and trailers; jobs and blocks pass through
+	counted := &iocount.Writer{W: bw}
+	zw, err := o.compression.NewWriter(counted)
+	if err != nil {
+		return Descriptor{}, err
+	}
+	diffIDer := sha256.New()
+	var w io.Writer = io.MultiWriter(diffIDer, zw)
+	if o.progress != nil {
+		w = &progressWriter{w: w, f: o.progress}
+	}
+	if err := WriteTar(&ctxWriter{ctx: ctx, w: w}, entries, o.modTime); err != nil {
+		zw.Close() // stops the compressor's workers; the tar's error is the one to report
+		return Descriptor{}, err
+	}
+	if err := zw.Close(); err != nil {
+		return Descriptor{}, fmt.Errorf("compressing layer: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return Descriptor{}, fmt.Errorf("writing layer: %w", err)
+	}
+	return Descriptor{
+		MediaType: o.compression.MediaType(),
+		Digest:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(digester.Sum(nil))},
+		DiffID:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diffIDer.Sum(nil))},
+		Size:      counted.N,
+	}, nil
 }
 
 // lookup returns the descriptor stored for key when its blob is intact; a

@@ -4,30 +4,105 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"runtime"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
-func TestZstdDeterminismAcrossProcs(t *testing.T) {
-	data, _ := os.ReadFile("/usr/local/go/bin/go")
-	data = append(data, bytes.Repeat([]byte("abcdefgh"), 4<<20)...)
-	var sums []string
-	for _, procs := range []int{1, 2, 1, 2} {
-		runtime.GOMAXPROCS(procs)
-		var buf bytes.Buffer
-		w, _ := Zstd.NewWriter(&buf)
-		for off := 0; off < len(data); off += 7777 {
-			end := min(off+7777, len(data))
-			w.Write(data[off:end])
-		}
-		w.Close()
-		sums = append(sums, fmt.Sprintf("%x", sha256.Sum256(buf.Bytes())))
+// compressible is about 19 MB, three zstd jobs and nineteen pgzip blocks: a
+// binary (matches near and far) and repeated text.
+func compressible(t *testing.T) []byte {
+	t.Helper()
+	data, err := os.ReadFile(testtool.RequireTool(t, "go"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, s := range sums[1:] {
-		if s != sums[0] {
-			t.Fatalf("zstd output varies: %v", sums)
+	return append(data, bytes.Repeat([]byte("assemble writes every layer itself\n"), 100000)...)
+}
+
+// compressWith compresses data with comp under GOMAXPROCS procs, written in
+// chunks of the given size, and returns the stream's hash.
+func compressWith(t *testing.T, comp Compression, data []byte, procs, chunk int) string {
+	t.Helper()
+	old := runtime.GOMAXPROCS(procs)
+	defer runtime.GOMAXPROCS(old)
+	var buf bytes.Buffer
+	w, err := comp.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for off := 0; off < len(data); off += chunk {
+		if _, err := w.Write(data[off:min(off+chunk, len(data))]); err != nil {
+			t.Fatal(err)
 		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", sha256.Sum256(buf.Bytes()))
+}
+
+// Both compressors give the same bytes whatever the number of cores (and so
+// of zstd workers: 2 under GOMAXPROCS 1 and 2, 4 under 4) and however the
+// tar is cut into writes.
+func TestCompressionDeterminismAcrossProcs(t *testing.T) {
+	data := compressible(t)
+	for _, comp := range []Compression{Zstd, Gzip} {
+		want := compressWith(t, comp, data, 2, 1<<20)
+		for _, run := range []struct{ procs, chunk int }{{1, 7777}, {2, 512}, {4, 3 << 20}, {1, len(data)}} {
+			if got := compressWith(t, comp, data, run.procs, run.chunk); got != want {
+				t.Errorf("%s under GOMAXPROCS %d in writes of %d: sha256 %s, want %s", comp.Name, run.procs, run.chunk, got, want)
+			}
+		}
+	}
+}
+
+// What NewWriter writes, NewReader and the C tools (zstd -d, gzip -d) read
+// back unchanged; a zstd layer needs no more than a 2 MB window to decode.
+func TestCompressionRoundTrip(t *testing.T) {
+	data := compressible(t)
+	for _, comp := range []Compression{Zstd, Gzip} {
+		var buf bytes.Buffer
+		w, err := comp.NewWriter(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(data)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		r, err := comp.NewReader(bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s: NewReader gave %d bytes (%v), want the %d written", comp.Name, len(got), err, len(data))
+		}
+		tool := map[string]string{"zstd": "zstd", "gzip": "gzip"}[comp.Name]
+		cmd := exec.Command(testtool.RequireTool(t, tool), "-d", "-c")
+		cmd.Stdin = bytes.NewReader(buf.Bytes())
+		if got, err := cmd.Output(); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s -d gave %d bytes (%v), want the %d written", tool, len(got), err, len(data))
+		}
+	}
+	var buf bytes.Buffer
+	w, _ := Zstd.NewWriter(&buf)
+	w.Write(data)
+	w.Close()
+	zr, err := zstd.NewReader(bytes.NewReader(buf.Bytes()), zstd.WithDecoderMaxWindow(zstdWindow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	if n, err := io.Copy(io.Discard, zr); err != nil || n != int64(len(data)) {
+		t.Errorf("decoding with a %d-byte window: %d bytes, %v", zstdWindow, n, err)
 	}
 }
 
@@ -52,27 +127,43 @@ func TestGzipHeaderHasNoTime(t *testing.T) {
 	}
 }
 
-// Gzip layers are the same bytes whatever the number of cores.
-func TestGzipDeterminismAcrossProcs(t *testing.T) {
-	data := bytes.Repeat([]byte("assemble writes every layer itself\n"), 200000)
-	var sums []string
-	for _, procs := range []int{1, 2, 4, 1} {
-		old := runtime.GOMAXPROCS(procs)
-		var buf bytes.Buffer
-		w, err := Gzip.NewWriter(&buf)
+// A pooled writer is reset and reconfigured before its next stream: that
+// stream has the same bytes as a new writer's, whatever the writer wrote
+// before (a whole stream, or a stream closed half-way through a layer).
+func TestResetWriterWritesTheSameBytes(t *testing.T) {
+	data := compressible(t)
+	stream := func(zw io.Writer, buf *bytes.Buffer) string {
+		t.Helper()
+		if _, err := zw.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.(io.Closer).Close(); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%x", sha256.Sum256(buf.Bytes()))
+	}
+	for _, comp := range []Compression{Zstd, Gzip} {
+		var fresh bytes.Buffer
+		zw, err := comp.newWriter(&fresh)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for off := 0; off < len(data); off += 9999 {
-			w.Write(data[off:min(off+9999, len(data))])
-		}
-		w.Close()
-		runtime.GOMAXPROCS(old)
-		sums = append(sums, fmt.Sprintf("%x", sha256.Sum256(buf.Bytes())))
-	}
-	for _, s := range sums[1:] {
-		if s != sums[0] {
-			t.Fatalf("gzip output varies with GOMAXPROCS: %v", sums)
+		want := stream(zw, &fresh)
+		for _, before := range []int{5 << 20, 100} { // each after the whole stream before it
+			var first, second bytes.Buffer
+			zw.Reset(&first)
+			if err := comp.configure(zw); err != nil {
+				t.Fatal(err)
+			}
+			zw.Write(data[:before])
+			zw.Close()
+			zw.Reset(&second)
+			if err := comp.configure(zw); err != nil {
+				t.Fatal(err)
+			}
+			if got := stream(zw, &second); got != want {
+				t.Errorf("%s after a stream of %d bytes: sha256 %s, want a new writer's %s", comp.Name, before, got, want)
+			}
 		}
 	}
 }
