@@ -344,6 +344,11 @@ func (e *env) licenses(img v1.Image, pkgs []*deb.Package) (map[string]string, er
 	if len(pkgs) == 0 {
 		return out, nil
 	}
+	// The deb layers noted their copyright files when they were written;
+	// the image is read only where they cannot say.
+	if rec, ok := e.recordedLicenses(img, pkgs); ok {
+		return rec, nil
+	}
 	// The probe is named by the packages asked about as well as by the
 	// layers: two builds may reach the same layers having recorded
 	// different sets (a deb: base, or the same root taken as a base).

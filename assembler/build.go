@@ -289,6 +289,11 @@ func (st *stack) build(ctx context.Context, spec layers.Spec) (layers.Result, er
 	if err != nil {
 		return res, err
 	}
+	if w, ok := spec.(layerWriter); ok {
+		if err := w.LayerWritten(res.DiffID); err != nil {
+			return res, err
+		}
+	}
 	state := "built"
 	if res.Hit {
 		state = "cached"

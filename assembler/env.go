@@ -20,6 +20,7 @@ import (
 	"github.com/assemble-build/assemble/layers/deb"
 	"github.com/assemble-build/assemble/layers/wheel"
 	"github.com/assemble-build/assemble/oci"
+	"github.com/assemble-build/assemble/oci/attest"
 )
 
 // DebianBase is the base transport of a Debian root built from packages
@@ -64,7 +65,7 @@ type env struct {
 // the plan's images, so an archive's index is verified once however many
 // images use it.
 func newEnv(p *plan.Plan, o *options) *env {
-	dopts := []deb.Option{deb.WithOffline(o.offline), deb.WithLogger(o.logger)}
+	dopts := []deb.Option{deb.WithOffline(o.offline), deb.WithLogger(o.logger), deb.WithLicenseReader(attest.License)}
 	if k := o.debian.Keyring; k != "" {
 		dopts = append(dopts, deb.WithKeyring(k))
 	} else if p.Debian != nil && p.Debian.Keyring != "" {

@@ -303,6 +303,7 @@ type LayerSpec struct {
 
 	mu     sync.Mutex
 	stages []string
+	docs   *DocRecord // what the copyright paths hold (see WithLicenseReader)
 }
 
 // Packages returns the layer's own packages, in install order.
@@ -567,6 +568,7 @@ func (s *LayerSpec) Entries(ctx context.Context) ([]layers.Entry, error) {
 	if err := b.checkSymlinkParents(); err != nil {
 		return nil, err
 	}
+	s.noteDocs(b)
 	entries, err := b.finish(stage)
 	if err != nil {
 		return nil, err

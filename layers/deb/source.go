@@ -129,6 +129,9 @@ type Client struct {
 
 	// log is for what has no context to log to (the resolution cache).
 	log *slog.Logger
+
+	// license reads a copyright file's license (see WithLicenseReader).
+	license func([]byte) string
 }
 
 // Option configures a Client.

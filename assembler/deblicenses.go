@@ -1,0 +1,66 @@
+package assembler
+
+import (
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/assemble-build/assemble/layers/deb"
+)
+
+// layerWriter is a spec that keeps something beside its layer once the
+// layer's diffID is known (deb layers: their packages' licenses).
+type layerWriter interface {
+	LayerWritten(diffID v1.Hash) error
+}
+
+// recordedLicenses returns the licenses of pkgs from what the image's deb
+// layers noted when they were written, without reading the image, and
+// whether every answer is the one reading usr/share/doc/<pkg>/copyright
+// from the image would give. It is false when a layer has no record and
+// cannot be shown to leave usr/share/doc alone cheaply (an image base, a
+// layer from an older or a shared cache, a big layer of other files), or
+// when a path leads outside what the records cover.
+func (e *env) recordedLicenses(img v1.Image, pkgs []*deb.Package) (map[string]string, bool) {
+	ls, err := img.Layers()
+	if err != nil {
+		return nil, false
+	}
+	t := deb.NewDocTree()
+	var other int64
+	for _, l := range ls {
+		id, err := l.DiffID()
+		if err != nil {
+			return nil, false
+		}
+		if r, ok := e.client.LayerDocs(id); ok {
+			if !t.Apply(r) {
+				return nil, false
+			}
+			continue
+		}
+		// Reading a small layer's headers costs far less than the image.
+		size, err := l.Size()
+		if other += size; err != nil || other > maxPeelBytes {
+			return nil, false
+		}
+		entries, err := layerHeaders(l)
+		if err != nil {
+			return nil, false
+		}
+		for _, en := range entries {
+			if !t.Untouched(en.path, en.subtree) {
+				return nil, false
+			}
+		}
+	}
+	out := map[string]string{}
+	for _, p := range pkgs {
+		l, ok := t.License(p.Name)
+		if !ok {
+			return nil, false
+		}
+		if l != "" {
+			out[p.Name] = l
+		}
+	}
+	return out, true
+}

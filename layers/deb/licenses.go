@@ -1,0 +1,241 @@
+package deb
+
+import (
+	"encoding/json"
+	"fmt"
+	"path"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/assemble-build/assemble/layers"
+)
+
+// An SBOM names each package's license, read from
+// usr/share/doc/<pkg>/copyright of the image. Reading the image back for it
+// decompresses every layer; a deb layer already holds those files while its
+// entries are written, so it notes then what the copyright paths hold (the
+// license of each file, the links on the way) and keeps that beside the
+// layer, by the layer's diffID, once it is written (see LayerWritten).
+
+// docsVersion names the records' format and reading; a new one makes every
+// older record a miss (the SBOM is then read from the image, as before).
+const docsVersion = "v1"
+
+// docsNamespace is the cache namespace of the records.
+const docsNamespace = "deb-licenses"
+
+// WithLicenseReader has every layer note the license of each copyright
+// file it writes (usr/share/doc/*/copyright), as read returns it from the
+// file's content ("" for none), for LayerDocs. read must be a pure function
+// of the content: records are kept in the cache.
+func WithLicenseReader(read func([]byte) string) Option {
+	return func(c *Client) { c.license = read }
+}
+
+// DocEntry is what a layer writes at a path that reading
+// usr/share/doc/<pkg>/copyright goes through.
+type DocEntry struct {
+	// Type is "dir", "file" (a regular file or a hard link to one), "link"
+	// or "other".
+	Type    string `json:"type"`
+	Link    string `json:"link,omitempty"`
+	License string `json:"license,omitempty"`
+}
+
+// DocRecord is what a layer writes at usr, usr/share, usr/share/doc,
+// usr/share/doc/* and usr/share/doc/*/copyright, by path.
+type DocRecord struct {
+	Entries map[string]DocEntry `json:"entries"`
+}
+
+// docPath reports whether p is on the way to a copyright file.
+func docPath(p string) bool {
+	switch p {
+	case "usr", "usr/share", "usr/share/doc":
+		return true
+	}
+	rest, ok := strings.CutPrefix(p, "usr/share/doc/")
+	if !ok || rest == "" {
+		return false
+	}
+	pkg, file, sub := strings.Cut(rest, "/")
+	return pkg != "" && (!sub || file == "copyright")
+}
+
+// docRecord notes what b writes on the way to copyright files, or returns
+// nil when a file's content cannot be read (no record: the image is read).
+func (b *layerBuilder) docRecord(read func([]byte) string) *DocRecord {
+	r := &DocRecord{Entries: map[string]DocEntry{}}
+	for p, e := range b.entries {
+		if !docPath(p) {
+			continue
+		}
+		var d DocEntry
+		switch e.entry.Type {
+		case layers.TypeDir:
+			d.Type = "dir"
+		case layers.TypeSymlink:
+			d = DocEntry{Type: "link", Link: e.entry.Link}
+		case layers.TypeFile, layers.TypeHardlink:
+			d.Type = "file"
+			if strings.HasSuffix(p, "/copyright") {
+				data, ok := b.read(p)
+				if !ok {
+					return nil
+				}
+				d.License = read(data)
+			}
+		default:
+			d.Type = "other"
+		}
+		r.Entries[p] = d
+	}
+	return r
+}
+
+func docsKey(diffID v1.Hash) string { return diffID.Hex + "-" + docsVersion + ".json" }
+
+// LayerWritten keeps what the layer's entries noted (WithLicenseReader) by
+// the diffID the layer was written with. A layer taken from the cache
+// wrote no entries in this process: its record, if any, is there already.
+func (s *LayerSpec) LayerWritten(diffID v1.Hash) error {
+	s.mu.Lock()
+	r := s.docs
+	s.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := s.c.cache.Namespace(docsNamespace).Put(docsKey(diffID), b); err != nil {
+		return fmt.Errorf("keeping the licenses of layer %s: %w", diffID, err)
+	}
+	return nil
+}
+
+// LayerDocs returns the record kept for the deb layer with diffID, if any.
+func (c *Client) LayerDocs(diffID v1.Hash) (*DocRecord, bool) {
+	b, ok, err := c.cache.Namespace(docsNamespace).Get(docsKey(diffID))
+	if err != nil || !ok {
+		return nil, false
+	}
+	var r DocRecord
+	if json.Unmarshal(b, &r) != nil || r.Entries == nil {
+		return nil, false
+	}
+	return &r, true
+}
+
+// DocTree is the copyright paths of a stack of layers, applied bottom first.
+type DocTree struct {
+	m map[string]DocEntry
+}
+
+// NewDocTree returns the tree of an empty image.
+func NewDocTree() *DocTree { return &DocTree{m: map[string]DocEntry{}} }
+
+// Apply puts a deb layer's record on top. It reports false where the
+// outcome is not one a record can say (a layer that replaces a path with
+// something of another type, or writes below a link or a file): the caller
+// then reads the image.
+func (t *DocTree) Apply(r *DocRecord) bool {
+	for p, e := range r.Entries {
+		for d := path.Dir(p); d != "."; d = path.Dir(d) {
+			if a, ok := t.m[d]; ok && a.Type != "dir" {
+				return false
+			}
+			if b, ok := r.Entries[d]; ok && b.Type != "dir" {
+				return false
+			}
+		}
+		if old, ok := t.m[p]; ok && old.Type != e.Type {
+			return false
+		}
+	}
+	for p, e := range r.Entries {
+		if old, ok := t.m[p]; ok && old.Type == "dir" && e.Type == "dir" {
+			continue
+		}
+		t.m[p] = e
+	}
+	return true
+}
+
+// Untouched reports whether an entry of a layer that is not a deb layer
+// (its path, and whether it replaces or removes what is at and below it)
+// leaves every copyright path as it was: such layers must, for the tree to
+// stay right.
+func (t *DocTree) Untouched(p string, subtree bool) bool {
+	if strings.HasPrefix(p, "usr/share/doc/") {
+		return false
+	}
+	switch p {
+	case ".", "usr", "usr/share", "usr/share/doc":
+		// A directory over a directory (or over nothing) changes no path.
+		e, ok := t.m[p]
+		return !subtree && (!ok || e.Type == "dir")
+	}
+	return true
+}
+
+// License returns the license noted for usr/share/doc/<pkg>/copyright
+// as the image resolves it (links followed inside the root), "" when the
+// file is missing or not a regular file, and ok false when the path leads
+// somewhere the records do not cover.
+func (t *DocTree) License(pkg string) (license string, ok bool) {
+	comps := strings.Split("usr/share/doc/"+pkg+"/copyright", "/")
+	var done []string
+	for i, hops := 0, 0; i < len(comps); i++ {
+		p := path.Join(append(done, comps[i])...)
+		if !docPath(p) {
+			return "", false
+		}
+		e, found := t.m[p]
+		last := i == len(comps)-1
+		switch {
+		case !found:
+			return "", true // a read fails: no license, as in the image
+		case e.Type == "link":
+			if hops++; hops > 40 {
+				return "", false
+			}
+			dir := "/" + path.Dir(p)
+			if strings.HasPrefix(e.Link, "/") {
+				dir = "/"
+			}
+			target := strings.TrimPrefix(path.Join(dir, e.Link), "/")
+			if target == "" {
+				return "", false
+			}
+			comps = append(strings.Split(target, "/"), comps[i+1:]...)
+			done, i = nil, -1
+		case last && e.Type == "file" && strings.Count(p, "/") == 4:
+			return e.License, true // a copyright path: its license was read
+		case last && e.Type == "dir":
+			return "", true // reading a directory fails
+		case last:
+			return "", false
+		case e.Type == "dir":
+			done = append(done, comps[i])
+		case e.Type == "file":
+			return "", true // a file where a directory is needed
+		default:
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// noteDocs records the layer's copyright paths when a reader is set.
+func (s *LayerSpec) noteDocs(b *layerBuilder) {
+	if s.c.license == nil {
+		return
+	}
+	r := b.docRecord(s.c.license)
+	s.mu.Lock()
+	s.docs = r
+	s.mu.Unlock()
+}
