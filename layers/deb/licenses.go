@@ -156,6 +156,13 @@ func (t *DocTree) Apply(r *DocRecord) bool {
 		}
 	}
 	for p, e := range r.Entries {
+		// Directories a layer holds entries below but no entry for are
+		// made, as a tar is unpacked.
+		for d := path.Dir(p); d != "."; d = path.Dir(d) {
+			if _, ok := t.m[d]; !ok {
+				t.m[d] = DocEntry{Type: "dir"}
+			}
+		}
 		if old, ok := t.m[p]; ok && old.Type == "dir" && e.Type == "dir" {
 			continue
 		}
