@@ -371,7 +371,7 @@ func (e *env) licenses(img v1.Image, pkgs []*deb.Package) (map[string]string, er
 			}
 		}
 		return nil
-	})
+	}, oci.WithContentOnlyFor(isCopyright))
 	return out, err
 }
 

@@ -1,6 +1,8 @@
 package assembler
 
 import (
+	"strings"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/assemble-build/assemble/layers/deb"
@@ -63,4 +65,12 @@ func (e *env) recordedLicenses(img v1.Image, pkgs []*deb.Package) (map[string]st
 		}
 	}
 	return out, true
+}
+
+// isCopyright reports whether an image path is a package's copyright file
+// (usr/share/doc/PKG/copyright), the one content the license probe reads.
+func isCopyright(name string) bool {
+	rest, ok := strings.CutPrefix(name, "usr/share/doc/")
+	pkg, ok2 := strings.CutSuffix(rest, "/copyright")
+	return ok && ok2 && pkg != "" && !strings.Contains(pkg, "/")
 }

@@ -124,3 +124,15 @@ func probed(t *testing.T, cache *layers.Cache) bool {
 	}
 	return false
 }
+
+// The fallback probe keeps only copyright files' content in memory.
+func TestIsCopyright(t *testing.T) {
+	for name, want := range map[string]bool{
+		"usr/share/doc/bash/copyright": true, "usr/share/doc/copyright": false, "usr/share/doc//copyright": false,
+		"usr/share/doc/a/b/copyright": false, "usr/share/doc/bash/changelog.gz": false, "etc/copyright": false,
+	} {
+		if got := isCopyright(name); got != want {
+			t.Errorf("isCopyright(%q) = %v", name, got)
+		}
+	}
+}

@@ -377,8 +377,8 @@ func (e *env) pythonTarget(img v1.Image, platform v1.Platform, interpreter strin
 // probe runs f over img's filesystem unless a result for the same layers is
 // cached, or one for the layers below them that the layers added on top
 // cannot have changed (see probereuse.go); v is what f fills and what is
-// stored.
-func (e *env) probe(img v1.Image, name string, v any, f func(fs.FS) error) error {
+// stored. opts shape the image's filesystem (what content to keep).
+func (e *env) probe(img v1.Image, name string, v any, f func(fs.FS) error, opts ...oci.FSOption) error {
 	ids, err := chainIDs(img)
 	if err != nil {
 		return err
@@ -391,7 +391,7 @@ func (e *env) probe(img v1.Image, name string, v any, f func(fs.FS) error) error
 	if ok, err := e.reuseProbe(img, ids, name, v); err != nil || ok {
 		return err
 	}
-	fsys, err := oci.FS(img, oci.WithFSLogger(e.o.logger))
+	fsys, err := oci.FS(img, append([]oci.FSOption{oci.WithFSLogger(e.o.logger)}, opts...)...)
 	if err != nil {
 		return fmt.Errorf("reading the image's files: %w", err)
 	}

@@ -25,6 +25,7 @@ type fsOptions struct {
 	maxInMemory int64
 	budget      int64
 	logger      *slog.Logger
+	keep        func(name string) bool
 }
 
 // WithFSLogger sets where FS logs (default, or nil: slog.Default()).
@@ -44,6 +45,15 @@ func WithInMemoryFileSize(n int64) FSOption {
 // Content superseded by a later layer is given back to the budget.
 func WithMemoryBudget(n int64) FSOption {
 	return func(o *fsOptions) { o.budget = n }
+}
+
+// WithContentOnlyFor keeps in memory only the content of the files whose
+// path in the layer (slash-separated, no leading "/" or "./") keep accepts,
+// within the size and budget limits: a reader that knows which few files it
+// wants spares copying every small file of the image. Other files are read
+// again from their layer when opened, as big ones are.
+func WithContentOnlyFor(keep func(name string) bool) FSOption {
+	return func(o *fsOptions) { o.keep = keep }
 }
 
 // ImageFS is the flattened root filesystem of an image, read without
@@ -119,7 +129,8 @@ func (f *ImageFS) indexLayer(idx int, l v1.Layer) error {
 				return fmt.Errorf("%s: hard link: %w", hdr.Name, err)
 			}
 		}
-		if isRegular(hdr.Typeflag) && hdr.Size <= f.opts.maxInMemory && f.tree.used+kept+hdr.Size <= f.opts.budget {
+		if isRegular(hdr.Typeflag) && hdr.Size <= f.opts.maxInMemory && f.tree.used+kept+hdr.Size <= f.opts.budget &&
+			(f.opts.keep == nil || f.opts.keep(name)) {
 			e.Data = make([]byte, hdr.Size)
 			if _, err := io.ReadFull(tr, e.Data); err != nil {
 				return fmt.Errorf("reading %s: %w", hdr.Name, err)

@@ -323,3 +323,26 @@ func TestFSRejectsEscapes(t *testing.T) {
 		}
 	}
 }
+
+// WithContentOnlyFor keeps only the files asked for in memory; the others
+// read the same, from their layer again.
+func TestFSContentOnlyFor(t *testing.T) {
+	fsys, err := FS(tfTestImage(t), WithContentOnlyFor(func(name string) bool { return name == "etc/motd" }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{"etc/motd": true, "etc/os-release": false, "usr/lib/libc.so.6": false} {
+		n, err := fsys.lookup("stat", name, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kept := n.content.data != nil; kept != want {
+			t.Errorf("%s: kept in memory %v, want %v", name, kept, want)
+		}
+	}
+	for name, want := range map[string]string{"etc/motd": "new\n", "etc/os-release": "ID=imagetest\n", "usr/bin/oldlink": "old binary", "lib/libc.so.6": "libc"} {
+		if b, err := fsys.ReadFile(name); err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v; want %q", name, b, err, want)
+		}
+	}
+}
