@@ -34,7 +34,7 @@ func (e *env) recordedLicenses(img v1.Image, pkgs []*deb.Package) (map[string]st
 			return nil, false
 		}
 		if r, ok := e.client.LayerDocs(id); ok {
-			if !t.Apply(r) {
+			if !t.Apply(r) || !t.AddLinks(r.Links) {
 				return nil, false
 			}
 			continue
@@ -48,10 +48,17 @@ func (e *env) recordedLicenses(img v1.Image, pkgs []*deb.Package) (map[string]st
 		if err != nil {
 			return nil, false
 		}
+		links := map[string]string{}
 		for _, en := range entries {
 			if !t.Untouched(en.path, en.subtree) {
 				return nil, false
 			}
+			if en.link != "" {
+				links[en.path] = en.link
+			}
+		}
+		if !t.AddLinks(links) {
+			return nil, false
 		}
 	}
 	out := map[string]string{}

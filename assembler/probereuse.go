@@ -220,8 +220,9 @@ func chainIDs(img v1.Image) ([]string, error) {
 // layerEntry is what a layer does to one path.
 type layerEntry struct {
 	path    string
-	subtree bool // replaces or removes what is under path too
-	dirOnly bool // an opaque whiteout: only what is strictly under path
+	subtree bool   // replaces or removes what is under path too
+	dirOnly bool   // an opaque whiteout: only what is strictly under path
+	link    string // a symbolic link's target
 }
 
 // layerHeaders reads the entries of a layer without its content.
@@ -255,7 +256,11 @@ func layerHeaders(l v1.Layer) ([]layerEntry, error) {
 		case strings.HasPrefix(base, ".wh."):
 			out = append(out, layerEntry{path: path.Join(dir, strings.TrimPrefix(base, ".wh.")), subtree: true})
 		default:
-			out = append(out, layerEntry{path: name, subtree: hdr.Typeflag != tar.TypeDir})
+			e := layerEntry{path: name, subtree: hdr.Typeflag != tar.TypeDir}
+			if hdr.Typeflag == tar.TypeSymlink {
+				e.link = hdr.Linkname
+			}
+			out = append(out, e)
 		}
 	}
 }

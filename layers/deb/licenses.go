@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"sort"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -20,7 +21,7 @@ import (
 
 // docsVersion names the records' format and reading; a new one makes every
 // older record a miss (the SBOM is then read from the image, as before).
-const docsVersion = "v1"
+const docsVersion = "v2"
 
 // docsNamespace is the cache namespace of the records.
 const docsNamespace = "deb-licenses"
@@ -47,6 +48,9 @@ type DocEntry struct {
 // usr/share/doc/* and usr/share/doc/*/copyright, by path.
 type DocRecord struct {
 	Entries map[string]DocEntry `json:"entries"`
+	// Links is every symbolic link of the layer (path -> target): a later
+	// entry written through one may land on a copyright path.
+	Links map[string]string `json:"links,omitempty"`
 }
 
 // docPath reports whether p is on the way to a copyright file.
@@ -66,8 +70,11 @@ func docPath(p string) bool {
 // docRecord notes what b writes on the way to copyright files, or returns
 // nil when a file's content cannot be read (no record: the image is read).
 func (b *layerBuilder) docRecord(read func([]byte) string) *DocRecord {
-	r := &DocRecord{Entries: map[string]DocEntry{}}
+	r := &DocRecord{Entries: map[string]DocEntry{}, Links: map[string]string{}}
 	for p, e := range b.entries {
+		if e.entry.Type == layers.TypeSymlink {
+			r.Links[p] = e.entry.Link
+		}
 		if !docPath(p) {
 			continue
 		}
@@ -132,10 +139,91 @@ func (c *Client) LayerDocs(diffID v1.Hash) (*DocRecord, bool) {
 // DocTree is the copyright paths of a stack of layers, applied bottom first.
 type DocTree struct {
 	m map[string]DocEntry
+	// links are the symbolic links of the layers so far where they landed
+	// (a link's parent resolved through the links below it); every link
+	// ever made stays in made, whatever replaced it later.
+	links map[string]string
+	made  [][2]string
 }
 
 // NewDocTree returns the tree of an empty image.
-func NewDocTree() *DocTree { return &DocTree{m: map[string]DocEntry{}} }
+func NewDocTree() *DocTree { return &DocTree{m: map[string]DocEntry{}, links: map[string]string{}} }
+
+// AddLinks notes a layer's symbolic links (path -> target) and reports
+// whether an entry written through any link made so far could land on a
+// copyright path or a directory above one where the records do not see
+// it: a link that leads to the root, usr, usr/share, usr/share/doc, or a
+// doc directory (from anywhere but another doc directory: what lands
+// below usr/share/doc/A as copyright is in A's records). Such images are
+// read back instead.
+func (t *DocTree) AddLinks(links map[string]string) bool {
+	paths := make([]string, 0, len(links))
+	for p := range links {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		dir, ok := t.resolve(path.Dir(p))
+		if !ok {
+			return false
+		}
+		at := path.Join(dir, path.Base(p))
+		t.links[at] = links[p]
+		t.made = append(t.made, [2]string{at, links[p]})
+	}
+	for _, l := range t.made {
+		target := path.Join(path.Dir(l[0]), l[1])
+		if strings.HasPrefix(l[1], "/") {
+			target = l[1]
+		}
+		r, ok := t.resolve(strings.TrimPrefix(path.Clean("/"+target), "/"))
+		if !ok {
+			return false
+		}
+		switch {
+		case r == "", r == "usr", r == "usr/share", r == "usr/share/doc":
+			return false
+		case strings.HasPrefix(r, "usr/share/doc/") && !strings.Contains(strings.TrimPrefix(r, "usr/share/doc/"), "/") &&
+			!(strings.HasPrefix(l[0], "usr/share/doc/") && !strings.Contains(strings.TrimPrefix(l[0], "usr/share/doc/"), "/")):
+			return false
+		}
+	}
+	return true
+}
+
+// resolve follows the links noted so far along p ("." or "" is the root),
+// as the image resolves a path inside its root; false after too many hops.
+func (t *DocTree) resolve(p string) (string, bool) {
+	var comps []string
+	if p != "." && p != "" {
+		comps = strings.Split(p, "/")
+	}
+	var done []string
+	for i, hops := 0, 0; i < len(comps); i++ {
+		cur := path.Join(append(append([]string(nil), done...), comps[i])...)
+		target, ok := t.links[cur]
+		if !ok {
+			done = append(done, comps[i])
+			continue
+		}
+		if hops++; hops > 40 {
+			return "", false
+		}
+		dir := "/" + path.Join(done...)
+		if strings.HasPrefix(target, "/") {
+			dir = "/"
+		}
+		next := strings.TrimPrefix(path.Join(dir, target), "/")
+		rest := comps[i+1:]
+		comps = nil
+		if next != "" {
+			comps = strings.Split(next, "/")
+		}
+		comps = append(comps, rest...)
+		done, i = nil, -1
+	}
+	return path.Join(done...), true
+}
 
 // Apply puts a deb layer's record on top. It reports false where the
 // outcome is not one a record can say (a layer that replaces a path with

@@ -117,6 +117,29 @@ func TestDocTreeLimits(t *testing.T) {
 	if tree.Apply(&DocRecord{Entries: map[string]DocEntry{"usr/share/doc/b": {Type: "link", Link: "a"}}}) {
 		t.Error("a directory replaced by a link was applied")
 	}
+	// An entry written through a link may land on a copyright path, out
+	// of the records' sight: a link that could carry one is said.
+	for _, c := range []struct {
+		links []map[string]string
+		want  bool
+	}{
+		{[]map[string]string{{"usr/share/doc/libfoo": "foo", "usr/share/doc/foo/copyright": "../bar/copyright", "lib": "usr/lib"}}, true},
+		{[]map[string]string{{"usr/share/foo": "doc"}}, false},
+		{[]map[string]string{{"usr/lib/x": "/usr/share/doc/bar"}}, false},
+		{[]map[string]string{{"opt/root": "../.."}}, false},
+		// A link placed through another: its target is relative to where
+		// it landed (usr/lib/x/l -> usr/share/doc).
+		{[]map[string]string{{"q": "usr/lib/x"}, {"q/l": "../../share/doc"}}, false},
+	} {
+		tr := NewDocTree()
+		got := true
+		for _, l := range c.links {
+			got = got && tr.AddLinks(l)
+		}
+		if got != c.want {
+			t.Errorf("AddLinks(%v) = %v, want %v", c.links, got, c.want)
+		}
+	}
 	if tree.Untouched("usr/share/doc/x/copyright", false) || tree.Untouched("usr/share", true) || !tree.Untouched("etc/apt/sources.list", true) || !tree.Untouched("usr", false) {
 		t.Error("Untouched")
 	}
