@@ -191,38 +191,44 @@ func (t *DocTree) AddLinks(links map[string]string) bool {
 	return true
 }
 
-// resolve follows the links noted so far along p ("." or "" is the root),
-// as the image resolves a path inside its root; false after too many hops.
+// resolve follows the links noted so far along p, a clean path ("." or ""
+// is the root), as the image resolves a path inside its root; false after
+// too many hops.
 func (t *DocTree) resolve(p string) (string, bool) {
-	var comps []string
-	if p != "." && p != "" {
-		comps = strings.Split(p, "/")
+	rest, done := p, ""
+	if rest == "." {
+		rest = ""
 	}
-	var done []string
-	for i, hops := 0, 0; i < len(comps); i++ {
-		cur := path.Join(append(append([]string(nil), done...), comps[i])...)
+	for hops := 0; rest != ""; {
+		comp, next, _ := strings.Cut(rest, "/")
+		rest = next
+		cur := comp
+		if done != "" {
+			cur = done + "/" + comp
+		}
 		target, ok := t.links[cur]
 		if !ok {
-			done = append(done, comps[i])
+			done = cur
 			continue
 		}
 		if hops++; hops > 40 {
 			return "", false
 		}
-		dir := "/" + path.Join(done...)
+		dir := "/" + done
 		if strings.HasPrefix(target, "/") {
 			dir = "/"
 		}
-		next := strings.TrimPrefix(path.Join(dir, target), "/")
-		rest := comps[i+1:]
-		comps = nil
-		if next != "" {
-			comps = strings.Split(next, "/")
+		np := strings.TrimPrefix(path.Join(dir, target), "/")
+		switch {
+		case np == "":
+		case rest == "":
+			rest = np
+		default:
+			rest = np + "/" + rest
 		}
-		comps = append(comps, rest...)
-		done, i = nil, -1
+		done = ""
 	}
-	return path.Join(done...), true
+	return done, true
 }
 
 // Apply puts a deb layer's record on top. It reports false where the
