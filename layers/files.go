@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/assemble-build/assemble/internal/bounded"
 	"github.com/moby/patternmatcher"
@@ -369,8 +368,11 @@ func (w *filesWalk) flush() {
 			c.oids = make([]string, n)
 		}
 		hint := -1
+		// One statInfo for the chunk: nothing keeps a file's after describeOne.
+		st, info := newDirStatter(), new(statInfo)
+		defer st.close()
 		for i, k := range c.kept {
-			c.entries[i], c.links[i], c.errs[i] = w.describeOne(k, c.oids, i, &hint)
+			c.entries[i], c.links[i], c.errs[i] = w.describeOne(st, k, info, c.oids, i, &hint)
 		}
 		c.kept = nil
 		return nil
@@ -413,13 +415,13 @@ func (w *filesWalk) merge() error {
 	return nil
 }
 
-// describeOne stats one kept path; a clean tracked file's object ID goes
-// to oids[i].
-func (w *filesWalk) describeOne(k walked, oids []string, i int, hint *int) (Entry, inode, error) {
+// describeOne stats one kept path (into fi); a clean tracked file's
+// object ID goes to oids[i].
+func (w *filesWalk) describeOne(st *dirStatter, k walked, fi *statInfo, oids []string, i int, hint *int) (Entry, inode, error) {
 	if err := w.ctx.Err(); err != nil {
 		return Entry{}, inode{}, err
 	}
-	info, err := k.d.Info()
+	info, err := st.lstat(k.p, k.d, fi)
 	if err != nil {
 		return Entry{}, inode{}, fmt.Errorf("reading %s: %w", k.p, err)
 	}
@@ -427,10 +429,7 @@ func (w *filesWalk) describeOne(k walked, oids []string, i int, hint *int) (Entr
 	if err != nil || e.Type != TypeFile {
 		return e, inode{}, err
 	}
-	var link inode
-	if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
-		link = inode{uint64(st.Dev), st.Ino}
-	}
+	link := hardlinkOf(info)
 	if oids != nil {
 		oids[i], _ = w.git.oid(k.p, info, hint)
 	}

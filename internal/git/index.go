@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"sort"
+	"unsafe"
 )
 
 // IndexEntry is one path of a git index, with the stat data git recorded
@@ -82,7 +83,8 @@ func ReadIndex(p, objectFormat string) (*Index, error) {
 	if _, err := io.ReadFull(f, data); err != nil {
 		return nil, fmt.Errorf("reading git index %s: %w", p, err)
 	}
-	idx, err := ParseIndex(data, objectFormat)
+	// data is never written again: the paths can share it uncopied.
+	idx, err := parseIndex(data, unsafe.String(unsafe.SliceData(data), len(data)), objectFormat)
 	if err != nil {
 		return nil, fmt.Errorf("git index %s: %w", p, err)
 	}
@@ -95,6 +97,14 @@ var errShort = errors.New("truncated")
 // ParseIndex parses the bytes of an index file. A trailing checksum of all
 // zeros (index.skipHash) is accepted unchecked, as git does.
 func ParseIndex(data []byte, objectFormat string) (*Index, error) {
+	return parseIndex(data, string(data), objectFormat)
+}
+
+// parseIndex is ParseIndex with str holding the same bytes as data, which
+// the entries' paths are slices of: on a large index, a copy of it per
+// path (or of the whole file, when the caller owns data) is a good part
+// of the parse.
+func parseIndex(data []byte, str, objectFormat string) (*Index, error) {
 	hs := HashSize(objectFormat)
 	if hs == 0 {
 		return nil, fmt.Errorf("unknown object format %q", objectFormat)
@@ -115,11 +125,12 @@ func ParseIndex(data []byte, objectFormat string) (*Index, error) {
 		return nil, fmt.Errorf("index version %d is not supported (2, 3 or 4)", idx.Version)
 	}
 	n := int(binary.BigEndian.Uint32(body[8:12]))
-	r := &indexReader{data: body, off: 12, hs: hs, version: idx.Version, str: string(body)}
+	r := &indexReader{data: body, off: 12, hs: hs, version: idx.Version, str: str[:len(body)]}
 	if n > len(body)/(40+hs) {
 		return nil, fmt.Errorf("%d entries cannot fit in %d bytes", n, len(body))
 	}
 	idx.Entries = make([]IndexEntry, n)
+	r.oids = make([]byte, n*2*hs)
 	for i := range idx.Entries {
 		if err := r.entry(&idx.Entries[i]); err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i, err)
@@ -127,6 +138,11 @@ func ParseIndex(data []byte, objectFormat string) (*Index, error) {
 		if i > 0 && !inOrder(idx.Entries[i-1], idx.Entries[i]) {
 			return nil, fmt.Errorf("entries out of order at %q", idx.Entries[i].Path)
 		}
+	}
+	// The hex object IDs are slices of one string, not an allocation each.
+	oids, w := unsafe.String(unsafe.SliceData(r.oids), len(r.oids)), 2*hs
+	for i := range idx.Entries {
+		idx.Entries[i].OID = oids[i*w : (i+1)*w]
 	}
 	exts, err := r.extensions()
 	if err != nil {
@@ -198,6 +214,8 @@ func (idx *Index) Has(sig string) bool {
 type indexReader struct {
 	data     []byte
 	str      string // data as one string: v2/v3 paths are slices of it
+	oids     []byte // the entries' hex object IDs, in order
+	n        int    // entries read
 	off, hs  int
 	version  int
 	lastPath string // v4's prefix compression is against the previous path
@@ -212,7 +230,8 @@ func (r *indexReader) entry(e *IndexEntry) error {
 	u := func(i int) uint32 { return binary.BigEndian.Uint32(r.data[start+4*i:]) }
 	e.CTimeSec, e.CTimeNsec, e.MTimeSec, e.MTimeNsec = u(0), u(1), u(2), u(3)
 	e.Dev, e.Ino, e.Mode, e.UID, e.GID, e.Size = u(4), u(5), u(6), u(7), u(8), u(9)
-	e.OID = hex.EncodeToString(r.data[start+40 : start+40+r.hs])
+	hex.Encode(r.oids[r.n*2*r.hs:], r.data[start+40:start+40+r.hs])
+	r.n++
 	flags := binary.BigEndian.Uint16(r.data[start+40+r.hs:])
 	r.off = start + fixed
 	e.AssumeValid = flags&0x8000 != 0
