@@ -425,7 +425,12 @@ func (w *filesWalk) describeOne(st *dirStatter, k walked, fi *statInfo, oids []s
 	if err != nil {
 		return Entry{}, inode{}, fmt.Errorf("reading %s: %w", k.p, err)
 	}
-	e, err := w.f.entry(w.root, k.p, info, path.Join(w.dest, k.relTop))
+	// path.Join, without its copy: both parts are clean already.
+	dest := k.relTop
+	if w.dest != "" {
+		dest = w.dest + "/" + k.relTop
+	}
+	e, err := w.f.entry(w.root, k.p, info, dest)
 	if err != nil || e.Type != TypeFile {
 		return e, inode{}, err
 	}
