@@ -275,3 +275,33 @@ func TestConverts(t *testing.T) {
 		t.Error(".git/info/attributes with text=auto: does not convert")
 	}
 }
+
+// ParseIndex's entries do not share the caller's bytes (ReadIndex's own
+// buffer is shared, uncopied): writing over data after the parse changes
+// no path or ID.
+func TestParseIndexKeepsNoReferenceToData(t *testing.T) {
+	dir := gitRepo(t, sample)
+	data, err := os.ReadFile(filepath.Join(dir, ".git", "index"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := ParseIndex(data, "sha1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromFile, err := ReadIndex(filepath.Join(dir, ".git", "index"), "sha1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range data {
+		data[i] = 'x'
+	}
+	if len(idx.Entries) == 0 || len(idx.Entries) != len(fromFile.Entries) {
+		t.Fatalf("%d entries, ReadIndex %d", len(idx.Entries), len(fromFile.Entries))
+	}
+	for i, e := range idx.Entries {
+		if f := fromFile.Entries[i]; e.Path != f.Path || e.OID != f.OID || len(e.OID) != 40 {
+			t.Errorf("entry %d: %s %s, ReadIndex gives %s %s", i, e.Path, e.OID, f.Path, f.OID)
+		}
+	}
+}
