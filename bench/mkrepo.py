@@ -34,7 +34,9 @@ def main():
     with open(os.path.join(root, "assemble.toml"), "w") as f:
         f.write('[[image]]\nname = "scale"\n[[image.layer]]\ndir = "."\n')
     if os.environ.get("MKREPO_GIT", "1") != "0":
-        git = ["git", "-C", root, "-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
+        # gc.auto=0: no detached gc of the 100k loose objects running during the
+        # measurements (and into the cleanup).
+        git = ["git", "-C", root, "-c", "user.name=bench", "-c", "user.email=bench@example.invalid", "-c", "gc.auto=0", "-c", "maintenance.auto=0"]
         subprocess.run(git + ["init", "-q"], check=True)
         # Fast zlib: the objects are the benchmark's setup, not its subject.
         subprocess.run(git + ["-c", "core.looseCompression=1", "add", "-A"], check=True)
