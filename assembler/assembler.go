@@ -73,6 +73,9 @@ type options struct {
 	tagZone     *time.Location
 	logger      *slog.Logger
 	sbom        string // SBOM format; "" writes no SBOM or provenance
+	// trees keeps base trees between the Dockerfile builds of planning
+	// and of Build (build.go).
+	trees *dockerfile.TreeMemo
 
 	// request and the settings below go to the conventions.
 	request plan.Request
@@ -89,7 +92,7 @@ func makeOptions(opts []Option) (*options, error) {
 
 // applyOptions sets opts over the defaults, opening nothing.
 func applyOptions(opts []Option) (*options, error) {
-	o := &options{compression: layers.Gzip, created: time.Unix(0, 0).UTC(), reporter: nopReporter{}, runOutput: io.Discard}
+	o := &options{compression: layers.Gzip, created: time.Unix(0, 0).UTC(), reporter: nopReporter{}, runOutput: io.Discard, trees: dockerfile.NewTreeMemo()}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
 			return nil, err

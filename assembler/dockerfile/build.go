@@ -512,13 +512,25 @@ func (s *stage) files() (*tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.tree == nil {
+	memo, key := s.b.o.trees, ""
+	if s.tree == nil && memo != nil && len(s.prov) == 0 {
+		// Nothing to untrack as the layers are applied: the memo's copy
+		// is the same tree.
+		if key = treeKey(img); key != "" {
+			s.tree = memo.get(key)
+		}
+	}
+	fresh := s.tree == nil
+	if fresh {
 		s.tree = newTree(s.b.ctx)
 	}
 	s.tree.listings = s.b.o.listings
 	s.tree.touched = s.untrack
 	if err := s.tree.sync(img); err != nil {
 		return nil, fmt.Errorf("reading the stage's files: %w", err)
+	}
+	if fresh && key != "" {
+		memo.put(key, s.tree)
 	}
 	return s.tree, nil
 }

@@ -91,6 +91,7 @@ type options struct {
 	httpClient *http.Client
 	runOptions []run.Option
 	listings   ListingStore
+	trees      *TreeMemo
 	secrets    map[string]Secret
 	ssh        map[string]string // agent id -> socket
 }

@@ -1,6 +1,7 @@
 package dockerfile
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"sort"
@@ -65,7 +66,7 @@ func TestListingCache(t *testing.T) {
 	}
 	cf, _ := img.ConfigFile()
 	for _, d := range cf.RootFS.DiffIDs {
-		if _, err := os.Stat(ns.Path(d.Hex + ".json")); err != nil {
+		if _, err := os.Stat(ns.Path(d.Hex + listingExt)); err != nil {
 			t.Errorf("listing of %s not in the cache: %v", d, err)
 		}
 	}
@@ -75,5 +76,36 @@ func TestListingCache(t *testing.T) {
 	}
 	if len(first) != 2 || len(second) != len(first) || first[0] != second[0] || first[1] != second[1] {
 		t.Fatalf("files %v from the layers, %v from the listings", first, second)
+	}
+}
+
+// A listing reads back as it was written; a damaged one is refused, so
+// the tree reads the layer instead.
+func TestListingEncoding(t *testing.T) {
+	in := []listed{
+		{Name: "etc", Type: '5', Mode: 0o755},
+		{Name: "etc/passwd", Type: '0', Mode: 0o644, Content: []byte("root:x:0:0::/root:/bin/sh\n")},
+		{Name: "bin/sh", Type: '2', Mode: 0o777, UID: 1000, GID: 50, Link: "busybox"},
+		{Name: "tmp", Type: '5', Mode: 0o1777, UID: -1},
+	}
+	b := encodeListing(in)
+	hdrs, contents, err := decodeListing(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hdrs) != len(in) {
+		t.Fatalf("%d entries back, want %d", len(hdrs), len(in))
+	}
+	for i, e := range in {
+		h := hdrs[i]
+		got := listed{Name: h.Name, Type: h.Typeflag, Mode: h.Mode, UID: h.Uid, GID: h.Gid, Link: h.Linkname, Content: contents[i]}
+		if got.Name != e.Name || got.Type != e.Type || got.Mode != e.Mode || got.UID != e.UID || got.GID != e.GID || got.Link != e.Link || string(got.Content) != string(e.Content) || (e.Content == nil) != (got.Content == nil) {
+			t.Errorf("entry %d: %+v, want %+v", i, got, e)
+		}
+	}
+	for _, bad := range [][]byte{b[:len(b)-1], append(bytes.Clone(b), 0), []byte(`[{"n":"etc"}]`), b[:len(listingMagic)+1]} {
+		if _, _, err := decodeListing(bad); err == nil {
+			t.Errorf("decodeListing(%q) took damaged data", bad)
+		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -75,13 +74,13 @@ func (t *tree) sync(img v1.Image) error {
 
 // listed is a layer entry as kept in the listing cache: what the tree uses.
 type listed struct {
-	Name    string `json:"n"`
-	Type    byte   `json:"t"`
-	Mode    int64  `json:"m"`
-	UID     int    `json:"u"`
-	GID     int    `json:"g"`
-	Link    string `json:"l,omitempty"`
-	Content []byte `json:"c,omitempty"`
+	Name    string
+	Type    byte
+	Mode    int64
+	UID     int
+	GID     int
+	Link    string
+	Content []byte
 }
 
 // listLayer reads a layer's entries, from the listing cache when it has
@@ -89,14 +88,12 @@ type listed struct {
 func (t *tree) listLayer(l v1.Layer, diffID v1.Hash) ([]oci.LayerEntry, error) {
 	var cacheKey string
 	if t.listings != nil && diffID.Hex != "" {
-		cacheKey = diffID.Hex + ".json"
+		cacheKey = diffID.Hex + listingExt
 		if b, ok, err := t.listings.Get(cacheKey); err == nil && ok {
-			var ls []listed
-			if json.Unmarshal(b, &ls) == nil {
-				out := make([]oci.LayerEntry, len(ls))
-				for i, e := range ls {
-					hdr := &tar.Header{Name: e.Name, Typeflag: e.Type, Mode: e.Mode, Uid: e.UID, Gid: e.GID, Linkname: e.Link}
-					if out[i], err = layerEntry(hdr, i, e.Content); err != nil {
+			if hdrs, contents, err := decodeListing(b); err == nil {
+				out := make([]oci.LayerEntry, len(hdrs))
+				for i, hdr := range hdrs {
+					if out[i], err = layerEntry(hdr, i, contents[i]); err != nil {
 						return nil, err
 					}
 				}
@@ -138,9 +135,7 @@ func (t *tree) listLayer(l v1.Layer, diffID v1.Hash) ([]oci.LayerEntry, error) {
 			ls[i] = listed{Name: h.Name, Type: h.Typeflag, Mode: h.Mode, UID: h.Uid, GID: h.Gid, Link: h.Linkname, Content: e.Data}
 		}
 		// A failure to store only costs a re-read.
-		if b, err := json.Marshal(ls); err == nil {
-			_ = t.listings.Put(cacheKey, b)
-		}
+		_ = t.listings.Put(cacheKey, encodeListing(ls))
 	}
 	return all, nil
 }
