@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks assemble side by side with peer tools in one run and prints
-# ratios. Not a test: numbers depend on the machine. Needs: go, pigz, zstd,
-# skopeo, docker-registry, GNU time (apt-get install pigz zstd skopeo
-# docker-registry time).
+# ratios. Not a test: numbers depend on the machine. Needs go; installs the
+# peers and tools it compares with when they are missing (pigz, zstd,
+# skopeo, docker-registry, mmdebstrap, buildah, podman, GNU time, git,
+# Debian's wheel packages).
 #
 #   bench/run.sh            all benchmarks
 #   bench/run.sh layer      one of: layer noop push bigpush memory debian python sync dockerfile pieces binder scale bounds plan
@@ -12,6 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+hack/apt-install.sh pigz zstd xz-utils skopeo docker-registry mmdebstrap buildah podman runc uidmap \
+  time git python3 python3-pip python3-pip-whl python3-setuptools-whl python3-wheel-whl debian-archive-keyring
 # Lower-case: buildah and podman take an oci: layout path as an image name.
 work=/var/tmp/assemble-bench-$$-$RANDOM
 mkdir -p "$work"

@@ -12,17 +12,7 @@ packages=(
   python3 python3-dev python3-pip gcc python3-pip-whl python3-setuptools-whl python3-wheel-whl
   buildah python3-pydantic conda-package-handling
 )
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+hack/apt-install.sh "${packages[@]}"
 
 export PATH="$(go env GOPATH)/bin:$PATH"
 command -v staticcheck >/dev/null || go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
