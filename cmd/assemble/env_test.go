@@ -107,10 +107,7 @@ func TestDebianErrors(t *testing.T) {
 // versions, pip check passes, console scripts from entry points run.
 func TestPythonLayerRuns(t *testing.T) {
 	hostIsAmd64(t)
-	wheels := "/usr/share/python-wheels"
-	if _, err := os.Stat(filepath.Join(wheels, "pip-23.0.1-py3-none-any.whl")); err != nil {
-		testtool.Missing(t, "Debian's wheels", "python3-pip-whl")
-	}
+	wheels := debianWheels(t)
 	layout := filepath.Join(shortTempDir(t), "layout")
 	mustAssemble(t, testtool.CacheDir(t), "build", "../../testdata/python", "--find-links", wheels, "--no-index", "-o", "oci:"+layout)
 	img := "oci:" + layout + ":python-tools:latest"
@@ -131,10 +128,7 @@ func TestPythonLayerRuns(t *testing.T) {
 // `assemble plan --resolve` shows the interpreter probed from the base and
 // the resolved set as a pinned, hashed requirements file.
 func TestPlanResolvesPython(t *testing.T) {
-	wheels := "/usr/share/python-wheels"
-	if _, err := os.Stat(filepath.Join(wheels, "pip-23.0.1-py3-none-any.whl")); err != nil {
-		testtool.Missing(t, "Debian's wheels", "python3-pip-whl")
-	}
+	wheels := debianWheels(t)
 	r := mustAssemble(t, testtool.CacheDir(t), "plan", "--resolve", "../../testdata/python", "--find-links", wheels, "--no-index")
 	for _, want := range []string{"interpreter /usr/bin/python3 (Python 3.11.", "installs into /usr/local/lib/python3.11/dist-packages",
 		"pip==23.0.1 --hash=sha256:", "setuptools==66.1.1 --hash=sha256:", "wheel==0.38.4 --hash=sha256:"} {

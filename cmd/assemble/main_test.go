@@ -127,3 +127,14 @@ var podmanRoots sync.Map // test name -> podman storage root
 
 // shortTempDir is testtool.ShortTempDir (podman's short, lower-case paths).
 func shortTempDir(t testing.TB) string { return testtool.ShortTempDir(t) }
+
+// debianWheels is the directory of Debian's real wheels (python3-pip-whl
+// and friends), which the Python tests install from with no index.
+func debianWheels(t testing.TB) string {
+	t.Helper()
+	wheels := "/usr/share/python-wheels"
+	if _, err := os.Stat(filepath.Join(wheels, "pip-23.0.1-py3-none-any.whl")); err != nil {
+		testtool.Missing(t, "Debian's wheels", "python3-pip-whl")
+	}
+	return wheels
+}

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,10 +41,7 @@ RUN pip install pip setuptools wheel
 // lists the root's packages as well: the SBOM is dpkg-query -W.
 func TestSBOMOfDockerfileImage(t *testing.T) {
 	hostIsAmd64(t)
-	wheels := "/usr/share/python-wheels"
-	if _, err := os.Stat(filepath.Join(wheels, "pip-23.0.1-py3-none-any.whl")); err != nil {
-		testtool.Missing(t, "Debian's wheels", "python3-pip-whl")
-	}
+	wheels := debianWheels(t)
 	cache := testtool.CacheDir(t)
 	baseRepo := dockerfileRepo(t, map[string]string{"assemble.toml": `[[image]]
 name = "pybase"

@@ -25,10 +25,7 @@ import (
 // inspect --sbom prints it from the layout.
 func TestSBOMOfDebianPythonImage(t *testing.T) {
 	hostIsAmd64(t)
-	wheels := "/usr/share/python-wheels"
-	if _, err := os.Stat(filepath.Join(wheels, "pip-23.0.1-py3-none-any.whl")); err != nil {
-		testtool.Missing(t, "Debian's wheels", "python3-pip-whl")
-	}
+	wheels := debianWheels(t)
 	cache := testtool.CacheDir(t)
 	build := func(extra ...string) (layout, out string) {
 		layout, out = filepath.Join(shortTempDir(t), "layout"), t.TempDir()
@@ -140,20 +137,8 @@ func TestSBOMReferrersInRegistry(t *testing.T) {
 
 	discover := func(ref string) map[string]string {
 		t.Helper()
-		b, err := exec.Command(oras, "discover", "--plain-http", "--format", "json", ref).Output()
-		if err != nil {
-			t.Fatalf("oras discover %s: %v\n%s", ref, err, b)
-		}
-		var res struct {
-			Manifests []struct {
-				ArtifactType, Digest string
-			} `json:"manifests"`
-		}
-		if err := json.Unmarshal(b, &res); err != nil {
-			t.Fatalf("oras discover: %v\n%s", err, b)
-		}
 		got := map[string]string{}
-		for _, m := range res.Manifests {
+		for _, m := range ocitest.Discover(t, oras, ref) {
 			got[m.ArtifactType] = m.Digest
 		}
 		return got

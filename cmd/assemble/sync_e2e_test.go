@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -26,25 +24,7 @@ func TestSyncCarriesSBOMs(t *testing.T) {
 	if err := os.WriteFile(auth, []byte(src.Host+":\n  insecure: true\n"+dst.Host+":\n  insecure: true\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	discover := func(ref string) []string {
-		t.Helper()
-		b, err := exec.Command(oras, "discover", "--plain-http", "--format", "json", ref).Output()
-		if err != nil {
-			t.Fatalf("oras discover %s: %v\n%s", ref, err, b)
-		}
-		var res struct {
-			Manifests []struct{ ArtifactType string } `json:"manifests"`
-		}
-		if err := json.Unmarshal(b, &res); err != nil {
-			t.Fatalf("oras discover: %v\n%s", err, b)
-		}
-		var out []string
-		for _, m := range res.Manifests {
-			out = append(out, m.ArtifactType)
-		}
-		slices.Sort(out)
-		return out
-	}
+	discover := func(ref string) []string { t.Helper(); return ocitest.DiscoverTypes(t, oras, ref) }
 	want := discover(src.Ref("team/hello@" + digest))
 	if len(want) != 2 {
 		t.Fatalf("the pushed image has referrers %v, want an SBOM and a provenance", want)

@@ -2,8 +2,6 @@ package sync
 
 import (
 	"context"
-	"encoding/json"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -43,27 +41,6 @@ func descOf(t *testing.T, ref string) v1.Descriptor {
 		t.Fatal(err)
 	}
 	return *d
-}
-
-// discover lists the artifact types oras finds referring to ref.
-func discover(t *testing.T, oras, ref string) []string {
-	t.Helper()
-	b, err := exec.Command(oras, "discover", "--plain-http", "--format", "json", ref).Output()
-	if err != nil {
-		t.Fatalf("oras discover %s: %v\n%s", ref, err, b)
-	}
-	var res struct {
-		Manifests []struct{ ArtifactType string } `json:"manifests"`
-	}
-	if err := json.Unmarshal(b, &res); err != nil {
-		t.Fatalf("oras discover: %v\n%s", err, b)
-	}
-	var out []string
-	for _, m := range res.Manifests {
-		out = append(out, m.ArtifactType)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // Sync carries each image's referrers between two docker-registries (no
@@ -106,16 +83,16 @@ func TestSyncCarriesReferrers(t *testing.T) {
 	}
 	out := dst.Direct + "/ns/app@"
 	want := []string{"application/vnd.test.provenance+json", "application/vnd.test.sbom+json"}
-	if got := discover(t, oras, out+imgD.String()); !slices.Equal(got, want) {
+	if got := ocitest.DiscoverTypes(t, oras, out+imgD.String()); !slices.Equal(got, want) {
 		t.Errorf("oras discover on the destination image: %v, want %v", got, want)
 	}
-	if got := discover(t, oras, out+sbom.Digest.String()); !slices.Equal(got, []string{"application/vnd.test.signature+json"}) {
+	if got := ocitest.DiscoverTypes(t, oras, out+sbom.Digest.String()); !slices.Equal(got, []string{"application/vnd.test.signature+json"}) {
 		t.Errorf("oras discover on the destination SBOM: %v, want its signature", got)
 	}
-	if got := discover(t, oras, out+child.String()); !slices.Equal(got, want[1:]) {
+	if got := ocitest.DiscoverTypes(t, oras, out+child.String()); !slices.Equal(got, want[1:]) {
 		t.Errorf("oras discover on the destination index's arm64 image: %v, want %v", got, want[1:])
 	}
-	if got := discover(t, oras, out+idxD.String()); len(got) != 0 {
+	if got := ocitest.DiscoverTypes(t, oras, out+idxD.String()); len(got) != 0 {
 		t.Errorf("the index has no referrers at the source, but at the destination: %v", got)
 	}
 
@@ -133,7 +110,7 @@ func TestSyncCarriesReferrers(t *testing.T) {
 	if err != nil || sum.ReferrersCopied != 1 {
 		t.Fatalf("run after a new referrer: %v %+v", err, sum)
 	}
-	if got := discover(t, oras, out+idxD.String()); !slices.Equal(got, []string{"application/vnd.test.vex+json"}) {
+	if got := ocitest.DiscoverTypes(t, oras, out+idxD.String()); !slices.Equal(got, []string{"application/vnd.test.vex+json"}) {
 		t.Errorf("oras discover on the destination index: %v", got)
 	}
 
@@ -146,7 +123,7 @@ func TestSyncCarriesReferrers(t *testing.T) {
 	if sum, err := Run(context.Background(), cfg, WithRetries(0), WithReferrers(false)); err != nil || sum.Copied != 2 || sum.ReferrersCopied != 0 {
 		t.Fatalf("--no-referrers: %v %+v", err, sum)
 	}
-	if got := discover(t, oras, bare.Direct+"/ns/app@"+imgD.String()); len(got) != 0 {
+	if got := ocitest.DiscoverTypes(t, oras, bare.Direct+"/ns/app@"+imgD.String()); len(got) != 0 {
 		t.Errorf("--no-referrers carried %v", got)
 	}
 	repo, err := name.NewRepository(bare.Direct + "/ns/app")
