@@ -16,7 +16,6 @@ import (
 	"github.com/assemble-build/assemble/internal/ctxtime"
 	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/internal/redact"
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -77,8 +76,9 @@ func (r UploadResult) String() string {
 }
 
 type chunkConfig struct {
-	size int64
-	from *name.Repository
+	size  int64
+	from  *name.Repository
+	retry Retry
 }
 
 // ChunkOption configures UploadChunked.
@@ -100,6 +100,12 @@ func WithMountFrom(repo *name.Repository) ChunkOption {
 	return func(c *chunkConfig) { c.from = repo }
 }
 
+// WithChunkRetry bounds the failed attempts in a row (and their backoff) of an
+// Endpoint's chunked upload; zero fields keep DefaultRetry's.
+func WithChunkRetry(p Retry) ChunkOption {
+	return func(c *chunkConfig) { c.retry = p }
+}
+
 // UploadChunked puts blob b into repo in chunks: HEAD first (present:
 // nothing to send), then a mount when asked, else PATCHes of the chunk
 // size. After a dropped connection or a 5xx it asks the registry how much
@@ -108,6 +114,16 @@ func WithMountFrom(repo *name.Repository) ChunkOption {
 // policy's attempts. Requests go through the same transport (retries with
 // Retry-After, TLS, proxies, redacted logs) and credentials as ggcr's.
 func (r *Registries) UploadChunked(ctx context.Context, repo name.Repository, b ChunkedBlob, opts ...ChunkOption) (UploadResult, error) {
+	ep, err := r.Endpoint(ctx, repo)
+	if err != nil {
+		return 0, err
+	}
+	return ep.UploadChunked(ctx, repo, b, append([]ChunkOption{WithChunkRetry(r.Retry)}, opts...)...)
+}
+
+// UploadChunked is Registries.UploadChunked with the endpoint's
+// credentials and transport.
+func (e Endpoint) UploadChunked(ctx context.Context, repo name.Repository, b ChunkedBlob, opts ...ChunkOption) (UploadResult, error) {
 	c := chunkConfig{size: DefaultChunkSize}
 	for _, o := range opts {
 		o(&c)
@@ -118,41 +134,22 @@ func (r *Registries) UploadChunked(ctx context.Context, repo name.Repository, b 
 	if c.from != nil && c.from.RegistryStr() != repo.RegistryStr() {
 		c.from = nil
 	}
-	client, err := r.uploadClient(ctx, repo, c.from)
+	scopes := []string{repo.Scope(transport.PushScope)}
+	if c.from != nil {
+		scopes = append(scopes, c.from.Scope(transport.PullScope))
+	}
+	client, err := e.client(ctx, repo, scopes...)
 	if err != nil {
 		return 0, err
 	}
 	u := &chunkUploader{
 		client: client, repo: repo, from: c.from, blob: b, chunk: c.size,
-		policy: r.Retry.withDefaults(DefaultRetry), sleep: ctxtime.Sleep,
+		policy: c.retry.withDefaults(DefaultRetry), sleep: ctxtime.Sleep,
 		log: logctx.From(ctx).With("repository", repo.String(), "digest", b.Digest.String()),
 		src: &stream{open: b.Open, sent: b.Sent},
 	}
 	defer u.src.close()
 	return u.run(ctx)
-}
-
-// uploadClient returns a client with a push token for repo (and pull for
-// the mount source) over the shared transport, as ggcr's writer builds it.
-func (r *Registries) uploadClient(ctx context.Context, repo name.Repository, from *name.Repository) (*http.Client, error) {
-	r.once.Do(r.build)
-	kc := r.Keychain
-	if kc == nil {
-		kc = DefaultKeychain()
-	}
-	auth, err := authn.Resolve(ctx, kc, repo)
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading credentials: %w", repo, err)
-	}
-	scopes := []string{repo.Scope(transport.PushScope)}
-	if from != nil {
-		scopes = append(scopes, from.Scope(transport.PullScope))
-	}
-	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, transport.NewUserAgent(r.rt, "assemble"), scopes)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", repo, err)
-	}
-	return &http.Client{Transport: rt}, nil
 }
 
 // chunkUploader is one blob's upload: a small state machine whose steps
@@ -256,9 +253,9 @@ func (u *chunkUploader) step(ctx context.Context) (UploadResult, error) {
 	}
 }
 
-func (u *chunkUploader) blobURL() string {
-	return (&url.URL{Scheme: u.repo.Scheme(), Host: u.repo.RegistryStr(),
-		Path: fmt.Sprintf("/v2/%s/blobs/%s", u.repo.RepositoryStr(), u.blob.Digest)}).String()
+func blobURL(repo name.Repository, d v1.Hash) string {
+	return (&url.URL{Scheme: repo.Scheme(), Host: repo.RegistryStr(),
+		Path: fmt.Sprintf("/v2/%s/blobs/%s", repo.RepositoryStr(), d)}).String()
 }
 
 // do sends req; an error without an answer is transient unless it says
@@ -290,7 +287,7 @@ func answerError(resp *http.Response) error {
 }
 
 func (u *chunkUploader) exists(ctx context.Context) (bool, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodHead, u.blobURL(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, blobURL(u.repo, u.blob.Digest), nil)
 	if err != nil {
 		return false, err
 	}

@@ -2,12 +2,7 @@ package sink
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
 
-	"github.com/assemble-build/assemble/internal/logctx"
-	"github.com/assemble-build/assemble/internal/redact"
 	"github.com/assemble-build/assemble/internal/remote"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -25,50 +20,34 @@ func WithChunkedUpload(threshold, chunkSize int64) Option {
 	return func(c *config) { c.chunkThreshold, c.chunkSize = threshold, chunkSize }
 }
 
-// chunked says whether b goes up in chunks: a layer of known digest and
-// size at or above the threshold, to a registry not known to refuse chunks.
-func (s *registrySink) chunked(repo name.Repository, b *blob) bool {
-	threshold := s.cfg.chunkThreshold
-	if threshold == 0 {
-		threshold = remote.DefaultChunkThreshold
-	}
-	if !b.isLayer || threshold < 0 || b.desc.Size < threshold {
-		return false
-	}
-	if _, ok := unmount(b.layer).(*stream.Layer); ok {
-		return false
-	}
-	_, refused := s.noChunks.Load(repo.RegistryStr())
-	return !refused
-}
+// WithSourceRemote sets how layers read from registries are reached again
+// from an offset when a chunked upload resumes (a ranged read of the
+// source): copy's source side. Default: the sink's own (WithRemote).
+func WithSourceRemote(r *remote.Registries) Option { return func(c *config) { c.source = r } }
 
 // uploadChunked sends a large layer in chunks (remote.UploadChunked) and
 // says whether it did. (false, nil): the layer goes through ggcr's
-// one-PATCH upload instead: it is small, or the registry refuses chunks,
-// which is then remembered for the rest of the push.
+// one-PATCH upload instead: it is small or streamed (its size unknown
+// until written), or the registry refuses chunks, which is then
+// remembered for the rest of the push.
 func (s *registrySink) uploadChunked(ctx context.Context, repo name.Repository, from *name.Repository, b *blob, pc *progressCounter) (bool, error) {
-	if !s.chunked(repo, b) {
+	if _, ok := unmount(b.layer).(*stream.Layer); ok || !b.isLayer {
 		return false, nil
 	}
-	l := unmount(b.layer)
+	src := s.cfg.source
+	if src == nil {
+		src = s.cfg.remote
+	}
 	cb := remote.ChunkedBlob{
 		Digest: b.desc.Digest,
 		Size:   b.desc.Size,
-		Open:   func(off int64) (io.ReadCloser, error) { return openAt(l, off) },
+		Open:   src.LayerOpener(ctx, b.layer, b.desc.Digest, b.desc.Size),
 		Sent:   pc.reached,
 	}
-	res, err := s.cfg.remote.UploadChunked(ctx, repo, cb, remote.WithChunkSize(s.cfg.chunkSize), remote.WithMountFrom(from))
-	if errors.Is(err, remote.ErrChunkedUnsupported) {
-		s.noChunks.Store(repo.RegistryStr(), true)
-		logctx.From(ctx).Info("registry refuses chunked uploads; sending the layer in one request",
-			"registry", repo.RegistryStr(), "digest", b.desc.Digest.String(), "answer", redact.Text(err.Error()))
-		return false, nil
-	}
-	if err != nil {
-		return true, err
-	}
-	logctx.From(ctx).Debug("layer uploaded in chunks", "repository", repo.String(), "digest", b.desc.Digest.String(), "result", res.String())
-	return true, nil
+	res, err := s.chunks.Upload(ctx, repo, b.desc.Digest, b.desc.Size, func(opts ...remote.ChunkOption) (remote.UploadResult, error) {
+		return s.cfg.remote.UploadChunked(ctx, repo, cb, append(opts, remote.WithMountFrom(from))...)
+	})
+	return res != 0, err
 }
 
 // mountSource is the repository of a layer's base image when it is in
@@ -87,23 +66,4 @@ func unmount(l v1.Layer) v1.Layer {
 		return ml.Layer
 	}
 	return l
-}
-
-// openAt opens a layer's compressed bytes from off on. Layers are read as
-// streams (a cache file, a layout or archive entry, a registry download),
-// so the bytes before off are read and dropped: that keeps the layer's own
-// digest check over the whole blob, at the cost of a re-read after a rare
-// failure.
-func openAt(l v1.Layer, off int64) (io.ReadCloser, error) {
-	rc, err := l.Compressed()
-	if err != nil {
-		return nil, err
-	}
-	if off > 0 {
-		if _, err := io.CopyN(io.Discard, rc, off); err != nil {
-			rc.Close()
-			return nil, fmt.Errorf("skipping to byte %d: %w", off, err)
-		}
-	}
-	return rc, nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/assemble-build/assemble/internal/remote"
 	"github.com/assemble-build/assemble/oci"
@@ -34,9 +33,13 @@ type registrySink struct {
 	spec  string
 	fixed name.Reference // docker://REF; nil: each item to its Name
 	cfg   *config
-	// noChunks holds the registries (host) that refused a chunked upload
-	// in this push: their other large layers go in one PATCH at once.
-	noChunks sync.Map
+	// chunks says which layers go in chunks, and remembers the registries
+	// that refused chunks in this push.
+	chunks *remote.Chunking
+}
+
+func newRegistrySink(spec string, fixed name.Reference, c *config) *registrySink {
+	return &registrySink{spec: spec, fixed: fixed, cfg: c, chunks: &remote.Chunking{Threshold: c.chunkThreshold, Size: c.chunkSize}}
 }
 
 func (s *registrySink) String() string { return s.spec }
@@ -254,7 +257,7 @@ func (s *registrySink) upload(ctx context.Context, p *ggcr.Pusher, repo name.Rep
 // the same registry (ggcr HEADs it first and falls back to an upload if the
 // registry refuses the mount; a large layer's fallback goes in chunks).
 func (s *registrySink) mount(ctx context.Context, p *ggcr.Pusher, repo, from name.Repository, b *blob) error {
-	if b.isLayer && s.chunked(repo, b) {
+	if b.isLayer {
 		pc := &progressCounter{tr: nopTracker{}}
 		if done, err := s.uploadChunked(ctx, repo, &from, b, pc); done || err != nil {
 			return err

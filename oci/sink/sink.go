@@ -80,6 +80,9 @@ type config struct {
 	// Layers of at least chunkThreshold bytes go to registries in chunks
 	// of chunkSize (0: the defaults; a negative threshold: never).
 	chunkThreshold, chunkSize int64
+	// source reads registry layers from an offset when a chunked upload
+	// resumes (nil: remote).
+	source *remote.Registries
 }
 
 // Option configures a sink.
@@ -172,7 +175,7 @@ func Parse(spec string, opts ...Option) (Sink, error) {
 		if err != nil {
 			return nil, bad(err.Error())
 		}
-		return &registrySink{spec: spec, fixed: ref, cfg: c}, nil
+		return newRegistrySink(spec, ref, c), nil
 	case "containers-storage":
 		return nil, bad("containers-storage is not written by this package")
 	default:
@@ -182,7 +185,7 @@ func Parse(spec string, opts ...Option) (Sink, error) {
 
 // Registry pushes each item to its own Name (for `assemble build --push`).
 func Registry(opts ...Option) Sink {
-	return &registrySink{spec: "registry", cfg: newConfig(opts)}
+	return newRegistrySink("registry", nil, newConfig(opts))
 }
 
 func checkRefName(ref string) error {

@@ -43,6 +43,8 @@ type runner struct {
 	schemes map[string]bool // insecure registry -> reachable over HTTPS
 	// subjects serialise referrer writes per destination subject.
 	subjects map[string]*stdsync.Mutex
+	// chunks says which blobs go in chunks (blob.go).
+	chunks *remote.Chunking
 }
 
 func newRunner(cfg *Config, o options) *runner {
@@ -58,6 +60,7 @@ func newRunner(cfg *Config, o options) *runner {
 		clients:  map[string]*repoClient{},
 		schemes:  map[string]bool{},
 		subjects: map[string]*stdsync.Mutex{},
+		chunks:   &remote.Chunking{Threshold: o.chunkThreshold, Size: o.chunkSize},
 	}
 }
 
@@ -73,6 +76,9 @@ type repoClient struct {
 	pusher   *ggcr.Pusher
 	// opts made puller and pusher; listing referrers takes them.
 	opts []ggcr.Option
+	// ep reaches the repository's blobs as puller and pusher do, for
+	// chunked uploads and ranged reads.
+	ep remote.Endpoint
 }
 
 func (c *repoClient) ref(item string) name.Reference {
@@ -135,7 +141,8 @@ func (r *runner) client(ctx context.Context, u imageURL, sd side) (*repoClient, 
 	if err != nil {
 		return nil, err
 	}
-	c = &repoClient{repo: repo, auth: a, hasAuth: found, fromSide: fromSide, puller: puller, pusher: pusher, opts: ropts}
+	c = &repoClient{repo: repo, auth: a, hasAuth: found, fromSide: fromSide, puller: puller, pusher: pusher, opts: ropts,
+		ep: remote.Endpoint{Auth: auth, Transport: base, UserAgent: "assemble-sync"}}
 	r.mu.Lock()
 	if old, ok := r.clients[key]; ok {
 		c = old
@@ -429,6 +436,9 @@ func (r *runner) copyBlobs(ctx context.Context, src, dst *repoClient, blobs []v1
 				return gctx.Err()
 			}
 			defer func() { <-r.blobs }()
+			if done, err := r.copyChunked(gctx, src, dst, d); done || err != nil {
+				return err
+			}
 			b := &blob{ctx: gctx, d: d, src: src, stats: &r.stats}
 			srcRef := src.repo.Digest(d.Digest.String())
 			// A MountableLayer lets the destination mount the blob from the

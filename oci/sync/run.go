@@ -33,6 +33,9 @@ type options struct {
 	noReferrers bool
 	// sides are the --src-/--dest- settings; index side.
 	sides [2]SideDefaults
+	// Blobs of at least chunkThreshold bytes go in chunks of chunkSize
+	// (0: remote's defaults; a negative threshold: never).
+	chunkThreshold, chunkSize int64
 }
 
 // SideDefaults are skopeo's --src-* or --dest-* settings for every registry
@@ -122,6 +125,17 @@ func WithForce(force bool) Option {
 // never synced as images of their own.
 func WithReferrers(carry bool) Option {
 	return func(o *options) { o.noReferrers = !carry }
+}
+
+// WithChunkedUpload sets which blobs go to the destination in chunks:
+// those of at least threshold bytes, in PATCHes of chunkSize bytes,
+// streamed from the source without buffering, and resumed after a dropped
+// connection at the destination's offset with a ranged read of the source.
+// Zero values keep remote.DefaultChunkThreshold (1 GiB) and
+// remote.DefaultChunkSize (64 MiB); a negative threshold sends every blob
+// in one request.
+func WithChunkedUpload(threshold, chunkSize int64) Option {
+	return func(o *options) { o.chunkThreshold, o.chunkSize = threshold, chunkSize }
 }
 
 // WithTransport sets the HTTP transport under authentication (tests, proxies).
