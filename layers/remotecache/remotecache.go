@@ -43,6 +43,7 @@ type Option func(*config)
 
 type config struct {
 	reg    *remote.Registries
+	chunks *remote.Chunking
 	mount  map[string]bool
 	now    func() time.Time
 	pause  time.Duration
@@ -51,6 +52,15 @@ type config struct {
 
 // WithRegistries sets how registries are reached (default: the zero value).
 func WithRegistries(r *remote.Registries) Option { return func(c *config) { c.reg = r } }
+
+// WithChunkedUpload sets which blobs --cache-to uploads to a registry in
+// chunks: those of at least threshold bytes, in PATCHes of chunkSize,
+// resumed at the registry's offset after a dropped connection, as a push
+// does (see sink.WithChunkedUpload). Zero values keep the defaults (1 GiB,
+// 64 MiB); a negative threshold sends every blob in one request.
+func WithChunkedUpload(threshold, chunkSize int64) Option {
+	return func(c *config) { c.chunks = &remote.Chunking{Threshold: threshold, Size: chunkSize} }
+}
 
 // WithMountInto names the registries (host[:port]) the build's images go
 // to and nowhere else. A hit in a cache ref on one of them is used in
@@ -97,19 +107,19 @@ type ref struct {
 
 // New opens the cache refs (nothing is read until the first lookup).
 func New(from []string, to string, opts ...Option) (*Caches, error) {
-	c := &Caches{cfg: config{reg: &remote.Registries{}, mount: map[string]bool{}, now: time.Now, pause: 200 * time.Millisecond, writes: 8}, records: map[string]record{}}
+	c := &Caches{cfg: config{reg: &remote.Registries{}, chunks: &remote.Chunking{}, mount: map[string]bool{}, now: time.Now, pause: 200 * time.Millisecond, writes: 8}, records: map[string]record{}}
 	for _, o := range opts {
 		o(&c.cfg)
 	}
 	for _, spec := range from {
-		s, err := parseRef(spec, c.cfg.reg)
+		s, err := parseRef(spec, c.cfg)
 		if err != nil {
 			return nil, fmt.Errorf("--cache-from: %w", err)
 		}
 		c.from = append(c.from, &ref{store: s})
 	}
 	if to != "" {
-		s, err := parseRef(to, c.cfg.reg)
+		s, err := parseRef(to, c.cfg)
 		if err != nil {
 			return nil, fmt.Errorf("--cache-to: %w", err)
 		}

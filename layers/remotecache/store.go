@@ -45,7 +45,8 @@ type store interface {
 }
 
 // parseRef reads a cache ref as --cache-from/--cache-to take it.
-func parseRef(spec string, reg *remote.Registries) (store, error) {
+func parseRef(spec string, cfg config) (store, error) {
+	reg := cfg.reg
 	switch {
 	case strings.HasPrefix(spec, "docker://"):
 		s := strings.TrimPrefix(spec, "docker://")
@@ -60,7 +61,7 @@ func parseRef(spec string, reg *remote.Registries) (store, error) {
 		if !strings.Contains(lastPart(s), ":") {
 			tag = ref.Context().Tag(DefaultTag)
 		}
-		return &registryStore{tag: tag, reg: reg}, nil
+		return &registryStore{tag: tag, reg: reg, chunks: cfg.chunks}, nil
 	case strings.HasPrefix(spec, "oci:"):
 		dir, tag, _ := strings.Cut(strings.TrimPrefix(spec, "oci:"), ":")
 		if dir == "" {
@@ -83,9 +84,10 @@ func lastPart(s string) string {
 
 // registryStore is a cache ref in a registry: one tag of one repository.
 type registryStore struct {
-	tag name.Tag
-	reg *remote.Registries
-	n   atomic.Int64
+	tag    name.Tag
+	reg    *remote.Registries
+	chunks *remote.Chunking // large blobs go in chunks
+	n      atomic.Int64
 }
 
 func (s *registryStore) String() string  { return "docker://" + s.tag.String() }
@@ -128,7 +130,32 @@ func (s *registryStore) open(ctx context.Context, d layers.Descriptor) (io.ReadC
 
 func (s *registryStore) putBlob(ctx context.Context, l v1.Layer) error {
 	s.n.Add(1)
+	if done, err := s.putChunked(ctx, l); done || err != nil {
+		return err
+	}
 	return ggcr.WriteLayer(s.tag.Context(), l, s.reg.Options(ctx)...)
+}
+
+// putChunked uploads a large layer in chunks (HEAD first, a mount when l
+// is a ggcr.MountableLayer on this registry) and says whether it did;
+// (false, nil) leaves it to ggcr's one-request upload.
+func (s *registryStore) putChunked(ctx context.Context, l v1.Layer) (bool, error) {
+	d, derr := l.Digest()
+	size, serr := l.Size()
+	if derr != nil || serr != nil {
+		return false, nil // a streamed layer: known once written, which ggcr does
+	}
+	repo := s.tag.Context()
+	var from *name.Repository
+	if ml, ok := l.(*ggcr.MountableLayer); ok {
+		r := ml.Reference.Context()
+		from = &r
+	}
+	b := remote.ChunkedBlob{Digest: d, Size: size, Open: s.reg.LayerOpener(ctx, l, d, size)}
+	res, err := s.chunks.Upload(ctx, repo, d, size, func(opts ...remote.ChunkOption) (remote.UploadResult, error) {
+		return s.reg.UploadChunked(ctx, repo, b, append(opts, remote.WithMountFrom(from))...)
+	})
+	return res != 0, err
 }
 
 // mountable is a layer for a hit that the output's registry mounts from
