@@ -40,6 +40,7 @@ type buildFlags struct {
 	imagesMap   string
 	release     string
 	remote      remoteFlags
+	chunks      chunkFlags
 	shared      sharedCacheFlags
 	sbom        sbomFlags
 	bundle      string        // --bundle FILE: inputs to read into the cache first
@@ -117,6 +118,7 @@ SOURCE_DATE_EPOCH sets every timestamp (default 0).`,
 	fl.StringVar(&f.imagesMap, "pieces-images-map", "", "Domino: write PIECES_IMAGES_MAP (piece -> image) as JSON to FILE")
 	fl.StringVar(&f.release, "release-archive", "", "Domino: write a reproducible VERSION.tar.gz of the repository to FILE")
 	f.remote.addOne(fl)
+	f.chunks.add(fl)
 	f.shared.add(fl)
 	f.sbom.add(fl)
 	addQuiet(fl, g)
@@ -158,7 +160,7 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 	if err != nil {
 		return err
 	}
-	shared, sharedOpts, err := f.shared.open(rem)
+	shared, sharedOpts, err := f.shared.open(rem, f.chunks.cacheOption())
 	if err != nil {
 		return err
 	}
@@ -209,7 +211,7 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, dir string) error {
 
 // openSinks parses the outputs (-o, --push).
 func (f *buildFlags) openSinks(g *globals, rem *remote.Registries, pr *progress) ([]sink.Sink, error) {
-	sinkOpts := []sink.Option{sink.WithRemote(rem), sink.WithProgress(pr)}
+	sinkOpts := []sink.Option{sink.WithRemote(rem), sink.WithProgress(pr), f.chunks.sinkOption()}
 	var sinks []sink.Sink
 	for _, o := range f.outputs {
 		s, err := g.parseSink(o, f.platforms, sinkOpts)

@@ -27,6 +27,7 @@ func newCopyCmd(g *globals) *cobra.Command {
 	var ma multiArchFlags
 	var deb debianSourceFlags
 	var noReferrers bool
+	var chunks chunkFlags
 	cmd := &cobra.Command{
 		Use:   "copy SRC DEST",
 		Short: "Copy an image between any two transports (oci:, oci-archive:, docker-archive:, docker://, deb:SUITE)",
@@ -74,7 +75,9 @@ referrers (SBOMs, provenance) come along unless --no-referrers.`,
 			if platform != "" {
 				plats = []string{platform}
 			}
-			dst, err := g.parseSink(args[1], plats, []sink.Option{sink.WithRemote(dstRem), sink.WithProgress(pr)})
+			// A chunked upload that resumes reads the source again from its
+			// offset, with the source's credentials.
+			dst, err := g.parseSink(args[1], plats, []sink.Option{sink.WithRemote(dstRem), sink.WithSourceRemote(srcRem), sink.WithProgress(pr), chunks.sinkOption()})
 			if err != nil {
 				return err
 			}
@@ -101,6 +104,7 @@ referrers (SBOMs, provenance) come along unless --no-referrers.`,
 	fl.StringVar(&platform, "platform", "", "copy only this platform of a multi-platform image (os/arch[/variant]; default: this machine's)")
 	ma.add(cmd)
 	rf.addTwo(fl)
+	chunks.add(fl)
 	addQuiet(fl, g)
 	deb.add(fl)
 	fl.BoolVar(&noReferrers, "no-referrers", false, "leave SRC's referrers (SBOMs, provenance, signatures) behind")

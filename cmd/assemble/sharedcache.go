@@ -33,12 +33,13 @@ func (s *sharedCacheFlags) add(fl *pflag.FlagSet) {
 	fl.StringVar(&s.image, "image", "", "build only this image of the plan (its name, or its last path element, as `assemble plan --matrix` lists it)")
 }
 
-// open makes the shared caches the flags name, or nil for none.
-func (s *sharedCacheFlags) open(rem *remote.Registries) (*remotecache.Caches, []assembler.Option, error) {
+// open makes the shared caches the flags name, or nil for none; opts
+// are the build's other settings for them (chunked uploads).
+func (s *sharedCacheFlags) open(rem *remote.Registries, opts ...remotecache.Option) (*remotecache.Caches, []assembler.Option, error) {
 	if len(s.from) == 0 && s.to == "" {
 		return nil, nil, nil
 	}
-	c, err := remotecache.New(s.from, s.to, remotecache.WithRegistries(rem))
+	c, err := remotecache.New(s.from, s.to, append([]remotecache.Option{remotecache.WithRegistries(rem)}, opts...)...)
 	if err != nil {
 		return nil, nil, err
 	}

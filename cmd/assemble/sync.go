@@ -16,6 +16,7 @@ func newSyncCmd(g *globals) *cobra.Command {
 	var procs, retries int
 	var noReferrers bool
 	var rf remoteFlags
+	var chunks chunkFlags
 	var osFilter, archFilter []string
 	cmd := &cobra.Command{
 		Use:   "sync --auth AUTH --images IMAGES | --config CONFIG",
@@ -54,7 +55,7 @@ summary and exits non-zero if anything failed (the rest is still synced).`,
 			if err != nil {
 				return err
 			}
-			opts = append(opts, sync.WithProcs(procs), sync.WithRetries(retries), sync.WithOS(osFilter...), sync.WithArch(archFilter...), sync.WithReferrers(!noReferrers), sync.WithLogger(slog.Default()))
+			opts = append(opts, sync.WithProcs(procs), sync.WithRetries(retries), sync.WithOS(osFilter...), sync.WithArch(archFilter...), sync.WithReferrers(!noReferrers), sync.WithLogger(slog.Default()), chunks.syncOption())
 			sum, runErr := sync.Run(cmd.Context(), cfg, opts...)
 			if sum != nil {
 				if _, err := sum.WriteTo(os.Stdout); err != nil {
@@ -74,6 +75,7 @@ summary and exits non-zero if anything failed (the rest is still synced).`,
 	fl.IntVar(&procs, "proc", 5, "concurrent blob copies")
 	fl.IntVar(&retries, "retries", 2, "times to retry a failed image")
 	rf.addSync(fl, &retries)
+	chunks.add(fl)
 	fl.StringSliceVar(&osFilter, "os", nil, "keep only these OSes of multi-platform images")
 	fl.BoolVar(&noReferrers, "no-referrers", false, "leave the images' referrers (SBOMs, provenance, signatures) behind")
 	fl.StringSliceVar(&archFilter, "arch", nil, "keep only these architectures of multi-platform images")

@@ -94,8 +94,34 @@ func (s *registrySink) pushReferrers(ctx context.Context, puller *ggcr.Puller, p
 		if _, err := puller.Head(ctx, ref); err == nil {
 			continue
 		}
+		if err := s.uploadLargeLayers(ctx, p.repo, p.img); err != nil {
+			return fmt.Errorf("%s: referrer: %w", ref, remote.AuthError(ref, err))
+		}
 		if err := pusher.Push(ctx, ref, p.img); err != nil {
 			return fmt.Errorf("%s: referrer: %w", ref, remote.AuthError(ref, err))
+		}
+	}
+	return nil
+}
+
+// uploadLargeLayers sends the layers of a referrer (an SBOM can be large)
+// that go in chunks before ggcr pushes the rest, which then finds them there.
+func (s *registrySink) uploadLargeLayers(ctx context.Context, repo name.Repository, img v1.Image) error {
+	m, err := img.Manifest()
+	if err != nil {
+		return err
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	if len(ls) != len(m.Layers) {
+		return fmt.Errorf("image has %d layers but its manifest lists %d", len(ls), len(m.Layers))
+	}
+	for i, l := range ls {
+		b := &blob{desc: m.Layers[i], layer: l, isLayer: true}
+		if _, err := s.uploadChunked(ctx, repo, mountSource(l, repo), b, &progressCounter{tr: nopTracker{}}); err != nil {
+			return fmt.Errorf("blob %s: %w", b.desc.Digest, err)
 		}
 	}
 	return nil
