@@ -152,17 +152,26 @@ if [ "$only" = all ] || [ "$only" = bigpush ]; then
   mkdir -p "$bp/repo/data"
   trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work" "$bp"' EXIT
   bport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  # The access log (on stdout) counts the PATCHes of each push.
+  # The access logs (on stdout) count the PATCHes of each push.
   printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' "$bp/reg" "$bport" > "$bp/reg.yml"
+  # Two registries: the pushes go to the first; the second is the
+  # destination of the registry-to-registry copies, read from the first.
+  dport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  sed -e "s|$bp/reg|$bp/dreg|" -e "s|:$bport|:$dport|" "$bp/reg.yml" > "$bp/dreg.yml"
   bregpid=""
-  big_registry() {
-    [ -z "$bregpid" ] || { kill "$bregpid"; wait "$bregpid" 2>/dev/null || true; }
-    rm -rf "$bp/reg"; mkdir -p "$bp/reg"
-    docker-registry serve "$bp/reg.yml" >"$bp/access.log" 2>&1 &
-    bregpid=$!
-    for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$bport/v2/" >/dev/null 2>&1 && return; sleep 0.05; done
+  dregpid=""
+  # start_registry NAME PIDVAR: a fresh (empty) docker-registry from $bp/NAME.yml.
+  start_registry() {
+    local pid=${!2} port
+    [ -z "$pid" ] || { kill "$pid"; wait "$pid" 2>/dev/null || true; }
+    rm -rf "${bp:?}/$1"; mkdir -p "$bp/$1"
+    docker-registry serve "$bp/$1.yml" >"$bp/$1.log" 2>&1 &
+    printf -v "$2" '%s' "$!"
+    port=$(sed -n 's/.*addr: 127.0.0.1://p' "$bp/$1.yml")
+    for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && return; sleep 0.05; done
     echo "docker-registry did not start" >&2; exit 1
   }
+  big_registry() { start_registry reg bregpid; }
   # timed CMD...: wall seconds and peak RSS (MB) of CMD.
   timed() {
     /usr/bin/time -f '%e %M' -o "$bp/time" "$@" >/dev/null 2>"$bp/err" || { echo "failed: $*" >&2; cat "$bp/err" >&2; exit 1; }
@@ -179,15 +188,35 @@ if [ "$only" = all ] || [ "$only" = bigpush ]; then
   echo "  layer: $size bytes; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
   big_registry
   read -r ours ours_rss < <(timed $A --insecure-registry "127.0.0.1:$bport" copy --no-referrers "oci:$bp/layout:big3:latest" "docker://127.0.0.1:$bport/ours:latest")
-  ours_patches=$(grep -c '"PATCH /v2/ours/' "$bp/access.log" || true)
+  ours_patches=$(grep -c '"PATCH /v2/ours/' "$bp/reg.log" || true)
   big_registry
   read -r peer peer_rss < <(timed skopeo copy --dest-tls-verify=false "oci:$bp/layout:big3:latest" "docker://127.0.0.1:$bport/skopeo:latest")
-  peer_patches=$(grep -c '"PATCH /v2/skopeo/' "$bp/access.log" || true)
-  kill "$bregpid"; wait "$bregpid" 2>/dev/null || true
-  rm -rf "$bp"
+  peer_patches=$(grep -c '"PATCH /v2/skopeo/' "$bp/reg.log" || true)
+  rm -rf "$bp/layout"
   echo "  assemble copy ${ours}s, peak RSS ${ours_rss} MB, ${ours_patches} PATCHes"
   echo "  skopeo copy   ${peer}s, peak RSS ${peer_rss} MB, ${peer_patches} PATCHes"
   echo "  time ratio assemble/skopeo: $(ratio "$ours" "$peer"); load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+  # Registry to registry: the image skopeo pushed, streamed to a second
+  # registry by assemble copy, assemble sync and skopeo copy.
+  echo "== registry-to-registry copy of the ${gib} GiB image: time and peak RSS beside skopeo copy"
+  src="127.0.0.1:$bport/skopeo:latest"
+  printf '%s: 127.0.0.1:%s/sync\n' "$src" "$dport" > "$bp/images.yaml"
+  start_registry dreg dregpid
+  read -r rcopy rcopy_rss < <(timed $A --insecure-registry "127.0.0.1:$bport" --insecure-registry "127.0.0.1:$dport" copy --no-referrers "docker://$src" "docker://127.0.0.1:$dport/ours:latest")
+  rcopy_patches=$(grep -c '"PATCH /v2/ours/' "$bp/dreg.log" || true)
+  start_registry dreg dregpid
+  read -r rsync rsync_rss < <(timed $A sync --images "$bp/images.yaml" --src-tls-verify=false --dest-tls-verify=false --no-referrers)
+  rsync_patches=$(grep -c '"PATCH /v2/sync/' "$bp/dreg.log" || true)
+  start_registry dreg dregpid
+  read -r rpeer rpeer_rss < <(timed skopeo copy --src-tls-verify=false --dest-tls-verify=false "docker://$src" "docker://127.0.0.1:$dport/skopeo:latest")
+  rpeer_patches=$(grep -c '"PATCH /v2/skopeo/' "$bp/dreg.log" || true)
+  kill "$bregpid" "$dregpid"; wait "$bregpid" "$dregpid" 2>/dev/null || true
+  rm -rf "$bp"
+  echo "  assemble copy ${rcopy}s, peak RSS ${rcopy_rss} MB, ${rcopy_patches} PATCHes"
+  echo "  assemble sync ${rsync}s, peak RSS ${rsync_rss} MB, ${rsync_patches} PATCHes"
+  echo "  skopeo copy   ${rpeer}s, peak RSS ${rpeer_rss} MB, ${rpeer_patches} PATCHes"
+  echo "  time ratios assemble/skopeo: copy $(ratio "$rcopy" "$rpeer"), sync $(ratio "$rsync" "$rpeer"); load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 fi
 
 if [ "$only" = all ] || [ "$only" = memory ]; then
