@@ -124,13 +124,14 @@ func rangeStart(v string) (int64, bool) {
 	return n, err == nil && n >= 0
 }
 
-// LayerOpener returns the Open of a chunked upload of layer l (digest d,
-// size bytes): from 0 the layer's own Compressed, which checks its digest
-// as it reads; from an offset, after a dropped connection, a ranged read of
-// the repository a registry layer came from (a ggcr.MountableLayer), else
-// Compressed again with the bytes before the offset read and dropped (a
-// local file: cheap, and its digest still checked).
-func (r *Registries) LayerOpener(ctx context.Context, l v1.Layer, d v1.Hash, size int64) func(off int64) (io.ReadCloser, error) {
+// LayerBlob is layer l (digest d, size bytes) as a chunked upload reads
+// it: from 0 the layer's own Compressed, which checks its digest as it
+// reads; from an offset, after a dropped connection, a ranged read of the
+// repository a registry layer came from (a ggcr.MountableLayer: Remote,
+// so that its own dropped connections are resumed too), else Compressed
+// again with the bytes before the offset read and dropped (a local file:
+// cheap, and its digest still checked).
+func (r *Registries) LayerBlob(ctx context.Context, l v1.Layer, d v1.Hash, size int64) ChunkedBlob {
 	inner := l
 	var from *name.Repository
 	if ml, ok := l.(*ggcr.MountableLayer); ok {
@@ -138,7 +139,7 @@ func (r *Registries) LayerOpener(ctx context.Context, l v1.Layer, d v1.Hash, siz
 		repo := ml.Reference.Context()
 		from = &repo
 	}
-	return func(off int64) (io.ReadCloser, error) {
+	open := func(off int64) (io.ReadCloser, error) {
 		if off > 0 && from != nil {
 			rc, err := r.openRange(ctx, *from, d, size, off)
 			if err == nil {
@@ -149,6 +150,7 @@ func (r *Registries) LayerOpener(ctx context.Context, l v1.Layer, d v1.Hash, siz
 		}
 		return skipTo(inner, off)
 	}
+	return ChunkedBlob{Digest: d, Size: size, Open: open, Remote: from != nil}
 }
 
 func (r *Registries) openRange(ctx context.Context, repo name.Repository, d v1.Hash, size, off int64) (io.ReadCloser, error) {

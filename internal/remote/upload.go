@@ -51,6 +51,10 @@ type ChunkedBlob struct {
 	// Sent, if set, is told each position up to which bytes were read for
 	// sending; after a resume positions start again at the registry's offset.
 	Sent func(pos int64)
+	// Remote says the blob is read over the network (from another
+	// registry): when its connection fails, Open is called again at the
+	// registry's offset, as after a dropped upload, within the same bounds.
+	Remote bool
 }
 
 // UploadResult says how a blob reached the repository.
@@ -352,7 +356,7 @@ func (u *chunkUploader) patch(ctx context.Context) error {
 	n := min(u.chunk, u.blob.Size-u.off)
 	body, err := u.src.chunk(u.off, n)
 	if err != nil {
-		return fmt.Errorf("reading blob %s: %w", u.blob.Digest, err)
+		return u.readFailed(err, false)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, u.loc, body)
 	if err != nil {
@@ -364,7 +368,10 @@ func (u *chunkUploader) patch(ctx context.Context) error {
 	resp, err := u.do(req)
 	body.Close() // the stream is ours again, whatever the transport still holds
 	if serr := u.src.failed; serr != nil {
-		return fmt.Errorf("reading blob %s: %w", u.blob.Digest, serr)
+		if resp != nil {
+			resp.Body.Close()
+		}
+		return u.readFailed(serr, true)
 	}
 	if err != nil {
 		u.unsure = true
@@ -399,6 +406,32 @@ func (u *chunkUploader) patch(ctx context.Context) error {
 	u.loc, u.off = loc, end
 	u.patches++
 	return nil
+}
+
+// readFailed handles a failure to open or read the blob. A remote blob
+// whose connection failed is opened again, as a dropped upload is resumed:
+// at the registry's offset (sent: a PATCH went out, so the registry is asked
+// how much it kept). Anything else (a short or corrupt blob, a local read
+// error) ends the upload: reading again would give the same bytes.
+func (u *chunkUploader) readFailed(err error, sent bool) error {
+	err = fmt.Errorf("reading blob %s: %w", u.blob.Digest, err)
+	if !u.blob.Remote || !sourceRetryable(err) {
+		return err
+	}
+	u.src.close()
+	u.src.failed = nil
+	u.unsure = u.unsure || sent
+	return transient{err: err}
+}
+
+// sourceRetryable says whether reading a remote blob failed for a reason
+// that another try may not meet: the connection, or a busy registry.
+func sourceRetryable(err error) bool {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		return retryableStatus(te.StatusCode)
+	}
+	return !errors.Is(err, io.EOF) && ggcrRetryable(err)
 }
 
 // lost forgets an upload session the registry no longer knows (it expired,

@@ -151,7 +151,7 @@ func (s *registryStore) putChunked(ctx context.Context, l v1.Layer) (bool, error
 		r := ml.Reference.Context()
 		from = &r
 	}
-	b := remote.ChunkedBlob{Digest: d, Size: size, Open: s.reg.LayerOpener(ctx, l, d, size)}
+	b := s.reg.LayerBlob(ctx, l, d, size)
 	res, err := s.chunks.Upload(ctx, repo, d, size, func(opts ...remote.ChunkOption) (remote.UploadResult, error) {
 		return s.reg.UploadChunked(ctx, repo, b, append(opts, remote.WithMountFrom(from))...)
 	})

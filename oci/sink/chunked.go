@@ -38,12 +38,8 @@ func (s *registrySink) uploadChunked(ctx context.Context, repo name.Repository, 
 	if src == nil {
 		src = s.cfg.remote
 	}
-	cb := remote.ChunkedBlob{
-		Digest: b.desc.Digest,
-		Size:   b.desc.Size,
-		Open:   src.LayerOpener(ctx, b.layer, b.desc.Digest, b.desc.Size),
-		Sent:   pc.reached,
-	}
+	cb := src.LayerBlob(ctx, b.layer, b.desc.Digest, b.desc.Size)
+	cb.Sent = pc.reached
 	res, err := s.chunks.Upload(ctx, repo, b.desc.Digest, b.desc.Size, func(opts ...remote.ChunkOption) (remote.UploadResult, error) {
 		return s.cfg.remote.UploadChunked(ctx, repo, cb, append(opts, remote.WithMountFrom(from))...)
 	})

@@ -30,6 +30,7 @@ func (r *runner) copyChunked(ctx context.Context, src, dst *repoClient, d v1.Des
 			}
 			return &countingReader{rc: rc, n: &r.stats.bytes}, nil
 		},
+		Remote: true,
 	}
 	// Resumes back off as the rounds do: from the retry delay.
 	retry := remote.Retry{Initial: max(r.o.retryDelay, time.Millisecond)}

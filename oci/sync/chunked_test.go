@@ -1,7 +1,9 @@
 package sync
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -131,5 +133,97 @@ func TestSyncChunked(t *testing.T) {
 	sum, err = Run(context.Background(), cfg, smallChunks, WithRetryDelay(0))
 	if err != nil || sum.BlobsReused != 3 || !slices.Contains(dst.Mounted(), big.Digest.String()) || len(chunkStarts(dst)) != 0 {
 		t.Errorf("same-registry run: err=%v summary=%+v, want 3 blobs mounted\n%s", err, sum, dst)
+	}
+}
+
+// cutSource cuts the first read of one blob from the source after n bytes,
+// as a dropped connection does. It reads PATCH bodies whole before sending
+// them, as a proxy that buffers request bodies (nginx's default) does, so
+// the PATCH whose body failed never reaches the registry.
+type cutSource struct {
+	inner http.RoundTripper
+	path  string
+	n     int64
+	cut   bool
+}
+
+func (c *cutSource) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPatch && req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		req.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	resp, err := c.inner.RoundTrip(req)
+	if err != nil || c.cut || req.Method != http.MethodGet || req.URL.Path != c.path || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	c.cut = true
+	resp.Body = &cutBody{rc: resp.Body, left: c.n}
+	return resp, nil
+}
+
+type cutBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *cutBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *cutBody) Close() error { return b.rc.Close() }
+
+// The source's connection drops in the middle of the big blob: the upload
+// resumes at the destination's offset with a ranged read of the source,
+// and the copy is whole.
+func TestSyncChunkedSourceDrops(t *testing.T) {
+	src, dst := ocitest.StartRegistry(t), ocitest.StartRegistry(t)
+	want, big := bigImage(t, src, "ns/big:1")
+	src.Reset()
+	cfg, err := LoadConfig("", writeFile(t, t.TempDir(), "images.yaml", src.Host+"/ns/big:1: "+dst.Host+"/mirror/big\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := &cutSource{inner: http.DefaultTransport, path: "/v2/ns/big/blobs/" + big.Digest.String(), n: 2*chunk + chunk/3}
+	sum, err := Run(context.Background(), cfg, smallChunks, WithTransport(cut), WithRetryDelay(0), WithRetries(0))
+	if err != nil || sum.Copied != 1 || !cut.cut {
+		t.Fatalf("err=%v summary=%+v cut=%v, want the image copied through a cut source", err, sum, cut.cut)
+	}
+	if got := blobGets(src, big.Digest); !slices.Equal(got, []int{http.StatusOK, http.StatusPartialContent}) {
+		t.Errorf("source blob reads answered %v, want a whole read and a ranged one\n%s\n%s", got, src, dst)
+	}
+	if n := dst.Count(ocitest.UploadStatus); n != 1 {
+		t.Errorf("%d upload status requests, want 1\n%s", n, dst)
+	}
+	// The PATCH whose body failed never arrived: each chunk reached the
+	// registry once.
+	var offsets []int64
+	for off := int64(0); off < big.Size; off += chunk {
+		offsets = append(offsets, off)
+	}
+	if got := chunkStarts(dst); !slices.Equal(got, offsets) {
+		t.Errorf("chunk PATCHes at %v, want %v\n%s", got, offsets, dst)
+	}
+	ref, _ := name.ParseReference(dst.Host + "/mirror/big:1")
+	img, err := remote.Image(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := img.Digest(); d != want {
+		t.Errorf("destination has %s, want %s", d, want)
+	}
+	if err := validateBlobs(img); err != nil {
+		t.Errorf("destination blobs: %v", err)
 	}
 }
