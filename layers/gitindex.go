@@ -3,12 +3,10 @@ package layers
 import (
 	"context"
 	"encoding/hex"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -27,6 +25,11 @@ import (
 type gitIndex struct {
 	wt  git.WorkTree
 	idx *git.Index
+	// rootRel is the repository a Files tree is taken from, relative to
+	// the work tree's top ("" for the top itself).
+	rootRel string
+	// settings are asked for with the index, while the tree is walked.
+	settings git.ConvertSettings
 }
 
 // openGitIndex returns the index of the work tree root lies in, or nil
@@ -55,7 +58,15 @@ func openGitIndex(ctx context.Context, root string) *gitIndex {
 			return nil
 		}
 	}
-	return &gitIndex{wt: wt, idx: idx}
+	if !within(wt.Top, root) {
+		log.Debug("files: repository outside its git work tree's top, reading every file", "root", root, "top", wt.Top)
+		return nil
+	}
+	rootRel := relTo(wt.Top, root)
+	if rootRel == "." {
+		rootRel = ""
+	}
+	return &gitIndex{wt: wt, idx: idx, rootRel: rootRel, settings: wt.ConvertSettings()}
 }
 
 // indexes keeps the indexes read in this process, so that the files
@@ -100,18 +111,20 @@ func readIndexOnce(wt git.WorkTree) (*git.Index, error) {
 	return idx, nil
 }
 
-// oid returns the object ID of the work tree file p (an absolute path
-// inside the tree, symlinks resolved) when git's index vouches for it.
-// hint is where in the index to look first (see git.Index.LookupNear);
-// oid moves it on.
-func (g *gitIndex) oid(p string, fi fs.FileInfo, hint *int) (string, bool) {
-	rel, ok := strings.CutPrefix(p, g.wt.Top+string(filepath.Separator))
-	if !ok {
-		return "", false
+// oid returns the object ID of the file name in the directory dir (the
+// repository's dir, slash-separated, "." for itself) when git's index
+// vouches for it, st being its stat data. hint is where in the index to
+// look first (see git.Index.LookupNear); oid moves it on.
+func (g *gitIndex) oid(dir, name string, st *git.FileStat, hint *int) (string, bool) {
+	switch {
+	case dir == ".":
+		dir = g.rootRel
+	case g.rootRel != "":
+		dir = g.rootRel + "/" + dir
 	}
-	e, next, ok := g.idx.LookupNear(filepath.ToSlash(rel), *hint)
+	e, next, ok := g.idx.LookupIn(dir, name, *hint)
 	*hint = next
-	if !ok || !g.idx.Clean(e, fi) {
+	if !ok || !g.idx.CleanStat(e, *st) {
 		return "", false
 	}
 	return e.OID, true
@@ -142,7 +155,7 @@ func (g *gitIndex) trusted(ctx context.Context, top string, seen []string) bool 
 			break
 		}
 	}
-	if converts, why := g.wt.Converts(files); converts {
+	if converts, why := g.settings.Converts(files); converts {
 		log.Debug("files: git may convert content, reading every file", "why", why)
 		return false
 	}

@@ -1,54 +1,138 @@
 package layers
 
 import (
+	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// dirStatter lstats a walk's paths relative to an open descriptor of their
-// directory (fstatat), which a chunk's paths share in runs of siblings:
-// the kernel then resolves one name per file instead of the whole path,
-// and no FileInfo is allocated per file (see statInfo). On a 100k-file
-// tree the stat calls are most of a no-op rebuild.
-type dirStatter struct {
-	dir string
-	fd  int
+// walkDir is one open directory of a files walk: its names are listed with
+// getdents and its entries stat'ed with fstatat relative to it, so the
+// kernel resolves one name per file instead of the whole path, and no
+// DirEntry or FileInfo is allocated per file (see statInfo). On a
+// 100k-file tree these calls are most of a no-op rebuild.
+type walkDir struct {
+	path string
+	fd   int
 }
 
-func newDirStatter() *dirStatter { return &dirStatter{fd: -1} }
-
-// lstat fills fi with the stat data of p (a path the walk met as d) and
-// returns it.
-func (s *dirStatter) lstat(p string, _ fs.DirEntry, fi *statInfo) (fs.FileInfo, error) {
-	dir, name := filepath.Split(p)
-	if dir != s.dir || s.fd < 0 {
-		s.close()
-		// O_NOFOLLOW: a directory swapped for a symlink since the walk
-		// is an error, never a way out of the tree.
-		fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return nil, fmt.Errorf("opening directory %s: %w", dir, err)
+// openWalkDir opens the directory p. O_NOFOLLOW: a directory swapped for a
+// symlink since its parent was listed is an error, never a way out of the
+// tree.
+func openWalkDir(p string) (*walkDir, error) {
+	for {
+		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.EINTR) {
+			continue
 		}
-		s.dir, s.fd = dir, fd
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: p, Err: err}
+		}
+		return &walkDir{path: p, fd: fd}, nil
 	}
-	if err := unix.Fstatat(s.fd, name, &fi.st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return nil, err
-	}
-	fi.name = name
-	return fi, nil
 }
 
-func (s *dirStatter) close() {
-	if s.fd >= 0 {
-		unix.Close(s.fd)
-		s.fd = -1
+// dirent is a name a directory lists and what getdents says of its type.
+type dirent struct {
+	name string
+	typ  direntType
+}
+
+type direntType uint8
+
+const (
+	direntUnknown direntType = iota // the file system does not say: stat it
+	direntDir
+	direntOther
+)
+
+// listScratch is a worker's buffers for listing directories, reused.
+type listScratch struct {
+	buf   []byte // getdents' records
+	names []byte
+	spans []nameSpan
+}
+
+type nameSpan struct {
+	start, end int
+	typ        direntType
+}
+
+// list appends the directory's names but "." and ".." to out, unsorted.
+// The names share one string per call.
+func (d *walkDir) list(sc *listScratch, out []dirent) ([]dirent, error) {
+	if sc.buf == nil {
+		sc.buf = make([]byte, 32<<10)
+	}
+	names, spans := sc.names[:0], sc.spans[:0]
+	for {
+		n, err := unix.Getdents(d.fd, sc.buf)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return out, &fs.PathError{Op: "readdirent", Path: d.path, Err: err}
+		}
+		if n <= 0 {
+			break
+		}
+		for off := 0; off+19 <= n; {
+			// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
+			reclen := int(binary.NativeEndian.Uint16(sc.buf[off+16:]))
+			if reclen < 19 || off+reclen > n {
+				return out, fmt.Errorf("reading %s: malformed directory entry", d.path)
+			}
+			rec := sc.buf[off : off+reclen]
+			off += reclen
+			name := rec[19:]
+			if i := bytes.IndexByte(name, 0); i >= 0 {
+				name = name[:i]
+			}
+			if binary.NativeEndian.Uint64(rec) == 0 || string(name) == "." || string(name) == ".." {
+				continue
+			}
+			t := direntOther
+			switch rec[18] {
+			case unix.DT_DIR:
+				t = direntDir
+			case unix.DT_UNKNOWN:
+				t = direntUnknown
+			}
+			spans = append(spans, nameSpan{len(names), len(names) + len(name), t})
+			names = append(names, name...)
+		}
+	}
+	all := string(names)
+	for _, s := range spans {
+		out = append(out, dirent{name: all[s.start:s.end], typ: s.typ})
+	}
+	sc.names, sc.spans = names, spans
+	return out, nil
+}
+
+// lstat fills fi with the stat data of the directory's entry name and
+// returns it.
+func (d *walkDir) lstat(name string, fi *statInfo) (fs.FileInfo, error) {
+	for {
+		err := unix.Fstatat(d.fd, name, &fi.st, unix.AT_SYMLINK_NOFOLLOW)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		fi.name = name
+		return fi, nil
 	}
 }
+
+func (d *walkDir) close() { unix.Close(d.fd) }
 
 // statInfo is an fs.FileInfo over the stat data fstatat filled in place.
 // Sys is the *unix.Stat_t.

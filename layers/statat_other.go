@@ -4,19 +4,53 @@ package layers
 
 import (
 	"io/fs"
+	"os"
+	"path/filepath"
 	"syscall"
 )
 
-// dirStatter is os.Lstat through the walk's DirEntry outside Linux.
-type dirStatter struct{}
+// walkDir is a directory of a files walk, listed with os.ReadDir and its
+// entries stat'ed with os.Lstat outside Linux.
+type walkDir struct{ path string }
 
-func newDirStatter() *dirStatter { return &dirStatter{} }
+func openWalkDir(p string) (*walkDir, error) { return &walkDir{path: p}, nil }
 
-func (*dirStatter) lstat(_ string, d fs.DirEntry, _ *statInfo) (fs.FileInfo, error) {
-	return d.Info()
+type dirent struct {
+	name string
+	typ  direntType
 }
 
-func (*dirStatter) close() {}
+type direntType uint8
+
+const (
+	direntUnknown direntType = iota
+	direntDir
+	direntOther
+)
+
+// listScratch has nothing to reuse outside Linux.
+type listScratch struct{}
+
+func (d *walkDir) list(_ *listScratch, out []dirent) ([]dirent, error) {
+	des, err := os.ReadDir(d.path)
+	if err != nil {
+		return out, err
+	}
+	for _, de := range des {
+		t := direntOther
+		if de.IsDir() {
+			t = direntDir
+		}
+		out = append(out, dirent{name: de.Name(), typ: t})
+	}
+	return out, nil
+}
+
+func (d *walkDir) lstat(name string, _ *statInfo) (fs.FileInfo, error) {
+	return os.Lstat(filepath.Join(d.path, name))
+}
+
+func (*walkDir) close() {}
 
 type statInfo struct{}
 

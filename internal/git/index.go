@@ -9,9 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"io"
+
 	"io/fs"
 	"os"
+	"runtime/debug"
 	"sort"
 	"unsafe"
 )
@@ -79,12 +80,14 @@ func ReadIndex(p, objectFormat string) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading git index %s: %w", p, err)
 	}
-	data := make([]byte, fi.Size())
-	if _, err := io.ReadFull(f, data); err != nil {
+	// Mapped rather than read where the OS allows: the file is in the
+	// page cache, and a copy of it is memory to fault in.
+	data, release, err := mapFile(f, fi.Size())
+	if err != nil {
 		return nil, fmt.Errorf("reading git index %s: %w", p, err)
 	}
-	// data is never written again: the paths can share it uncopied.
-	idx, err := parseIndex(data, unsafe.String(unsafe.SliceData(data), len(data)), objectFormat)
+	defer release()
+	idx, err := parseMapped(data, objectFormat)
 	if err != nil {
 		return nil, fmt.Errorf("git index %s: %w", p, err)
 	}
@@ -92,19 +95,28 @@ func ReadIndex(p, objectFormat string) (*Index, error) {
 	return idx, nil
 }
 
-var errShort = errors.New("truncated")
-
-// ParseIndex parses the bytes of an index file. A trailing checksum of all
-// zeros (index.skipHash) is accepted unchecked, as git does.
-func ParseIndex(data []byte, objectFormat string) (*Index, error) {
-	return parseIndex(data, string(data), objectFormat)
+// parseMapped is ParseIndex over a mapped file. Git replaces an index by
+// renaming a new file over it, but should another writer truncate it
+// while it is read, the fault is an error here, not a crash.
+func parseMapped(data []byte, objectFormat string) (idx *Index, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if _, fault := r.(interface{ Addr() uintptr }); !fault {
+				panic(r)
+			}
+			idx, err = nil, fmt.Errorf("the file shrank while it was read: %v", r)
+		}
+	}()
+	return ParseIndex(data, objectFormat)
 }
 
-// parseIndex is ParseIndex with str holding the same bytes as data, which
-// the entries' paths are slices of: on a large index, a copy of it per
-// path (or of the whole file, when the caller owns data) is a good part
-// of the parse.
-func parseIndex(data []byte, str, objectFormat string) (*Index, error) {
+var errShort = errors.New("truncated")
+
+// ParseIndex parses the bytes of an index file, keeping no reference to
+// them. A trailing checksum of all zeros (index.skipHash) is accepted
+// unchecked, as git does.
+func ParseIndex(data []byte, objectFormat string) (*Index, error) {
 	hs := HashSize(objectFormat)
 	if hs == 0 {
 		return nil, fmt.Errorf("unknown object format %q", objectFormat)
@@ -125,10 +137,12 @@ func parseIndex(data []byte, str, objectFormat string) (*Index, error) {
 		return nil, fmt.Errorf("index version %d is not supported (2, 3 or 4)", idx.Version)
 	}
 	n := int(binary.BigEndian.Uint32(body[8:12]))
-	r := &indexReader{data: body, off: 12, hs: hs, version: idx.Version, str: str[:len(body)]}
+	r := &indexReader{data: body, off: 12, hs: hs, version: idx.Version}
 	if n > len(body)/(40+hs) {
 		return nil, fmt.Errorf("%d entries cannot fit in %d bytes", n, len(body))
 	}
+	// The paths of versions 2 and 3 fit in what the fixed fields leave.
+	r.paths = make([]byte, 0, max(0, len(body)-12-n*(40+hs+2)))
 	idx.Entries = make([]IndexEntry, n)
 	r.oids = make([]byte, n*2*hs)
 	for i := range idx.Entries {
@@ -162,6 +176,32 @@ func (idx *Index) Lookup(path string) (*IndexEntry, bool) {
 	return e, ok
 }
 
+// LookupIn is LookupNear for the path dir/name (name alone when dir is
+// ""), which it builds only when the entry at hint is not that path.
+func (idx *Index) LookupIn(dir, name string, hint int) (*IndexEntry, int, bool) {
+	if hint >= 0 && hint < len(idx.Entries) {
+		if p := idx.Entries[hint].Path; isPathIn(p, dir, name) {
+			if idx.Entries[hint].Stage == 0 {
+				return &idx.Entries[hint], hint + 1, true
+			}
+			return nil, hint, false
+		}
+	}
+	p := name
+	if dir != "" {
+		p = dir + "/" + name
+	}
+	return idx.LookupNear(p, -1)
+}
+
+// isPathIn reports whether p is dir/name (name when dir is "").
+func isPathIn(p, dir, name string) bool {
+	if dir == "" {
+		return p == name
+	}
+	return len(p) == len(dir)+1+len(name) && p[len(dir)] == '/' && p[:len(dir)] == dir && p[len(dir)+1:] == name
+}
+
 // LookupNear is Lookup for paths asked in about the index's own order (a
 // directory walk's): it tries the entry at hint first, and returns the
 // position to try for the next path.
@@ -176,28 +216,39 @@ func (idx *Index) LookupNear(path string, hint int) (*IndexEntry, int, bool) {
 	return nil, i, false
 }
 
+// FileStat is the part of a work tree file's stat data a git index
+// records, as StatOf takes it: truncated to 32 bits as git keeps it, but
+// for the mtime's seconds, which racily clean entries are told by.
+type FileStat struct {
+	MTimeSec                                            int64
+	MTimeNsec, CTimeSec, CTimeNsec, Ino, UID, GID, Size uint32
+	Regular                                             bool
+}
+
 // Clean reports whether the work tree file fi (as os.Lstat or a directory
-// walk gave it) still holds e's object, by git's own rules: a regular file
-// whose stat data is what git recorded, and not racily clean (an entry
-// whose mtime is not older than the index file itself may have changed
-// within the same timestamp tick after git looked at it, so only reading
-// it can tell). Entries git does not check (assume-unchanged,
-// skip-worktree), intent-to-add entries and unmerged paths are never clean
-// here. Without stat data (another OS) nothing is.
+// walk gave it) still holds e's object; see CleanStat. Without stat data
+// (another OS) nothing is.
 func (idx *Index) Clean(e *IndexEntry, fi fs.FileInfo) bool {
-	if e.Stage != 0 || e.AssumeValid || e.SkipWorktree || e.IntentToAdd || e.Mode&0o170000 != 0o100000 || !fi.Mode().IsRegular() {
+	st, ok := StatOf(fi)
+	return ok && idx.CleanStat(e, st)
+}
+
+// CleanStat reports whether the work tree file whose stat data is st
+// still holds e's object, by git's own rules: a regular file whose stat
+// data is what git recorded, and not racily clean (an entry whose mtime is
+// not older than the index file itself may have changed within the same
+// timestamp tick after git looked at it, so only reading it can tell).
+// Entries git does not check (assume-unchanged, skip-worktree),
+// intent-to-add entries and unmerged paths are never clean here.
+func (idx *Index) CleanStat(e *IndexEntry, st FileStat) bool {
+	if e.Stage != 0 || e.AssumeValid || e.SkipWorktree || e.IntentToAdd || e.Mode&0o170000 != 0o100000 || !st.Regular {
 		return false
 	}
-	st, ok := statOf(fi)
-	if !ok {
+	if uint32(st.MTimeSec) != e.MTimeSec || st.MTimeNsec != e.MTimeNsec || st.CTimeSec != e.CTimeSec || st.CTimeNsec != e.CTimeNsec ||
+		st.Ino != e.Ino || st.UID != e.UID || st.GID != e.GID || st.Size != e.Size {
 		return false
 	}
-	if uint32(st.mtimeSec) != e.MTimeSec || uint32(st.mtimeNsec) != e.MTimeNsec ||
-		uint32(st.ctimeSec) != e.CTimeSec || uint32(st.ctimeNsec) != e.CTimeNsec ||
-		uint32(st.ino) != e.Ino || st.uid != e.UID || st.gid != e.GID || uint32(fi.Size()) != e.Size {
-		return false
-	}
-	racy := st.mtimeSec > idx.MTimeSec || st.mtimeSec == idx.MTimeSec && st.mtimeNsec >= idx.MTimeNsec
+	racy := st.MTimeSec > idx.MTimeSec || st.MTimeSec == idx.MTimeSec && int64(st.MTimeNsec) >= idx.MTimeNsec
 	return !racy
 }
 
@@ -213,7 +264,7 @@ func (idx *Index) Has(sig string) bool {
 
 type indexReader struct {
 	data     []byte
-	str      string // data as one string: v2/v3 paths are slices of it
+	paths    []byte // the entries' paths, one after another
 	oids     []byte // the entries' hex object IDs, in order
 	n        int    // entries read
 	off, hs  int
@@ -254,7 +305,7 @@ func (r *indexReader) entry(e *IndexEntry) error {
 	if nul < 0 {
 		return errShort
 	}
-	e.Path = r.str[r.off : r.off+nul]
+	e.Path = r.keep(r.data[r.off : r.off+nul])
 	// Entries are padded with 1-8 NULs to a multiple of 8 bytes.
 	r.off = start + (r.off-start+nul+8)&^7
 	if r.off > len(r.data) {
@@ -288,10 +339,26 @@ func (r *indexReader) path4(e *IndexEntry) error {
 	if nul < 0 {
 		return errShort
 	}
-	e.Path = r.lastPath[:len(r.lastPath)-int(drop)] + r.str[r.off:r.off+nul]
+	e.Path = r.keep(r.data[r.off:r.off+nul], r.lastPath[:len(r.lastPath)-int(drop)])
 	r.lastPath = e.Path
 	r.off += nul + 1
 	return nil
+}
+
+// keep copies a path (prefix, then rest) into the paths buffer, and
+// returns it as a string there: one allocation for all the paths rather
+// than one each. Appending never changes the bytes a string already
+// holds; when it moves the buffer, the strings keep the old one.
+func (r *indexReader) keep(rest []byte, prefix ...string) string {
+	start := len(r.paths)
+	for _, p := range prefix {
+		r.paths = append(r.paths, p...)
+	}
+	r.paths = append(r.paths, rest...)
+	if len(r.paths) == start {
+		return ""
+	}
+	return unsafe.String(&r.paths[start], len(r.paths)-start)
 }
 
 // extensions reads the signatures of the extensions after the entries.

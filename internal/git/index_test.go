@@ -305,3 +305,28 @@ func TestParseIndexKeepsNoReferenceToData(t *testing.T) {
 		}
 	}
 }
+
+// LookupIn finds what Lookup finds, whatever the hint, and says where the
+// next path in order is.
+func TestLookupInMatchesLookup(t *testing.T) {
+	idx := readIndex(t, gitRepo(t, sample))
+	hint := -1
+	for i, e := range idx.Entries {
+		dir, name := "", e.Path
+		if j := strings.LastIndexByte(e.Path, '/'); j >= 0 {
+			dir, name = e.Path[:j], e.Path[j+1:]
+		}
+		for _, h := range []int{hint, -1, i, 0, len(idx.Entries) + 3} {
+			got, next, ok := idx.LookupIn(dir, name, h)
+			if !ok || got != &idx.Entries[i] || next != i+1 {
+				t.Errorf("LookupIn(%q, %q, %d) = %v, %d, %v; want entry %d", dir, name, h, got, next, ok, i)
+			}
+		}
+		_, hint, _ = idx.LookupIn(dir, name, hint)
+	}
+	for _, miss := range [][2]string{{"", "zz"}, {"b", "c"}, {"b/c.txt", ""}, {"", "b"}, {"b/d", "e.tx"}} {
+		if _, _, ok := idx.LookupIn(miss[0], miss[1], 0); ok {
+			t.Errorf("LookupIn(%q, %q) found an entry", miss[0], miss[1])
+		}
+	}
+}

@@ -7,29 +7,27 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// stat is the part of a file's stat data a git index records.
-type stat struct {
-	mtimeSec, mtimeNsec, ctimeSec, ctimeNsec int64
-	ino                                      uint64
-	uid, gid                                 uint32
-}
-
-// statOf takes the stat data from os.Lstat's FileInfo (a *syscall.Stat_t)
-// or from one over fstatat's (a *unix.Stat_t).
-func statOf(fi fs.FileInfo) (stat, bool) {
+// StatOf takes the stat data git's index records from os.Lstat's FileInfo
+// (a *syscall.Stat_t) or from one over fstatat's (a *unix.Stat_t).
+func StatOf(fi fs.FileInfo) (FileStat, bool) {
 	switch st := fi.Sys().(type) {
 	case *syscall.Stat_t:
-		return stat{
-			mtimeSec: st.Mtim.Sec, mtimeNsec: st.Mtim.Nsec,
-			ctimeSec: st.Ctim.Sec, ctimeNsec: st.Ctim.Nsec,
-			ino: st.Ino, uid: st.Uid, gid: st.Gid,
+		return FileStat{
+			MTimeSec: st.Mtim.Sec, MTimeNsec: uint32(st.Mtim.Nsec), CTimeSec: uint32(st.Ctim.Sec), CTimeNsec: uint32(st.Ctim.Nsec),
+			Ino: uint32(st.Ino), UID: st.Uid, GID: st.Gid, Size: uint32(st.Size), Regular: fi.Mode().IsRegular(),
 		}, true
 	case *unix.Stat_t:
-		return stat{
-			mtimeSec: st.Mtim.Sec, mtimeNsec: st.Mtim.Nsec,
-			ctimeSec: st.Ctim.Sec, ctimeNsec: st.Ctim.Nsec,
-			ino: st.Ino, uid: st.Uid, gid: st.Gid,
-		}, true
+		s := StatOfUnix(st)
+		s.Regular = fi.Mode().IsRegular()
+		return s, true
 	}
-	return stat{}, false
+	return FileStat{}, false
+}
+
+// StatOfUnix is StatOf for fstatat's stat data.
+func StatOfUnix(st *unix.Stat_t) FileStat {
+	return FileStat{
+		MTimeSec: st.Mtim.Sec, MTimeNsec: uint32(st.Mtim.Nsec), CTimeSec: uint32(st.Ctim.Sec), CTimeNsec: uint32(st.Ctim.Nsec),
+		Ino: uint32(st.Ino), UID: st.Uid, GID: st.Gid, Size: uint32(st.Size), Regular: st.Mode&unix.S_IFMT == unix.S_IFREG,
+	}
 }

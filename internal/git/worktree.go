@@ -58,26 +58,48 @@ func (w WorkTree) ReadIndex() (*Index, error) {
 // tree, plus the repository's info/attributes and the user's and system's
 // files) sets such an attribute. It returns why, for the log.
 func (w WorkTree) Converts(gitattributes []string) (bool, string) {
+	return w.ConvertSettings().Converts(gitattributes)
+}
+
+// ConvertSettings are the settings Converts asks git for, taken apart
+// from the attribute files so that they can be asked for early.
+type ConvertSettings struct {
+	w WorkTree
+	// why is set when the settings alone convert content.
+	why       string
+	userAttrs string
+}
+
+// ConvertSettings asks git for core.autocrlf and core.attributesfile.
+func (w WorkTree) ConvertSettings() ConvertSettings {
 	cfg := Query(w.Top, "config", "--type=path", "--get-regexp", `^core\.(autocrlf|attributesfile)$`)
-	// The system's file is $(prefix)/etc/gitattributes: /etc for a
-	// distribution's git, /usr/local/etc for one built from source.
-	attrFiles := append([]string{filepath.Join(w.CommonDir, "info", "attributes"), "/etc/gitattributes", "/usr/local/etc/gitattributes"}, gitattributes...)
-	userAttrs := ""
+	c := ConvertSettings{w: w}
 	for _, line := range strings.Split(cfg, "\n") {
 		k, v, _ := strings.Cut(line, " ")
 		switch strings.ToLower(k) {
 		case "core.autocrlf":
-			if !strings.EqualFold(v, "false") {
-				return true, "core.autocrlf is " + v
+			if !strings.EqualFold(v, "false") && c.why == "" {
+				c.why = "core.autocrlf is " + v
 			}
 		case "core.attributesfile":
-			userAttrs = v
+			c.userAttrs = v
 		}
 	}
-	if userAttrs == "" {
-		userAttrs = defaultUserAttributes()
+	if c.userAttrs == "" {
+		c.userAttrs = defaultUserAttributes()
 	}
-	for _, p := range append(attrFiles, userAttrs) {
+	return c
+}
+
+// Converts is WorkTree.Converts with these settings.
+func (c ConvertSettings) Converts(gitattributes []string) (bool, string) {
+	if c.why != "" {
+		return true, c.why
+	}
+	// The system's file is $(prefix)/etc/gitattributes: /etc for a
+	// distribution's git, /usr/local/etc for one built from source.
+	attrFiles := append([]string{filepath.Join(c.w.CommonDir, "info", "attributes"), "/etc/gitattributes", "/usr/local/etc/gitattributes"}, gitattributes...)
+	for _, p := range append(attrFiles, c.userAttrs) {
 		if p == "" {
 			continue
 		}
