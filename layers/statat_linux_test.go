@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,6 +80,22 @@ func checkListing(t *testing.T, dir string) {
 	for i, de := range want {
 		if got[i].name != de.Name() || (got[i].typ == direntDir) != de.IsDir() {
 			t.Errorf("%s: entry %d is %+v, os.ReadDir's %s (dir %v)", dir, i, got[i], de.Name(), de.IsDir())
+		}
+	}
+}
+
+// A walk error is the one a serial walk meets first, whichever worker
+// meets it: here the first of two named pipes a layer cannot hold.
+func TestFilesWalkFirstError(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"a/x": "1", "b/x": "2", "c/x": "3"})
+	for _, d := range []string{"c", "b"} {
+		must0(t, syscall.Mkfifo(filepath.Join(root, d, "pipe"), 0o600))
+	}
+	for range 5 {
+		_, err := (&Files{Root: root}).Entries(context.Background())
+		if want := filepath.Join(root, "b", "pipe"); err == nil || !strings.Contains(err.Error(), want+" is a") {
+			t.Fatalf("error %v, want one naming %s", err, want)
 		}
 	}
 }
