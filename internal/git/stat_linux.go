@@ -13,21 +13,21 @@ func StatOf(fi fs.FileInfo) (FileStat, bool) {
 	switch st := fi.Sys().(type) {
 	case *syscall.Stat_t:
 		return FileStat{
-			MTimeSec: st.Mtim.Sec, MTimeNsec: uint32(st.Mtim.Nsec), CTimeSec: uint32(st.Ctim.Sec), CTimeNsec: uint32(st.Ctim.Nsec),
+			MTimeSec: int64(st.Mtim.Sec), MTimeNsec: uint32(st.Mtim.Nsec), CTimeSec: uint32(st.Ctim.Sec), CTimeNsec: uint32(st.Ctim.Nsec),
 			Ino: uint32(st.Ino), UID: st.Uid, GID: st.Gid, Size: uint32(st.Size), Regular: fi.Mode().IsRegular(),
 		}, true
 	case *unix.Stat_t:
-		s := StatOfUnix(st)
+		s := statOfUnix(st)
 		s.Regular = fi.Mode().IsRegular()
 		return s, true
 	}
 	return FileStat{}, false
 }
 
-// StatOfUnix is StatOf for fstatat's stat data.
-func StatOfUnix(st *unix.Stat_t) FileStat {
+// statOfUnix is StatOf for fstatat's stat data.
+func statOfUnix(st *unix.Stat_t) FileStat {
 	return FileStat{
-		MTimeSec: st.Mtim.Sec, MTimeNsec: uint32(st.Mtim.Nsec), CTimeSec: uint32(st.Ctim.Sec), CTimeNsec: uint32(st.Ctim.Nsec),
+		MTimeSec: int64(st.Mtim.Sec), MTimeNsec: uint32(st.Mtim.Nsec), CTimeSec: uint32(st.Ctim.Sec), CTimeNsec: uint32(st.Ctim.Nsec),
 		Ino: uint32(st.Ino), UID: st.Uid, GID: st.Gid, Size: uint32(st.Size), Regular: st.Mode&unix.S_IFMT == unix.S_IFREG,
 	}
 }
