@@ -58,21 +58,128 @@ type Result struct {
 // Build returns the layer for spec from the cache, or writes it once and
 // stores it. The key covers FormatVersion, the compressor's parameters, the
 // mtime and spec.Key, so any change to them is a miss.
+//
+// A spec keyed by its own tar (tarKeyed: a Files tree outside git) costs a
+// full read of its tree to key. The first time this cache builds such a
+// source it writes the layer in one pass and takes the key from it (the
+// diffID); a source built before is keyed first, so that an unchanged tree
+// is read once and never compressed. Both give the same key and blob.
 func (c *Cache) Build(ctx context.Context, spec Spec, opts ...BuildOption) (Result, error) {
+	o := newBuildOptions(opts)
+	src, onePass, err := c.firstSight(ctx, spec, o)
+	if err != nil {
+		return Result{}, err
+	}
+	var res Result
+	if onePass {
+		res, err = c.buildOnePass(ctx, spec, o)
+	} else {
+		var specKey string
+		if specKey, err = c.specKey(ctx, spec, o); err == nil {
+			res, err = c.build(ctx, spec, fullKey(specKey, o), o)
+		}
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	if src != "" {
+		c.sawSource(ctx, src)
+	}
+	if o.shared != nil {
+		o.shared.Record(res.Key, res.Descriptor, c.LayerOf(res))
+	}
+	return res, nil
+}
+
+func newBuildOptions(opts []BuildOption) buildOptions {
 	o := buildOptions{compression: Gzip, modTime: time.Unix(0, 0)}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	specKey, err := spec.Key(ctx)
+	return o
+}
+
+// tarKeyed is a spec whose key, when keyedByTar says so, is the diffID of
+// its own tar written at the build's mtime (see Files.keyAt).
+type tarKeyed interface {
+	keyedByTar(ctx context.Context) (bool, error)
+	keyAt(ctx context.Context, modTime time.Time) (string, error)
+	sourceID() string
+}
+
+// specKey is spec's key for a build with o.
+func (c *Cache) specKey(ctx context.Context, spec Spec, o buildOptions) (string, error) {
+	if tk, ok := spec.(tarKeyed); ok {
+		return tk.keyAt(ctx, o.modTime)
+	}
+	return spec.Key(ctx)
+}
+
+// firstSight returns, for a spec keyed by its tar, the name of its record
+// in the sources namespace, and whether this cache has none: then the
+// layer is written in one pass. With a shared cache the key comes first,
+// to ask it before writing anything.
+func (c *Cache) firstSight(ctx context.Context, spec Spec, o buildOptions) (src string, onePass bool, err error) {
+	tk, ok := spec.(tarKeyed)
+	if !ok {
+		return "", false, nil
+	}
+	byTar, err := tk.keyedByTar(ctx)
+	if err != nil || !byTar {
+		return "", false, err
+	}
+	h := sha256.New()
+	for _, part := range []string{tk.sourceID(), o.compression.Params(), strconv.FormatInt(o.modTime.Unix(), 10)} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	src = hex.EncodeToString(h.Sum(nil))
+	if o.shared != nil {
+		return src, false, nil
+	}
+	_, seen, err := c.sources().Get(src)
+	return src, !seen && err == nil, nil // an unreadable record: key first, the safe way
+}
+
+// sources records the tar-keyed sources this cache has built: an empty
+// entry per source (directory, options, compressor, mtime), touched on
+// every build. Losing one costs a one-pass build, never a wrong layer.
+func (c *Cache) sources() *Namespace { return c.Namespace("sources") }
+
+func (c *Cache) sawSource(ctx context.Context, src string) {
+	ns := c.sources()
+	if _, err := os.Stat(ns.Path(src)); err == nil {
+		touch(ns.Path(src))
+		return
+	}
+	if err := ns.Put(src, nil); err != nil {
+		logctx.From(ctx).Debug("cannot record a layer source; its next build writes it in one pass again", "err", err)
+	}
+}
+
+// buildOnePass writes the layer of a tar-keyed spec and takes its key from
+// the diffID of what was written. When that key is in the cache already
+// (the same tree elsewhere), its descriptor is kept: the blob is the same.
+func (c *Cache) buildOnePass(ctx context.Context, spec Spec, o buildOptions) (Result, error) {
+	entries, err := spec.Entries(ctx)
 	if err != nil {
 		return Result{}, err
 	}
-	key := fullKey(specKey, o)
-	res, err := c.build(ctx, spec, key, o)
-	if err == nil && o.shared != nil {
-		o.shared.Record(key, res.Descriptor, c.LayerOf(res))
+	d, err := c.writeLayer(ctx, entries, o)
+	if err != nil {
+		return Result{}, fmt.Errorf("writing layer %s: %w", spec.Describe(), err)
 	}
-	return res, err
+	key := fullKey(tarKey(d.DiffID), o)
+	if cached, ok := c.lookup(ctx, key); ok && cached.Digest == d.Digest {
+		logctx.From(ctx).Debug("layer written in one pass, already cached", "layer", spec.Describe(), "digest", d.Digest)
+		return Result{Descriptor: cached, Key: key}, nil
+	}
+	d.Description = spec.Describe()
+	if err := c.storeKey(key, d); err != nil {
+		return Result{}, err
+	}
+	logctx.From(ctx).Debug("layer built in one pass", "layer", spec.Describe(), "digest", d.Digest, "size", d.Size)
+	return Result{Descriptor: d, Key: key}, nil
 }
 
 // build takes key from this cache, else the shared one, else writes it.
@@ -234,11 +341,8 @@ func (c *ctxWriter) Write(p []byte) (int, error) {
 
 // Has reports whether the layer for spec is in the cache, without building it.
 func (c *Cache) Has(ctx context.Context, spec Spec, opts ...BuildOption) (bool, error) {
-	o := buildOptions{compression: Gzip, modTime: time.Unix(0, 0)}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	specKey, err := spec.Key(ctx)
+	o := newBuildOptions(opts)
+	specKey, err := c.specKey(ctx, spec, o)
 	if err != nil {
 		return false, err
 	}

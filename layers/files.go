@@ -17,6 +17,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/assemble-build/assemble/internal/bounded"
 	"github.com/moby/patternmatcher"
@@ -48,8 +51,11 @@ type Files struct {
 
 	once    sync.Once
 	entries []Entry
-	key     string
+	key     string // the git kind's key; "" when the key is the tar's (see keyAt)
 	err     error
+
+	tarMu   sync.Mutex
+	tarKeys map[int64]string // the tar kind's key by mtime (Unix seconds)
 }
 
 // contentIDs are what git's index says of a Files tree's entries: the
@@ -133,12 +139,63 @@ func (f *Files) dest() string {
 	return f.Dest
 }
 
-// Key implements Spec: a digest over every entry's path, type, mode, owner,
-// link target and content. In a git work tree a clean tracked file's
-// content is named by its object ID from git's index, unread; see gitIndex.
+// Key implements Spec: the key of the layer written with every mtime at
+// the Unix epoch (see keyAt).
 func (f *Files) Key(ctx context.Context) (string, error) {
+	return f.keyAt(ctx, time.Unix(0, 0))
+}
+
+// keyAt is the key of the layer written with every mtime at modTime. In a
+// git work tree whose index can be trusted it is a digest over every
+// entry's path, type, mode, owner, link target and content, a clean
+// tracked file's content named by its object ID from git's index, unread
+// (see gitIndex); modTime is in the layer's full key already. Anywhere
+// else every byte must be read to name the content, and the key is the
+// diffID of the layer's own tar: the tar holds exactly what can change the
+// layer, and a first build takes the key from the one pass that writes the
+// layer instead of reading the tree twice (see Cache.Build).
+func (f *Files) keyAt(ctx context.Context, modTime time.Time) (string, error) {
 	f.scan(ctx)
-	return f.key, f.err
+	if f.err != nil || f.key != "" {
+		return f.key, f.err
+	}
+	f.tarMu.Lock()
+	defer f.tarMu.Unlock()
+	if k, ok := f.tarKeys[modTime.Unix()]; ok {
+		return k, nil
+	}
+	h := sha256.New()
+	if err := WriteTar(&ctxWriter{ctx: ctx, w: h}, f.entries, modTime); err != nil {
+		return "", err
+	}
+	k := tarKey(v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))})
+	if f.tarKeys == nil {
+		f.tarKeys = map[int64]string{}
+	}
+	f.tarKeys[modTime.Unix()] = k
+	return k, nil
+}
+
+// tarKey is the spec key of a layer keyed by its tar's diffID. It cannot
+// meet the git kind's keys, which start with "sha256:".
+func tarKey(diffID v1.Hash) string { return "files-tar:" + diffID.String() }
+
+// keyedByTar reports whether the key is the diffID of the layer's tar
+// (the tree is not in a git work tree whose index can be trusted).
+func (f *Files) keyedByTar(ctx context.Context) (bool, error) {
+	f.scan(ctx)
+	return f.err == nil && f.key == "", f.err
+}
+
+// sourceID names where the layer is read from and how (the directory and
+// every option but the content), for Cache.Build's record of the sources
+// it has built.
+func (f *Files) sourceID() string {
+	root, err := filepath.Abs(f.Root)
+	if err != nil {
+		root = f.Root
+	}
+	return fmt.Sprintf("files\x00%s\x00%s\x00%s\x00%q\x00%q\x00%q\x00%d:%d", root, f.Dir, f.dest(), f.Include, f.Exclude, f.Ignore, f.UID, f.GID)
 }
 
 // SizeEstimate is the sum of the layer's file sizes, what its tar holds
@@ -165,7 +222,7 @@ func (f *Files) scan(ctx context.Context) {
 	f.once.Do(func() {
 		var ids *contentIDs
 		f.entries, ids, f.err = f.walk(ctx)
-		if f.err == nil {
+		if f.err == nil && ids != nil {
 			f.key, f.err = f.hash(ctx, ids)
 		}
 	})
@@ -264,25 +321,15 @@ func (f *Files) entry(root, p string, info fs.FileInfo, dest string) (Entry, err
 	return e, nil
 }
 
-// hash digests the entries in path order. A file's content is named by its
-// sha256, or in a git work tree (ids set) by its git object ID, taken from
-// the index or else read: the two kinds of key never meet, since the git
-// kind names its object format first.
+// hash digests the entries in path order, a file's content named by its
+// git object ID, taken from the index or else read.
 func (f *Files) hash(ctx context.Context, ids *contentIDs) (string, error) {
-	var known []string
-	sum := sha256Sum
-	if ids != nil {
-		known, sum = ids.oids, blobSum(ids.format)
-	}
-	sums, err := contentSums(ctx, f.entries, known, sum)
+	sums, err := contentSums(ctx, f.entries, ids.oids, blobSum(ids.format))
 	if err != nil {
 		return "", err
 	}
 	h := sha256.New()
-	b := fmt.Appendf(nil, "files\x00%d:%d\x00", f.UID, f.GID)
-	if ids != nil {
-		b = fmt.Appendf(b, "git-%s\x00", ids.format)
-	}
+	b := fmt.Appendf(nil, "files\x00%d:%d\x00git-%s\x00", f.UID, f.GID, ids.format)
 	for _, i := range sortedOrder(f.entries) {
 		e := &f.entries[i]
 		// As fmt's "%s\x00%d\x00%o\x00%d:%d\x00%s\x00", without its cost per entry.
