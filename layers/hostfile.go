@@ -19,7 +19,7 @@ func HostEntry(p string, info fs.FileInfo) (e Entry, ok bool, err error) {
 		return Entry{Type: TypeDir, Mode: 0o755}, true, nil
 	case m.IsRegular():
 		e = Entry{Type: TypeFile, Mode: HostFileMode(m), Size: info.Size()}
-		e.Open = func() (io.ReadCloser, error) { return os.Open(p) }
+		e.Open = func() (io.ReadCloser, error) { return openHostFile(p) }
 		return e, true, nil
 	case m&fs.ModeSymlink != 0:
 		target, err := os.Readlink(p)
