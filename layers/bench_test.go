@@ -74,6 +74,41 @@ func BenchmarkWriteLayer(b *testing.B) {
 	}
 }
 
+// BenchmarkBuildFiles is a cold build of a files layer of benchTree, as
+// `assemble build` makes it: the walk, then (outside git, in a cache that
+// never built the tree) the one pass that writes the layer and keys it.
+func BenchmarkBuildFiles(b *testing.B) {
+	for _, comp := range []Compression{Gzip, Zstd} {
+		b.Run(comp.Name, func(b *testing.B) {
+			ctx := context.Background()
+			entries, err := (&Files{Root: benchTree()}).Entries(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var size int64
+			for _, e := range entries {
+				size += e.Size
+			}
+			b.SetBytes(size)
+			var r Result
+			b.ResetTimer()
+			start := cpuTime()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				c, err := OpenCache(b.TempDir())
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				if r, err = c.Build(ctx, &Files{Root: benchTree()}, WithCompression(comp)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportCPU(b, start, size, r.Size)
+		})
+	}
+}
+
 // BenchmarkCompress is the compressor alone over a tar of benchTree held in
 // memory, beside the C tools where they are installed (tar | zstd -3 -T2,
 // tar | pigz -6 -p2), fed from the same bytes. MB/s is uncompressed
