@@ -99,7 +99,8 @@ if [ "$only" = all ] || [ "$only" = layer ]; then
   echo "  compressor alone, in memory: zstd $(mbs zstd) MB/s, zstd -3 -T2 $(mbs zstd-3-T2) MB/s (ratio $(ratio "$(mbs zstd)" "$(mbs zstd-3-T2)")x); gzip $(mbs gzip) MB/s, pigz -6 -p2 $(mbs pigz-6-p2) MB/s (ratio $(ratio "$(mbs gzip)" "$(mbs pigz-6-p2)")x)"
   # The same tree as a git checkout, as CI has it: clean tracked files are keyed from git's
   # index, unread, so the tree is read once (the tar leaves .git out, as assemble does).
-  git -C "$tree" init -q && git -C "$tree" add -A && git -C "$tree" -c user.name=bench -c user.email=bench@example.com commit -qm bench
+  # gc.auto=0: no detached gc of the loose objects runs into the cleanup below.
+  git -C "$tree" init -q && git -C "$tree" add -A && git -C "$tree" -c gc.auto=0 -c user.name=bench -c user.email=bench@example.com commit -qm bench
   echo "  the tree as a git checkout:"
   layer_case zstd --exclude=./.git
   echo "  load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
