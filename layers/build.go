@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -146,13 +147,22 @@ func (c *Cache) firstSight(ctx context.Context, spec Spec, o buildOptions) (src 
 // every build. Losing one costs a one-pass build, never a wrong layer.
 func (c *Cache) sources() *Namespace { return c.Namespace("sources") }
 
+// sawSource records src, or refreshes its mtime for Prune. The entry is
+// empty, so it needs neither an atomic write nor an fsync.
 func (c *Cache) sawSource(ctx context.Context, src string) {
-	ns := c.sources()
-	if _, err := os.Stat(ns.Path(src)); err == nil {
-		touch(ns.Path(src))
+	p := c.sources().Path(src)
+	now := time.Now()
+	if os.Chtimes(p, now, now) == nil {
 		return
 	}
-	if err := ns.Put(src, nil); err != nil {
+	err := os.MkdirAll(filepath.Dir(p), 0o755)
+	if err == nil {
+		var f *os.File
+		if f, err = os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o644); err == nil {
+			err = f.Close()
+		}
+	}
+	if err != nil {
 		logctx.From(ctx).Debug("cannot record a layer source; its next build writes it in one pass again", "err", err)
 	}
 }
