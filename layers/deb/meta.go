@@ -3,6 +3,8 @@ package deb
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -112,7 +114,15 @@ func (c *Client) storeMeta(ctx context.Context, sha string, m *debMeta) error {
 	if err != nil {
 		return err
 	}
-	_, d, err := c.cache.Download(ctx, "", func(_ context.Context, w io.Writer) error {
+	// A meta already stored (from an earlier build with the same .deb) is
+	// not written again: each write syncs two files and their folders,
+	// which costs more than unpacking a small package.
+	sum := sha256.Sum256(b)
+	digest := "sha256:" + hex.EncodeToString(sum[:])
+	if d, ok := c.cache.Ref(metaRef(sha)); ok && d == digest {
+		return nil
+	}
+	_, d, err := c.cache.Download(ctx, digest, func(_ context.Context, w io.Writer) error {
 		_, err := w.Write(b)
 		return err
 	})
