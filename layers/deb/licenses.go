@@ -1,6 +1,7 @@
 package deb
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"path"
@@ -117,7 +118,14 @@ func (s *LayerSpec) LayerWritten(diffID v1.Hash) error {
 	if err != nil {
 		return err
 	}
-	if err := s.c.cache.Namespace(docsNamespace).Put(docsKey(diffID), b); err != nil {
+	ns := s.c.cache.Namespace(docsNamespace)
+	// The same layer written again (its key's entry was lost, or the
+	// compression changed) gives the same record: kept already, it is not
+	// written again, as a write syncs the file and its folder.
+	if old, ok, err := ns.Get(docsKey(diffID)); err == nil && ok && bytes.Equal(old, b) {
+		return nil
+	}
+	if err := ns.Put(docsKey(diffID), b); err != nil {
 		return fmt.Errorf("keeping the licenses of layer %s: %w", diffID, err)
 	}
 	return nil

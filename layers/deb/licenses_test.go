@@ -3,7 +3,10 @@ package deb
 import (
 	"archive/tar"
 	"context"
+	"os"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/assemble-build/assemble/oci/attest"
 )
@@ -55,6 +58,7 @@ func TestLayerRecordsLicenses(t *testing.T) {
 		t.Fatalf("want the packages in several layers, got %d", len(specs))
 	}
 	tree := NewDocTree()
+	var written []v1.Hash
 	for _, s := range specs {
 		r, err := cache.Build(ctx, s)
 		if err != nil {
@@ -63,6 +67,7 @@ func TestLayerRecordsLicenses(t *testing.T) {
 		if err := s.(*LayerSpec).LayerWritten(r.DiffID); err != nil {
 			t.Fatal(err)
 		}
+		written = append(written, r.DiffID)
 		rec, ok := c.LayerDocs(r.DiffID)
 		if !ok {
 			t.Fatalf("%s: no record kept", s.Describe())
@@ -70,6 +75,18 @@ func TestLayerRecordsLicenses(t *testing.T) {
 		if !tree.Apply(rec) {
 			t.Fatalf("%s: record not applicable", s.Describe())
 		}
+	}
+	// Written again, a layer's record is found kept and left as it is.
+	recPath := cache.Namespace(docsNamespace).Path(docsKey(written[0]))
+	before, err := os.Stat(recPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := specs[0].(*LayerSpec).LayerWritten(written[0]); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := os.Stat(recPath); err != nil || !os.SameFile(before, after) || !before.ModTime().Equal(after.ModTime()) {
+		t.Errorf("the record kept already was written again (%v)", err)
 	}
 	want := map[string]string{"base-thing": "MIT", "linked": "MIT", "relinked": "MIT", "freeform": "", "nodoc": "", "top": "Apache-2.0"}
 	for name, w := range want {
