@@ -105,14 +105,18 @@ func (p *xzProcess) wait() error {
 }
 
 // Close stops xz if its output has not been read to the end (a tar reader
-// stops at the archive's end blocks) and waits for it and for the goroutine
-// feeding it, so the source reader is free again when Close returns.
+// stops at the archive's end blocks) and waits for the goroutine feeding
+// it, so the source reader is free again when Close returns. xz itself is
+// reaped in the background: waiting for its exit cost every package two
+// round trips through the scheduler (one per member), idle time for the
+// goroutine unpacking it.
 func (p *xzProcess) Close() error {
 	p.once.Do(func() {
 		// xz may have exited on its own already: Kill's error says only that.
 		_ = p.cmd.Process.Kill()
-		_ = p.cmd.Wait()
+		// Killed, xz stops reading: the feeding goroutine's write fails.
 		<-p.copied
+		go func() { _ = p.cmd.Wait() }()
 		p.err = os.ErrClosed
 	})
 	return nil

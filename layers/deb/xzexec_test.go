@@ -9,8 +9,11 @@ import (
 	"io"
 	"math/rand"
 	"os"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/assemble-build/assemble/internal/testtool"
@@ -178,4 +181,39 @@ func randomText(n int) string {
 		b.WriteString(words[rng.Intn(len(words))])
 	}
 	return b.String()[:n]
+}
+
+// TestXZCloseDoesNotWaitForExit: Close frees the source reader and returns
+// without waiting for xz to be reaped. The stand-in for xz leaves a child
+// that holds xz's output pipes open for a minute, then (unless killed) leaves a mark:
+// waiting for xz's exit would mean waiting for it.
+func TestXZCloseDoesNotWaitForExit(t *testing.T) {
+	testtool.RequireTool(t, "sh")
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "xz")
+	pidFile, ended := filepath.Join(dir, "sleep.pid"), filepath.Join(dir, "ended")
+	script := fmt.Sprintf("#!/bin/sh\n(sh -c 'echo $$ > %s; exec sleep 60' && touch %s) &\nexec cat\n", pidFile, ended)
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p, err := startXZ(fake, strings.NewReader(strings.Repeat("x", 1<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(p, make([]byte, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(ended); err == nil {
+		t.Error("Close returned only after the process holding xz's output had ended")
+	}
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
 }
