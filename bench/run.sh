@@ -251,7 +251,7 @@ if [ "$only" = all ] || [ "$only" = debian ]; then
     bookworm "$work/mm.tar" http://deb.debian.org/debian)
   rebuild=$(best_of 5 $A --cache-dir "$cache" build "$repo" -o "oci:$work/debpy-layout")
   offline=$(best_of 5 $A --cache-dir "$cache" build "$repo" --offline -o "oci:$work/debpy-layout")
-  echo "  assemble ${ours}s  mmdebstrap ${peer}s  speed-up: $(ratio "$peer" "$ours")x (goal >= 5)"
+  echo "  assemble ${ours}s  mmdebstrap ${peer}s  speed-up: $(ratio "$peer" "$ours")x (goal >= 8; load average $(cut -d" " -f1-3 /proc/loadavg))"
   echo "  rebuild, everything cached: ${rebuild}s online (InRelease checked), ${offline}s --offline (goal < 0.3 s)"
 fi
 
