@@ -52,19 +52,6 @@ func TestChunkFlagErrors(t *testing.T) {
 	}
 }
 
-// chunkStarts lists where the chunk PATCHes (with a Content-Range) started.
-func chunkStarts(reg *ocitest.Registry) []int64 {
-	var starts []int64
-	for _, q := range reg.Requests() {
-		if q.Kind == ocitest.UploadPatch && q.ContentRange != "" {
-			a, _, _ := strings.Cut(q.ContentRange, "-")
-			n, _ := strconv.ParseInt(a, 10, 64)
-			starts = append(starts, n)
-		}
-	}
-	return starts
-}
-
 // bigSource pushes an image with one layer of about 1.3 MiB (6 chunks)
 // and a small one to src, and returns its digest and the big layer.
 func bigSource(t *testing.T, src *ocitest.Registry, repoTag string) (v1.Hash, v1.Descriptor) {
@@ -105,7 +92,7 @@ func checkResumed(t *testing.T, dst *ocitest.Registry, big v1.Descriptor, ref st
 		starts = append(starts, off)
 	}
 	starts = slices.Insert(starts, 3, 2*testChunk)
-	if got := chunkStarts(dst); !slices.Equal(got, starts) {
+	if got := dst.ChunkStarts(); !slices.Equal(got, starts) {
 		t.Errorf("chunk PATCHes at %v, want %v\n%s", got, starts, dst)
 	}
 	if n := dst.Count(ocitest.UploadStatus); n != 1 {
@@ -144,7 +131,7 @@ func TestCopyChunked(t *testing.T) {
 	// --chunk-threshold off: one PATCH per blob, as before.
 	dst.Reset()
 	c.must(t, "copy", "--chunk-threshold", "off", "docker://"+src.Ref("ns/big:1"), "docker://"+dst.Ref("ns/plain:1"))
-	if n := len(chunkStarts(dst)); n != 0 {
+	if n := len(dst.ChunkStarts()); n != 0 {
 		t.Errorf("%d chunk PATCHes with --chunk-threshold off\n%s", n, dst)
 	}
 }

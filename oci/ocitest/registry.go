@@ -356,6 +356,20 @@ func (r *Registry) Count(kinds ...Kind) int {
 	return n
 }
 
+// ChunkStarts lists where each chunk PATCH (one with a Content-Range)
+// started, in order.
+func (r *Registry) ChunkStarts() []int64 {
+	var starts []int64
+	for _, q := range r.Requests() {
+		if q.Kind == UploadPatch && q.ContentRange != "" {
+			a, _, _ := strings.Cut(q.ContentRange, "-")
+			n, _ := strconv.ParseInt(a, 10, 64)
+			starts = append(starts, n)
+		}
+	}
+	return starts
+}
+
 // Counts returns the number of recorded requests per kind.
 func (r *Registry) Counts() map[Kind]int {
 	m := map[Kind]int{}

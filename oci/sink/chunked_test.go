@@ -48,19 +48,6 @@ func rangeFrom(off int64) func(*http.Request) bool {
 
 func chunked(r *http.Request) bool { return r.Header.Get("Content-Range") != "" }
 
-// chunkStarts lists where each chunk PATCH started, in order.
-func chunkStarts(reg *ocitest.Registry) []int64 {
-	var starts []int64
-	for _, q := range reg.Requests() {
-		if q.Kind == ocitest.UploadPatch && q.ContentRange != "" {
-			a, _, _ := strings.Cut(q.ContentRange, "-")
-			n, _ := strconv.ParseInt(a, 10, 64)
-			starts = append(starts, n)
-		}
-	}
-	return starts
-}
-
 // offsets lists the chunk starts of a whole upload of size bytes from 0.
 func offsets(size int64) []int64 {
 	var o []int64
@@ -104,7 +91,7 @@ func TestChunkedUploadResumesAfterDroppedConnection(t *testing.T) {
 	// than the chunks, the dropped one sent again.
 	want := offsets(big.Size)
 	want = slices.Insert(want, 3, 2*chunk)
-	if got := chunkStarts(reg); !slices.Equal(got, want) {
+	if got := reg.ChunkStarts(); !slices.Equal(got, want) {
 		t.Errorf("chunk PATCHes at %v, want %v\n%s", got, want, reg)
 	}
 	if n := reg.Count(ocitest.UploadPatch); n != len(want)+2 {
@@ -188,14 +175,14 @@ func TestChunkedUploadFallsBackWhenRefused(t *testing.T) {
 			if n := 100 - reg.PendingFaults(); n != 1 {
 				t.Errorf("%d chunks refused, want 1\n%s", n, reg)
 			}
-			if n := len(chunkStarts(reg)); n != tc.accepted+1 {
+			if n := len(reg.ChunkStarts()); n != tc.accepted+1 {
 				t.Errorf("%d chunk PATCHes, want %d\n%s", n, tc.accepted+1, reg)
 			}
 			// The refused upload is cancelled; every blob then goes in one PATCH.
 			if n := reg.Count(ocitest.UploadCancel); n != 1 {
 				t.Errorf("%d uploads cancelled, want 1\n%s", n, reg)
 			}
-			if n := reg.Count(ocitest.UploadPatch) - len(chunkStarts(reg)); n != 4 {
+			if n := reg.Count(ocitest.UploadPatch) - len(reg.ChunkStarts()); n != 4 {
 				t.Errorf("%d whole-blob PATCHes, want 4 (3 layers, config)\n%s", n, reg)
 			}
 			if got := pulled(t, ref); got != res[0].Digest {
@@ -240,7 +227,7 @@ func TestChunkedUploadMountsAndThreshold(t *testing.T) {
 	items := []sink.Item{{Name: reg.Ref("ns/one:1"), Image: img}, {Name: reg.Ref("ns/two:1"), Image: img}}
 	push(t, items, smallChunks)
 	// Sent once in chunks, mounted into the second repository.
-	if got := chunkStarts(reg); !slices.Equal(got, offsets(big.Size)) {
+	if got := reg.ChunkStarts(); !slices.Equal(got, offsets(big.Size)) {
 		t.Errorf("chunk PATCHes at %v, want %v\n%s", got, offsets(big.Size), reg)
 	}
 	if !slices.Contains(reg.Mounted(), big.Digest.String()) {
@@ -252,7 +239,7 @@ func TestChunkedUploadMountsAndThreshold(t *testing.T) {
 	reg.Reset()
 	img2, _ := bigImage(t, 95)
 	push(t, []sink.Item{{Name: reg.Ref("ns/three:1"), Image: img2}}, sink.WithChunkedUpload(-1, chunk))
-	if n := len(chunkStarts(reg)); n != 0 {
+	if n := len(reg.ChunkStarts()); n != 0 {
 		t.Errorf("%d chunk PATCHes with chunks off\n%s", n, reg)
 	}
 }
@@ -278,7 +265,7 @@ func TestChunkedUploadWithCredentials(t *testing.T) {
 	reg.Inject(ocitest.Fault{Kind: ocitest.UploadPatch, When: rangeFrom(3 * chunk), DropAfter: chunk / 4})
 	push(t, items, smallChunks, sink.WithKeychain(basicKeychain{"bob", "chunk-pass"}))
 	want := slices.Insert(offsets(big.Size), 4, 3*chunk)
-	if got := chunkStarts(reg); !slices.Equal(got, want) {
+	if got := reg.ChunkStarts(); !slices.Equal(got, want) {
 		t.Errorf("chunk PATCHes at %v, want %v\n%s", got, want, reg)
 	}
 	for _, q := range reg.Requests() {

@@ -25,20 +25,6 @@ const (
 
 var smallChunks = WithChunkedUpload(chunkThreshold, chunk)
 
-// chunkStarts lists where each chunk PATCH (one with a Content-Range)
-// started, in order.
-func chunkStarts(reg *ocitest.Registry) []int64 {
-	var starts []int64
-	for _, q := range reg.Requests() {
-		if q.Kind == ocitest.UploadPatch && q.ContentRange != "" {
-			a, _, _ := strings.Cut(q.ContentRange, "-")
-			n, _ := strconv.ParseInt(a, 10, 64)
-			starts = append(starts, n)
-		}
-	}
-	return starts
-}
-
 func blobGets(reg *ocitest.Registry, d v1.Hash) (statuses []int) {
 	for _, q := range reg.Requests() {
 		if q.Kind == ocitest.BlobGet && q.Digest == d.String() {
@@ -94,7 +80,7 @@ func TestSyncChunked(t *testing.T) {
 		wantStarts = append(wantStarts, off)
 	}
 	wantStarts = slices.Insert(wantStarts, 3, 2*chunk)
-	if got := chunkStarts(dst); !slices.Equal(got, wantStarts) {
+	if got := dst.ChunkStarts(); !slices.Equal(got, wantStarts) {
 		t.Errorf("chunk PATCHes at %v, want %v (resumed at the destination's offset)\n%s", got, wantStarts, dst)
 	}
 	// ggcr opens the small blobs' uploads with a cross-registry mount request.
@@ -131,7 +117,7 @@ func TestSyncChunked(t *testing.T) {
 	}
 	dst.Reset()
 	sum, err = Run(context.Background(), cfg, smallChunks, WithRetryDelay(0))
-	if err != nil || sum.BlobsReused != 3 || !slices.Contains(dst.Mounted(), big.Digest.String()) || len(chunkStarts(dst)) != 0 {
+	if err != nil || sum.BlobsReused != 3 || !slices.Contains(dst.Mounted(), big.Digest.String()) || len(dst.ChunkStarts()) != 0 {
 		t.Errorf("same-registry run: err=%v summary=%+v, want 3 blobs mounted\n%s", err, sum, dst)
 	}
 }
@@ -212,7 +198,7 @@ func TestSyncChunkedSourceDrops(t *testing.T) {
 	for off := int64(0); off < big.Size; off += chunk {
 		offsets = append(offsets, off)
 	}
-	if got := chunkStarts(dst); !slices.Equal(got, offsets) {
+	if got := dst.ChunkStarts(); !slices.Equal(got, offsets) {
 		t.Errorf("chunk PATCHes at %v, want %v\n%s", got, offsets, dst)
 	}
 	ref, _ := name.ParseReference(dst.Host + "/mirror/big:1")
