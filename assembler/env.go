@@ -59,6 +59,11 @@ type env struct {
 	indexes map[string]*deb.Index
 	// condaIndexes are the conda channels' repodata, by channels and subdir.
 	condaIndexes map[string]*conda.Index
+	// files are the repository files layers of this environment's images
+	// by their settings: each group of a Domino repository stacks the same
+	// repository layer, whose tree is then walked (and keyed) once, not
+	// once per image.
+	files map[string]*layers.Files
 }
 
 // newEnv returns the environment of one plan: Build makes one, shared by
@@ -71,7 +76,25 @@ func newEnv(p *plan.Plan, o *options) *env {
 	} else if p.Debian != nil && p.Debian.Keyring != "" {
 		dopts = append(dopts, deb.WithKeyring(filepath.Join(p.Root, p.Debian.Keyring)))
 	}
-	return &env{o: o, p: p, client: deb.New(o.cache, dopts...), indexes: map[string]*deb.Index{}}
+	return &env{o: o, p: p, client: deb.New(o.cache, dopts...), indexes: map[string]*deb.Index{}, files: map[string]*layers.Files{}}
+}
+
+// filesSpec returns the one Files spec of this environment with spec's
+// settings, spec itself the first time. The repository does not change
+// while one environment plans or builds (the files a run writes into it
+// come after, or are excluded), so one walk serves every image.
+func (e *env) filesSpec(spec *layers.Files) *layers.Files {
+	k, err := json.Marshal(spec)
+	if err != nil {
+		return spec
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if f, ok := e.files[string(k)]; ok {
+		return f
+	}
+	e.files[string(k)] = spec
+	return spec
 }
 
 // index returns the verified package index for a suite and architecture.
