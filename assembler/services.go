@@ -42,6 +42,9 @@ type services struct {
 	// (installed is nil then: what a stage installs is in the image only
 	// when the stage is in the target's chain).
 	stages *installed
+	// unpublished is set for the images a convention builds to read
+	// (plan.Builder): they get no SBOM, which no one would see.
+	unpublished bool
 }
 
 // newServices returns the services of one plan, with one environment for
@@ -147,7 +150,7 @@ func (s *services) Build(ctx context.Context, root string, im plan.Image, platfo
 	p.Root = root
 	im.Platforms = []string{platform}
 	b := s.forImage(im.Name)
-	b.p = &p
+	b.p, b.unpublished = &p, true
 	if root != s.p.Root {
 		b.env = newEnv(&p, s.o)
 	}

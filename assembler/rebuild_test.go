@@ -86,3 +86,25 @@ func TestFilesLayerRebuiltAfterAnEdit(t *testing.T) {
 		t.Errorf("after an edit the repository layer is still %s", one)
 	}
 }
+
+// The images a convention builds to read (plan.Builder) record nothing for
+// an SBOM: only published images get one.
+func TestBuilderImagesRecordNoSBOM(t *testing.T) {
+	cache, err := layers.OpenCache(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := makeOptions([]Option{WithCache(cache), WithSBOM("spdx")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newServices(&plan.Plan{Root: t.TempDir()}, o)
+	if s.recording().installed == nil {
+		t.Fatal("a published image records nothing with SBOMs on")
+	}
+	b := *s
+	b.unpublished = true
+	if b.recording().installed != nil {
+		t.Error("an image built to be read records what it installs")
+	}
+}
