@@ -188,6 +188,7 @@ func (s *services) buildPlatform(ctx context.Context, im plan.Image, ps string, 
 	if err != nil {
 		return nil, nil, err
 	}
+	img = freeze(img)
 	atts, err := s.attestations(im, ps, fromRef, from, img, annotations)
 	return img, atts, err
 }

@@ -1,0 +1,101 @@
+package assembler
+
+import (
+	"bytes"
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// frozen is a built image with its manifest, config and layers worked out
+// once. A go-containerregistry mutate image serialises its config again
+// for every layer each time it is asked for its layers (LayerByDigest
+// compares with the config's digest first), and a plan's images are asked
+// often: by a convention reading them, by every sink, for SBOMs. Its bytes
+// are those of the image it froze.
+type frozen struct {
+	mediaType          types.MediaType
+	manifest, config   []byte
+	mf                 *v1.Manifest
+	cf                 *v1.ConfigFile
+	digest, configName v1.Hash
+	layers             []v1.Layer
+	byDigest, byDiffID map[v1.Hash]v1.Layer
+}
+
+// freeze returns img with everything it says computed once; img itself
+// when it cannot say it (its own calls then fail as they would have).
+func freeze(img v1.Image) v1.Image {
+	f, err := freezeImage(img)
+	if err != nil {
+		return img
+	}
+	return f
+}
+
+func freezeImage(img v1.Image) (*frozen, error) {
+	f := &frozen{byDigest: map[v1.Hash]v1.Layer{}, byDiffID: map[v1.Hash]v1.Layer{}}
+	var err error
+	if f.mediaType, err = img.MediaType(); err != nil {
+		return nil, err
+	}
+	if f.manifest, err = img.RawManifest(); err != nil {
+		return nil, err
+	}
+	if f.config, err = img.RawConfigFile(); err != nil {
+		return nil, err
+	}
+	if f.mf, err = v1.ParseManifest(bytes.NewReader(f.manifest)); err != nil {
+		return nil, err
+	}
+	if f.cf, err = v1.ParseConfigFile(bytes.NewReader(f.config)); err != nil {
+		return nil, err
+	}
+	if f.digest, _, err = v1.SHA256(bytes.NewReader(f.manifest)); err != nil {
+		return nil, err
+	}
+	if f.configName, _, err = v1.SHA256(bytes.NewReader(f.config)); err != nil {
+		return nil, err
+	}
+	if f.layers, err = img.Layers(); err != nil {
+		return nil, err
+	}
+	if len(f.layers) != len(f.mf.Layers) || len(f.layers) != len(f.cf.RootFS.DiffIDs) {
+		return nil, fmt.Errorf("the image lists %d layers, its manifest %d and its config %d", len(f.layers), len(f.mf.Layers), len(f.cf.RootFS.DiffIDs))
+	}
+	for i, l := range f.layers {
+		// The first of two layers with one diffID, as mutate's map keeps.
+		if _, ok := f.byDiffID[f.cf.RootFS.DiffIDs[i]]; !ok {
+			f.byDiffID[f.cf.RootFS.DiffIDs[i]] = l
+		}
+		f.byDigest[f.mf.Layers[i].Digest] = l
+	}
+	return f, nil
+}
+
+func (f *frozen) Layers() ([]v1.Layer, error)               { return append([]v1.Layer(nil), f.layers...), nil }
+func (f *frozen) MediaType() (types.MediaType, error)       { return f.mediaType, nil }
+func (f *frozen) Size() (int64, error)                      { return int64(len(f.manifest)), nil }
+func (f *frozen) ConfigName() (v1.Hash, error)              { return f.configName, nil }
+func (f *frozen) ConfigFile() (*v1.ConfigFile, error)       { return f.cf.DeepCopy(), nil }
+func (f *frozen) RawConfigFile() ([]byte, error)            { return bytes.Clone(f.config), nil }
+func (f *frozen) Digest() (v1.Hash, error)                  { return f.digest, nil }
+func (f *frozen) Manifest() (*v1.Manifest, error)           { return f.mf.DeepCopy(), nil }
+func (f *frozen) RawManifest() ([]byte, error)              { return bytes.Clone(f.manifest), nil }
+func (f *frozen) LayerByDiffID(h v1.Hash) (v1.Layer, error) { return f.layer(f.byDiffID, h) }
+
+func (f *frozen) LayerByDigest(h v1.Hash) (v1.Layer, error) {
+	if h == f.configName {
+		return partial.ConfigLayer(f)
+	}
+	return f.layer(f.byDigest, h)
+}
+
+func (f *frozen) layer(m map[v1.Hash]v1.Layer, h v1.Hash) (v1.Layer, error) {
+	if l, ok := m[h]; ok {
+		return l, nil
+	}
+	return nil, fmt.Errorf("the image has no layer %s", h)
+}
