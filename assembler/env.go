@@ -64,6 +64,9 @@ type env struct {
 	// repository layer, whose tree is then walked (and keyed) once, not
 	// once per image.
 	files map[string]*layers.Files
+	// bases are the base images opened so far, by reference and
+	// platform, frozen: a Domino repository's groups share one base.
+	bases map[string]v1.Image
 }
 
 // newEnv returns the environment of one plan: Build makes one, shared by
@@ -76,7 +79,29 @@ func newEnv(p *plan.Plan, o *options) *env {
 	} else if p.Debian != nil && p.Debian.Keyring != "" {
 		dopts = append(dopts, deb.WithKeyring(filepath.Join(p.Root, p.Debian.Keyring)))
 	}
-	return &env{o: o, p: p, client: deb.New(o.cache, dopts...), indexes: map[string]*deb.Index{}, files: map[string]*layers.Files{}}
+	return &env{o: o, p: p, client: deb.New(o.cache, dopts...), indexes: map[string]*deb.Index{}, files: map[string]*layers.Files{}, bases: map[string]v1.Image{}}
+}
+
+// base returns the image open opens for ref on platform, opened once per
+// environment (a base is a reference resolved once for the whole run: the
+// plan's images all get the same image, and a registry is asked once).
+func (e *env) base(ref string, platform v1.Platform, open func() (v1.Image, error)) (v1.Image, error) {
+	key := ref + "\x00" + platform.String()
+	e.mu.Lock()
+	img, ok := e.bases[key]
+	e.mu.Unlock()
+	if ok {
+		return img, nil
+	}
+	img, err := open()
+	if err != nil {
+		return nil, err
+	}
+	img = freeze(img)
+	e.mu.Lock()
+	e.bases[key] = img
+	e.mu.Unlock()
+	return img, nil
 }
 
 // filesSpec returns the one Files spec of this environment with spec's

@@ -27,15 +27,21 @@ type frozen struct {
 
 // freeze returns img with everything it says computed once; img itself
 // when it cannot say it (its own calls then fail as they would have).
-func freeze(img v1.Image) v1.Image {
-	f, err := freezeImage(img)
+// known are layers img may hold (its base's and those stacked on it),
+// found by digest without asking img for its layers, which for a mutate
+// image is the costly call.
+func freeze(img v1.Image, known ...v1.Layer) v1.Image {
+	if f, ok := img.(*frozen); ok {
+		return f
+	}
+	f, err := freezeImage(img, known)
 	if err != nil {
 		return img
 	}
 	return f
 }
 
-func freezeImage(img v1.Image) (*frozen, error) {
+func freezeImage(img v1.Image, known []v1.Layer) (*frozen, error) {
 	f := &frozen{byDigest: map[v1.Hash]v1.Layer{}, byDiffID: map[v1.Hash]v1.Layer{}}
 	var err error
 	if f.mediaType, err = img.MediaType(); err != nil {
@@ -59,8 +65,10 @@ func freezeImage(img v1.Image) (*frozen, error) {
 	if f.configName, _, err = v1.SHA256(bytes.NewReader(f.config)); err != nil {
 		return nil, err
 	}
-	if f.layers, err = img.Layers(); err != nil {
-		return nil, err
+	if f.layers = byManifest(f.mf, known); f.layers == nil {
+		if f.layers, err = img.Layers(); err != nil {
+			return nil, err
+		}
 	}
 	if len(f.layers) != len(f.mf.Layers) || len(f.layers) != len(f.cf.RootFS.DiffIDs) {
 		return nil, fmt.Errorf("the image lists %d layers, its manifest %d and its config %d", len(f.layers), len(f.mf.Layers), len(f.cf.RootFS.DiffIDs))
@@ -73,6 +81,31 @@ func freezeImage(img v1.Image) (*frozen, error) {
 		f.byDigest[f.mf.Layers[i].Digest] = l
 	}
 	return f, nil
+}
+
+// byManifest lists the layers of m's descriptors from known, or nil when
+// one of them is not known.
+func byManifest(m *v1.Manifest, known []v1.Layer) []v1.Layer {
+	if len(known) == 0 && len(m.Layers) > 0 {
+		return nil
+	}
+	byDigest := make(map[v1.Hash]v1.Layer, len(known))
+	for _, l := range known {
+		d, err := l.Digest()
+		if err != nil {
+			return nil
+		}
+		byDigest[d] = l
+	}
+	out := make([]v1.Layer, len(m.Layers))
+	for i, desc := range m.Layers {
+		l, ok := byDigest[desc.Digest]
+		if !ok {
+			return nil
+		}
+		out[i] = l
+	}
+	return out
 }
 
 func (f *frozen) Layers() ([]v1.Layer, error)               { return append([]v1.Layer(nil), f.layers...), nil }

@@ -104,11 +104,13 @@ func (s *services) Base(ctx context.Context, ref string, platform v1.Platform) (
 		}
 		return out, s.env.seedDpkgStatus(out, status)
 	}
-	b, err := source.Parse(ref, s.o.sourceOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return b.Image(ctx, platform)
+	return s.env.base(ref, platform, func() (v1.Image, error) {
+		b, err := source.Parse(ref, s.o.sourceOpts...)
+		if err != nil {
+			return nil, err
+		}
+		return b.Image(ctx, platform)
+	})
 }
 
 // Layer builds spec through the cache (reporting it) and returns the layer.
