@@ -6,8 +6,11 @@ import (
 	"path/filepath"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/layers"
+	"github.com/assemble-build/assemble/oci"
 )
 
 // One environment keeps one Files spec per set of settings: images with
@@ -106,5 +109,42 @@ func TestBuilderImagesRecordNoSBOM(t *testing.T) {
 	b.unpublished = true
 	if b.recording().installed != nil {
 		t.Error("an image built to be read records what it installs")
+	}
+}
+
+// A base is opened once per environment and platform, and frozen.
+func TestBaseOpenedOncePerEnvironment(t *testing.T) {
+	cache, err := layers.OpenCache(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := makeOptions([]Option{WithCache(cache)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(&plan.Plan{Root: t.TempDir()}, o)
+	opened := 0
+	open := func(p v1.Platform) func() (v1.Image, error) {
+		return func() (v1.Image, error) {
+			opened++
+			return oci.Scratch(p)
+		}
+	}
+	amd, arm := v1.Platform{OS: "linux", Architecture: "amd64"}, v1.Platform{OS: "linux", Architecture: "arm64"}
+	a, err := e.base("scratch", amd, open(amd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := a.(*frozen); !ok {
+		t.Errorf("the base is a %T, not frozen", a)
+	}
+	if b, _ := e.base("scratch", amd, open(amd)); b != a || opened != 1 {
+		t.Errorf("the base was opened %d times", opened)
+	}
+	if _, err := e.base("scratch", arm, open(arm)); err != nil || opened != 2 {
+		t.Errorf("another platform's base: %v, opened %d times", err, opened)
+	}
+	if _, err := newEnv(e.p, o).base("scratch", amd, open(amd)); err != nil || opened != 3 {
+		t.Errorf("another environment's base: %v, opened %d times", err, opened)
 	}
 }
