@@ -219,7 +219,7 @@ func (s *services) buildDockerfile(ctx context.Context, df plan.Dockerfile, plat
 	return dockerfile.BuildTarget(ctx, s.p.Root, df, plat, s,
 		dockerfile.WithCreated(o.created), dockerfile.WithBuildContexts(contexts),
 		dockerfile.WithNoRun(o.noRun), dockerfile.WithRunOutput(o.runOutput),
-		dockerfile.WithListingCache(o.cache.Namespace("listings")), dockerfile.WithTreeMemo(o.trees),
+		dockerfile.WithListingCache(o.cache.Namespace("listings")), dockerfile.WithTreeMemo(o.trees), dockerfile.WithGitModesMemo(s.env.gitModes),
 		dockerfile.WithSecrets(o.secrets...), dockerfile.WithSSH(o.sshAgents...),
 		// ADD URLs through the download store: kept online (so a bundle
 		// carries them), served from it offline.

@@ -14,6 +14,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/assemble-build/assemble/assembler/dockerfile"
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/layers/conda"
@@ -67,6 +68,9 @@ type env struct {
 	// bases are the base images opened so far, by reference and
 	// platform, frozen: a Domino repository's groups share one base.
 	bases map[string]v1.Image
+	// gitModes are the file modes git records in the build contexts of
+	// this environment's Dockerfiles: git is asked once per context.
+	gitModes *dockerfile.GitModesMemo
 }
 
 // newEnv returns the environment of one plan: Build makes one, shared by
@@ -79,7 +83,7 @@ func newEnv(p *plan.Plan, o *options) *env {
 	} else if p.Debian != nil && p.Debian.Keyring != "" {
 		dopts = append(dopts, deb.WithKeyring(filepath.Join(p.Root, p.Debian.Keyring)))
 	}
-	return &env{o: o, p: p, client: deb.New(o.cache, dopts...), indexes: map[string]*deb.Index{}, files: map[string]*layers.Files{}, bases: map[string]v1.Image{}}
+	return &env{o: o, p: p, client: deb.New(o.cache, dopts...), indexes: map[string]*deb.Index{}, files: map[string]*layers.Files{}, bases: map[string]v1.Image{}, gitModes: dockerfile.NewGitModesMemo()}
 }
 
 // base returns the image open opens for ref on platform, opened once per
