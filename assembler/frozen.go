@@ -53,10 +53,11 @@ func freezeImage(img v1.Image, known []v1.Layer) (*frozen, error) {
 	if f.config, err = img.RawConfigFile(); err != nil {
 		return nil, err
 	}
-	if f.mf, err = v1.ParseManifest(bytes.NewReader(f.manifest)); err != nil {
+	// What the raw bytes say, as the image has it parsed (or made) already.
+	if f.mf, err = img.Manifest(); err != nil {
 		return nil, err
 	}
-	if f.cf, err = v1.ParseConfigFile(bytes.NewReader(f.config)); err != nil {
+	if f.cf, err = img.ConfigFile(); err != nil {
 		return nil, err
 	}
 	if f.digest, _, err = v1.SHA256(bytes.NewReader(f.manifest)); err != nil {
