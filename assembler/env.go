@@ -109,10 +109,14 @@ func (e *env) base(ref string, platform v1.Platform, open func() (v1.Image, erro
 }
 
 // filesSpec returns the one Files spec of this environment with spec's
-// settings, spec itself the first time. The repository does not change
-// while one environment plans or builds (the files a run writes into it
-// come after, or are excluded), so one walk serves every image.
+// settings: spec itself the first time (and without an environment). The
+// repository does not change while one environment plans or builds (the
+// files a run writes into it come after, or are excluded), so one walk
+// serves every image.
 func (e *env) filesSpec(spec *layers.Files) *layers.Files {
+	if e == nil {
+		return spec
+	}
 	k, err := json.Marshal(spec)
 	if err != nil {
 		return spec

@@ -2,6 +2,7 @@ package assembler
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -80,9 +81,23 @@ func TestFilesLayerRebuiltAfterAnEdit(t *testing.T) {
 		}
 		return built[0].Layers[0].Digest.String(), built[1].Layers[0].Digest.String()
 	}
+	status := func() string {
+		t.Helper()
+		st, err := a.Status(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(st["one"], st["two"])
+	}
+	if got := status(); got != "[false] [false]" {
+		t.Errorf("status before the build: %s", got)
+	}
 	one, two := digests()
 	if one != two {
 		t.Fatalf("the images' repository layers differ: %s, %s", one, two)
+	}
+	if got := status(); got != "[true] [true]" {
+		t.Errorf("status after the build: %s", got)
 	}
 	write("print(2)\n")
 	if again, _ := digests(); again == one {
