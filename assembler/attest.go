@@ -218,11 +218,11 @@ func (s *services) recordTarget(ctx context.Context, t *dockerfile.Target, platf
 }
 
 // recording returns the services for building one platform of an image,
-// recording what it installs when SBOMs are on.
+// recording what it installs when SBOMs are on and the image is published.
 func (s *services) recording() *services {
 	c := *s
 	c.installed = nil
-	if s.o.sbom != "" {
+	if s.o.sbom != "" && !s.unpublished {
 		c.installed = &installed{}
 	}
 	return &c

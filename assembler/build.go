@@ -167,7 +167,7 @@ func (s *services) buildPlatform(ctx context.Context, im plan.Image, ps string, 
 		if err != nil {
 			return nil, nil, err
 		}
-		base, from, fromRef = t.Image, t.BaseImage, t.Base
+		base, from, fromRef = freeze(t.Image), t.BaseImage, t.Base
 	} else {
 		if base, err = s.Base(ctx, im.Base, plat); err != nil {
 			return nil, nil, fmt.Errorf("base %s for %s: %w", im.Base, ps, err)
@@ -188,6 +188,7 @@ func (s *services) buildPlatform(ctx context.Context, im plan.Image, ps string, 
 	if err != nil {
 		return nil, nil, err
 	}
+	img = freeze(img, st.layers()...)
 	atts, err := s.attestations(im, ps, fromRef, from, img, annotations)
 	return img, atts, err
 }
@@ -218,7 +219,7 @@ func (s *services) buildDockerfile(ctx context.Context, df plan.Dockerfile, plat
 	return dockerfile.BuildTarget(ctx, s.p.Root, df, plat, s,
 		dockerfile.WithCreated(o.created), dockerfile.WithBuildContexts(contexts),
 		dockerfile.WithNoRun(o.noRun), dockerfile.WithRunOutput(o.runOutput),
-		dockerfile.WithListingCache(o.cache.Namespace("listings")), dockerfile.WithTreeMemo(o.trees),
+		dockerfile.WithListingCache(o.cache.Namespace("listings")), dockerfile.WithTreeMemo(o.trees), dockerfile.WithGitModesMemo(s.env.gitModes),
 		dockerfile.WithSecrets(o.secrets...), dockerfile.WithSSH(o.sshAgents...),
 		// ADD URLs through the download store: kept online (so a bundle
 		// carries them), served from it offline.
@@ -243,6 +244,19 @@ type stack struct {
 	cur      v1.Image
 	adds     []oci.Addition
 	report   *[]LayerReport
+}
+
+// layers are the base's layers and those stacked on it, what the image
+// made of them holds.
+func (st *stack) layers() []v1.Layer {
+	known, err := st.base.Layers()
+	if err != nil {
+		return nil
+	}
+	for _, a := range st.adds {
+		known = append(known, a.Layer)
+	}
+	return known
 }
 
 // addAll stacks what plan layer l became, reporting its step first and

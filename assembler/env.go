@@ -14,6 +14,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/assemble-build/assemble/assembler/dockerfile"
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/layers/conda"
@@ -59,6 +60,17 @@ type env struct {
 	indexes map[string]*deb.Index
 	// condaIndexes are the conda channels' repodata, by channels and subdir.
 	condaIndexes map[string]*conda.Index
+	// files are the repository files layers of this environment's images
+	// by their settings: each group of a Domino repository stacks the same
+	// repository layer, whose tree is then walked (and keyed) once, not
+	// once per image.
+	files map[string]*layers.Files
+	// bases are the base images opened so far, by reference and
+	// platform, frozen: a Domino repository's groups share one base.
+	bases map[string]v1.Image
+	// gitModes are the file modes git records in the build contexts of
+	// this environment's Dockerfiles: git is asked once per context.
+	gitModes *dockerfile.GitModesMemo
 }
 
 // newEnv returns the environment of one plan: Build makes one, shared by
@@ -71,7 +83,51 @@ func newEnv(p *plan.Plan, o *options) *env {
 	} else if p.Debian != nil && p.Debian.Keyring != "" {
 		dopts = append(dopts, deb.WithKeyring(filepath.Join(p.Root, p.Debian.Keyring)))
 	}
-	return &env{o: o, p: p, client: deb.New(o.cache, dopts...), indexes: map[string]*deb.Index{}}
+	return &env{o: o, p: p, client: deb.New(o.cache, dopts...), indexes: map[string]*deb.Index{}, files: map[string]*layers.Files{}, bases: map[string]v1.Image{}, gitModes: dockerfile.NewGitModesMemo()}
+}
+
+// base returns the image open opens for ref on platform, opened once per
+// environment (a base is a reference resolved once for the whole run: the
+// plan's images all get the same image, and a registry is asked once).
+func (e *env) base(ref string, platform v1.Platform, open func() (v1.Image, error)) (v1.Image, error) {
+	key := ref + "\x00" + platform.String()
+	e.mu.Lock()
+	img, ok := e.bases[key]
+	e.mu.Unlock()
+	if ok {
+		return img, nil
+	}
+	img, err := open()
+	if err != nil {
+		return nil, err
+	}
+	img = freeze(img)
+	e.mu.Lock()
+	e.bases[key] = img
+	e.mu.Unlock()
+	return img, nil
+}
+
+// filesSpec returns the one Files spec of this environment with spec's
+// settings: spec itself the first time (and without an environment). The
+// repository does not change while one environment plans or builds (the
+// files a run writes into it come after, or are excluded), so one walk
+// serves every image.
+func (e *env) filesSpec(spec *layers.Files) *layers.Files {
+	if e == nil {
+		return spec
+	}
+	k, err := json.Marshal(spec)
+	if err != nil {
+		return spec
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if f, ok := e.files[string(k)]; ok {
+		return f
+	}
+	e.files[string(k)] = spec
+	return spec
 }
 
 // index returns the verified package index for a suite and architecture.

@@ -75,7 +75,7 @@ func (s *services) filesLayer(_ context.Context, l plan.Layer, _ below) (specs, 
 			spec.Ignore = append(spec.Ignore, rel)
 		}
 	}
-	return specs{specs: []layers.Spec{spec}}, nil
+	return specs{specs: []layers.Spec{s.env.filesSpec(spec)}}, nil
 }
 
 // debLayer resolves Debian packages against what the image below has.

@@ -42,6 +42,9 @@ type services struct {
 	// (installed is nil then: what a stage installs is in the image only
 	// when the stage is in the target's chain).
 	stages *installed
+	// unpublished is set for the images a convention builds to read
+	// (plan.Builder): they get no SBOM, which no one would see.
+	unpublished bool
 }
 
 // newServices returns the services of one plan, with one environment for
@@ -101,11 +104,13 @@ func (s *services) Base(ctx context.Context, ref string, platform v1.Platform) (
 		}
 		return out, s.env.seedDpkgStatus(out, status)
 	}
-	b, err := source.Parse(ref, s.o.sourceOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return b.Image(ctx, platform)
+	return s.env.base(ref, platform, func() (v1.Image, error) {
+		b, err := source.Parse(ref, s.o.sourceOpts...)
+		if err != nil {
+			return nil, err
+		}
+		return b.Image(ctx, platform)
+	})
 }
 
 // Layer builds spec through the cache (reporting it) and returns the layer.
@@ -147,7 +152,7 @@ func (s *services) Build(ctx context.Context, root string, im plan.Image, platfo
 	p.Root = root
 	im.Platforms = []string{platform}
 	b := s.forImage(im.Name)
-	b.p = &p
+	b.p, b.unpublished = &p, true
 	if root != s.p.Root {
 		b.env = newEnv(&p, s.o)
 	}

@@ -14,7 +14,8 @@ import (
 // resolved against the image below them at build time.
 func (a *Assembler) Status(ctx context.Context, p *plan.Plan) (map[string][]bool, error) {
 	ctx = a.o.logTo(ctx)
-	s := &services{o: a.o, p: p}
+	// One environment: images with the same files layer share its walk.
+	s := newServices(p, a.o)
 	out := map[string][]bool{}
 	for _, im := range p.Images {
 		for _, l := range im.Layers {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -32,10 +33,9 @@ func (r *registry) packArchive(dir string, names []string) ([]byte, error) {
 		}
 	}
 	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
-	if err != nil {
-		return nil, err
-	}
+	zw := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(zw)
+	zw.Reset(&buf)
 	epoch := time.Unix(0, 0)
 	// klauspost's writer stores uint32(ModTime.Unix()) even for the zero
 	// time (a date in 2042); the epoch gives the 0 that means "no time".
@@ -50,6 +50,15 @@ func (r *registry) packArchive(dir string, names []string) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// gzipWriters are the compressors of packArchive: a registry packs an
+// archive per stack version, and a new writer's tables are most of the
+// work for a small one. Reset keeps the level; each archive sets the
+// header again.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.DefaultCompression) // a valid level: no error
+	return zw
+}}
 
 // archiveEntries appends the entry for rel (below base, the stack directory
 // dir) and, for a directory, everything below it.

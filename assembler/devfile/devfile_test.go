@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	kgzip "github.com/klauspost/compress/gzip"
+
 	"github.com/assemble-build/assemble/assembler/devfile"
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/internal/testtool"
@@ -428,4 +430,41 @@ func artifactSpec(t testing.TB, root string, a plan.Artifact) (oci.Spec, error) 
 	}
 	defer r.Close()
 	return a.Spec(r.FS())
+}
+
+// Every archive.tar is the gzip stream a new writer makes of its tar,
+// whichever archives its (reused) compressor packed before.
+func TestArchivesAsFromANewWriter(t *testing.T) {
+	_, arts, err := devfile.Load(copyRegistry(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, a := range arts {
+		for _, l := range a.Layers {
+			if l.Title != "archive.tar" {
+				continue
+			}
+			zr, err := kgzip.NewReader(bytes.NewReader(l.Content))
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := io.ReadAll(zr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want bytes.Buffer
+			zw, _ := kgzip.NewWriterLevel(&want, kgzip.DefaultCompression)
+			zw.ModTime, zw.OS = time.Unix(0, 0), 255
+			zw.Write(raw)
+			zw.Close()
+			if !bytes.Equal(l.Content, want.Bytes()) {
+				t.Errorf("%s:%s: archive.tar differs from a new writer's", a.Name, a.Tags[0])
+			}
+			n++
+		}
+	}
+	if n < 2 {
+		t.Fatalf("%d archives: the test needs two or more", n)
+	}
 }

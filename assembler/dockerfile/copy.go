@@ -898,7 +898,7 @@ func (b *builder) mainContext() (*hostSource, error) {
 // hostSource opens a local directory as a source, closed when the build
 // ends.
 func (b *builder) hostSource(name, dir string, ignore []string) (*hostSource, error) {
-	h, err := newHostSource(name, dir, b.d.root, ignore)
+	h, err := newHostSource(name, dir, b.d.root, ignore, b.o.gitModes)
 	if err != nil {
 		return nil, err
 	}

@@ -92,6 +92,7 @@ type options struct {
 	runOptions []run.Option
 	listings   ListingStore
 	trees      *TreeMemo
+	gitModes   *GitModesMemo
 	secrets    map[string]Secret
 	ssh        map[string]string // agent id -> socket
 }

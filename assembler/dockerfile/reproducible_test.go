@@ -1,6 +1,7 @@
 package dockerfile
 
 import (
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -126,5 +127,39 @@ func TestIgnoreFileSymlink(t *testing.T) {
 				t.Errorf("kept.txt missing: %v", keys(files))
 			}
 		})
+	}
+}
+
+// A GitModesMemo asks git once per directory: its builds see the modes git
+// recorded when it first asked; a new memo (a new run) asks again, and no
+// memo asks every time.
+func TestGitModesMemo(t *testing.T) {
+	gitBin := testtool.RequireTool(t, "git")
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"run.sh": "#!/bin/sh\n"})
+	gitRun := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command(gitBin, append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	gitRun("init", "-q")
+	gitRun("add", "-A")
+	gitRun("update-index", "--chmod=-x", "run.sh")
+	m := NewGitModesMemo()
+	if got := m.get(dir)["run.sh"]; got != 0o644 {
+		t.Fatalf("run.sh: %o, want 0644", got)
+	}
+	gitRun("update-index", "--chmod=+x", "run.sh")
+	for what, got := range map[string]fs.FileMode{
+		"the same memo": m.get(dir)["run.sh"], "a new memo": NewGitModesMemo().get(dir)["run.sh"], "no memo": (*GitModesMemo)(nil).get(dir)["run.sh"],
+	} {
+		want := fs.FileMode(0o755)
+		if what == "the same memo" {
+			want = 0o644
+		}
+		if got != want {
+			t.Errorf("%s: run.sh %o, want %o", what, got, want)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -79,7 +80,7 @@ type hostSource struct {
 	gitModes map[string]fs.FileMode
 }
 
-func newHostSource(name, dir, repoRoot string, ignore []string) (*hostSource, error) {
+func newHostSource(name, dir, repoRoot string, ignore []string, modes *GitModesMemo) (*hostSource, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -91,7 +92,7 @@ func newHostSource(name, dir, repoRoot string, ignore []string) (*hostSource, er
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", name, err)
 	}
-	h := &hostSource{name: name, root: abs, fsys: fsys, gitModes: gitModes(abs)}
+	h := &hostSource{name: name, root: abs, fsys: fsys, gitModes: modes.get(abs)}
 	if rr, err := filepath.EvalSymlinks(repoRoot); err == nil {
 		if rel, err := filepath.Rel(rr, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
 			h.rel, h.inRepo = filepath.ToSlash(rel), true
@@ -194,6 +195,40 @@ func (h *hostSource) info(p string, fi fs.FileInfo) (info, error) {
 		i.special = true
 	}
 	return i, nil
+}
+
+// GitModesMemo keeps, for the builds of one run, the modes git's index
+// records below each local source (gitModes): a plan that builds several
+// Dockerfiles with one context (a Domino repository's groups, built once
+// while planning and again to publish) asks git once. The run changes no
+// file's mode in git's index. Safe for concurrent use; a nil memo keeps
+// nothing.
+type GitModesMemo struct {
+	mu    sync.Mutex
+	modes map[string]map[string]fs.FileMode
+}
+
+// NewGitModesMemo is an empty memo.
+func NewGitModesMemo() *GitModesMemo {
+	return &GitModesMemo{modes: map[string]map[string]fs.FileMode{}}
+}
+
+// WithGitModesMemo shares m between builds.
+func WithGitModesMemo(m *GitModesMemo) Option { return func(o *options) { o.gitModes = m } }
+
+// get is gitModes(dir), asked once per memo; the map is only read.
+func (m *GitModesMemo) get(dir string) map[string]fs.FileMode {
+	if m == nil {
+		return gitModes(dir)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if modes, ok := m.modes[dir]; ok {
+		return modes
+	}
+	modes := gitModes(dir)
+	m.modes[dir] = modes
+	return modes
 }
 
 // gitModes lists the regular files git's index holds below dir (paths

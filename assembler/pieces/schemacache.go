@@ -2,6 +2,7 @@ package pieces
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -378,6 +379,7 @@ func copiesRepository(l v1.Layer, root string) (bool, error) {
 	}
 	defer rc.Close()
 	tr := tar.NewReader(rc)
+	bufs := new(compareBuffers)
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -398,7 +400,7 @@ func copiesRepository(l v1.Layer, root string) (bool, error) {
 			}
 			return false, nil
 		}
-		if same, err := sameAsRoot(tr, h, filepath.Join(root, filepath.FromSlash(rel))); err != nil || !same {
+		if same, err := sameAsRoot(tr, h, filepath.Join(root, filepath.FromSlash(rel)), bufs); err != nil || !same {
 			return false, err
 		}
 	}
@@ -406,7 +408,7 @@ func copiesRepository(l v1.Layer, root string) (bool, error) {
 
 // sameAsRoot reports whether the layer entry h (its content in r) is what
 // root holds at host.
-func sameAsRoot(r io.Reader, h *tar.Header, host string) (bool, error) {
+func sameAsRoot(r io.Reader, h *tar.Header, host string, bufs *compareBuffers) (bool, error) {
 	fi, err := os.Lstat(host)
 	if err != nil {
 		return false, nil
@@ -421,15 +423,39 @@ func sameAsRoot(r io.Reader, h *tar.Header, host string) (bool, error) {
 		if !fi.Mode().IsRegular() || fi.Size() != h.Size {
 			return false, nil
 		}
-		in, err := stateOf(host, false, true)
+		f, err := os.Open(host)
 		if err != nil {
 			return false, nil
 		}
-		sum := sha256.New()
-		if _, err := io.Copy(sum, r); err != nil {
-			return false, fmt.Errorf("reading a layer: %w", err)
-		}
-		return hex.EncodeToString(sum.Sum(nil)) == in, nil
+		defer f.Close()
+		return bufs.same(r, f)
 	}
 	return false, nil
+}
+
+// compareBuffers are the two buffers sameAsRoot reads a layer's file and
+// the host's into, kept for all the files of a layer.
+type compareBuffers struct{ layer, host [32 << 10]byte }
+
+// same reports whether layer (whose entry is as long as host's file, which
+// sameAsRoot checked) and host hold the same bytes; only the layer's read
+// errors are errors (a host file that cannot be read is not the same).
+func (b *compareBuffers) same(layer, host io.Reader) (bool, error) {
+	for {
+		n, err := io.ReadFull(layer, b.layer[:])
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+			return false, fmt.Errorf("reading a layer: %w", err)
+		}
+		if m, _ := io.ReadFull(host, b.host[:n]); m != n {
+			return false, nil
+		}
+		if !bytes.Equal(b.layer[:n], b.host[:n]) {
+			return false, nil
+		}
+		if n < len(b.layer) {
+			// The layer's entry is done: so must the host's file be.
+			m, _ := host.Read(b.host[:1])
+			return m == 0, nil
+		}
+	}
 }

@@ -187,6 +187,31 @@ func TestCopiesRepository(t *testing.T) {
 	}
 }
 
+// Files longer than the buffers they are compared in (and exactly as long)
+// are the same only when every byte is, the last ones too.
+func TestCopiesRepositoryLongFiles(t *testing.T) {
+	root := t.TempDir()
+	for _, n := range []int{32 << 10, 32<<10 + 1, 100 << 10} {
+		content := strings.Repeat("x", n-1) + "\n"
+		writeFile(t, filepath.Join(root, "data.txt"), content)
+		name := RepositoryDir + "/data.txt"
+		for _, c := range []struct {
+			layer string
+			want  bool
+		}{
+			{content, true},
+			{content[:n-1] + "y", false},
+			{"y" + content[1:], false},
+			{content[:32<<10-1] + "y" + content[32<<10:], false},
+		} {
+			got, err := copiesRepository(tarLayer(map[string]string{name: c.layer}), root)
+			if err != nil || got != c.want {
+				t.Errorf("%d bytes, layer differing at %d: %v, %v; want %v", n, strings.IndexByte(c.layer, 'y'), got, err, c.want)
+			}
+		}
+	}
+}
+
 // countingLayer counts how often its content is read.
 type countingLayer struct {
 	v1.Layer

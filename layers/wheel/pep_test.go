@@ -235,3 +235,34 @@ func TestTargetTags(t *testing.T) {
 		t.Errorf("musl tags: %v", tags[:3])
 	}
 }
+
+// The tag ranks kept for a run are those of Tags for the target at hand:
+// two targets that differ in anything Tags reads never share them.
+func TestTagRanksFollowTheTarget(t *testing.T) {
+	base := debianTarget()
+	variants := []func(*Target){
+		func(*Target) {},
+		func(t *Target) { t.Python = "3.12" },
+		func(t *Target) { t.Arch = "aarch64" },
+		func(t *Target) { t.Glibc = "2.17" },
+		func(t *Target) { t.Glibc, t.Musl = "", "1.2" },
+		func(t *Target) { t.Implementation = "pp" },
+	}
+	for i, change := range variants {
+		for range 2 { // the second time from the memo
+			tg := *base
+			change(&tg)
+			rank, err := tg.tagRanks()
+			if err != nil {
+				t.Fatal(err)
+			}
+			tags, err := tg.Tags()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rank) != len(tags) || rank[tags[0]] != 0 || rank[tags[len(tags)-1]] != len(tags)-1 {
+				t.Errorf("variant %d: %d ranks for %d tags (first %s: %d)", i, len(rank), len(tags), tags[0], rank[tags[0]])
+			}
+		}
+	}
+}

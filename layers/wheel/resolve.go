@@ -152,7 +152,7 @@ type session struct {
 	ctx       context.Context
 	t         *Target
 	env       map[string]string
-	rank      map[string]int
+	rank      map[string]int // read only: shared by the sessions of one target (tagRanks)
 	pyFull    Version
 	indexes   []string
 	findLinks []string
@@ -221,20 +221,15 @@ func (r *Resolver) Resolve(ctx context.Context, reqs *Requirements, t *Target) (
 	if reqs == nil {
 		reqs = &Requirements{}
 	}
-	tags, err := t.Tags()
+	rank, err := t.tagRanks()
 	if err != nil {
 		return nil, err
 	}
 	s := &session{
-		r: r, ctx: ctx, t: t, env: t.MarkerEnv(), rank: map[string]int{},
+		r: r, ctx: ctx, t: t, env: t.MarkerEnv(), rank: rank,
 		pre: r.pre || reqs.Pre, hashMode: reqs.RequireHashes,
 		cons: map[string][]Requirement{}, direct: map[string]Requirement{}, projects: map[string]*project{},
 		warned: map[string]bool{},
-	}
-	for i, tag := range tags {
-		if _, ok := s.rank[tag]; !ok {
-			s.rank[tag] = i
-		}
 	}
 	if s.pyFull, err = ParseVersion(s.env["python_full_version"]); err != nil {
 		return nil, fmt.Errorf("target python version: %w", err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // WheelFile is a parsed wheel file name (PEP 427).
@@ -116,6 +117,32 @@ func (t *Target) Tags() ([]string, error) {
 		out = append(out, v+"-none-any")
 	}
 	return out, nil
+}
+
+// ranks are tag priorities (Tags' order, lower is better) by what Tags
+// reads of a target. A run resolves many requirement sets for one
+// interpreter (a Domino repository's groups, twice each): the map of a
+// thousand tags is made once. Values are never changed.
+var ranks sync.Map // string -> map[string]int
+
+// tagRanks maps each tag the target accepts to its place in Tags.
+func (t *Target) tagRanks() (map[string]int, error) {
+	key := strings.Join([]string{t.Implementation, t.Python, t.Arch, t.Glibc, t.Musl}, "\x00")
+	if m, ok := ranks.Load(key); ok {
+		return m.(map[string]int), nil
+	}
+	tags, err := t.Tags()
+	if err != nil {
+		return nil, err
+	}
+	rank := make(map[string]int, len(tags))
+	for i, tag := range tags {
+		if _, ok := rank[tag]; !ok {
+			rank[tag] = i
+		}
+	}
+	m, _ := ranks.LoadOrStore(key, rank)
+	return m.(map[string]int), nil
 }
 
 func (t *Target) pyVersion() (int, int, error) {
