@@ -14,14 +14,12 @@ func repoAnnotations(root string, created time.Time) map[string]string {
 	a := map[string]string{oci.AnnotationCreated: created.UTC().Format(time.RFC3339)}
 	// Only a repository that is itself a git work tree: a directory inside
 	// another project's checkout (a testdata repository) has no revision of its own.
-	if !git.IsTopLevel(root) {
-		return a
-	}
-	if rev := git.Query(root, "rev-parse", "HEAD"); rev != "" {
-		a[oci.AnnotationRevision] = rev
-		if src := git.Query(root, "config", "--get", "remote.origin.url"); src != "" {
+	r := git.Describe(root)
+	if r.Revision != "" {
+		a[oci.AnnotationRevision] = r.Revision
+		if r.Origin != "" {
 			// Credentials must never reach an image.
-			a[oci.AnnotationSource] = redact.Userinfo(src)
+			a[oci.AnnotationSource] = redact.Userinfo(r.Origin)
 		}
 	}
 	return a

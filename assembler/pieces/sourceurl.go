@@ -11,10 +11,7 @@ import (
 // not itself the top of a git work tree (a testdata repository inside
 // another checkout has no remote of its own) or has no origin.
 func gitSourceURL(root string) string {
-	if !git.IsTopLevel(root) {
-		return ""
-	}
-	return webURL(git.Query(root, "config", "--get", "remote.origin.url"))
+	return webURL(git.Describe(root).Origin)
 }
 
 // webURL turns a git remote into the https URL Domino expects

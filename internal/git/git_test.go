@@ -57,3 +57,39 @@ func TestRun(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+func TestDescribe(t *testing.T) {
+	testtool.RequireTool(t, "git")
+	dir := t.TempDir()
+	if got := Describe(dir); got != (Repo{}) {
+		t.Errorf("outside a work tree: %+v", got)
+	}
+	if _, err := Run(dir, "init", "-q"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(dir, "config", "remote.origin.url", "https://example.com/r.git"); err != nil {
+		t.Fatal(err)
+	}
+	// No commit yet: a top level with an origin and no revision.
+	if got, want := Describe(dir), (Repo{TopLevel: true, Origin: "https://example.com/r.git"}); got != want {
+		t.Errorf("before the first commit: %+v, want %+v", got, want)
+	}
+	if _, err := Run(dir, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "one"); err != nil {
+		t.Fatal(err)
+	}
+	rev, err := Run(dir, "rev-parse", "HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := Describe(dir), (Repo{TopLevel: true, Revision: rev, Origin: "https://example.com/r.git"}); got != want {
+		t.Errorf("after a commit: %+v, want %+v", got, want)
+	}
+	// A directory inside the checkout has none of its own.
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := Describe(sub); got != (Repo{}) {
+		t.Errorf("inside the work tree: %+v", got)
+	}
+}
