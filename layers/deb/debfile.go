@@ -181,12 +181,18 @@ type debContents struct {
 
 // readControlTar reads control.tar's files.
 func readControlTar(r io.Reader, member, debName string) (*paragraph, []ctlFile, error) {
+	return readControlTarTap(r, member, debName, nil)
+}
+
+// readControlTarTap is readControlTar also writing the decoded tar, as far
+// as it is read, to tap (when not nil).
+func readControlTarTap(r io.Reader, member, debName string, tap io.Writer) (*paragraph, []ctlFile, error) {
 	dr, err := bulkDecompressor(member, r)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %s: %w", debName, member, err)
 	}
 	defer dr.Close()
-	tr := tar.NewReader(dr)
+	tr := tar.NewReader(tapped(dr, tap))
 	var ctl *paragraph
 	var files []ctlFile
 	var total int64
@@ -273,6 +279,20 @@ func mergeUsr(p string) string {
 // readDeb unpacks a .deb: control files into memory, regular files of
 // data.tar into memory or the stager's directory (see stager).
 func readDeb(r io.Reader, debName string, st *stager) (*debContents, error) {
+	return readDebTo(r, debName, st, nil)
+}
+
+// tapped is r, also copying what is read from it to tap when tap is not nil.
+func tapped(r io.Reader, tap io.Writer) io.Reader {
+	if tap == nil {
+		return r
+	}
+	return io.TeeReader(r, tap)
+}
+
+// readDebTo is readDeb also writing the decoded members to x (when not nil):
+// the expanded copy a later build reads instead (see expansion).
+func readDebTo(r io.Reader, debName string, st *stager, x *expansion) (*debContents, error) {
 	ar, err := newArReader(r)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", debName, err)
@@ -301,27 +321,14 @@ func readDeb(r io.Reader, debName string, st *stager) (*debContents, error) {
 			if !sawBinary {
 				return nil, fmt.Errorf("%s: control.tar before debian-binary", debName)
 			}
-			dc.control, dc.ctlFiles, err = readControlTar(ar, name, debName)
-			if err != nil {
+			if err := dc.readControl(ar, name, debName, x.controlTap()); err != nil {
 				return nil, err
-			}
-			for _, f := range dc.ctlFiles {
-				if f.Name != "conffiles" {
-					continue
-				}
-				for _, line := range strings.Split(string(f.Data), "\n") {
-					fields := strings.Fields(line)
-					// "remove-on-upgrade /etc/x" entries are not installed.
-					if len(fields) == 1 && strings.HasPrefix(fields[0], "/") {
-						dc.conffiles = append(dc.conffiles, fields[0])
-					}
-				}
 			}
 		case strings.HasPrefix(name, "data.tar"):
 			if dc.control == nil {
 				return nil, fmt.Errorf("%s: data.tar before control.tar", debName)
 			}
-			if err := dc.readData(ar, name, debName, st); err != nil {
+			if err := dc.readData(ar, name, debName, st, x.dataTap()); err != nil {
 				return nil, err
 			}
 			sawData = true
@@ -337,7 +344,31 @@ func readDeb(r io.Reader, debName string, st *stager) (*debContents, error) {
 	return dc, nil
 }
 
-func (dc *debContents) readData(r io.Reader, member, debName string, st *stager) error {
+// readControl reads control.tar into dc (see readControlTarTap for tap).
+func (dc *debContents) readControl(r io.Reader, member, debName string, tap io.Writer) error {
+	var err error
+	dc.control, dc.ctlFiles, err = readControlTarTap(r, member, debName, tap)
+	if err != nil {
+		return err
+	}
+	for _, f := range dc.ctlFiles {
+		if f.Name != "conffiles" {
+			continue
+		}
+		for _, line := range strings.Split(string(f.Data), "\n") {
+			fields := strings.Fields(line)
+			// "remove-on-upgrade /etc/x" entries are not installed.
+			if len(fields) == 1 && strings.HasPrefix(fields[0], "/") {
+				dc.conffiles = append(dc.conffiles, fields[0])
+			}
+		}
+	}
+	return nil
+}
+
+// readData reads data.tar's entries into dc, also writing the decoded tar,
+// as far as it is read, to tap (when not nil).
+func (dc *debContents) readData(r io.Reader, member, debName string, st *stager, tap io.Writer) error {
 	dr, err := bulkDecompressor(member, r)
 	if err != nil {
 		return fmt.Errorf("%s: %s: %w", debName, member, err)
@@ -351,7 +382,7 @@ func (dc *debContents) readData(r io.Reader, member, debName string, st *stager)
 	// No bufio.Reader here: the decoders keep their output in a window of
 	// their own and serve small reads (tar headers) from it; another buffer
 	// only adds a copy (measured: slightly slower for xz).
-	tr := tar.NewReader(dr)
+	tr := tar.NewReader(tapped(dr, tap))
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {

@@ -451,8 +451,30 @@ func (c *Client) Fetch(ctx context.Context, pkgs []*Package) error {
 	return joinMissing(errs)
 }
 
-// unpack reads and verifies a package's .deb, staging its files with st.
+// unpack reads a package's expanded copy when the cache has one (see
+// expansion), else reads and verifies its .deb, keeping an expanded copy;
+// either way staging its files with st.
 func (c *Client) unpack(debFile string, p *Package, st *stager) (*debContents, error) {
+	name := p.ID() + ".deb"
+	dc, ok := c.readExpanded(p.SHA256, name, st)
+	if !ok {
+		x := c.newExpansion(p.SHA256)
+		var err error
+		if dc, err = c.unpackDeb(debFile, name, p, st, x); err != nil {
+			x.abort()
+			return nil, err
+		}
+		x.commit(c)
+	}
+	if n, v := dc.control.get("Package"), dc.control.get("Version"); n != p.Name || v != p.Version {
+		return nil, fmt.Errorf("package %s: %s contains %s %s, not what the index lists", p.Name, name, n, v)
+	}
+	return dc, nil
+}
+
+// unpackDeb reads and verifies a package's .deb, writing its decoded
+// members to x (when not nil).
+func (c *Client) unpackDeb(debFile, name string, p *Package, st *stager, x *expansion) (*debContents, error) {
 	f, err := os.Open(debFile)
 	if err != nil {
 		return nil, fmt.Errorf("package %s: %w", p, err)
@@ -460,8 +482,7 @@ func (c *Client) unpack(debFile string, p *Package, st *stager) (*debContents, e
 	defer f.Close()
 	h := sha256.New()
 	tee := io.TeeReader(f, h)
-	name := p.ID() + ".deb"
-	dc, err := readDeb(tee, name, st)
+	dc, err := readDebTo(tee, name, st, x)
 	if err != nil {
 		return nil, fmt.Errorf("package %s: %w", p.Name, err)
 	}
@@ -470,9 +491,6 @@ func (c *Client) unpack(debFile string, p *Package, st *stager) (*debContents, e
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != p.SHA256 {
 		return nil, fmt.Errorf("package %s: %s has sha256 %s, but the index says %s: %w", p.Name, debFile, got, p.SHA256, layers.ErrDigestMismatch)
-	}
-	if n, v := dc.control.get("Package"), dc.control.get("Version"); n != p.Name || v != p.Version {
-		return nil, fmt.Errorf("package %s: %s contains %s %s, not what the index lists", p.Name, name, n, v)
 	}
 	return dc, nil
 }

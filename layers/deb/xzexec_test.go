@@ -31,18 +31,26 @@ func withoutXZ(t *testing.T, fn func()) {
 }
 
 // unpackDigest unpacks a .deb and digests everything readDeb extracted:
-// control, control files, and each data.tar entry with its content.
+// control, control files, conffile sums, and each data.tar entry with its
+// content.
 func unpackDigest(t *testing.T, deb []byte, name string) string {
 	t.Helper()
 	dc, err := readDeb(bytes.NewReader(deb), name, &stager{dir: t.TempDir(), mem: newMemBudget(1 << 20)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return contentsDigest(t, dc)
+}
+
+// contentsDigest digests an unpacked .deb.
+func contentsDigest(t *testing.T, dc *debContents) string {
+	t.Helper()
 	h := sha256.New()
 	fmt.Fprintf(h, "%v\n", dc.control)
 	for _, f := range dc.ctlFiles {
 		fmt.Fprintf(h, "%s %o %x\n", f.Name, f.Mode, sha256.Sum256(f.Data))
 	}
+	fmt.Fprintf(h, "%v %v\n", dc.conffiles, dc.conffileMD5)
 	for _, e := range dc.entries {
 		b, err := e.content()
 		if err != nil {
