@@ -14,6 +14,7 @@ import (
 	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/internal/remote"
 	"github.com/assemble-build/assemble/layers"
+	"github.com/assemble-build/assemble/layers/deb"
 	"github.com/assemble-build/assemble/oci"
 	"github.com/assemble-build/assemble/oci/cstorage"
 	"github.com/assemble-build/assemble/oci/sink"
@@ -101,7 +102,13 @@ func dirArg(args []string) string {
 }
 
 func (g *globals) openCache() (*layers.Cache, error) {
-	return layers.OpenCache(g.cacheDir)
+	c, err := layers.OpenCache(g.cacheDir)
+	if err != nil {
+		return nil, err
+	}
+	// Registered here for `cache verify`, which checks its entries.
+	deb.ExpandedNamespace(c)
+	return c, nil
 }
 
 // parseSink parses an output; containers-storage: goes to podman's store
