@@ -131,8 +131,13 @@ type expansion struct {
 	f   *os.File
 	enc *zstd.Encoder
 	ctl bytes.Buffer // control.tar, written once its length is known
-	err error
+	// taps counts the members tapped: an entry holds one control.tar and
+	// one data.tar, so a .deb with more is not kept.
+	taps int
+	err  error
 }
+
+var errMembers = errors.New("the .deb has more than one control.tar or data.tar")
 
 // newExpansion starts the expanded entry of the .deb with sha256 key; nil
 // when there is no cache to write to.
@@ -153,12 +158,20 @@ func (x *expansion) controlTap() io.Writer {
 	if x == nil {
 		return nil
 	}
+	if x.taps++; x.taps != 1 {
+		x.err = errMembers
+		return nil
+	}
 	return &x.ctl
 }
 
 // dataTap writes the header and control.tar, then takes data.tar.
 func (x *expansion) dataTap() io.Writer {
 	if x == nil {
+		return nil
+	}
+	if x.taps++; x.taps != 2 {
+		x.err = errMembers
 		return nil
 	}
 	var h [16]byte

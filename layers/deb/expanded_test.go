@@ -204,3 +204,29 @@ func TestExpandedNotKeptForBadDeb(t *testing.T) {
 		t.Errorf("expanded copy of a bad .deb: %v", err)
 	}
 }
+
+// TestExpandedNotKeptForTwoDataMembers: an entry holds one data.tar, so a
+// .deb with two (which readDeb reads both of) is not kept expanded: its
+// copy would lose the second.
+func TestExpandedNotKeptForTwoDataMembers(t *testing.T) {
+	deb := buildDeb(t, testDeb{name: "two", version: "1", files: []testFile{{path: "./usr/share/two", body: randomText(1000)}}})
+	at := bytes.Index(deb, []byte("data.tar.xz"))
+	if at < 0 {
+		t.Fatal("no data.tar.xz member")
+	}
+	deb = append(deb, deb[at:]...) // the last member again
+	sum := sha256.Sum256(deb)
+	p := &Package{Name: "two", Version: "1", Architecture: "amd64", SHA256: hex.EncodeToString(sum[:])}
+	debFile := filepath.Join(t.TempDir(), "two.deb")
+	if err := os.WriteFile(debFile, deb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cache, err := layers.OpenCache(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = New(cache).unpack(debFile, p, &stager{dir: t.TempDir(), mem: newMemBudget(1 << 20)})
+	if _, err := os.Stat(ExpandedNamespace(cache).Path(p.SHA256)); !os.IsNotExist(err) {
+		t.Errorf("expanded copy of a .deb with two data.tar members: %v", err)
+	}
+}
