@@ -15,8 +15,13 @@
 // plain) must match the Release's SHA256; each .deb must match the index's
 // SHA256. Everything fetched is kept in the cache's download store (the
 // uncompressed index too, so a later build neither downloads nor
-// decompresses it). WithOffline never touches the network and fails naming
-// every input the cache lacks.
+// decompresses it). The first unpacking of a .deb also keeps its decoded
+// control.tar and data.tar, zstd-compressed at the fastest level, in the
+// cache (<cache>/deb-expanded/<the .deb's sha256>): later builds read that
+// instead of decoding xz again; a copy that fails zstd's checksum is a miss
+// and is written again, and `assemble cache verify` checks every copy.
+// WithOffline never touches the network and fails naming every input the
+// cache lacks (the expanded copies are derived: a bundle need not carry them).
 //
 // # Resolution
 //
