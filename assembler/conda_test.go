@@ -13,7 +13,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/assemble-build/assemble/assembler/plan"
-	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/layers/conda"
 	"github.com/assemble-build/assemble/layers/conda/condatest"
 	"github.com/assemble-build/assemble/oci"
@@ -53,14 +52,7 @@ func TestCondaLayers(t *testing.T) {
 		condatest.Package{Name: "needsglibc", Version: "1.0", Depends: []string{"__glibc >=2.17"}, TarBz2: true},
 	)
 	ch.Write(t)
-	cache, err := layers.OpenCache(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := makeOptions([]Option{WithCache(cache)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	o := cacheOptions(t)
 	root := t.TempDir()
 	s := newServices(&plan.Plan{Root: root}, o)
 	img, err := oci.Scratch(v1.Platform{OS: "linux", Architecture: "amd64"})

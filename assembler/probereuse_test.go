@@ -101,15 +101,22 @@ func errString(err error) string {
 }
 
 func probeEnv(t *testing.T) *env {
+	return newEnv(&plan.Plan{Root: t.TempDir()}, cacheOptions(t))
+}
+
+// cacheOptions are the assembler's options with a cache of the test's own,
+// and opts.
+func cacheOptions(t *testing.T, opts ...Option) *options {
+	t.Helper()
 	cache, err := layers.OpenCache(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := makeOptions([]Option{WithCache(cache)})
+	o, err := makeOptions(append([]Option{WithCache(cache)}, opts...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newEnv(&plan.Plan{Root: t.TempDir()}, o)
+	return o
 }
 
 // A probe's result is carried over from the layers below when the layer on

@@ -17,14 +17,7 @@ import (
 // One environment keeps one Files spec per set of settings: images with
 // the same repository layer share its walk; other settings get their own.
 func TestFilesSpecSharedByEqualSettings(t *testing.T) {
-	cache, err := layers.OpenCache(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := makeOptions([]Option{WithCache(cache)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	o := cacheOptions(t)
 	s := newServices(&plan.Plan{Root: t.TempDir()}, o)
 	spec := func(l plan.Layer) layers.Spec {
 		t.Helper()
@@ -108,14 +101,7 @@ func TestFilesLayerRebuiltAfterAnEdit(t *testing.T) {
 // The images a convention builds to read (plan.Builder) record nothing for
 // an SBOM: only published images get one.
 func TestBuilderImagesRecordNoSBOM(t *testing.T) {
-	cache, err := layers.OpenCache(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := makeOptions([]Option{WithCache(cache), WithSBOM("spdx")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	o := cacheOptions(t, WithSBOM("spdx"))
 	s := newServices(&plan.Plan{Root: t.TempDir()}, o)
 	if s.recording().installed == nil {
 		t.Fatal("a published image records nothing with SBOMs on")
@@ -129,14 +115,7 @@ func TestBuilderImagesRecordNoSBOM(t *testing.T) {
 
 // A base is opened once per environment and platform, and frozen.
 func TestBaseOpenedOncePerEnvironment(t *testing.T) {
-	cache, err := layers.OpenCache(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := makeOptions([]Option{WithCache(cache)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	o := cacheOptions(t)
 	e := newEnv(&plan.Plan{Root: t.TempDir()}, o)
 	opened := 0
 	open := func(p v1.Platform) func() (v1.Image, error) {

@@ -123,14 +123,7 @@ func TestExpandedCorruptIsMiss(t *testing.T) {
 	}, ctl: map[string]string{"conffiles": "/etc/big.conf\n"}})
 	sum := sha256.Sum256(deb)
 	p := &Package{Name: "big", Version: "1", Architecture: "amd64", SHA256: hex.EncodeToString(sum[:])}
-	debFile := filepath.Join(t.TempDir(), "big.deb")
-	if err := os.WriteFile(debFile, deb, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cache, err := layers.OpenCache(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	debFile, cache := debAndCache(t, "big", deb)
 	log, count := countingLog()
 	c := New(cache, WithLogger(log))
 	want := unpackDigest(t, deb, "big_1_amd64.deb")
@@ -188,14 +181,7 @@ func TestExpandedCorruptIsMiss(t *testing.T) {
 func TestExpandedNotKeptForBadDeb(t *testing.T) {
 	deb := buildDeb(t, testDeb{name: "big", version: "1", files: []testFile{{path: "./usr/share/big", body: randomText(1000)}}})
 	p := &Package{Name: "big", Version: "1", Architecture: "amd64", SHA256: strings.Repeat("ab", 32)}
-	debFile := filepath.Join(t.TempDir(), "big.deb")
-	if err := os.WriteFile(debFile, deb, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cache, err := layers.OpenCache(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	debFile, cache := debAndCache(t, "big", deb)
 	c := New(cache)
 	if _, err := c.unpack(debFile, p, &stager{dir: t.TempDir(), mem: newMemBudget(1 << 20)}); err == nil {
 		t.Fatal("a .deb with the wrong sha256 was unpacked")
@@ -217,7 +203,18 @@ func TestExpandedNotKeptForTwoDataMembers(t *testing.T) {
 	deb = append(deb, deb[at:]...) // the last member again
 	sum := sha256.Sum256(deb)
 	p := &Package{Name: "two", Version: "1", Architecture: "amd64", SHA256: hex.EncodeToString(sum[:])}
-	debFile := filepath.Join(t.TempDir(), "two.deb")
+	debFile, cache := debAndCache(t, "two", deb)
+	_, _ = New(cache).unpack(debFile, p, &stager{dir: t.TempDir(), mem: newMemBudget(1 << 20)})
+	if _, err := os.Stat(ExpandedNamespace(cache).Path(p.SHA256)); !os.IsNotExist(err) {
+		t.Errorf("expanded copy of a .deb with two data.tar members: %v", err)
+	}
+}
+
+// debAndCache writes deb as NAME.deb in a directory of the test's own and
+// opens an empty cache.
+func debAndCache(t *testing.T, name string, deb []byte) (string, *layers.Cache) {
+	t.Helper()
+	debFile := filepath.Join(t.TempDir(), name+".deb")
 	if err := os.WriteFile(debFile, deb, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -225,8 +222,5 @@ func TestExpandedNotKeptForTwoDataMembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _ = New(cache).unpack(debFile, p, &stager{dir: t.TempDir(), mem: newMemBudget(1 << 20)})
-	if _, err := os.Stat(ExpandedNamespace(cache).Path(p.SHA256)); !os.IsNotExist(err) {
-		t.Errorf("expanded copy of a .deb with two data.tar members: %v", err)
-	}
+	return debFile, cache
 }
