@@ -1,6 +1,7 @@
 package assembler
 
 import (
+	"encoding/json"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -44,7 +45,7 @@ func (e *env) recordedLicenses(img v1.Image, pkgs []*deb.Package) (map[string]st
 		if other += size; err != nil || other > maxPeelBytes {
 			return nil, false
 		}
-		entries, err := layerHeaders(l)
+		entries, err := e.layerHeadersOf(l)
 		if err != nil {
 			return nil, false
 		}
@@ -80,4 +81,47 @@ func isCopyright(name string) bool {
 	rest, ok := strings.CutPrefix(name, "usr/share/doc/")
 	pkg, ok2 := strings.CutSuffix(rest, "/copyright")
 	return ok && ok2 && pkg != "" && !strings.Contains(pkg, "/")
+}
+
+// layerHeadersOf is layerHeaders kept in the cache under the layer's
+// diffID: every build, cached or not, asks it of each layer without a
+// license record (a Python layer of thousands of files), and a small JSON
+// file costs far less than decompressing the layer again. A missing or
+// unreadable entry is read from the layer and written again.
+func (e *env) layerHeadersOf(l v1.Layer) ([]layerEntry, error) {
+	id, err := l.DiffID()
+	if err != nil || e.o.cache == nil {
+		return layerHeaders(l)
+	}
+	ns := e.o.cache.Namespace("layer-headers")
+	if b, ok, err := ns.Get(id.Hex); err == nil && ok {
+		var kept []storedEntry
+		if json.Unmarshal(b, &kept) == nil {
+			out := make([]layerEntry, len(kept))
+			for i, k := range kept {
+				out[i] = layerEntry{path: k.Path, subtree: k.Subtree, dirOnly: k.DirOnly, link: k.Link}
+			}
+			return out, nil
+		}
+	}
+	entries, err := layerHeaders(l)
+	if err != nil {
+		return nil, err
+	}
+	kept := make([]storedEntry, len(entries))
+	for i, en := range entries {
+		kept[i] = storedEntry{Path: en.path, Subtree: en.subtree, DirOnly: en.dirOnly, Link: en.link}
+	}
+	if b, err := json.Marshal(kept); err == nil {
+		_ = ns.Put(id.Hex, b) // a memo: without it the next build reads the layer
+	}
+	return entries, nil
+}
+
+// storedEntry is a layerEntry as layerHeadersOf keeps it.
+type storedEntry struct {
+	Path    string `json:"p"`
+	Subtree bool   `json:"s,omitempty"`
+	DirOnly bool   `json:"d,omitempty"`
+	Link    string `json:"l,omitempty"`
 }

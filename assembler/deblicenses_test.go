@@ -1,15 +1,22 @@
 package assembler
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
+	"errors"
+	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/internal/testtool"
@@ -135,4 +142,69 @@ func TestIsCopyright(t *testing.T) {
 			t.Errorf("isCopyright(%q) = %v", name, got)
 		}
 	}
+}
+
+// noContent is a layer whose content cannot be read: only what is kept
+// about it answers.
+type noContent struct{ v1.Layer }
+
+func (noContent) Uncompressed() (io.ReadCloser, error) { return nil, errors.New("content read") }
+
+// A layer's headers are read once and then answered from the cache, the
+// same as reading them.
+func TestLayerHeadersKept(t *testing.T) {
+	e := probeEnv(t)
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(tarOf(t, map[string]string{
+			"usr/share/doc/a/copyright": "x", "usr/bin/.wh.old": "", "opt/.wh..wh..opq": "", "usr/lib/link": "->target",
+		}))), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := layerHeaders(l)
+	if err != nil || len(want) != 4 {
+		t.Fatalf("layerHeaders: %v %+v", err, want)
+	}
+	first, err := e.layerHeadersOf(l)
+	if err != nil || !reflect.DeepEqual(first, want) {
+		t.Fatalf("first read: %v %+v, want %+v", err, first, want)
+	}
+	kept, err := e.layerHeadersOf(noContent{l})
+	if err != nil || !reflect.DeepEqual(kept, want) {
+		t.Errorf("from the cache: %v %+v, want %+v", err, kept, want)
+	}
+	// An unreadable entry is not an answer: the layer is read.
+	id, _ := l.DiffID()
+	if err := e.o.cache.Namespace("layer-headers").Put(id.Hex, []byte("{")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.layerHeadersOf(noContent{l}); err == nil {
+		t.Error("an unreadable entry answered")
+	}
+}
+
+// tarOf is a tar of files (a value starting "->" is a symbolic link).
+func tarOf(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		body := files[name]
+		h := &tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))}
+		if target, ok := strings.CutPrefix(body, "->"); ok {
+			h = &tar.Header{Name: name, Typeflag: tar.TypeSymlink, Linkname: target}
+			body = ""
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
