@@ -87,11 +87,7 @@ func checkResumed(t *testing.T, dst *ocitest.Registry, big v1.Descriptor, ref st
 	if dst.PendingFaults() != 0 {
 		t.Fatalf("the connection was never dropped\n%s", dst)
 	}
-	var starts []int64
-	for off := int64(0); off < big.Size; off += testChunk {
-		starts = append(starts, off)
-	}
-	starts = slices.Insert(starts, 3, 2*testChunk)
+	starts := slices.Insert(ocitest.ChunkOffsets(big.Size, testChunk), 3, 2*testChunk)
 	if got := dst.ChunkStarts(); !slices.Equal(got, starts) {
 		t.Errorf("chunk PATCHes at %v, want %v\n%s", got, starts, dst)
 	}

@@ -370,6 +370,16 @@ func (r *Registry) ChunkStarts() []int64 {
 	return starts
 }
 
+// ChunkOffsets lists where the chunks of a whole upload of size bytes in
+// chunks of chunk bytes start: what ChunkStarts shows with no chunk resent.
+func ChunkOffsets(size, chunk int64) []int64 {
+	var o []int64
+	for off := int64(0); off < size; off += chunk {
+		o = append(o, off)
+	}
+	return o
+}
+
 // Counts returns the number of recorded requests per kind.
 func (r *Registry) Counts() map[Kind]int {
 	m := map[Kind]int{}

@@ -48,15 +48,6 @@ func rangeFrom(off int64) func(*http.Request) bool {
 
 func chunked(r *http.Request) bool { return r.Header.Get("Content-Range") != "" }
 
-// offsets lists the chunk starts of a whole upload of size bytes from 0.
-func offsets(size int64) []int64 {
-	var o []int64
-	for off := int64(0); off < size; off += chunk {
-		o = append(o, off)
-	}
-	return o
-}
-
 // skopeoBlob fetches ref with skopeo (which checks every blob's digest)
 // and returns the sha256 of the layer it stored for d.
 func skopeoBlob(t *testing.T, ref string, d v1.Descriptor) string {
@@ -89,7 +80,7 @@ func TestChunkedUploadResumesAfterDroppedConnection(t *testing.T) {
 	}
 	// Resumed at the registry's offset (2 MiB), not from 0: one PATCH more
 	// than the chunks, the dropped one sent again.
-	want := offsets(big.Size)
+	want := ocitest.ChunkOffsets(big.Size, chunk)
 	want = slices.Insert(want, 3, 2*chunk)
 	if got := reg.ChunkStarts(); !slices.Equal(got, want) {
 		t.Errorf("chunk PATCHes at %v, want %v\n%s", got, want, reg)
@@ -227,8 +218,8 @@ func TestChunkedUploadMountsAndThreshold(t *testing.T) {
 	items := []sink.Item{{Name: reg.Ref("ns/one:1"), Image: img}, {Name: reg.Ref("ns/two:1"), Image: img}}
 	push(t, items, smallChunks)
 	// Sent once in chunks, mounted into the second repository.
-	if got := reg.ChunkStarts(); !slices.Equal(got, offsets(big.Size)) {
-		t.Errorf("chunk PATCHes at %v, want %v\n%s", got, offsets(big.Size), reg)
+	if got := reg.ChunkStarts(); !slices.Equal(got, ocitest.ChunkOffsets(big.Size, chunk)) {
+		t.Errorf("chunk PATCHes at %v, want %v\n%s", got, ocitest.ChunkOffsets(big.Size, chunk), reg)
 	}
 	if !slices.Contains(reg.Mounted(), big.Digest.String()) {
 		t.Errorf("big layer not mounted into the second repository\n%s", reg)
@@ -266,7 +257,7 @@ func TestChunkedUploadWithCredentials(t *testing.T) {
 	items := []sink.Item{{Name: reg.Ref("private/big:1"), Image: img}}
 	reg.Inject(ocitest.Fault{Kind: ocitest.UploadPatch, When: rangeFrom(3 * chunk), DropAfter: chunk / 4})
 	push(t, items, smallChunks, sink.WithKeychain(basicKeychain{"bob", "chunk-pass"}))
-	want := slices.Insert(offsets(big.Size), 4, 3*chunk)
+	want := slices.Insert(ocitest.ChunkOffsets(big.Size, chunk), 4, 3*chunk)
 	if got := reg.ChunkStarts(); !slices.Equal(got, want) {
 		t.Errorf("chunk PATCHes at %v, want %v\n%s", got, want, reg)
 	}

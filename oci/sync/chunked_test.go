@@ -75,11 +75,7 @@ func TestSyncChunked(t *testing.T) {
 	if dst.PendingFaults() != 0 {
 		t.Fatalf("the connection was never dropped\n%s", dst)
 	}
-	var wantStarts []int64
-	for off := int64(0); off < big.Size; off += chunk {
-		wantStarts = append(wantStarts, off)
-	}
-	wantStarts = slices.Insert(wantStarts, 3, 2*chunk)
+	wantStarts := slices.Insert(ocitest.ChunkOffsets(big.Size, chunk), 3, 2*chunk)
 	if got := dst.ChunkStarts(); !slices.Equal(got, wantStarts) {
 		t.Errorf("chunk PATCHes at %v, want %v (resumed at the destination's offset)\n%s", got, wantStarts, dst)
 	}
@@ -194,10 +190,7 @@ func TestSyncChunkedSourceDrops(t *testing.T) {
 	}
 	// The PATCH whose body failed never arrived: each chunk reached the
 	// registry once.
-	var offsets []int64
-	for off := int64(0); off < big.Size; off += chunk {
-		offsets = append(offsets, off)
-	}
+	offsets := ocitest.ChunkOffsets(big.Size, chunk)
 	if got := dst.ChunkStarts(); !slices.Equal(got, offsets) {
 		t.Errorf("chunk PATCHes at %v, want %v\n%s", got, offsets, dst)
 	}
