@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -318,7 +317,7 @@ func (w *filesWalk) describeOne(d *walkDir, name, relTop string, fi *statInfo) (
 	// name (shared strings) rather than a path of its own.
 	dir := d.path
 	e := Entry{Path: dest, Type: TypeFile, Mode: HostFileMode(info.Mode()), UID: w.f.UID, GID: w.f.GID, Size: info.Size(),
-		Open: func() (io.ReadCloser, error) { return os.Open(join(dir, name)) }}
+		Open: func() (io.ReadCloser, error) { return openHostFile(join(dir, name)) }}
 	st, _ := git.StatOf(info)
 	return e, hardlinkOf(info), st, nil
 }
