@@ -16,6 +16,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -138,6 +139,10 @@ type client struct {
 	mu    sync.Mutex
 	creds map[string]credential // host:port -> credentials given in index URLs
 	down  map[string]error      // host:port -> why it could not be reached
+	// listed memoizes the links of each find-links page and wheelhouse
+	// directory: every project is looked up in every source, and one
+	// listing (one request, or one directory read) serves them all.
+	listed map[string][]fileLink
 }
 
 func (c *client) addCredential(host string, cr credential) {
@@ -620,7 +625,7 @@ func (c *client) fetchFile(ctx context.Context, l fileLink) (string, string, err
 		}
 		return nil
 	}
-	p, digest, err := c.cache.Download(ctx, localDigest(want, l.Local), fetch)
+	p, digest, err := c.cache.Download(ctx, c.localDigest(want, l.Local), fetch)
 	if err != nil {
 		if errors.Is(err, layers.ErrDigestMismatch) {
 			return "", "", fmt.Errorf("%s from %s does not match the index's sha256 %s; the file or the index is corrupt (or tampered with): %w", l.Filename, l.From, l.SHA256, err)
@@ -713,9 +718,15 @@ func readWheelMetadata(p, filename string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := zr.Open(di + "/METADATA")
-	if err != nil {
+	// Looked up in the central directory as listed: zip.Reader.Open would
+	// sort every entry of the wheel first (pip's has over 800) to find one.
+	i := slices.IndexFunc(zr.File, func(f *zip.File) bool { return f.Name == di+"/METADATA" })
+	if i < 0 {
 		return nil, fmt.Errorf("wheel %s has no %s/METADATA", filename, di)
+	}
+	f, err := zr.File[i].Open()
+	if err != nil {
+		return nil, fmt.Errorf("wheel %s: %s/METADATA: %w", filename, di, err)
 	}
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, 64<<20))

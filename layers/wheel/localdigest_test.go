@@ -4,8 +4,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/assemble-build/assemble/layers"
 )
@@ -50,5 +52,66 @@ func TestFetchLocalFileOnce(t *testing.T) {
 	}
 	if b, err := os.ReadFile(p3); err != nil || string(b) != "wheel v2" {
 		t.Errorf("stored %q, %v", b, err)
+	}
+}
+
+// A wheelhouse file's digest is remembered with its stat data, as git's
+// index remembers a tracked file's: while the stat data holds, the file is
+// not read again; any change to it (or a file changed too recently to
+// trust its timestamps) is read and hashed.
+func TestLocalDigestRemembered(t *testing.T) {
+	defer func(w time.Duration) { racyWindow = w }(racyWindow)
+	racyWindow = 0
+	cache, err := layers.OpenCache(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client{cache: cache}
+	whl := filepath.Join(t.TempDir(), "a-1.0-py3-none-any.whl")
+	if err := os.WriteFile(whl, []byte("wheel v1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if d := c.localDigest("", whl); d != hashLocal(whl) || d == "" {
+		t.Fatalf("digest %q, want %q", d, hashLocal(whl))
+	}
+	ns := cache.Namespace(digestsNamespace)
+	ents, _ := os.ReadDir(ns.Dir())
+	if len(ents) != 1 {
+		t.Fatalf("%d entries in %s, want 1", len(ents), ns.Dir())
+	}
+	// The entry is trusted without reading the file: one naming another
+	// digest for the same stat data is believed.
+	key := ents[0].Name()
+	b, _, _ := ns.Get(key)
+	stamp, _, _ := strings.Cut(string(b), "\n")
+	fake := "sha256:" + strings.Repeat("0", 64)
+	if err := ns.Put(key, []byte(stamp+"\n"+fake)); err != nil {
+		t.Fatal(err)
+	}
+	if d := c.localDigest("", whl); d != fake {
+		t.Errorf("digest %q: the remembered one (%s) was not used", d, fake)
+	}
+	// Rewritten with content of the same size: the stat data differs.
+	if err := os.WriteFile(whl, []byte("wheel v2"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if d := c.localDigest("", whl); d != hashLocal(whl) {
+		t.Errorf("changed file: digest %q, want %q", d, hashLocal(whl))
+	}
+	if d := c.localDigest("sha256:"+strings.Repeat("1", 64), whl); d != "sha256:"+strings.Repeat("1", 64) {
+		t.Errorf("a digest the index gave is not the one asked for: %q", d)
+	}
+
+	// A file changed within racyWindow is hashed and not remembered.
+	racyWindow = time.Hour
+	fresh := filepath.Join(t.TempDir(), "b-1.0-py3-none-any.whl")
+	if err := os.WriteFile(fresh, []byte("wheel b"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if d := c.localDigest("", fresh); d != hashLocal(fresh) {
+		t.Errorf("racy file: digest %q", d)
+	}
+	if ents, _ := os.ReadDir(ns.Dir()); len(ents) != 1 {
+		t.Errorf("a racy file's digest was remembered: %d entries", len(ents))
 	}
 }

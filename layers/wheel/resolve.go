@@ -125,6 +125,10 @@ type candidate struct {
 	installed *InstalledDist
 	direct    bool
 	meta      *Metadata
+	// deps memoizes (*session).deps: collect asks for every pin's
+	// requirements at each step of the search, and parsing them again
+	// (markers evaluated once per extra) was most of a resolution's time.
+	deps []dep
 }
 
 func (c *candidate) String() string { return c.name + " " + c.version.String() }
@@ -382,6 +386,22 @@ type dep struct {
 // deps lists a candidate's requirements, each under the extra (or none)
 // whose marker selects it on the target.
 func (s *session) deps(c *candidate) ([]dep, error) {
+	if c.deps != nil {
+		return c.deps, nil
+	}
+	out, err := s.parseDeps(c)
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []dep{} // non-nil: memoized, also when there are none
+	}
+	c.deps = out
+	return out, nil
+}
+
+// parseDeps parses a candidate's requirements for deps.
+func (s *session) parseDeps(c *candidate) ([]dep, error) {
 	var lines []string
 	if c.installed != nil {
 		lines = c.installed.Requires
@@ -549,7 +569,7 @@ func (s *session) projectLinks(name string, p *project) ([]fileLink, error) {
 	}
 	var links []fileLink
 	for _, src := range srcs {
-		ls, err := s.pageLinks(src.page, !isURL(src.loc))
+		ls, err := s.pageLinks(src.page, !isURL(src.loc), src.index)
 		res := sourceResult{name: redact.Password(src.loc)}
 		if err != nil {
 			if res, err = s.sourceFailed(src.loc, name, src.index, err); err != nil {

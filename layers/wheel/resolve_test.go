@@ -451,3 +451,21 @@ func TestResolveFindLinksAndDirectURL(t *testing.T) {
 		t.Errorf("sdist in a wheelhouse: %v", err)
 	}
 }
+
+// A find-links page lists every project's files: it is fetched once per
+// resolution, not once per project looked up in it (as pip does).
+func TestResolveFindLinksPageFetchedOnce(t *testing.T) {
+	ix := newTestIndex(t)
+	for _, w := range []wheelSpec{{Name: "alpha", Version: "1.0", Requires: []string{"beta>=2", "gamma"}}, {Name: "beta", Version: "2.1"}, {Name: "gamma", Version: "3.0"}} {
+		ix.put(&indexFile{project: "all", filename: w.filename(), data: w.build(t)})
+	}
+	page := ix.srv.URL + "/simple/all/"
+	r := NewResolver(newCache(t), WithNoIndex(), WithFindLinks(page))
+	set := resolveOK(t, r, reqsOf(t, "alpha\n"), debianTarget())
+	if fmt.Sprint(versions(set)) != fmt.Sprint(map[string]string{"alpha": "1.0", "beta": "2.1", "gamma": "3.0"}) {
+		t.Fatalf("got %v", versions(set))
+	}
+	if n := ix.requested("/simple/all/"); n != 1 {
+		t.Errorf("the find-links page was fetched %d times for 3 projects, want once", n)
+	}
+}

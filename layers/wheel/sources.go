@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/assemble-build/assemble/internal/logctx"
@@ -194,9 +195,35 @@ func (s *session) said(name string, p *project, i int) string {
 
 // pageLinks lists one source's links for a project: an index's project page,
 // a find-links page, or a wheelhouse directory.
-func (s *session) pageLinks(pageURL string, dir bool) ([]fileLink, error) {
-	if dir {
-		return s.r.client.dirLinks(s.ctx, pageURL)
+// A find-links source (index false) is the same page or directory for every
+// project: it is listed once per resolver, and each project gets its own
+// copy of the links (they are annotated per project).
+func (s *session) pageLinks(pageURL string, dir, index bool) ([]fileLink, error) {
+	c := s.r.client
+	list := func() ([]fileLink, error) {
+		if dir {
+			return c.dirLinks(s.ctx, pageURL)
+		}
+		return c.page(s.ctx, pageURL)
 	}
-	return s.r.client.page(s.ctx, pageURL)
+	if index {
+		return list()
+	}
+	c.mu.Lock()
+	ls, ok := c.listed[pageURL]
+	c.mu.Unlock()
+	if ok {
+		return slices.Clone(ls), nil
+	}
+	ls, err := list()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.listed == nil {
+		c.listed = map[string][]fileLink{}
+	}
+	c.listed[pageURL] = slices.Clone(ls)
+	c.mu.Unlock()
+	return ls, nil
 }

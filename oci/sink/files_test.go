@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/assemble-build/assemble/internal/testtool"
@@ -463,5 +464,43 @@ func TestArchiveIntoMissingDirectory(t *testing.T) {
 			t.Fatalf("%s: %d results", transport, len(res))
 		}
 		skopeo(t, "inspect", transport+":"+file)
+	}
+}
+
+// Writing the same images into a layout again leaves index.json and
+// oci-layout as they are (no temporary file, fsync and rename each); a
+// write that changes the index replaces index.json.
+func TestLayoutUnchangedWriteLeavesFiles(t *testing.T) {
+	dir := t.TempDir()
+	img := ocitest.Image(t, 1, 1, 512, amd64)
+	write(t, "oci:"+dir, []sink.Item{{Name: "app:1", Image: img}})
+	inode := func(name string) uint64 {
+		t.Helper()
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Ino
+	}
+	index, ociLayout := inode("index.json"), inode("oci-layout")
+	before, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+	write(t, "oci:"+dir, []sink.Item{{Name: "app:1", Image: img}})
+	if inode("index.json") != index || inode("oci-layout") != ociLayout {
+		t.Error("an unchanged write replaced index.json or oci-layout")
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, "index.json")); !bytes.Equal(before, after) {
+		t.Errorf("index.json changed:\n%s\n%s", before, after)
+	}
+	next := ocitest.Append(t, img, 2, 1, 512)
+	write(t, "oci:"+dir, []sink.Item{{Name: "app:1", Image: next}})
+	if inode("index.json") == index {
+		t.Error("index.json was not replaced for a new image")
+	}
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := idx.IndexManifest(); len(m.Manifests) != 1 || m.Manifests[0].Digest != ocitest.Digest(t, next) {
+		t.Errorf("index after the new image: %+v", m.Manifests)
 	}
 }

@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -49,7 +50,7 @@ func (s *layoutSink) Write(ctx context.Context, items []Item) ([]Result, error) 
 	}
 	defer unlock()
 
-	old, err := readLayoutIndex(s.dir)
+	old, oldJSON, err := readLayoutIndex(s.dir)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +65,7 @@ func (s *layoutSink) Write(ctx context.Context, items []Item) ([]Result, error) 
 	if err := writeBlobs(ctx, s.dir, p, s.cfg); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.spec, err)
 	}
-	if err := atomicfile.WriteFile(filepath.Join(s.dir, "oci-layout"), []byte(ociLayoutFile), atomicfile.WithRename(rename)); err != nil {
+	if err := writeLayoutFile(filepath.Join(s.dir, "oci-layout"), []byte(ociLayoutFile)); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.spec, err)
 	}
 	idx := mergeIndex(old, names, descs)
@@ -78,10 +79,24 @@ func (s *layoutSink) Write(ctx context.Context, items []Item) ([]Result, error) 
 		testhook.Pause("layout-index") // written, not yet renamed: the kill test stops here
 		return rename(from, to)
 	}
-	if err := atomicfile.WriteFile(filepath.Join(s.dir, "index.json"), b, atomicfile.WithRename(renameIndex)); err != nil {
-		return nil, fmt.Errorf("%s: %w", s.spec, err)
+	// A rebuild that changes nothing leaves index.json as it is.
+	if !bytes.Equal(b, oldJSON) {
+		if err := atomicfile.WriteFile(filepath.Join(s.dir, "index.json"), b, atomicfile.WithRename(renameIndex)); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.spec, err)
+		}
 	}
 	return results(s.spec, "oci", s.dir, names, descs), nil
+}
+
+// writeLayoutFile writes a layout file atomically unless it already holds
+// data: a rebuild into the same layout skips a temporary file, two fsyncs
+// and a rename. A file that is there with these bytes was put in place by
+// a rename after its own fsync (atomicfile), or by another tool.
+func writeLayoutFile(path string, data []byte) error {
+	if b, err := os.ReadFile(path); err == nil && bytes.Equal(b, data) {
+		return nil
+	}
+	return atomicfile.WriteFile(path, data, atomicfile.WithRename(rename))
 }
 
 // planItems plans the blobs of items, and gives each item's name and
@@ -111,21 +126,22 @@ func results(spec, transport, path string, names []string, descs []v1.Descriptor
 	return res
 }
 
-// readLayoutIndex reads DIR/index.json; a missing file gives an empty index.
-func readLayoutIndex(dir string) (*v1.IndexManifest, error) {
+// readLayoutIndex reads DIR/index.json, parsed and as it is on disk; a
+// missing file gives an empty index (and no bytes).
+func readLayoutIndex(dir string) (*v1.IndexManifest, []byte, error) {
 	p := filepath.Join(dir, "index.json")
 	b, err := bounded.ReadFile(p, bounded.GeneratedMap)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}, nil
+		return &v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", p, err)
+		return nil, nil, fmt.Errorf("reading %s: %w", p, err)
 	}
 	var m v1.IndexManifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s is not valid JSON (%v): fix or remove it, it will not be overwritten", p, err)
+		return nil, nil, fmt.Errorf("%s is not valid JSON (%v): fix or remove it, it will not be overwritten", p, err)
 	}
-	return &m, nil
+	return &m, b, nil
 }
 
 // mergeIndex keeps every entry of old except those named like a new one,
