@@ -47,6 +47,9 @@ type fileLink struct {
 	rank  int    // best tag priority on the target (lower is better)
 	build string // build tag
 	src   int    // which of its project's sources listed it
+	// project is linkProject(Filename), worked out once when the source is
+	// listed: a find-links listing is looked through for every project.
+	project string
 }
 
 type credential struct{ user, password string }
@@ -659,7 +662,7 @@ func (c *client) metadata(ctx context.Context, l *fileLink) (*Metadata, error) {
 		return nil, err
 	}
 	l.SHA256 = hexd
-	b, err := readWheelMetadata(p, l.Filename)
+	b, err := c.wheelMetadata(p, hexd, l.Filename)
 	if err != nil {
 		return nil, err
 	}

@@ -48,16 +48,15 @@ func (c *client) localDigest(want, local string) string {
 	key := hex.EncodeToString(sum[:])
 	ns := c.cache.Namespace(digestsNamespace)
 	if ok {
-		if b, found, err := ns.Get(key); err == nil && found {
-			if s, d, cut := strings.Cut(string(b), "\n"); cut && s == stamp && strings.HasPrefix(d, "sha256:") {
+		if b, found := getChecked(ns, key); found {
+			if s, d, cut := strings.Cut(string(b), "\n"); cut && s == stamp {
 				return d
 			}
 		}
 	}
 	d := hashLocal(abs)
 	if ok && d != "" && !racy(fi, time.Now()) {
-		// Recomputed when lost: a failed write only costs the next build a read.
-		_ = ns.Put(key, []byte(stamp+"\n"+d))
+		putChecked(c.cache, ns, key, []byte(stamp+"\n"+d))
 	}
 	return d
 }

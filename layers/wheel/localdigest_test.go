@@ -82,14 +82,20 @@ func TestLocalDigestRemembered(t *testing.T) {
 	// The entry is trusted without reading the file: one naming another
 	// digest for the same stat data is believed.
 	key := ents[0].Name()
-	b, _, _ := ns.Get(key)
+	b, _ := getChecked(ns, key)
 	stamp, _, _ := strings.Cut(string(b), "\n")
 	fake := "sha256:" + strings.Repeat("0", 64)
-	if err := ns.Put(key, []byte(stamp+"\n"+fake)); err != nil {
-		t.Fatal(err)
-	}
+	putChecked(cache, ns, key, []byte(stamp+"\n"+fake))
 	if d := c.localDigest("", whl); d != fake {
 		t.Errorf("digest %q: the remembered one (%s) was not used", d, fake)
+	}
+	// A torn entry (a crash after the rename, before the data reached the
+	// disk) is not believed.
+	if err := ns.Put(key, []byte("0000\n"+stamp+"\n"+fake)); err != nil {
+		t.Fatal(err)
+	}
+	if d := c.localDigest("", whl); d != hashLocal(whl) {
+		t.Errorf("torn entry: digest %q", d)
 	}
 	// Rewritten with content of the same size: the stat data differs.
 	if err := os.WriteFile(whl, []byte("wheel v2"), 0o644); err != nil {
@@ -113,5 +119,50 @@ func TestLocalDigestRemembered(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(ns.Dir()); len(ents) != 1 {
 		t.Errorf("a racy file's digest was remembered: %d entries", len(ents))
+	}
+}
+
+// A wheel's METADATA is kept under its digest and file name: resolving
+// again takes it from there (a memo naming other requirements is believed),
+// the same content under another name is read from the wheel, and a torn
+// entry is read again.
+func TestWheelMetadataRemembered(t *testing.T) {
+	house := t.TempDir()
+	w := wheelSpec{Name: "alpha", Version: "1.0"}
+	whl := filepath.Join(house, w.filename())
+	if err := os.WriteFile(whl, w.build(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cache := newCache(t)
+	c := &client{cache: cache}
+	l := &fileLink{Filename: w.filename(), URL: "file://" + whl, Local: whl}
+	m, err := c.metadata(context.Background(), l)
+	if err != nil || m.Name != "alpha" || len(m.RequiresDist) != 0 {
+		t.Fatalf("metadata %+v, %v", m, err)
+	}
+	ns := cache.Namespace(metadataNamespace)
+	ents, _ := os.ReadDir(ns.Dir())
+	if len(ents) != 1 {
+		t.Fatalf("%d entries in %s, want 1", len(ents), ns.Dir())
+	}
+	key := ents[0].Name()
+	putChecked(cache, ns, key, []byte("Metadata-Version: 2.1\nName: alpha\nVersion: 1.0\nRequires-Dist: beta\n"))
+	if m, err := c.metadata(context.Background(), l); err != nil || len(m.RequiresDist) != 1 {
+		t.Errorf("the kept METADATA was not used: %+v, %v", m, err)
+	}
+	if err := ns.Put(key, []byte("torn")); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := c.metadata(context.Background(), l); err != nil || len(m.RequiresDist) != 0 {
+		t.Errorf("torn entry: %+v, %v", m, err)
+	}
+	// Another name for the same bytes is checked against the wheel again.
+	other := filepath.Join(house, "beta-1.0-py3-none-any.whl")
+	if err := os.Link(whl, other); err != nil {
+		t.Fatal(err)
+	}
+	ol := &fileLink{Filename: filepath.Base(other), URL: "file://" + other, Local: other}
+	if _, err := c.metadata(context.Background(), ol); err == nil || !strings.Contains(err.Error(), "another project") {
+		t.Errorf("a mislabelled wheel: %v", err)
 	}
 }

@@ -28,7 +28,7 @@ func parseHeaders(b []byte) (map[string][]string, error) {
 	h := map[string][]string{}
 	var last string
 	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	sc.Buffer(make([]byte, 0, 4096), 16*1024*1024) // grows for a long header line
 	n := 0
 	for sc.Scan() {
 		n++

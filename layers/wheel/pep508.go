@@ -45,11 +45,43 @@ func (r Requirement) String() string {
 	return b.String()
 }
 
-var normRE = regexp.MustCompile(`[-_.]+`)
-
-// NormalizeName is the PEP 503 normalized form of a project name.
+// NormalizeName is the PEP 503 normalized form of a project name: runs of
+// "-", "_" and "." become one "-", letters lower case. Written out rather
+// than as a regexp: a resolution normalizes thousands of names.
 func NormalizeName(s string) string {
-	return strings.ToLower(normRE.ReplaceAllString(s, "-"))
+	if normalized(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	sep := false
+	for _, r := range s {
+		if r == '-' || r == '_' || r == '.' {
+			sep = true
+			continue
+		}
+		if sep {
+			b.WriteByte('-')
+			sep = false
+		}
+		b.WriteRune(r)
+	}
+	if sep {
+		b.WriteByte('-')
+	}
+	return strings.ToLower(b.String())
+}
+
+// normalized reports whether s is already in normalized form (ASCII, no
+// upper case, no "_" or ".", no "--").
+func normalized(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 || ('A' <= c && c <= 'Z') || c == '_' || c == '.' || (c == '-' && i > 0 && s[i-1] == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?`)

@@ -1,6 +1,7 @@
 package wheel
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -263,6 +264,27 @@ func TestTagRanksFollowTheTarget(t *testing.T) {
 			if len(rank) != len(tags) || rank[tags[0]] != 0 || rank[tags[len(tags)-1]] != len(tags)-1 {
 				t.Errorf("variant %d: %d ranks for %d tags (first %s: %d)", i, len(rank), len(tags), tags[0], rank[tags[0]])
 			}
+		}
+	}
+}
+
+// NormalizeName is PEP 503's re.sub(r"[-_.]+", "-", name).lower(), written
+// out: it agrees with that regexp on names of every shape.
+func TestNormalizeNameMatchesPEP503(t *testing.T) {
+	re := regexp.MustCompile(`[-_.]+`)
+	want := func(s string) string { return strings.ToLower(re.ReplaceAllString(s, "-")) }
+	names := []string{"", "a", "Foo", "foo-bar", "Foo.Bar_baz", "a--b", "a-_.-b", "-a-", "_a_", "..", "zope.interface", "Django", "ÄBC_déf", "a\u212ab", "x--", "--x", "ruamel.yaml.clib"}
+	alphabet := []rune("aZ-_.9Ä")
+	for i := 0; i < 2000; i++ {
+		var b []rune
+		for n := i; n > 0; n /= len(alphabet) {
+			b = append(b, alphabet[n%len(alphabet)])
+		}
+		names = append(names, string(b))
+	}
+	for _, n := range names {
+		if got := NormalizeName(n); got != want(n) {
+			t.Errorf("NormalizeName(%q) = %q, want %q", n, got, want(n))
 		}
 	}
 }

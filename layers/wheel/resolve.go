@@ -595,6 +595,9 @@ func (s *session) wheelCandidates(name string, p *project, links []fileLink) (ma
 			}
 			continue
 		}
+		if l.project != name {
+			continue // another project's wheel, or a name that does not parse
+		}
 		wf, err := ParseWheelFilename(l.Filename)
 		if err != nil || NormalizeName(wf.Name) != name {
 			continue
@@ -707,6 +710,7 @@ func directLink(q Requirement) (fileLink, error) {
 		return fileLink{}, fmt.Errorf("%s: bad URL %q: %w", q.Source, redact.Password(q.URL), err)
 	}
 	l := fileLink{URL: q.URL, From: q.Source, Filename: filepath.Base(u.Path)}
+	l.project = linkProject(l.Filename)
 	if u.Scheme == "file" {
 		l.Local = filepath.FromSlash(u.Path)
 		if _, err := os.Stat(l.Local); err != nil {

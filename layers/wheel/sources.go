@@ -74,7 +74,7 @@ func (p *project) addSource(name string, src sourceResult, ls []fileLink) []file
 	i := len(p.sources)
 	for j := range ls {
 		ls[j].src = i
-		if linkProject(ls[j].Filename) == name {
+		if ls[j].project == name {
 			src.files++
 		}
 	}
@@ -201,10 +201,17 @@ func (s *session) said(name string, p *project, i int) string {
 func (s *session) pageLinks(pageURL string, dir, index bool) ([]fileLink, error) {
 	c := s.r.client
 	list := func() ([]fileLink, error) {
+		var ls []fileLink
+		var err error
 		if dir {
-			return c.dirLinks(s.ctx, pageURL)
+			ls, err = c.dirLinks(s.ctx, pageURL)
+		} else {
+			ls, err = c.page(s.ctx, pageURL)
 		}
-		return c.page(s.ctx, pageURL)
+		for i := range ls {
+			ls[i].project = linkProject(ls[i].Filename)
+		}
+		return ls, err
 	}
 	if index {
 		return list()
