@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -386,6 +387,7 @@ const wheelLicenseProbe = "wheel-licenses-v1"
 // normalised name.
 func (e *env) wheelLicenses(img v1.Image, ws []wheel.Resolved, sites []string) (map[string]string, error) {
 	out := map[string]string{}
+	ws = e.knownWheelLicenses(ws, out)
 	if len(ws) == 0 {
 		return out, nil
 	}
@@ -399,7 +401,9 @@ func (e *env) wheelLicenses(img v1.Image, ws []wheel.Resolved, sites []string) (
 		io.WriteString(h, w.Name+" "+w.Version+"\n")
 	}
 	name := wheelLicenseProbe + "-" + hex.EncodeToString(h.Sum(nil))[:16]
-	err := e.probe(img, name, &out, func(fsys fs.FS) error {
+	probed := map[string]string{}
+	err := e.probe(img, name, &probed, func(fsys fs.FS) error {
+		out := probed
 		for _, site := range sites {
 			ents, err := fs.ReadDir(fsys, strings.TrimPrefix(site, "/"))
 			if err != nil {
@@ -426,7 +430,36 @@ func (e *env) wheelLicenses(img v1.Image, ws []wheel.Resolved, sites []string) (
 		}
 		return nil
 	})
+	maps.Copy(out, probed)
 	return out, err
+}
+
+// knownWheelLicenses puts in out the licenses of the wheels whose METADATA
+// the cache read from the wheel itself (wheel.KnownMetadata: the file the
+// install copies into the .dist-info), and returns the others, for the
+// probe. The probe decompresses every layer of the image (a second or more
+// for a Debian base with Python) to read those same files.
+func (e *env) knownWheelLicenses(ws []wheel.Resolved, out map[string]string) []wheel.Resolved {
+	if e.o.cache == nil {
+		return ws
+	}
+	var rest []wheel.Resolved
+	for _, w := range ws {
+		b, ok := wheel.KnownMetadata(e.o.cache, w.SHA256, w.Filename)
+		var m *wheel.Metadata
+		if ok {
+			m, _ = wheel.ParseMetadata(b)
+		}
+		// As the probe: metadata naming another version gives no license.
+		if m == nil || wheel.NormalizeName(m.Name) != wheel.NormalizeName(w.Name) || m.Version != w.Version {
+			rest = append(rest, w)
+			continue
+		}
+		if l := attest.PythonLicense(m.LicenseExpression, m.License, m.LicenseClassifiers); l != "" {
+			out[wheel.NormalizeName(w.Name)] = l
+		}
+	}
+	return rest
 }
 
 // referrers are the referrers of b's images, for the sinks.

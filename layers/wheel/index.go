@@ -662,7 +662,7 @@ func (c *client) metadata(ctx context.Context, l *fileLink) (*Metadata, error) {
 		return nil, err
 	}
 	l.SHA256 = hexd
-	b, err := c.wheelMetadata(p, hexd, l.Filename)
+	b, err := wheelMetadata(c.cache, p, hexd, l.Filename)
 	if err != nil {
 		return nil, err
 	}

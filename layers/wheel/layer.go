@@ -145,6 +145,10 @@ func (l *layerSpec) Entries(ctx context.Context) ([]layers.Entry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("wheel %s: %w", r.Filename, err)
 		}
+		// Kept for the SBOM's licenses (KnownMetadata). A wheel without
+		// a readable METADATA fails to install just below, with the
+		// installer's reason.
+		_, _ = wheelMetadata(l.cache, p, r.SHA256, r.Filename)
 		opt := installOptions{requested: r.Requested}
 		if r.Direct {
 			opt.directURL = r.URL

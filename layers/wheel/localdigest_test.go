@@ -1,6 +1,7 @@
 package wheel
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -164,5 +165,29 @@ func TestWheelMetadataRemembered(t *testing.T) {
 	ol := &fileLink{Filename: filepath.Base(other), URL: "file://" + other, Local: other}
 	if _, err := c.metadata(context.Background(), ol); err == nil || !strings.Contains(err.Error(), "another project") {
 		t.Errorf("a mislabelled wheel: %v", err)
+	}
+}
+
+// Resolved through an index's PEP 658 metadata file, a wheel's METADATA is
+// not known (that file is the index's word, not the wheel's); installing
+// the wheel records the wheel's own.
+func TestKnownMetadataFromTheWheelOnly(t *testing.T) {
+	ix := newTestIndex(t)
+	f := ix.add(t, wheelSpec{Name: "alpha", Version: "1.0"})
+	cache := newCache(t)
+	r := NewResolver(cache, WithIndexURL(ix.URL()))
+	set := resolveOK(t, r, reqsOf(t, "alpha\n"), debianTarget())
+	if ix.requested("/files/"+f.filename) != ix.requested("/files/"+f.filename+".metadata") {
+		t.Fatal("the wheel was downloaded to resolve: the test wants PEP 658 metadata")
+	}
+	if _, ok := KnownMetadata(cache, set[0].SHA256, set[0].Filename); ok {
+		t.Error("METADATA known from the index's metadata file")
+	}
+	if _, err := NewLayer(cache, set, debianTarget(), WithDownloader(r)).Entries(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b, ok := KnownMetadata(cache, set[0].SHA256, set[0].Filename)
+	if !ok || !bytes.Equal(b, wheelMetadataBytes(f.data)) {
+		t.Errorf("after the install: %q, %v", b, ok)
 	}
 }

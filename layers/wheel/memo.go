@@ -62,17 +62,32 @@ func getChecked(ns *layers.Namespace, key string) ([]byte, bool) {
 
 // wheelMetadata is readWheelMetadata of the wheel at p (digest hexd, named
 // filename), kept in the metadata memo.
-func (c *client) wheelMetadata(p, hexd, filename string) ([]byte, error) {
-	sum := sha256.Sum256([]byte(hexd + "\x00" + filename))
-	key := hex.EncodeToString(sum[:])
-	ns := c.cache.Namespace(metadataNamespace)
-	if b, ok := getChecked(ns, key); ok {
+func wheelMetadata(cache *layers.Cache, p, hexd, filename string) ([]byte, error) {
+	if b, ok := KnownMetadata(cache, hexd, filename); ok {
 		return b, nil
 	}
 	b, err := readWheelMetadata(p, filename)
 	if err != nil {
 		return nil, err
 	}
-	putChecked(c.cache, ns, key, b)
+	putChecked(cache, cache.Namespace(metadataNamespace), metadataKey(hexd, filename), b)
 	return b, nil
+}
+
+// KnownMetadata returns the METADATA of the wheel with this sha256 (hex)
+// and file name when the cache has read it from the wheel itself (to
+// resolve from a wheelhouse, or to install it; never from an index's
+// PEP 658 metadata file). An installed distribution's .dist-info/METADATA
+// is a copy of it: the SBOM takes licenses from here instead of
+// decompressing the image to read them.
+func KnownMetadata(cache *layers.Cache, sha256hex, filename string) ([]byte, bool) {
+	if sha256hex == "" || filename == "" {
+		return nil, false
+	}
+	return getChecked(cache.Namespace(metadataNamespace), metadataKey(sha256hex, filename))
+}
+
+func metadataKey(hexd, filename string) string {
+	sum := sha256.Sum256([]byte(hexd + "\x00" + filename))
+	return hex.EncodeToString(sum[:])
 }
