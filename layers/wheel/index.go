@@ -142,10 +142,6 @@ type client struct {
 	mu    sync.Mutex
 	creds map[string]credential // host:port -> credentials given in index URLs
 	down  map[string]error      // host:port -> why it could not be reached
-	// listed memoizes the links of each find-links page and wheelhouse
-	// directory: every project is looked up in every source, and one
-	// listing (one request, or one directory read) serves them all.
-	listed map[string][]fileLink
 }
 
 func (c *client) addCredential(host string, cr credential) {

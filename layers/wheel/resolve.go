@@ -170,6 +170,10 @@ type session struct {
 	best      *conflictError
 	bestDepth int
 	warned    map[string]bool // sources warned about (see warnSource)
+	// listed memoizes the links of each find-links page and wheelhouse
+	// directory: every project is looked up in every source, and one
+	// listing (one request, or one directory read) serves them all.
+	listed map[string][]fileLink
 }
 
 // conflictError says which requirements on a project cannot all hold.
@@ -233,7 +237,7 @@ func (r *Resolver) Resolve(ctx context.Context, reqs *Requirements, t *Target) (
 		r: r, ctx: ctx, t: t, env: t.MarkerEnv(), rank: rank,
 		pre: r.pre || reqs.Pre, hashMode: reqs.RequireHashes,
 		cons: map[string][]Requirement{}, direct: map[string]Requirement{}, projects: map[string]*project{},
-		warned: map[string]bool{},
+		warned: map[string]bool{}, listed: map[string][]fileLink{},
 	}
 	if s.pyFull, err = ParseVersion(s.env["python_full_version"]); err != nil {
 		return nil, fmt.Errorf("target python version: %w", err)

@@ -196,7 +196,7 @@ func (s *session) said(name string, p *project, i int) string {
 // pageLinks lists one source's links for a project: an index's project page,
 // a find-links page, or a wheelhouse directory.
 // A find-links source (index false) is the same page or directory for every
-// project: it is listed once per resolver, and each project gets its own
+// project: it is listed once per resolution, and each project gets its own
 // copy of the links (they are annotated per project).
 func (s *session) pageLinks(pageURL string, dir, index bool) ([]fileLink, error) {
 	c := s.r.client
@@ -216,21 +216,13 @@ func (s *session) pageLinks(pageURL string, dir, index bool) ([]fileLink, error)
 	if index {
 		return list()
 	}
-	c.mu.Lock()
-	ls, ok := c.listed[pageURL]
-	c.mu.Unlock()
-	if ok {
+	if ls, ok := s.listed[pageURL]; ok {
 		return slices.Clone(ls), nil
 	}
 	ls, err := list()
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	if c.listed == nil {
-		c.listed = map[string][]fileLink{}
-	}
-	c.listed[pageURL] = slices.Clone(ls)
-	c.mu.Unlock()
+	s.listed[pageURL] = slices.Clone(ls)
 	return ls, nil
 }
