@@ -64,8 +64,7 @@ type PythonReport struct {
 // Build builds every image and artifact of p.
 func (a *Assembler) Build(ctx context.Context, p *plan.Plan) ([]Built, error) {
 	o := a.o
-	ctx = o.logTo(ctx)
-	annotations := repoAnnotations(p.Root, o.created)
+	ctx, annotations := repoAnnotations(o.logTo(ctx), p.Root, o.created)
 	// One environment for the plan's images, so an archive's index is
 	// verified once however many images use it.
 	svc := newServices(p, o)

@@ -28,7 +28,7 @@ type gitIndex struct {
 	// rootRel is the repository a Files tree is taken from, relative to
 	// the work tree's top ("" for the top itself).
 	rootRel string
-	// settings are asked for with the index, while the tree is walked.
+	// settings are asked for with the work tree, before the walk.
 	settings git.ConvertSettings
 }
 
@@ -38,7 +38,8 @@ type gitIndex struct {
 // every file is read, as outside git.
 func openGitIndex(ctx context.Context, root string) *gitIndex {
 	log := logctx.From(ctx)
-	wt, err := git.FindWorkTree(root)
+	facts := git.AskIn(ctx, root) // a build has asked already, for its annotations
+	wt, err := facts.WorkTree()
 	if err != nil {
 		return nil
 	}
@@ -66,7 +67,7 @@ func openGitIndex(ctx context.Context, root string) *gitIndex {
 	if rootRel == "." {
 		rootRel = ""
 	}
-	return &gitIndex{wt: wt, idx: idx, rootRel: rootRel, settings: wt.ConvertSettings()}
+	return &gitIndex{wt: wt, idx: idx, rootRel: rootRel, settings: facts.ConvertSettings(wt)}
 }
 
 // indexes keeps the indexes read in this process, so that the files

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 )
 
 // Run runs git with args in dir and returns its output with surrounding
@@ -24,6 +23,15 @@ func Run(dir string, args ...string) (string, error) {
 // Output runs git with args in dir and returns its output as it is (for
 // -z listings).
 func Output(dir string, args ...string) ([]byte, error) {
+	out, err := output(dir, args...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// output is Output that returns what git printed before it failed too.
+func output(dir string, args ...string) ([]byte, error) {
 	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
 	cmd.Env = env(os.Environ())
 	var stderr bytes.Buffer
@@ -31,9 +39,9 @@ func Output(dir string, args ...string) ([]byte, error) {
 	out, err := cmd.Output()
 	if err != nil {
 		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			return nil, fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, msg)
+			return out, fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, msg)
 		}
-		return nil, fmt.Errorf("git %s: %w", strings.Join(args, " "), err)
+		return out, fmt.Errorf("git %s: %w", strings.Join(args, " "), err)
 	}
 	return out, nil
 }
@@ -64,32 +72,11 @@ type Repo struct {
 }
 
 // Describe answers, for dir, the questions every build asks (IsTopLevel,
-// HEAD, the origin's URL) with two git processes run at once rather than
-// three in a row: each costs milliseconds, more on a loaded machine. Only a
-// top level has a revision or origin (see IsTopLevel).
+// HEAD, the origin's URL) with two git processes run at once (see Ask;
+// AskIn shares them with the rest of a build). Only a top level has a
+// revision or origin (see IsTopLevel).
 func Describe(dir string) Repo {
-	var (
-		origin string
-		wg     sync.WaitGroup
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		origin = Query(dir, "config", "--get", "remote.origin.url")
-	}()
-	var r Repo
-	out, err := Run(dir, "rev-parse", "--show-toplevel", "HEAD")
-	if top, rev, ok := strings.Cut(out, "\n"); err == nil && ok {
-		r.TopLevel, r.Revision = sameDir(top, dir), strings.TrimSpace(rev)
-	} else {
-		r.TopLevel = IsTopLevel(dir) // no commit yet: rev-parse HEAD fails
-	}
-	wg.Wait()
-	if !r.TopLevel {
-		return Repo{}
-	}
-	r.Origin = origin
-	return r
+	return Ask(dir).Repo()
 }
 
 func sameDir(a, b string) bool {

@@ -35,6 +35,12 @@ func FindWorkTree(dir string) (WorkTree, error) {
 	if len(lines) != 4 {
 		return WorkTree{}, fmt.Errorf("git rev-parse in %s: unexpected output %q", dir, out)
 	}
+	return workTreeOf(dir, lines), nil
+}
+
+// workTreeOf reads the four lines of `git rev-parse --show-toplevel
+// --absolute-git-dir --git-common-dir --show-object-format` run in dir.
+func workTreeOf(dir string, lines []string) WorkTree {
 	w := WorkTree{Top: lines[0], GitDir: lines[1], CommonDir: lines[2], ObjectFormat: lines[3]}
 	if !filepath.IsAbs(w.CommonDir) {
 		w.CommonDir = filepath.Join(dir, w.CommonDir)
@@ -42,7 +48,7 @@ func FindWorkTree(dir string) (WorkTree, error) {
 	if real, err := filepath.EvalSymlinks(w.Top); err == nil {
 		w.Top = real
 	}
-	return w, nil
+	return w
 }
 
 // ReadIndex reads the work tree's index.
@@ -70,23 +76,36 @@ type ConvertSettings struct {
 	userAttrs string
 }
 
-// ConvertSettings asks git for core.autocrlf and core.attributesfile.
+// ConvertSettings asks git for core.autocrlf and core.attributesfile
+// (Facts.ConvertSettings has them from a build's one config query).
 func (w WorkTree) ConvertSettings() ConvertSettings {
-	cfg := Query(w.Top, "config", "--type=path", "--get-regexp", `^core\.(autocrlf|attributesfile)$`)
-	c := ConvertSettings{w: w}
-	for _, line := range strings.Split(cfg, "\n") {
-		k, v, _ := strings.Cut(line, " ")
-		switch strings.ToLower(k) {
-		case "core.autocrlf":
-			if !strings.EqualFold(v, "false") && c.why == "" {
-				c.why = "core.autocrlf is " + v
-			}
-		case "core.attributesfile":
-			c.userAttrs = v
+	out, err := output(w.Top, configArgs...)
+	return parseSettings(out, err).convert(w)
+}
+
+// convert are the settings s holds for content conversion in w.
+func (s settings) convert(w WorkTree) ConvertSettings {
+	c := ConvertSettings{w: w, userAttrs: s.attributesFile}
+	for _, v := range s.autocrlf {
+		if !strings.EqualFold(v, "false") {
+			c.why = "core.autocrlf is " + v
+			break
 		}
 	}
-	if c.userAttrs == "" {
+	switch {
+	case c.userAttrs == "":
 		c.userAttrs = defaultUserAttributes()
+	case strings.HasPrefix(c.userAttrs, "~") || strings.HasPrefix(c.userAttrs, "%("):
+		// A path git expands ("~/", "~user/", "%(prefix)/"): rarely
+		// set so, so asked for only then.
+		p, err := Run(w.Top, "config", "--type=path", "--get", "core.attributesfile")
+		if err != nil && c.why == "" {
+			c.why = fmt.Sprintf("core.attributesfile %q cannot be expanded (%v)", c.userAttrs, err)
+		}
+		c.userAttrs = p
+	case !filepath.IsAbs(c.userAttrs):
+		// Git reads it from the work tree's top, where its commands run.
+		c.userAttrs = filepath.Join(w.Top, c.userAttrs)
 	}
 	return c
 }
