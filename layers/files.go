@@ -49,21 +49,18 @@ type Files struct {
 	// UID and GID own every entry.
 	UID, GID int
 
-	once    sync.Once
-	entries []Entry
-	key     string // the git kind's key; "" when the key is the tar's (see keyAt)
-	err     error
+	once sync.Once
+	tree *filesWalk // the walk, its entries by directory; nil for a single file
+	key  string     // the git kind's key; "" when the key is the tar's (see keyAt)
+	err  error
+	// entries are the layer's, listed from the walk when asked for (a
+	// no-op rebuild in git never does; see flatten).
+	flatOnce sync.Once
+	entries  []Entry
+	oids     []string // aligned with entries in git (see flatten)
 
 	tarMu   sync.Mutex
 	tarKeys map[int64]string // the tar kind's key by mtime (Unix seconds)
-}
-
-// contentIDs are what git's index says of a Files tree's entries: the
-// object ID of each clean tracked file (aligned with the entries, "" where
-// the file must be read), in the repository's object format.
-type contentIDs struct {
-	format string
-	oids   []string
 }
 
 // ReadIgnoreFile reads root's .containerignore, or else its .dockerignore,
@@ -159,6 +156,7 @@ func (f *Files) keyAt(ctx context.Context, modTime time.Time) (string, error) {
 	if f.err != nil || f.key != "" {
 		return f.key, f.err
 	}
+	f.flat()
 	f.tarMu.Lock()
 	defer f.tarMu.Unlock()
 	if k, ok := f.tarKeys[modTime.Unix()]; ok {
@@ -203,6 +201,7 @@ func (f *Files) sourceID() string {
 // not yet; 0 when that fails.
 func (f *Files) SizeEstimate() int64 {
 	f.scan(context.Background())
+	f.flat()
 	var n int64
 	for _, e := range f.entries {
 		if e.Type == TypeFile {
@@ -215,62 +214,84 @@ func (f *Files) SizeEstimate() int64 {
 // Entries implements Spec.
 func (f *Files) Entries(ctx context.Context) ([]Entry, error) {
 	f.scan(ctx)
+	f.flat()
 	return f.entries, f.err
 }
 
 func (f *Files) scan(ctx context.Context) {
 	f.once.Do(func() {
-		var ids *contentIDs
-		f.entries, ids, f.err = f.walk(ctx)
-		if f.err == nil && ids != nil {
-			f.key, f.err = f.hash(ctx, ids)
+		var trusted bool
+		f.tree, trusted, f.err = f.walk(ctx)
+		if f.err == nil && trusted {
+			f.key, f.err = f.hash(ctx)
 		}
 	})
 }
 
-// walk lists the tree's entries and, in a git work tree whose index can be
-// trusted, the object IDs of the clean tracked files among them.
-func (f *Files) walk(ctx context.Context) ([]Entry, *contentIDs, error) {
+// flat lists the entries from the walk, once scan has walked.
+func (f *Files) flat() {
+	f.flatOnce.Do(func() {
+		if f.err == nil && f.tree != nil {
+			f.entries, f.oids = f.flatten()
+		}
+	})
+}
+
+// walk reads the tree (or, when the layer is a single file, sets its one
+// entry) and tells whether it is in a git work tree whose index can be
+// trusted.
+func (f *Files) walk(ctx context.Context) (*filesWalk, bool, error) {
 	root, top, fi, err := f.locate()
 	if err != nil {
-		return nil, nil, err
+		return nil, false, err
 	}
 	dest, err := CleanPath(f.dest())
 	if err != nil {
-		return nil, nil, fmt.Errorf("destination %q: %w", f.Dest, err)
+		return nil, false, fmt.Errorf("destination %q: %w", f.Dest, err)
 	}
 	w := &filesWalk{f: f, ctx: ctx, root: root, top: top, dest: dest, links: map[inode]string{}}
 	if err := w.compile(); err != nil {
-		return nil, nil, err
+		return nil, false, err
 	}
 	if !fi.IsDir() {
 		// A single file: it lands at Dest (a file path) when Dest does not end in "/".
 		e, err := f.entry(root, top, fi, dest)
 		if err != nil {
-			return nil, nil, err
+			return nil, false, err
 		}
 		if strings.HasSuffix(f.Dest, "/") {
 			e.Path = path.Join(dest, filepath.Base(top))
 		}
-		return []Entry{e}, nil, nil
+		f.flatOnce.Do(func() { f.entries = []Entry{e} })
+		return nil, false, nil
 	}
 	if err := w.run(func() *gitIndex { return openGitIndex(ctx, root) }); err != nil {
-		return nil, nil, err
+		return nil, false, err
 	}
-	entries := w.entries
+	return w, w.git != nil && w.git.trusted(ctx, top, w.gitattributes), nil
+}
+
+// flatten lists the walk's entries, with the object IDs of the clean
+// tracked files aligned (nil outside git): in walk order, then the
+// parents of what Include keeps, then Dest itself.
+func (f *Files) flatten() ([]Entry, []string) {
+	w := f.tree
+	entries, oids := w.flatten()
 	if w.include != nil {
-		entries = withParents(entries, dest, f.UID, f.GID)
+		entries = withParents(entries, w.dest, f.UID, f.GID)
 	}
-	if dest != "" {
-		entries = append(entries, Entry{Path: dest, Type: TypeDir, Mode: 0o755, UID: f.UID, GID: f.GID})
+	if w.dest != "" {
+		entries = append(entries, f.destEntry())
 	}
-	var ids *contentIDs
-	if w.git != nil && w.git.trusted(ctx, top, w.gitattributes) {
+	if oids != nil {
 		// Entries appended after the walk (directories) have no ID.
-		oids := append(w.oids, make([]string, len(entries)-len(w.oids))...)
-		ids = &contentIDs{format: w.git.wt.ObjectFormat, oids: oids}
+		oids = append(oids, make([]string, len(entries)-len(oids))...)
 	}
-	return entries, ids, nil
+	return entries, oids
+}
+
+func (f *Files) destEntry() Entry {
+	return Entry{Path: f.tree.dest, Type: TypeDir, Mode: 0o755, UID: f.UID, GID: f.GID}
 }
 
 // locate resolves the repository root and the file or directory to copy,
@@ -322,34 +343,64 @@ func (f *Files) entry(root, p string, info fs.FileInfo, dest string) (Entry, err
 }
 
 // hash digests the entries in path order, a file's content named by its
-// git object ID, taken from the index or else read.
-func (f *Files) hash(ctx context.Context, ids *contentIDs) (string, error) {
-	sums, err := contentSums(ctx, f.entries, ids.oids, blobSum(ids.format))
-	if err != nil {
-		return "", err
-	}
+// git object ID, taken from the index or else read. The entries are taken
+// in that order from the directories that hold them (see eachSorted),
+// but when Include adds their parents after the walk: then the list is
+// made and sorted.
+func (f *Files) hash(ctx context.Context) (string, error) {
+	w := f.tree
+	format := w.git.wt.ObjectFormat
 	h := sha256.New()
-	b := fmt.Appendf(nil, "files\x00%d:%d\x00git-%s\x00", f.UID, f.GID, ids.format)
-	for _, i := range sortedOrder(f.entries) {
-		e := &f.entries[i]
-		// As fmt's "%s\x00%d\x00%o\x00%d:%d\x00%s\x00", without its cost per entry.
-		b = append(append(b, e.Path...), 0)
-		b = append(strconv.AppendUint(b, uint64(e.Type), 10), 0)
-		b = append(strconv.AppendUint(b, uint64(e.Mode), 8), 0)
-		b = append(strconv.AppendInt(b, int64(e.UID), 10), ':')
-		b = append(strconv.AppendInt(b, int64(e.GID), 10), 0)
-		b = append(append(b, e.Link...), 0)
-		if e.Type == TypeFile {
-			b = append(strconv.AppendInt(b, e.Size, 10), 0)
-			b = append(append(b, sums[i]...), 0)
-		}
-		if len(b) > 32<<10 {
+	b := fmt.Appendf(nil, "files\x00%d:%d\x00git-%s\x00", f.UID, f.GID, format)
+	add := func(e *Entry, sum string) {
+		if b = appendRecord(b, e, sum); len(b) > 32<<10 {
 			h.Write(b)
 			b = b[:0]
 		}
 	}
+	if w.include != nil {
+		f.flat()
+		sums, err := contentSums(ctx, f.entries, f.oids, blobSum(format))
+		if err != nil {
+			return "", err
+		}
+		for _, i := range sortedOrder(f.entries) {
+			add(&f.entries[i], sums[i])
+		}
+	} else {
+		if err := w.readUnknown(ctx, blobSum(format)); err != nil {
+			return "", err
+		}
+		if w.dest != "" {
+			d := f.destEntry() // every other path is below it
+			add(&d, "")
+		}
+		w.topDir.eachSorted(func(e *Entry, oid string) {
+			if e.Size == 0 {
+				oid = "" // an empty file is named by its size alone, as contentSums names it
+			}
+			add(e, oid)
+		})
+	}
 	h.Write(b)
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// appendRecord appends what a git kind's key says of e (sum names a
+// file's content): as fmt's "%s\x00%d\x00%o\x00%d:%d\x00%s\x00", then a
+// file's size and sum, without fmt's cost per entry.
+func appendRecord(b []byte, e *Entry, sum string) []byte {
+	b = append(append(b, e.Path...), 0)
+	b = append(strconv.AppendUint(b, uint64(e.Type), 10), 0)
+	b = append(strconv.AppendUint(b, uint64(e.Mode), 8), 0)
+	b = append(strconv.AppendInt(b, int64(e.UID), 10), ':')
+	b = append(strconv.AppendInt(b, int64(e.GID), 10), 0)
+	b = append(append(b, e.Link...), 0)
+	if e.Type == TypeFile {
+		b = append(strconv.AppendInt(b, e.Size, 10), 0)
+		b = append(append(b, sum...), 0)
+	}
+	return b
 }
 
 // sortedOrder is the permutation that sorts entries by path.

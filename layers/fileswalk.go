@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/assemble-build/assemble/internal/git"
 	"github.com/moby/patternmatcher"
@@ -21,9 +23,12 @@ type inode struct{ dev, ino uint64 }
 // filesWalk is one walk of a Files tree. Directories are read in parallel,
 // each by one worker that lists it and stats its kept entries relative to
 // it (see walkDir): on a large tree these calls are most of a no-op
-// rebuild's time. The result is then taken in the order a serial walk
+// rebuild's time. The result is then settled in the order a serial walk
 // (filepath.WalkDir's: depth first, names sorted) would give, so hard
-// links and the first error are told as that walk would tell them.
+// links and the first error are told as that walk would tell them. The
+// entries stay in the directories that hold them: a key from git's index
+// is taken from there (see eachSorted), and the flat list a layer is
+// written from is made only when asked for (see flatten).
 type filesWalk struct {
 	f                        *Files
 	ctx                      context.Context
@@ -31,13 +36,15 @@ type filesWalk struct {
 	ignore, exclude, include *patternmatcher.PatternMatcher
 	links                    map[inode]string // first path of each hard-linked inode
 	workers                  errgroup.Group
-	entries                  []Entry
-	// git, when the tree is in a git work tree, names clean tracked files:
-	// oids is aligned with entries; gitattributes lists the attribute
-	// files met, which may make the IDs describe other bytes. The index
-	// is read while the tree is (see run).
+	topDir                   *dirNode
+	nodes                    []*dirNode // every directory read
+	// git, when the tree is in a git work tree, names clean tracked files;
+	// gitattributes lists the attribute files met, which may make the IDs
+	// describe other bytes. The index is read while the tree is (see
+	// run): index is set once it is, and directories read from then on
+	// look their files up as they go.
 	git           *gitIndex
-	oids          []string
+	index         atomic.Pointer[gitIndex]
 	mu            sync.Mutex // guards gitattributes
 	gitattributes []string
 }
@@ -46,9 +53,13 @@ type filesWalk struct {
 // name order, with the directories walked into among them.
 type dirNode struct {
 	relRoot string // the directory, relative to the repository
+	dir     string // its path, where its files are opened
+	// entries have no Open until flatten gives them one: a no-op
+	// rebuild never opens a file, and a closure per file is memory.
 	entries []Entry
-	stats   []git.FileStat // aligned with entries, for git's index
+	stats   []git.FileStat // aligned with entries, for git's index (until looked up)
 	oids    []string       // aligned with entries, in a git work tree
+	hint    int            // where in git's index to look up the next entry
 	links   []linkAt       // the hard-linked files among entries
 	subs    []subDir
 	// err stops the walk after everything above (listing the directory
@@ -77,43 +88,44 @@ type walkScratch struct {
 
 var walkScratchPool = sync.Pool{New: func() any { return new(walkScratch) }}
 
-// run reads the tree below top and takes its entries in walk order. Git's
-// index (from openIndex, which finds and parses it) is read meanwhile,
-// and the clean tracked files' object IDs taken from it after.
+// run reads the tree below top and settles its entries in walk order.
+// Git's index (from openIndex, which finds and parses it) is read
+// meanwhile, and the clean tracked files' object IDs taken from it as
+// soon as it is (see readDir), or else after.
 func (w *filesWalk) run(openIndex func() *gitIndex) error {
 	gitc := make(chan *gitIndex, 1)
-	go func() { gitc <- openIndex() }()
+	go func() {
+		g := openIndex()
+		w.index.Store(g)
+		gitc <- g
+	}()
 	w.workers.SetLimit(runtime.GOMAXPROCS(0))
-	top := &dirNode{relRoot: relTo(w.root, w.top)}
-	w.readDir(top, w.top, ".", top.relRoot)
+	w.topDir = &dirNode{relRoot: relTo(w.root, w.top), dir: w.top}
+	w.readDir(w.topDir, w.top, ".", w.topDir.relRoot)
 	_ = w.workers.Wait()
-	var nodes []*dirNode
-	n := top.count(&nodes)
+	w.topDir.collect(&w.nodes)
 	if w.git = <-gitc; w.git != nil {
-		w.lookUp(nodes)
-		w.oids = make([]string, 0, n)
+		w.lookUp()
 	}
-	w.entries = make([]Entry, 0, n)
-	return w.take(top)
+	return w.settle(w.topDir)
 }
 
-// lookUp takes the object IDs of the nodes' clean tracked files from git's
-// index, on a few workers.
-func (w *filesWalk) lookUp(nodes []*dirNode) {
+// lookUp takes the object IDs of the clean tracked files of the
+// directories read before git's index was, on a few workers.
+func (w *filesWalk) lookUp() {
 	var g errgroup.Group
 	workers := runtime.GOMAXPROCS(0)
 	for k := range workers {
 		g.Go(func() error {
-			for i := k; i < len(nodes); i += workers {
-				n := nodes[i]
-				n.oids = make([]string, len(n.entries))
-				hint := -1
-				for j := range n.entries {
-					if n.stats[j].Regular {
-						n.oids[j], _ = w.git.oid(n.relRoot, path.Base(n.entries[j].Path), &n.stats[j], &hint)
+			for i := k; i < len(w.nodes); i += workers {
+				if n := w.nodes[i]; n.oids == nil {
+					n.oids = make([]string, len(n.entries))
+					n.hint = -1
+					for j := range n.entries {
+						n.oids[j] = w.git.oidOf(n, j, &n.stats[j])
 					}
+					n.stats = nil
 				}
-				n.stats = nil
 			}
 			return nil
 		})
@@ -142,6 +154,7 @@ func (w *filesWalk) readDir(n *dirNode, dir, relTop, relRoot string) {
 		n.err = fmt.Errorf("reading %s: %w", dir, err)
 		return
 	}
+	g := w.index.Load()
 	defer d.close()
 	s := walkScratchPool.Get().(*walkScratch)
 	defer walkScratchPool.Put(s)
@@ -152,26 +165,31 @@ func (w *filesWalk) readDir(n *dirNode, dir, relTop, relRoot string) {
 	}
 	slices.SortFunc(s.ents, func(a, b dirent) int { return strings.Compare(a.name, b.name) })
 	n.entries = make([]Entry, 0, len(s.ents))
-	n.stats = make([]git.FileStat, 0, len(s.ents))
+	if g != nil {
+		n.oids, n.hint = make([]string, 0, len(s.ents)), -1
+	} else {
+		n.stats = make([]git.FileStat, 0, len(s.ents))
+	}
 	for _, de := range s.ents {
-		walk, err := w.child(n, d, de, relTop, relRoot, &s.info)
+		walk, err := w.child(n, d, de, relTop, relRoot, &s.info, g)
 		if err != nil {
 			n.err = err // the walk stops at the first error
 			return
 		}
 		if walk {
-			sub := &dirNode{relRoot: join(relRoot, de.name)}
+			sub := &dirNode{relRoot: join(relRoot, de.name), dir: join(dir, de.name)}
 			n.subs = append(n.subs, subDir{at: len(n.entries), n: sub})
-			w.schedule(sub, join(dir, de.name), join(relTop, de.name), join(relRoot, de.name))
+			w.schedule(sub, sub.dir, join(relTop, de.name), sub.relRoot)
 		}
 	}
 }
 
 // child filters the name de of the directory d and records it in n,
-// described, when the layer keeps it. It returns whether to walk into it.
-// Paths are built only where needed: on a large tree, a string per file
-// fewer is memory the kernel need not fault in.
-func (w *filesWalk) child(n *dirNode, d *walkDir, de dirent, relTop, relRoot string, info *statInfo) (bool, error) {
+// described, when the layer keeps it; with git's index g read, its
+// object ID too. It returns whether to walk into it. Paths are built only
+// where needed: on a large tree, a string per file fewer is memory the
+// kernel need not fault in.
+func (w *filesWalk) child(n *dirNode, d *walkDir, de dirent, relTop, relRoot string, info *statInfo, g *gitIndex) (bool, error) {
 	if relRoot == "." && de.name == ".git" {
 		// Never part of a layer: it differs between checkouts. (A linked
 		// worktree's .git is a file.)
@@ -215,7 +233,11 @@ func (w *filesWalk) child(n *dirNode, d *walkDir, de dirent, relTop, relRoot str
 		n.links = append(n.links, linkAt{i: len(n.entries), k: link})
 	}
 	n.entries = append(n.entries, e)
-	n.stats = append(n.stats, st)
+	if g != nil {
+		n.oids = append(n.oids, g.oidOf(n, len(n.entries)-1, &st))
+	} else {
+		n.stats = append(n.stats, st)
+	}
 	// A directory replaced by a file since it was listed is not walked into.
 	return isDir && e.Type == TypeDir, nil
 }
@@ -243,46 +265,137 @@ func join(base, name string) string {
 	return base + "/" + name
 }
 
-// count is how many entries n and the directories below it record; it
-// appends them all to nodes.
-func (n *dirNode) count(nodes *[]*dirNode) int {
+// collect appends n and the directories below it to nodes.
+func (n *dirNode) collect(nodes *[]*dirNode) {
 	*nodes = append(*nodes, n)
-	c := len(n.entries)
 	for _, s := range n.subs {
-		c += s.n.count(nodes)
+		s.n.collect(nodes)
 	}
-	return c
 }
 
-// take appends n's entries in walk order: the first error, hard links to
-// the first path of their inode.
-func (w *filesWalk) take(n *dirNode) error {
-	subs, links := n.subs, n.links
-	for i := 0; i <= len(n.entries); i++ {
-		for len(subs) > 0 && subs[0].at == i {
-			if err := w.take(subs[0].n); err != nil {
+// settle goes through n in walk order, turning hard links into links to
+// the first path of their inode, and returns the first error.
+func (w *filesWalk) settle(n *dirNode) error {
+	subs := n.subs
+	for _, l := range n.links {
+		for ; len(subs) > 0 && subs[0].at <= l.i; subs = subs[1:] {
+			if err := w.settle(subs[0].n); err != nil {
 				return err
 			}
-			subs = subs[1:]
 		}
-		if i == len(n.entries) {
-			break
-		}
-		e := n.entries[i]
-		if len(links) > 0 && links[0].i == i {
-			e = w.hardlink(e, links[0].k)
-			links = links[1:]
-		}
-		w.entries = append(w.entries, e)
-		if w.git != nil {
-			oid := n.oids[i]
-			if e.Type != TypeFile {
-				oid = ""
-			}
-			w.oids = append(w.oids, oid)
+		n.entries[l.i] = w.hardlink(n.entries[l.i], l.k)
+	}
+	for _, s := range subs {
+		if err := w.settle(s.n); err != nil {
+			return err
 		}
 	}
 	return n.err
+}
+
+// flatten lists the settled entries in walk order, regular files given
+// their Open, with the object IDs from git's index aligned (nil outside
+// git).
+func (w *filesWalk) flatten() ([]Entry, []string) {
+	n := 0
+	for _, d := range w.nodes {
+		n += len(d.entries)
+	}
+	entries := make([]Entry, 0, n)
+	var oids []string
+	if w.git != nil {
+		oids = make([]string, 0, n)
+	}
+	w.take(w.topDir, &entries, &oids)
+	return entries, oids
+}
+
+func (w *filesWalk) take(n *dirNode, entries *[]Entry, oids *[]string) {
+	subs := n.subs
+	for i := range n.entries {
+		for ; len(subs) > 0 && subs[0].at == i; subs = subs[1:] {
+			w.take(subs[0].n, entries, oids)
+		}
+		*entries = append(*entries, n.opened(i))
+		if w.git != nil {
+			oid := n.oids[i]
+			if n.entries[i].Type != TypeFile {
+				oid = "" // a hard link now
+			}
+			*oids = append(*oids, oid)
+		}
+	}
+	for _, s := range subs {
+		w.take(s.n, entries, oids)
+	}
+}
+
+// opened is n's entry i, given an Open when it is a regular file: one
+// that keeps the directory's path and the name (shared strings) rather
+// than a path of its own.
+func (n *dirNode) opened(i int) Entry {
+	e := n.entries[i]
+	if e.Type == TypeFile && e.Open == nil {
+		dir, name := n.dir, path.Base(e.Path)
+		e.Open = func() (io.ReadCloser, error) { return openHostFile(join(dir, name)) }
+	}
+	return e
+}
+
+// eachSorted calls fn with every settled entry below n (with its object
+// ID, when in git) in the order of their paths, as sorting them would
+// give: within a directory, an entry's name sorts as itself and the
+// entries of a directory walked into as its name and a slash ("a",
+// "a-b", "a.b", "a/b"). No list of the entries is made or sorted.
+func (n *dirNode) eachSorted(fn func(e *Entry, oid string)) {
+	subs := n.subs
+	if !slices.IsSortedFunc(subs, cmpSubDirs) {
+		subs = slices.SortedFunc(slices.Values(subs), cmpSubDirs)
+	}
+	for i := range n.entries {
+		name := path.Base(n.entries[i].Path)
+		for ; len(subs) > 0 && cmpNameDir(name, subs[0].name()) > 0; subs = subs[1:] {
+			subs[0].n.eachSorted(fn)
+		}
+		oid := ""
+		if n.oids != nil {
+			oid = n.oids[i]
+		}
+		fn(&n.entries[i], oid)
+	}
+	for _, s := range subs {
+		s.n.eachSorted(fn)
+	}
+}
+
+func (s subDir) name() string { return path.Base(s.n.relRoot) }
+
+// cmpNameDir compares name with dir + "/", without making that string.
+func cmpNameDir(name, dir string) int {
+	k := min(len(name), len(dir))
+	if c := strings.Compare(name[:k], dir[:k]); c != 0 {
+		return c
+	}
+	if len(name) == k {
+		return -1 // name is dir or a prefix of it
+	}
+	return cmp.Compare(name[k], '/')
+}
+
+// cmpSubDirs orders directories walked into by their names and a slash.
+func cmpSubDirs(a, b subDir) int {
+	x, y := a.name(), b.name()
+	k := min(len(x), len(y))
+	if c := strings.Compare(x[:k], y[:k]); c != 0 {
+		return c
+	}
+	switch {
+	case len(x) == len(y):
+		return 0
+	case len(x) == k:
+		return cmp.Compare('/', y[k])
+	}
+	return cmp.Compare(x[k], '/')
 }
 
 // compile builds the ignore, exclude and include matchers.
@@ -313,11 +426,8 @@ func (w *filesWalk) describeOne(d *walkDir, name, relTop string, fi *statInfo) (
 		e, err := w.f.entry(w.root, join(d.path, name), info, dest)
 		return e, inode{}, git.FileStat{}, err
 	}
-	// HostEntry's, with an Open that keeps the directory's path and the
-	// name (shared strings) rather than a path of its own.
-	dir := d.path
-	e := Entry{Path: dest, Type: TypeFile, Mode: HostFileMode(info.Mode()), UID: w.f.UID, GID: w.f.GID, Size: info.Size(),
-		Open: func() (io.ReadCloser, error) { return openHostFile(join(dir, name)) }}
+	// HostEntry's, but for Open (see dirNode.opened).
+	e := Entry{Path: dest, Type: TypeFile, Mode: HostFileMode(info.Mode()), UID: w.f.UID, GID: w.f.GID, Size: info.Size()}
 	st, _ := git.StatOf(info)
 	return e, hardlinkOf(info), st, nil
 }
@@ -380,4 +490,39 @@ func (w *filesWalk) hardlink(e Entry, k inode) Entry {
 	}
 	w.links[k] = e.Path
 	return e
+}
+
+// readUnknown names the content of the regular files git's index does
+// not vouch for (untracked, modified, racily clean) with sum, reading them
+// in parallel, as their object IDs.
+func (w *filesWalk) readUnknown(ctx context.Context, sum func(Entry, []byte) (string, error)) error {
+	var (
+		entries []Entry
+		at      []*string
+	)
+	for _, n := range w.nodes {
+		for i := range n.entries {
+			if e := &n.entries[i]; e.Type == TypeFile && e.Size > 0 && n.oids[i] == "" {
+				entries, at = append(entries, n.opened(i)), append(at, &n.oids[i])
+			}
+		}
+	}
+	sums, err := contentSums(ctx, entries, nil, sum)
+	if err != nil {
+		return err
+	}
+	for i, s := range sums {
+		*at[i] = s
+	}
+	return nil
+}
+
+// oidOf is the object ID of n's entry i when git's index vouches for it,
+// st being its stat data; "" when the file must be read.
+func (g *gitIndex) oidOf(n *dirNode, i int, st *git.FileStat) string {
+	if !st.Regular {
+		return ""
+	}
+	oid, _ := g.oid(n.relRoot, path.Base(n.entries[i].Path), st, &n.hint)
+	return oid
 }

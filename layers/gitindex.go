@@ -28,7 +28,7 @@ type gitIndex struct {
 	// rootRel is the repository a Files tree is taken from, relative to
 	// the work tree's top ("" for the top itself).
 	rootRel string
-	// settings are asked for with the work tree, before the walk.
+	// settings are asked for with the work tree (see git.Ask).
 	settings git.ConvertSettings
 }
 

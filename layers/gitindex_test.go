@@ -81,14 +81,16 @@ func filesKey(t *testing.T, f *Files) string {
 // fromIndex counts the files whose IDs came from git's index, and the files.
 func fromIndex(t *testing.T, f *Files) (indexed, files int) {
 	t.Helper()
-	entries, ids, err := f.walk(context.Background())
+	w, trusted, err := f.walk(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.tree = w
+	entries, oids := f.flatten()
 	for i, e := range entries {
 		if e.Type == TypeFile {
 			files++
-			if ids != nil && ids.oids[i] != "" {
+			if trusted && oids[i] != "" {
 				indexed++
 			}
 		}

@@ -5,8 +5,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/assemble-build/assemble/internal/testtool"
 )
 
 // Every change a rebuild must see changes a git checkout's key, whether
@@ -150,6 +153,53 @@ func TestFilesWalkOrderIsWalkDirs(t *testing.T) {
 					t.Errorf("%s: %s to %q, want a hard link to a/b/hard", e.Path, e.Type, e.Link)
 				}
 			}
+		}
+	}
+}
+
+// A key from git's index takes the entries in path order from the
+// directories that hold them, never listing them: the order is the one
+// sorting every path gives ("a", "a-b", "a-b/f", "a.c", "a/b"), whatever
+// the destination and with hard links, and the key is the one a Files
+// whose Include lists the whole tree (made and sorted as a list) gives.
+func TestGitKeyTakesEntriesInPathOrder(t *testing.T) {
+	testtool.RequireTool(t, "git")
+	root := t.TempDir()
+	files := map[string]string{"a.c": "x", "a0": "y", "b": ""}
+	for _, d := range []string{"a", "a-b", "a.b", "a/b", "a/b/c", "a/b-c", "a/b.c/d", "z"} {
+		for i := range 12 {
+			files[d+"/f"+strings.Repeat("x", i%3)+string(rune('a'+i))] = d + string(rune('a'+i))
+		}
+	}
+	writeTree(t, root, files)
+	runGit(t, root, "init", "-q")
+	runGit(t, root, "add", "-A")
+	runGit(t, root, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "x")
+	must0(t, os.Link(filepath.Join(root, "z", "fa"), filepath.Join(root, "a-b", "hard")))
+	must0(t, os.WriteFile(filepath.Join(root, "a", "b", "untracked"), []byte("u"), 0o644))
+	settle(t, root)
+	for _, dest := range []string{"", "/app"} {
+		f := &Files{Root: root, Dest: dest}
+		key := filesKey(t, f)
+		if f.entries != nil {
+			t.Errorf("dest %q: the key listed the entries", dest)
+		}
+		var got []string
+		f.tree.topDir.eachSorted(func(e *Entry, _ string) { got = append(got, e.Path) })
+		entries, err := f.Entries(context.Background())
+		must0(t, err)
+		var want []string
+		for _, e := range entries {
+			if e.Path != strings.TrimPrefix(dest, "/") {
+				want = append(want, e.Path)
+			}
+		}
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("dest %q: entries in the order\n%q\nsorted paths\n%q", dest, got, want)
+		}
+		if listed := filesKey(t, &Files{Root: root, Dest: dest, Include: []string{"*"}}); listed != key {
+			t.Errorf("dest %q: key %s from the directories, %s from the sorted list", dest, key, listed)
 		}
 	}
 }
