@@ -115,7 +115,7 @@ func buildArtifacts(p *plan.Plan, r Reporter) ([]Built, error) {
 }
 
 // buildImage builds im for each of its platforms, as one image or an index.
-func (s *services) buildImage(ctx context.Context, im plan.Image, annotations map[string]string) (Built, error) {
+func (s *services) buildImage(ctx context.Context, im plan.Image, annotations func() map[string]string) (Built, error) {
 	b := Built{Plan: im}
 	s.report = &b.Layers
 	platforms := im.Platforms
@@ -136,7 +136,7 @@ func (s *services) buildImage(ctx context.Context, im plan.Image, annotations ma
 		b.Image = images[0]
 		b.Digest, err = b.Image.Digest()
 	} else {
-		b.Index, err = oci.Index(images, merge(annotations, im.Annotations))
+		b.Index, err = oci.Index(images, merge(annotations(), im.Annotations))
 		if err == nil {
 			b.Digest, err = b.Index.Digest()
 		}
@@ -151,7 +151,7 @@ func (s *services) buildImage(ctx context.Context, im plan.Image, annotations ma
 // buildPlatform builds im for one platform: its base (or Dockerfile), then
 // its layers, each made by its kind's factory over the stack so far; and,
 // with SBOMs on, the documents of what it installed.
-func (s *services) buildPlatform(ctx context.Context, im plan.Image, ps string, annotations map[string]string) (v1.Image, []Attestation, error) {
+func (s *services) buildPlatform(ctx context.Context, im plan.Image, ps string, annotations func() map[string]string) (v1.Image, []Attestation, error) {
 	plat, err := oci.ParsePlatform(ps)
 	if err != nil {
 		return nil, nil, err
@@ -183,12 +183,12 @@ func (s *services) buildPlatform(ctx context.Context, im plan.Image, ps string, 
 			return nil, nil, err
 		}
 	}
-	img, err := oci.Stack(st.base, st.adds, configFor(im.Config), s.o.created, merge(annotations, im.Annotations))
+	img, err := oci.Stack(st.base, st.adds, configFor(im.Config), s.o.created, merge(annotations(), im.Annotations))
 	if err != nil {
 		return nil, nil, err
 	}
 	img = freeze(img, st.layers()...)
-	atts, err := s.attestations(im, ps, fromRef, from, img, annotations)
+	atts, err := s.attestations(im, ps, fromRef, from, img, annotations())
 	return img, atts, err
 }
 

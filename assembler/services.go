@@ -156,7 +156,7 @@ func (s *services) Build(ctx context.Context, root string, im plan.Image, platfo
 	if root != s.p.Root {
 		b.env = newEnv(&p, s.o)
 	}
-	built, err := b.buildImage(ctx, im, nil)
+	built, err := b.buildImage(ctx, im, noAnnotations)
 	if err != nil {
 		return nil, err
 	}

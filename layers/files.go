@@ -350,6 +350,17 @@ func (f *Files) entry(root, p string, info fs.FileInfo, dest string) (Entry, err
 func (f *Files) hash(ctx context.Context) (string, error) {
 	w := f.tree
 	format := w.git.wt.ObjectFormat
+	var sums []string
+	var err error
+	if w.include != nil {
+		f.flat()
+		sums, err = contentSums(ctx, f.entries, f.oids, blobSum(format))
+	} else {
+		err = w.readUnknown(ctx, blobSum(format))
+	}
+	if err != nil {
+		return "", err
+	}
 	h := sha256.New()
 	b := fmt.Appendf(nil, "files\x00%d:%d\x00git-%s\x00", f.UID, f.GID, format)
 	add := func(e *Entry, sum string) {
@@ -359,18 +370,10 @@ func (f *Files) hash(ctx context.Context) (string, error) {
 		}
 	}
 	if w.include != nil {
-		f.flat()
-		sums, err := contentSums(ctx, f.entries, f.oids, blobSum(format))
-		if err != nil {
-			return "", err
-		}
 		for _, i := range sortedOrder(f.entries) {
 			add(&f.entries[i], sums[i])
 		}
 	} else {
-		if err := w.readUnknown(ctx, blobSum(format)); err != nil {
-			return "", err
-		}
 		if w.dest != "" {
 			d := f.destEntry() // every other path is below it
 			add(&d, "")
