@@ -203,3 +203,22 @@ func TestGitKeyTakesEntriesInPathOrder(t *testing.T) {
 		}
 	}
 }
+
+// sortNames sorts as strings.Compare does, names that share their first
+// eight bytes, are prefixes of each other or hold bytes above 0x7f too.
+func TestSortNames(t *testing.T) {
+	names := []string{"abcdefgh", "abcdefg", "abcdefgh0", "abcdefgha", "a", "a\x01", "ab", "f00012.txt", "f00012.tx",
+		"f00011.txt", "\xff", "\xfe\xff", "z", "abcdefgi", "abcdefgg\xff", ".git", "-", "A", "abcdefgh\x01"}
+	ents := make([]dirent, len(names))
+	for i, n := range names {
+		ents[i] = dirent{name: n}
+	}
+	sortNames(ents)
+	want := slices.Clone(names)
+	slices.Sort(want)
+	for i := range want {
+		if ents[i].name != want[i] {
+			t.Fatalf("sorted %q at %d, want %q", ents[i].name, i, want[i])
+		}
+	}
+}

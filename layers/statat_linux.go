@@ -42,6 +42,7 @@ func openWalkDir(p string) (*walkDir, error) {
 type dirent struct {
 	name string
 	typ  direntType
+	key  uint64 // see sortNames
 }
 
 type direntType uint8

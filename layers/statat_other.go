@@ -18,6 +18,7 @@ func openWalkDir(p string) (*walkDir, error) { return &walkDir{path: p}, nil }
 type dirent struct {
 	name string
 	typ  direntType
+	key  uint64 // see sortNames
 }
 
 type direntType uint8
