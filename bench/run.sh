@@ -437,32 +437,37 @@ fi
 
 if [ "$only" = all ] || [ "$only" = scale ]; then
   echo "== generated git repositories of 1k, 10k and 100k files${SCALE_BIG:+ and 5 GB}: cold build, no-op rebuild, peak RSS (cold best of $runs, no-op best of 5)"
-  # peak_rss CMD...: runs CMD, prints its wall time (s) and peak RSS (kB).
+  # peak_rss CMD...: runs CMD, prints its wall time (s), peak RSS (kB) and
+  # CPU time (user + system, s).
   peak_rss() {
-    local s e rss
+    local s e rss cpu
     s=$(date +%s.%N)
     if [ -x /usr/bin/time ]; then
-      /usr/bin/time -f '%M' -o "$work/rss" "$@" >/dev/null 2>"$work/err" || { echo "failed: $*" >&2; cat "$work/err" >&2; exit 1; }
+      /usr/bin/time -f '%M %U %S' -o "$work/rss" "$@" >/dev/null 2>"$work/err" || { echo "failed: $*" >&2; cat "$work/err" >&2; exit 1; }
     else
       python3 -c 'import resource, subprocess, sys
 subprocess.run(sys.argv[2:], check=True, stdout=subprocess.DEVNULL)
-open(sys.argv[1], "w").write("%d\n" % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$work/rss" "$@" 2>"$work/err" || { echo "failed: $*" >&2; cat "$work/err" >&2; exit 1; }
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write("%d %.3f %.3f\n" % (r.ru_maxrss, r.ru_utime, r.ru_stime))' "$work/rss" "$@" 2>"$work/err" || { echo "failed: $*" >&2; cat "$work/err" >&2; exit 1; }
     fi
     e=$(date +%s.%N)
-    rss=$(tail -n1 "$work/rss")
-    printf '%.3f %s\n' "$(echo "$e - $s" | bc -l)" "$rss"
+    read -r rss cpu < <(tail -n1 "$work/rss" | awk '{print $1, $2 + $3}')
+    printf '%.3f %s %s\n' "$(echo "$e - $s" | bc -l)" "$rss" "$cpu"
   }
-  # best_rss N CMD...: the fastest and the mean wall time of N runs, and the largest peak RSS (MB).
+  # best_rss N CMD...: the fastest and the mean wall time of N runs, the
+  # largest peak RSS (MB), and the mean CPU time (user + system, s): it
+  # moves less than wall time with the machine's load.
   best_rss() {
     local n=$1; shift
-    local best="" sum=0 max=0 t r
+    local best="" sum=0 max=0 cpus=0 t r c
     for _ in $(seq "$n"); do
-      read -r t r < <(peak_rss "$@")
+      read -r t r c < <(peak_rss "$@")
       if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; fi
       sum=$(echo "$sum + $t" | bc -l)
+      cpus=$(echo "$cpus + $c" | bc -l)
       [ "$r" -gt "$max" ] && max=$r
     done
-    printf '%s %.3f %s\n' "$best" "$(echo "$sum / $n" | bc -l)" "$((max / 1024))"
+    printf '%s %.3f %s %.3f\n' "$best" "$(echo "$sum / $n" | bc -l)" "$((max / 1024))" "$(echo "$cpus / $n" | bc -l)"
   }
   # The repositories are git checkouts (mkrepo.py commits them), as CI's are.
   # SCALE_BIG=1 adds one of 5 GB (5120 files of about 1 MB) under
@@ -475,8 +480,8 @@ open(sys.argv[1], "w").write("%d\n" % resource.getrusage(resource.RUSAGE_CHILDRE
   [ -z "${SCALE_BIG:-}" ] || cases="$cases 5120:1024"
   # git_st_s: `git status` over the same tree, the floor a no-op shares
   # (it stats every tracked file and reads every directory too).
-  echo "  (load average $(cut -d' ' -f1-3 /proc/loadavg); noop_s is the best of 5, noop_mean their mean)"
-  printf '  %-12s %7s %9s %9s %8s %10s %8s %9s %8s %11s %11s\n' files MB cold_s tar_pigz_s noop_s noop_mean git_st_s cold_RSS noop_RSS "cold_s/GB" "pigz_s/GB"
+  echo "  (load average $(cut -d' ' -f1-3 /proc/loadavg); noop_s is the best of 5, noop_mean their mean, noop_cpu_s their mean user + system CPU)"
+  printf '  %-12s %7s %9s %9s %8s %10s %9s %8s %9s %8s %11s %11s\n' files MB cold_s tar_pigz_s noop_s noop_mean noop_cpu_s git_st_s cold_RSS noop_RSS "cold_s/GB" "pigz_s/GB"
   first=""; last=""
   for c in $cases; do
     n=${c%:*} kb=${c#*:}
@@ -487,12 +492,12 @@ open(sys.argv[1], "w").write("%d\n" % resource.getrusage(resource.RUSAGE_CHILDRE
     mb=$(echo "scale=1; $(du -sk --apparent-size --exclude=.git "$repo" | cut -f1) / 1024" | bc -l)
     r=$runs; [ "$kb" = 0 ] || r=1
     # A new cache and layout each cold run (deleting is not timed); the no-op rebuilds reuse one.
-    read -r cold _ coldrss < <(best_rss "$r" bash -c "d=$sdir/sc$n/cold\$RANDOM\$RANDOM; $A --cache-dir \$d/c build $repo -o oci:\$d/o")
+    read -r cold _ coldrss _ < <(best_rss "$r" bash -c "d=$sdir/sc$n/cold\$RANDOM\$RANDOM; $A --cache-dir \$d/c build $repo -o oci:\$d/o")
     d=$(ls -d "$sdir/sc$n"/cold* | tail -1)
-    read -r noop noopmean nooprss < <(best_rss 5 $A --cache-dir "$d/c" build "$repo" -o "oci:$d/o")
+    read -r noop noopmean nooprss noopcpu < <(best_rss 5 $A --cache-dir "$d/c" build "$repo" -o "oci:$d/o")
     gitst=$(best_of 5 git -C "$repo" status --porcelain)
     peer=$(best_of "$r" bash -c "tar --sort=name --exclude=./.git -C $repo -cf - . | pigz -p2 > $sdir/scale.tgz")
-    printf '  %-12s %7s %9s %9s %8s %10s %8s %9s %8s %11.2f %11.2f\n' "$label" "$mb" "$cold" "$peer" "$noop" "$noopmean" "$gitst" "$coldrss" "$nooprss" \
+    printf '  %-12s %7s %9s %9s %8s %10s %9s %8s %9s %8s %11.2f %11.2f\n' "$label" "$mb" "$cold" "$peer" "$noop" "$noopmean" "$noopcpu" "$gitst" "$coldrss" "$nooprss" \
       "$(echo "$cold * 1024 / $mb" | bc -l)" "$(echo "$peer * 1024 / $mb" | bc -l)"
     [ -n "$first" ] || first="$mb $cold $peer"
     last="$mb $cold $peer"
