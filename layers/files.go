@@ -342,48 +342,47 @@ func (f *Files) entry(root, p string, info fs.FileInfo, dest string) (Entry, err
 	return e, nil
 }
 
-// hash digests the entries in path order, a file's content named by its
-// git object ID, taken from the index or else read. The entries are taken
-// in that order from the directories that hold them (see eachSorted),
-// but when Include adds their parents after the walk: then the list is
-// made and sorted.
+// hash digests the entries, a file's content named by its git object ID,
+// taken from the index or else read: as the digests of the directories
+// that hold them (see dirNode.digest), most of them taken while the tree
+// was walked, in walk order. When Include adds parents after the walk,
+// the list is made and its records digested in path order instead.
 func (f *Files) hash(ctx context.Context) (string, error) {
 	w := f.tree
 	format := w.git.wt.ObjectFormat
-	var sums []string
-	var err error
 	if w.include != nil {
-		f.flat()
-		sums, err = contentSums(ctx, f.entries, f.oids, blobSum(format))
-	} else {
-		err = w.readUnknown(ctx, blobSum(format))
+		return f.hashList(ctx, format)
 	}
+	if err := w.readUnknown(ctx, blobSum(format)); err != nil {
+		return "", err
+	}
+	w.digestRest()
+	b := fmt.Appendf(nil, "files-by-dir\x00%d:%d\x00git-%s\x00", f.UID, f.GID, format)
+	if w.dest != "" {
+		d := f.destEntry()
+		b = appendRecord(b, &d, "")
+	}
+	for _, n := range w.nodes {
+		b = append(append(append(b, n.relRoot...), 0), n.sum...)
+	}
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+// hashList is hash over the list of entries, their records in path order.
+func (f *Files) hashList(ctx context.Context, format string) (string, error) {
+	f.flat()
+	sums, err := contentSums(ctx, f.entries, f.oids, blobSum(format))
 	if err != nil {
 		return "", err
 	}
 	h := sha256.New()
 	b := fmt.Appendf(nil, "files\x00%d:%d\x00git-%s\x00", f.UID, f.GID, format)
-	add := func(e *Entry, sum string) {
-		if b = appendRecord(b, e, sum); len(b) > 32<<10 {
+	for _, i := range sortedOrder(f.entries) {
+		if b = appendRecord(b, &f.entries[i], sums[i]); len(b) > 32<<10 {
 			h.Write(b)
 			b = b[:0]
 		}
-	}
-	if w.include != nil {
-		for _, i := range sortedOrder(f.entries) {
-			add(&f.entries[i], sums[i])
-		}
-	} else {
-		if w.dest != "" {
-			d := f.destEntry() // every other path is below it
-			add(&d, "")
-		}
-		w.topDir.eachSorted(func(e *Entry, oid string) {
-			if e.Size == 0 {
-				oid = "" // an empty file is named by its size alone, as contentSums names it
-			}
-			add(e, oid)
-		})
 	}
 	h.Write(b)
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil

@@ -3,6 +3,7 @@ package layers
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -29,7 +30,7 @@ type inode struct{ dev, ino uint64 }
 // (filepath.WalkDir's: depth first, names sorted) would give, so hard
 // links and the first error are told as that walk would tell them. The
 // entries stay in the directories that hold them: a key from git's index
-// is taken from there (see eachSorted), and the flat list a layer is
+// is digested from there (see dirNode.digest), and the flat list a layer is
 // written from is made only when asked for (see flatten).
 type filesWalk struct {
 	f                        *Files
@@ -63,7 +64,11 @@ type dirNode struct {
 	oids    []string       // aligned with entries, in a git work tree
 	hint    int            // where in git's index to look up the next entry
 	paths   pathBuf        // holds the entries' paths
-	links   []linkAt       // the hard-linked files among entries
+	// sum is the digest of the entries' records in a key from git's
+	// index (see digest), nil until taken.
+	sum     []byte
+	settled bool     // its hard links are settled: digestRest runs after settle
+	links   []linkAt // the hard-linked files among entries
 	subs    []subDir
 	// err stops the walk after everything above (listing the directory
 	// failed, or one of its names).
@@ -87,6 +92,7 @@ type walkScratch struct {
 	list listScratch
 	ents []dirent
 	info statInfo
+	rec  []byte // records to digest
 }
 
 var walkScratchPool = sync.Pool{New: func() any { return new(walkScratch) }}
@@ -120,6 +126,7 @@ func (w *filesWalk) lookUp() {
 	workers := runtime.GOMAXPROCS(0)
 	for k := range workers {
 		g.Go(func() error {
+			var rec []byte
 			for i := k; i < len(w.nodes); i += workers {
 				if n := w.nodes[i]; n.oids == nil {
 					n.oids = make([]string, len(n.entries))
@@ -128,6 +135,7 @@ func (w *filesWalk) lookUp() {
 						n.oids[j] = w.git.oidOf(n, j, &n.stats[j])
 					}
 					n.stats = nil
+					n.digest(&rec)
 				}
 			}
 			return nil
@@ -185,6 +193,9 @@ func (w *filesWalk) readDir(n *dirNode, dir, relTop, relRoot string) {
 			n.subs = append(n.subs, subDir{at: len(n.entries), n: sub})
 			w.schedule(sub, sub.dir, join(relTop, de.name), sub.relRoot)
 		}
+	}
+	if g != nil {
+		n.digest(&s.rec) // while the directory is at hand, when it can be
 	}
 }
 
@@ -375,62 +386,6 @@ func (n *dirNode) opened(i int) Entry {
 	return e
 }
 
-// eachSorted calls fn with every settled entry below n (with its object
-// ID, when in git) in the order of their paths, as sorting them would
-// give: within a directory, an entry's name sorts as itself and the
-// entries of a directory walked into as its name and a slash ("a",
-// "a-b", "a.b", "a/b"). No list of the entries is made or sorted.
-func (n *dirNode) eachSorted(fn func(e *Entry, oid string)) {
-	subs := n.subs
-	if !slices.IsSortedFunc(subs, cmpSubDirs) {
-		subs = slices.SortedFunc(slices.Values(subs), cmpSubDirs)
-	}
-	for i := range n.entries {
-		name := path.Base(n.entries[i].Path)
-		for ; len(subs) > 0 && cmpNameDir(name, subs[0].name()) > 0; subs = subs[1:] {
-			subs[0].n.eachSorted(fn)
-		}
-		oid := ""
-		if n.oids != nil {
-			oid = n.oids[i]
-		}
-		fn(&n.entries[i], oid)
-	}
-	for _, s := range subs {
-		s.n.eachSorted(fn)
-	}
-}
-
-func (s subDir) name() string { return path.Base(s.n.relRoot) }
-
-// cmpNameDir compares name with dir + "/", without making that string.
-func cmpNameDir(name, dir string) int {
-	k := min(len(name), len(dir))
-	if c := strings.Compare(name[:k], dir[:k]); c != 0 {
-		return c
-	}
-	if len(name) == k {
-		return -1 // name is dir or a prefix of it
-	}
-	return cmp.Compare(name[k], '/')
-}
-
-// cmpSubDirs orders directories walked into by their names and a slash.
-func cmpSubDirs(a, b subDir) int {
-	x, y := a.name(), b.name()
-	k := min(len(x), len(y))
-	if c := strings.Compare(x[:k], y[:k]); c != 0 {
-		return c
-	}
-	switch {
-	case len(x) == len(y):
-		return 0
-	case len(x) == k:
-		return cmp.Compare('/', y[k])
-	}
-	return cmp.Compare(x[k], '/')
-}
-
 // compile builds the ignore, exclude and include matchers.
 func (w *filesWalk) compile() error {
 	var err error
@@ -566,6 +521,50 @@ func sortNames(ents []dirent) {
 		}
 		return strings.Compare(a.name, b.name)
 	})
+}
+
+// digest sets n.sum, the digest of the records of n's entries in a key
+// from git's index (see appendRecord), made in rec, when nothing is left
+// to change them: every regular file is named (git's index vouches for it
+// or it has been read) and no hard link is left to settle (see settle).
+func (n *dirNode) digest(rec *[]byte) {
+	if n.err != nil || len(n.links) > 0 && !n.settled {
+		return
+	}
+	b := (*rec)[:0]
+	for i := range n.entries {
+		e, sum := &n.entries[i], n.oids[i]
+		switch {
+		case e.Type != TypeFile:
+		case e.Size == 0:
+			sum = "" // an empty file is named by its size alone, as contentSums names it
+		case sum == "":
+			return // to be read
+		}
+		b = appendRecord(b, e, sum)
+	}
+	s := sha256.Sum256(b)
+	n.sum, *rec = s[:], b
+}
+
+// digestRest digests the directories whose digests were not taken while
+// the tree was walked, on a few workers.
+func (w *filesWalk) digestRest() {
+	var g errgroup.Group
+	workers := runtime.GOMAXPROCS(0)
+	for k := range workers {
+		g.Go(func() error {
+			var rec []byte
+			for i := k; i < len(w.nodes); i += workers {
+				if n := w.nodes[i]; n.sum == nil {
+					n.settled = true
+					n.digest(&rec)
+				}
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
 }
 
 // oidOf is the object ID of n's entry i when git's index vouches for it,
