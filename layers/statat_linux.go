@@ -121,7 +121,7 @@ func (d *walkDir) list(sc *listScratch, out []dirent) ([]dirent, error) {
 // returns it.
 func (d *walkDir) lstat(name string, fi *statInfo) (fs.FileInfo, error) {
 	for {
-		err := unix.Fstatat(d.fd, name, &fi.st, unix.AT_SYMLINK_NOFOLLOW)
+		err := fstatat(d.fd, name, fi)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
@@ -138,8 +138,9 @@ func (d *walkDir) close() { unix.Close(d.fd) }
 // statInfo is an fs.FileInfo over the stat data fstatat filled in place.
 // Sys is the *unix.Stat_t.
 type statInfo struct {
-	name string
-	st   unix.Stat_t
+	name  string
+	st    unix.Stat_t
+	cname []byte // the name NUL-terminated, for fstatat
 }
 
 func (fi *statInfo) Name() string       { return fi.name }
