@@ -9,8 +9,11 @@ import (
 	"io"
 	"os"
 	"path"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"unsafe"
 
 	"github.com/assemble-build/assemble/layers"
 	"pault.ag/go/debian/version"
@@ -122,53 +125,74 @@ func (c *Client) packagesPath(ctx context.Context, pf *packagesFile) (string, er
 // parsePackages reads one component's index, calling add for every package
 // of the architecture.
 func (c *Client) parsePackages(pf *packagesFile, arch string, add func(*Package)) error {
-	var data string
+	o := &origin{mirror: pf.src.Mirror, suite: pf.rel.suite, component: pf.comp, notAuto: pf.rel.notAuto}
 	if pf.path != "" {
-		d, _, err := readIndexFile(pf.path)
+		data, err := readWhole(pf.path)
 		if err != nil {
 			return fmt.Errorf("reading cached %s: %w", pf.name(), err)
 		}
-		data = d
-	} else {
-		// Client.Index found the index in the cache; it is verified here,
-		// hashed as it is read, rather than read twice.
-		plain, _, _, _ := pf.indexFiles()
-		d, sum, err := readIndexFile(c.downloadPathOf("sha256:" + plain.hex))
-		if err != nil || sum != plain.hex {
-			// Gone or damaged since: fetch it again (or, offline, say it
-			// is missing). Parsing happens outside any build step's
-			// context, hence Background.
-			p, err := c.packagesPath(context.Background(), pf)
-			if err != nil {
-				return err
-			}
-			if d, _, err = readIndexFile(p); err != nil {
-				return fmt.Errorf("reading cached %s: %w", pf.name(), err)
-			}
-		}
-		data = d
+		return parsePackagesIndex(data, pf.name(), arch, o, add)
 	}
-	o := &origin{mirror: pf.src.Mirror, suite: pf.rel.suite, component: pf.comp, notAuto: pf.rel.notAuto}
+	// Client.Index found the index in the cache; it is verified here, as
+	// it is parsed: the hash runs beside the parse, and no package is added
+	// before it has matched.
+	plain, _, _, _ := pf.indexFiles()
+	var data string
+	var err error
+	if data, err = readWhole(c.downloadPathOf("sha256:" + plain.hex)); err == nil {
+		hashed := make(chan string, 1)
+		go func() {
+			// The hash only reads the string's bytes: no 50 MB copy.
+			sum := sha256.Sum256(unsafe.Slice(unsafe.StringData(data), len(data)))
+			hashed <- hex.EncodeToString(sum[:])
+		}()
+		verified := func() error {
+			if <-hashed != plain.hex {
+				return errStaleIndex
+			}
+			return nil
+		}
+		err = parseIndexChunks(data, pf.name(), arch, o, indexChunk, verified, add)
+		if !errors.Is(err, errStaleIndex) {
+			return err
+		}
+	}
+	// Gone or damaged since: fetch it again (or, offline, say it is
+	// missing). Parsing happens outside any build step's context, hence
+	// Background.
+	p, err := c.packagesPath(context.Background(), pf)
+	if err != nil {
+		return err
+	}
+	if data, err = readWhole(p); err != nil {
+		return fmt.Errorf("reading cached %s: %w", pf.name(), err)
+	}
 	return parsePackagesIndex(data, pf.name(), arch, o, add)
 }
 
-// readIndexFile reads a file as one string (the packages' fields are
-// substrings of it, not copies) and returns its sha256 hex.
+// errStaleIndex says a cached index no longer has the hash its Release
+// names.
+var errStaleIndex = errors.New("cached index does not match its Release")
+
+// readWhole reads a file as one string: the packages' fields are
+// substrings of it, not copies. The file is read in one call into a buffer
+// of its size, which the string then owns (nothing writes to it again).
+func readWhole(p string) (string, error) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "", err
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b)), nil
+}
+
+// readIndexFile reads a file as one string and returns its sha256 hex.
 func readIndexFile(p string) (string, string, error) {
-	f, err := os.Open(p)
+	data, err := readWhole(p)
 	if err != nil {
 		return "", "", err
 	}
-	defer f.Close()
-	var b strings.Builder
-	if fi, err := f.Stat(); err == nil {
-		b.Grow(int(fi.Size()))
-	}
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(&b, h), f); err != nil {
-		return "", "", err
-	}
-	return b.String(), hex.EncodeToString(h.Sum(nil)), nil
+	sum := sha256.Sum256([]byte(data))
+	return data, hex.EncodeToString(sum[:]), nil
 }
 
 // The fields of an index paragraph a Package is made of.
@@ -269,15 +293,98 @@ func trimCR(s string) string {
 // parsePackagesIndex reads a Packages index the way readParagraphs and
 // packageFromParagraph do, with the same results and errors, but keeps
 // only the fields a Package needs, as substrings of data. It is the cold
-// path of every build's resolution, so it avoids per-line copies.
+// path of every build's resolution, so it avoids per-line copies, and
+// parses pieces of the index on every core (see parseIndexChunks).
 func parsePackagesIndex(data, name, arch string, o *origin, add func(*Package)) error {
-	p := &indexParser{data: data, name: name, arch: arch, o: o, add: add, last: -1}
+	return parseIndexChunks(data, name, arch, o, indexChunk, nil, add)
+}
+
+// indexChunk is about how many bytes of an index one goroutine parses at a
+// time: bookworm's 50 MB main index is a dozen pieces, so the pieces after
+// the first are parsed while the packages of those before are added.
+const indexChunk = 4 << 20
+
+// parseIndexChunks cuts data at blank lines into pieces of about chunk
+// bytes and parses them on up to GOMAXPROCS goroutines. A blank line ends
+// a paragraph whatever came before it, so each piece parses alone exactly
+// as it would in one pass; the packages are added in the index's order,
+// and the error is the first one in that order. ready, when not nil, is
+// waited for before the first package is added; its error is returned
+// as it is.
+func parseIndexChunks(data, name, arch string, o *origin, chunk int, ready func() error, add func(*Package)) error {
+	cuts := indexCuts(data, chunk)
+	type piece struct {
+		pkgs []*Package
+		err  error
+		done chan struct{}
+	}
+	pieces := make([]piece, len(cuts)-1)
+	for i := range pieces {
+		pieces[i].done = make(chan struct{})
+	}
+	var next atomic.Int64
+	var quit atomic.Bool // set when the result no longer matters
+	defer quit.Store(true)
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(pieces)); w++ {
+		go func() {
+			for i := int(next.Add(1) - 1); i < len(pieces); i = int(next.Add(1) - 1) {
+				pc := &pieces[i]
+				if !quit.Load() {
+					p := &indexParser{data: data, name: name, arch: arch, o: o, last: -1}
+					p.add = func(pkg *Package) { pc.pkgs = append(pc.pkgs, pkg) }
+					pc.err = p.parseRange(cuts[i], cuts[i+1])
+				}
+				close(pc.done)
+			}
+		}()
+	}
+	if ready != nil {
+		if err := ready(); err != nil {
+			return err
+		}
+	}
+	for i := range pieces {
+		pc := &pieces[i]
+		<-pc.done
+		if pc.err != nil {
+			// Its line numbers count from the piece's start: parse it
+			// again, numbered from the index's.
+			p := &indexParser{data: data, name: name, arch: arch, o: o, last: -1, add: func(*Package) {},
+				line: strings.Count(data[:cuts[i]], "\n")}
+			return p.parseRange(cuts[i], cuts[i+1])
+		}
+		for _, pkg := range pc.pkgs {
+			add(pkg)
+		}
+	}
+	return nil
+}
+
+// indexCuts returns where the pieces of data begin, and len(data): each cut
+// after the first is the start of a line that is empty.
+func indexCuts(data string, chunk int) []int {
+	cuts := []int{0}
+	for pos := chunk; pos < len(data); {
+		i := strings.Index(data[pos:], "\n\n")
+		if i < 0 {
+			break
+		}
+		cut := pos + i + 1
+		cuts = append(cuts, cut)
+		pos = cut + chunk
+	}
+	return append(cuts, len(data))
+}
+
+// parseRange parses the lines of data[start:end] (end is the end of data
+// or the start of a line), then ends the paragraph the last one was in.
+func (p *indexParser) parseRange(start, end int) error {
 	var lineEnd int
-	for pos := 0; pos < len(data); pos = lineEnd + 1 {
-		if i := strings.IndexByte(data[pos:], '\n'); i >= 0 {
+	for pos := start; pos < end; pos = lineEnd + 1 {
+		if i := strings.IndexByte(p.data[pos:end], '\n'); i >= 0 {
 			lineEnd = pos + i
 		} else {
-			lineEnd = len(data)
+			lineEnd = end
 		}
 		if err := p.readLine(pos, lineEnd); err != nil {
 			return err

@@ -95,24 +95,9 @@ func (ix *Index) summaryKey() string {
 	return k.sum()
 }
 
-// storeSummary computes the summary of a loaded index and caches it.
-func (ix *Index) storeSummary() {
-	s := &indexSummary{Format: resolveFormat, Key: ix.key}
-	for name, vs := range ix.pkgs {
-		if vs[0].Priority == "required" {
-			s.Required = append(s.Required, name)
-		}
-		if vs[0].Essential {
-			s.Essential = append(s.Essential, name)
-		}
-	}
-	sort.Strings(s.Required)
-	sort.Strings(s.Essential)
-	for _, n := range baseExtras {
-		if vs := ix.pkgs[n]; len(vs) > 0 && vs[0].Priority != "required" {
-			s.Extras = append(s.Extras, n)
-		}
-	}
+// storeSummary keeps the summary of a loaded index (see finish) and
+// caches it.
+func (ix *Index) storeSummary(s *indexSummary) {
 	ix.sumMu.Lock()
 	ix.summary = s
 	ix.sumMu.Unlock()

@@ -2,15 +2,22 @@ package deb
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/layers/layerstest"
+	"pault.ag/go/debian/version"
 )
 
 // loaded reports whether an index parsed its sources.
@@ -348,28 +355,85 @@ func fastPackagesIndex(data, name, arch string, o *origin) ([]*Package, error) {
 	return out, err
 }
 
-// comparePackagesParsers checks that both readers agree on data.
+// chunkedPackagesIndex is the fast reader with data cut into pieces of
+// about chunk bytes.
+func chunkedPackagesIndex(data, name, arch string, o *origin, chunk int) ([]*Package, error) {
+	var out []*Package
+	err := parseIndexChunks(data, name, arch, o, chunk, nil, func(p *Package) { out = append(out, p) })
+	return out, err
+}
+
+// comparePackagesParsers checks that both readers agree on data, the fast
+// one in one piece and cut into pieces of a few sizes (every blank line a
+// cut with the smallest).
 func comparePackagesParsers(t *testing.T, label, data string) {
 	t.Helper()
 	o := &origin{mirror: "http://m", suite: "s", component: "main"}
 	slow, serr := slowPackagesIndex(data, "Packages", "amd64", o)
 	fast, ferr := fastPackagesIndex(data, "Packages", "amd64", o)
-	if fmt.Sprint(serr) != fmt.Sprint(ferr) {
-		t.Errorf("%s: errors differ:\nslow: %v\nfast: %v", label, serr, ferr)
+	if !samePackages(t, label, slow, serr, fast, ferr) {
 		return
 	}
+	for _, chunk := range []int{1, 2, 40, 150} {
+		cut, cerr := chunkedPackagesIndex(data, "Packages", "amd64", o, chunk)
+		if !samePackages(t, fmt.Sprintf("%s (pieces of %d bytes)", label, chunk), slow, serr, cut, cerr) {
+			return
+		}
+	}
+}
+
+// samePackages reports whether two readers returned the same error, or
+// equal packages.
+func samePackages(t *testing.T, label string, slow []*Package, serr error, fast []*Package, ferr error) bool {
+	t.Helper()
+	if fmt.Sprint(serr) != fmt.Sprint(ferr) {
+		t.Errorf("%s: errors differ:\nslow: %v\nfast: %v", label, serr, ferr)
+		return false
+	}
 	if serr != nil {
-		return
+		return true
 	}
 	if len(slow) != len(fast) {
 		t.Errorf("%s: slow read %d packages, fast %d", label, len(slow), len(fast))
-		return
+		return false
 	}
 	for i := range slow {
 		if !reflect.DeepEqual(slow[i], fast[i]) {
 			t.Errorf("%s: package %d differs:\nslow %+v\nfast %+v", label, i, *slow[i], *fast[i])
-			return
+			return false
 		}
+	}
+	return true
+}
+
+// TestParseIndexChunksWaitsForReady: no package is added before ready has
+// returned, and its error is the parse's, with nothing added.
+func TestParseIndexChunksWaitsForReady(t *testing.T) {
+	sha := strings.Repeat("ab", 32)
+	var data strings.Builder
+	for i := 0; i < 50; i++ {
+		fmt.Fprintf(&data, "Package: p%d\nVersion: 1\nArchitecture: amd64\nFilename: pool/p%d.deb\nSHA256: %s\n\n", i, i, sha)
+	}
+	var readyDone atomic.Bool
+	added := 0
+	err := parseIndexChunks(data.String(), "Packages", "amd64", nil, 100, func() error {
+		time.Sleep(10 * time.Millisecond) // the pieces are parsed meanwhile
+		readyDone.Store(true)
+		return nil
+	}, func(*Package) {
+		if !readyDone.Load() {
+			t.Error("a package was added before ready returned")
+		}
+		added++
+	})
+	if err != nil || added != 50 {
+		t.Fatalf("got %v, %d packages", err, added)
+	}
+	stale := errors.New("stale")
+	added = 0
+	err = parseIndexChunks(data.String(), "Packages", "amd64", nil, 100, func() error { return stale }, func(*Package) { added++ })
+	if err != stale || added != 0 {
+		t.Errorf("ready failed: got %v, %d packages added", err, added)
 	}
 }
 
@@ -457,6 +521,9 @@ func TestDebianIndexParsers(t *testing.T) {
 	if serr != nil || ferr != nil {
 		t.Fatalf("slow: %v, fast: %v", serr, ferr)
 	}
+	// Cut at many more blank lines than the default pieces' size does.
+	cut, cerr := chunkedPackagesIndex(data, "Packages", "amd64", o, 64<<10)
+	samePackages(t, "pieces of 64 KiB", slow, nil, cut, cerr)
 	if len(slow) < 50000 || len(slow) != len(fast) {
 		t.Fatalf("slow read %d packages, fast %d", len(slow), len(fast))
 	}
@@ -544,5 +611,102 @@ func TestIndexConcurrentUse(t *testing.T) {
 	}
 	if len(seen) != 4 {
 		t.Errorf("concurrent calls disagreed: %v", seen)
+	}
+}
+
+// finishInNameOrder is how finish built the Provides table and the summary
+// before it visited names in the map's order: names sorted, each name's
+// candidates in order. It expects ix.pkgs' versions sorted already.
+func finishInNameOrder(ix *Index) (map[string][]provider, *indexSummary) {
+	provides := map[string][]provider{}
+	s := &indexSummary{Format: resolveFormat, Key: ix.key}
+	for _, n := range slices.Sorted(maps.Keys(ix.pkgs)) {
+		vs := ix.pkgs[n]
+		if vs[0].Priority == "required" {
+			s.Required = append(s.Required, n)
+		}
+		if vs[0].Essential {
+			s.Essential = append(s.Essential, n)
+		}
+		for _, p := range vs {
+			rel, err := parseRelations(p.Provides)
+			if p.Provides == "" || err != nil {
+				continue
+			}
+			for _, alts := range rel {
+				for _, a := range alts {
+					pv := provider{pkg: p}
+					if a.op == "=" {
+						pv.version = a.version
+					}
+					provides[a.name] = append(provides[a.name], pv)
+				}
+			}
+		}
+	}
+	for _, n := range baseExtras {
+		if vs := ix.pkgs[n]; len(vs) > 0 && vs[0].Priority != "required" {
+			s.Extras = append(s.Extras, n)
+		}
+	}
+	return provides, s
+}
+
+// TestFinishInNameOrder: the Provides table and summary finish builds
+// visiting names in the map's order are the ones a visit in name order
+// builds: providers by package name, a name's versions in candidate order,
+// a package providing a name twice in its own order.
+func TestFinishInNameOrder(t *testing.T) {
+	mk := func(name, ver, provides, prio string, notAuto bool) *Package {
+		v, err := version.Parse(ver)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &Package{Name: name, Version: ver, Architecture: "amd64", Provides: provides, Priority: prio, ver: v,
+			origin: &origin{notAuto: notAuto}}
+	}
+	var pkgs []*Package
+	for i := 0; i < 200; i++ {
+		n := fmt.Sprintf("p%03d", (i*37)%200)
+		pkgs = append(pkgs,
+			mk(n, "1.0", "virt, virt2 (= 1), virt", "", false),
+			mk(n, "2.0", "virt (= 2)", "required", false),
+			mk(n, "3.0", "virt", "", true),
+			mk(n, "1.5", "", "", false))
+	}
+	pkgs = append(pkgs, mk("tzdata", "1", "virt", "standard", false), mk("netbase", "1", "", "required", false))
+	ix := &Index{pkgs: map[string][]*Package{}}
+	for _, p := range pkgs {
+		ix.pkgs[p.Name] = append(ix.pkgs[p.Name], p)
+	}
+	s := ix.finish()
+	provides, want := finishInNameOrder(ix)
+	if !reflect.DeepEqual(ix.provides, provides) {
+		t.Errorf("Provides table differs")
+	}
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("summary: got %+v, want %+v", s, want)
+	}
+	if got := ix.pkgs["p001"]; got[0].Version != "2.0" || got[3].Version != "3.0" {
+		t.Errorf("candidate order: %v", ids(got))
+	}
+	if !sort.SliceIsSorted(ix.provides["virt"], func(i, j int) bool { return ix.provides["virt"][i].pkg.Name < ix.provides["virt"][j].pkg.Name }) {
+		t.Error("providers not in name order")
+	}
+}
+
+// TestDebianFinishInNameOrder is TestFinishInNameOrder on bookworm's amd64
+// index.
+func TestDebianFinishInNameOrder(t *testing.T) {
+	ix := mirrorIndex(t, New(layerstest.SharedCache(t)), "amd64")
+	if err := ix.load(); err != nil {
+		t.Fatal(err)
+	}
+	provides, want := finishInNameOrder(ix)
+	if !reflect.DeepEqual(ix.provides, provides) {
+		t.Errorf("Provides table differs")
+	}
+	if got := ix.getSummary(); !reflect.DeepEqual(got, want) {
+		t.Errorf("summary: got %+v, want %+v", got, want)
 	}
 }
