@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/assemble-build/assemble/layers"
@@ -157,16 +158,16 @@ type ctlFile struct {
 type debEntry struct {
 	orig   string // path as dpkg records it ("/bin/ls")
 	entry  layers.Entry
-	staged string // file holding a regular file's content, or
-	data   []byte // the content itself (staged == "")
+	staged *stagedPart // where a regular file's content is staged, or
+	data   []byte      // the content itself (staged == nil)
 }
 
 // content returns a regular file's content.
 func (e *debEntry) content() ([]byte, error) {
-	if e.staged == "" {
+	if e.staged == nil {
 		return e.data, nil
 	}
-	return os.ReadFile(e.staged)
+	return e.staged.read()
 }
 
 // debContents is an unpacked .deb.
@@ -497,44 +498,82 @@ func (b *memBudget) take(n int64) bool {
 }
 
 // stager keeps one package's regular file contents: in memory when small
-// and the budget allows, else in dir, one file per entry named by prefix
-// and sequence (no path from the archive is ever used on the host).
+// and the budget allows, else one after another in a staging file in dir,
+// named by prefix and a sequence number (no path from the archive is ever
+// used on the host). One file for all of a package's large contents, not
+// one each: creating and removing hundreds of files in the cache's file
+// system cost more than writing their bytes.
 type stager struct {
 	dir    string
 	prefix string // keeps names unique when several packages share dir
 	mem    *memBudget
 	seq    int
+	file   *stageFile // the staging file being written, or nil
+	w      *os.File
+	off    int64  // where the next content goes in file
 	buf    []byte // copy buffer for staged files
 }
 
-// put reads size bytes of r. It returns the staged file's name, or the
+// stageFile is a staging file. Its parts are read by the layer's entries
+// (see layerBuilder.finish), through one descriptor opened by the first
+// and closed, with the file removed, by the last.
+type stageFile struct {
+	path string
+	mu   sync.Mutex
+	rf   *os.File
+	refs int // entries that are still to read it
+}
+
+// stagedPart is a regular file's content in a staging file.
+type stagedPart struct {
+	file      *stageFile
+	off, size int64
+}
+
+// read returns the part's bytes.
+func (p *stagedPart) read() ([]byte, error) {
+	f, err := os.Open(p.file.path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, p.size)
+	if _, err := f.ReadAt(b, p.off); err != nil {
+		return nil, fmt.Errorf("reading staged file %s: %w", p.file.path, truncErr(err))
+	}
+	return b, nil
+}
+
+// put reads size bytes of r. It returns where they are staged, or the
 // content itself; with withMD5, also the content's md5.
-func (s *stager) put(r io.Reader, size int64, withMD5 bool) (staged string, data []byte, sum string, err error) {
+func (s *stager) put(r io.Reader, size int64, withMD5 bool) (staged *stagedPart, data []byte, sum string, err error) {
 	// An empty file is never staged: the tar writer does not open it, so
 	// its staged copy would stay until the spec is closed.
 	if size == 0 || (size <= maxMemFile && s.mem.take(size)) {
 		data = make([]byte, size)
 		if _, err := io.ReadFull(r, data); err != nil {
-			return "", nil, "", err
+			return nil, nil, "", err
 		}
 		if withMD5 {
 			h := md5.Sum(data)
 			sum = hex.EncodeToString(h[:])
 		}
-		return "", data, sum, nil
+		return nil, data, sum, nil
 	}
-	s.seq++
-	staged = filepath.Join(s.dir, s.prefix+"-"+strconv.Itoa(s.seq))
-	f, err := os.OpenFile(staged, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return "", nil, "", err
+	if s.w == nil {
+		s.seq++
+		path := filepath.Join(s.dir, s.prefix+"-"+strconv.Itoa(s.seq))
+		if s.w, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+			return nil, nil, "", err
+		}
+		s.file, s.off = &stageFile{path: path}, 0
 	}
 	// onlyWriter hides *os.File's ReadFrom, which would allocate a copy
 	// buffer for every file instead of using s.buf.
-	var w io.Writer = onlyWriter{f}
+	var w io.Writer = onlyWriter{s.w}
 	h := md5.New()
 	if withMD5 {
-		w = io.MultiWriter(f, h)
+		w = io.MultiWriter(s.w, h)
 	}
 	if s.buf == nil {
 		s.buf = make([]byte, 256<<10)
@@ -544,16 +583,42 @@ func (s *stager) put(r io.Reader, size int64, withMD5 bool) (staged string, data
 		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {
-		f.Close()
-		return "", nil, "", err
+		// The package fails: its parts are of no use.
+		s.discard()
+		return nil, nil, "", err
 	}
-	if err := f.Close(); err != nil {
-		return "", nil, "", err
-	}
+	staged = &stagedPart{file: s.file, off: s.off, size: size}
+	s.off += size
 	if withMD5 {
 		sum = hex.EncodeToString(h.Sum(nil))
 	}
 	return staged, nil, sum, nil
+}
+
+// close ends the staging file being written; the next put starts another.
+// The parts already staged stay readable.
+func (s *stager) close() error {
+	if s == nil || s.w == nil {
+		return nil
+	}
+	err := s.w.Close()
+	s.w, s.file = nil, nil
+	if err != nil {
+		return fmt.Errorf("writing staged files: %w", err)
+	}
+	return nil
+}
+
+// discard removes the staging file being written, with every part staged
+// in it: the package they were read for failed, and is read again (or
+// not at all).
+func (s *stager) discard() {
+	if s == nil || s.w == nil {
+		return
+	}
+	s.w.Close()
+	_ = os.Remove(s.file.path)
+	s.w, s.file = nil, nil
 }
 
 type onlyWriter struct{ io.Writer }

@@ -264,8 +264,8 @@ func readExpandedFrom(r io.Reader, debName string, st *stager) (dc *debContents,
 	}
 	dc = &debContents{conffileMD5: map[string]string{}}
 	defer func() {
-		if err != nil && dc != nil {
-			dc.removeStaged()
+		if err != nil {
+			st.discard()
 			dc = nil
 		}
 	}()
@@ -288,13 +288,4 @@ func readExpandedFrom(r io.Reader, debName string, st *stager) (dc *debContents,
 		return dc, err
 	}
 	return dc, nil
-}
-
-// removeStaged removes the files staged for dc's entries.
-func (dc *debContents) removeStaged() {
-	for _, e := range dc.entries {
-		if e.staged != "" {
-			_ = os.Remove(e.staged)
-		}
-	}
 }

@@ -454,12 +454,18 @@ func (c *Client) Fetch(ctx context.Context, pkgs []*Package) error {
 // unpack reads a package's expanded copy when the cache has one (see
 // expansion), else reads and verifies its .deb, keeping an expanded copy;
 // either way staging its files with st.
-func (c *Client) unpack(debFile string, p *Package, st *stager) (*debContents, error) {
+func (c *Client) unpack(debFile string, p *Package, st *stager) (dc *debContents, err error) {
+	defer func() {
+		if err != nil {
+			st.discard()
+		} else if err = st.close(); err != nil {
+			dc = nil
+		}
+	}()
 	name := p.ID() + ".deb"
 	dc, ok := c.readExpanded(p.SHA256, name, st)
 	if !ok {
 		x := c.newExpansion(p.SHA256)
-		var err error
 		if dc, err = c.unpackDeb(debFile, name, p, st, x); err != nil {
 			x.abort()
 			return nil, err
@@ -504,8 +510,8 @@ type unit struct {
 
 // Entries implements layers.Spec. It unpacks the layer's packages, several
 // at a time (see WithUnpackWorkers); small files are kept in memory (see
-// WithUnpackMemory), larger ones in a staging directory in the cache, where
-// each file's Open reads (and then removes) its staged copy.
+// WithUnpackMemory), larger ones in a staging directory in the cache, one
+// file per package, removed once the last of its files has been read.
 func (s *LayerSpec) Entries(ctx context.Context) ([]layers.Entry, error) {
 	c := s.c
 	paths := make([]string, len(s.pkgs))
@@ -754,8 +760,8 @@ type layerBuilder struct {
 
 type built struct {
 	entry  layers.Entry
-	staged string // content in a staged file
-	data   []byte // or in memory (a small package file, or generated)
+	staged *stagedPart // content in a staging file
+	data   []byte      // or in memory (a small package file, or generated)
 	owner  string
 }
 
@@ -763,7 +769,7 @@ func newLayerBuilder() *layerBuilder {
 	return &layerBuilder{entries: map[string]*built{}, usedMerged: map[string]bool{}}
 }
 
-func (b *layerBuilder) add(ctx context.Context, e layers.Entry, staged string, data []byte, owner string) error {
+func (b *layerBuilder) add(ctx context.Context, e layers.Entry, staged *stagedPart, data []byte, owner string) error {
 	prev, ok := b.entries[e.Path]
 	if ok {
 		pd, nd := prev.entry.Type == layers.TypeDir, e.Type == layers.TypeDir
@@ -817,10 +823,10 @@ func (b *layerBuilder) read(p string) ([]byte, bool) {
 	if e.entry.Type != layers.TypeFile {
 		return nil, false
 	}
-	if e.staged == "" {
+	if e.staged == nil {
 		return e.data, true
 	}
-	data, err := os.ReadFile(e.staged)
+	data, err := e.staged.read()
 	if err != nil {
 		return nil, false
 	}
@@ -913,8 +919,8 @@ func (b *layerBuilder) checkSymlinkParents() error {
 	return nil
 }
 
-// finish returns the entries; staged files are removed once read, and the
-// staging directory with the last of them.
+// finish returns the entries; a staging file is removed once its last
+// part has been read, and the staging directory with the last of them.
 func (b *layerBuilder) finish(stage string) ([]layers.Entry, error) {
 	used := map[string]bool{}
 	ref := &stageRef{dir: stage}
@@ -922,24 +928,20 @@ func (b *layerBuilder) finish(stage string) ([]layers.Entry, error) {
 	for _, e := range b.entries {
 		en := e.entry
 		switch {
-		case en.Type == layers.TypeFile && e.staged != "":
-			used[e.staged] = true
+		case en.Type == layers.TypeFile && e.staged != nil:
+			part := e.staged
+			used[part.file.path] = true
+			part.file.refs++
 			ref.n++
-			staged := e.staged
-			en.Open = func() (io.ReadCloser, error) {
-				f, err := os.Open(staged)
-				if err != nil {
-					return nil, err
-				}
-				return &stagedFile{File: f, ref: ref}, nil
-			}
+			en.Open = func() (io.ReadCloser, error) { return part.open(ref) }
 		case en.Type == layers.TypeFile:
 			data := e.data
 			en.Open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
 		}
 		out = append(out, en)
 	}
-	// Staged files that lost to a later package's copy are not needed.
+	// Staging files whose every part lost to a later package's copy are
+	// not needed.
 	ents, err := os.ReadDir(stage)
 	if err != nil {
 		return nil, fmt.Errorf("reading staging directory: %w", err)
@@ -956,31 +958,58 @@ func (b *layerBuilder) finish(stage string) ([]layers.Entry, error) {
 	return out, nil
 }
 
+// stageRef counts the staged entries of a layer still to be read; the
+// staging directory goes with the last.
 type stageRef struct {
 	mu  sync.Mutex
 	dir string
 	n   int
 }
 
-type stagedFile struct {
-	*os.File
+// open returns a reader of the part, through its file's one descriptor.
+func (p *stagedPart) open(ref *stageRef) (io.ReadCloser, error) {
+	f := p.file
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.rf == nil {
+		rf, err := os.Open(f.path)
+		if err != nil {
+			return nil, err
+		}
+		f.rf = rf
+	}
+	return &stagedReader{SectionReader: io.NewSectionReader(f.rf, p.off, p.size), part: p, ref: ref}, nil
+}
+
+// stagedReader reads a staged part; Close is the part's last use.
+type stagedReader struct {
+	*io.SectionReader
+	part   *stagedPart
 	ref    *stageRef
 	closed bool
 }
 
-func (f *stagedFile) Close() error {
-	if f.closed {
+func (r *stagedReader) Close() error {
+	if r.closed {
 		return nil
 	}
-	f.closed = true
-	err := f.File.Close()
-	os.Remove(f.Name())
-	f.ref.mu.Lock()
-	f.ref.n--
-	last := f.ref.n == 0
-	f.ref.mu.Unlock()
+	r.closed = true
+	var err error
+	f := r.part.file
+	f.mu.Lock()
+	f.refs--
+	if f.refs == 0 {
+		err = f.rf.Close()
+		f.rf = nil
+		os.Remove(f.path)
+	}
+	f.mu.Unlock()
+	r.ref.mu.Lock()
+	r.ref.n--
+	last := r.ref.n == 0
+	r.ref.mu.Unlock()
 	if last {
-		os.RemoveAll(f.ref.dir)
+		os.RemoveAll(r.ref.dir)
 	}
 	return err
 }
