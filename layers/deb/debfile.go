@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -498,20 +499,35 @@ func (b *memBudget) take(n int64) bool {
 }
 
 // stager keeps one package's regular file contents: in memory when small
-// and the budget allows, else one after another in a staging file in dir,
-// named by prefix and a sequence number (no path from the archive is ever
-// used on the host). One file for all of a package's large contents, not
-// one each: creating and removing hundreds of files in the cache's file
-// system cost more than writing their bytes.
+// and the budget allows, else appended to a staging file (see stageWriter).
 type stager struct {
+	mem *memBudget
+	out *stageWriter
+	own bool // out is this stager's alone: close closes it
+	// Where the package's first staged content went: discard cuts the
+	// file back to it.
+	file  *stageFile
+	start int64
+}
+
+// newStager returns a stager with a staging file of its own in dir.
+func newStager(dir, prefix string, mem *memBudget) *stager {
+	return &stager{mem: mem, out: &stageWriter{dir: dir, prefix: prefix}, own: true}
+}
+
+// stageWriter appends contents to a staging file in dir, named by prefix
+// and a sequence number (no path from the archive is ever used on the
+// host). An unpacking worker has one for every package it unpacks, one
+// after another: creating and removing a file per content, or per
+// package, cost more in the cache's file system than writing the bytes.
+type stageWriter struct {
 	dir    string
-	prefix string // keeps names unique when several packages share dir
-	mem    *memBudget
+	prefix string
 	seq    int
-	file   *stageFile // the staging file being written, or nil
+	file   *stageFile // being written, or nil
 	w      *os.File
-	off    int64  // where the next content goes in file
-	buf    []byte // copy buffer for staged files
+	off    int64  // where the next content goes
+	buf    []byte // copy buffer
 }
 
 // stageFile is a staging file. Its parts are read by the layer's entries
@@ -560,65 +576,120 @@ func (s *stager) put(r io.Reader, size int64, withMD5 bool) (staged *stagedPart,
 		}
 		return nil, data, sum, nil
 	}
-	if s.w == nil {
-		s.seq++
-		path := filepath.Join(s.dir, s.prefix+"-"+strconv.Itoa(s.seq))
-		if s.w, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
-			return nil, nil, "", err
-		}
-		s.file, s.off = &stageFile{path: path}, 0
+	if err := s.out.open(); err != nil {
+		return nil, nil, "", err
 	}
-	// onlyWriter hides *os.File's ReadFrom, which would allocate a copy
-	// buffer for every file instead of using s.buf.
-	var w io.Writer = onlyWriter{s.w}
-	h := md5.New()
+	if s.file != s.out.file {
+		s.file, s.start = s.out.file, s.out.off
+	}
+	var h hash.Hash
 	if withMD5 {
-		w = io.MultiWriter(s.w, h)
+		h = md5.New()
 	}
-	if s.buf == nil {
-		s.buf = make([]byte, 256<<10)
-	}
-	n, err := io.CopyBuffer(w, r, s.buf)
-	if err == nil && n != size {
-		err = io.ErrUnexpectedEOF
-	}
-	if err != nil {
+	if staged, err = s.out.append(r, size, h); err != nil {
 		// The package fails: its parts are of no use.
 		s.discard()
 		return nil, nil, "", err
 	}
-	staged = &stagedPart{file: s.file, off: s.off, size: size}
-	s.off += size
 	if withMD5 {
 		sum = hex.EncodeToString(h.Sum(nil))
 	}
 	return staged, nil, sum, nil
 }
 
-// close ends the staging file being written; the next put starts another.
-// The parts already staged stay readable.
+// close ends the package: a stager with a file of its own closes it. The
+// parts staged stay readable.
 func (s *stager) close() error {
-	if s == nil || s.w == nil {
+	if s == nil || !s.own {
 		return nil
 	}
-	err := s.w.Close()
-	s.w, s.file = nil, nil
+	return s.out.close()
+}
+
+// discard drops what the package staged: it failed, and is read again (or
+// not at all). The staging file is cut back to where the package began,
+// or removed when it began it.
+func (s *stager) discard() {
+	if s == nil || s.file == nil || s.file != s.out.file {
+		return
+	}
+	s.out.truncate(s.start)
+	s.file = nil
+}
+
+// open makes sure a staging file is being written.
+func (o *stageWriter) open() error {
+	if o.w != nil {
+		return nil
+	}
+	o.seq++
+	path := filepath.Join(o.dir, o.prefix+"-"+strconv.Itoa(o.seq))
+	w, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	o.w, o.file, o.off = w, &stageFile{path: path}, 0
+	return nil
+}
+
+// append copies size bytes of r to the open staging file (and to h when
+// it is not nil).
+func (o *stageWriter) append(r io.Reader, size int64, h hash.Hash) (*stagedPart, error) {
+	// onlyWriter hides *os.File's ReadFrom, which would allocate a copy
+	// buffer for every file instead of using o.buf.
+	var w io.Writer = onlyWriter{o.w}
+	if h != nil {
+		w = io.MultiWriter(o.w, h)
+	}
+	if o.buf == nil {
+		o.buf = make([]byte, 256<<10)
+	}
+	n, err := io.CopyBuffer(w, r, o.buf)
+	if err == nil && n != size {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		// The next content goes where this one began.
+		o.truncate(o.off)
+		return nil, err
+	}
+	p := &stagedPart{file: o.file, off: o.off, size: size}
+	o.off += size
+	return p, nil
+}
+
+// truncate cuts the staging file back to off bytes. At 0 the file holds
+// nothing else and is removed; when cutting fails, the file keeps the
+// parts before off, and the next content starts another.
+func (o *stageWriter) truncate(off int64) {
+	if o.w == nil {
+		return
+	}
+	if off > 0 && o.w.Truncate(off) == nil {
+		if _, err := o.w.Seek(off, io.SeekStart); err == nil {
+			o.off = off
+			return
+		}
+	}
+	o.w.Close()
+	if off == 0 {
+		_ = os.Remove(o.file.path)
+	}
+	o.w, o.file = nil, nil
+}
+
+// close ends the staging file being written; the next content starts
+// another. The parts already staged stay readable.
+func (o *stageWriter) close() error {
+	if o.w == nil {
+		return nil
+	}
+	err := o.w.Close()
+	o.w, o.file = nil, nil
 	if err != nil {
 		return fmt.Errorf("writing staged files: %w", err)
 	}
 	return nil
-}
-
-// discard removes the staging file being written, with every part staged
-// in it: the package they were read for failed, and is read again (or
-// not at all).
-func (s *stager) discard() {
-	if s == nil || s.w == nil {
-		return
-	}
-	s.w.Close()
-	_ = os.Remove(s.file.path)
-	s.w, s.file = nil, nil
 }
 
 type onlyWriter struct{ io.Writer }

@@ -58,8 +58,8 @@
 // A layer's Entries unpacks its packages several at a time
 // (WithUnpackWorkers, default GOMAXPROCS) and keeps small files in memory
 // until they are written (WithUnpackMemory), the rest in staging files in
-// the cache's tmp directory (one per package); neither setting changes a
-// byte of the layer.
+// the cache's tmp directory (one per unpacking goroutine); neither setting
+// changes a byte of the layer.
 // data.tar.xz (and Packages.xz) is decoded by the system's xz -dc when it
 // is on PATH, several times faster than the pure-Go decoder that is used
 // otherwise; both give the same bytes, so neither changes the layer either.

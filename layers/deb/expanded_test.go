@@ -129,7 +129,7 @@ func TestExpandedCorruptIsMiss(t *testing.T) {
 	want := unpackDigest(t, deb, "big_1_amd64.deb")
 	unpack := func() string {
 		t.Helper()
-		dc, err := c.unpack(debFile, p, &stager{dir: t.TempDir(), mem: newMemBudget(1 << 20)})
+		dc, err := c.unpack(debFile, p, newStager(t.TempDir(), "t", newMemBudget(1<<20)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,7 +183,7 @@ func TestExpandedNotKeptForBadDeb(t *testing.T) {
 	p := &Package{Name: "big", Version: "1", Architecture: "amd64", SHA256: strings.Repeat("ab", 32)}
 	debFile, cache := debAndCache(t, "big", deb)
 	c := New(cache)
-	if _, err := c.unpack(debFile, p, &stager{dir: t.TempDir(), mem: newMemBudget(1 << 20)}); err == nil {
+	if _, err := c.unpack(debFile, p, newStager(t.TempDir(), "t", newMemBudget(1<<20))); err == nil {
 		t.Fatal("a .deb with the wrong sha256 was unpacked")
 	}
 	if _, err := os.Stat(ExpandedNamespace(cache).Path(p.SHA256)); !os.IsNotExist(err) {
@@ -204,7 +204,7 @@ func TestExpandedNotKeptForTwoDataMembers(t *testing.T) {
 	sum := sha256.Sum256(deb)
 	p := &Package{Name: "two", Version: "1", Architecture: "amd64", SHA256: hex.EncodeToString(sum[:])}
 	debFile, cache := debAndCache(t, "two", deb)
-	_, _ = New(cache).unpack(debFile, p, &stager{dir: t.TempDir(), mem: newMemBudget(1 << 20)})
+	_, _ = New(cache).unpack(debFile, p, newStager(t.TempDir(), "t", newMemBudget(1<<20)))
 	if _, err := os.Stat(ExpandedNamespace(cache).Path(p.SHA256)); !os.IsNotExist(err) {
 		t.Errorf("expanded copy of a .deb with two data.tar members: %v", err)
 	}

@@ -511,7 +511,8 @@ type unit struct {
 // Entries implements layers.Spec. It unpacks the layer's packages, several
 // at a time (see WithUnpackWorkers); small files are kept in memory (see
 // WithUnpackMemory), larger ones in a staging directory in the cache, one
-// file per package, removed once the last of its files has been read.
+// file per unpacking goroutine, removed once the last of its files has
+// been read.
 func (s *LayerSpec) Entries(ctx context.Context) ([]layers.Entry, error) {
 	c := s.c
 	paths := make([]string, len(s.pkgs))
@@ -655,21 +656,29 @@ func (c *Client) unpackAll(ctx context.Context, pkgs []*Package, paths []string,
 			failed = i
 		}
 	}
+	var closeErr error
 	for w := 0; w < min(workers, len(pkgs)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// The worker's staging file, shared by its packages.
+			out := &stageWriter{dir: stage, prefix: strconv.Itoa(w)}
 			for i := claim(); i >= 0; i = claim() {
 				if err := ctx.Err(); err != nil {
 					fail(i, err)
 					continue
 				}
-				u, err := c.unpackUnit(ctx, pkgs[i], paths[i], &stager{dir: stage, prefix: strconv.Itoa(i), mem: mem})
+				u, err := c.unpackUnit(ctx, pkgs[i], paths[i], &stager{mem: mem, out: out})
 				if err != nil {
 					fail(i, err)
 					continue
 				}
 				units[i] = u
+			}
+			if err := out.close(); err != nil {
+				mu.Lock()
+				closeErr = err
+				mu.Unlock()
 			}
 		}()
 	}
@@ -678,6 +687,9 @@ func (c *Client) unpackAll(ctx context.Context, pkgs []*Package, paths []string,
 		if err != nil {
 			return nil, err
 		}
+	}
+	if closeErr != nil {
+		return nil, closeErr
 	}
 	return units, nil
 }

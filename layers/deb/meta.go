@@ -162,7 +162,7 @@ func (c *Client) loadMeta(ctx context.Context, p *Package) (*debMeta, error) {
 		return nil, fmt.Errorf("creating staging directory: %w", err)
 	}
 	defer os.RemoveAll(stage)
-	dc, err := c.unpack(path, p, &stager{dir: stage, prefix: "m", mem: newMemBudget(c.unpackMem)})
+	dc, err := c.unpack(path, p, newStager(stage, "m", newMemBudget(c.unpackMem)))
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,7 @@ func TestReadDebSkipsMergedUsrLinks(t *testing.T) {
 		{path: "./usr/bin/tool", body: "x", mode: 0o755},
 		{path: "./etc/motd", body: "hi"},
 	}})
-	dc, err := readDeb(bytes.NewReader(deb), "base-files.deb", &stager{dir: t.TempDir(), mem: newMemBudget(1 << 20)})
+	dc, err := readDeb(bytes.NewReader(deb), "base-files.deb", newStager(t.TempDir(), "t", newMemBudget(1<<20)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func withoutXZ(t *testing.T, fn func()) {
 // content.
 func unpackDigest(t *testing.T, deb []byte, name string) string {
 	t.Helper()
-	dc, err := readDeb(bytes.NewReader(deb), name, &stager{dir: t.TempDir(), mem: newMemBudget(1 << 20)})
+	dc, err := readDeb(bytes.NewReader(deb), name, newStager(t.TempDir(), "t", newMemBudget(1<<20)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,11 +148,11 @@ func TestExternalXZErrors(t *testing.T) {
 	}
 	bad := bytes.Clone(deb)
 	bad[at+7] ^= 0xff // the stream flags: xz refuses the header
-	_, err := readDeb(bytes.NewReader(bad), "big_1_amd64.deb", &stager{dir: t.TempDir(), mem: newMemBudget(1 << 20)})
+	_, err := readDeb(bytes.NewReader(bad), "big_1_amd64.deb", newStager(t.TempDir(), "t", newMemBudget(1<<20)))
 	if err == nil || !strings.Contains(err.Error(), "big_1_amd64.deb: data.tar.xz: xz -dc: ") {
 		t.Errorf("corrupt data.tar.xz: %v", err)
 	}
-	_, err = readDeb(bytes.NewReader(deb[:len(deb)-5000]), "big_1_amd64.deb", &stager{dir: t.TempDir(), mem: newMemBudget(1 << 20)})
+	_, err = readDeb(bytes.NewReader(deb[:len(deb)-5000]), "big_1_amd64.deb", newStager(t.TempDir(), "t", newMemBudget(1<<20)))
 	if err == nil || !strings.Contains(err.Error(), "truncated") || !strings.Contains(err.Error(), "big_1_amd64.deb") {
 		t.Errorf("truncated data.tar.xz: %v", err)
 	}
