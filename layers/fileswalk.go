@@ -122,21 +122,30 @@ func (w *filesWalk) run(openIndex func() *gitIndex) error {
 // lookUp takes the object IDs of the clean tracked files of the
 // directories read before git's index was, on a few workers.
 func (w *filesWalk) lookUp() {
+	w.eachNode(func(n *dirNode, rec *[]byte) {
+		if n.oids != nil {
+			return
+		}
+		n.oids = make([]string, len(n.entries))
+		n.hint = -1
+		for j := range n.entries {
+			n.oids[j] = w.git.oidOf(n, j, &n.stats[j])
+		}
+		n.stats = nil
+		n.digest(rec)
+	})
+}
+
+// eachNode calls f for each directory read, on a few workers, each with
+// a record buffer of its own to reuse.
+func (w *filesWalk) eachNode(f func(n *dirNode, rec *[]byte)) {
 	var g errgroup.Group
 	workers := runtime.GOMAXPROCS(0)
 	for k := range workers {
 		g.Go(func() error {
 			var rec []byte
 			for i := k; i < len(w.nodes); i += workers {
-				if n := w.nodes[i]; n.oids == nil {
-					n.oids = make([]string, len(n.entries))
-					n.hint = -1
-					for j := range n.entries {
-						n.oids[j] = w.git.oidOf(n, j, &n.stats[j])
-					}
-					n.stats = nil
-					n.digest(&rec)
-				}
+				f(w.nodes[i], &rec)
 			}
 			return nil
 		})
@@ -550,21 +559,12 @@ func (n *dirNode) digest(rec *[]byte) {
 // digestRest digests the directories whose digests were not taken while
 // the tree was walked, on a few workers.
 func (w *filesWalk) digestRest() {
-	var g errgroup.Group
-	workers := runtime.GOMAXPROCS(0)
-	for k := range workers {
-		g.Go(func() error {
-			var rec []byte
-			for i := k; i < len(w.nodes); i += workers {
-				if n := w.nodes[i]; n.sum == nil {
-					n.settled = true
-					n.digest(&rec)
-				}
-			}
-			return nil
-		})
-	}
-	_ = g.Wait()
+	w.eachNode(func(n *dirNode, rec *[]byte) {
+		if n.sum == nil {
+			n.settled = true
+			n.digest(rec)
+		}
+	})
 }
 
 // oidOf is the object ID of n's entry i when git's index vouches for it,
