@@ -321,18 +321,13 @@ func (e *env) pythonLayer(ctx context.Context, l plan.Layer, img v1.Image, platf
 		idx = e.o.python.IndexURL
 	}
 	extra = append(extra, e.o.python.ExtraIndex...)
-	links = append(append([]string(nil), links...), e.o.python.FindLinks...)
+	links = findLinks(e.p.Root, links, e.o.python.FindLinks)
 	noIndex = noIndex || e.o.python.NoIndex
 	if idx != "" {
 		ropts = append(ropts, wheel.WithIndexURL(idx))
 	}
 	if len(extra) > 0 {
 		ropts = append(ropts, wheel.WithExtraIndexURLs(extra...))
-	}
-	for i, fl := range links {
-		if !strings.Contains(fl, "://") && !filepath.IsAbs(fl) {
-			links[i] = filepath.Join(e.p.Root, fl)
-		}
 	}
 	if len(links) > 0 {
 		ropts = append(ropts, wheel.WithFindLinks(links...))
@@ -485,6 +480,29 @@ func chainID(img v1.Image) (string, error) {
 		return "", err
 	}
 	return ids[len(ids)-1], nil
+}
+
+// findLinks is the wheelhouses and link pages a python layer reads: the
+// layer's own (assemble.toml's), a relative directory there being in the
+// repository root, then the command line's, a relative directory there
+// being in the current directory, as pip takes its --find-links.
+func findLinks(root string, layer, flags []string) []string {
+	links := make([]string, 0, len(layer)+len(flags))
+	for _, fl := range layer {
+		if !strings.Contains(fl, "://") && !filepath.IsAbs(fl) {
+			fl = filepath.Join(root, fl)
+		}
+		links = append(links, fl)
+	}
+	for _, fl := range flags {
+		if !strings.Contains(fl, "://") && !filepath.IsAbs(fl) {
+			if abs, err := filepath.Abs(fl); err == nil {
+				fl = abs
+			}
+		}
+		links = append(links, fl)
+	}
+	return links
 }
 
 // inlineRequirements is a layer's inline packages as a requirements text,

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +122,21 @@ func TestEnvThroughTheLayerFactories(t *testing.T) {
 	l = plan.Layer{Kind: plan.KindFiles, Source: "Dockerfile:4"}
 	if _, err := s.Env(ctx, l, img, platform); err == nil || err.Error() != "Dockerfile:4: files is not a package layer" {
 		t.Errorf("files layer: %v", err)
+	}
+}
+
+// A relative --find-links on the command line is in the current directory,
+// as pip takes it; one in assemble.toml is in the repository.
+func TestFindLinksRelativeTo(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := findLinks("/repo", []string{"wheels", "/abs/house", "https://example.com/links/"},
+		[]string{"flagwheels", "../up", "/abs/flag", "file:///srv/links"})
+	want := []string{"/repo/wheels", "/abs/house", "https://example.com/links/",
+		filepath.Join(wd, "flagwheels"), filepath.Join(filepath.Dir(wd), "up"), "/abs/flag", "file:///srv/links"}
+	if !slices.Equal(got, want) {
+		t.Errorf("findLinks:\n got %q\nwant %q", got, want)
 	}
 }

@@ -137,3 +137,27 @@ func TestPlanResolvesPython(t *testing.T) {
 		}
 	}
 }
+
+// A relative --find-links is in the directory assemble runs in, as pip's
+// is, not in the repository.
+func TestFindLinksRelativeToWorkingDirectory(t *testing.T) {
+	hostIsAmd64(t)
+	wd := t.TempDir()
+	if err := os.Symlink(debianWheels(t), filepath.Join(wd, "house")); err != nil {
+		t.Fatal(err)
+	}
+	repo, err := filepath.Abs("../../testdata/python")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--cache-dir", testtool.CacheDir(t), "--progress", "plain", "plan", repo, "--resolve", "--find-links", "house", "--no-index")
+	cmd.Dir = wd
+	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=", mainEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("plan --resolve --find-links house (in %s): %v\n%s", wd, err, out)
+	}
+	if !strings.Contains(string(out), "pip==23.0.1 --hash=sha256:") {
+		t.Errorf("the plan does not pin pip from the wheelhouse:\n%s", out)
+	}
+}
