@@ -118,25 +118,10 @@ func mustOpen(t *testing.T, p string) io.Reader {
 // used: the package is decoded from its .deb again, to the same contents,
 // and the copy is rewritten. `cache verify` reports such a copy.
 func TestExpandedCorruptIsMiss(t *testing.T) {
-	deb := buildDeb(t, testDeb{name: "big", version: "1", files: []testFile{
+	cache, unpack, count, want, entry := bigDeb(t, testDeb{name: "big", version: "1", files: []testFile{
 		{path: "./usr/share/big", body: randomText(300000)},
 		{path: "./etc/big.conf", body: "x=1\n"},
 	}, ctl: map[string]string{"conffiles": "/etc/big.conf\n"}})
-	sum := sha256.Sum256(deb)
-	p := &Package{Name: "big", Version: "1", Architecture: "amd64", SHA256: hex.EncodeToString(sum[:])}
-	debFile, cache := debAndCache(t, "big", deb)
-	log, count := countingLog()
-	c := New(cache, WithLogger(log))
-	want := unpackDigest(t, deb, "big_1_amd64.deb")
-	unpack := func() string {
-		t.Helper()
-		dc, err := c.unpack(debFile, p, newStager(t.TempDir(), "t", newMemBudget(1<<20)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return contentsDigest(t, dc)
-	}
-	entry := ExpandedNamespace(cache).Path(p.SHA256)
 	if got := unpack(); got != want {
 		t.Fatalf("first unpack %s, want %s", got, want)
 	}
@@ -181,28 +166,13 @@ func TestExpandedCorruptIsMiss(t *testing.T) {
 // entropy coded; one written before, entropy coded, is still read, to the
 // same contents, and not rewritten.
 func TestExpandedEntropyCodedIsRead(t *testing.T) {
-	deb := buildDeb(t, testDeb{name: "big", version: "1", files: []testFile{
+	_, unpack, count, want, entry := bigDeb(t, testDeb{name: "big", version: "1", files: []testFile{
 		{path: "./usr/share/big", body: randomText(300000)},
 		{path: "./usr/share/small", body: "small"},
 	}})
-	sum := sha256.Sum256(deb)
-	p := &Package{Name: "big", Version: "1", Architecture: "amd64", SHA256: hex.EncodeToString(sum[:])}
-	debFile, cache := debAndCache(t, "big", deb)
-	log, count := countingLog()
-	c := New(cache, WithLogger(log))
-	want := unpackDigest(t, deb, "big_1_amd64.deb")
-	unpack := func() string {
-		t.Helper()
-		dc, err := c.unpack(debFile, p, newStager(t.TempDir(), "t", newMemBudget(1<<20)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return contentsDigest(t, dc)
-	}
 	if got := unpack(); got != want {
 		t.Fatalf("first unpack %s, want %s", got, want)
 	}
-	entry := ExpandedNamespace(cache).Path(p.SHA256)
 	written, err := os.ReadFile(entry)
 	if err != nil {
 		t.Fatalf("no expanded copy: %v", err)
@@ -279,6 +249,29 @@ func TestExpandedNotKeptForTwoDataMembers(t *testing.T) {
 
 // debAndCache writes deb as NAME.deb in a directory of the test's own and
 // opens an empty cache.
+// bigDeb builds d (named big, version 1) into a cache of its own, and
+// gives the cache, an unpack of it through a Cache logging to count (the
+// digest of what it unpacked), the digest a plain unpack gives, and the
+// path of its expanded copy.
+func bigDeb(t *testing.T, d testDeb) (*layers.Cache, func() string, func(string) int, string, string) {
+	t.Helper()
+	deb := buildDeb(t, d)
+	sum := sha256.Sum256(deb)
+	p := &Package{Name: "big", Version: "1", Architecture: "amd64", SHA256: hex.EncodeToString(sum[:])}
+	debFile, cache := debAndCache(t, "big", deb)
+	log, count := countingLog()
+	c := New(cache, WithLogger(log))
+	unpack := func() string {
+		t.Helper()
+		dc, err := c.unpack(debFile, p, newStager(t.TempDir(), "t", newMemBudget(1<<20)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return contentsDigest(t, dc)
+	}
+	return cache, unpack, count, unpackDigest(t, deb, "big_1_amd64.deb"), ExpandedNamespace(cache).Path(p.SHA256)
+}
+
 func debAndCache(t *testing.T, name string, deb []byte) (string, *layers.Cache) {
 	t.Helper()
 	debFile := filepath.Join(t.TempDir(), name+".deb")
