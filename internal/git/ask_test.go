@@ -110,7 +110,7 @@ func TestConvertSettingsAttributesFile(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("HOME", home)
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	w, err := FindWorkTree(dir)
+	w, err := Ask(dir).WorkTree()
 	if err != nil {
 		t.Fatal(err)
 	}

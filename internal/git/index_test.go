@@ -62,7 +62,7 @@ func lsFiles(t *testing.T, dir string) map[string]string {
 
 func readIndex(t *testing.T, dir string) *Index {
 	t.Helper()
-	wt, err := FindWorkTree(dir)
+	wt, err := Ask(dir).WorkTree()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestWorkTreeOfLinkedWorktree(t *testing.T) {
 	dir := gitRepo(t, sample)
 	linked := filepath.Join(t.TempDir(), "wt")
 	mustGit(t, dir, "worktree", "add", "-q", linked)
-	wt, err := FindWorkTree(filepath.Join(linked, "b"))
+	wt, err := Ask(filepath.Join(linked, "b")).WorkTree()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestConverts(t *testing.T) {
 	dir := gitRepo(t, sample)
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	t.Setenv("HOME", t.TempDir())
-	wt, err := FindWorkTree(dir)
+	wt, err := Ask(dir).WorkTree()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,20 +24,6 @@ type WorkTree struct {
 	ObjectFormat string
 }
 
-// FindWorkTree asks git which work tree dir lies in. It fails when dir is
-// in none, git is missing, or the repository is bare.
-func FindWorkTree(dir string) (WorkTree, error) {
-	out, err := Run(dir, "rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir", "--show-object-format")
-	if err != nil {
-		return WorkTree{}, err
-	}
-	lines := strings.Split(out, "\n")
-	if len(lines) != 4 {
-		return WorkTree{}, fmt.Errorf("git rev-parse in %s: unexpected output %q", dir, out)
-	}
-	return workTreeOf(dir, lines), nil
-}
-
 // workTreeOf reads the four lines of `git rev-parse --show-toplevel
 // --absolute-git-dir --git-common-dir --show-object-format` run in dir.
 func workTreeOf(dir string, lines []string) WorkTree {

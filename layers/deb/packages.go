@@ -185,16 +185,6 @@ func readWhole(p string) (string, error) {
 	return unsafe.String(unsafe.SliceData(b), len(b)), nil
 }
 
-// readIndexFile reads a file as one string and returns its sha256 hex.
-func readIndexFile(p string) (string, string, error) {
-	data, err := readWhole(p)
-	if err != nil {
-		return "", "", err
-	}
-	sum := sha256.Sum256([]byte(data))
-	return data, hex.EncodeToString(sum[:]), nil
-}
-
 // The fields of an index paragraph a Package is made of.
 const (
 	fPackage = iota

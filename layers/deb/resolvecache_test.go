@@ -511,7 +511,7 @@ func TestDebianIndexParsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, _, err := readIndexFile(p)
+	data, err := readWhole(p)
 	if err != nil {
 		t.Fatal(err)
 	}
