@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -257,11 +258,18 @@ func (c *Cache) writeLayer(ctx context.Context, entries []Entry, o buildOptions)
 // compressTar writes entries as a tar through the diffID hash into the
 // compressor, and the compressed stream through the digest hash and a buffer
 // into f. Both compressors run their own workers (zstd's jobs, pgzip's
-// blocks) and copy what they are given, so the tar is written to them
-// directly, with no pipe: this goroutine reads the files and hashes the tar,
-// the workers compress, and the one that writes their output in order hashes
-// it.
+// blocks), so the tar goes to them with no pipe: this goroutine reads the
+// files and hashes the tar, the workers compress, and the one that writes
+// their output in order hashes it. The compressor reads the tar (ReadFrom)
+// rather than being written to: zstd reads each file's content straight
+// into its job buffers. Its one ReadFrom from a fresh stream is all its
+// input, so its cuts fall where writes would put them (every job full).
 func compressTar(ctx context.Context, f io.Writer, entries []Entry, o buildOptions) (Descriptor, error) {
+	tr, err := NewTarReader(entries, o.modTime)
+	if err != nil {
+		return Descriptor{}, err
+	}
+	defer tr.Close()
 	digester := sha256.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(f, digester), 64<<10) // coalesces headers and trailers; jobs and blocks pass through
 	counted := &iocount.Writer{W: bw}
@@ -270,11 +278,7 @@ func compressTar(ctx context.Context, f io.Writer, entries []Entry, o buildOptio
 		return Descriptor{}, err
 	}
 	diffIDer := sha256.New()
-	var w io.Writer = io.MultiWriter(diffIDer, zw)
-	if o.progress != nil {
-		w = &progressWriter{w: w, f: o.progress}
-	}
-	if err := WriteTar(&ctxWriter{ctx: ctx, w: w}, entries, o.modTime); err != nil {
+	if _, err := zw.ReadFrom(&layerReader{ctx: ctx, r: tr, h: diffIDer, progress: o.progress}); err != nil {
 		zw.Close() // stops the compressor's workers; the tar's error is the one to report
 		return Descriptor{}, err
 	}
@@ -290,6 +294,29 @@ func compressTar(ctx context.Context, f io.Writer, entries []Entry, o buildOptio
 		DiffID:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diffIDer.Sum(nil))},
 		Size:      counted.N,
 	}, nil
+}
+
+// layerReader hashes the tar as the compressor reads it, reports progress
+// and stops when the context is cancelled.
+type layerReader struct {
+	ctx      context.Context
+	r        io.Reader
+	h        hash.Hash
+	n        int64
+	progress func(int64)
+}
+
+func (l *layerReader) Read(p []byte) (int, error) {
+	if err := l.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := l.r.Read(p)
+	l.h.Write(p[:n])
+	if n > 0 && l.progress != nil {
+		l.n += int64(n)
+		l.progress(l.n)
+	}
+	return n, err
 }
 
 // lookup returns the descriptor stored for key when its blob is intact; a
@@ -321,19 +348,6 @@ func (c *Cache) storeKey(key string, d Descriptor) error {
 		return err
 	}
 	return c.keys.Put(key, b)
-}
-
-type progressWriter struct {
-	w io.Writer
-	n int64
-	f func(int64)
-}
-
-func (p *progressWriter) Write(b []byte) (int, error) {
-	n, err := p.w.Write(b)
-	p.n += int64(n)
-	p.f(p.n)
-	return n, err
 }
 
 // ctxWriter stops a long layer write when the context is cancelled.

@@ -101,7 +101,7 @@ func zstdWorkers() int { return min(max(runtime.GOMAXPROCS(0), 2), 4) }
 // a history per worker; pgzip: a flate state per block), so a writer closed
 // without error is kept for the next one. Reset starts an independent stream:
 // a reused writer writes the same bytes as a new one.
-func (c Compression) NewWriter(w io.Writer) (io.WriteCloser, error) {
+func (c Compression) NewWriter(w io.Writer) (*Writer, error) {
 	p, _ := writerPools.LoadOrStore(c, new(sync.Pool))
 	pool := p.(*sync.Pool)
 	if zw, ok := pool.Get().(resetWriter); ok {
@@ -109,13 +109,13 @@ func (c Compression) NewWriter(w io.Writer) (io.WriteCloser, error) {
 		if err := c.configure(zw); err != nil {
 			return nil, err
 		}
-		return &pooledWriter{zw: zw, pool: pool}, nil
+		return &Writer{zw: zw, pool: pool}, nil
 	}
 	zw, err := c.newWriter(w)
 	if err != nil {
 		return nil, err
 	}
-	return &pooledWriter{zw: zw, pool: pool}, nil
+	return &Writer{zw: zw, pool: pool}, nil
 }
 
 // writerPools holds a *sync.Pool of closed writers for each Compression.
@@ -158,20 +158,35 @@ func (c Compression) configure(zw resetWriter) error {
 	return nil
 }
 
-// pooledWriter returns its writer to the pool when it closes without error.
-type pooledWriter struct {
+// Writer is a compressor from NewWriter. It returns to its pool when it
+// closes without error.
+type Writer struct {
 	zw   resetWriter
 	pool *sync.Pool
 }
 
-func (p *pooledWriter) Write(b []byte) (int, error) {
+func (p *Writer) Write(b []byte) (int, error) {
 	if p.zw == nil {
 		return 0, errors.New("write to a closed compressor")
 	}
 	return p.zw.Write(b)
 }
 
-func (p *pooledWriter) Close() error {
+// ReadFrom compresses what r yields. zstd reads r straight into its job
+// buffers; a zstd stream must then have no other input (its ReadFrom ends
+// the job being filled first, which Write would not).
+func (p *Writer) ReadFrom(r io.Reader) (int64, error) {
+	if p.zw == nil {
+		return 0, errors.New("write to a closed compressor")
+	}
+	if rf, ok := p.zw.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.CopyBuffer(writerOnly{p.zw}, r, make([]byte, 256<<10))
+}
+
+// Close ends the stream.
+func (p *Writer) Close() error {
 	zw := p.zw
 	if zw == nil {
 		return nil

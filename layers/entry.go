@@ -84,6 +84,9 @@ type Entry struct {
 // CleanPath normalises an image path to the form entries use ("usr/bin/env")
 // and refuses one that would leave the image root.
 func CleanPath(p string) (string, error) {
+	if isCleanPath(p) {
+		return p, nil
+	}
 	if strings.ContainsRune(p, 0) {
 		return "", fmt.Errorf("path %q contains a NUL byte", p)
 	}
@@ -94,6 +97,31 @@ func CleanPath(p string) (string, error) {
 	}
 	c := strings.TrimPrefix(path.Clean("/"+p), "/")
 	return c, nil
+}
+
+// isCleanPath reports whether p is already in the form CleanPath returns,
+// as nearly every path a layer lists is: no leading or trailing "/", no
+// empty, "." or ".." component, no "\\" or NUL.
+func isCleanPath(p string) bool {
+	if p == "" || p[0] == '/' || p[len(p)-1] == '/' ||
+		strings.IndexByte(p, 0) >= 0 || strings.IndexByte(p, '\\') >= 0 || strings.Contains(p, "//") {
+		return false
+	}
+	// A "." or ".." component starts with a dot, at the start or after a "/".
+	for i := strings.IndexByte(p, '.'); i >= 0; {
+		if i == 0 || p[i-1] == '/' {
+			rest := p[i:]
+			if rest == "." || rest == ".." || strings.HasPrefix(rest, "./") || strings.HasPrefix(rest, "../") {
+				return false
+			}
+		}
+		next := strings.IndexByte(p[i+1:], '.')
+		if next < 0 {
+			break
+		}
+		i += 1 + next
+	}
+	return true
 }
 
 // CleanEntryName checks a name read from an archive (a tar entry or link

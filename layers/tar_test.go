@@ -4,6 +4,9 @@ import (
 	"archive/tar"
 	"bytes"
 	"io"
+	"io/fs"
+	"path"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,3 +177,177 @@ func TestWriteTarArchiveOptions(t *testing.T) {
 		t.Error("an archive took a whiteout")
 	}
 }
+
+// TestCleanPathFastPath: a path taken as clean as it is is exactly what
+// cleaning it gives, and every other path is cleaned (or refused) as before.
+func TestCleanPathFastPath(t *testing.T) {
+	slow := func(p string) (string, bool) {
+		if strings.ContainsRune(p, 0) {
+			return "", false
+		}
+		for _, part := range strings.Split(strings.ReplaceAll(p, "\\", "/"), "/") {
+			if part == ".." {
+				return "", false
+			}
+		}
+		return strings.TrimPrefix(path.Clean("/"+p), "/"), true
+	}
+	parts := []string{"a", ".", "..", "", ".a", "a.", "..a", "a..", ".wh..wh..opq", "a\\b", "\x00", "é"}
+	var paths []string
+	for _, a := range parts {
+		paths = append(paths, a, "/"+a, a+"/")
+		for _, b := range parts {
+			paths = append(paths, a+"/"+b, a+"//"+b, "./"+a+"/"+b)
+			for _, c := range parts {
+				paths = append(paths, a+"/"+b+"/"+c)
+			}
+		}
+	}
+	fast := 0
+	for _, p := range paths {
+		want, ok := slow(p)
+		got, err := CleanPath(p)
+		if ok != (err == nil) || got != want {
+			t.Errorf("CleanPath(%q) = %q, %v; want %q (ok %v)", p, got, err, want, ok)
+		}
+		if isCleanPath(p) {
+			fast++
+			if want != p {
+				t.Errorf("isCleanPath(%q) but it cleans to %q", p, want)
+			}
+		}
+	}
+	if fast == 0 {
+		t.Fatal("no path took the fast path")
+	}
+}
+
+// TestOrdersAgreeWithTheirDefinitions: the stream orders, compared without
+// building names, agree with their definitions on every pair of a set of
+// paths chosen to share prefixes: a directory's name is its path and "/",
+// and tree order is path order with "/" below every other byte.
+func TestOrdersAgreeWithTheirDefinitions(t *testing.T) {
+	var es []Entry
+	for _, p := range []string{"a", "a!", "a.txt", "a/x", "a/x/y", "a/x.y", "ab", "a/", "b"} {
+		p = strings.TrimSuffix(p, "/")
+		es = append(es, Entry{Path: p, Type: TypeFile}, Entry{Path: p, Type: TypeDir})
+	}
+	name := func(e *Entry) string {
+		if e.Type == TypeDir {
+			return e.Path + "/"
+		}
+		return e.Path
+	}
+	tree := func(s string) string { return strings.ReplaceAll(s, "/", "\x00") }
+	var byName, byTree tarConfig
+	WithNameOrder()(&byName)
+	WithTreeOrder()(&byTree)
+	for i := range es {
+		for j := range es {
+			a, b := &es[i], &es[j]
+			if got, want := byName.cmp(a, b), strings.Compare(name(a), name(b)); got != want {
+				t.Errorf("name order of %q, %q: %d, want %d", name(a), name(b), got, want)
+			}
+			if got, want := byTree.cmp(a, b), strings.Compare(tree(a.Path), tree(b.Path)); got != want {
+				t.Errorf("tree order of %q, %q: %d, want %d", a.Path, b.Path, got, want)
+			}
+		}
+	}
+}
+
+// TestTarReaderAnyReadSize: the stream is the same bytes whatever the size
+// of the reads that take it, headers, long names and PAX records split
+// across reads included, and the same as WriteTar writes.
+func TestTarReaderAnyReadSize(t *testing.T) {
+	long := strings.Repeat("d/", 80) + "file"
+	entries := func() []Entry {
+		return []Entry{
+			fileEntry("a.txt", "hello"),
+			fileEntry(long, strings.Repeat("x", 3000)),
+			fileEntry("big", strings.Repeat("0123456789", 10000)),
+			fileEntry("empty", ""),
+			{Path: "cap", Type: TypeFile, Mode: 0o755, Size: 1, Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("c")), nil },
+				Xattrs: map[string]string{"security.capability": strings.Repeat("\x01", 20)}},
+			{Path: "l", Type: TypeSymlink, Link: long},
+		}
+	}
+	var want bytes.Buffer
+	if err := WriteTar(&want, entries(), time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	// The long name needs records before its header, as the capability does.
+	var names []string
+	for _, h := range readTar(t, want.Bytes()) {
+		names = append(names, h.name)
+	}
+	if !slices.Contains(names, long) || !bytes.Contains(want.Bytes(), []byte("SCHILY.xattr.security.capability")) {
+		t.Fatalf("the stream has no long name or no PAX record: %q", names)
+	}
+	for _, size := range []int{1, 7, 511, 512, 513, 4096, 1 << 20} {
+		tr, err := NewTarReader(entries(), time.Unix(0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		buf := make([]byte, size)
+		for {
+			n, err := tr.Read(buf)
+			got.Write(buf[:n])
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("read size %d: %v", size, err)
+			}
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Errorf("read size %d: %d bytes differ from WriteTar's %d", size, got.Len(), want.Len())
+		}
+	}
+}
+
+// TestTarReaderErrors: a file that shrank, or cannot be opened, stops the
+// stream with its name; Close closes a file abandoned part way.
+func TestTarReaderErrors(t *testing.T) {
+	shrunk := Entry{Path: "shrunk", Type: TypeFile, Mode: 0o644, Size: 10,
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("short")), nil }}
+	gone := Entry{Path: "gone", Type: TypeFile, Mode: 0o644, Size: 1,
+		Open: func() (io.ReadCloser, error) { return nil, fs.ErrNotExist }}
+	for _, tc := range []struct {
+		e    Entry
+		want string
+	}{
+		{shrunk, "shrunk changed while it was read: expected 10 bytes, got 5"},
+		{gone, "opening gone: file does not exist"},
+	} {
+		err := WriteTar(io.Discard, []Entry{tc.e}, time.Unix(0, 0))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("got %v, want %s", err, tc.want)
+		}
+	}
+	closed := false
+	big := Entry{Path: "big", Type: TypeFile, Mode: 0o644, Size: 1 << 20, Open: func() (io.ReadCloser, error) {
+		return closeFunc{Reader: bytes.NewReader(make([]byte, 1<<20)), close: func() { closed = true }}, nil
+	}}
+	tr, err := NewTarReader([]Entry{big}, time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Read(make([]byte, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	if !closed {
+		t.Error("Close left the file being read open")
+	}
+	if _, err := tr.Read(make([]byte, 1)); err == nil {
+		t.Error("read after Close")
+	}
+}
+
+type closeFunc struct {
+	io.Reader
+	close func()
+}
+
+func (c closeFunc) Close() error { c.close(); return nil }

@@ -12,8 +12,9 @@ import (
 )
 
 type config struct {
-	mode   os.FileMode
-	rename func(from, to string) error
+	mode      os.FileMode
+	rename    func(from, to string) error
+	noDirSync bool
 }
 
 // Option configures a write.
@@ -25,6 +26,10 @@ func WithMode(m os.FileMode) Option { return func(c *config) { c.mode = m } }
 // WithRename replaces os.Rename, so tests can simulate a crash at the
 // moment the file would be put in place.
 func WithRename(f func(from, to string) error) Option { return func(c *config) { c.rename = f } }
+
+// WithoutDirSync leaves the rename to be made durable by the caller's
+// SyncDir, once for many files put in one directory.
+func WithoutDirSync() Option { return func(c *config) { c.noDirSync = true } }
 
 // WriteFile writes data to path atomically, creating missing parent
 // directories.
@@ -73,12 +78,15 @@ func Write(path string, write func(io.Writer) error, opts ...Option) (rerr error
 	if err := c.rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	syncDir(dir)
+	if !c.noDirSync {
+		SyncDir(dir)
+	}
 	return nil
 }
 
-// syncDir makes a rename durable; failure only weakens crash safety.
-func syncDir(dir string) {
+// SyncDir makes the renames into dir durable; failure only weakens crash
+// safety.
+func SyncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync()
 		d.Close()

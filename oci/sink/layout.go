@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"sync/atomic"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -65,7 +66,8 @@ func (s *layoutSink) Write(ctx context.Context, items []Item) ([]Result, error) 
 	if err := writeBlobs(ctx, s.dir, p, s.cfg); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.spec, err)
 	}
-	if err := writeLayoutFile(filepath.Join(s.dir, "oci-layout"), []byte(ociLayoutFile)); err != nil {
+	wroteLayout, err := writeLayoutFile(filepath.Join(s.dir, "oci-layout"), []byte(ociLayoutFile))
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.spec, err)
 	}
 	idx := mergeIndex(old, names, descs)
@@ -84,6 +86,8 @@ func (s *layoutSink) Write(ctx context.Context, items []Item) ([]Result, error) 
 		if err := atomicfile.WriteFile(filepath.Join(s.dir, "index.json"), b, atomicfile.WithRename(renameIndex)); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.spec, err)
 		}
+	} else if wroteLayout {
+		atomicfile.SyncDir(s.dir) // index.json's write did not sync oci-layout's rename
 	}
 	return results(s.spec, "oci", s.dir, names, descs), nil
 }
@@ -91,12 +95,14 @@ func (s *layoutSink) Write(ctx context.Context, items []Item) ([]Result, error) 
 // writeLayoutFile writes a layout file atomically unless it already holds
 // data: a rebuild into the same layout skips a temporary file, two fsyncs
 // and a rename. A file that is there with these bytes was put in place by
-// a rename after its own fsync (atomicfile), or by another tool.
-func writeLayoutFile(path string, data []byte) error {
+// a rename after its own fsync (atomicfile), or by another tool. The rename
+// is made durable with index.json's, in the same directory: wrote says the
+// caller must sync it otherwise.
+func writeLayoutFile(path string, data []byte) (wrote bool, err error) {
 	if b, err := os.ReadFile(path); err == nil && bytes.Equal(b, data) {
-		return nil
+		return false, nil
 	}
-	return atomicfile.WriteFile(path, data, atomicfile.WithRename(rename))
+	return true, atomicfile.WriteFile(path, data, atomicfile.WithRename(rename), atomicfile.WithoutDirSync())
 }
 
 // planItems plans the blobs of items, and gives each item's name and
@@ -173,26 +179,38 @@ func mergeIndex(old *v1.IndexManifest, names []string, descs []v1.Descriptor) *v
 	return &out
 }
 
-// writeBlobs stores every blob of p under dir/blobs, jobs at a time.
+// writeBlobs stores every blob of p under dir/blobs, jobs at a time. Each
+// blob is synced before its rename; the renames are made durable together,
+// before index.json can name them.
 func writeBlobs(ctx context.Context, dir string, p *plan, cfg *config) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(cfg.remote.ConcurrentJobs())
+	var renamed atomic.Bool
 	for _, b := range p.blobs {
 		g.Go(func() error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			return writeBlob(dir, b, cfg)
+			put, err := writeBlob(dir, b, cfg)
+			if put {
+				renamed.Store(true)
+			}
+			return err
 		})
 	}
-	return g.Wait()
+	err := g.Wait()
+	if renamed.Load() {
+		atomicfile.SyncDir(filepath.Join(dir, "blobs", "sha256"))
+	}
+	return err
 }
 
 // writeBlob stores one blob with temp file + rename, verifying it while
-// copying. A blob already present with the right size is kept.
-func writeBlob(dir string, b *blob, cfg *config) (rerr error) {
+// copying. A blob already present with the right size is kept. put says
+// whether a rename put it in place: the caller makes that durable.
+func writeBlob(dir string, b *blob, cfg *config) (put bool, rerr error) {
 	if !validDigest(b.desc.Digest) {
-		return fmt.Errorf("invalid blob digest %q", b.desc.Digest)
+		return false, fmt.Errorf("invalid blob digest %q", b.desc.Digest)
 	}
 	bdir := filepath.Join(dir, "blobs", b.desc.Digest.Algorithm)
 	path := filepath.Join(bdir, b.desc.Digest.Hex)
@@ -202,19 +220,20 @@ func writeBlob(dir string, b *blob, cfg *config) (rerr error) {
 		defer func() { pc.finish(b.desc.Size, rerr) }()
 	}
 	if st, err := os.Lstat(path); err == nil && st.Mode().IsRegular() && st.Size() == b.desc.Size {
-		return nil
+		return false, nil
 	}
 	if err := os.MkdirAll(bdir, 0o755); err != nil {
-		return err
+		return false, err
 	}
 	if lb, ok := b.layer.(localBlob); ok && b.isLayer {
 		if src, ok := lb.VerifiedPath(); ok && linkBlob(src, path) == nil {
-			return nil
+			return true, nil
 		}
 	}
-	return atomicfile.Write(path, func(w io.Writer) error {
+	err := atomicfile.Write(path, func(w io.Writer) error {
 		return copyVerified(w, b, pc)
-	}, atomicfile.WithRename(rename))
+	}, atomicfile.WithRename(rename), atomicfile.WithoutDirSync())
+	return err == nil, err
 }
 
 // localBlob is a layer already stored in a local file whose digest has been
