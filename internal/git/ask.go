@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -36,6 +38,13 @@ func (a *answer) start(dir string, args ...string) {
 	}()
 }
 
+// set gives the answer without a process.
+func (a *answer) set(err error) {
+	a.done = make(chan struct{})
+	a.err = err
+	close(a.done)
+}
+
 func (a *answer) wait() ([]byte, error) {
 	<-a.done
 	return a.out, a.err
@@ -51,11 +60,44 @@ var revParseArgs = []string{"rev-parse", "--show-toplevel", "--absolute-git-dir"
 var configArgs = []string{"config", "-z", "--get-regexp", `^(remote\.origin\.url|core\.autocrlf|core\.attributesfile)$`}
 
 // Ask starts the queries about dir; Facts' methods wait for their answers.
+// Where git could find no repository it is not asked: the answers are
+// then "not in a work tree" and no settings, as its would be.
 func Ask(dir string) *Facts {
 	f := &Facts{dir: resolved(dir)}
+	if !mayBeInRepository(f.dir) {
+		f.rev.set(fmt.Errorf("%s is not in a git repository (no .git in it or above it)", f.dir))
+		f.cfg.set(f.rev.err)
+		return f
+	}
 	f.rev.start(f.dir, revParseArgs...)
 	f.cfg.start(f.dir, configArgs...)
 	return f
+}
+
+// mayBeInRepository reports whether git's discovery could find a
+// repository from dir (an absolute path). Git looks in dir and each
+// directory above it for a .git (directory, file or link), or for a
+// directory that is itself a git directory, which has a HEAD; git's
+// environment, which could point it elsewhere, is cleared (see env).
+// Where there is neither, asking is two processes for "not a git
+// repository": a build outside git (a CI job over an unpacked source
+// archive) starts none.
+func mayBeInRepository(dir string) bool {
+	if !filepath.IsAbs(dir) {
+		return true
+	}
+	for d := dir; ; {
+		for _, name := range [...]string{".git", "HEAD"} {
+			if _, err := os.Lstat(filepath.Join(d, name)); !errors.Is(err, fs.ErrNotExist) {
+				return true // there, or unknown: git decides
+			}
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return false
+		}
+		d = parent
+	}
 }
 
 type memoKey struct{}

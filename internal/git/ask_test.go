@@ -130,3 +130,59 @@ func TestConvertSettingsAttributesFile(t *testing.T) {
 		t.Errorf("an attributes file git cannot expand: converts %v (%s)", conv, why)
 	}
 }
+
+// Where git's discovery could find no repository (no .git and no HEAD in
+// the directory or above it), no git process starts and the answers are
+// git's: no work tree, no repository. A .git above, or a bare repository,
+// is left to git.
+func TestAskOutsideAnyRepositoryStartsNoGit(t *testing.T) {
+	log := countingGit(t)
+	outside := filepath.Join(t.TempDir(), "a", "b")
+	if err := os.MkdirAll(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if mayBeInRepository(outside) {
+		t.Skip("a .git or HEAD above the test's temporary directory")
+	}
+	f := Ask(outside)
+	if _, err := f.WorkTree(); err == nil {
+		t.Error("outside any repository: a work tree")
+	}
+	if r := f.Repo(); r != (Repo{}) {
+		t.Errorf("outside any repository: %+v", r)
+	}
+	if got := runs(t, log); len(got) != 0 {
+		t.Errorf("git ran outside any repository: %q", got)
+	}
+
+	top := gitRepo(t, sample)
+	sub := filepath.Join(top, "sub", "deeper")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	below := Ask(sub)
+	w, err := below.WorkTree()
+	if want, _ := filepath.EvalSymlinks(top); err != nil || w.Top != want {
+		t.Errorf("below a work tree: %+v, %v", w, err)
+	}
+	below.settings() // both processes have run
+	bare := t.TempDir()
+	mustGit(t, bare, "init", "-q", "--bare")
+	if !mayBeInRepository(filepath.Join(bare, "refs")) {
+		t.Error("inside a bare repository: git not asked")
+	}
+	inBare := Ask(bare)
+	if _, err := inBare.WorkTree(); err == nil {
+		t.Error("a bare repository: a work tree")
+	}
+	inBare.settings()
+	var asked []string
+	for _, r := range runs(t, log) {
+		if strings.Contains(r, " rev-parse ") || strings.Contains(r, " config -z ") {
+			asked = append(asked, r)
+		}
+	}
+	if len(asked) != 4 {
+		t.Errorf("%d queries for a work tree and a bare repository, want 4: %q", len(asked), asked)
+	}
+}
