@@ -3,6 +3,7 @@ package layers
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -199,6 +200,59 @@ func TestCompressionPinned(t *testing.T) {
 			if got := compressWith(t, c.comp, data, procs, 256<<10); got != c.want {
 				t.Errorf("%s under GOMAXPROCS %d: sha256 %s, pinned %s", c.comp.Name, procs, got, c.want)
 			}
+		}
+	}
+}
+
+// chunkReader yields r in reads of at most n bytes, then err (io.EOF when nil).
+type chunkReader struct {
+	r   io.Reader
+	n   int
+	err error
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p[:min(len(p), c.n)])
+	if err == io.EOF && c.err != nil {
+		err = c.err
+	}
+	return n, err
+}
+
+// A stream read with ReadFrom (as layers are) is the bytes Write gives,
+// however the reads fall; a stream whose reader fails part way does not
+// leave its writer to the next layer in a state that changes its bytes.
+func TestReadFromWritesWhatWriteWrites(t *testing.T) {
+	data := compressible(t)
+	for _, comp := range []Compression{Zstd, Gzip} {
+		want := compressWith(t, comp, data, runtime.GOMAXPROCS(0), len(data))
+		for _, chunk := range []int{7777, 3 << 20, len(data)} {
+			var buf bytes.Buffer
+			w, err := comp.NewWriter(&buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.ReadFrom(&chunkReader{r: bytes.NewReader(data), n: chunk}); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprintf("%x", sha256.Sum256(buf.Bytes())); got != want {
+				t.Errorf("%s read in pieces of %d: sha256 %s, want Write's %s", comp.Name, chunk, got, want)
+			}
+		}
+		failing := errors.New("the disk went away")
+		w, err := comp.NewWriter(io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.ReadFrom(&chunkReader{r: bytes.NewReader(data[:5<<20]), n: 1 << 20, err: failing}); !errors.Is(err, failing) {
+			t.Errorf("%s: ReadFrom gave %v, want the reader's error", comp.Name, err)
+		}
+		w.Close()
+		if got := compressWith(t, comp, data, runtime.GOMAXPROCS(0), len(data)); got != want {
+			t.Errorf("%s after a failed stream: sha256 %s, want %s", comp.Name, got, want)
 		}
 	}
 }
