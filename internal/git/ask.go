@@ -160,8 +160,8 @@ func (f *Facts) Repo() Repo {
 	return Repo{TopLevel: true, Revision: rev, Origin: f.settings().origin}
 }
 
-// ConvertSettings are the settings WorkTree.Converts asks git for, from
-// this directory's answers (w is its work tree).
+// ConvertSettings are the content-conversion settings of w, this
+// directory's work tree, from its one config query.
 func (f *Facts) ConvertSettings(w WorkTree) ConvertSettings {
 	return f.settings().convert(w)
 }

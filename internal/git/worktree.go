@@ -42,31 +42,14 @@ func (w WorkTree) ReadIndex() (*Index, error) {
 	return ReadIndex(filepath.Join(w.GitDir, "index"), w.ObjectFormat)
 }
 
-// Converts reports whether git may hold a work tree file as other bytes
-// than the file has (end-of-line conversion, a clean/smudge filter such as
-// Git LFS, ident, a working tree encoding), so that an index entry's
-// object ID would not name the bytes on disk: core.autocrlf is set, or one
-// of the attribute files (gitattributes, which the caller lists from the
-// tree, plus the repository's info/attributes and the user's and system's
-// files) sets such an attribute. It returns why, for the log.
-func (w WorkTree) Converts(gitattributes []string) (bool, string) {
-	return w.ConvertSettings().Converts(gitattributes)
-}
-
-// ConvertSettings are the settings Converts asks git for, taken apart
-// from the attribute files so that they can be asked for early.
+// ConvertSettings are git's settings for content conversion in a work tree
+// (Facts.ConvertSettings), taken apart from the attribute files so that
+// they can be asked for early.
 type ConvertSettings struct {
 	w WorkTree
 	// why is set when the settings alone convert content.
 	why       string
 	userAttrs string
-}
-
-// ConvertSettings asks git for core.autocrlf and core.attributesfile
-// (Facts.ConvertSettings has them from a build's one config query).
-func (w WorkTree) ConvertSettings() ConvertSettings {
-	out, err := output(w.Top, configArgs...)
-	return parseSettings(out, err).convert(w)
 }
 
 // convert are the settings s holds for content conversion in w.
@@ -96,7 +79,13 @@ func (s settings) convert(w WorkTree) ConvertSettings {
 	return c
 }
 
-// Converts is WorkTree.Converts with these settings.
+// Converts reports whether git may hold a work tree file as other bytes
+// than the file has (end-of-line conversion, a clean/smudge filter such as
+// Git LFS, ident, a working tree encoding), so that an index entry's
+// object ID would not name the bytes on disk: core.autocrlf is set, or one
+// of the attribute files (gitattributes, which the caller lists from the
+// tree, plus the repository's info/attributes and the user's and system's
+// files) sets such an attribute. It returns why, for the log.
 func (c ConvertSettings) Converts(gitattributes []string) (bool, string) {
 	if c.why != "" {
 		return true, c.why

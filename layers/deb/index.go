@@ -233,22 +233,7 @@ func (ix *Index) finish() *indexSummary {
 			s.Essential = append(s.Essential, n)
 		}
 		for _, p := range vs {
-			if p.Provides == "" {
-				continue
-			}
-			rel, err := parseRelations(p.Provides)
-			if err != nil {
-				continue
-			}
-			for _, alts := range rel {
-				for _, a := range alts {
-					pv := provider{pkg: p}
-					if a.op == "=" {
-						pv.version = a.version
-					}
-					ix.provides[a.name] = append(ix.provides[a.name], pv)
-				}
-			}
+			addProvides(ix.provides, p)
 		}
 	}
 	for _, ps := range ix.provides {
@@ -264,6 +249,28 @@ func (ix *Index) finish() *indexSummary {
 		}
 	}
 	return s
+}
+
+// addProvides adds p to the providers of each name its Provides lists,
+// with the version an "=" gives; a Provides that does not parse provides
+// nothing.
+func addProvides(provides map[string][]provider, p *Package) {
+	if p.Provides == "" {
+		return
+	}
+	rel, err := parseRelations(p.Provides)
+	if err != nil {
+		return
+	}
+	for _, alts := range rel {
+		for _, a := range alts {
+			pv := provider{pkg: p}
+			if a.op == "=" {
+				pv.version = a.version
+			}
+			provides[a.name] = append(provides[a.name], pv)
+		}
+	}
 }
 
 // checkPoolPath refuses a Filename that would leave the mirror.

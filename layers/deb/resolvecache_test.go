@@ -629,19 +629,7 @@ func finishInNameOrder(ix *Index) (map[string][]provider, *indexSummary) {
 			s.Essential = append(s.Essential, n)
 		}
 		for _, p := range vs {
-			rel, err := parseRelations(p.Provides)
-			if p.Provides == "" || err != nil {
-				continue
-			}
-			for _, alts := range rel {
-				for _, a := range alts {
-					pv := provider{pkg: p}
-					if a.op == "=" {
-						pv.version = a.version
-					}
-					provides[a.name] = append(provides[a.name], pv)
-				}
-			}
+			addProvides(provides, p)
 		}
 	}
 	for _, n := range baseExtras {
