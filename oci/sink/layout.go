@@ -87,10 +87,14 @@ func (s *layoutSink) Write(ctx context.Context, items []Item) ([]Result, error) 
 			return nil, fmt.Errorf("%s: %w", s.spec, err)
 		}
 	} else if wroteLayout {
-		atomicfile.SyncDir(s.dir) // index.json's write did not sync oci-layout's rename
+		syncDir(s.dir) // index.json's write did not sync oci-layout's rename
 	}
 	return results(s.spec, "oci", s.dir, names, descs), nil
 }
+
+// syncDir is atomicfile.SyncDir; tests replace it to see when renames are
+// made durable.
+var syncDir = atomicfile.SyncDir
 
 // writeLayoutFile writes a layout file atomically unless it already holds
 // data: a rebuild into the same layout skips a temporary file, two fsyncs
@@ -200,7 +204,7 @@ func writeBlobs(ctx context.Context, dir string, p *plan, cfg *config) error {
 	}
 	err := g.Wait()
 	if renamed.Load() {
-		atomicfile.SyncDir(filepath.Join(dir, "blobs", "sha256"))
+		syncDir(filepath.Join(dir, "blobs", "sha256"))
 	}
 	return err
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/assemble-build/assemble/internal/atomicfile"
 	"github.com/assemble-build/assemble/oci/ocitest"
 	"github.com/assemble-build/assemble/oci/source"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -84,5 +85,56 @@ func TestRefForAndChecks(t *testing.T) {
 	}
 	if shortDigest(ocitest.Digest(t, ocitest.Image(t, 1, 0, 0, ocitest.AMD64))) == "" {
 		t.Error("shortDigest")
+	}
+}
+
+// Every blob renamed into a layout is made durable, by one sync of
+// blobs/sha256, before index.json is renamed over the old one to name it.
+func TestBlobRenamesSyncedBeforeIndexJSON(t *testing.T) {
+	dir := t.TempDir()
+	var events []string
+	rename = func(from, to string) error {
+		events = append(events, "rename "+filepath.Base(filepath.Dir(to))+"/"+filepath.Base(to))
+		return os.Rename(from, to)
+	}
+	syncDir = func(d string) {
+		events = append(events, "sync "+filepath.Base(d))
+		atomicfile.SyncDir(d)
+	}
+	defer func() { rename, syncDir = os.Rename, atomicfile.SyncDir }()
+	s, err := Parse("oci:" + dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := ocitest.Image(t, 2, 1, 512, ocitest.AMD64)
+	if _, err := s.Write(context.Background(), []Item{{Name: "app:1", Image: img}}); err != nil {
+		t.Fatal(err)
+	}
+	blobs, synced := 0, -1
+	for i, e := range events {
+		switch {
+		case e == "sync sha256":
+			if synced >= 0 {
+				t.Errorf("blobs/sha256 synced twice: %q", events)
+			}
+			synced = i
+		case strings.HasPrefix(e, "rename sha256/"):
+			blobs++
+			if synced >= 0 {
+				t.Errorf("%s after blobs/sha256 was synced: %q", e, events)
+			}
+		case e == "rename "+filepath.Base(dir)+"/index.json":
+			if synced < 0 {
+				t.Errorf("index.json renamed before blobs/sha256 was synced: %q", events)
+			}
+		}
+	}
+	// Every blob of the layout was put in place by a rename seen above.
+	written, err := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if blobs != len(written) || synced < 0 {
+		t.Errorf("%d blob renames for %d blobs, blobs/sha256 synced: %v: %q", blobs, len(written), synced >= 0, events)
 	}
 }
