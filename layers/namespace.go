@@ -7,11 +7,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/assemble-build/assemble/internal/atomicfile"
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 )
 
 // Namespace is one folder of the cache, holding one kind of entry: layer
@@ -118,7 +118,7 @@ func checkKey(key string) error {
 	return nil
 }
 
-var namespaceName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+var namespaceName = lazyregexp.New(`^[a-z0-9][a-z0-9-]*$`)
 
 // Namespace returns the namespace called name (one folder, named the same,
 // under the cache directory), registering it on first use. name is a

@@ -8,11 +8,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/assemble-build/assemble/internal/flock"
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 )
 
 // Temporary files and folders in the cache's tmp namespace belong to the
@@ -29,7 +29,7 @@ import (
 const TempMaxAge = time.Hour
 
 // ownerName matches an owner's lock file (locks/) or one of its items (tmp/).
-var ownerName = regexp.MustCompile(`^([0-9a-f]{16})(\.lock|-.+)$`)
+var ownerName = lazyregexp.New(`^([0-9a-f]{16})(\.lock|-.+)$`)
 
 // tempOwner is this process's lock in the cache's tmp namespace.
 type tempOwner struct {

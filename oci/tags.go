@@ -4,13 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/assemble-build/assemble/internal/git"
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 )
 
 // TagVars are the values a tag template can use.
@@ -28,9 +28,9 @@ type TagVars struct {
 const MaxTagLength = 128
 
 var (
-	tagRe      = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
-	placeRe    = regexp.MustCompile(`\{[^{}]*\}`)
-	notTagChar = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+	tagRe      = lazyregexp.New(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+	placeRe    = lazyregexp.New(`\{[^{}]*\}`)
+	notTagChar = lazyregexp.New(`[^A-Za-z0-9_.-]+`)
 )
 
 // ExpandTag fills a tag template:
@@ -227,7 +227,7 @@ func GitVars(dir string, env func(string) string) (TagVars, error) {
 // `date +%Y.%m%d.%H%M`), to which "-<short sha>" is appended.
 const LabNowLayout = "%Y.%m%d.%H%M"
 
-var repoComponentRe = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$`)
+var repoComponentRe = lazyregexp.New(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$`)
 
 // LabNow names an image as LabNow's tool.sh does. name is the image's
 // main-branch reference, "REGISTRY/NAMESPACE/IMAGE[:TAG]" (TAG defaults

@@ -6,12 +6,12 @@ import (
 	"io/fs"
 	"maps"
 	"path"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 )
 
 // gidShadow is base-passwd's fixed "shadow" group, which owns /etc/shadow.
@@ -108,7 +108,7 @@ func lines(s string) []string {
 }
 
 // userNameRE is what useradd accepts by default (Debian's NAME_REGEX).
-var userNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]*\$?$`)
+var userNameRE = lazyregexp.New(`^[a-z_][a-z0-9_-]*\$?$`)
 
 // ValidateUser checks a notebook user as repo2docker does: a valid name, and
 // never root ("Root as the primary user in the image is not permitted").

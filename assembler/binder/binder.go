@@ -28,12 +28,12 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strings"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 )
 
 // Name is the convention's name in plans.
@@ -207,7 +207,7 @@ func resolveUser(in Input) (notebookUser, error) {
 	return u, nil
 }
 
-var nameCharRE = regexp.MustCompile(`[^a-z0-9._-]+`)
+var nameCharRE = lazyregexp.New(`[^a-z0-9._-]+`)
 
 // imageName is the repository directory's name made a valid image name,
 // under the registry prefix when one is given.

@@ -9,6 +9,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 
 	"github.com/assemble-build/assemble/layers/wheel"
 )
@@ -37,7 +38,7 @@ type condaEnv struct {
 }
 
 // condaSpecRE splits a conda match spec "name[=|==|>=...]version[=build]".
-var condaSpecRE = regexp.MustCompile(`^([A-Za-z0-9_.\-]+)\s*(.*)$`)
+var condaSpecRE = lazyregexp.New(`^([A-Za-z0-9_.\-]+)\s*(.*)$`)
 
 // readCondaEnv parses rel as conda's env update reads it: a mapping (an
 // empty file is an empty one), whose dependencies are match specs and one

@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 )
 
 // A conda environment as repo2docker's CondaBuildPack makes it: CONDA_DIR
@@ -85,7 +85,7 @@ func newCondaPlan(b *builder, rel string, env *condaEnv, locks map[string]string
 	return c
 }
 
-var specNameRE = regexp.MustCompile(`^([^\s=<>!~\[]+)`)
+var specNameRE = lazyregexp.New(`^([^\s=<>!~\[]+)`)
 
 func specName(spec string) string {
 	n := specNameRE.FindString(strings.TrimSpace(spec))
@@ -96,7 +96,7 @@ func specName(spec string) string {
 }
 
 // lockPlatformRE reads the platform line conda and conda-lock write.
-var lockPlatformRE = regexp.MustCompile(`(?m)^#\s*platform:\s*(\S+)\s*$`)
+var lockPlatformRE = lazyregexp.New(`(?m)^#\s*platform:\s*(\S+)\s*$`)
 
 // condaLocks finds explicit locks in dir (conda-lock's conda-linux-64.lock,
 // `conda list --explicit` output saved as *.lock), by conda subdir.

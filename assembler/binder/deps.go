@@ -9,7 +9,6 @@ import (
 	"maps"
 	"math"
 	"path"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -17,12 +16,13 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 	"github.com/assemble-build/assemble/layers/wheel"
 )
 
 // aptRE is repo2docker's check of an apt.txt line; like repo2docker it only
 // looks at the start of the line.
-var aptRE = regexp.MustCompile(`^[a-z0-9.+-]+`)
+var aptRE = lazyregexp.New(`^[a-z0-9.+-]+`)
 
 // aptPackages reads apt.txt as repo2docker does: one package a line (several
 // separated by spaces are passed along as apt-get would take them), text
@@ -106,7 +106,7 @@ func logicalLines(text string) []struct {
 	return out
 }
 
-var commentRE = regexp.MustCompile(`(^|\s+)#.*$`)
+var commentRE = lazyregexp.New(`(^|\s+)#.*$`)
 
 func stripComment(s string) string { return strings.TrimSpace(commentRE.ReplaceAllString(s, "")) }
 

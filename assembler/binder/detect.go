@@ -8,12 +8,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/assemble-build/assemble/internal/bounded"
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 )
 
 // repo2docker's buildpack names, as its classes are called, so that a user
@@ -159,7 +159,7 @@ type Runtime struct {
 	Date time.Time
 }
 
-var runtimeDateRE = regexp.MustCompile(`^\d\d\d\d-\d\d-\d\d$`)
+var runtimeDateRE = lazyregexp.New(`^\d\d\d\d-\d\d-\d\d$`)
 
 // ParseRuntime parses the content of runtime.txt (surrounding space trimmed).
 func ParseRuntime(s string) (Runtime, error) {

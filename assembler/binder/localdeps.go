@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 	"github.com/assemble-build/assemble/layers/wheel"
 )
 
@@ -163,7 +163,7 @@ func splitExtras(arg string) (string, []string) {
 	return p, out
 }
 
-var extraMarkerRE = regexp.MustCompile(`extra\s*==\s*["']([^"']+)["']`)
+var extraMarkerRE = lazyregexp.New(`extra\s*==\s*["']([^"']+)["']`)
 
 // requiresDist reads the Requires-Dist lines of METADATA: those without an
 // extra marker, and those of the extras asked for (their marker dropped,

@@ -3,10 +3,11 @@ package devfile
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 )
 
 // entry is one element of index.json: registry-support's schema.Schema.
@@ -122,7 +123,7 @@ func marshalIndex(index []entry) ([]byte, error) {
 	return b, nil
 }
 
-var semverRe = regexp.MustCompile(`^(\d+)\.(\d+)\.(\d+)$`)
+var semverRe = lazyregexp.New(`^(\d+)\.(\d+)\.(\d+)$`)
 
 // sortVersionsDescending orders versions newest first by major, minor,
 // patch, keeping the order of equal ones (SortVersionByDescendingOrder).

@@ -2,13 +2,13 @@ package devfile
 
 import (
 	"errors"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 )
 
 // Problem is one thing wrong with a devfile registry.
@@ -40,7 +40,7 @@ func (ps *problems) addErr(file string, err error) {
 	ps.add(file, 0, "%v", err)
 }
 
-var yamlLineRe = regexp.MustCompile(`line (\d+)`)
+var yamlLineRe = lazyregexp.New(`line (\d+)`)
 
 // yamlError turns a yaml.v3 error into problems, one per line it names.
 func (ps *problems) yamlError(file string, err error) {
@@ -62,7 +62,7 @@ func lineOf(msg string) int {
 	return 0
 }
 
-var linePrefixRe = regexp.MustCompile(`^(yaml: )?line \d+: `)
+var linePrefixRe = lazyregexp.New(`^(yaml: )?line \d+: `)
 
 func stripLine(msg string) string { return linePrefixRe.ReplaceAllString(msg, "") }
 

@@ -9,11 +9,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/assemble-build/assemble/internal/bounded"
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -38,10 +38,10 @@ const (
 )
 
 var (
-	tagRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	tagRe = lazyregexp.New(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 	// repoComponentRe is one path component of an OCI repository name: a
 	// stack directory becomes devfile-catalog/<dir>.
-	repoComponentRe = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$`)
+	repoComponentRe = lazyregexp.New(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$`)
 )
 
 // registry is a devfile registry repository as read from disk.

@@ -1,9 +1,9 @@
 package devfile
 
 import (
-	"regexp"
 	"strings"
 
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -20,13 +20,13 @@ import (
 var (
 	// schemaVersionRe is the devfile schema's pattern; supported lists the
 	// minor versions the devfile library ships schemas for.
-	schemaVersionRe = regexp.MustCompile(`^([2-9])\.([0-9]+)\.([0-9]+)(-[0-9a-z-]+(\.[0-9a-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$`)
+	schemaVersionRe = lazyregexp.New(`^([2-9])\.([0-9]+)\.([0-9]+)(-[0-9a-z-]+(\.[0-9a-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$`)
 	supported       = map[string]bool{"2.0": true, "2.1": true, "2.2": true, "2.3": true}
 	// metadataVersionRe is metadata.version's pattern in the devfile schema.
-	metadataVersionRe = regexp.MustCompile(`^([0-9]+)\.([0-9]+)\.([0-9]+)(-[0-9a-z-]+(\.[0-9a-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$`)
+	metadataVersionRe = lazyregexp.New(`^([0-9]+)\.([0-9]+)\.([0-9]+)(-[0-9a-z-]+(\.[0-9a-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$`)
 	// nameRe is the pattern of component names, command ids, project and
 	// endpoint names (a Kubernetes DNS label).
-	nameRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	nameRe = lazyregexp.New(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 )
 
 var topLevelKeys = map[string]bool{

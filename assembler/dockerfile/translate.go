@@ -3,10 +3,10 @@ package dockerfile
 import (
 	"fmt"
 	"path"
-	"regexp"
 	"strings"
 
 	"github.com/assemble-build/assemble/assembler/plan"
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 )
 
 // A RUN is translated only when every command in it is one this file can
@@ -66,9 +66,9 @@ func posixShell(sh []string) bool {
 }
 
 var (
-	debNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$`)
-	pipRe     = regexp.MustCompile(`^pip(3(\.[0-9]+)?)?$`)
-	pythonRe  = regexp.MustCompile(`^python(3(\.[0-9]+)?)?$`)
+	debNameRe = lazyregexp.New(`^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$`)
+	pipRe     = lazyregexp.New(`^pip(3(\.[0-9]+)?)?$`)
+	pythonRe  = lazyregexp.New(`^python(3(\.[0-9]+)?)?$`)
 )
 
 // harmlessVars may be set in front of a translated command (or exported).

@@ -18,6 +18,7 @@ import (
 
 	"github.com/assemble-build/assemble/assembler/plan"
 	"github.com/assemble-build/assemble/internal/bounded"
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 )
 
 // FileName is the file this convention reads, at the repository root.
@@ -148,8 +149,8 @@ func Load(dir string) (*plan.Plan, error) {
 	return p, nil
 }
 
-var refNameRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$`)
-var tagRE = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
+var refNameRE = lazyregexp.New(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$`)
+var tagRE = lazyregexp.New(`^[\w][\w.-]{0,127}$`)
 
 func convertImage(root, path, at string, im image, index int, lines *locator) (plan.Image, []string) {
 	var problems []string

@@ -3,15 +3,16 @@ package explicit
 import (
 	"fmt"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 )
 
 // tomlTypeError matches BurntSushi/toml's messages for a value of the wrong
 // type: they name Go types ("destination has type slice"), which the user of
 // assemble.toml never wrote.
-var tomlTypeError = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]+)"\): (?:incompatible types: TOML value has type (\S+); destination has type .*|type mismatch for \S+: expected table but found (\S+))$`)
+var tomlTypeError = lazyregexp.New(`^toml: (?:line (\d+) )?\(last key "([^"]+)"\): (?:incompatible types: TOML value has type (\S+); destination has type .*|type mismatch for \S+: expected table but found (\S+))$`)
 
 // typeError rewrites a type mismatch in the user's words ("assemble.toml:7:
 // tags must be a list of strings, not a string"); false for other errors.

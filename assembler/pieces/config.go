@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 	"github.com/assemble-build/assemble/internal/bounded"
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 )
 
 // ConfigFile is the repository's configuration, at its root.
@@ -33,8 +33,8 @@ const badRepoNameChars = "!@#$%^&*()+={}[]:;'\"<>?/\\|~`"
 // An image repository path component and a tag, as the distribution spec
 // has them: what docker build -t would have accepted.
 var (
-	repoComponentRe = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$`)
-	tagRe           = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	repoComponentRe = lazyregexp.New(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$`)
+	tagRe           = lazyregexp.New(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 )
 
 // readConfig reads config.toml, reporting every problem. A missing VERSION
@@ -126,7 +126,7 @@ func readConfig(root string, ps *problems, versionNeed string) (*config, bool) {
 	return c, good
 }
 
-var registryNameRe = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
+var registryNameRe = lazyregexp.New(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
 
 // keyLine finds the line a key is set on, for messages (0 when not found).
 func keyLine(data []byte, key string) int {

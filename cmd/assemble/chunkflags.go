@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
 
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 	"github.com/assemble-build/assemble/internal/remote"
 	"github.com/assemble-build/assemble/layers/remotecache"
 	"github.com/assemble-build/assemble/oci/sink"
@@ -58,7 +58,7 @@ type byteSize struct {
 	isOff bool
 }
 
-var sizeRE = regexp.MustCompile(`^(?i)(\d+)\s*([kmgt]?)(i?)(b?)$`)
+var sizeRE = lazyregexp.New(`^(?i)(\d+)\s*([kmgt]?)(i?)(b?)$`)
 
 func (b *byteSize) Set(s string) error {
 	s = strings.TrimSpace(s)

@@ -6,8 +6,9 @@ package pyscript
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 )
 
 // Interpreter paths longer than this (with "#!" and newline) or with spaces
@@ -28,7 +29,7 @@ func Shebang(interp string) string {
 	return "#!/bin/sh\n'''exec' " + q + " \"$0\" \"$@\"\n' '''\n"
 }
 
-var entryPointRE = regexp.MustCompile(`^([\w.]+)\s*(?::\s*([\w.]+)\s*)?(?:\[[^\]]*\]\s*)?$`)
+var entryPointRE = lazyregexp.New(`^([\w.]+)\s*(?::\s*([\w.]+)\s*)?(?:\[[^\]]*\]\s*)?$`)
 
 // Launcher is the script pip (through distlib) writes for the entry point
 // name = value, run by interp. conda's and micromamba's template differs

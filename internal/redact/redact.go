@@ -4,7 +4,8 @@ package redact
 
 import (
 	"net/url"
-	"regexp"
+
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 )
 
 // harmlessQuery are query keys that carry no secrets (OCI distribution API
@@ -64,21 +65,21 @@ func Password(s string) string {
 }
 
 var redactions = []struct {
-	re   *regexp.Regexp
+	re   *lazyregexp.Regexp
 	with string
 }{
 	// Header lines in request/response dumps.
-	{regexp.MustCompile(`(?im)^((?:proxy-)?authorization|cookie|set-cookie|x-amz-security-token|x-registry-auth|x-auth-token):[^\r\n]*`), "$1: <redacted>"},
+	{lazyregexp.New(`(?im)^((?:proxy-)?authorization|cookie|set-cookie|x-amz-security-token|x-registry-auth|x-auth-token):[^\r\n]*`), "$1: <redacted>"},
 	// Credentials anywhere else, e.g. in an error text.
-	{regexp.MustCompile(`(?i)\b(basic|bearer)\s+[A-Za-z0-9._~+/=-]{4,}`), "$1 <redacted>"},
+	{lazyregexp.New(`(?i)\b(basic|bearer)\s+[A-Za-z0-9._~+/=-]{4,}`), "$1 <redacted>"},
 	// Token responses and auth files.
-	{regexp.MustCompile(`(?i)"(token|access_token|refresh_token|password|identitytoken|registrytoken|auth|secret)"\s*:\s*"[^"]*"`), `"$1":"<redacted>"`},
+	{lazyregexp.New(`(?i)"(token|access_token|refresh_token|password|identitytoken|registrytoken|auth|secret)"\s*:\s*"[^"]*"`), `"$1":"<redacted>"`},
 	// Query parameters of upload sessions, signed blob URLs and token requests.
-	{regexp.MustCompile(`(?i)([?&](?:_state|x-amz-[a-z-]+|sig|signature|se|token|access_token|refresh_token|password|code)=)[^&\s"]*`), "${1}REDACTED"},
+	{lazyregexp.New(`(?i)([?&](?:_state|x-amz-[a-z-]+|sig|signature|se|token|access_token|refresh_token|password|code)=)[^&\s"]*`), "${1}REDACTED"},
 	// User info in URLs.
-	{regexp.MustCompile(`(?i)(https?://)[^/@\s]+@`), "${1}<redacted>@"},
+	{lazyregexp.New(`(?i)(https?://)[^/@\s]+@`), "${1}<redacted>@"},
 	// Form bodies of OAuth2 token requests.
-	{regexp.MustCompile(`(?i)\b(password|refresh_token|access_token)=[^&\s]*`), "$1=<redacted>"},
+	{lazyregexp.New(`(?i)\b(password|refresh_token|access_token)=[^&\s]*`), "$1=<redacted>"},
 }
 
 // Text redacts credentials anywhere in free text: HTTP dumps (headers,
@@ -93,7 +94,7 @@ func Text(s string) string {
 // uploadURL matches the URL of a blob upload session: its path names the
 // session and its query carries the registry's state (_state), which let
 // anyone holding them write to the upload. Group 2 is what follows it.
-var uploadURL = regexp.MustCompile(`(https?://[^/\s"]+/v2/[^\s"]*?/blobs/uploads/)[^\s"]*?(:?(?:[\s"]|$))`)
+var uploadURL = lazyregexp.New(`(https?://[^/\s"]+/v2/[^\s"]*?/blobs/uploads/)[^\s"]*?(:?(?:[\s"]|$))`)
 
 // Message redacts an error message for a user: credentials as Text does,
 // and upload session URLs cut to the repository's upload endpoint.

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"net/url"
 	"path"
-	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 )
 
 // An explicit lock is conda's `conda list --explicit` format, which
@@ -39,8 +40,8 @@ func FormatExplicit(sol Solution, subdir string) []byte {
 }
 
 var (
-	md5RE    = regexp.MustCompile(`^[0-9a-f]{32}$`)
-	sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	md5RE    = lazyregexp.New(`^[0-9a-f]{32}$`)
+	sha256RE = lazyregexp.New(`^[0-9a-f]{64}$`)
 )
 
 // IsExplicit reports whether b is an explicit lock (has an "@EXPLICIT" line).

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 )
 
 // VersionSpec is a parsed version constraint: "1.2.*", ">=1.8,<2|1.7.1",
@@ -86,7 +88,7 @@ type vexact string
 
 func (e vexact) match(_ Version, raw string) bool { return string(e) == raw }
 
-var versionRelRE = regexp.MustCompile(`^(=|==|!=|<=|>=|<|>|~=)([^=<>!~].*)$`)
+var versionRelRE = lazyregexp.New(`^(=|==|!=|<=|>=|<|>|~=)([^=<>!~].*)$`)
 
 // ParseVersionSpec parses a version constraint.
 func ParseVersionSpec(s string) (*VersionSpec, error) {
@@ -299,11 +301,11 @@ func (n *numSpec) match(x int) bool {
 }
 
 var (
-	nameSplitRE    = regexp.MustCompile(`^([^ =<>!~]+)?([><!=~ ].*)?$`)
-	bracketRE      = regexp.MustCompile(`^(.*)\[([^\[\]]*)\]\s*$`)
-	bracketKVRE    = regexp.MustCompile(`^\s*([a-z_]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^,'"]*?))\s*(?:,|$)`)
-	buildNumRE     = regexp.MustCompile(`^(==|!=|<=|>=|<|>|=)?\s*(\d+)$`)
-	versionBuildRE = regexp.MustCompile(`^(.*?[^=<>!~ ,|])(?:\s*[ =]\s*([^=<>!~ ,|]+))?$`)
+	nameSplitRE    = lazyregexp.New(`^([^ =<>!~]+)?([><!=~ ].*)?$`)
+	bracketRE      = lazyregexp.New(`^(.*)\[([^\[\]]*)\]\s*$`)
+	bracketKVRE    = lazyregexp.New(`^\s*([a-z_]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^,'"]*?))\s*(?:,|$)`)
+	buildNumRE     = lazyregexp.New(`^(==|!=|<=|>=|<|>|=)?\s*(\d+)$`)
+	versionBuildRE = lazyregexp.New(`^(.*?[^=<>!~ ,|])(?:\s*[ =]\s*([^=<>!~ ,|]+))?$`)
 	knownSubdirs   = map[string]bool{"noarch": true, "linux-64": true, "linux-aarch64": true, "linux-ppc64le": true, "linux-s390x": true, "linux-32": true, "linux-armv7l": true, "osx-64": true, "osx-arm64": true, "win-64": true, "win-32": true, "win-arm64": true}
 )
 

@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"path"
-	"regexp"
+
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 )
 
 // maxShebangLine is the longest first line Linux reads of a script (the
@@ -21,7 +22,7 @@ func replaceText(data []byte, placeholder, prefix string) []byte {
 
 // shebangRE splits a first line into the interpreter path and the rest
 // (conda's SHEBANG_REGEX: the path may hold escaped spaces).
-var shebangRE = regexp.MustCompile(`^#!\s*(/(?:\\ |[^ \n\r\t])*)(.*)$`)
+var shebangRE = lazyregexp.New(`^#!\s*(/(?:\\ |[^ \n\r\t])*)(.*)$`)
 
 func fixLongShebang(data []byte) []byte {
 	if !bytes.HasPrefix(data, []byte("#!")) {

@@ -1,14 +1,13 @@
 package conda
 
 import (
-	"regexp"
-
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 	"github.com/assemble-build/assemble/internal/redact"
 )
 
 // binstarToken is an anaconda.org token path segment ("/t/<token>"), which
 // conda strips from the URLs it records (remove_binstar_token).
-var binstarToken = regexp.MustCompile(`/t/[A-Za-z0-9_-]+(/|$)`)
+var binstarToken = lazyregexp.New(`/t/[A-Za-z0-9_-]+(/|$)`)
 
 // PublicURL is a channel or package URL as it may be written into an image
 // or an SBOM: without user info and without an anaconda.org token, as conda

@@ -3,9 +3,10 @@ package conda
 import (
 	"fmt"
 	"math/big"
-	"regexp"
 	"strings"
 	"sync"
+
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 )
 
 // Version is a conda version in conda's VersionOrder: an epoch ("1!"), the
@@ -30,8 +31,8 @@ type part struct {
 }
 
 var (
-	versionCheckRE = regexp.MustCompile(`^[*.+!_0-9a-z]+$`)
-	versionSplitRE = regexp.MustCompile(`[0-9]+|\*+|[^0-9*]+`)
+	versionCheckRE = lazyregexp.New(`^[*.+!_0-9a-z]+$`)
+	versionSplitRE = lazyregexp.New(`[0-9]+|\*+|[^0-9*]+`)
 )
 
 // ParseVersion parses s as conda's VersionOrder does.

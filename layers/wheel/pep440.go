@@ -2,9 +2,10 @@ package wheel
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 )
 
 // Version is a PEP 440 version.
@@ -20,7 +21,7 @@ type Version struct {
 }
 
 // versionRE is packaging's VERSION_PATTERN.
-var versionRE = regexp.MustCompile(`(?i)^\s*v?` +
+var versionRE = lazyregexp.New(`(?i)^\s*v?` +
 	`(?:(?P<epoch>[0-9]+)!)?` +
 	`(?P<release>[0-9]+(?:\.[0-9]+)*)` +
 	`(?P<pre>[-_\.]?(?P<pre_l>alpha|a|beta|b|preview|pre|c|rc)[-_\.]?(?P<pre_n>[0-9]+)?)?` +
@@ -29,7 +30,7 @@ var versionRE = regexp.MustCompile(`(?i)^\s*v?` +
 	`(?:\+(?P<local>[a-z0-9]+(?:[-_\.][a-z0-9]+)*))?` +
 	`\s*$`)
 
-var localSepRE = regexp.MustCompile(`[-_.]`)
+var localSepRE = lazyregexp.New(`[-_.]`)
 
 // ParseVersion parses a PEP 440 version.
 func ParseVersion(s string) (Version, error) {
@@ -266,7 +267,7 @@ func (ss Specifiers) String() string {
 	return strings.Join(parts, ",")
 }
 
-var specRE = regexp.MustCompile(`^\s*(~=|===|==|!=|<=|>=|<|>)\s*([^\s,;]*)\s*$`)
+var specRE = lazyregexp.New(`^\s*(~=|===|==|!=|<=|>=|<|>)\s*([^\s,;]*)\s*$`)
 
 // ParseSpecifiers parses "~=1.4,!=1.5.*" (an empty string allows any version).
 func ParseSpecifiers(s string) (Specifiers, error) {

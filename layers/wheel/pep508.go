@@ -2,10 +2,10 @@ package wheel
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 	"github.com/assemble-build/assemble/internal/redact"
 )
 
@@ -84,7 +84,7 @@ func normalized(s string) bool {
 	return true
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?`)
+var nameRE = lazyregexp.New(`^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?`)
 
 // ParseRequirement parses one PEP 508 requirement string.
 func ParseRequirement(s string) (Requirement, error) {

@@ -10,10 +10,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/assemble-build/assemble/internal/bounded"
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 )
 
 // Requirements is what a pip requirements file (and the files it includes)
@@ -122,11 +122,11 @@ func (p *reqParser) file(path string, constraint bool, stack []string) error {
 }
 
 var (
-	commentRE = regexp.MustCompile(`(^|\s+)#.*$`)
-	envVarRE  = regexp.MustCompile(`\$\{([A-Z0-9_]+)\}`)
+	commentRE = lazyregexp.New(`(^|\s+)#.*$`)
+	envVarRE  = lazyregexp.New(`\$\{([A-Z0-9_]+)\}`)
 	// commentLineRE is pip's COMMENT_RE used with re.match: a comment line.
-	commentLineRE = regexp.MustCompile(`^\s*#`)
-	vcsAtRE       = regexp.MustCompile(`@\s*(git|hg|svn|bzr)\+`)
+	commentLineRE = lazyregexp.New(`^\s*#`)
+	vcsAtRE       = lazyregexp.New(`@\s*(git|hg|svn|bzr)\+`)
 )
 
 type logicalLine struct {

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 )
 
 // Target describes the interpreter that wheels are installed for: what pip
@@ -117,7 +119,7 @@ func normalizeArch(a string) string {
 	return a
 }
 
-var pyDirRE = regexp.MustCompile(`^python(3)\.(\d+)$`)
+var pyDirRE = lazyregexp.New(`^python(3)\.(\d+)$`)
 
 // Probe reads an image's root file system (never running it) and describes
 // its Python the way pip in that image would install into it.
@@ -299,7 +301,7 @@ func shebang(root fs.FS, name string) string {
 	return fields[0]
 }
 
-var pyVersionRE = regexp.MustCompile(`#define\s+PY_VERSION\s+"(\d+\.\d+\.\d+)`)
+var pyVersionRE = lazyregexp.New(`#define\s+PY_VERSION\s+"(\d+\.\d+\.\d+)`)
 
 func pythonFullVersion(root fs.FS, prefix, minor string, status map[string]dpkgPkg) string {
 	for _, inc := range []string{prefix + "/include/python" + minor, "usr/include/python" + minor} {
@@ -393,10 +395,10 @@ func probeArch(root fs.FS, status map[string]dpkgPkg) string {
 }
 
 var (
-	libcFileRE   = regexp.MustCompile(`^libc-(\d+\.\d+)\.so$`)
-	glibcDebRE   = regexp.MustCompile(`^(\d+\.\d+)`)
-	glibcSymRE   = regexp.MustCompile(`GLIBC_2\.(\d+)`)
-	muslApkVerRE = regexp.MustCompile(`(?m)^P:musl\nV:(\d+\.\d+)`)
+	libcFileRE   = lazyregexp.New(`^libc-(\d+\.\d+)\.so$`)
+	glibcDebRE   = lazyregexp.New(`^(\d+\.\d+)`)
+	glibcSymRE   = lazyregexp.New(`GLIBC_2\.(\d+)`)
+	muslApkVerRE = lazyregexp.New(`(?m)^P:musl\nV:(\d+\.\d+)`)
 )
 
 // ProbeGlibc is the glibc version of an image's files ("2.36"), "" when it

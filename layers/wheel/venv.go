@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"regexp"
 	"strings"
 
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 	"github.com/assemble-build/assemble/layers"
 )
 
@@ -26,7 +26,7 @@ type pyvenvCfg struct {
 	systemPackage bool   // include-system-site-packages
 }
 
-var venvVersionRE = regexp.MustCompile(`^(\d+)\.(\d+)(\.\d+)?`)
+var venvVersionRE = lazyregexp.New(`^(\d+)\.(\d+)(\.\d+)?`)
 
 // readPyvenvCfg parses pyvenv.cfg as site.py does: "key = value" lines.
 func readPyvenvCfg(b []byte) pyvenvCfg {

@@ -3,10 +3,10 @@ package attest
 import (
 	"bufio"
 	"bytes"
-	"regexp"
 	"sort"
 	"strings"
 
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 	"github.com/github/go-spdx/v2/spdxexp"
 )
 
@@ -70,7 +70,7 @@ func paragraphs(b []byte) []map[string]string {
 	return out
 }
 
-var licenseOpRE = regexp.MustCompile(`(?i)\s+(or|and)\s+|\s*\|\s*|\s*,\s*(?:and\s+)?`)
+var licenseOpRE = lazyregexp.New(`(?i)\s+(or|and)\s+|\s*\|\s*|\s*,\s*(?:and\s+)?`)
 
 // licenseExpr turns one License field's synopsis ("GPL-2+ or Artistic")
 // into an SPDX expression.
@@ -224,15 +224,15 @@ var classifierIDs = map[string]string{
 // License field's words that say which one (a short field: "Apache 2.0",
 // "BSD 3-Clause", "New BSD"), checked in order.
 var classifierFamilies = map[string][]struct {
-	says *regexp.Regexp
+	says *lazyregexp.Regexp
 	id   string
 }{
 	"Apache Software License": {
-		{regexp.MustCompile(`(?i)^apache(?:[\s,-]+(?:software\s+)?licen[sc]e)?[\s,-]*(?:v|version\s*)?2(?:\.0)?$`), "Apache-2.0"},
+		{lazyregexp.New(`(?i)^apache(?:[\s,-]+(?:software\s+)?licen[sc]e)?[\s,-]*(?:v|version\s*)?2(?:\.0)?$`), "Apache-2.0"},
 	},
 	"BSD License": {
-		{regexp.MustCompile(`(?i)^(?:(?:the\s+)?(?:new|modified|revised|3[\s-]*clause)\s+bsd|bsd[\s-]*(?:\(?3[\s-]*clause\)?|3|new|revised))(?:\s+licen[sc]e)?$`), "BSD-3-Clause"},
-		{regexp.MustCompile(`(?i)^(?:(?:the\s+)?(?:simplified|freebsd|2[\s-]*clause)\s+bsd|bsd[\s-]*(?:\(?2[\s-]*clause\)?|2|simplified))(?:\s+licen[sc]e)?$`), "BSD-2-Clause"},
+		{lazyregexp.New(`(?i)^(?:(?:the\s+)?(?:new|modified|revised|3[\s-]*clause)\s+bsd|bsd[\s-]*(?:\(?3[\s-]*clause\)?|3|new|revised))(?:\s+licen[sc]e)?$`), "BSD-3-Clause"},
+		{lazyregexp.New(`(?i)^(?:(?:the\s+)?(?:simplified|freebsd|2[\s-]*clause)\s+bsd|bsd[\s-]*(?:\(?2[\s-]*clause\)?|2|simplified))(?:\s+licen[sc]e)?$`), "BSD-2-Clause"},
 	},
 }
 

@@ -3,9 +3,9 @@ package attest
 import (
 	"bytes"
 	"fmt"
-	"regexp"
 	"strings"
 
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdx"
 	"github.com/spdx/tools-golang/spdx/v2/common"
@@ -148,7 +148,7 @@ func spdxDeb(d Deb, distro string, refs map[string]bool) *spdx.Package {
 	return p
 }
 
-var licenseRefRE = regexp.MustCompile(`LicenseRef-[A-Za-z0-9.-]+`)
+var licenseRefRE = lazyregexp.New(`LicenseRef-[A-Za-z0-9.-]+`)
 
 func spdxWheel(w Wheel) *spdx.Package {
 	p := &spdx.Package{

@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"sync/atomic"
 
@@ -20,6 +19,7 @@ import (
 
 	"github.com/assemble-build/assemble/internal/atomicfile"
 	"github.com/assemble-build/assemble/internal/bounded"
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 	"github.com/assemble-build/assemble/internal/testhook"
 	"github.com/assemble-build/assemble/oci"
 )
@@ -261,7 +261,7 @@ func linkBlob(src, path string) error {
 	return nil
 }
 
-var reSHA256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
+var reSHA256 = lazyregexp.New(`^[0-9a-f]{64}$`)
 
 // validDigest accepts sha256 digests only: a digest becomes a file name.
 func validDigest(h v1.Hash) bool {

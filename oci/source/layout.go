@@ -10,11 +10,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
 
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 	"github.com/assemble-build/assemble/internal/verified"
 	"github.com/assemble-build/assemble/oci"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -36,8 +36,8 @@ type store interface {
 }
 
 var (
-	reAlgorithm = regexp.MustCompile(`^[a-z0-9]+(?:[.+_-][a-z0-9]+)*$`)
-	reEncoded   = regexp.MustCompile(`^[a-zA-Z0-9=_-]+$`)
+	reAlgorithm = lazyregexp.New(`^[a-z0-9]+(?:[.+_-][a-z0-9]+)*$`)
+	reEncoded   = lazyregexp.New(`^[a-zA-Z0-9=_-]+$`)
 )
 
 func blobName(h v1.Hash) (string, error) {

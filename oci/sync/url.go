@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/assemble-build/assemble/internal/lazyregexp"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -12,7 +13,7 @@ import (
 // dockerHub is the name image-syncer (and containers/image) give Docker Hub.
 const dockerHub = "docker.io"
 
-var tagRE = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
+var tagRE = lazyregexp.New(`^[\w][\w.-]{0,127}$`)
 
 // imageURL is one side of an image-syncer rule: a repository with no tag
 // (all tags), a comma list of tags, one /regex/ over tags, or a digest.
