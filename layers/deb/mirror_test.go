@@ -22,7 +22,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/layers/layerstest"
@@ -560,7 +559,7 @@ func TestEmbeddedKeyring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := openpgp.ReadKeyRing(bytes.NewReader(embeddedKeyring))
+	keys, err := parseKeyring(embeddedKeyring, "embedded")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -571,10 +570,17 @@ func TestEmbeddedKeyring(t *testing.T) {
 	if !bytes.Contains(text, []byte("Codename: bookworm")) {
 		t.Error("verified text is not bookworm's Release")
 	}
+	// Only the key that verified was read: the first signature's issuer.
+	if len(keys.read) != 1 || len(keys.entities) < 3 {
+		t.Errorf("%d of the keyring's %d keys read to verify bookworm's InRelease, want 1", len(keys.read), len(keys.entities))
+	}
 	// A keyring without Debian's keys refuses it.
 	var other bytes.Buffer
 	newTestKey(t).Serialize(&other)
-	otherKeys, _ := openpgp.ReadKeyRing(&other)
+	otherKeys, err := parseKeyring(other.Bytes(), "other")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := verifyInRelease(data, otherKeys); err == nil {
 		t.Error("InRelease verified with an unrelated key")
 	}

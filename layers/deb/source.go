@@ -18,8 +18,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/ProtonMail/go-crypto/openpgp"
-
 	"github.com/assemble-build/assemble/internal/iocount"
 	"github.com/assemble-build/assemble/internal/logctx"
 	"github.com/assemble-build/assemble/internal/remote"
@@ -324,7 +322,7 @@ type releaseFile struct {
 
 // fetchRelease fetches (or, offline, finds in the cache) and verifies a
 // suite's InRelease, or Release + Release.gpg.
-func (c *Client) fetchRelease(ctx context.Context, src Source, suite string, keys openpgp.EntityList, keyName string) (*release, error) {
+func (c *Client) fetchRelease(ctx context.Context, src Source, suite string, keys *keyring) (*release, error) {
 	dists := src.Mirror + "/dists/" + suite + "/"
 	inURL := dists + "InRelease"
 	var text []byte
@@ -336,7 +334,7 @@ func (c *Client) fetchRelease(ctx context.Context, src Source, suite string, key
 		}
 		t, err := verifyInRelease(b, keys)
 		if err != nil {
-			return nil, fmt.Errorf("%s: signature check against %s failed: %w", inURL, keyName, err)
+			return nil, fmt.Errorf("%s: signature check against %s failed: %w", inURL, keys.name, err)
 		}
 		return t, nil
 	}
@@ -354,7 +352,7 @@ func (c *Client) fetchRelease(ctx context.Context, src Source, suite string, key
 			if !ok1 || !ok2 {
 				return nil, &missingError{what: inURL}
 			}
-			t, err := c.readDetached(dists, c.downloadPathOf(rd), c.downloadPathOf(gd), keys, keyName)
+			t, err := c.readDetached(dists, c.downloadPathOf(rd), c.downloadPathOf(gd), keys)
 			if err != nil {
 				return nil, err
 			}
@@ -382,7 +380,7 @@ func (c *Client) fetchRelease(ctx context.Context, src Source, suite string, key
 			if err != nil {
 				return nil, err
 			}
-			t, err := c.readDetached(dists, rp, gp, keys, keyName)
+			t, err := c.readDetached(dists, rp, gp, keys)
 			if err != nil {
 				os.Remove(rp)
 				os.Remove(gp)
@@ -408,7 +406,7 @@ func (c *Client) fetchRelease(ctx context.Context, src Source, suite string, key
 	return rel, nil
 }
 
-func (c *Client) readDetached(dists, relPath, sigPath string, keys openpgp.EntityList, keyName string) ([]byte, error) {
+func (c *Client) readDetached(dists, relPath, sigPath string, keys *keyring) ([]byte, error) {
 	rel, err := os.ReadFile(relPath)
 	if err != nil {
 		return nil, fmt.Errorf("reading cached %sRelease: %w", dists, err)
@@ -418,7 +416,7 @@ func (c *Client) readDetached(dists, relPath, sigPath string, keys openpgp.Entit
 		return nil, fmt.Errorf("reading cached %sRelease.gpg: %w", dists, err)
 	}
 	if err := verifyDetached(rel, sig, keys); err != nil {
-		return nil, fmt.Errorf("%sRelease: signature check against %s failed: %w", dists, keyName, err)
+		return nil, fmt.Errorf("%sRelease: signature check against %s failed: %w", dists, keys.name, err)
 	}
 	return rel, nil
 }
@@ -507,13 +505,13 @@ func (c *Client) Index(ctx context.Context, srcs ...Source) (*Index, error) {
 		if keyPath == "" {
 			keyPath = c.keyring
 		}
-		keys, keyName, err := loadKeyring(keyPath)
+		keys, err := loadKeyring(keyPath)
 		if err != nil {
 			return nil, err
 		}
 		key.line("mirror", src.Mirror)
 		for _, suite := range src.Suites {
-			rel, err := c.fetchRelease(ctx, src, suite, keys, keyName)
+			rel, err := c.fetchRelease(ctx, src, suite, keys)
 			if err != nil {
 				errs = append(errs, err)
 				continue
