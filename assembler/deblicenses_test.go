@@ -99,6 +99,19 @@ func TestRecordedLicensesMatchTheImage(t *testing.T) {
 	if got, err := svc.env.licenses(img, debs); err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("licenses = %v, %v", got, err)
 	}
+	// The layers of a base read from an OCI layout have no diffID of their
+	// own: the config's are used, and no layer is asked or read.
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := make([]v1.Layer, len(ls))
+	for i, l := range ls {
+		sealed[i] = sealedLayer{l}
+	}
+	if got, ok := svc.env.recordedLicenses(withLayers{img, sealed}, debs); !ok || !reflect.DeepEqual(got, want) {
+		t.Errorf("with layers that cannot tell their diffID: %d licenses, %v; want the %d above", len(got), ok, len(want))
+	}
 	if probed(t, cache) {
 		t.Error("the image was probed although the layers' records say")
 	}
@@ -144,6 +157,22 @@ func TestIsCopyright(t *testing.T) {
 	}
 }
 
+// sealedLayer can tell neither its diffID nor its content without an
+// error, where a layer of an image read from an OCI layout would have to
+// decompress itself.
+type sealedLayer struct{ v1.Layer }
+
+func (sealedLayer) DiffID() (v1.Hash, error)             { return v1.Hash{}, errors.New("diffID asked") }
+func (sealedLayer) Uncompressed() (io.ReadCloser, error) { return nil, errors.New("content read") }
+
+// withLayers is an image whose layers are ls.
+type withLayers struct {
+	v1.Image
+	ls []v1.Layer
+}
+
+func (w withLayers) Layers() ([]v1.Layer, error) { return w.ls, nil }
+
 // noContent is a layer whose content cannot be read: only what is kept
 // about it answers.
 type noContent struct{ v1.Layer }
@@ -166,20 +195,23 @@ func TestLayerHeadersKept(t *testing.T) {
 	if err != nil || len(want) != 4 {
 		t.Fatalf("layerHeaders: %v %+v", err, want)
 	}
-	first, err := e.layerHeadersOf(l)
+	id, err := l.DiffID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := e.layerHeadersOf(l, id)
 	if err != nil || !reflect.DeepEqual(first, want) {
 		t.Fatalf("first read: %v %+v, want %+v", err, first, want)
 	}
-	kept, err := e.layerHeadersOf(noContent{l})
+	kept, err := e.layerHeadersOf(noContent{l}, id)
 	if err != nil || !reflect.DeepEqual(kept, want) {
 		t.Errorf("from the cache: %v %+v, want %+v", err, kept, want)
 	}
 	// An unreadable entry is not an answer: the layer is read.
-	id, _ := l.DiffID()
 	if err := e.o.cache.Namespace("layer-headers").Put(id.Hex, []byte("{")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.layerHeadersOf(noContent{l}); err == nil {
+	if _, err := e.layerHeadersOf(noContent{l}, id); err == nil {
 		t.Error("an unreadable entry answered")
 	}
 }
