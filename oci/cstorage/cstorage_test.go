@@ -286,6 +286,49 @@ func TestWriteRejectsWrongDiffID(t *testing.T) {
 	}
 }
 
+// sealedLayer can tell neither its diffID nor its content, as a layer of
+// an image read from an OCI layout cannot without decompressing itself.
+type sealedLayer struct{ v1.Layer }
+
+func (sealedLayer) DiffID() (v1.Hash, error)           { return v1.Hash{}, errors.New("diffID asked") }
+func (sealedLayer) Compressed() (io.ReadCloser, error) { return nil, errors.New("content read") }
+
+type withLayers struct {
+	v1.Image
+	ls []v1.Layer
+}
+
+func (w withLayers) Layers() ([]v1.Layer, error) { return w.ls, nil }
+
+// Writing an image whose layers the store has reads no layer and asks none
+// its diffID: the config's diffIDs find them.
+func TestWriteTakesDiffIDsFromTheConfig(t *testing.T) {
+	testtool.RequireRoot(t) // or a user namespace
+	opts := []Option{WithRoot(t.TempDir()), WithRunRoot(t.TempDir()), WithDriver("vfs")}
+	img, err := mutate.AppendLayers(empty.Image,
+		mustLayer(t, file{name: "a", mode: 0o644, body: []byte("a")}),
+		mustLayer(t, file{name: "b", mode: 0o644, body: []byte("b")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Write(context.Background(), "localhost/sealed:1", img, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := make([]v1.Layer, len(ls))
+	for i, l := range ls {
+		sealed[i] = sealedLayer{l}
+	}
+	got, err := Write(context.Background(), "localhost/sealed:2", withLayers{img, sealed}, opts...)
+	if err != nil || got != want {
+		t.Fatalf("second write of the same image, layers sealed: %s, %v; want %s", got, err, want)
+	}
+}
+
 // TestBtrfsLeftOut: the store links no btrfs driver (its cgo needs the
 // libbtrfs headers; cmd/assemble's TestBuildNeedsNoBtrfs checks the link),
 // and a btrfs store gets an error that says what to do instead of the
