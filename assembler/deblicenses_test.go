@@ -23,6 +23,7 @@ import (
 	"github.com/assemble-build/assemble/layers"
 	"github.com/assemble-build/assemble/oci"
 	"github.com/assemble-build/assemble/oci/attest"
+	"github.com/assemble-build/assemble/oci/ocitest"
 )
 
 // privateCache is a cache of its own whose download store is the shared
@@ -101,15 +102,11 @@ func TestRecordedLicensesMatchTheImage(t *testing.T) {
 	}
 	// The layers of a base read from an OCI layout have no diffID of their
 	// own: the config's are used, and no layer is asked or read.
-	ls, err := img.Layers()
+	sealed, err := ocitest.Sealed(img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealed := make([]v1.Layer, len(ls))
-	for i, l := range ls {
-		sealed[i] = sealedLayer{l}
-	}
-	if got, ok := svc.env.recordedLicenses(withLayers{img, sealed}, debs); !ok || !reflect.DeepEqual(got, want) {
+	if got, ok := svc.env.recordedLicenses(sealed, debs); !ok || !reflect.DeepEqual(got, want) {
 		t.Errorf("with layers that cannot tell their diffID: %d licenses, %v; want the %d above", len(got), ok, len(want))
 	}
 	if probed(t, cache) {
@@ -156,22 +153,6 @@ func TestIsCopyright(t *testing.T) {
 		}
 	}
 }
-
-// sealedLayer can tell neither its diffID nor its content without an
-// error, where a layer of an image read from an OCI layout would have to
-// decompress itself.
-type sealedLayer struct{ v1.Layer }
-
-func (sealedLayer) DiffID() (v1.Hash, error)             { return v1.Hash{}, errors.New("diffID asked") }
-func (sealedLayer) Uncompressed() (io.ReadCloser, error) { return nil, errors.New("content read") }
-
-// withLayers is an image whose layers are ls.
-type withLayers struct {
-	v1.Image
-	ls []v1.Layer
-}
-
-func (w withLayers) Layers() ([]v1.Layer, error) { return w.ls, nil }
 
 // noContent is a layer whose content cannot be read: only what is kept
 // about it answers.

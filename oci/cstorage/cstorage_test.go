@@ -17,6 +17,7 @@ import (
 
 	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/oci/cstorage/internal/storage"
+	"github.com/assemble-build/assemble/oci/ocitest"
 	"github.com/assemble-build/assemble/oci/sink"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -286,20 +287,6 @@ func TestWriteRejectsWrongDiffID(t *testing.T) {
 	}
 }
 
-// sealedLayer can tell neither its diffID nor its content, as a layer of
-// an image read from an OCI layout cannot without decompressing itself.
-type sealedLayer struct{ v1.Layer }
-
-func (sealedLayer) DiffID() (v1.Hash, error)           { return v1.Hash{}, errors.New("diffID asked") }
-func (sealedLayer) Compressed() (io.ReadCloser, error) { return nil, errors.New("content read") }
-
-type withLayers struct {
-	v1.Image
-	ls []v1.Layer
-}
-
-func (w withLayers) Layers() ([]v1.Layer, error) { return w.ls, nil }
-
 // Writing an image whose layers the store has reads no layer and asks none
 // its diffID: the config's diffIDs find them.
 func TestWriteTakesDiffIDsFromTheConfig(t *testing.T) {
@@ -315,15 +302,11 @@ func TestWriteTakesDiffIDsFromTheConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls, err := img.Layers()
+	sealed, err := ocitest.Sealed(img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealed := make([]v1.Layer, len(ls))
-	for i, l := range ls {
-		sealed[i] = sealedLayer{l}
-	}
-	got, err := Write(context.Background(), "localhost/sealed:2", withLayers{img, sealed}, opts...)
+	got, err := Write(context.Background(), "localhost/sealed:2", sealed, opts...)
 	if err != nil || got != want {
 		t.Fatalf("second write of the same image, layers sealed: %s, %v; want %s", got, err, want)
 	}
