@@ -150,8 +150,9 @@ type DocTree struct {
 	// links are the symbolic links of the layers so far where they landed
 	// (a link's parent resolved through the links below it); every link
 	// ever made stays in made, whatever replaced it later.
-	links map[string]string
-	made  [][2]string
+	links   map[string]string
+	made    [][2]string
+	refused bool // AddLinks said no: it says no from then on
 }
 
 // NewDocTree returns the tree of an empty image.
@@ -165,6 +166,17 @@ func NewDocTree() *DocTree { return &DocTree{m: map[string]DocEntry{}, links: ma
 // below usr/share/doc/A as copyright is in A's records). Such images are
 // read back instead.
 func (t *DocTree) AddLinks(links map[string]string) bool {
+	switch {
+	case t.refused:
+		return false
+	case len(links) == 0:
+		return true // the links are those the last call checked and took
+	}
+	t.refused = !t.addLinks(links)
+	return !t.refused
+}
+
+func (t *DocTree) addLinks(links map[string]string) bool {
 	paths := make([]string, 0, len(links))
 	for p := range links {
 		paths = append(paths, p)

@@ -156,6 +156,10 @@ func TestDocTreeLimits(t *testing.T) {
 		if got != c.want {
 			t.Errorf("AddLinks(%v) = %v, want %v", c.links, got, c.want)
 		}
+		// A layer with no links changes nothing, and the answer stays.
+		if again := tr.AddLinks(nil); again != c.want {
+			t.Errorf("AddLinks(%v) then no links = %v, want %v", c.links, again, c.want)
+		}
 	}
 	if tree.Untouched("usr/share/doc/x/copyright", false) || tree.Untouched("usr/share", true) || !tree.Untouched("etc/apt/sources.list", true) || !tree.Untouched("usr", false) {
 		t.Error("Untouched")
