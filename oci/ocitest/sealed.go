@@ -1,5 +1,3 @@
-// Package ocitest holds what the tests of image readers and writers share.
-// Only tests import this package.
 package ocitest
 
 import (
