@@ -49,7 +49,36 @@ go vet ./...
 echo "--- staticcheck"
 staticcheck ./...
 echo "--- go test"
-go test -count=1 -timeout 25m ./... 2>&1 | tee /tmp/assemble-go-test.log
+# cmd/assemble's end-to-end tests are most of the suite's time, and a test
+# package runs its tests one after another: they run as two processes at
+# once, each every other test, beside the other packages, so that both cores
+# stay busy (one process took 25 minutes alone on a slower machine of this
+# kind). Each job's output is shown whole when it ends.
+mapfile -t e2e < <(go test -list '.*' ./cmd/assemble | grep -E '^(Test|Fuzz|Example)')
+if [ "${#e2e[@]}" -lt 2 ]; then
+  echo "cmd/assemble lists ${#e2e[@]} tests: go test -list failed"; exit 1
+fi
+shard() { # shard K: a -run pattern for every other test from the K-th
+  local names=() k
+  for ((k = $1; k < ${#e2e[@]}; k += 2)); do names+=("${e2e[k]}"); done
+  local IFS='|'
+  echo "^(${names[*]})\$"
+}
+logs=$(mktemp -d)
+go test -count=1 -timeout 25m $(go list ./... | grep -v '/cmd/assemble$') >"$logs/packages" 2>&1 &
+pids=($!)
+for k in 0 1; do
+  go test -count=1 -timeout 25m -run "$(shard $k)" ./cmd/assemble >"$logs/e2e$k" 2>&1 &
+  pids+=($!)
+done
+status=0
+for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+cat "$logs/packages" "$logs/e2e0" "$logs/e2e1" | tee /tmp/assemble-go-test.log
+rm -rf "$logs"
+if [ "$status" != 0 ]; then
+  echo "go test failed"
+  exit 1
+fi
 
 # Every parser of user input has a fuzz target; each runs briefly from its
 # seed corpus (and testdata/fuzz, where found crashers are kept).
