@@ -526,15 +526,7 @@ func (s *LayerSpec) Entries(ctx context.Context) ([]layers.Entry, error) {
 	if err := joinMissing(errs); err != nil {
 		return nil, err
 	}
-	belowMeta := make([]*debMeta, len(s.below))
-	for i, p := range s.below {
-		m, err := c.loadMeta(ctx, p)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		belowMeta[i] = m
-	}
+	belowMeta, errs := c.loadMetas(ctx, s.below)
 	if err := joinMissing(errs); err != nil {
 		return nil, err
 	}
@@ -1030,18 +1022,13 @@ func (r *stagedReader) Close() error {
 // (for example a deb: base's packages), as Layers writes it. Use it with
 // WithBaseStatus to put more packages on top of layers built earlier.
 func (c *Client) Status(ctx context.Context, pkgs []*Package) ([]byte, error) {
-	all := make([]metaOf, 0, len(pkgs))
-	var errs []error
-	for _, p := range pkgs {
-		m, err := c.loadMeta(ctx, p)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		all = append(all, metaOf{pkg: p, meta: m})
-	}
+	metas, errs := c.loadMetas(ctx, pkgs)
 	if err := joinMissing(errs); err != nil {
 		return nil, err
+	}
+	all := make([]metaOf, len(pkgs))
+	for i, p := range pkgs {
+		all[i] = metaOf{pkg: p, meta: metas[i]}
 	}
 	return buildStatus(nil, all)
 }

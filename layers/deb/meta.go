@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/assemble-build/assemble/layers"
 )
@@ -132,26 +135,68 @@ func (c *Client) storeMeta(ctx context.Context, sha string, m *debMeta) error {
 	return c.cache.SetRef(metaRef(sha), d)
 }
 
-// loadMeta returns a package's meta from memory or the cache, or computes
-// it from the .deb (reading it fully, without keeping the data).
-func (c *Client) loadMeta(ctx context.Context, p *Package) (*debMeta, error) {
+// loadMetas is loadMeta of each of pkgs. What the cache holds (every
+// package, on a build of a base seen before) is read on every core; what it
+// lacks is built one package at a time, as unpacking a .deb takes memory.
+// The errors are in pkgs' order.
+func (c *Client) loadMetas(ctx context.Context, pkgs []*Package) ([]*debMeta, []error) {
+	metas := make([]*debMeta, len(pkgs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(pkgs)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(pkgs); i = int(next.Add(1) - 1) {
+				metas[i] = c.cachedMeta(pkgs[i])
+			}
+		})
+	}
+	wg.Wait()
+	var errs []error
+	for i, p := range pkgs {
+		if metas[i] != nil {
+			continue
+		}
+		m, err := c.loadMeta(ctx, p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		metas[i] = m
+	}
+	return metas, errs
+}
+
+// cachedMeta returns a package's meta from memory or the cache, or nil.
+func (c *Client) cachedMeta(p *Package) *debMeta {
 	c.metaMu.Lock()
 	m := c.meta[p.SHA256]
 	c.metaMu.Unlock()
 	if m != nil {
-		return m, nil
+		return m
 	}
-	if d, ok := c.cache.Ref(metaRef(p.SHA256)); ok {
-		b, err := os.ReadFile(c.downloadPathOf(d))
-		if err == nil {
-			var m debMeta
-			if json.Unmarshal(b, &m) == nil && m.Status != "" {
-				c.metaMu.Lock()
-				c.meta[p.SHA256] = &m
-				c.metaMu.Unlock()
-				return &m, nil
-			}
-		}
+	d, ok := c.cache.Ref(metaRef(p.SHA256))
+	if !ok {
+		return nil
+	}
+	b, err := os.ReadFile(c.downloadPathOf(d))
+	if err != nil {
+		return nil
+	}
+	m = &debMeta{}
+	if json.Unmarshal(b, m) != nil || m.Status == "" {
+		return nil
+	}
+	c.metaMu.Lock()
+	c.meta[p.SHA256] = m
+	c.metaMu.Unlock()
+	return m
+}
+
+// loadMeta returns a package's meta from memory or the cache, or computes
+// it from the .deb (reading it fully, without keeping the data).
+func (c *Client) loadMeta(ctx context.Context, p *Package) (*debMeta, error) {
+	if m := c.cachedMeta(p); m != nil {
+		return m, nil
 	}
 	path, err := c.debPath(ctx, p)
 	if err != nil {
@@ -166,7 +211,7 @@ func (c *Client) loadMeta(ctx context.Context, p *Package) (*debMeta, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err = buildMeta(dc)
+	m, err := buildMeta(dc)
 	if err != nil {
 		return nil, err
 	}

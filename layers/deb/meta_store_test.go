@@ -71,3 +71,54 @@ func TestMetaStoredOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusSameFromTheCache: the dpkg status of a set of packages is the
+// same whether their metas are in memory, read from the cache (on every
+// core), or some built again from the .debs.
+func TestStatusSameFromTheCache(t *testing.T) {
+	a := newTestArchive(t, "testing", "amd64", testUniverse())
+	ctx := context.Background()
+	c1, cache := testClient(t)
+	ix, err := c1.Index(ctx, a.source("testing", "amd64"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkgs, err := ix.Resolve([]Request{{Name: "app", Where: "test"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pkgs) < 2 {
+		t.Fatalf("the test universe resolves to %d packages", len(pkgs))
+	}
+	if err := c1.Fetch(ctx, pkgs); err != nil {
+		t.Fatal(err)
+	}
+	want, err := c1.Status(ctx, pkgs)
+	if err != nil || len(want) == 0 {
+		t.Fatalf("status: %v", err)
+	}
+	status := func(c *Client) []byte {
+		t.Helper()
+		got, err := c.Status(ctx, pkgs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := status(c1); string(got) != string(want) {
+		t.Errorf("from memory:\n%s\nwant\n%s", got, want)
+	}
+	if got := status(New(cache, WithOffline(true))); string(got) != string(want) {
+		t.Errorf("from the cache:\n%s\nwant\n%s", got, want)
+	}
+	d, ok := cache.Ref(metaRef(pkgs[len(pkgs)-1].SHA256))
+	if !ok {
+		t.Fatal("no meta stored")
+	}
+	if err := os.Remove(c1.downloadPathOf(d)); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(New(cache, WithOffline(true))); string(got) != string(want) {
+		t.Errorf("with one meta built again:\n%s\nwant\n%s", got, want)
+	}
+}
