@@ -27,18 +27,13 @@ func (e *env) recordedLicenses(img v1.Image, pkgs []*deb.Package) (map[string]st
 	if err != nil {
 		return nil, false
 	}
-	// The diffIDs are the config's, as go-containerregistry's remote images
-	// give them: a layer of a base read from an OCI layout has none of its
-	// own and would be decompressed whole to find it, on every build (1.3 s
-	// of an unchanged Dockerfile build over a Debian base).
-	cf, err := img.ConfigFile()
-	if err != nil || len(cf.RootFS.DiffIDs) != len(ls) {
-		return nil, false
-	}
 	t := deb.NewDocTree()
 	var other int64
-	for i, l := range ls {
-		id := cf.RootFS.DiffIDs[i]
+	for _, l := range ls {
+		id, err := l.DiffID()
+		if err != nil {
+			return nil, false
+		}
 		if r, ok := e.client.LayerDocs(id); ok {
 			if !t.Apply(r) || !t.AddLinks(r.Links) {
 				return nil, false
@@ -50,7 +45,7 @@ func (e *env) recordedLicenses(img v1.Image, pkgs []*deb.Package) (map[string]st
 		if other += size; err != nil || other > maxPeelBytes {
 			return nil, false
 		}
-		entries, err := e.layerHeadersOf(l, id)
+		entries, err := e.layerHeadersOf(l)
 		if err != nil {
 			return nil, false
 		}
@@ -89,12 +84,13 @@ func isCopyright(name string) bool {
 }
 
 // layerHeadersOf is layerHeaders kept in the cache under the layer's
-// diffID (id): every build, cached or not, asks it of each layer without a
+// diffID: every build, cached or not, asks it of each layer without a
 // license record (a Python layer of thousands of files), and a small JSON
 // file costs far less than decompressing the layer again. A missing or
 // unreadable entry is read from the layer and written again.
-func (e *env) layerHeadersOf(l v1.Layer, id v1.Hash) ([]layerEntry, error) {
-	if e.o.cache == nil {
+func (e *env) layerHeadersOf(l v1.Layer) ([]layerEntry, error) {
+	id, err := l.DiffID()
+	if err != nil || e.o.cache == nil {
 		return layerHeaders(l)
 	}
 	ns := e.o.cache.Namespace("layer-headers")

@@ -29,7 +29,7 @@ var embeddedKeyring []byte
 
 // keyring is an OpenPGP keyring whose keys are read when a signature names
 // them. Reading a key checks its self-signatures, and Debian's keyring holds
-// a dozen RSA-4096 keys where a Release is signed by two or three: reading
+// nine RSA-4096 keys where a Release is signed by two or three: reading
 // them all took 15 ms of every build with a Debian base, most of an offline
 // rebuild's own work. A signature is checked against the keys that carry its
 // issuer's ID and nothing else, so the verdicts are the whole keyring's.

@@ -12,10 +12,9 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/assemble-build/assemble/layers"
+	"golang.org/x/sync/errgroup"
 )
 
 // metaVersion changes whenever debMeta's content for the same .deb changes.
@@ -135,28 +134,25 @@ func (c *Client) storeMeta(ctx context.Context, sha string, m *debMeta) error {
 	return c.cache.SetRef(metaRef(sha), d)
 }
 
-// loadMetas is loadMeta of each of pkgs. What the cache holds (every
-// package, on a build of a base seen before) is read on every core; what it
-// lacks is built one package at a time, as unpacking a .deb takes memory.
-// The errors are in pkgs' order.
+// loadMetas returns the metas of pkgs, from memory or the cache, or else
+// computed from the .debs (read fully, the data not kept). What the cache
+// holds (every package, on a build of a base seen before) is read on every
+// core; the rest is built one package at a time, as unpacking a .deb takes
+// memory. The errors are in pkgs' order.
 func (c *Client) loadMetas(ctx context.Context, pkgs []*Package) ([]*debMeta, []error) {
 	metas := make([]*debMeta, len(pkgs))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(pkgs)) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(pkgs); i = int(next.Add(1) - 1) {
-				metas[i] = c.cachedMeta(pkgs[i])
-			}
-		})
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, p := range pkgs {
+		g.Go(func() error { metas[i] = c.cachedMeta(p); return nil })
 	}
-	wg.Wait()
+	_ = g.Wait()
 	var errs []error
 	for i, p := range pkgs {
 		if metas[i] != nil {
 			continue
 		}
-		m, err := c.loadMeta(ctx, p)
+		m, err := c.makeMeta(ctx, p)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -192,12 +188,8 @@ func (c *Client) cachedMeta(p *Package) *debMeta {
 	return m
 }
 
-// loadMeta returns a package's meta from memory or the cache, or computes
-// it from the .deb (reading it fully, without keeping the data).
-func (c *Client) loadMeta(ctx context.Context, p *Package) (*debMeta, error) {
-	if m := c.cachedMeta(p); m != nil {
-		return m, nil
-	}
+// makeMeta computes a package's meta from the .deb and stores it.
+func (c *Client) makeMeta(ctx context.Context, p *Package) (*debMeta, error) {
 	path, err := c.debPath(ctx, p)
 	if err != nil {
 		return nil, err

@@ -17,7 +17,6 @@ import (
 
 	"github.com/assemble-build/assemble/internal/testtool"
 	"github.com/assemble-build/assemble/oci/cstorage/internal/storage"
-	"github.com/assemble-build/assemble/oci/ocitest"
 	"github.com/assemble-build/assemble/oci/sink"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -284,31 +283,6 @@ func TestWriteRejectsWrongDiffID(t *testing.T) {
 	}
 	if is, _ := store.Images(); len(is) != 0 {
 		t.Errorf("an image was created: %+v", is)
-	}
-}
-
-// Writing an image whose layers the store has reads no layer and asks none
-// its diffID: the config's diffIDs find them.
-func TestWriteTakesDiffIDsFromTheConfig(t *testing.T) {
-	testtool.RequireRoot(t) // or a user namespace
-	opts := []Option{WithRoot(t.TempDir()), WithRunRoot(t.TempDir()), WithDriver("vfs")}
-	img, err := mutate.AppendLayers(empty.Image,
-		mustLayer(t, file{name: "a", mode: 0o644, body: []byte("a")}),
-		mustLayer(t, file{name: "b", mode: 0o644, body: []byte("b")}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := Write(context.Background(), "localhost/sealed:1", img, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealed, err := ocitest.Sealed(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := Write(context.Background(), "localhost/sealed:2", sealed, opts...)
-	if err != nil || got != want {
-		t.Fatalf("second write of the same image, layers sealed: %s, %v; want %s", got, err, want)
 	}
 }
 

@@ -118,19 +118,12 @@ func write(ctx context.Context, store storage.Store, imageName string, img v1.Im
 		return v1.Hash{}, fmt.Errorf("reading layers: %w", err)
 	}
 
-	// The diffIDs are the config's, as containers/image takes them: a layer
-	// of a base read from an OCI layout has none of its own and would be
-	// decompressed to find it, even when the store has it already. A layer
-	// the store reads is checked against its diffID.
-	if len(cf.RootFS.DiffIDs) != len(layers) {
-		return v1.Hash{}, fmt.Errorf("the config lists %d diffIDs for %d layers", len(cf.RootFS.DiffIDs), len(layers))
-	}
 	parent := ""
 	for i, l := range layers {
 		if err := ctx.Err(); err != nil {
 			return v1.Hash{}, err
 		}
-		id, err := putLayer(ctx, store, parent, l, cf.RootFS.DiffIDs[i])
+		id, err := putLayer(ctx, store, parent, l)
 		if err != nil {
 			return v1.Hash{}, fmt.Errorf("layer %d: %w", i+1, err)
 		}
@@ -178,10 +171,14 @@ func write(ctx context.Context, store storage.Store, imageName string, img v1.Im
 // which this package never writes).
 func digestOf(b []byte) (digest.Digest, error) { return digest.FromBytes(b), nil }
 
-// putLayer stores l, whose diffID is diffID, on parent unless the store has
-// it, and returns its ID. IDs are chain IDs, as containers/image computes
-// them, so layers written by podman, skopeo and this package are shared.
-func putLayer(ctx context.Context, store storage.Store, parent string, l v1.Layer, diffID v1.Hash) (string, error) {
+// putLayer stores l on parent unless the store has it, and returns its ID.
+// IDs are chain IDs, as containers/image computes them, so layers written
+// by podman, skopeo and this package are shared.
+func putLayer(ctx context.Context, store storage.Store, parent string, l v1.Layer) (string, error) {
+	diffID, err := l.DiffID()
+	if err != nil {
+		return "", fmt.Errorf("reading diffID: %w", err)
+	}
 	blobDigest, err := l.Digest()
 	if err != nil {
 		return "", fmt.Errorf("reading digest: %w", err)

@@ -371,6 +371,8 @@ type layoutImage struct {
 	cfgOnce sync.Once
 	cfg     []byte
 	cfgErr  error
+
+	img v1.Image // this image as go-containerregistry completes it
 }
 
 func newLayoutImage(s store, d v1.Descriptor) (v1.Image, error) {
@@ -382,7 +384,13 @@ func newLayoutImage(s store, d v1.Descriptor) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: manifest %s: %w", s, d.Digest, err)
 	}
-	return partial.CompressedToImage(&layoutImage{store: s, desc: d, raw: raw, manifest: m})
+	li := &layoutImage{store: s, desc: d, raw: raw, manifest: m}
+	img, err := partial.CompressedToImage(li)
+	if err != nil {
+		return nil, err
+	}
+	li.img = img
+	return img, nil
 }
 
 func (li *layoutImage) MediaType() (types.MediaType, error) {
@@ -405,7 +413,7 @@ func (li *layoutImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error)
 	}
 	for _, d := range li.manifest.Layers {
 		if d.Digest == h {
-			return &layoutBlob{store: li.store, desc: d}, nil
+			return &layoutLayer{layoutBlob{store: li.store, desc: d}, li}, nil
 		}
 	}
 	return nil, fmt.Errorf("%s: image %s has no layer %s", li.store, li.desc.Digest, h)
@@ -415,6 +423,18 @@ type layoutBlob struct {
 	store store
 	desc  v1.Descriptor
 }
+
+// layoutLayer is a layer of a layout's image. Its diffID is the config's,
+// as go-containerregistry's remote layers give it: without one of its own,
+// a layer would be decompressed whole to find it (every base layer, on
+// every build that asks: 1.3 s of an unchanged Dockerfile build over a
+// Debian base). Its content is still verified as it streams.
+type layoutLayer struct {
+	layoutBlob
+	img *layoutImage
+}
+
+func (l *layoutLayer) DiffID() (v1.Hash, error) { return partial.BlobToDiffID(l.img.img, l.desc.Digest) }
 
 func (b *layoutBlob) Digest() (v1.Hash, error)            { return b.desc.Digest, nil }
 func (b *layoutBlob) Size() (int64, error)                { return b.desc.Size, nil }

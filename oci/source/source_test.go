@@ -455,3 +455,37 @@ func TestRegistryBaseAuthError(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+// A layer of a layout's image tells its diffID from the config, as a
+// registry's does, without being read: here its blob is gone.
+func TestOCILayoutDiffIDsFromTheConfig(t *testing.T) {
+	dir, img, _ := writeLayout(t)
+	b, err := source.Parse("oci:" + dir + ":one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.Image(ctx, ocitest.AMD64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := got.Layers()
+	if err != nil || len(ls) == 0 || len(ls) != len(want.RootFS.DiffIDs) {
+		t.Fatalf("%d layers, %v; want %d", len(ls), err, len(want.RootFS.DiffIDs))
+	}
+	for i, l := range ls {
+		d, err := l.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(filepath.Join(dir, "blobs", d.Algorithm, d.Hex)); err != nil {
+			t.Fatal(err)
+		}
+		if id, err := l.DiffID(); err != nil || id != want.RootFS.DiffIDs[i] {
+			t.Errorf("layer %d: diffID %v, %v; want %v", i, id, err, want.RootFS.DiffIDs[i])
+		}
+	}
+}
