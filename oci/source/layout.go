@@ -434,7 +434,9 @@ type layoutLayer struct {
 	img *layoutImage
 }
 
-func (l *layoutLayer) DiffID() (v1.Hash, error) { return partial.BlobToDiffID(l.img.img, l.desc.Digest) }
+func (l *layoutLayer) DiffID() (v1.Hash, error) {
+	return partial.BlobToDiffID(l.img.img, l.desc.Digest)
+}
 
 func (b *layoutBlob) Digest() (v1.Hash, error)            { return b.desc.Digest, nil }
 func (b *layoutBlob) Size() (int64, error)                { return b.desc.Size, nil }
