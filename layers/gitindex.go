@@ -125,7 +125,7 @@ func (g *gitIndex) oid(dir, name string, st *git.FileStat, hint *int) (string, b
 	}
 	e, next, ok := g.idx.LookupIn(dir, name, *hint)
 	*hint = next
-	if !ok || !g.idx.CleanStat(e, *st) {
+	if !ok || !g.idx.CleanStat(&e, *st) {
 		return "", false
 	}
 	return e.OID, true
@@ -139,8 +139,8 @@ func (g *gitIndex) oid(dir, name string, st *git.FileStat, hint *int) (string, b
 func (g *gitIndex) trusted(ctx context.Context, top string, seen []string) bool {
 	log := logctx.From(ctx)
 	files := append([]string(nil), seen...)
-	for i := range g.idx.Entries {
-		if p := g.idx.Entries[i].Path; path.Base(p) == ".gitattributes" {
+	for i := range g.idx.Len() {
+		if p := g.idx.Path(i); path.Base(p) == ".gitattributes" {
 			full := filepath.Join(g.wt.Top, filepath.FromSlash(p))
 			if _, err := os.Lstat(full); err != nil {
 				// git would fall back to the index's copy, unread here.

@@ -14,7 +14,7 @@ import (
 )
 
 // gitRepo makes a repository in a new directory with files, committed.
-func gitRepo(t *testing.T, files map[string]string, initArgs ...string) string {
+func gitRepo(t testing.TB, files map[string]string, initArgs ...string) string {
 	t.Helper()
 	testtool.RequireTool(t, "git")
 	dir := t.TempDir()
@@ -36,7 +36,7 @@ func gitRepo(t *testing.T, files map[string]string, initArgs ...string) string {
 	return dir
 }
 
-func mustGit(t *testing.T, dir string, args ...string) string {
+func mustGit(t testing.TB, dir string, args ...string) string {
 	t.Helper()
 	out, err := Run(dir, args...)
 	if err != nil {
@@ -76,10 +76,14 @@ func readIndex(t *testing.T, dir string) *Index {
 func checkAgainstGit(t *testing.T, dir string, idx *Index) {
 	t.Helper()
 	want := lsFiles(t, dir)
-	if len(idx.Entries) != len(want) {
-		t.Fatalf("%d entries, git lists %d: %v", len(idx.Entries), len(want), want)
+	if idx.Len() != len(want) {
+		t.Fatalf("%d entries, git lists %d: %v", idx.Len(), len(want), want)
 	}
-	for _, e := range idx.Entries {
+	for i := range idx.Len() {
+		e := idx.Entry(i)
+		if e.Path != idx.Path(i) {
+			t.Errorf("entry %d: path %q, Path gives %q", i, e.Path, idx.Path(i))
+		}
 		got := strconv.FormatUint(uint64(e.Mode), 8) + " " + e.OID + " " + strconv.Itoa(e.Stage)
 		if want[e.Path] != got {
 			t.Errorf("%s: %q, git says %q", e.Path, got, want[e.Path])
@@ -298,11 +302,11 @@ func TestParseIndexKeepsNoReferenceToData(t *testing.T) {
 	for i := range data {
 		data[i] = 'x'
 	}
-	if len(idx.Entries) == 0 || len(idx.Entries) != len(fromFile.Entries) {
-		t.Fatalf("%d entries, ReadIndex %d", len(idx.Entries), len(fromFile.Entries))
+	if idx.Len() == 0 || idx.Len() != fromFile.Len() {
+		t.Fatalf("%d entries, ReadIndex %d", idx.Len(), fromFile.Len())
 	}
-	for i, e := range idx.Entries {
-		if f := fromFile.Entries[i]; e.Path != f.Path || e.OID != f.OID || len(e.OID) != 40 {
+	for i := range idx.Len() {
+		if e, f := idx.Entry(i), fromFile.Entry(i); e.Path != f.Path || e.OID != f.OID || len(e.OID) != 40 {
 			t.Errorf("entry %d: %s %s, ReadIndex gives %s %s", i, e.Path, e.OID, f.Path, f.OID)
 		}
 	}
@@ -313,14 +317,15 @@ func TestParseIndexKeepsNoReferenceToData(t *testing.T) {
 func TestLookupInMatchesLookup(t *testing.T) {
 	idx := readIndex(t, gitRepo(t, sample))
 	hint := -1
-	for i, e := range idx.Entries {
+	for i := range idx.Len() {
+		e := idx.Entry(i)
 		dir, name := "", e.Path
 		if j := strings.LastIndexByte(e.Path, '/'); j >= 0 {
 			dir, name = e.Path[:j], e.Path[j+1:]
 		}
-		for _, h := range []int{hint, -1, i, 0, len(idx.Entries) + 3} {
+		for _, h := range []int{hint, -1, i, 0, idx.Len() + 3} {
 			got, next, ok := idx.LookupIn(dir, name, h)
-			if !ok || got != &idx.Entries[i] || next != i+1 {
+			if !ok || got != e || next != i+1 {
 				t.Errorf("LookupIn(%q, %q, %d) = %v, %d, %v; want entry %d", dir, name, h, got, next, ok, i)
 			}
 		}
