@@ -516,11 +516,12 @@ fi
 if [ "$only" = all ] || [ "$only" = bounds ]; then
   echo "== inputs with bounds: a 100 MB random file as a repository's convention file, refused"
   printf '  %-16s %12s  %s\n' file peak_rss_MB error
-  head -c $((100 << 20)) /dev/urandom > "$work/big"
+  # Not $work/big: the push case's repository has that name.
+  head -c $((100 << 20)) /dev/urandom > "$work/bounds-input"
   for f in Dockerfile assemble.toml requirements.txt; do
     repo="$work/bounds-$f"
     mkdir -p "$repo"
-    ln "$work/big" "$repo/$f"
+    ln "$work/bounds-input" "$repo/$f"
     # It must fail; GNU time's last line is the peak RSS in kB.
     out=$( { /usr/bin/time -f '%M' $A --cache-dir "$work/bc" build "$repo" --offline -o "oci:$work/bounds-out" >/dev/null; } 2>&1 || true)
     rss=$(echo "$out" | tail -n1)
@@ -529,7 +530,7 @@ if [ "$only" = all ] || [ "$only" = bounds ]; then
     [ ! -e "$work/bounds-out" ] || echo "  $work/bounds-out was written" >&2
     rm -rf "$repo"
   done
-  rm -f "$work/big"
+  rm -f "$work/bounds-input"
   echo "  goal: refused with the limit named, peak RSS < 100 MB (450 MB before)"
 fi
 
