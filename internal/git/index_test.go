@@ -106,6 +106,7 @@ func TestReadIndexVersions(t *testing.T) {
 	// Version 3 holds extended flags; git writes 2 when no entry has any.
 	mustGit(t, dir, "update-index", "--index-version", "3")
 	mustGit(t, dir, "update-index", "--skip-worktree", "b/c.txt")
+	mustGit(t, dir, "update-index", "--assume-unchanged", "a.txt")
 	if err := os.WriteFile(filepath.Join(dir, "new.txt"), []byte("n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -115,8 +116,11 @@ func TestReadIndexVersions(t *testing.T) {
 		t.Fatalf("version %d, want 3", idx.Version)
 	}
 	checkAgainstGit(t, dir, idx)
-	if e, _ := idx.Lookup("b/c.txt"); !e.SkipWorktree {
-		t.Error("b/c.txt: skip-worktree not read")
+	if e, _ := idx.Lookup("b/c.txt"); !e.SkipWorktree || e.AssumeValid || e.IntentToAdd {
+		t.Errorf("b/c.txt: flags %+v, want skip-worktree alone", e)
+	}
+	if e, _ := idx.Lookup("a.txt"); !e.AssumeValid || e.SkipWorktree || e.IntentToAdd {
+		t.Errorf("a.txt: flags %+v, want assume-unchanged alone", e)
 	}
 	if e, _ := idx.Lookup("new.txt"); !e.IntentToAdd {
 		t.Error("new.txt: intent-to-add not read")
@@ -335,5 +339,41 @@ func TestLookupInMatchesLookup(t *testing.T) {
 		if _, _, ok := idx.LookupIn(miss[0], miss[1], 0); ok {
 			t.Errorf("LookupIn(%q, %q) found an entry", miss[0], miss[1])
 		}
+	}
+}
+
+// Each entry gives back the stat data git recorded for its file, field by
+// field: a file whose mtime was set into the past (its ctime is now) tells
+// the two times apart.
+func TestEntryStatData(t *testing.T) {
+	dir := gitRepo(t, sample)
+	past := time.Date(2001, 2, 3, 4, 5, 6, 7000, time.UTC)
+	if err := os.Chtimes(filepath.Join(dir, "a.txt"), past, past); err != nil {
+		t.Fatal(err)
+	}
+	mustGit(t, dir, "add", "a.txt")
+	idx := readIndex(t, dir)
+	files := 0
+	for i := range idx.Len() {
+		e := idx.Entry(i)
+		fi, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(e.Path)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, ok := StatOf(fi)
+		if !ok || !st.Regular {
+			continue
+		}
+		files++
+		got := FileStat{MTimeSec: int64(e.MTimeSec), MTimeNsec: e.MTimeNsec, CTimeSec: e.CTimeSec, CTimeNsec: e.CTimeNsec, Ino: e.Ino, UID: e.UID, GID: e.GID, Size: e.Size, Regular: true}
+		if got != st {
+			t.Errorf("%s: index %+v, file %+v", e.Path, got, st)
+		}
+	}
+	if e, _ := idx.Lookup("a.txt"); int64(e.MTimeSec) != past.Unix() || e.CTimeSec == e.MTimeSec {
+		t.Errorf("a.txt: mtime %d, ctime %d; want mtime %d and a later ctime", e.MTimeSec, e.CTimeSec, past.Unix())
+	}
+	if files < 2 {
+		t.Fatalf("%d regular files checked", files)
 	}
 }

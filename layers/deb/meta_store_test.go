@@ -83,10 +83,7 @@ func TestStatusSameFromTheCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pkgs, err := ix.Resolve([]Request{{Name: "app", Where: "test"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pkgs := resolveNames(t, ix, nil, []Request{{Name: "app", Where: "test"}})
 	if len(pkgs) < 2 {
 		t.Fatalf("the test universe resolves to %d packages", len(pkgs))
 	}
