@@ -62,14 +62,16 @@ if [ "$only" = all ] || [ "$only" = layer ]; then
     else
       peercmd="tar --sort=name $tarargs -C $tree -cf - . | zstd -q -3 -T2 > $work/peer.out" name="tar --sort=name | zstd -3 -T2" goal=0.9
     fi
+    local pairs="" ot
     for _ in $(seq "$runs"); do
       # A new cache and layout each run (deleting the last ones is not part of the build).
       tc=$(wall_cpu bash -c "d=$work/run\$RANDOM\$RANDOM; $A --cache-dir \$d/c build $tree -o oci:\$d/o --compression $comp")
       read -r t c <<< "$tc"
-      ours=$(min_of "$ours" "$t") ourscpu=$(min_of "$ourscpu" "$c")
+      ours=$(min_of "$ours" "$t") ourscpu=$(min_of "$ourscpu" "$c") ot=$t
       tc=$(wall_cpu bash -c "$peercmd")
       read -r t c <<< "$tc"
       peer=$(min_of "$peer" "$t") peercpu=$(min_of "$peercpu" "$c")
+      pairs+="$(ratio "$t" "$ot") "
     done
     # The image's one layer is the largest blob of the last run's layout.
     oursize=$(find "$(ls -d "$work"/run*/o | head -1)/blobs" -type f -printf '%s\n' | sort -n | tail -1)
@@ -77,6 +79,10 @@ if [ "$only" = all ] || [ "$only" = layer ]; then
     rm -rf "$work"/run* "$work/peer.out"
     peers[$comp]=$peer
     echo "  $comp: assemble ${ours}s  $name ${peer}s  throughput ratio assemble/peer: $(ratio "$peer" "$ours")x (goal >= $goal)"
+    # Each run of ours and the peer's run beside it share the machine's state of
+    # that moment: the median of those pairs' ratios moves less with the machine's
+    # speed, which drifts by tens of percent here within minutes, than the two bests.
+    echo "  $comp, run by run (peer/assemble, each run of ours with the peer's beside it): $pairs -> median $(echo $pairs | tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : sprintf("%.2f", (a[NR/2] + a[NR/2+1]) / 2)}')x"
     # CPU time moves far less with the load than wall time: with both keeping two idle cores
     # busy, the throughput ratio would be this one.
     echo "  $comp CPU: assemble ${ourscpu}s  ${name#* | } (with tar) ${peercpu}s  CPU ratio peer/assemble: $(ratio "$peercpu" "$ourscpu")x"
