@@ -64,19 +64,23 @@ if [ "$only" = all ] || [ "$only" = layer ]; then
     fi
     local pairs="" ot
     for _ in $(seq "$runs"); do
-      # A new cache and layout each run (deleting the last ones is not part of the build).
-      tc=$(wall_cpu bash -c "d=$work/run\$RANDOM\$RANDOM; $A --cache-dir \$d/c build $tree -o oci:\$d/o --compression $comp")
+      # A new cache and layout each run. Each side's output is deleted after its
+      # run, outside the clock: left in place, ours would be written back to disk
+      # (after 30 s, while later runs are timed), where the peer's, truncated by
+      # its next run, never is.
+      tc=$(wall_cpu $A --cache-dir "$work/run/c" build "$tree" -o "oci:$work/run/o" --compression "$comp")
       read -r t c <<< "$tc"
       ours=$(min_of "$ours" "$t") ourscpu=$(min_of "$ourscpu" "$c") ot=$t
+      # The image's one layer is the largest blob of the layout.
+      oursize=$(find "$work/run/o/blobs" -type f -printf '%s\n' | sort -n | tail -1)
+      rm -rf "$work/run"
       tc=$(wall_cpu bash -c "$peercmd")
       read -r t c <<< "$tc"
       peer=$(min_of "$peer" "$t") peercpu=$(min_of "$peercpu" "$c")
+      peersize=$(stat -c %s "$work/peer.out")
+      rm -f "$work/peer.out"
       pairs+="$(ratio "$t" "$ot") "
     done
-    # The image's one layer is the largest blob of the last run's layout.
-    oursize=$(find "$(ls -d "$work"/run*/o | head -1)/blobs" -type f -printf '%s\n' | sort -n | tail -1)
-    peersize=$(stat -c %s "$work/peer.out")
-    rm -rf "$work"/run* "$work/peer.out"
     peers[$comp]=$peer
     echo "  $comp: assemble ${ours}s  $name ${peer}s  throughput ratio assemble/peer: $(ratio "$peer" "$ours")x (goal >= $goal)"
     # Each run of ours and the peer's run beside it share the machine's state of
