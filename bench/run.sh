@@ -38,6 +38,8 @@ best_of() {
   printf '%.3f' "$best"
 }
 ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
+# median X...: the middle value (the mean of the two middle ones for an even count).
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : sprintf("%.2f", (a[NR/2] + a[NR/2+1]) / 2)}'; }
 
 if [ "$only" = all ] || [ "$only" = layer ]; then
   # A tree of a few hundred MB: Go's own distribution (sources, tools, binaries).
@@ -86,7 +88,7 @@ if [ "$only" = all ] || [ "$only" = layer ]; then
     # Each run of ours and the peer's run beside it share the machine's state of
     # that moment: the median of those pairs' ratios moves less with the machine's
     # speed, which drifts by tens of percent here within minutes, than the two bests.
-    echo "  $comp, run by run (peer/assemble, each run of ours with the peer's beside it): $pairs -> median $(echo $pairs | tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : sprintf("%.2f", (a[NR/2] + a[NR/2+1]) / 2)}')x"
+    echo "  $comp, run by run (peer/assemble, each run of ours with the peer's beside it): $pairs -> median $(median $pairs)x"
     # CPU time moves far less with the load than wall time: with both keeping two idle cores
     # busy, the throughput ratio would be this one.
     echo "  $comp CPU: assemble ${ourscpu}s  ${name#* | } (with tar) ${peercpu}s  CPU ratio peer/assemble: $(ratio "$peercpu" "$ourscpu")x"
